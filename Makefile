@@ -1,0 +1,44 @@
+# ecr-admission: every target does its own set-up (npm ci, Node 24 from the npm registry's
+# `node` package), so `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(CURDIR)/node_modules/.bin
+export PATH := $(NODE_BIN):$(PATH)
+# Tests and tools find the real peers and helm in a cache outside the checkout.
+export ECR_ADMISSION_CACHE ?= $(HOME)/.cache/ecr-admission
+
+.PHONY: help deps build typecheck demo test unit e2e bench clean
+
+help:
+	@echo "make demo   run the webhook on its embedded default against the built-in AWS sandbox"
+	@echo "make test   type-check, unit and integration tests, chart tests, end-to-end suite"
+	@echo "make bench  benchmarks (not part of make test), results in bench/results/"
+
+# npm ci is redone only when the lock file changes. The npm registry's `node` package brings
+# Node 24 into node_modules/.bin, which PATH above puts first.
+node_modules/.deps-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --foreground-scripts
+	@$(NODE_BIN)/node -e 'if (!process.versions.node.startsWith("24.")) { console.error("expected Node 24 from the npm node package, got " + process.version); process.exit(1) }'
+	@touch $@
+
+deps: node_modules/.deps-installed
+
+build: deps
+	npx tsc -p tsconfig.build.json
+
+typecheck: deps
+	npx tsc -p tsconfig.json
+
+demo: deps
+	node src/main.ts demo
+
+unit: deps
+	set -o pipefail; tap 2>&1 | tee test-output.log; node scripts/tap-summary.mjs test-output.log
+
+test: typecheck unit e2e
+
+clean:
+	rm -rf dist .tap coverage test-output test-output.log
+
+-include mk/*.mk

@@ -1,0 +1,130 @@
+// The admission pipeline shared by the webhook and the `check` command: filter the request,
+// extract images, run the checks per image under one deadline, fold into a decision.
+import type { Logger } from 'pino';
+import { parseEcrHost } from '../image/ecr-host.ts';
+import { parseImageReference } from '../image/reference.ts';
+import { errorMessage } from '../errors.ts';
+import { runChecks } from '../checks/runner.ts';
+import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
+import { decide } from '../decision/decide.ts';
+import type { Decision, ImageVerdictInput } from '../decision/types.ts';
+import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
+import type { Metrics } from '../server/metrics.ts';
+import { extractImages, type ContainerImage } from './extract.ts';
+import type { AdmissionRequest, AdmissionResponse } from './review.ts';
+
+export interface ReviewerDeps {
+  /** The policy in force now (it can be reloaded between admissions). */
+  readonly policy: () => CompiledPolicy;
+  readonly checks: readonly Check[];
+  /** Time allowed for one admission's decision, in ms. */
+  readonly budgetMs: number;
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  readonly now?: () => Date;
+}
+
+export interface ReviewOutcome {
+  readonly response: AdmissionResponse;
+  /** allow | deny | warn | audit | skipped (nothing to check). */
+  readonly result: Decision['result'] | 'skipped';
+  readonly why?: string;
+  readonly images: readonly ImageVerdictInput[];
+}
+
+export interface Reviewer {
+  review(request: AdmissionRequest): Promise<ReviewOutcome>;
+}
+
+function allowWithout(request: AdmissionRequest, why: string): ReviewOutcome {
+  return { response: { uid: request.uid, allowed: true, auditAnnotations: { decision: 'skipped', reason: why } }, result: 'skipped', why, images: [] };
+}
+
+function toResponse(uid: string, decision: Decision): AdmissionResponse {
+  return {
+    uid,
+    allowed: decision.allowed,
+    ...(decision.message !== undefined && { status: { code: 403, reason: 'Forbidden', message: decision.message } }),
+    ...(decision.warnings.length > 0 && { warnings: decision.warnings }),
+    auditAnnotations: decision.auditAnnotations,
+  };
+}
+
+function imagesOf(request: AdmissionRequest, object: unknown): { images: ContainerImage[] } | { error: string } | undefined {
+  const extraction = extractImages(request.kind.group, request.kind.kind, object);
+  if (!extraction.handled) return undefined;
+  return 'error' in extraction ? { error: extraction.error } : { images: extraction.images };
+}
+
+function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
+  const registry = parseEcrHost(ref.domain);
+  if (!registry) return { ref, managed: false };
+  const allowed = policy.ecrAccounts.get(registry.accountId);
+  const managed = allowed !== undefined && (!allowed.regions || allowed.regions.includes(registry.region));
+  return { ref, ecr: { ...registry, repository: ref.path }, managed };
+}
+
+export function createReviewer(deps: ReviewerDeps): Reviewer {
+  const now = deps.now ?? (() => new Date());
+
+  async function checkImage(image: string, namespace: string, policy: CompiledPolicy, signal: AbortSignal, deadline: number): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
+    let ref;
+    try {
+      ref = parseImageReference(image);
+    } catch (err) {
+      const effective = policy.forImage(namespace, { original: image, domain: '', path: '', normalized: image });
+      return { results: [fail('origin', errorMessage(err), 'Fix the image reference.')], effective };
+    }
+    const effective = policy.forImage(namespace, ref);
+    const subject = subjectOf(ref, policy);
+    const results = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
+    for (const r of results) deps.metrics?.checkResults.inc({ check: r.check, status: r.status });
+    return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+  }
+
+  return {
+    async review(request) {
+      const policy = deps.policy();
+      if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allowWithout(request, `operation ${request.operation} is not checked`);
+      const isEphemeral = request.kind.kind === 'Pod' && request.subResource === 'ephemeralcontainers';
+      if (request.subResource && !isEphemeral) return allowWithout(request, `subresource ${request.subResource} is not checked`);
+      const namespace = request.namespace ?? '';
+      if (namespace !== '' && policy.isNamespaceExcluded(namespace)) return allowWithout(request, `namespace ${namespace} is excluded`);
+
+      const found = imagesOf(request, request.object);
+      if (found === undefined) return allowWithout(request, `kind ${request.kind.group}/${request.kind.kind} has no pod template`);
+      if ('error' in found) {
+        const denied = policy.file.onError === 'deny';
+        const message = `ecr-admission ${denied ? 'denied' : 'could not read'} ${request.kind.kind} ${namespace}/${request.name ?? ''}: cannot read the object: ${found.error}`;
+        return {
+          response: { uid: request.uid, allowed: !denied, ...(denied ? { status: { code: 403, reason: 'Forbidden', message } } : { warnings: [message.slice(0, 119)] }), auditAnnotations: { decision: denied ? 'deny' : 'warn', reason: found.error } },
+          result: denied ? 'deny' : 'warn', why: found.error, images: [],
+        };
+      }
+      let images = found.images;
+      if (request.operation === 'UPDATE') {
+        // Only images the update introduces need checking; this compares the objects
+        // themselves and never trusts annotations or ownerReferences a user can write.
+        const old = imagesOf(request, request.oldObject);
+        if (old && 'images' in old) {
+          const before = new Set(old.images.map((i) => i.image));
+          images = images.filter((i) => !before.has(i.image));
+          if (images.length === 0) return allowWithout(request, 'the update changes no image');
+        }
+      }
+      if (images.length === 0) return allowWithout(request, 'no images');
+
+      const deadline = Date.now() + deps.budgetMs;
+      const signal = AbortSignal.timeout(deps.budgetMs);
+      // The same image in several containers is checked once.
+      const byImage = new Map<string, ReturnType<typeof checkImage>>();
+      for (const c of images) if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, signal, deadline));
+      const verdicts: ImageVerdictInput[] = await Promise.all(images.map(async (container) => {
+        const { results, effective, digest } = await byImage.get(container.image)!;
+        return { container, policy: effective, results, ...(digest && { digest }) };
+      }));
+      const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
+      return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
+    },
+  };
+}

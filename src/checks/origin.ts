@@ -1,0 +1,23 @@
+// origin: does the image come from a registry the policy allows? Needs no AWS: the image
+// reference and the policy decide.
+import { pass, fail, type Check } from './types.ts';
+
+export const originCheck: Check = {
+  id: 'origin',
+  needs: [],
+  enabled: () => true,
+  async run({ image, compiled }) {
+    const { ref, ecr } = image;
+    if (ecr) {
+      const allowed = compiled.ecrAccounts.get(ecr.accountId);
+      if (allowed && (!allowed.regions || allowed.regions.includes(ecr.region))) return pass('origin');
+      if (allowed) {
+        return fail('origin', `ECR registry ${ecr.accountId} is allowed only in ${allowed.regions?.join(', ')}, not ${ecr.region}`,
+          `Push the image to ${ecr.accountId} in an allowed region. Allowed: ${compiled.describeAllowedRegistries()}.`);
+      }
+    }
+    if (compiled.allowImage(ref.normalized)) return pass('origin', { reason: 'allowed non-ECR pattern: ECR checks do not apply' });
+    const what = ecr ? `ECR account ${ecr.accountId} (${ecr.region}) is not an allowed registry` : `registry ${ref.domain} is not allowed`;
+    return fail('origin', what, `Use an image from an allowed registry: ${compiled.describeAllowedRegistries()}.`);
+  },
+};

@@ -1,0 +1,52 @@
+// Runs the enabled checks of one image concurrently, each starting as soon as the checks it
+// needs have passed, all under the admission's deadline. Whatever a check does (throws, hangs),
+// the runner returns one result per enabled check before the deadline.
+import { errorMessage } from '../errors.ts';
+import { error, skip, type Check, type CheckContext, type CheckOutcome, type CheckResult } from './types.ts';
+
+function deadlineResult(check: Check, ctx: CheckContext, startedAt: number): CheckOutcome {
+  const waited = Date.now() - startedAt;
+  return error(check.id, `not decided within the admission deadline (waited ${waited} ms)`,
+    'AWS answered too slowly; retry, and check the webhook logs for the slow call.');
+}
+
+function raceDeadline(check: Check, ctx: CheckContext, work: Promise<CheckOutcome>): Promise<CheckOutcome> {
+  const startedAt = Date.now();
+  if (ctx.signal.aborted) return Promise.resolve(deadlineResult(check, ctx, startedAt));
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(deadlineResult(check, ctx, startedAt));
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (result) => resolve(result),
+      (err: unknown) => resolve(error(check.id, `internal error: ${errorMessage(err)}`)),
+    ).finally(() => ctx.signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export async function runChecks(checks: readonly Check[], ctx: CheckContext): Promise<CheckResult[]> {
+  const started = new Map<string, Promise<CheckOutcome>>();
+  const enabled = checks.filter((c) => c.enabled(ctx.policy, ctx.image));
+
+  const start = (check: Check): Promise<CheckOutcome> => {
+    const existing = started.get(check.id);
+    if (existing) return existing;
+    const promise = (async (): Promise<CheckOutcome> => {
+      for (const need of check.needs) {
+        const dep = enabled.find((c) => c.id === need);
+        if (!dep) continue;
+        const result = await start(dep);
+        if (result.status !== 'pass') return skip(check.id, `skipped: ${need} did not pass`);
+      }
+      const t0 = performance.now();
+      const result = await raceDeadline(check, ctx, Promise.resolve().then(() => check.run(ctx)));
+      if (result.resolved) ctx.image.resolved = result.resolved;
+      return { ...result, durationMs: Math.round((performance.now() - t0) * 10) / 10 };
+    })();
+    started.set(check.id, promise);
+    return promise;
+  };
+
+  const outcomes = await Promise.all(enabled.map(start));
+  // `resolved` is plumbing between checks, not part of the reported result.
+  return outcomes.map(({ resolved: _resolved, ...result }) => result);
+}

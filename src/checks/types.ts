@@ -1,0 +1,96 @@
+// The contract every check implements. A check returns a value and never throws to its
+// caller: `pass`, `fail` (the image breaks the policy: reason + hint), `error` (a fact could
+// not be established) or `skip`. Only decision/ turns results into allow or deny.
+import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
+import type { EcrRegistry } from '../image/ecr-host.ts';
+import type { ImageReference } from '../image/reference.ts';
+
+export const CHECK_IDS = ['origin', 'digest', 'immutability', 'signature', 'vulnerabilities'] as const;
+export type CheckId = (typeof CHECK_IDS)[number];
+export type CheckStatus = 'pass' | 'fail' | 'error' | 'skip';
+
+export interface CheckResult {
+  readonly check: CheckId;
+  readonly status: CheckStatus;
+  /** One line a developer can act on (fail, error, skip). */
+  readonly reason?: string;
+  /** What to do about it, a full sentence. */
+  readonly hint?: string;
+  /** Advisories that hold even when the check passes (an exception expiring soon). */
+  readonly warnings?: readonly string[];
+  readonly durationMs?: number;
+}
+
+/** A manifest as ECR stores it: the digest every later check works on. */
+export interface ManifestDescriptor {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
+}
+
+export interface PlatformManifest extends ManifestDescriptor {
+  /** "linux/amd64", "linux/arm64/v8" ... */
+  readonly platform: string;
+}
+
+export interface ResolvedImage extends ManifestDescriptor {
+  /** For an index (multi-arch), its platform manifests; signatures and findings may sit on either. */
+  readonly platforms?: readonly PlatformManifest[];
+}
+
+/** An ECR image location: which account, region and repository to ask. */
+export interface EcrImageLocation extends EcrRegistry {
+  readonly repository: string;
+}
+
+export interface ImageSubject {
+  readonly ref: ImageReference;
+  readonly ecr?: EcrImageLocation;
+  /** True when `ecr` is set and the policy allows that account and region: only then do the
+   *  ECR checks (digest, immutability, signature, vulnerabilities) run. */
+  readonly managed: boolean;
+  /** Set by the digest check when it passes. */
+  resolved?: ResolvedImage;
+}
+
+export interface CheckContext {
+  readonly image: ImageSubject;
+  readonly policy: EffectivePolicy;
+  readonly compiled: CompiledPolicy;
+  readonly namespace: string;
+  /** Aborts when the admission's deadline passes; every AWS call takes it. */
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds at which the admission must have decided. */
+  readonly deadline: number;
+  readonly now: Date;
+}
+
+/** What the digest check hands to the checks after it. */
+export interface CheckOutcome extends CheckResult {
+  readonly resolved?: ResolvedImage;
+}
+
+export interface Check {
+  readonly id: CheckId;
+  /** Checks that must pass before this one runs; if one does not, this one is skipped. */
+  readonly needs: readonly CheckId[];
+  /** False when the policy turns the check off or it does not apply to this image. */
+  enabled(policy: EffectivePolicy, image: ImageSubject): boolean;
+  run(ctx: CheckContext): Promise<CheckOutcome>;
+}
+
+export function pass(check: CheckId, extra: Partial<CheckOutcome> = {}): CheckOutcome {
+  return { check, status: 'pass', ...extra };
+}
+
+export function fail(check: CheckId, reason: string, hint?: string, extra: Partial<CheckOutcome> = {}): CheckOutcome {
+  return { check, status: 'fail', reason, ...(hint !== undefined && { hint }), ...extra };
+}
+
+export function error(check: CheckId, reason: string, hint?: string): CheckOutcome {
+  return { check, status: 'error', reason, ...(hint !== undefined && { hint }) };
+}
+
+export function skip(check: CheckId, reason: string): CheckOutcome {
+  return { check, status: 'skip', reason };
+}

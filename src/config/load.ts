@@ -1,0 +1,158 @@
+// Loads and validates the policy file. A bad file is refused whole, with the key path and the
+// line of every problem: a gate must never run half a policy.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { AdmissionError, ErrorCodes, errorMessage } from '../errors.ts';
+import { PolicySchema, type PolicyFile } from './schema.ts';
+import { semanticProblems } from './semantics.ts';
+
+export interface LoadedPolicy {
+  readonly policy: PolicyFile;
+  /** Short content hash: part of every cached verdict's key, so a new policy never reuses an old verdict. */
+  readonly version: string;
+  readonly source: string;
+}
+
+export interface PolicyProblem {
+  /** Key path such as "checks.signature.revocation" or "overrides[1].mode". */
+  readonly path: string;
+  readonly line?: number;
+  readonly message: string;
+}
+
+const MAX_POLICY_BYTES = 1024 * 1024;
+const ajv = new Ajv({ allErrors: true, verbose: true, useDefaults: true, strict: false, coerceTypes: false });
+const validate = ajv.compile<PolicyFile>(PolicySchema);
+
+function pathSegments(instancePath: string): Array<string | number> {
+  if (instancePath === '') return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+export function formatPath(segments: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out === '' ? '(top level)' : out;
+}
+
+function lineOf(doc: Document, lines: LineCounter, segments: ReadonlyArray<string | number>): number | undefined {
+  // Walk down as far as the document goes, so a missing key points at its parent.
+  for (let n = segments.length; n >= 0; n--) {
+    const node = doc.getIn(segments.slice(0, n), true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function hint(err: ErrorObject): string {
+  const description = (err.parentSchema as { description?: unknown } | undefined)?.description;
+  return typeof description === 'string' ? ` (${description})` : '';
+}
+
+function describe(err: ErrorObject): { segments: Array<string | number>; message: string } {
+  const segments = pathSegments(err.instancePath);
+  const p = err.params as Record<string, unknown>;
+  switch (err.keyword) {
+    case 'additionalProperties':
+      return { segments: [...segments, String(p.additionalProperty)], message: 'unknown key' };
+    case 'required':
+      return { segments, message: `missing required key "${String(p.missingProperty)}"` };
+    case 'type':
+      return { segments, message: `must be ${String(p.type)}${hint(err)}` };
+    case 'pattern':
+      return { segments, message: `${err.message ?? 'does not match'}${hint(err)}` };
+    default:
+      return { segments, message: err.message ?? err.keyword };
+  }
+}
+
+function unionMessage(errors: ErrorObject[], e: ErrorObject): string | undefined {
+  // An enum is a union of literals: say which values are allowed instead of ajv's noise.
+  const allowed = errors
+    .filter((o) => o.keyword === 'const' && o.instancePath === e.instancePath)
+    .map((o) => JSON.stringify((o.params as { allowedValue: unknown }).allowedValue));
+  return allowed.length > 0 ? `must be one of ${allowed.join(', ')}` : undefined;
+}
+
+function schemaProblems(doc: Document, lines: LineCounter, errors: ErrorObject[]): PolicyProblem[] {
+  const seen = new Set<string>();
+  const out: PolicyProblem[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'const') continue; // folded into the anyOf message below
+    const { segments, message: plain } = describe(e);
+    const message = e.keyword === 'anyOf' ? (unionMessage(errors, e) ?? plain) : plain;
+    const path = formatPath(segments);
+    const key = `${path}:${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const line = lineOf(doc, lines, segments);
+    out.push({ path, message, ...(line !== undefined && { line }) });
+  }
+  return out;
+}
+
+export function formatProblems(source: string, problems: readonly PolicyProblem[]): string {
+  const lines = problems.map((p) => `  ${source}${p.line !== undefined ? `:${p.line}` : ''}: ${p.path}: ${p.message}`);
+  return `invalid policy file ${source}:\n${lines.join('\n')}`;
+}
+
+/** Parses and validates policy text; throws AdmissionError(E_CONFIG_INVALID) listing every problem. */
+export function parsePolicy(text: string, source = '<policy>'): LoadedPolicy {
+  if (Buffer.byteLength(text) > MAX_POLICY_BYTES) {
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, `invalid policy file ${source}: larger than ${MAX_POLICY_BYTES} bytes`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
+  const yamlErrors = [...doc.errors, ...doc.warnings].map((e) => ({
+    path: 'yaml',
+    line: lines.linePos(e.pos[0]).line,
+    message: e.message.split('\n')[0] ?? e.message,
+  }));
+  if (doc.errors.length > 0) {
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, yamlErrors as PolicyProblem[]));
+  }
+  let data: unknown;
+  try {
+    // A low alias budget refuses "billion laughs" documents instead of expanding them.
+    data = doc.toJS({ maxAliasCount: 50 }) ?? {};
+  } catch (err) {
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, [{ path: 'yaml', message: errorMessage(err) }]));
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, [{ path: '(top level)', line: 1, message: 'must be a mapping of keys' }]));
+  }
+  if (!validate(data)) {
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, schemaProblems(doc, lines, validate.errors ?? [])));
+  }
+  const semantic = semanticProblems(data).map((p) => {
+    const line = lineOf(doc, lines, p.segments);
+    return { path: formatPath(p.segments), message: p.message, ...(line !== undefined && { line }) };
+  });
+  if (semantic.length > 0) throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, semantic));
+  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return { policy: deepFreeze(data), version, source };
+}
+
+export function loadPolicyFile(path: string): LoadedPolicy {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new AdmissionError(ErrorCodes.CONFIG_READ, `cannot read policy file ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  return parsePolicy(text, path);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

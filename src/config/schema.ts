@@ -1,0 +1,135 @@
+// The policy file's schema: one source for its TypeScript types, its validation and its
+// defaults. Every object is closed (additionalProperties: false) so a misspelt key is an
+// error at load instead of a silently ignored setting.
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+
+const closed = { additionalProperties: false } as const;
+
+function Enum<const T extends readonly string[]>(values: T, description: string): TUnion<TLiteral<T[number]>[]> {
+  return Type.Union(values.map((v) => Type.Literal(v)), { description }) as TUnion<TLiteral<T[number]>[]>;
+}
+
+export const MODES = ['enforce', 'warn', 'audit'] as const;
+export const ON_ERROR = ['deny', 'allow'] as const;
+export const SEVERITIES = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'UNTRIAGED'] as const;
+
+const Pattern = Type.String({ minLength: 1, maxLength: 512 });
+const AccountId = Type.String({ pattern: '^[0-9]{12}$', description: 'a 12-digit AWS account id, quoted' });
+const Region = Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$' });
+const Url = Type.String({ pattern: '^https?://[^\\s]+$' });
+const Seconds = (dflt: number) => Type.Integer({ minimum: 0, maximum: 86_400 * 7, default: dflt });
+
+export const EcrRegistrySchema = Type.Object({
+  accountId: AccountId,
+  regions: Type.Optional(Type.Array(Region, { minItems: 1 })),
+  /** Role assumed (from the default credentials) to read this account's registries. */
+  roleArn: Type.Optional(Type.String({ pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$' })),
+  /** Repository prefixes of pull-through-cache rules, so messages can name the upstream. */
+  pullThroughCachePrefixes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._/-]*$' }))),
+}, closed);
+
+export const TrustStoreSchema = Type.Object({
+  type: Enum(['ca', 'signingAuthority'] as const, 'ca for notary.x509, signingAuthority for AWS Signer'),
+  path: Type.String({ minLength: 1 }),
+  name: Type.Optional(Type.String({ minLength: 1 })),
+}, closed);
+
+export const SignatureCheckSchema = Type.Object({
+  trustStores: Type.Array(TrustStoreSchema, { minItems: 1 }),
+  trustedIdentities: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  revocation: Type.Optional(Enum(['enforce', 'warn', 'skip'] as const, 'revocation mode')),
+  /** indexOrChildren: a signature on the index, or on every platform child, counts.
+   *  allChildren: every platform child must carry its own signature. */
+  multiArch: Type.Optional(Enum(['indexOrChildren', 'allChildren'] as const, 'multi-arch rule')),
+}, closed);
+
+export const ExceptionSchema = Type.Object({
+  id: Type.String({ minLength: 1 }),
+  images: Type.Array(Pattern, { minItems: 1 }),
+  expires: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD (UTC, end of day)' }),
+  reason: Type.String({ minLength: 1 }),
+}, closed);
+
+export const VulnerabilitiesCheckSchema = Type.Object({
+  denySeverities: Type.Optional(Type.Array(Enum(SEVERITIES, 'Inspector severity'), { minItems: 1 })),
+  notScanned: Type.Optional(Enum(['deny', 'warn', 'allow'] as const, 'what an image Inspector has not scanned gets')),
+  exceptions: Type.Optional(Type.Array(ExceptionSchema)),
+  fixAvailableOnly: Type.Optional(Type.Boolean()),
+  minInspectorScore: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+}, closed);
+
+export const ChecksSchema = Type.Object({
+  immutability: Type.Optional(Type.Boolean()),
+  signature: Type.Optional(SignatureCheckSchema),
+  vulnerabilities: Type.Optional(VulnerabilitiesCheckSchema),
+}, closed);
+
+export const OverrideSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  namespaces: Type.Optional(Type.Array(Pattern, { minItems: 1 })),
+  images: Type.Optional(Type.Array(Pattern, { minItems: 1 })),
+  mode: Type.Optional(Enum(MODES, 'enforce | warn | audit')),
+  onError: Type.Optional(Enum(ON_ERROR, 'deny | allow')),
+  checks: Type.Optional(ChecksSchema),
+}, closed);
+
+export const CacheSchema = Type.Object({
+  maxEntries: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 10_000 }),
+  ttlSeconds: Type.Object({
+    /** A tag's digest in a MUTABLE repository: the tag can move, so trust it briefly. */
+    mutableTag: Seconds(15),
+    /** A tag's digest in an IMMUTABLE repository. */
+    immutableTag: Seconds(3600),
+    repository: Seconds(300),
+    /** Facts about a digest (manifest, signatures' verdict): content-addressed. */
+    digest: Seconds(3600),
+    revocation: Seconds(300),
+    findings: Seconds(300),
+    notFound: Seconds(10),
+  }, { ...closed, default: {} }),
+  /** A stale fact may be served while it is refreshed, up to this long past its TTL. */
+  staleSeconds: Seconds(300),
+}, { ...closed, default: {} });
+
+export const AwsSchema = Type.Object({
+  endpoints: Type.Object({
+    ecr: Type.Optional(Url),
+    inspector2: Type.Optional(Url),
+    signer: Type.Optional(Url),
+    sts: Type.Optional(Url),
+  }, { ...closed, default: {} }),
+  maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+}, { ...closed, default: {} });
+
+export const PolicySchema = Type.Object({
+  mode: Enum(MODES, 'enforce | warn | audit'),
+  onError: Enum(ON_ERROR, 'deny | allow'),
+  registries: Type.Object({
+    ecr: Type.Array(EcrRegistrySchema, { default: [] }),
+    allow: Type.Array(Pattern, { default: [] }),
+  }, { ...closed, default: {} }),
+  namespaces: Type.Object({
+    exclude: Type.Array(Pattern, { default: [] }),
+  }, { ...closed, default: {} }),
+  checks: Type.Object(ChecksSchema.properties, { ...closed, default: {} }),
+  overrides: Type.Array(OverrideSchema, { default: [] }),
+  cache: CacheSchema,
+  aws: AwsSchema,
+}, closed);
+
+// Defaults for the two enums are set here rather than in the schema so a missing mode reads
+// as "enforce" in one obvious place.
+(PolicySchema.properties.mode as TSchema).default = 'enforce';
+(PolicySchema.properties.onError as TSchema).default = 'deny';
+
+export type PolicyFile = Static<typeof PolicySchema>;
+export type ChecksConfig = Static<typeof ChecksSchema>;
+export type SignatureCheckConfig = Static<typeof SignatureCheckSchema>;
+export type VulnerabilitiesCheckConfig = Static<typeof VulnerabilitiesCheckSchema>;
+export type OverrideConfig = Static<typeof OverrideSchema>;
+export type EcrRegistryConfig = Static<typeof EcrRegistrySchema>;
+export type CacheConfig = Static<typeof CacheSchema>;
+export type AwsConfig = Static<typeof AwsSchema>;
+export type Mode = (typeof MODES)[number];
+export type OnError = (typeof ON_ERROR)[number];
+export type Severity = (typeof SEVERITIES)[number];

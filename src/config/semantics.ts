@@ -1,0 +1,65 @@
+// Checks the schema cannot express: patterns that compile, real calendar dates, identities in
+// a known syntax, trust store files that exist. Each problem names its key path.
+import { existsSync } from 'node:fs';
+import { validatePattern } from '../policy/glob.ts';
+import type { ChecksConfig, PolicyFile } from './schema.ts';
+
+export interface SemanticProblem {
+  readonly segments: Array<string | number>;
+  readonly message: string;
+}
+
+const IDENTITY = /^(\*|x509\.subject:\s*.+|arn:aws[a-z-]*:signer:[a-z0-9-]+:[0-9]{12}:\/signing-profiles\/[A-Za-z0-9_]+(\/[A-Za-z0-9]+)?)$/;
+
+function patterns(list: readonly string[] | undefined, at: Array<string | number>, out: SemanticProblem[]): void {
+  list?.forEach((p, i) => {
+    const why = validatePattern(p);
+    if (why) out.push({ segments: [...at, i], message: why });
+  });
+}
+
+function isCalendarDate(s: string): boolean {
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+}
+
+function checksProblems(checks: ChecksConfig | undefined, at: Array<string | number>, out: SemanticProblem[]): void {
+  const sig = checks?.signature;
+  sig?.trustedIdentities.forEach((id, i) => {
+    if (!IDENTITY.test(id)) {
+      out.push({ segments: [...at, 'signature', 'trustedIdentities', i], message: 'must be "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN' });
+    }
+  });
+  sig?.trustStores.forEach((store, i) => {
+    if (!existsSync(store.path)) out.push({ segments: [...at, 'signature', 'trustStores', i, 'path'], message: `file ${store.path} does not exist` });
+  });
+  checks?.vulnerabilities?.exceptions?.forEach((e, i) => {
+    if (!isCalendarDate(e.expires)) out.push({ segments: [...at, 'vulnerabilities', 'exceptions', i, 'expires'], message: `"${e.expires}" is not a calendar date` });
+    patterns(e.images, [...at, 'vulnerabilities', 'exceptions', i, 'images'], out);
+  });
+}
+
+export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
+  const out: SemanticProblem[] = [];
+  patterns(policy.registries.allow, ['registries', 'allow'], out);
+  patterns(policy.namespaces.exclude, ['namespaces', 'exclude'], out);
+  const seen = new Set<string>();
+  policy.registries.ecr.forEach((r, i) => {
+    if (seen.has(r.accountId)) out.push({ segments: ['registries', 'ecr', i, 'accountId'], message: `account ${r.accountId} is listed twice` });
+    seen.add(r.accountId);
+  });
+  checksProblems(policy.checks, ['checks'], out);
+  const names = new Set<string>();
+  policy.overrides.forEach((o, i) => {
+    if (names.has(o.name)) out.push({ segments: ['overrides', i, 'name'], message: `override name "${o.name}" is used twice` });
+    names.add(o.name);
+    if (!o.namespaces && !o.images) out.push({ segments: ['overrides', i], message: 'an override needs "namespaces" or "images" (or both)' });
+    if (o.mode === undefined && o.onError === undefined && o.checks === undefined) {
+      out.push({ segments: ['overrides', i], message: 'an override must set at least one of mode, onError, checks' });
+    }
+    patterns(o.namespaces, ['overrides', i, 'namespaces'], out);
+    patterns(o.images, ['overrides', i, 'images'], out);
+    checksProblems(o.checks, ['overrides', i, 'checks'], out);
+  });
+  return out;
+}

@@ -1,0 +1,100 @@
+// Pure: folds every image's check results with its policy's mode and onError into one
+// decision. This is the only place where `error` becomes allow or deny, and where `mode`
+// applies: enforce denies, warn allows with warnings, audit allows and records.
+import type { CheckResult } from '../checks/types.ts';
+import { shortDigest } from './format.ts';
+import type { Decision, DecisionInput, ImageVerdictInput } from './types.ts';
+
+export const WARNING_MAX = 119;
+
+interface Problem {
+  readonly image: ImageVerdictInput;
+  readonly result: CheckResult;
+}
+
+function describeContainer(image: ImageVerdictInput): string {
+  const { containerKind, containerName, image: ref } = image.container;
+  const digest = image.digest ? ` (${shortDigest(image.digest)})` : '';
+  return `${containerKind} "${containerName}" ${ref}${digest}`;
+}
+
+function problemText(result: CheckResult): string {
+  const reason = result.status === 'error' ? `could not be verified: ${result.reason ?? 'unknown error'}` : (result.reason ?? 'failed');
+  return `[${result.check}] ${reason}${result.hint ? `. ${result.hint}` : ''}`;
+}
+
+export function clip(text: string, max = WARNING_MAX): string {
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
+function warningText(p: Problem): string {
+  const c = p.image.container;
+  const reason = p.result.status === 'error' ? `not verified (${p.result.reason ?? 'error'})` : (p.result.reason ?? 'failed');
+  return clip(`ecr-admission: ${c.containerName}: [${p.result.check}] ${reason}`);
+}
+
+/** Problems of one image that its policy's onError counts as a failure. */
+function problemsOf(image: ImageVerdictInput): { blocking: Problem[]; tolerated: Problem[] } {
+  const blocking: Problem[] = [];
+  const tolerated: Problem[] = [];
+  for (const result of image.results) {
+    if (result.status === 'fail') blocking.push({ image, result });
+    else if (result.status === 'error') (image.policy.onError === 'deny' ? blocking : tolerated).push({ image, result });
+  }
+  return { blocking, tolerated };
+}
+
+function subject(input: DecisionInput): string {
+  const name = input.name && input.name !== '' ? input.name : '(unnamed)';
+  return `${input.kind} ${input.namespace ? `${input.namespace}/` : ''}${name}`;
+}
+
+function annotationSummary(input: DecisionInput): string {
+  const summary = input.images.map((i) => ({
+    container: i.container.containerName,
+    image: i.container.image,
+    ...(i.digest && { digest: i.digest }),
+    policy: i.policy.name,
+    mode: i.policy.mode,
+    results: Object.fromEntries(i.results.map((r) => [r.check, r.status])),
+  }));
+  const json = JSON.stringify(summary);
+  // Audit annotation values are stored with every audit event: keep them bounded.
+  return json.length <= 4096 ? json : `${json.slice(0, 4080)}...(truncated)`;
+}
+
+export function decide(input: DecisionInput): Decision {
+  const denying: Problem[] = [];
+  const warnings: string[] = [];
+  const audited: Problem[] = [];
+  let failedImages = 0;
+
+  for (const image of input.images) {
+    const { blocking, tolerated } = problemsOf(image);
+    for (const p of tolerated) warnings.push(warningText(p));
+    for (const r of image.results) for (const w of r.warnings ?? []) warnings.push(clip(`ecr-admission: ${image.container.containerName}: ${w}`));
+    if (blocking.length === 0) continue;
+    if (image.policy.mode === 'enforce') {
+      failedImages++;
+      denying.push(...blocking);
+    } else if (image.policy.mode === 'warn') {
+      for (const p of blocking) warnings.push(warningText(p));
+    } else {
+      audited.push(...blocking);
+    }
+  }
+
+  const auditAnnotations: Record<string, string> = { images: annotationSummary(input) };
+  if (audited.length > 0) auditAnnotations['audit-violations'] = clip(audited.map((p) => `${p.image.container.containerName}: ${problemText(p.result)}`).join('; '), 4096);
+  const uniqueWarnings = [...new Set(warnings)];
+
+  if (denying.length > 0) {
+    const header = `ecr-admission denied ${subject(input)}: ${failedImages} of ${input.images.length} image${input.images.length === 1 ? '' : 's'} failed`;
+    const lines = denying.map((p) => `- ${describeContainer(p.image)}: ${problemText(p.result)}`);
+    auditAnnotations.decision = 'deny';
+    return { allowed: false, message: [header, ...lines].join('\n'), warnings: uniqueWarnings, auditAnnotations, result: 'deny' };
+  }
+  const result = audited.length > 0 ? 'audit' : uniqueWarnings.length > 0 ? 'warn' : 'allow';
+  auditAnnotations.decision = result;
+  return { allowed: true, warnings: uniqueWarnings, auditAnnotations, result };
+}

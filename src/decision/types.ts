@@ -1,0 +1,28 @@
+import type { ContainerImage } from '../admission/extract.ts';
+import type { CheckResult } from '../checks/types.ts';
+import type { EffectivePolicy } from '../policy/compile.ts';
+
+/** Everything the decision needs about one container's image. */
+export interface ImageVerdictInput {
+  readonly container: ContainerImage;
+  readonly policy: EffectivePolicy;
+  readonly results: readonly CheckResult[];
+  readonly digest?: string;
+}
+
+export interface DecisionInput {
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly images: readonly ImageVerdictInput[];
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** The denial message (status.message), one line per problem. */
+  readonly message?: string;
+  readonly warnings: string[];
+  readonly auditAnnotations: Record<string, string>;
+  /** allow, deny, warn (allowed with warnings) or audit (allowed, problems recorded). */
+  readonly result: 'allow' | 'deny' | 'warn' | 'audit';
+}

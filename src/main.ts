@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// Entry point: the only module that reads process.env, writes to the terminal or exits.
+import { pino } from 'pino';
+import { parseCommandLine, USAGE } from './config/args.ts';
+import { AdmissionError, ErrorCodes, errorMessage } from './errors.ts';
+import { check } from './cli/check.ts';
+import { demo } from './cli/demo.ts';
+import { serve } from './cli/serve.ts';
+import { runSandbox } from './cli/sandbox.ts';
+
+const VERSION = '0.1.0';
+
+async function main(argv: string[]): Promise<number> {
+  const env = process.env;
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const command = parseCommandLine(argv, env);
+  switch (command.command) {
+    case 'help':
+      print(USAGE);
+      return 0;
+    case 'version':
+      print(VERSION);
+      return 0;
+    case 'check': {
+      // The CLI's stdout is its answer; logs go to stderr and only when something is wrong.
+      const logger = pino({ level: env.ECR_ADMISSION_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+      return check(command, env, logger, print);
+    }
+    case 'demo':
+      return demo(command, env, print);
+    case 'sandbox':
+      return runSandbox(command, print);
+    case 'serve': {
+      const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' }, redact: ['*.authorization', '*.token', '*.password'] });
+      const server = await serve(command, env, logger, print);
+      return new Promise((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'shutting down: finishing in-flight reviews');
+          server.close().then(() => resolve(0), (err: unknown) => { logger.error({ err: errorMessage(err) }, 'shutdown failed'); resolve(1); });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    const usage = err instanceof AdmissionError && (err.code === ErrorCodes.USAGE || err.code === ErrorCodes.CONFIG_INVALID || err.code === ErrorCodes.CONFIG_READ || err.code === ErrorCodes.TLS_INVALID);
+    process.stderr.write(`ecr-admission: ${errorMessage(err)}\n`);
+    process.exitCode = usage ? 2 : 1;
+  },
+);

@@ -1,0 +1,50 @@
+// Wildcard patterns for namespaces and images. `*` matches any run of characters, `?` one.
+// For images, a pattern with a "/" is matched in two parts, registry host and the rest, so
+// "*.example.com/*" can never match "evil.com/x.example.com/y": the host is never decided by a
+// wildcard that spilled over from the path.
+
+export type Matcher = (value: string) => boolean;
+
+const MAX_PATTERN = 512;
+
+export function validatePattern(pattern: string): string | undefined {
+  if (pattern.length === 0) return 'empty pattern';
+  if (pattern.length > MAX_PATTERN) return `pattern longer than ${MAX_PATTERN} characters`;
+  if (/\s/.test(pattern)) return 'pattern contains whitespace';
+  if (/\*\*\*/.test(pattern)) return 'pattern has "***"';
+  return undefined;
+}
+
+function toRegExp(pattern: string): RegExp {
+  let source = '';
+  for (const ch of pattern) {
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else source += ch.replace(/[.+^${}()|[\]\\/-]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 's');
+}
+
+export function globMatcher(pattern: string): Matcher {
+  if (pattern === '*') return () => true;
+  if (!/[*?]/.test(pattern)) return (value) => value === pattern;
+  const re = toRegExp(pattern);
+  return (value) => re.test(value);
+}
+
+/** Matches a normalized image reference (host/path[:tag][@digest]). */
+export function imageMatcher(pattern: string): Matcher {
+  const slash = pattern.indexOf('/');
+  if (slash === -1) return globMatcher(pattern);
+  const host = globMatcher(pattern.slice(0, slash).toLowerCase());
+  const rest = globMatcher(pattern.slice(slash + 1));
+  return (value) => {
+    const i = value.indexOf('/');
+    return i !== -1 && host(value.slice(0, i)) && rest(value.slice(i + 1));
+  };
+}
+
+export function anyOf(matchers: readonly Matcher[]): Matcher {
+  if (matchers.length === 0) return () => false;
+  return (value) => matchers.some((m) => m(value));
+}
