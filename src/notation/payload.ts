@@ -1,0 +1,57 @@
+// The Notary Project payload (signature-specification.md, "Payload"): a JSON document
+// whose targetArtifact is the OCI descriptor that was signed. Read only after the
+// signature over it has verified.
+import { describe } from './envelope.ts';
+import { failure, parsed, type Parsed } from './errors.ts';
+import type { TargetDescriptor } from './types.ts';
+
+export interface NotaryPayload {
+  targetArtifact: TargetDescriptor & { annotations?: Record<string, string>; artifactType?: string };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function parsePayload(bytes: Uint8Array): Parsed<NotaryPayload> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(utf8.decode(bytes));
+  } catch {
+    return failure('PARSE', 'the signed payload is not valid UTF-8 JSON');
+  }
+  const target = (doc as { targetArtifact?: unknown } | null)?.targetArtifact;
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) {
+    return failure('PARSE', 'the signed payload has no targetArtifact object');
+  }
+  const t = target as Record<string, unknown>;
+  if (typeof t.digest !== 'string' || typeof t.mediaType !== 'string' || typeof t.size !== 'number') {
+    return failure('PARSE', 'the signed targetArtifact needs string digest and mediaType and a numeric size');
+  }
+  if (!Number.isSafeInteger(t.size) || t.size < 0) return failure('PARSE', `the signed size ${describe(t.size)} is invalid`);
+  if (t.annotations !== undefined) {
+    const a = t.annotations;
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || !Object.values(a).every((v) => typeof v === 'string')) {
+      return failure('PARSE', 'the signed targetArtifact annotations must map strings to strings');
+    }
+  }
+  return parsed({
+    targetArtifact: {
+      digest: t.digest,
+      mediaType: t.mediaType,
+      size: t.size,
+      ...(t.annotations !== undefined && { annotations: t.annotations as Record<string, string> }),
+      ...(typeof t.artifactType === 'string' && { artifactType: t.artifactType }),
+    },
+  });
+}
+
+/** Digest, media type and size must all equal the descriptor being admitted. */
+export function targetMismatch(signed: TargetDescriptor, expected: TargetDescriptor): string | undefined {
+  if (signed.digest !== expected.digest) {
+    return `the signature is for ${describe(signed.digest)}, not ${expected.digest}`;
+  }
+  if (signed.mediaType !== expected.mediaType) {
+    return `the signature is for media type ${describe(signed.mediaType)}, not ${expected.mediaType}`;
+  }
+  if (signed.size !== expected.size) return `the signature is for size ${signed.size}, not ${expected.size}`;
+  return undefined;
+}
