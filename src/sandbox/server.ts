@@ -1,0 +1,223 @@
+// The in-process AWS sandbox: one node:http server on 127.0.0.1 that speaks ECR (JSON 1.1),
+// Inspector2 and Signer (REST-JSON), the OCI registry API and pre-signed layer URLs, seeded
+// from a SandboxFixture. Tests drive it with the real AWS SDK clients.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { handleEcr, ecrOperationName, parseEcrInput } from './ecr.ts';
+import { FaultTable, corrupt, faultError, opMatches, type Fault, type Protocol } from './faults.ts';
+import type { SandboxFixture } from './fixture.ts';
+import { INSPECTOR_ROUTES, handleInspector } from './inspector.ts';
+import { handleLayer, handleOci, ociOperation } from './oci.ts';
+import { SandboxRuntime } from './runtime.ts';
+import { handleSigner, signerInput } from './signer.ts';
+import { SandboxState } from './store.ts';
+import {
+  ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, type Outgoing,
+} from './wire.ts';
+
+export type Latency = number | ((op: string) => number);
+
+export interface SandboxOptions {
+  fixture: SandboxFixture;
+  latencyMs?: Latency;
+  /** Port on 127.0.0.1 (default 0: any free port). */
+  port?: number;
+  /** Random source for probabilistic faults (default Math.random), for reproducible runs. */
+  random?: () => number;
+}
+
+export interface CallRecord {
+  op: string;
+  at: number;
+  status: number; // 0: the connection was reset, or the answer never went out
+  input: unknown;
+  error?: string; // a sandbox defect (a handler threw something that is not an API error)
+}
+
+export interface Sandbox {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_INSPECTOR2, AWS_ENDPOINT_URL_SIGNER -> url. */
+  endpoints(): Record<string, string>;
+  /** Calls received for an operation ('ecr:DescribeImages', 'oci:GET manifests', 'layer:GET';
+   *  'ecr:*' for a service; omitted: all). Retries count: each is a call. */
+  calls(op?: string): number;
+  /** The most recent calls (up to 100,000), oldest first. */
+  callLog(): CallRecord[];
+  resetCalls(): void;
+  inject(op: string, fault: Fault): void;
+  clearFaults(): void;
+  setLatency(ms: Latency): void;
+  /** Changes the fixture (move a tag, add a finding, revoke...). The change is compiled whole
+   *  before it takes effect; if it makes the fixture invalid it throws and nothing changes. */
+  update(mutator: (f: SandboxFixture) => void): void;
+  close(): Promise<void>;
+}
+
+const MAX_LOG = 100_000;
+
+interface Routed {
+  op: string;
+  protocol: Protocol;
+  service: string;
+  input: unknown;
+  run: () => Outgoing;
+}
+
+function render(protocol: Protocol, e: ApiError): Outgoing {
+  if (protocol === 'json11') return renderJson11Error(e);
+  if (protocol === 'rest-json') return renderRestJsonError(e);
+  if (protocol === 'oci') return renderOciError(e);
+  return renderS3Error(e);
+}
+
+function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime): Routed {
+  const method = req.method ?? 'GET';
+  const path = url.pathname;
+  const auth = req.headers.authorization;
+  const target = req.headers['x-amz-target'];
+  if (method === 'POST' && path === '/' && typeof target === 'string') {
+    const name = ecrOperationName(target);
+    return { op: `ecr:${name}`, protocol: 'json11', service: 'ecr', input: parseEcrInput(body), run: () => handleEcr(name, auth, body, rt) };
+  }
+  const inspectorOp = INSPECTOR_ROUTES[path];
+  if (method === 'POST' && inspectorOp) {
+    return { op: `inspector2:${inspectorOp}`, protocol: 'rest-json', service: 'inspector2', input: parseEcrInput(body), run: () => handleInspector(inspectorOp, auth, body, rt) };
+  }
+  if (method === 'GET' && path === '/revocations') {
+    return { op: 'signer:GetRevocationStatus', protocol: 'rest-json', service: 'signer', input: signerInput(url), run: () => handleSigner(auth, url, rt) };
+  }
+  if (path === '/v2' || path.startsWith('/v2/')) {
+    return { op: ociOperation(method, path), protocol: 'oci', service: 'ecr', input: { path, query: url.search }, run: () => handleOci(method, url, req.headers, rt) };
+  }
+  if (path.startsWith('/layers/')) {
+    const token = path.slice('/layers/'.length);
+    return { op: `layer:${method}`, protocol: 's3', service: 's3', input: { token }, run: () => handleLayer(method, token, rt) };
+  }
+  return {
+    op: `unknown:${method} ${path}`, protocol: 'rest-json', service: 'unknown', input: undefined,
+    run: () => { throw new ApiError(404, 'UnknownOperationException', `No sandbox operation at ${method} ${path}`); },
+  };
+}
+
+export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
+  let state = new SandboxState(structuredClone(opts.fixture));
+  let latency: Latency = opts.latencyMs ?? 0;
+  const faults = new FaultTable(opts.random);
+  let log: CallRecord[] = [];
+  const counts = new Map<string, number>();
+  const pending = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  let closed = false;
+
+  const sleep = (ms: number): Promise<void> => {
+    if (ms <= 0 || closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const entry = { timer: setTimeout(() => { pending.delete(entry); resolve(); }, ms), resolve };
+      pending.add(entry);
+    });
+  };
+
+  let rt: SandboxRuntime | undefined;
+  const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const runtime = rt!;
+    const url = new URL(req.url ?? '/', runtime.baseUrl);
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (e) {
+      write(res, req, render('rest-json', e instanceof ApiError ? e : new ApiError(400, 'BadRequest', 'unreadable body')));
+      return;
+    }
+    const routed = route(req, url, body, runtime);
+    const record: CallRecord = { op: routed.op, at: Date.now(), status: 0, input: routed.input };
+    log.push(record);
+    if (log.length > MAX_LOG) log = log.slice(-MAX_LOG / 2);
+    counts.set(routed.op, (counts.get(routed.op) ?? 0) + 1);
+
+    await sleep(typeof latency === 'function' ? latency(routed.op) : latency);
+    const fault = faults.take(routed.op);
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'slow') await sleep(fault.delayMs ?? 1000);
+    let out: Outgoing;
+    if (fault && fault.kind !== 'slow' && fault.kind !== 'malformed') {
+      out = render(routed.protocol, faultError(routed.protocol, routed.service, routed.op, fault));
+    } else {
+      try {
+        out = routed.run();
+      } catch (e) {
+        if (e instanceof ApiError) {
+          out = render(routed.protocol, e);
+        } else {
+          record.error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+          out = render(routed.protocol, new ApiError(500, 'SandboxInternalError', `sandbox defect: ${e instanceof Error ? e.message : String(e)}`));
+        }
+      }
+    }
+    if (fault?.kind === 'malformed') out = { ...out, body: corrupt(out.body, out.headers['content-type']) };
+    record.status = out.status;
+    write(res, req, out);
+  };
+
+  const server = createServer((req, res) => {
+    onRequest(req, res).catch((e: unknown) => {
+      if (!res.headersSent && !res.destroyed) {
+        res.statusCode = 500;
+        res.end(String(e));
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  rt = new SandboxRuntime(url, () => state);
+
+  return {
+    url,
+    endpoints: () => ({ AWS_ENDPOINT_URL_ECR: url, AWS_ENDPOINT_URL_INSPECTOR2: url, AWS_ENDPOINT_URL_SIGNER: url }),
+    calls: (op) => {
+      let n = 0;
+      for (const [name, c] of counts) if (op === undefined || opMatches(op, name)) n += c;
+      return n;
+    },
+    callLog: () => log.map((r) => ({ ...r })),
+    resetCalls: () => {
+      log = [];
+      counts.clear();
+    },
+    inject: (op, fault) => faults.inject(op, fault),
+    clearFaults: () => faults.clear(),
+    setLatency: (ms) => {
+      latency = ms;
+    },
+    update: (mutator) => {
+      const next = structuredClone(state.fixture);
+      mutator(next);
+      state = new SandboxState(next);
+    },
+    close: async () => {
+      closed = true;
+      for (const p of pending) {
+        clearTimeout(p.timer);
+        p.resolve();
+      }
+      pending.clear();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await done;
+    },
+  };
+}
+
+function write(res: ServerResponse, req: IncomingMessage, out: Outgoing): void {
+  if (res.destroyed || res.writableEnded) return;
+  const headers = { ...out.headers };
+  if (req.method !== 'HEAD') headers['content-length'] = String(Buffer.byteLength(out.body));
+  res.writeHead(out.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : out.body);
+}
