@@ -116,7 +116,7 @@ export function parseTrustedIdentity(s: string): TrustedIdentity {
   }
   const m = ARN.exec(text);
   if (m) {
-    const segments = (m[5] as string).split('/');
+    const segments = (m[4] as string).split('/');
     // ['', 'signing-profiles', name] or ['', 'signing-profiles', name, version]
     const names = segments.slice(2);
     if (names.length >= 1 && names.length <= 2 && names.every((n) => PROFILE_SEGMENT.test(n))) {
