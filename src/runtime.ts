@@ -1,9 +1,13 @@
 // Wires the parts one process needs (policy, checks, facts, metrics) for serve, check and
 // demo alike, so the webhook and the CLI reach the same decision by the same code path.
 import type { Logger } from 'pino';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { createReviewer, type Reviewer } from './admission/reviewer.ts';
 import { buildChecks } from './checks/index.ts';
 import type { PolicyStore } from './config/policy-store.ts';
+import { FactCache } from './cache/fact-cache.ts';
+import { AwsClients } from './facts/aws-clients.ts';
+import { EcrFacts } from './facts/ecr.ts';
 import type { Metrics } from './server/metrics.ts';
 
 export interface RuntimeOptions {
@@ -12,21 +16,35 @@ export interface RuntimeOptions {
   readonly metrics: Metrics;
   readonly budgetMs: number;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Fixed AWS credentials (the demo's sandbox); otherwise the SDK default chain. */
+  readonly credentials?: AwsCredentialIdentity;
 }
 
 export interface Runtime {
   readonly reviewer: Reviewer;
+  readonly cache: FactCache;
   close(): Promise<void>;
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const checks = buildChecks({});
+  // Cache size, TTLs and AWS endpoints come from the policy in force at start; a reloaded
+  // policy changes checks and modes at once, these at the next restart.
+  const policy = options.policyStore.current().file;
+  const clients = new AwsClients({
+    env: options.env,
+    aws: policy.aws,
+    roleFor: (accountId) => options.policyStore.current().ecrAccounts.get(accountId)?.roleArn,
+    metrics: options.metrics,
+    ...(options.credentials !== undefined && { credentials: options.credentials }),
+  });
+  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics });
+  const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const reviewer = createReviewer({
     policy: options.policyStore.current,
-    checks,
+    checks: buildChecks({ ecr }),
     budgetMs: options.budgetMs,
     metrics: options.metrics,
     logger: options.logger,
   });
-  return { reviewer, close: async () => {} };
+  return { reviewer, cache, close: async () => clients.destroy() };
 }

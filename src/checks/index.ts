@@ -1,9 +1,14 @@
 // The checks in the order they are reported. Each is a small module with a stable id.
+import type { EcrFacts } from '../facts/ecr.ts';
+import { digestCheck } from './digest.ts';
+import { immutabilityCheck } from './immutability.ts';
 import { originCheck } from './origin.ts';
 import type { Check } from './types.ts';
 
-export interface CheckDeps {}
+export interface CheckDeps {
+  readonly ecr: EcrFacts;
+}
 
-export function buildChecks(_deps: CheckDeps): Check[] {
-  return [originCheck];
+export function buildChecks(deps: CheckDeps): Check[] {
+  return [originCheck, digestCheck(deps.ecr), immutabilityCheck(deps.ecr)];
 }

@@ -1,0 +1,135 @@
+// Every AWS fact goes through here: a bounded LRU with a TTL per kind of fact, single-flight
+// (N concurrent admissions of one uncached image make one AWS call), stale-while-revalidate
+// for facts that may be served while refreshing, and short negative caching for "not found".
+// Failures other than "not found" are never cached: nothing passes because a call failed.
+import { LRUCache } from 'lru-cache';
+import type { Metrics } from '../server/metrics.ts';
+
+export interface FactSpec<T> {
+  /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
+  readonly fact: string;
+  /** How long a value is fresh, in ms; may depend on the value (a mutable tag moves). */
+  readonly ttlMs: (value: T) => number;
+  /** How long past freshness a value may be served while it is refreshed (0: never). */
+  readonly staleMs?: number;
+  /** For errors that are facts ("image not found"): how long to remember them (undefined: never). */
+  readonly negativeTtlMs?: (error: unknown) => number | undefined;
+}
+
+interface Entry {
+  readonly value?: unknown;
+  readonly error?: unknown;
+  readonly hasValue: boolean;
+  readonly freshUntil: number;
+}
+
+export type CacheEvent = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative-hit' | 'refresh-failed';
+
+export interface FactCacheOptions {
+  readonly maxEntries: number;
+  readonly metrics?: Metrics;
+  readonly now?: () => number;
+  /** Time budget of a background refresh (no admission is waiting on it). */
+  readonly refreshTimeoutMs?: number;
+}
+
+export class AbortedError extends Error {
+  readonly code = 'E_DEADLINE';
+  constructor(message = 'deadline reached while waiting for AWS') {
+    super(message);
+    this.name = 'AbortedError';
+  }
+}
+
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export class FactCache {
+  readonly #lru: LRUCache<string, Entry>;
+  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #metrics: Metrics | undefined;
+  readonly #now: () => number;
+  readonly #refreshTimeoutMs: number;
+
+  constructor(options: FactCacheOptions) {
+    this.#lru = new LRUCache<string, Entry>({ max: options.maxEntries, ttlAutopurge: false });
+    this.#metrics = options.metrics;
+    this.#now = options.now ?? Date.now;
+    this.#refreshTimeoutMs = options.refreshTimeoutMs ?? 10_000;
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  #count(fact: string, event: CacheEvent): void {
+    this.#metrics?.cacheEvents.inc({ fact, event });
+  }
+
+  /**
+   * The fact under `key`, loading it at most once at a time. `signal` is the caller's
+   * deadline: the caller stops waiting when it fires; `loadTimeoutMs` bounds the load itself,
+   * which other callers may be sharing.
+   */
+  async get<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, loadTimeoutMs: number): Promise<T> {
+    const k = `${spec.fact}\u0000${key}`;
+    const entry = this.#lru.get(k);
+    const now = this.#now();
+    if (entry && now < entry.freshUntil) {
+      this.#count(spec.fact, entry.hasValue ? 'hit' : 'negative-hit');
+      if (!entry.hasValue) throw entry.error;
+      return entry.value as T;
+    }
+    if (entry?.hasValue && (spec.staleMs ?? 0) > 0) {
+      this.#count(spec.fact, 'stale');
+      if (!this.#inflight.has(k)) {
+        this.#start(spec, k, load, this.#refreshTimeoutMs).catch(() => this.#count(spec.fact, 'refresh-failed'));
+      }
+      return entry.value as T;
+    }
+    const running = this.#inflight.get(k) as Promise<T> | undefined;
+    if (running) {
+      this.#count(spec.fact, 'coalesced');
+      return raceSignal(running, signal);
+    }
+    this.#count(spec.fact, 'miss');
+    return raceSignal(this.#start(spec, k, load, loadTimeoutMs), signal);
+  }
+
+  #start<T>(spec: FactSpec<T>, k: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+    const promise = (async () => {
+      try {
+        const value = await load(AbortSignal.timeout(Math.max(1, timeoutMs)));
+        const ttl = spec.ttlMs(value);
+        if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
+        return value;
+      } catch (error) {
+        const ttl = spec.negativeTtlMs?.(error);
+        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error, hasValue: false, freshUntil: this.#now() + ttl }, { ttl });
+        throw error;
+      } finally {
+        this.#inflight.delete(k);
+        this.#metrics?.cacheEntries.set({ fact: 'all' }, this.#lru.size);
+      }
+    })();
+    this.#inflight.set(k, promise);
+    return promise;
+  }
+
+  /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */
+  prime<T>(spec: FactSpec<T>, key: string, value: T): void {
+    const ttl = spec.ttlMs(value);
+    if (ttl > 0) this.#lru.set(`${spec.fact}\u0000${key}`, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
+  }
+
+  /** Forgets every entry (a new policy does not need this: verdict keys carry its version). */
+  clear(): void {
+    this.#lru.clear();
+  }
+}
