@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { AdmissionError, ErrorCodes, errorMessage } from '../errors.ts';
 import { PolicySchema, type PolicyFile } from './schema.ts';
 import { semanticProblems } from './semantics.ts';
@@ -42,9 +42,19 @@ export function formatPath(segments: ReadonlyArray<string | number>): string {
 }
 
 function lineOf(doc: Document, lines: LineCounter, segments: ReadonlyArray<string | number>): number | undefined {
-  // Walk down as far as the document goes, so a missing key points at its parent.
+  // Walk down as far as the document goes, so a missing key points at its parent. A mapping
+  // key is reported at the key's own line: its value may start on the next line (a block
+  // mapping), which is not where the reader has to look.
   for (let n = segments.length; n >= 0; n--) {
-    const node = doc.getIn(segments.slice(0, n), true);
+    const last = segments[n - 1];
+    if (n > 0 && typeof last === 'string') {
+      const parent = n === 1 ? doc.contents : doc.getIn(segments.slice(0, n - 1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === last);
+        if (pair && isNode(pair.key) && pair.key.range) return lines.linePos(pair.key.range[0]).line;
+      }
+    }
+    const node = n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true);
     if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
   }
   return undefined;
@@ -83,8 +93,12 @@ function unionMessage(errors: ErrorObject[], e: ErrorObject): string | undefined
 function schemaProblems(doc: Document, lines: LineCounter, errors: ErrorObject[]): PolicyProblem[] {
   const seen = new Set<string>();
   const out: PolicyProblem[] = [];
+  // An enum is an anyOf of literals: when it fails, its branches' own errors ("must be
+  // string", "must be equal to constant") are noise next to the anyOf message.
+  const failedUnions = errors.filter((e) => e.keyword === 'anyOf').map((e) => `${e.instancePath}|${e.schemaPath}/`);
   for (const e of errors) {
     if (e.keyword === 'const') continue; // folded into the anyOf message below
+    if (failedUnions.some((u) => `${e.instancePath}|${e.schemaPath}`.startsWith(u))) continue;
     const { segments, message: plain } = describe(e);
     const message = e.keyword === 'anyOf' ? (unionMessage(errors, e) ?? plain) : plain;
     const path = formatPath(segments);

@@ -1,7 +1,8 @@
 // Checks the schema cannot express: patterns that compile, real calendar dates, identities in
 // a known syntax, trust store files that exist. Each problem names its key path.
-import { existsSync } from 'node:fs';
-import { validatePattern } from '../policy/glob.ts';
+import { loadTrustStore, parseTrustedIdentity } from '../notation/index.ts';
+import { errorMessage } from '../errors.ts';
+import { validateImagePattern, validatePattern } from '../policy/glob.ts';
 import type { ChecksConfig, PolicyFile } from './schema.ts';
 
 export interface SemanticProblem {
@@ -9,11 +10,10 @@ export interface SemanticProblem {
   readonly message: string;
 }
 
-const IDENTITY = /^(\*|x509\.subject:\s*.+|arn:aws[a-z-]*:signer:[a-z0-9-]+:[0-9]{12}:\/signing-profiles\/[A-Za-z0-9_]+(\/[A-Za-z0-9]+)?)$/;
 
-function patterns(list: readonly string[] | undefined, at: Array<string | number>, out: SemanticProblem[]): void {
+function patterns(list: readonly string[] | undefined, at: Array<string | number>, out: SemanticProblem[], validate = validatePattern): void {
   list?.forEach((p, i) => {
-    const why = validatePattern(p);
+    const why = validate(p);
     if (why) out.push({ segments: [...at, i], message: why });
   });
 }
@@ -26,22 +26,30 @@ function isCalendarDate(s: string): boolean {
 function checksProblems(checks: ChecksConfig | undefined, at: Array<string | number>, out: SemanticProblem[]): void {
   const sig = checks?.signature;
   sig?.trustedIdentities.forEach((id, i) => {
-    if (!IDENTITY.test(id)) {
-      out.push({ segments: [...at, 'signature', 'trustedIdentities', i], message: 'must be "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN' });
+    try {
+      parseTrustedIdentity(id);
+    } catch (err) {
+      out.push({ segments: [...at, 'signature', 'trustedIdentities', i], message: `${errorMessage(err)} (use "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN)` });
     }
   });
+  // Read the stores now, so a missing or malformed PEM refuses the policy instead of
+  // failing every admission later.
   sig?.trustStores.forEach((store, i) => {
-    if (!existsSync(store.path)) out.push({ segments: [...at, 'signature', 'trustStores', i, 'path'], message: `file ${store.path} does not exist` });
+    try {
+      loadTrustStore(store);
+    } catch (err) {
+      out.push({ segments: [...at, 'signature', 'trustStores', i, 'path'], message: errorMessage(err) });
+    }
   });
   checks?.vulnerabilities?.exceptions?.forEach((e, i) => {
     if (!isCalendarDate(e.expires)) out.push({ segments: [...at, 'vulnerabilities', 'exceptions', i, 'expires'], message: `"${e.expires}" is not a calendar date` });
-    patterns(e.images, [...at, 'vulnerabilities', 'exceptions', i, 'images'], out);
+    patterns(e.images, [...at, 'vulnerabilities', 'exceptions', i, 'images'], out, validateImagePattern);
   });
 }
 
 export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
   const out: SemanticProblem[] = [];
-  patterns(policy.registries.allow, ['registries', 'allow'], out);
+  patterns(policy.registries.allow, ['registries', 'allow'], out, validateImagePattern);
   patterns(policy.namespaces.exclude, ['namespaces', 'exclude'], out);
   const seen = new Set<string>();
   policy.registries.ecr.forEach((r, i) => {
@@ -58,7 +66,7 @@ export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
       out.push({ segments: ['overrides', i], message: 'an override must set at least one of mode, onError, checks' });
     }
     patterns(o.namespaces, ['overrides', i, 'namespaces'], out);
-    patterns(o.images, ['overrides', i, 'images'], out);
+    patterns(o.images, ['overrides', i, 'images'], out, validateImagePattern);
     checksProblems(o.checks, ['overrides', i, 'checks'], out);
   });
   return out;

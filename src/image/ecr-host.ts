@@ -47,3 +47,17 @@ export function ecrHost(accountId: string, region: string): string {
   const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
   return `${accountId}.dkr.ecr.${region}.${suffix}`;
 }
+
+/** A pull-through-cache repository is named "<ecrRepositoryPrefix>/<upstream path>"
+ *  (DescribePullThroughCacheRules). Given the prefixes the policy names, returns the rule's
+ *  prefix and the upstream path, so a message can say where the image really came from. The
+ *  longest prefix wins, and a prefix matches whole path components only. */
+export function pullThroughCacheOrigin(repository: string, prefixes: readonly string[]): { prefix: string; upstreamPath: string } | undefined {
+  let best: { prefix: string; upstreamPath: string } | undefined;
+  for (const raw of prefixes) {
+    const prefix = raw.replace(/\/+$/, '');
+    if (prefix === '' || !repository.startsWith(`${prefix}/`) || repository.length === prefix.length + 1) continue;
+    if (!best || prefix.length > best.prefix.length) best = { prefix, upstreamPath: repository.slice(prefix.length + 1) };
+  }
+  return best;
+}

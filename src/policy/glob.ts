@@ -15,6 +15,18 @@ export function validatePattern(pattern: string): string | undefined {
   return undefined;
 }
 
+/** An image pattern is "*" (every image) or "<host pattern>/<path pattern>". Without a "/",
+ *  a wildcard would run over the whole reference, host and path alike, so "*.example.com"
+ *  would admit "evil.com/x.example.com": such patterns are refused at load. */
+export function validateImagePattern(pattern: string): string | undefined {
+  const why = validatePattern(pattern);
+  if (why) return why;
+  if (pattern !== '*' && !pattern.includes('/')) {
+    return `image pattern "${pattern}" needs a registry host and a path, such as "*.example.com/*" or "docker.io/library/nginx:*" (or is "*")`;
+  }
+  return undefined;
+}
+
 function toRegExp(pattern: string): RegExp {
   let source = '';
   for (const ch of pattern) {
@@ -35,7 +47,9 @@ export function globMatcher(pattern: string): Matcher {
 /** Matches a normalized image reference (host/path[:tag][@digest]). */
 export function imageMatcher(pattern: string): Matcher {
   const slash = pattern.indexOf('/');
-  if (slash === -1) return globMatcher(pattern);
+  if (pattern === '*') return () => true;
+  // Refused at load (validateImagePattern); should one get here, it matches nothing.
+  if (slash === -1) return () => false;
   const host = globMatcher(pattern.slice(0, slash).toLowerCase());
   const rest = globMatcher(pattern.slice(slash + 1));
   return (value) => {
