@@ -1,0 +1,92 @@
+// signature: is there a valid Notation signature on this digest from a trusted identity, not
+// revoked? Signatures are found through ECR (ListImageReferrers) and verified natively.
+import type { FactCache } from '../cache/fact-cache.ts';
+import type { CacheConfig } from '../config/schema.ts';
+import { shortDigest } from '../decision/format.ts';
+import type { EcrSignatureSource } from '../facts/ecr-signatures.ts';
+import type { SignerRevocation } from '../facts/signer.ts';
+import { errorMessage } from '../errors.ts';
+import { factFailure, remainingMs } from './ecr-messages.ts';
+import { compileTrust, type CompiledTrust } from './signature-trust.ts';
+import { computeVerdict, verdictSpec, type SignatureVerdict } from './signature-verdict.ts';
+import { error, fail, pass, type Check, type CheckContext, type CheckOutcome, type ManifestDescriptor } from './types.ts';
+
+export interface SignatureCheckDeps {
+  readonly cache: FactCache;
+  readonly source: EcrSignatureSource;
+  readonly revocation: SignerRevocation;
+  readonly ttl: CacheConfig;
+}
+
+const MAX_LISTED = 3;
+
+function describeRejections(verdict: SignatureVerdict): string {
+  const n = verdict.rejected.length;
+  const shown = verdict.rejected.slice(0, MAX_LISTED).map((r) => (r.signer ? `signed by ${r.signer}: ${r.reason}` : r.reason));
+  const more = n > MAX_LISTED ? `; and ${n - MAX_LISTED} more` : '';
+  return `${n} signature${n === 1 ? '' : 's'} checked: ${shown.join('; ')}${more}`;
+}
+
+function signHint(trust: CompiledTrust): string {
+  return `Sign the image with a trusted identity (${trust.describeIdentities}), e.g. notation sign --plugin com.amazonaws.signer.notation.plugin --id <signing profile ARN>, or enable ECR managed signing.`;
+}
+
+export function signatureCheck(deps: SignatureCheckDeps): Check {
+  const spec = verdictSpec(deps.ttl);
+
+  async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor): Promise<SignatureVerdict> {
+    const loc = ctx.image.ecr!;
+    const key = `${ctx.compiled.version}/${ctx.policy.name}/${loc.accountId}/${loc.region}/${loc.repository}@${target.digest}`;
+    return deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, loc, target, signal, () => remainingMs(ctx.deadline)), ctx.signal, remainingMs(ctx.deadline));
+  }
+
+  async function explainUnsigned(ctx: CheckContext, digest: string): Promise<string> {
+    const managed = await deps.source.managedSigningStatus(ctx.image.ecr!, digest, ctx.signal);
+    return `no Notation signature found on ${shortDigest(digest)}${managed ? ` (${managed})` : ''}`;
+  }
+
+  async function judge(ctx: CheckContext, trust: CompiledTrust, verdict: SignatureVerdict, digest: string, label: string): Promise<CheckOutcome | undefined> {
+    if (verdict.valid.length > 0) return undefined;
+    if (verdict.rejected.some((r) => !r.definitive)) {
+      return error('signature', `${label}signatures could not all be checked (${describeRejections(verdict)})`, 'Retry; the webhook logs name the AWS call that failed.');
+    }
+    if (verdict.rejected.length === 0) return fail('signature', `${label}${await explainUnsigned(ctx, digest)}`, signHint(trust));
+    const revoked = verdict.rejected.find((r) => r.code === 'REVOKED');
+    const headline = revoked ? 'the signature was revoked' : 'no valid signature from a trusted identity';
+    return fail('signature', `${label}${headline} (${describeRejections(verdict)})`, signHint(trust));
+  }
+
+  return {
+    id: 'signature',
+    needs: ['digest'],
+    enabled: (policy, image) => policy.checks.signature !== undefined && image.managed,
+    async run(ctx) {
+      const resolved = ctx.image.resolved!;
+      let trust: CompiledTrust;
+      try {
+        trust = compileTrust(ctx.policy.checks.signature!);
+      } catch (err) {
+        return error('signature', `the policy's signature settings cannot be used: ${errorMessage(err)}`, 'Fix checks.signature in the policy file.');
+      }
+      try {
+        const signer = (v: SignatureVerdict) => v.valid.map((s) => s.signer).join(', ');
+        const children = resolved.platforms ?? [];
+        if (trust.multiArch === 'indexOrChildren' || children.length === 0) {
+          const verdict = await verdictFor(ctx, trust, resolved);
+          if (verdict.valid.length > 0) return pass('signature', { reason: `signed by ${signer(verdict)}`, warnings: verdict.valid.flatMap((v) => v.warnings) });
+          if (children.length === 0) return (await judge(ctx, trust, verdict, resolved.digest, ''))!;
+        }
+        // Every platform manifest must then carry its own valid signature.
+        const verdicts = await Promise.all(children.map((c) => verdictFor(ctx, trust, c)));
+        for (const [i, v] of verdicts.entries()) {
+          const child = children[i]!;
+          const problem = await judge(ctx, trust, v, child.digest, `platform ${child.platform} (${shortDigest(child.digest)}): `);
+          if (problem) return problem;
+        }
+        return pass('signature', { reason: `every platform signed (${[...new Set(verdicts.map(signer))].join('; ')})`, warnings: verdicts.flatMap((v) => v.valid.flatMap((s) => s.warnings)) });
+      } catch (err) {
+        return factFailure('signature', err, ctx.image.ecr!, `signatures of ${shortDigest(resolved.digest)}`);
+      }
+    },
+  };
+}
