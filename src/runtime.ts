@@ -8,6 +8,8 @@ import type { PolicyStore } from './config/policy-store.ts';
 import { FactCache } from './cache/fact-cache.ts';
 import { AwsClients } from './facts/aws-clients.ts';
 import { EcrFacts } from './facts/ecr.ts';
+import { EcrSignatureSource } from './facts/ecr-signatures.ts';
+import { SignerRevocation } from './facts/signer.ts';
 import type { Metrics } from './server/metrics.ts';
 
 export interface RuntimeOptions {
@@ -41,7 +43,15 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const reviewer = createReviewer({
     policy: options.policyStore.current,
-    checks: buildChecks({ ecr }),
+    checks: buildChecks({
+      ecr,
+      signature: {
+        cache,
+        source: new EcrSignatureSource(clients),
+        revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
+        ttl: policy.cache,
+      },
+    }),
     budgetMs: options.budgetMs,
     metrics: options.metrics,
     logger: options.logger,

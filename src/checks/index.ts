@@ -1,5 +1,6 @@
 // The checks in the order they are reported. Each is a small module with a stable id.
 import type { EcrFacts } from '../facts/ecr.ts';
+import { signatureCheck, type SignatureCheckDeps } from './signature.ts';
 import { digestCheck } from './digest.ts';
 import { immutabilityCheck } from './immutability.ts';
 import { originCheck } from './origin.ts';
@@ -7,8 +8,9 @@ import type { Check } from './types.ts';
 
 export interface CheckDeps {
   readonly ecr: EcrFacts;
+  readonly signature: SignatureCheckDeps;
 }
 
 export function buildChecks(deps: CheckDeps): Check[] {
-  return [originCheck, digestCheck(deps.ecr), immutabilityCheck(deps.ecr)];
+  return [originCheck, digestCheck(deps.ecr), immutabilityCheck(deps.ecr), signatureCheck(deps.signature)];
 }
