@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Builds the e2e rig's real peers (kube-apiserver, etcd, olareg, notation, oras) from the Go
+# module proxy into a cache outside the checkout, and prints the bin dir on stdout (the only
+# thing printed on stdout; progress goes to stderr).
+#
+#   $HOME/.cache/ecr-admission/rig/<key>/bin/     <key> names every pinned version + Go version
+#
+# Idempotent: a binary that already exists is skipped, so a second run is a no-op that only
+# prints the dir. Binaries are built under a temporary name and renamed at the end, so an
+# interrupted build never leaves a half-written binary that a later run would take as done.
+# A lock serialises concurrent runs (two test files asking for the rig at once).
+#
+# Env: ECR_ADMISSION_RIG_CACHE overrides the cache root.
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$script_dir/versions.env"
+
+export GOTOOLCHAIN="$RIG_GOTOOLCHAIN"
+export GOWORK=off
+export CGO_ENABLED=0
+export GOFLAGS="-buildvcs=false"
+
+log() { printf 'rig: %s\n' "$*" >&2; }
+
+go_version="$(go env GOVERSION)"
+key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_olareg-${OLAREG_VERSION}_notation-${NOTATION_VERSION}_oras-${ORAS_VERSION}_${go_version}_r${RIG_BUILD_REVISION}"
+cache_root="${ECR_ADMISSION_RIG_CACHE:-$HOME/.cache/ecr-admission/rig}"
+bin_dir="$cache_root/$key/bin"
+mkdir -p "$bin_dir"
+
+exec 9>"$cache_root/$key/.lock"
+flock 9
+
+work_dir="$(mktemp -d "${TMPDIR:-/tmp}/ecr-admission-rig.XXXXXX")"
+trap 'rm -rf "$work_dir"' EXIT
+
+# already_built NAME: true when the binary is in the cache (then nothing is done for it).
+already_built() { [[ -x "$bin_dir/$1" ]]; }
+
+# install_built NAME FILE: atomic move of a finished binary into the cache.
+install_built() {
+  mv -f "$2" "$bin_dir/.$1.tmp"
+  mv -f "$bin_dir/.$1.tmp" "$bin_dir/$1"
+}
+
+# timed NAME CMD...: runs CMD, logging how long it took.
+timed() {
+  local name="$1" start end
+  shift
+  start=$(date +%s)
+  "$@"
+  end=$(date +%s)
+  log "built $name in $((end - start))s"
+}
+
+# replaces_from_gomod GOMOD PATTERN VERSION: prints a replace line "module => module VERSION"
+# for every replace in GOMOD whose target is a local directory matching PATTERN. Generated from
+# the published go.mod because the set of replaced (staging / sibling) modules changes between
+# releases.
+replaces_from_gomod() {
+  local gomod="$1" pattern="$2" version="$3"
+  awk -v pat="$pattern" -v ver="$version" '
+    /^replace[ \t]*\(/ { in_block = 1; next }
+    in_block && /^\)/ { in_block = 0; next }
+    {
+      line = $0
+      if (!in_block && !sub(/^replace[ \t]+/, "", line)) next
+      sub(/^[ \t]+/, "", line)
+      # line: module [version] => target [version]
+      n = split(line, f, /[ \t]+/)
+      for (i = 2; i < n; i++) {
+        if (f[i] == "=>" && f[i + 1] ~ pat) printf "\t%s => %s %s\n", f[1], f[1], ver
+      }
+    }
+  ' "$gomod" | sort -u
+}
+
+# gomod_path MODULE@VERSION: downloads the module, prints the path of its go.mod file.
+gomod_path() {
+  go mod download -json "$1" | awk -F'"' '/"GoMod":/ { print $4 }'
+}
+
+# build_in_wrapper NAME MODULE VERSION PACKAGE REPLACES LDFLAGS: builds PACKAGE from a throwaway
+# wrapper module that requires MODULE@VERSION (plus the given replace lines). This is what
+# `go install PACKAGE@VERSION` does, but the proxy answers 403 for some modules' version list,
+# which `go install` reads (for deprecation notices) and `go get` in a module does not; and the
+# wrapper is the only way to apply replaces the upstream go.mod cannot give its dependents.
+build_in_wrapper() {
+  local name="$1" module="$2" version="$3" package="$4" replaces="$5" ldflags="$6"
+  local dir="$work_dir/$name"
+  mkdir -p "$dir"
+  {
+    printf 'module ecr-admission.local/rig/%s\n\ngo %s\n\nrequire %s %s\n' \
+      "$name" "${go_version#go}" "$module" "$version"
+    if [[ -n "$replaces" ]]; then printf '\nreplace (\n%s\n)\n' "$replaces"; fi
+  } >"$dir/go.mod"
+  (
+    cd "$dir"
+    go get "$package@$version" >&2
+    go build -trimpath -ldflags "$ldflags" -o "$work_dir/$name.bin" "$package" >&2
+  )
+  install_built "$name" "$work_dir/$name.bin"
+}
+
+build_kube_apiserver() {
+  local minor="${KUBERNETES_VERSION#v1.}" staging_version gomod replaces
+  minor="${minor%%.*}"
+  staging_version="v0.${KUBERNETES_VERSION#v1.}"
+  gomod="$(gomod_path "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  replaces="$(replaces_from_gomod "$gomod" '^\./staging/' "$staging_version")"
+  [[ -n "$replaces" ]] || { log "no staging replaces found in $gomod"; return 1; }
+  log "kube-apiserver: $(wc -l <<<"$replaces") staging modules => $staging_version"
+  # Every version ldflag the upstream build sets, so the API server reports its real version.
+  local pkg ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  build_in_wrapper kube-apiserver k8s.io/kubernetes "$KUBERNETES_VERSION" \
+    k8s.io/kubernetes/cmd/kube-apiserver "$replaces" "$ldflags"
+}
+
+build_etcd() {
+  local gomod replaces
+  gomod="$(gomod_path "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
+  # Sibling modules (../api, ../client/v3, ...) => the same etcd release. The FORBIDDEN_DEPENDENCY
+  # guards (./...) are not sibling modules and are left out.
+  replaces="$(replaces_from_gomod "$gomod" '^\.\./' "$ETCD_VERSION")"
+  [[ -n "$replaces" ]] || { log "no sibling replaces found in $gomod"; return 1; }
+  build_in_wrapper etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3 \
+    "$replaces" "-s -w"
+}
+
+built_any=0
+build_if_missing() {
+  local name="$1"
+  shift
+  if already_built "$name"; then return 0; fi
+  log "building $name"
+  timed "$name" "$@"
+  built_any=1
+}
+
+start=$(date +%s)
+build_if_missing olareg build_in_wrapper olareg github.com/olareg/olareg "$OLAREG_VERSION" \
+  github.com/olareg/olareg/cmd/olareg "" "-s -w"
+build_if_missing oras build_in_wrapper oras oras.land/oras "$ORAS_VERSION" \
+  oras.land/oras/cmd/oras "" "-s -w"
+# Empty BuildMetadata, as notation's release build sets it: `notation version` says v1.3.2, not
+# v1.3.2+unreleased.
+build_if_missing notation build_in_wrapper notation github.com/notaryproject/notation "$NOTATION_VERSION" \
+  github.com/notaryproject/notation/cmd/notation "" \
+  "-s -w -X github.com/notaryproject/notation/internal/version.BuildMetadata="
+build_if_missing etcd build_etcd
+build_if_missing kube-apiserver build_kube_apiserver
+
+if [[ $built_any == 1 ]]; then
+  log "rig built in $(($(date +%s) - start))s into $bin_dir"
+  # Cheap proof that the binaries run and carry the pinned versions.
+  "$bin_dir/kube-apiserver" --version >&2
+  "$bin_dir/etcd" --version | head -1 >&2
+fi
+printf '%s\n' "$bin_dir"
