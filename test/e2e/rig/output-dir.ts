@@ -1,0 +1,25 @@
+// Each e2e test writes its peers' data and logs under test-output/e2e/<name>/ (gitignored).
+// The folder is emptied when the test starts and removed when the test passed; when it failed
+// it is kept, so the peers' logs can be read after the run.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './bin-dir.ts';
+
+/** The parts of a tap Test this helper needs (kept structural so the harness has no tap types). */
+export interface TestLike {
+  teardown(fn: () => void | Promise<void>): void;
+  passing(): boolean;
+}
+
+export function e2eOutputDir(t: TestLike, name: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`bad e2e output name: ${name}`);
+  const dir = join(repoRoot, 'test-output', 'e2e', name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // Registered first, so tap runs it last: after the peers were stopped by later teardowns.
+  t.teardown(() => {
+    if (t.passing()) rmSync(dir, { recursive: true, force: true });
+    else console.error(`# e2e logs kept in ${dir}`);
+  });
+  return dir;
+}
