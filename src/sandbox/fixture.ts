@@ -95,8 +95,9 @@ export interface ImageFixture {
   findings?: FindingFixture[];
   /** ECR BASIC scanning findings (DescribeImageScanFindings `findings`). */
   basicFindings?: BasicFindingFixture[];
-  /** Inspector coverage; default: in an ENHANCED region, ACTIVE/SUCCESSFUL for ACTIVE images,
-   *  INACTIVE/IMAGE_ARCHIVED for archived ones; in a BASIC region, not covered. */
+  /** Inspector coverage; default: in an ENHANCED region, ACTIVE/SUCCESSFUL for images,
+   *  INACTIVE/IMAGE_ARCHIVED for archived ones, INACTIVE/UNSUPPORTED_MEDIA_TYPE for an index
+   *  (its platform images are what gets scanned); in a BASIC region, not covered; null: never covered. */
   coverage?: { statusCode: 'ACTIVE' | 'INACTIVE'; reason: CoverageReason; lastScannedAt?: Timestamp } | null;
   /** ECR managed signing (DescribeImageSigningStatus). */
   signingStatuses?: Array<{ signingProfileArn: string; status: 'IN_PROGRESS' | 'COMPLETE' | 'FAILED'; failureCode?: string; failureReason?: string }>;

@@ -87,6 +87,9 @@ function coverageOf(reg: StoredRegion, repo: StoredRepository, image: StoredImag
     return { repo, image, statusCode: src.coverage.statusCode, reason: src.coverage.reason, lastScannedAt: last === undefined ? undefined : toDate(last) };
   }
   if (reg.scanType !== 'ENHANCED') return undefined;
+  // Inspector scans the platform images of an index, not the index itself: a client that
+  // takes the index's coverage for the image's must see that it is not scanned.
+  if (src.children && src.children.length > 0) return { repo, image, statusCode: 'INACTIVE', reason: 'UNSUPPORTED_MEDIA_TYPE', lastScannedAt: undefined };
   if (image.status === 'ARCHIVED') return { repo, image, statusCode: 'INACTIVE', reason: 'IMAGE_ARCHIVED', lastScannedAt: undefined };
   return { repo, image, statusCode: 'ACTIVE', reason: 'SUCCESSFUL', lastScannedAt: toDate(src.scanCompletedAt ?? src.pushedAt ?? DEFAULT_PUSHED_AT) };
 }

@@ -20,8 +20,11 @@ export type Latency = number | ((op: string) => number);
 export interface SandboxOptions {
   fixture: SandboxFixture;
   latencyMs?: Latency;
-  /** Port on 127.0.0.1 (default 0: any free port). */
+  /** Port (default 0: any free port). */
   port?: number;
+  /** Listen address (default 127.0.0.1; tests always use the default). `ecr-admission sandbox`
+   *  may bind another address so that a local cluster can reach it. */
+  host?: string;
   /** Random source for probabilistic faults (default Math.random), for reproducible runs. */
   random?: () => number;
 }
@@ -171,10 +174,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${urlHost(opts.host ?? '127.0.0.1')}:${port}`;
   rt = new SandboxRuntime(url, () => state);
 
   return {
@@ -212,6 +215,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       await done;
     },
   };
+}
+
+/** The host to put in URLs handed to clients: a wildcard bind is reached through loopback. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function write(res: ServerResponse, req: IncomingMessage, out: Outgoing): void {

@@ -25,6 +25,7 @@ t.test('DescribeImages', async (t) => {
     t.equal(d?.imageStatus, 'ACTIVE');
     t.ok(d?.imagePushedAt instanceof Date, 'timestamps travel as epoch seconds and parse to Date');
     t.equal(d?.imagePushedAt?.toISOString(), '2026-03-01T10:00:00.000Z');
+    t.equal(d?.lastRecordedPullTime?.toISOString(), '2026-11-27T08:30:00.000Z');
     t.equal(d?.imageScanStatus?.status, 'ACTIVE');
     // CLOSED findings do not count; CRITICAL and HIGH are active.
     t.same(d?.imageScanFindingsSummary?.findingSeverityCounts, { CRITICAL: 1, HIGH: 1 });

@@ -59,6 +59,7 @@ export function standardFixture(): Standard {
     seed: 'web-1.4.2',
     tags: ['1.4.2', 'latest'],
     pushedAt: '2026-03-01T10:00:00Z',
+    lastRecordedPullTime: '2026-11-27T08:30:00Z',
     scanStatus: { status: 'ACTIVE', description: 'Continuous scan is selected for image.' },
     inspectorPlatform: 'DEBIAN_12',
     findings: [

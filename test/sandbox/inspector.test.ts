@@ -123,6 +123,7 @@ t.test('ListCoverage', async (t) => {
   t.same(await reasons('win'), ['INACTIVE/UNSUPPORTED_OS']);
   t.same(await reasons('stale'), ['INACTIVE/SCAN_ELIGIBILITY_EXPIRED']);
   t.same(await reasons('1.0.0'), ['INACTIVE/IMAGE_ARCHIVED'], 'archived images default to IMAGE_ARCHIVED');
+  t.same(await reasons('multi'), ['INACTIVE/UNSUPPORTED_MEDIA_TYPE'], 'an index itself is not scanned');
 
   const byId = await inspector.send(new ListCoverageCommand({ filterCriteria: { resourceId: eq(`arn:aws:ecr:us-east-1:${ACCOUNT}:repository/web/${imageDigest(s.amd64)}`) } }));
   t.equal(byId.coveredResources?.length, 1, 'resourceId matches one image');
