@@ -22,7 +22,7 @@ const MAX_LISTED = 3;
 
 function describeRejections(verdict: SignatureVerdict): string {
   const n = verdict.rejected.length;
-  const shown = verdict.rejected.slice(0, MAX_LISTED).map((r) => (r.signer ? `signed by ${r.signer}: ${r.reason}` : r.reason));
+  const shown = verdict.rejected.slice(0, MAX_LISTED).map((r) => (r.signer && !r.reason.includes(r.signer) ? `signed by ${r.signer}: ${r.reason}` : r.reason));
   const more = n > MAX_LISTED ? `; and ${n - MAX_LISTED} more` : '';
   return `${n} signature${n === 1 ? '' : 's'} checked: ${shown.join('; ')}${more}`;
 }

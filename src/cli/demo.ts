@@ -4,7 +4,9 @@ import { request } from 'node:https';
 import { pino } from 'pino';
 import type { DemoOptions } from '../config/args.ts';
 import { createPolicyStore } from '../config/policy-store.ts';
-import { DEMO_POLICY, DEMO_SAMPLES } from '../demo/samples.ts';
+import { DEMO_SAMPLES, demoPolicy } from '../demo/samples.ts';
+import { DEMO_PROFILE, demoWorld } from '../demo/fixture.ts';
+import { startSandbox } from '../sandbox/index.ts';
 import { createRuntime } from '../runtime.ts';
 import { buildWebhookApp } from '../server/app.ts';
 import { createMetrics } from '../server/metrics.ts';
@@ -29,17 +31,22 @@ function post(url: string, ca: string, body: unknown): Promise<AdmissionReviewRe
   });
 }
 
-export async function demo(options: DemoOptions, env: Readonly<Record<string, string | undefined>>, print: (line: string) => void): Promise<number> {
+export async function demo(options: DemoOptions, _env: Readonly<Record<string, string | undefined>>, print: (line: string) => void): Promise<number> {
   const logger = pino({ level: options.logLevel }, pino.destination(2));
   const metrics = createMetrics();
-  const policyStore = createPolicyStore({ text: DEMO_POLICY, logger, metrics });
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: 8000, env });
+  const world = await demoWorld();
+  // The built-in AWS sandbox stands in for ECR, Inspector and Signer, with the latency of an
+  // in-region call; the real AWS SDK clients talk to it over HTTP.
+  const sandbox = await startSandbox({ fixture: world.fixture, latencyMs: 20 });
+  const policyText = demoPolicy(world.trustStorePath, DEMO_PROFILE);
+  const policyStore = createPolicyStore({ text: policyText, logger, metrics });
+  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: 8000, env: sandbox.endpoints(), credentials: { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' } });
   const tls = await generateSelfSigned();
   const app = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, tls });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/validate`;
-  print(`ecr-admission demo: webhook on ${url} (TLS), policy:\n${DEMO_POLICY.replace(/^/gm, '  ')}`);
+  print(`ecr-admission demo: webhook on ${url} (TLS), AWS sandbox on ${sandbox.url}, policy:\n${policyText.replace(/^/gm, '  ')}`);
   let n = 0;
   try {
     for (const sample of DEMO_SAMPLES) {
@@ -50,15 +57,19 @@ export async function demo(options: DemoOptions, env: Readonly<Record<string, st
         apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
         request: { uid: `demo-${n}`, kind: { group, version, kind: sample.object.kind }, operation: 'CREATE', name: metadata.name, namespace: metadata.namespace, object: sample.object },
       };
+      const started = performance.now();
       const { response } = await post(url, tls.caPem, review);
+      const ms = Math.round(performance.now() - started);
       print(`\n${n}. ${sample.title}\n   $ kubectl apply -f ${String(sample.object.kind).toLowerCase()}-${metadata.name}.yaml -n ${metadata.namespace}`);
       for (const w of response.warnings ?? []) print(`   Warning: ${w}`);
-      if (response.allowed) print(`   ${String(sample.object.kind).toLowerCase()}/${metadata.name} created (${response.auditAnnotations?.decision ?? 'allow'})`);
-      else print(`   Error from server (Forbidden): admission webhook "ecr-admission.k8s.aws" denied the request: ${response.status?.message?.replace(/\n/g, '\n   ')}`);
+      if (response.allowed) print(`   ${String(sample.object.kind).toLowerCase()}/${metadata.name} created (${response.auditAnnotations?.decision ?? 'allow'}, ${ms} ms)`);
+      else print(`   Error from server (Forbidden): admission webhook "ecr-admission.k8s.aws" denied the request (${ms} ms): ${response.status?.message?.replace(/\n/g, '\n   ')}`);
     }
+    print(`\nAWS calls made: ${sandbox.callLog().length} for ${n} admissions (answers are cached per digest).`);
   } finally {
     await app.close();
     await runtime.close();
+    await sandbox.close();
   }
   return 0;
 }

@@ -3,7 +3,8 @@ export const DEMO_ACCOUNT = '111122223333';
 export const DEMO_REGION = 'us-east-1';
 export const DEMO_REGISTRY = `${DEMO_ACCOUNT}.dkr.ecr.${DEMO_REGION}.amazonaws.com`;
 
-export const DEMO_POLICY = `mode: enforce
+export function demoPolicy(trustStorePath: string, profileArn: string): string {
+  return `mode: enforce
 onError: deny
 registries:
   ecr:
@@ -12,39 +13,41 @@ registries:
   allow: ["registry.k8s.io/pause:*"]
 namespaces:
   exclude: [kube-system]
+checks:
+  immutability: true
+  signature:
+    trustStores: [{ type: signingAuthority, path: ${trustStorePath} }]
+    trustedIdentities: ["${profileArn}"]
+    revocation: enforce
+  vulnerabilities:
+    denySeverities: [CRITICAL]
+    notScanned: deny
 overrides:
   - { name: batch-warn, namespaces: ["batch-*"], images: ["*"], mode: warn }
 `;
+}
 
 export interface DemoSample {
   readonly title: string;
   readonly object: Record<string, unknown>;
 }
 
-const podSpec = (containers: Array<{ name: string; image: string }>, init: Array<{ name: string; image: string }> = []) => ({
-  containers,
-  ...(init.length > 0 && { initContainers: init }),
-});
+type Container = { name: string; image: string };
+const podSpec = (containers: Container[], init: Container[] = []) => ({ containers, ...(init.length > 0 && { initContainers: init }) });
+const deployment = (name: string, namespace: string, spec: object) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { template: { spec } } });
+const pod = (name: string, namespace: string, spec: object) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec });
+const r = (path: string) => `${DEMO_REGISTRY}/${path}`;
 
 export const DEMO_SAMPLES: readonly DemoSample[] = [
-  {
-    title: 'a Deployment whose images come from the allowed ECR registry',
-    object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'team-a' }, spec: { template: { spec: podSpec([{ name: 'app', image: `${DEMO_REGISTRY}/web:1.4.2` }], [{ name: 'migrate', image: `${DEMO_REGISTRY}/web-migrate:1.4.2` }]) } } },
-  },
-  {
-    title: 'a Pod pulling from Docker Hub and from an ECR account the policy does not know',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'team-a' }, spec: podSpec([{ name: 'shell', image: 'busybox:1.36' }, { name: 'tool', image: '999988887777.dkr.ecr.us-east-1.amazonaws.com/tool:2' }]) },
-  },
-  {
-    title: 'an allowed non-ECR image (the pause container)',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'placeholder', namespace: 'team-a' }, spec: podSpec([{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }]) },
-  },
-  {
-    title: 'a CronJob in a batch-* namespace, where an override says warn',
-    object: { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'report', namespace: 'batch-nightly' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: podSpec([{ name: 'report', image: 'ghcr.io/example/report:7' }]) } } } } },
-  },
-  {
-    title: 'the same Pod in kube-system, which the policy excludes',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'kube-system' }, spec: podSpec([{ name: 'shell', image: 'busybox:1.36' }]) },
-  },
+  { title: 'a signed Deployment from immutable repositories, with no critical findings', object: deployment('web', 'team-a', podSpec([{ name: 'app', image: r('web:1.4.2') }], [{ name: 'migrate', image: r('web-migrate:1.4.2') }])) },
+  { title: 'a multi-arch image whose index is signed', object: pod('api', 'team-a', podSpec([{ name: 'api', image: r('api:3.2.0') }])) },
+  { title: 'an unsigned release candidate', object: deployment('web-rc', 'team-a', podSpec([{ name: 'app', image: r('web:1.5.0-rc1') }])) },
+  { title: 'a dev tag (movable: excluded from immutability) signed by the dev profile', object: pod('web-dev', 'team-a', podSpec([{ name: 'app', image: r('web:dev-42') }])) },
+  { title: 'a signed image from a repository with MUTABLE tags', object: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'worker', namespace: 'team-a' }, spec: { template: { spec: podSpec([{ name: 'worker', image: r('worker:2') }]) } } } },
+  { title: 'an image with a CRITICAL finding', object: deployment('legacy', 'team-b', podSpec([{ name: 'legacy', image: r('legacy:1.0') }])) },
+  { title: 'a tag that does not exist, and an archived one', object: pod('typo', 'team-a', podSpec([{ name: 'app', image: r('web:1.4.3') }, { name: 'old', image: r('web:0.9') }])) },
+  { title: 'images from Docker Hub and from an ECR account the policy does not know', object: pod('debug', 'team-a', podSpec([{ name: 'shell', image: 'busybox:1.36' }, { name: 'tool', image: '999988887777.dkr.ecr.us-east-1.amazonaws.com/tool:2' }])) },
+  { title: 'an allowed non-ECR image (the pause container)', object: pod('placeholder', 'team-a', podSpec([{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }])) },
+  { title: 'a CronJob in a batch-* namespace, where an override says warn', object: { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'report', namespace: 'batch-nightly' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: { template: { spec: podSpec([{ name: 'report', image: r('web:1.5.0-rc1') }]) } } } } } },
+  { title: 'a Pod in kube-system, which the policy excludes', object: pod('debug', 'kube-system', podSpec([{ name: 'shell', image: 'busybox:1.36' }])) },
 ];
