@@ -115,14 +115,25 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       if (images.length === 0) return allowWithout(request, 'no images');
 
       const deadline = Date.now() + deps.budgetMs;
-      const signal = AbortSignal.timeout(deps.budgetMs);
-      // The same image in several containers is checked once.
-      const byImage = new Map<string, ReturnType<typeof checkImage>>();
-      for (const c of images) if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, signal, deadline));
-      const verdicts: ImageVerdictInput[] = await Promise.all(images.map(async (container) => {
-        const { results, effective, digest } = await byImage.get(container.image)!;
-        return { container, policy: effective, results, ...(digest && { digest }) };
-      }));
+      // A referenced timer, not AbortSignal.timeout (whose timer is unref'd): a check waiting
+      // on nothing that holds the event loop would otherwise let `check` exit before the
+      // deadline, with no answer and exit code 0. Cleared as soon as the decision is made,
+      // so a busy webhook does not carry one pending timer per recent admission.
+      const controller = new AbortController();
+      // The same reason AbortSignal.timeout gives, so AWS clients and facts see a TimeoutError.
+      const timer = setTimeout(() => controller.abort(new DOMException(`admission budget of ${deps.budgetMs} ms spent`, 'TimeoutError')), deps.budgetMs);
+      let verdicts: ImageVerdictInput[];
+      try {
+        // The same image in several containers is checked once.
+        const byImage = new Map<string, ReturnType<typeof checkImage>>();
+        for (const c of images) if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, controller.signal, deadline));
+        verdicts = await Promise.all(images.map(async (container) => {
+          const { results, effective, digest } = await byImage.get(container.image)!;
+          return { container, policy: effective, results, ...(digest && { digest }) };
+        }));
+      } finally {
+        clearTimeout(timer);
+      }
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
       return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
     },
