@@ -11,8 +11,9 @@ import { handleLayer, handleOci, ociOperation } from './oci.ts';
 import { SandboxRuntime } from './runtime.ts';
 import { handleSigner, signerInput } from './signer.ts';
 import { SandboxState } from './store.ts';
+import { handleSts, isStsRequest, stsOperation } from './sts.ts';
 import {
-  ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, type Outgoing,
+  ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, sigV4Scope, type Outgoing,
 } from './wire.ts';
 
 export type Latency = number | ((op: string) => number);
@@ -35,6 +36,7 @@ export interface CallRecord {
   status: number; // 0: the connection was reset, or the answer never went out
   input: unknown;
   error?: string; // a sandbox defect (a handler threw something that is not an API error)
+  accessKeyId?: string; // from the SigV4 credential scope: who signed the call
 }
 
 export interface Sandbox {
@@ -82,6 +84,9 @@ function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime)
   if (method === 'POST' && path === '/' && typeof target === 'string') {
     const name = ecrOperationName(target);
     return { op: `ecr:${name}`, protocol: 'json11', service: 'ecr', input: parseEcrInput(body), run: () => handleEcr(name, auth, body, rt) };
+  }
+  if (isStsRequest(method, path, req.headers['content-type'], body)) {
+    return { op: `sts:${stsOperation(body)}`, protocol: 's3', service: 'sts', input: Object.fromEntries(new URLSearchParams(body.toString('utf8'))), run: () => handleSts(auth, body, new Date()) };
   }
   const inspectorOp = INSPECTOR_ROUTES[path];
   if (method === 'POST' && inspectorOp) {
@@ -132,7 +137,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       return;
     }
     const routed = route(req, url, body, runtime);
-    const record: CallRecord = { op: routed.op, at: Date.now(), status: 0, input: routed.input };
+    const accessKeyId = sigV4Scope(req.headers.authorization)?.accessKeyId;
+    const record: CallRecord = { op: routed.op, at: Date.now(), status: 0, input: routed.input, ...(accessKeyId !== undefined && { accessKeyId }) };
     log.push(record);
     if (log.length > MAX_LOG) log = log.slice(-MAX_LOG / 2);
     counts.set(routed.op, (counts.get(routed.op) ?? 0) + 1);
@@ -182,7 +188,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
 
   return {
     url,
-    endpoints: () => ({ AWS_ENDPOINT_URL_ECR: url, AWS_ENDPOINT_URL_INSPECTOR2: url, AWS_ENDPOINT_URL_SIGNER: url }),
+    endpoints: () => ({ AWS_ENDPOINT_URL_ECR: url, AWS_ENDPOINT_URL_INSPECTOR2: url, AWS_ENDPOINT_URL_SIGNER: url, AWS_ENDPOINT_URL_STS: url }),
     calls: (op) => {
       let n = 0;
       for (const [name, c] of counts) if (op === undefined || opMatches(op, name)) n += c;

@@ -152,3 +152,23 @@ t.test('a deadline that passes yields a decision in time, following onError', as
     await h.close();
   }
 });
+
+t.test('a cross-account registry is read with the role the policy names', async (t) => {
+  const OTHER = '444455556666';
+  const ROLE = `arn:aws:iam::${OTHER}:role/ecr-admission-read`;
+  const f = fixture();
+  f.accounts[OTHER] = { regions: { [REGION]: { repositories: [{ name: 'shared', tagMutability: 'IMMUTABLE', images: [ociImage({ seed: 'shared', tags: ['1'] })] }] } } };
+  const policy = `registries:\n  ecr:\n    - accountId: "${ACCOUNT}"\n    - accountId: "${OTHER}"\n      roleArn: ${ROLE}\n`;
+  const h = await startHarness({ fixture: f, policy });
+  t.teardown(() => h.close());
+  const out = await h.reviewPod([`${OTHER}.dkr.ecr.${REGION}.amazonaws.com/shared:1`, `${HOST}/web:1.4.2`]);
+  t.equal(out.response.allowed, true, 'both registries admitted');
+  t.equal(h.sandbox.calls('sts:AssumeRole'), 1, 'the role was assumed once, through AWS_ENDPOINT_URL_STS');
+  const log = h.sandbox.callLog();
+  const assumeCall = log.find((c) => c.op === 'sts:AssumeRole');
+  t.match(assumeCall?.input, { RoleArn: ROLE, RoleSessionName: 'ecr-admission' });
+  const otherCalls = log.filter((c) => c.op.startsWith('ecr:') && JSON.stringify(c.input).includes(OTHER));
+  const ownCalls = log.filter((c) => c.op.startsWith('ecr:') && JSON.stringify(c.input).includes(ACCOUNT));
+  t.ok(otherCalls.length > 0 && otherCalls.every((c) => c.accessKeyId === `ASIA${OTHER}SBX`), 'calls to the other account are signed with the assumed role');
+  t.ok(ownCalls.length > 0 && ownCalls.every((c) => c.accessKeyId === 'AKIDSANDBOX'), 'calls to the own account keep the default credentials');
+});
