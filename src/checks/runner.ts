@@ -10,9 +10,12 @@ function deadlineResult(check: Check, ctx: CheckContext, startedAt: number): Che
     'AWS answered too slowly; retry, and check the webhook logs for the slow call.');
 }
 
-function raceDeadline(check: Check, ctx: CheckContext, work: Promise<CheckOutcome>): Promise<CheckOutcome> {
+function raceDeadline(check: Check, ctx: CheckContext): Promise<CheckOutcome> {
   const startedAt = Date.now();
+  // A check reached after the deadline (its need finished just in time) is not started:
+  // it would only begin AWS calls whose answer nobody waits for.
   if (ctx.signal.aborted) return Promise.resolve(deadlineResult(check, ctx, startedAt));
+  const work = Promise.resolve().then(() => check.run(ctx));
   return new Promise((resolve) => {
     const onAbort = () => resolve(deadlineResult(check, ctx, startedAt));
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -38,7 +41,7 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext): Pr
         if (result.status !== 'pass') return skip(check.id, `skipped: ${need} did not pass`);
       }
       const t0 = performance.now();
-      const result = await raceDeadline(check, ctx, Promise.resolve().then(() => check.run(ctx)));
+      const result = await raceDeadline(check, ctx);
       if (result.resolved) ctx.image.resolved = result.resolved;
       return { ...result, durationMs: Math.round((performance.now() - t0) * 10) / 10 };
     })();
