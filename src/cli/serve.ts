@@ -19,11 +19,8 @@ export interface RunningServer {
 }
 
 export async function serve(options: ServeOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger, print: (line: string) => void): Promise<RunningServer> {
-  const metrics = createMetrics({ defaultMetrics: true });
-  const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
-  const stopPolicyWatch = policyStore.watch(options.reloadIntervalMs);
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env });
-
+  // Everything that can refuse to start (TLS files, the policy file) is read before anything
+  // listens or polls, so a bad file fails fast instead of leaving half a server running.
   let pair: KeyPair;
   let caPem: string | undefined;
   if (options.tlsCert && options.tlsKey) {
@@ -34,17 +31,30 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
     caPem = generated.caPem;
     print(`No --tls-cert/--tls-key: serving with a self-signed certificate for localhost and 127.0.0.1. Its CA:\n${generated.caPem}`);
   }
+  const metrics = createMetrics({ defaultMetrics: true });
+  const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
+  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env });
+
   const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
   let tlsReloads = 0;
-  const stopTlsWatch = options.tlsCert && options.tlsKey
-    ? watchKeyPair(webhook.server as unknown as HttpsServer, { certPath: options.tlsCert, keyPath: options.tlsKey }, pair, { intervalMs: options.reloadIntervalMs, logger, onReload: () => { tlsReloads++; } })
-    : () => {};
   const health = buildHealthApp({
     metrics,
     readiness: () => ({ ready: true, detail: { policy: policyStore.status(), tlsReloads } }),
   });
-  await webhook.listen({ port: options.port, host: options.host });
-  await health.listen({ port: options.healthPort, host: options.host });
+  try {
+    await webhook.listen({ port: options.port, host: options.host });
+    await health.listen({ port: options.healthPort, host: options.host });
+  } catch (err) {
+    // A port in use must end the process with the error, not leave the other listener open.
+    await webhook.close();
+    await health.close();
+    await runtime.close();
+    throw err;
+  }
+  const stopPolicyWatch = policyStore.watch(options.reloadIntervalMs);
+  const stopTlsWatch = options.tlsCert && options.tlsKey
+    ? watchKeyPair(webhook.server as unknown as HttpsServer, { certPath: options.tlsCert, keyPath: options.tlsKey }, pair, { intervalMs: options.reloadIntervalMs, logger, onReload: () => { tlsReloads++; } })
+    : () => {};
   const webhookAddress = webhook.server.address();
   const healthAddress = health.server.address();
   const portOf = (a: typeof webhookAddress) => (typeof a === 'object' && a ? a.port : 0);
