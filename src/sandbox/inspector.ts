@@ -87,11 +87,21 @@ function coverageOf(reg: StoredRegion, repo: StoredRepository, image: StoredImag
     return { repo, image, statusCode: src.coverage.statusCode, reason: src.coverage.reason, lastScannedAt: last === undefined ? undefined : toDate(last) };
   }
   if (reg.scanType !== 'ENHANCED') return undefined;
+  // Enhanced scanning covers only the repositories a scanning rule's filter matches.
+  if (!matchedByScanningRules(reg, repo.name)) return undefined;
   // Inspector scans the platform images of an index, not the index itself: a client that
   // takes the index's coverage for the image's must see that it is not scanned.
   if (src.children && src.children.length > 0) return { repo, image, statusCode: 'INACTIVE', reason: 'UNSUPPORTED_MEDIA_TYPE', lastScannedAt: undefined };
   if (image.status === 'ARCHIVED') return { repo, image, statusCode: 'INACTIVE', reason: 'IMAGE_ARCHIVED', lastScannedAt: undefined };
   return { repo, image, statusCode: 'ACTIVE', reason: 'SUCCESSFUL', lastScannedAt: toDate(src.scanCompletedAt ?? src.pushedAt ?? DEFAULT_PUSHED_AT) };
+}
+
+/** ECR's WILDCARD repository filters: `*` is the only wildcard. No rules: ECR's default, every repository. */
+function matchedByScanningRules(reg: StoredRegion, repository: string): boolean {
+  const rules = reg.fixture.scanningRules;
+  if (!rules) return true;
+  return rules.some((r) => r.filters.some((f) =>
+    new RegExp(`^${f.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`).test(repository)));
 }
 
 const COVERAGE_FIELDS: Accessors<CoverageRecord> = {
