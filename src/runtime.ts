@@ -8,6 +8,7 @@ import type { PolicyStore } from './config/policy-store.ts';
 import { FactCache } from './cache/fact-cache.ts';
 import { AwsClients } from './facts/aws-clients.ts';
 import { EcrFacts } from './facts/ecr.ts';
+import { VulnerabilityFacts } from './facts/image-vulns.ts';
 import { EcrSignatureSource } from './facts/ecr-signatures.ts';
 import { SignerRevocation } from './facts/signer.ts';
 import type { Metrics } from './server/metrics.ts';
@@ -51,6 +52,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
         ttl: policy.cache,
       },
+      vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
     }),
     budgetMs: options.budgetMs,
     metrics: options.metrics,

@@ -4,13 +4,16 @@ import { signatureCheck, type SignatureCheckDeps } from './signature.ts';
 import { digestCheck } from './digest.ts';
 import { immutabilityCheck } from './immutability.ts';
 import { originCheck } from './origin.ts';
+import { vulnerabilitiesCheck } from './vulnerabilities.ts';
+import type { VulnerabilityFacts } from '../facts/image-vulns.ts';
 import type { Check } from './types.ts';
 
 export interface CheckDeps {
   readonly ecr: EcrFacts;
   readonly signature: SignatureCheckDeps;
+  readonly vulnerabilities: VulnerabilityFacts;
 }
 
 export function buildChecks(deps: CheckDeps): Check[] {
-  return [originCheck, digestCheck(deps.ecr), immutabilityCheck(deps.ecr), signatureCheck(deps.signature)];
+  return [originCheck, digestCheck(deps.ecr), immutabilityCheck(deps.ecr), signatureCheck(deps.signature), vulnerabilitiesCheck(deps.vulnerabilities)];
 }
