@@ -285,3 +285,28 @@ t.test('manifests: no digest on HEAD, a lying Docker-Content-Digest, oversized m
   huge = false;
   await t.rejects(smaller.resolve('app', { tag: 'v1' }, live()), { name: 'OciContentError', problem: 'too-large' }, 'limits are configurable');
 });
+
+t.test('hostile input: the parsers never throw anything but content errors, and always end', async (t) => {
+  const fc = (await import('fast-check')).default;
+  const { parseReferrersIndex, parseSignatureManifest, nextPageUrl } = await import('../../src/facts/oci/referrers.ts');
+  const { FactError } = await import('../../src/facts/errors.ts');
+  const subject = sha256Digest('subject');
+  const json = fc.jsonValue({ maxDepth: 6 }).map((v) => new TextEncoder().encode(JSON.stringify(v)));
+  const bytes = fc.oneof(json, fc.uint8Array({ maxLength: 512 }), fc.string({ unit: 'grapheme-ascii' }).map((s) => new TextEncoder().encode(s)));
+  fc.assert(fc.property(fc.string({ maxLength: 300 }), (header) => parseChallenges(header).every((c) => /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(c.scheme))), { numRuns: 2000 });
+  fc.assert(fc.property(bytes, (b) => {
+    for (const parse of [() => parseReferrersIndex(b, 'GET referrers', 'x'), () => parseSignatureManifest(b, subject, subject, 'GET manifests')]) {
+      try {
+        parse();
+      } catch (error) {
+        if (!(error instanceof FactError)) throw error;
+      }
+    }
+  }), { numRuns: 2000 });
+  fc.assert(fc.property(fc.string({ maxLength: 200 }), (link) => {
+    const next = nextPageUrl(link, new URL('http://127.0.0.1:5000/v2/a/referrers/x'));
+    return next === undefined || next.origin === 'http://127.0.0.1:5000'; // pagination never leaves the registry
+  }), { numRuns: 2000 });
+  t.equal(nextPageUrl('<http://evil.example/v2/a/referrers/x?last=1>; rel="next"', new URL('http://127.0.0.1:5000/v2/')), undefined);
+  t.pass('2000 runs each');
+});
