@@ -1,0 +1,43 @@
+{{/*
+CEL for the "images changed" matchCondition. A webhook call is skipped only for an UPDATE
+whose object carries exactly the images its oldObject carried, in the same places; anything
+unrecognised is sent. The expression must never fail to evaluate: with failurePolicy Fail an
+evaluation error rejects the request, so every field is tested with has() before it is read
+(&& and ?: short-circuit in CEL) and absent lists read as [].
+
+ecr-admission.celImages: dict "root" ("object" | "oldObject") "path" (list of field names to
+the PodSpec) -> a CEL list(string) of init, regular and ephemeral container images.
+*/}}
+{{- define "ecr-admission.celImages" -}}
+{{- $spec := .root }}
+{{- $guards := list }}
+{{- range .path }}
+{{- $spec = printf "%s.%s" $spec . }}
+{{- $guards = append $guards (printf "has(%s)" $spec) }}
+{{- end }}
+{{- $lists := list }}
+{{- range list "initContainers" "containers" "ephemeralContainers" }}
+{{- $lists = append $lists (printf "(has(%s.%s) ? %s.%s.map(c, has(c.image) ? c.image : '') : [])" $spec . $spec .) }}
+{{- end }}
+{{- printf "((%s) ? %s : [])" (join " && " $guards) (join " + " $lists) }}
+{{- end }}
+
+{{/* ecr-admission.celImagesChanged: path -> CEL bool, images of object != images of oldObject. */}}
+{{- define "ecr-admission.celImagesChanged" -}}
+{{- printf "%s != %s" (include "ecr-admission.celImages" (dict "root" "object" "path" .)) (include "ecr-admission.celImages" (dict "root" "oldObject" "path" .)) }}
+{{- end }}
+
+{{/* The whole condition: true means "call the webhook". */}}
+{{- define "ecr-admission.celImagesMayChange" -}}
+{{- $podSpec := list "spec" }}
+{{- $templateSpec := list "spec" "template" "spec" }}
+{{- $cronJobSpec := list "spec" "jobTemplate" "spec" "template" "spec" }}
+{{- $podTemplateSpec := list "template" "spec" }}
+{{- $workloads := "['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'ReplicationController']" }}
+request.operation != 'UPDATE' || oldObject == null ||
+(request.kind.kind == 'Pod' ? {{ include "ecr-admission.celImagesChanged" $podSpec }} :
+ request.kind.kind in {{ $workloads }} ? {{ include "ecr-admission.celImagesChanged" $templateSpec }} :
+ request.kind.kind == 'CronJob' ? {{ include "ecr-admission.celImagesChanged" $cronJobSpec }} :
+ request.kind.kind == 'PodTemplate' ? {{ include "ecr-admission.celImagesChanged" $podTemplateSpec }} :
+ true)
+{{- end }}

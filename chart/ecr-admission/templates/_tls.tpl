@@ -1,0 +1,61 @@
+{{/*
+The chart-made CA and serving certificate (tls.certManager.enabled false), as YAML:
+caCrt, caKey, caNotAfter, certCrt, certKey, certNotAfter (PEM text, unix seconds).
+
+Both are kept across upgrades: the existing Secrets are read back with lookup. The CA is
+remade only when it nears expiry; the serving certificate when it nears expiry, or when the CA
+or the Service DNS names changed (recorded as annotations on the Secret). Keeping the CA means
+a renewed serving certificate is trusted by the caBundle already in the API server, so there is
+no window of failed calls while the kubelet updates the mounted files and the server reloads
+them. Without a cluster (helm template, --dry-run=client) lookup returns nothing and fresh
+ones are made each time: GitOps tools that render with `helm template` should use cert-manager.
+*/}}
+{{- define "ecr-admission.selfSignedTLS" -}}
+{{- $fullname := include "ecr-admission.fullname" . }}
+{{- $cfg := .Values.tls.selfSigned }}
+{{- $now := now | unixEpoch | int64 }}
+{{- $renewBefore := mul (int $cfg.renewBeforeDays) 86400 }}
+{{- $dnsNames := include "ecr-admission.serviceDNSNames" . | fromJsonArray }}
+
+{{- $caCrt := "" }}{{ $caKey := "" }}{{ $caNotAfter := 0 }}
+{{- $oldCA := lookup "v1" "Secret" .Release.Namespace (printf "%s-ca" $fullname) }}
+{{- if $oldCA }}
+{{- $notAfter := int64 (default "0" (dig "metadata" "annotations" "ecr-admission.io/not-after" "0" $oldCA)) }}
+{{- if and (hasKey (default dict $oldCA.data) "ca.crt") (hasKey (default dict $oldCA.data) "ca.key") (gt (int64 (sub $notAfter $renewBefore)) $now) }}
+{{- $caCrt = index $oldCA.data "ca.crt" | b64dec }}
+{{- $caKey = index $oldCA.data "ca.key" | b64dec }}
+{{- $caNotAfter = $notAfter }}
+{{- end }}
+{{- end }}
+{{- if not $caCrt }}
+{{- $ca := genCA (printf "%s-ca" $fullname) (int $cfg.caValidityDays) }}
+{{- $caCrt = $ca.Cert }}{{ $caKey = $ca.Key }}
+{{- $caNotAfter = add $now (mul (int $cfg.caValidityDays) 86400) }}
+{{- end }}
+
+{{- $certCrt := "" }}{{ $certKey := "" }}{{ $certNotAfter := 0 }}
+{{- $oldCert := lookup "v1" "Secret" .Release.Namespace (include "ecr-admission.tlsSecretName" .) }}
+{{- if $oldCert }}
+{{- $annotations := dig "metadata" "annotations" dict $oldCert }}
+{{- $notAfter := int64 (default "0" (get $annotations "ecr-admission.io/not-after")) }}
+{{- $sameCA := eq (get $annotations "ecr-admission.io/ca-sha256") ($caCrt | sha256sum) }}
+{{- $sameNames := eq (get $annotations "ecr-admission.io/dns-names-sha256") (include "ecr-admission.serviceDNSNames" . | sha256sum) }}
+{{- if and $sameCA $sameNames (gt (int64 (sub $notAfter $renewBefore)) $now) (hasKey (default dict $oldCert.data) "tls.crt") (hasKey (default dict $oldCert.data) "tls.key") }}
+{{- $certCrt = index $oldCert.data "tls.crt" | b64dec }}
+{{- $certKey = index $oldCert.data "tls.key" | b64dec }}
+{{- $certNotAfter = $notAfter }}
+{{- end }}
+{{- end }}
+{{- if not $certCrt }}
+{{- $ca := buildCustomCert ($caCrt | b64enc) ($caKey | b64enc) }}
+{{- $cert := genSignedCert (first $dnsNames) nil $dnsNames (int $cfg.validityDays) $ca }}
+{{- $certCrt = $cert.Cert }}{{ $certKey = $cert.Key }}
+{{- $certNotAfter = add $now (mul (int $cfg.validityDays) 86400) }}
+{{- end }}
+caCrt: {{ $caCrt | quote }}
+caKey: {{ $caKey | quote }}
+caNotAfter: {{ $caNotAfter | quote }}
+certCrt: {{ $certCrt | quote }}
+certKey: {{ $certKey | quote }}
+certNotAfter: {{ $certNotAfter | quote }}
+{{- end }}
