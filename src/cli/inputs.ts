@@ -80,6 +80,10 @@ function looksLikeFile(arg: string): boolean {
 }
 
 export function checkInputs(args: readonly string[], namespace: string): CheckInput[] {
+  // "deploy.yaml" is also a valid image name (docker.io/library/deploy.yaml): a mistyped file
+  // path must be a usage error (exit 2), not an image the policy denies (exit 1).
+  const missing = args.find((a) => /\.(ya?ml|json)$/i.test(a) && !looksLikeFile(a));
+  if (missing !== undefined) throw new AdmissionError(ErrorCodes.USAGE, `cannot read ${missing}: no such file`);
   const files = args.filter(looksLikeFile);
   const images = args.filter((a) => !looksLikeFile(a));
   const inputs = files.flatMap((f) => fromFile(f, namespace));
