@@ -62,7 +62,7 @@ t.test('the store refuses to start on a bad file', async (t) => {
 t.test('without a file: the built-in default allows no registry, and the own namespace is excluded', async (t) => {
   const store = createPolicyStore({ ownNamespace: 'ecr-admission' });
   t.equal(store.status().source, '<built-in default>');
-  t.same(store.current().file.registries, { ecr: [], allow: [] });
+  t.same([store.current().file.registries.ecr, store.current().file.registries.allow], [[], []]);
   t.ok(store.current().isNamespaceExcluded('ecr-admission'));
   t.notOk(store.current().isNamespaceExcluded('default'));
   t.equal(store.reload(), false);
