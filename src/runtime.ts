@@ -10,6 +10,7 @@ import { AwsClients } from './facts/aws-clients.ts';
 import { EcrFacts } from './facts/ecr.ts';
 import { VulnerabilityFacts } from './facts/image-vulns.ts';
 import { EcrSignatureSource } from './facts/ecr-signatures.ts';
+import { OciFacts } from './facts/oci-facts.ts';
 import { SignerRevocation } from './facts/signer.ts';
 import type { Metrics } from './server/metrics.ts';
 
@@ -42,13 +43,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   });
   const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics });
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
+  const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
   const reviewer = createReviewer({
     policy: options.policyStore.current,
     checks: buildChecks({
       ecr,
+      oci,
       signature: {
         cache,
         source: new EcrSignatureSource(clients),
+        oci,
         revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
         ttl: policy.cache,
       },

@@ -58,7 +58,10 @@ function imagesOf(request: AdmissionRequest, object: unknown): { images: Contain
 
 function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
   const registry = parseEcrHost(ref.domain);
-  if (!registry) return { ref, managed: false };
+  if (!registry) {
+    const oci = policy.ociRegistries.get(ref.domain);
+    return oci ? { ref, oci: { host: oci.host, repository: ref.path, plainHttp: oci.plainHttp === true }, managed: false } : { ref, managed: false };
+  }
   const allowed = policy.ecrAccounts.get(registry.accountId);
   const managed = allowed !== undefined && (!allowed.regions || allowed.regions.includes(registry.region));
   return { ref, ecr: { ...registry, repository: ref.path }, managed };

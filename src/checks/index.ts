@@ -1,5 +1,6 @@
 // The checks in the order they are reported. Each is a small module with a stable id.
 import type { EcrFacts } from '../facts/ecr.ts';
+import type { OciFacts } from '../facts/oci-facts.ts';
 import { signatureCheck, type SignatureCheckDeps } from './signature.ts';
 import { digestCheck } from './digest.ts';
 import { immutabilityCheck } from './immutability.ts';
@@ -10,10 +11,11 @@ import type { Check } from './types.ts';
 
 export interface CheckDeps {
   readonly ecr: EcrFacts;
+  readonly oci: OciFacts;
   readonly signature: SignatureCheckDeps;
   readonly vulnerabilities: VulnerabilityFacts;
 }
 
 export function buildChecks(deps: CheckDeps): Check[] {
-  return [originCheck, digestCheck(deps.ecr), immutabilityCheck(deps.ecr), signatureCheck(deps.signature), vulnerabilitiesCheck(deps.vulnerabilities)];
+  return [originCheck, digestCheck(deps.ecr, deps.oci), immutabilityCheck(deps.ecr), signatureCheck(deps.signature), vulnerabilitiesCheck(deps.vulnerabilities)];
 }

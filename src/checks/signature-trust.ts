@@ -8,6 +8,8 @@ export interface CompiledTrust {
   readonly identities: TrustedIdentity[];
   readonly revocation: RevocationMode;
   readonly multiArch: 'indexOrChildren' | 'allChildren';
+  /** Where ECR images' signatures are read: the ECR API or the registry's referrers API. */
+  readonly source: 'ecr-api' | 'registry';
   /** "arn:...:/signing-profiles/release, x509.subject: ..." for hints. */
   readonly describeIdentities: string;
 }
@@ -24,6 +26,7 @@ export function compileTrust(config: SignatureCheckConfig): CompiledTrust {
       identities: config.trustedIdentities.map(parseTrustedIdentity),
       revocation: config.revocation ?? 'enforce',
       multiArch: config.multiArch ?? 'indexOrChildren',
+      source: config.source ?? 'ecr-api',
       describeIdentities: config.trustedIdentities.join(', '),
     };
     compiled.set(config, trust);

@@ -3,11 +3,9 @@
 // so a revoked signer stops being admitted within the revocation TTL.
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
 import type { CacheConfig } from '../config/schema.ts';
-import type { EcrSignatureSource } from '../facts/ecr-signatures.ts';
+import type { SignatureListing } from '../facts/ecr-signatures.ts';
 import type { SignerRevocation } from '../facts/signer.ts';
-import { FactError } from '../facts/errors.ts';
 import { verifySignature, signerOf, type RejectionCode, type TargetDescriptor, type VerifiedSignature } from '../notation/index.ts';
-import type { EcrImageLocation } from './types.ts';
 import type { CompiledTrust } from './signature-trust.ts';
 
 export interface RejectedEntry {
@@ -28,10 +26,12 @@ const TRANSIENT: ReadonlySet<string> = new Set(['REVOCATION_ERROR', 'ABORTED', '
 
 export interface VerdictDeps {
   readonly cache: FactCache;
-  readonly source: EcrSignatureSource;
   readonly revocation: SignerRevocation;
   readonly ttl: CacheConfig;
 }
+
+/** Lists the signatures of one digest, wherever they are stored. */
+export type ListSignatures = (digest: string, signal: AbortSignal) => Promise<SignatureListing>;
 
 export function verdictSpec(ttl: CacheConfig): FactSpec<SignatureVerdict> {
   const { digest, revocation, notFound } = ttl.ttlSeconds;
@@ -47,8 +47,8 @@ export function verdictSpec(ttl: CacheConfig): FactSpec<SignatureVerdict> {
   };
 }
 
-export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, loc: EcrImageLocation, target: TargetDescriptor, signal: AbortSignal, budgetMs: () => number): Promise<SignatureVerdict> {
-  const listing = await deps.source.list(loc, target.digest, signal);
+export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, list: ListSignatures, target: TargetDescriptor, signal: AbortSignal, budgetMs: () => number): Promise<SignatureVerdict> {
+  const listing = await list(target.digest, signal);
   const rejected: RejectedEntry[] = listing.unreadable.map((u) => ({
     code: 'UNREADABLE', reason: `signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`, definitive: u.error.definitive,
   }));
@@ -68,8 +68,4 @@ export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, lo
     }
   }));
   return { valid, rejected, truncated: listing.truncated };
-}
-
-export function isFactError(error: unknown): error is FactError {
-  return error instanceof FactError;
 }

@@ -4,16 +4,19 @@ import type { FactCache } from '../cache/fact-cache.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import { shortDigest } from '../decision/format.ts';
 import type { EcrSignatureSource } from '../facts/ecr-signatures.ts';
+import type { OciFacts } from '../facts/oci-facts.ts';
+import { ociFactFailure } from './oci-messages.ts';
 import type { SignerRevocation } from '../facts/signer.ts';
 import { errorMessage } from '../errors.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
 import { compileTrust, type CompiledTrust } from './signature-trust.ts';
-import { computeVerdict, verdictSpec, type SignatureVerdict } from './signature-verdict.ts';
+import { computeVerdict, verdictSpec, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
 import { error, fail, pass, type Check, type CheckContext, type CheckOutcome, type ManifestDescriptor } from './types.ts';
 
 export interface SignatureCheckDeps {
   readonly cache: FactCache;
   readonly source: EcrSignatureSource;
+  readonly oci: OciFacts;
   readonly revocation: SignerRevocation;
   readonly ttl: CacheConfig;
 }
@@ -34,14 +37,25 @@ function signHint(trust: CompiledTrust): string {
 export function signatureCheck(deps: SignatureCheckDeps): Check {
   const spec = verdictSpec(deps.ttl);
 
+  /** Where this image's signatures are stored, and a cache key naming that place. */
+  function sourceOf(ctx: CheckContext, trust: CompiledTrust): { place: string; list: ListSignatures } {
+    const { ecr, oci } = ctx.image;
+    if (oci) return { place: `oci/${oci.host}/${oci.repository}`, list: (digest, signal) => deps.oci.signatures(oci, digest, signal) };
+    const loc = ecr!;
+    const place = `${trust.source}/${loc.accountId}/${loc.region}/${loc.repository}`;
+    if (trust.source === 'registry') return { place, list: (digest, signal) => deps.oci.ecrSignatures(loc, digest, signal) };
+    return { place, list: (digest, signal) => deps.source.list(loc, digest, signal) };
+  }
+
   async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor): Promise<SignatureVerdict> {
-    const loc = ctx.image.ecr!;
-    const key = `${ctx.compiled.version}/${ctx.policy.name}/${loc.accountId}/${loc.region}/${loc.repository}@${target.digest}`;
-    return deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, loc, target, signal, () => remainingMs(ctx.deadline)), ctx.signal, remainingMs(ctx.deadline));
+    const { place, list } = sourceOf(ctx, trust);
+    const key = `${ctx.compiled.version}/${ctx.policy.name}/${place}@${target.digest}`;
+    return deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline)), ctx.signal, remainingMs(ctx.deadline));
   }
 
   async function explainUnsigned(ctx: CheckContext, digest: string): Promise<string> {
-    const managed = await deps.source.managedSigningStatus(ctx.image.ecr!, digest, ctx.signal);
+    // ECR managed signing's own status explains an unsigned ECR image; it never decides.
+    const managed = ctx.image.ecr ? await deps.source.managedSigningStatus(ctx.image.ecr, digest, ctx.signal) : undefined;
     return `no Notation signature found on ${shortDigest(digest)}${managed ? ` (${managed})` : ''}`;
   }
 
@@ -59,7 +73,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
   return {
     id: 'signature',
     needs: ['digest'],
-    enabled: (policy, image) => policy.checks.signature !== undefined && image.managed,
+    enabled: (policy, image) => policy.checks.signature !== undefined && (image.managed || image.oci !== undefined),
     async run(ctx) {
       const resolved = ctx.image.resolved!;
       let trust: CompiledTrust;
@@ -85,7 +99,8 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
         }
         return pass('signature', { reason: `every platform signed (${[...new Set(verdicts.map(signer))].join('; ')})`, warnings: verdicts.flatMap((v) => v.valid.flatMap((s) => s.warnings)) });
       } catch (err) {
-        return factFailure('signature', err, ctx.image.ecr!, `signatures of ${shortDigest(resolved.digest)}`);
+        const what = `signatures of ${shortDigest(resolved.digest)}`;
+        return ctx.image.oci ? ociFactFailure('signature', err, ctx.image.oci, what) : factFailure('signature', err, ctx.image.ecr!, what);
       }
     },
   };

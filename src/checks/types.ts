@@ -43,9 +43,18 @@ export interface EcrImageLocation extends EcrRegistry {
   readonly repository: string;
 }
 
+/** A non-ECR registry the policy reads through the OCI distribution API. */
+export interface OciImageLocation {
+  readonly host: string;
+  readonly repository: string;
+  readonly plainHttp: boolean;
+}
+
 export interface ImageSubject {
   readonly ref: ImageReference;
   readonly ecr?: EcrImageLocation;
+  /** Set when the image's host is one of the policy's registries.oci. */
+  readonly oci?: OciImageLocation;
   /** True when `ecr` is set and the policy allows that account and region: only then do the
    *  ECR checks (digest, immutability, signature, vulnerabilities) run. */
   readonly managed: boolean;

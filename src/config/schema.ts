@@ -28,6 +28,13 @@ export const EcrRegistrySchema = Type.Object({
   pullThroughCachePrefixes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._/-]*$' }))),
 }, closed);
 
+export const OciRegistrySchema = Type.Object({
+  /** host[:port] exactly as image references name it. */
+  host: Type.String({ pattern: '^[a-z0-9.-]+(:[0-9]{1,5})?$', description: 'host[:port], lower case' }),
+  /** Plain HTTP instead of HTTPS: only for registries on loopback in tests. */
+  plainHttp: Type.Optional(Type.Boolean()),
+}, closed);
+
 export const TrustStoreSchema = Type.Object({
   type: Enum(['ca', 'signingAuthority'] as const, 'ca for notary.x509, signingAuthority for AWS Signer'),
   path: Type.String({ minLength: 1 }),
@@ -41,6 +48,9 @@ export const SignatureCheckSchema = Type.Object({
   /** indexOrChildren: a signature on the index, or on every platform child, counts.
    *  allChildren: every platform child must carry its own signature. */
   multiArch: Type.Optional(Enum(['indexOrChildren', 'allChildren'] as const, 'multi-arch rule')),
+  /** Where ECR images' signatures are read: the ECR API (ListImageReferrers, default) or the
+   *  registry's OCI referrers API with a GetAuthorizationToken password. */
+  source: Type.Optional(Enum(['ecr-api', 'registry'] as const, 'ecr-api | registry')),
 }, closed);
 
 export const ExceptionSchema = Type.Object({
@@ -97,6 +107,9 @@ export const AwsSchema = Type.Object({
     inspector2: Type.Optional(Url),
     signer: Type.Optional(Url),
     sts: Type.Optional(Url),
+    /** The ECR registry endpoint (https://<account>.dkr.ecr.<region>.amazonaws.com by default)
+     *  for checks.signature.source: registry. */
+    ecrRegistry: Type.Optional(Url),
   }, { ...closed, default: {} }),
   maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
 }, { ...closed, default: {} });
@@ -107,6 +120,9 @@ export const PolicySchema = Type.Object({
   registries: Type.Object({
     ecr: Type.Array(EcrRegistrySchema, { default: [] }),
     allow: Type.Array(Pattern, { default: [] }),
+    /** Non-ECR registries read through the OCI distribution API: their images are admitted
+     *  when the digest resolves and, if checks.signature is set, a valid signature is found. */
+    oci: Type.Array(OciRegistrySchema, { default: [] }),
   }, { ...closed, default: {} }),
   namespaces: Type.Object({
     exclude: Type.Array(Pattern, { default: [] }),
@@ -128,6 +144,7 @@ export type SignatureCheckConfig = Static<typeof SignatureCheckSchema>;
 export type VulnerabilitiesCheckConfig = Static<typeof VulnerabilitiesCheckSchema>;
 export type OverrideConfig = Static<typeof OverrideSchema>;
 export type EcrRegistryConfig = Static<typeof EcrRegistrySchema>;
+export type OciRegistryConfig = Static<typeof OciRegistrySchema>;
 export type CacheConfig = Static<typeof CacheSchema>;
 export type AwsConfig = Static<typeof AwsSchema>;
 export type Mode = (typeof MODES)[number];

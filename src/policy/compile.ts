@@ -1,7 +1,7 @@
 // Compiles a loaded policy into matchers once per load, so the admission path only runs
 // precompiled functions: no pattern parsing, no merging per request.
 import type { LoadedPolicy } from '../config/load.ts';
-import type { ChecksConfig, EcrRegistryConfig, Mode, OnError, PolicyFile } from '../config/schema.ts';
+import type { ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from '../config/schema.ts';
 import type { ImageReference } from '../image/reference.ts';
 import { anyOf, globMatcher, imageMatcher, type Matcher } from './glob.ts';
 
@@ -19,6 +19,8 @@ export interface CompiledPolicy {
   readonly source: string;
   readonly file: PolicyFile;
   readonly ecrAccounts: ReadonlyMap<string, EcrRegistryConfig>;
+  /** registries.oci by host. */
+  readonly ociRegistries: ReadonlyMap<string, OciRegistryConfig>;
   readonly allowImage: Matcher;
   isNamespaceExcluded(namespace: string): boolean;
   forImage(namespace: string, image: ImageReference): EffectivePolicy;
@@ -40,6 +42,7 @@ function mergeChecks(base: ChecksConfig, override: ChecksConfig | undefined): Ch
 
 function describeRegistries(file: PolicyFile): string {
   const parts = file.registries.ecr.map((r) => `ECR ${r.accountId}${r.regions ? ` (${r.regions.join(', ')})` : ''}`);
+  if (file.registries.oci.length > 0) parts.push(`OCI ${file.registries.oci.map((r) => r.host).join(', ')}`);
   if (file.registries.allow.length > 0) parts.push(`non-ECR ${file.registries.allow.join(', ')}`);
   return parts.length > 0 ? parts.join('; ') : 'none (the policy allows no registry)';
 }
@@ -65,6 +68,7 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     source: loaded.source,
     file,
     ecrAccounts,
+    ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
     isNamespaceExcluded: excluded,
     forImage(namespace: string, image: ImageReference): EffectivePolicy {
