@@ -2,7 +2,7 @@
 // requirements look at. Node's X509Certificate (OpenSSL) validates the DER and checks
 // signatures; it does not expose key usage bits, extension criticality, path length or
 // the raw TBSCertificate, so those come from @peculiar/asn1-x509 and a DER slice.
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
   BasicConstraints,
@@ -25,6 +25,8 @@ export interface SubjectAttribute {
 export interface CertificateInfo {
   der: Uint8Array;
   x509: X509Certificate;
+  /** Decoded up front: OpenSSL decodes the key lazily and throws on a malformed one. */
+  publicKey: KeyObject;
   tbs: Uint8Array;
   rawIssuer: Uint8Array;
   rawSubject: Uint8Array;
@@ -128,6 +130,7 @@ export function parseCertificate(der: Uint8Array): Parsed<CertificateInfo> {
     const info: CertificateInfo = {
       der,
       x509,
+      publicKey: x509.publicKey,
       tbs: parts.tbs,
       rawIssuer: parts.issuer,
       rawSubject: parts.subject,
@@ -178,7 +181,7 @@ function escapeDnValue(v: string): string {
 export function isIssuedBy(child: CertificateInfo, parent: CertificateInfo): boolean {
   if (!Buffer.from(child.rawIssuer).equals(parent.rawSubject)) return false;
   try {
-    return child.x509.verify(parent.x509.publicKey);
+    return child.x509.verify(parent.publicKey);
   } catch {
     return false;
   }

@@ -59,7 +59,7 @@ function checkLeaf(leaf: CertificateInfo): string | undefined {
       return `leaf certificate ${name(leaf)} lacks the codeSigning extended key usage`;
     }
   }
-  const keySpec = algorithmForKey(leaf.x509.publicKey);
+  const keySpec = algorithmForKey(leaf.publicKey);
   if ('error' in keySpec) return `leaf certificate ${name(leaf)}: ${keySpec.error}`;
   return undefined;
 }

@@ -5,16 +5,21 @@
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+// Both also insist on the canonical form (unused trailing bits zero), so that one byte
+// string has exactly one accepted encoding and an edited envelope cannot still verify.
+
 /** Base64url without padding (RFC 7515 section 2). */
 export function decodeBase64Url(s: string): Uint8Array | undefined {
   if (!BASE64URL.test(s) || s.length % 4 === 1) return undefined;
-  return Buffer.from(s, 'base64url');
+  const bytes = Buffer.from(s, 'base64url');
+  return bytes.toString('base64url') === s ? bytes : undefined;
 }
 
 /** Standard base64 with padding (x5c entries, RFC 7515 section 4.1.6). */
 export function decodeBase64(s: string): Uint8Array | undefined {
   if (!BASE64.test(s) || s.length % 4 !== 0) return undefined;
-  return Buffer.from(s, 'base64');
+  const bytes = Buffer.from(s, 'base64');
+  return bytes.toString('base64') === s ? bytes : undefined;
 }
 
 export function encodeBase64Url(bytes: Uint8Array): string {

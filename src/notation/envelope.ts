@@ -107,7 +107,7 @@ export function checkSignedAttributes(
 export function describe(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+    text = typeof value === 'bigint' ? String(value) : (JSON.stringify(value) ?? String(value));
   } catch {
     text = Object.prototype.toString.call(value);
   }

@@ -107,24 +107,26 @@ export function parseDistinguishedName(dn: string, text = dn): Map<string, strin
 
 /** Parses one trustedIdentities entry; throws NotationError TRUSTED_IDENTITY_INVALID. */
 export function parseTrustedIdentity(s: string): TrustedIdentity {
-  const text = s.trim();
-  if (text === '*') return { kind: 'any', text };
+  // Trailing spaces are left for the DN parser: an escaped one ("\\ ") belongs to a value.
+  const text = s.trimStart();
+  if (text.trimEnd() === '*') return { kind: 'any', text: '*' };
   if (text.startsWith(X509_SUBJECT_PREFIX)) {
     const dn = text.slice(X509_SUBJECT_PREFIX.length);
     if (dn.trim() === '') throw invalid(text, 'x509.subject has no distinguished name');
     return { kind: 'x509Subject', text, attributes: parseDistinguishedName(dn, text) };
   }
-  const m = ARN.exec(text);
+  const arn = text.trimEnd();
+  const m = ARN.exec(arn);
   if (m) {
     const segments = (m[4] as string).split('/');
     // ['', 'signing-profiles', name] or ['', 'signing-profiles', name, version]
     const names = segments.slice(2);
     if (names.length >= 1 && names.length <= 2 && names.every((n) => PROFILE_SEGMENT.test(n))) {
       return names.length === 1
-        ? { kind: 'signingProfile', text, arn: text.toLowerCase() }
-        : { kind: 'signingProfileVersion', text, arn: text.toLowerCase() };
+        ? { kind: 'signingProfile', text: arn, arn: arn.toLowerCase() }
+        : { kind: 'signingProfileVersion', text: arn, arn: arn.toLowerCase() };
     }
-    throw invalid(text, 'an AWS Signer identity is arn:...:/signing-profiles/<name> or .../<name>/<version>');
+    throw invalid(arn, 'an AWS Signer identity is arn:...:/signing-profiles/<name> or .../<name>/<version>');
   }
   throw invalid(text, 'expected "*", "x509.subject: C=..., ST=..., O=...", or an AWS Signer signing-profile ARN');
 }

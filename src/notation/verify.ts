@@ -113,12 +113,12 @@ async function verify(
   const signer = aws?.profileVersionArn ?? describeSubject(leaf);
 
   // Integrity: the leaf's key decides the algorithm; `alg` must agree (no substitution).
-  const keyAlg = algorithmForKey(leaf.x509.publicKey);
+  const keyAlg = algorithmForKey(leaf.publicKey);
   if ('error' in keyAlg) return reject('UNSUPPORTED_ALGORITHM', `signing certificate: ${keyAlg.error}`, signer);
   if (keyAlg.alg !== env.alg) {
     return reject('INTEGRITY', `the envelope says ${env.alg} but the signing key requires ${keyAlg.alg}`, signer);
   }
-  if (!verifySignatureBytes(env.alg, leaf.x509.publicKey, env.signingInput, env.signature)) {
+  if (!verifySignatureBytes(env.alg, leaf.publicKey, env.signingInput, env.signature)) {
     return reject('INTEGRITY', 'the signature does not verify with the signing certificate (tampered or corrupted)', signer);
   }
   if (env.payload === null) return reject('PARSE', 'the JWS payload is not base64url', signer);
