@@ -70,6 +70,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 function pick(values: Record<string, unknown>, env: Env, flag: string): string | undefined {
   const v = values[flag];
+  // `--config "$POLICY"` with POLICY unset must not quietly mean "no file" (the built-in
+  // default, which allows no registry): an empty flag value is a usage error.
+  if (v === '') throw usage(`--${flag} needs a value, got an empty string`);
   if (typeof v === 'string') return v;
   const e = env[envName(flag)];
   return e !== undefined && e !== '' ? e : undefined;

@@ -73,6 +73,8 @@ t.test('errors are usage errors (exit 2) carrying the usage text', async (t) => 
     [['check', '--output', 'yaml', 'x'], {}, /--output must be text or json, got "yaml"/],
     [['check', 'x'], { ECR_ADMISSION_OUTPUT: 'xml' }, /--output must be text or json, got "xml"/],
     [['check', '--config'], {}, /argument missing|--config/],
+    [['check', '--config', '', 'nginx'], {}, /--config needs a value, got an empty string/],
+    [['serve', '--tls-cert=', '--tls-key='], {}, /--tls-cert needs a value/],
   ];
   for (const [argv, env, why] of cases) {
     t.throws(() => parseCommandLine(argv, env), { code: ErrorCodes.USAGE, message: why }, argv.join(' ') || '(none)');
