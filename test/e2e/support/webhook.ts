@@ -1,0 +1,148 @@
+// The webhook as a child process, `node src/main.ts serve` (what the image runs as
+// dist/main.js), configured as the chart configures its Pod: the rendered container env, the
+// rendered policy file and trust stores written where the Pod would mount them (under a local
+// root folder). What differs from the Pod, and why:
+//  - it listens on 127.0.0.1 with ports 0 (flags win over the rendered ECR_ADMISSION_PORT);
+//  - TLS is the server's own self-signed pair for 127.0.0.1 (the chart's certificate names the
+//    Service DNS name, which the API server cannot reach here), its CA goes in the caBundle;
+//  - AWS credentials are static sandbox keys in the env (in EKS: IRSA / Pod Identity).
+// Its stdout/stderr (pino JSON lines, one "admission" line per review) go to a log file kept
+// with the other peers' logs.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { httpsGet, repoRoot } from '../rig/index.ts';
+import { startPeer, waitUntilReady } from '../rig/process.ts';
+import { RELEASE_NAMESPACE, type RenderedChart } from './chart.ts';
+
+const POD_ROOT = '/etc/ecr-admission/';
+
+/** One "admission" log line of the webhook (src/server/log-line.ts). */
+export interface AdmissionLogLine {
+  uid: string;
+  kind: string;
+  operation: string;
+  namespace?: string;
+  name?: string;
+  dryRun: boolean;
+  decision: string;
+  durationMs: number;
+  images: Array<{ container: string; image: string; digest?: string; results: Record<string, string> }>;
+}
+
+export interface RunningWebhook {
+  /** https://127.0.0.1:PORT/validate */
+  readonly url: string;
+  readonly port: number;
+  readonly healthUrl: string;
+  /** CA of the self-signed serving certificate: the caBundle. */
+  readonly caPem: string;
+  readonly pid: number;
+  readonly logPath: string;
+  /** Every review the webhook logged so far. */
+  reviews(): AdmissionLogLine[];
+  /**
+   * The first logged review that `match` accepts, waiting up to 5 s for it: the log line is
+   * written after the response is sent, so it can trail the client's answer a little.
+   */
+  waitForReview(match: (review: AdmissionLogLine) => boolean): Promise<AdmissionLogLine | undefined>;
+  stop(): Promise<void>;
+}
+
+export interface StartWebhookOptions {
+  dir: string;
+  chart: RenderedChart;
+  /** Extra env (AWS credentials of the sandbox). */
+  env?: Record<string, string>;
+}
+
+export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
+  const root = join(opts.dir, 'pod-root');
+  const local = (podPath: string) => join(root, podPath);
+  const writePodFile = (podPath: string, content: string) => {
+    mkdirSync(dirname(local(podPath)), { recursive: true });
+    writeFileSync(local(podPath), content, { mode: 0o400 });
+  };
+  // The policy names its trust stores by their mounted path; the mounts live under `root`.
+  writePodFile(`${POD_ROOT}policy.yaml`, opts.chart.policyYaml.replaceAll(POD_ROOT, local(POD_ROOT)));
+  for (const [file, pem] of Object.entries(opts.chart.trustFiles)) writePodFile(`${POD_ROOT}trust/${file}`, pem);
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    // Nothing from the machine's own AWS configuration, and no instance metadata lookups.
+    HOME: opts.dir,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: join(opts.dir, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(opts.dir, 'no-aws-credentials'),
+  };
+  for (const variable of opts.chart.webhookEnv) {
+    if (variable.name === 'ECR_ADMISSION_TLS_CERT' || variable.name === 'ECR_ADMISSION_TLS_KEY') continue;
+    if (variable.name === 'ECR_ADMISSION_NAMESPACE') env[variable.name] = RELEASE_NAMESPACE; // fieldRef metadata.namespace
+    else if (variable.value !== undefined) env[variable.name] = variable.value.startsWith(POD_ROOT) ? local(variable.value) : variable.value;
+  }
+  Object.assign(env, opts.env);
+
+  const peer = startPeer({
+    name: 'ecr-admission',
+    command: process.execPath,
+    args: [join(repoRoot, 'src', 'main.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', '--health-port', '0'],
+    dir: opts.dir,
+    env,
+  });
+  let started: { port: number; healthPort: number; caPem: string } | undefined;
+  await waitUntilReady(
+    peer,
+    async () => {
+      started ??= startedFromLog(peer.logPath);
+      if (!started) return false;
+      return (await fetch(`http://127.0.0.1:${started.healthPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
+    },
+    30_000,
+  );
+  if (!started) throw new Error('unreachable: ready without a start line');
+  const { port, healthPort, caPem } = started;
+  const reviews = () => logLines(peer.logPath).filter((l) => l.msg === 'admission') as unknown as AdmissionLogLine[];
+  // The caBundle must really be the serving certificate's CA: a TLS handshake trusting only it.
+  await httpsGet(`https://127.0.0.1:${port}/validate`, { ca: caPem });
+  return {
+    url: `https://127.0.0.1:${port}/validate`,
+    port,
+    healthUrl: `http://127.0.0.1:${healthPort}`,
+    caPem,
+    pid: peer.pid,
+    logPath: peer.logPath,
+    reviews,
+    async waitForReview(match) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const found = reviews().find(match);
+        if (found || Date.now() > deadline) return found;
+        await sleep(50);
+      }
+    },
+    stop: () => peer.stop(),
+  };
+}
+
+function logLines(path: string): Array<Record<string, unknown>> {
+  if (!existsSync(path)) return [];
+  const lines: Array<Record<string, unknown>> = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // a line being written
+    }
+  }
+  return lines;
+}
+
+/** The ports from the "ecr-admission serving" line and the CA printed before it. */
+function startedFromLog(path: string): { port: number; healthPort: number; caPem: string } | undefined {
+  const serving = logLines(path).find((l) => l.msg === 'ecr-admission serving');
+  if (!serving) return undefined;
+  const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(readFileSync(path, 'utf8'));
+  if (!ca) throw new Error(`the webhook printed no CA (no --tls-cert given, it should have); log ${path}`);
+  return { port: Number(serving.port), healthPort: Number(serving.healthPort), caPem: `${ca[0]}\n` };
+}
