@@ -44,6 +44,8 @@ t.test('SIGTERM: the in-flight review is answered, then the process exits 0', as
   t.match(serving, { service: 'ecr-admission', port: Number, healthPort: Number, policyVersion: /^[0-9a-f]{12}$/ });
 
   const body = JSON.stringify(loadAdmissionReview('replicationcontroller-create'));
+  let firstPartSent: () => void = () => {};
+  const sent = new Promise<void>((resolve) => { firstPartSent = resolve; });
   const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(`https://127.0.0.1:${String(serving.port)}/validate`, { method: 'POST', ca: pair.caPem, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
@@ -51,11 +53,12 @@ t.test('SIGTERM: the in-flight review is answered, then the process exits 0', as
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on('error', reject);
-    req.write(body.slice(0, 50));
+    req.write(body.slice(0, 50), () => firstPartSent());
     // The rest of the body goes out after SIGTERM has been handled.
-    setTimeout(() => req.end(body.slice(50)), 500);
+    sent.then(() => setTimeout(() => req.end(body.slice(50)), 600), reject);
   });
-  await sleep(150);
+  await sent;
+  await sleep(200);
   child.kill('SIGTERM');
   const { status, text } = await answer;
   t.equal(status, 200, 'the review in flight at SIGTERM was answered');

@@ -97,6 +97,8 @@ t.test('graceful close: an in-flight review finishes, new connections are refuse
   const body = podReview();
   const url = new URL('/validate', server.webhookUrl);
   // Send the headers and half the body, close the server, then send the rest.
+  let firstHalfSent: () => void = () => {};
+  const sent = new Promise<void>((resolve) => { firstHalfSent = resolve; });
   const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = request(url, { method: 'POST', ca: pair.caPem, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
@@ -104,10 +106,13 @@ t.test('graceful close: an in-flight review finishes, new connections are refuse
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
     });
     req.on('error', reject);
-    req.write(body.slice(0, 100));
-    setTimeout(() => req.end(body.slice(100)), 300);
+    req.write(body.slice(0, 100), () => firstHalfSent());
+    sent.then(() => setTimeout(() => req.end(body.slice(100)), 400), reject);
   });
-  await sleep(100);
+  // The first half is on the wire (so the connection and handshake are done); give the
+  // server a moment to parse the headers, then close while the body is still incomplete.
+  await sent;
+  await sleep(150);
   let closedAt = 0;
   const closing = server.close().then(() => { closedAt = performance.now(); });
   await sleep(50);
