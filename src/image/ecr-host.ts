@@ -23,7 +23,9 @@ function partitionOf(region: string): EcrRegistry['partition'] {
 
 /** Returns the ECR registry a host names, or undefined when it is not an ECR private registry. */
 export function parseEcrHost(domain: string): EcrRegistry | undefined {
-  const host = domain.toLowerCase();
+  // ASCII-only lower-casing: toLowerCase() maps the Kelvin sign (U+212A) to "k", so
+  // "dKr" with that sign would otherwise match.
+  const host = domain.replace(/[A-Z]+/g, (c) => c.toLowerCase());
   const standard = STANDARD.exec(host);
   if (standard) {
     const [, accountId = '', fips, region = '', china] = standard;

@@ -55,7 +55,9 @@ function splitDomain(name: string): { domain: string; path: string } {
     const path = slash === -1 ? `library/${name}` : name;
     return { domain: 'docker.io', path };
   }
-  let domain = first.toLowerCase();
+  // ASCII only: String#toLowerCase maps the Kelvin sign (U+212A) to "k", which would turn a
+  // host no node can pull from into a valid-looking "dkr.ecr" host.
+  let domain = first.replace(/[A-Z]+/g, (c) => c.toLowerCase());
   let path = name.slice(slash + 1);
   if (domain === 'index.docker.io') domain = 'docker.io';
   if (domain === 'docker.io' && !path.includes('/')) path = `library/${path}`;
