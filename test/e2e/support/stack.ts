@@ -20,6 +20,8 @@ export const PROBE_IMAGE = 'registry.invalid/probe/never-allowed:1';
 export interface StackOptions {
   /** test-output/e2e/<name>/ */
   name: string;
+  /** The folder from e2eOutputDir, when the test made it already (to start other peers first). */
+  out?: string;
   fixture: SandboxFixture;
   /** Chart values (beyond the AWS endpoints, which are the sandbox's). */
   values: (sandboxUrl: string) => Record<string, unknown>;
@@ -38,7 +40,7 @@ export interface Stack {
 }
 
 export async function startStack(t: TestLike, opts: StackOptions): Promise<Stack> {
-  const out = e2eOutputDir(t, opts.name);
+  const out = opts.out ?? e2eOutputDir(t, opts.name);
   const sandbox = await startSandbox({ fixture: opts.fixture });
   t.teardown(() => sandbox.close());
 
