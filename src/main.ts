@@ -3,10 +3,8 @@
 import { pino } from 'pino';
 import { parseCommandLine, USAGE } from './config/args.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from './errors.ts';
-import { check } from './cli/check.ts';
-import { demo } from './cli/demo.ts';
-import { serve } from './cli/serve.ts';
-import { runSandbox } from './cli/sandbox.ts';
+// Commands are imported when run: the AWS SDK and Fastify take a second or more to load,
+// which `--help` and `version` need not pay.
 
 const VERSION = '0.1.0';
 
@@ -24,14 +22,20 @@ async function main(argv: string[]): Promise<number> {
     case 'check': {
       // The CLI's stdout is its answer; logs go to stderr and only when something is wrong.
       const logger = pino({ level: env.ECR_ADMISSION_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+      const { check } = await import('./cli/check.ts');
       return check(command, env, logger, print);
     }
-    case 'demo':
+    case 'demo': {
+      const { demo } = await import('./cli/demo.ts');
       return demo(command, env, print);
-    case 'sandbox':
+    }
+    case 'sandbox': {
+      const { runSandbox } = await import('./cli/sandbox.ts');
       return runSandbox(command, print);
+    }
     case 'serve': {
       const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' }, redact: ['*.authorization', '*.token', '*.password'] });
+      const { serve } = await import('./cli/serve.ts');
       const server = await serve(command, env, logger, print);
       return new Promise((resolve) => {
         const stop = (signal: string) => {
