@@ -71,16 +71,19 @@ export function decide(input: DecisionInput): Decision {
 
   for (const image of input.images) {
     const { blocking, tolerated } = problemsOf(image);
+    // Audit mode is silent towards the client: everything goes to the audit annotations.
+    if (image.policy.mode === 'audit') {
+      audited.push(...tolerated, ...blocking);
+      continue;
+    }
     for (const p of tolerated) warnings.push(warningText(p));
     for (const r of image.results) for (const w of r.warnings ?? []) warnings.push(clip(`ecr-admission: ${image.container.containerName}: ${w}`));
     if (blocking.length === 0) continue;
     if (image.policy.mode === 'enforce') {
       failedImages++;
       denying.push(...blocking);
-    } else if (image.policy.mode === 'warn') {
-      for (const p of blocking) warnings.push(warningText(p));
     } else {
-      audited.push(...blocking);
+      for (const p of blocking) warnings.push(warningText(p));
     }
   }
 

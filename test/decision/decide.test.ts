@@ -169,3 +169,19 @@ t.test('helpers', async (t) => {
   t.equal(clip('x'.repeat(200)).length, WARNING_MAX);
   t.ok(WARNING_MAX < 120);
 });
+
+t.test('audit mode says nothing to the client, even for errors tolerated by onError allow', async (t) => {
+  const { decide: decideAgain } = await import('../../src/decision/decide.ts');
+  const policy = { name: 'audit', mode: 'audit' as const, onError: 'allow' as const, checks: {} };
+  const d = decideAgain({
+    kind: 'Pod', namespace: 'ns', name: 'p',
+    images: [{ container: { containerKind: 'container', containerName: 'app', image: 'x/y:1' }, policy, results: [
+      { check: 'digest', status: 'error', reason: 'ecr BatchGetImage was throttled' },
+      { check: 'signature', status: 'pass', warnings: ['exception expires soon'] },
+    ] }],
+  });
+  t.equal(d.allowed, true);
+  t.same(d.warnings, [], 'no warnings in audit mode');
+  t.equal(d.result, 'audit');
+  t.match(d.auditAnnotations['audit-violations'], /\[digest\] could not be verified: ecr BatchGetImage was throttled/);
+});
