@@ -1,8 +1,10 @@
 // Trust stores from files (trust-store-trust-policy.md, "Trust Store"): a PEM or DER file,
 // or a directory holding .pem/.crt/.cer files (a Notary named store; subdirectories are
-// ignored, symlinks refused). Runs at configuration time, so it throws.
+// ignored). Symbolic links are followed: Kubernetes mounts every ConfigMap and Secret file as
+// a link into a "..data" directory, and the files are the cluster admin's, not the image's.
+// Runs at configuration time, so it throws.
 import { createHash, X509Certificate } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { describeSubject, isSelfSigned, parseCertificate, rememberTrusted, type CertificateInfo } from './certificate.ts';
 import { NotationError } from './errors.ts';
@@ -21,8 +23,7 @@ function storeError(path: string, why: string, cause?: unknown): NotationError {
 }
 
 function certificatesInFile(file: string): Uint8Array[] {
-  const st = lstatSync(file);
-  if (st.isSymbolicLink()) throw storeError(file, 'symbolic links are not accepted');
+  const st = statSync(file);
   if (!st.isFile()) throw storeError(file, 'not a regular file');
   if (st.size > MAX_TRUST_STORE_FILE_BYTES) throw storeError(file, `larger than ${MAX_TRUST_STORE_FILE_BYTES} bytes`);
   const bytes = readFileSync(file);
@@ -61,11 +62,12 @@ export function loadTrustStore(spec: { type: TrustStoreType; path: string }): Tr
   }
   let ders: Uint8Array[];
   try {
-    const st = lstatSync(path);
-    if (st.isSymbolicLink()) throw storeError(path, 'symbolic links are not accepted');
+    const st = statSync(path);
     if (st.isDirectory()) {
+      // "..data" and the timestamped directories of a Kubernetes volume start with "..".
       const files = readdirSync(path, { withFileTypes: true })
-        .filter((e) => !e.isDirectory() && CERT_EXTENSIONS.has(extname(e.name).toLowerCase()))
+        .filter((e) => !e.name.startsWith('..') && !e.isDirectory() && CERT_EXTENSIONS.has(extname(e.name).toLowerCase()))
+        .filter((e) => statSync(join(path, e.name)).isFile())
         .map((e) => join(path, e.name))
         .sort();
       ders = files.flatMap(certificatesInFile);

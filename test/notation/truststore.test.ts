@@ -1,5 +1,5 @@
 // Loading trust stores from PEM/DER files and Notary-style named-store directories.
-import { symlinkSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { AWS_SIGNER_ROOT_SHA256, loadTrustStore } from '../../src/notation/index.ts';
@@ -62,8 +62,14 @@ t.test('directories (Notary named stores)', async (t) => {
   t.equal(store.name, 'store');
   t.equal(store.certificates.length, 3, '.pem, .crt and .cer; other files and subdirectories ignored');
   rejects(t, { type: 'ca', path: join(dir, 'empty') }, /holds no certificates/, 'no certificates');
-  symlinkSync(join(dir, 'store', 'a.pem'), join(dir, 'linked', 'b.pem'));
-  rejects(t, { type: 'ca', path: join(dir, 'linked') }, /symbolic links/, 'a symlinked certificate');
-  symlinkSync(join(dir, 'store'), join(dir, 'storelink'));
-  rejects(t, { type: 'ca', path: join(dir, 'storelink') }, /symbolic links/, 'a symlinked store');
+  // A Kubernetes ConfigMap volume: each file is a link into "..data", itself a link to a
+  // timestamped directory; both ".." entries must be ignored and the links followed.
+  mkdirSync(join(dir, 'mounted', '..2026_11_28_20_00_00.123'), { recursive: true });
+  writeFileSync(join(dir, 'mounted', '..2026_11_28_20_00_00.123', 'root.pem'), chain.rootPem);
+  symlinkSync('..2026_11_28_20_00_00.123', join(dir, 'mounted', '..data'));
+  symlinkSync(join('..data', 'root.pem'), join(dir, 'mounted', 'root.pem'));
+  t.equal(loadTrustStore({ type: 'ca', path: join(dir, 'mounted') }).certificates.length, 1, 'a ConfigMap-mounted directory is read through its links');
+  t.equal(loadTrustStore({ type: 'ca', path: join(dir, 'mounted', 'root.pem') }).certificates.length, 1, 'a ConfigMap-mounted file is read through its link');
+  symlinkSync(join(dir, 'nowhere.pem'), join(dir, 'linked', 'dangling.pem'));
+  rejects(t, { type: 'ca', path: join(dir, 'linked', 'dangling.pem') }, /ENOENT|no such file/, 'a dangling link is refused');
 });
