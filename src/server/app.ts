@@ -7,6 +7,18 @@ import type { Reviewer } from '../admission/reviewer.ts';
 import type { Metrics } from './metrics.ts';
 import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine } from './log-line.ts';
+import { isHandledKind } from '../admission/extract.ts';
+
+const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
+
+/** Metric labels from a request: only values from a fixed set, so that bodies with made-up
+ *  kinds or operations cannot grow the metric registry (each label value is a new series). */
+function metricLabels(req: { kind: { group: string; kind: string }; operation: string }): { kind: string; operation: string } {
+  return {
+    kind: isHandledKind(req.kind.group, req.kind.kind) ? req.kind.kind : 'other',
+    operation: OPERATIONS.has(req.operation) ? req.operation : 'other',
+  };
+}
 
 export interface WebhookAppOptions {
   readonly reviewer: Reviewer;
@@ -52,8 +64,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     const req = parsed.request;
     const outcome = await reviewer.review(req);
     const seconds = (performance.now() - started) / 1000;
-    metrics.admissions.inc({ kind: req.kind.kind, operation: req.operation, result: outcome.result });
-    metrics.decisionSeconds.observe({ kind: req.kind.kind }, seconds);
+    const labels = metricLabels(req);
+    metrics.admissions.inc({ ...labels, result: outcome.result });
+    metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
     logger.info(admissionLogLine(req, outcome, seconds), 'admission');
     return reply.send(reviewResponse(outcome.response));
   });
