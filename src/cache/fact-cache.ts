@@ -50,6 +50,18 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** What a remembered failure keeps: its class, code and message, not its cause. An AWS SDK
+ *  exception holds the whole HTTP response (~13 KB), and a full cache of "repository not
+ *  found" answers held that 10,000 times over (168 MB, near the chart's memory limit). */
+function withoutCause(error: unknown): unknown {
+  if (!(error instanceof Error) || error.cause === undefined) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    if (key !== 'cause' && key !== 'stack') Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(error, key)!);
+  }
+  return copy;
+}
+
 export class FactCache {
   readonly #lru: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, Promise<unknown>>();
@@ -111,7 +123,7 @@ export class FactCache {
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
-        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error, hasValue: false, freshUntil: this.#now() + ttl }, { ttl });
+        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl }, { ttl });
         throw error;
       } finally {
         this.#inflight.delete(k);

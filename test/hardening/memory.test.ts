@@ -1,0 +1,32 @@
+// Memory under a flood a tenant can cause: pods naming thousands of repositories or tags
+// that do not exist. "Not found" is remembered (negative caching, bounded by maxEntries), so
+// what each remembered answer costs decides whether a full cache fits the pod's memory limit
+// (256 MiB in the chart).
+import t from 'tap';
+import { startHarness } from '../helpers/harness.ts';
+import { fixture, fullPolicy, HOST, runs, settledHeap } from './helpers.ts';
+
+t.test('a flood of distinct missing repositories and tags: each remembered answer stays small', async (t) => {
+  const h = await startHarness({ fixture: fixture(), policy: fullPolicy(), budgetMs: 5000 });
+  t.teardown(() => h.close());
+  for (let i = 0; i < 50; i++) await h.reviewPod([`${HOST}/warm-${i}:1`]);
+  const entriesBefore = h.runtime.cache.size;
+  const before = await settledHeap();
+  const images = runs(1000);
+  for (let i = 0; i < images; i += 50) {
+    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, j) => h.reviewPod([i % 100 === 0 ? `${HOST}/app:missing-${i + j}` : `${HOST}/missing-${i + j}:1`])));
+    if (outcomes.some((o) => o.response.allowed)) throw new Error('a missing image was admitted');
+  }
+  const after = await settledHeap();
+  const entries = h.runtime.cache.size - entriesBefore;
+  const perEntry = (after - before) / entries;
+  t.ok(entries >= images, `${entries} answers remembered for ${images} missing images`);
+  t.comment(`heap ${(before / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MiB, ${(perEntry / 1024).toFixed(1)} KiB per entry`);
+  // At maxEntries (10,000) this is the whole cache: 4 KiB each is 40 MiB.
+  t.ok(perEntry < 4096, `${(perEntry / 1024).toFixed(1)} KiB per remembered answer (a full cache: ${(perEntry * 10_000 / 1048576).toFixed(0)} MiB)`);
+
+  // The slimmed answer still decides the same way, and says the same thing.
+  const again = await h.reviewPod([`${HOST}/missing-1:1`]);
+  t.equal(again.response.allowed, false);
+  t.match(again.response.status?.message, /\[digest\] repository missing-1 \(111122223333, us-east-1\) does not exist/);
+});
