@@ -3,6 +3,7 @@
 // webhook started as the chart configures it, the API server, and the chart's webhook
 // configuration installed with its clientConfig pointed at the webhook. Every server listens
 // on 127.0.0.1 and is stopped in teardown; logs stay in test-output/e2e/<name>/ on failure.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox, type SandboxFixture } from '../../../src/sandbox/index.ts';
 import { e2eOutputDir, type TestLike } from '../rig/index.ts';
@@ -42,18 +43,29 @@ export interface Stack {
 export async function startStack(t: TestLike, opts: StackOptions): Promise<Stack> {
   const out = opts.out ?? e2eOutputDir(t, opts.name);
   const sandbox = await startSandbox({ fixture: opts.fixture });
-  t.teardown(() => sandbox.close());
+  t.teardown(async () => {
+    // The sandbox runs in this process: its call log is what it leaves for a failed run.
+    if (!t.passing()) writeFileSync(join(out, 'aws-sandbox-calls.json'), JSON.stringify(sandbox.callLog(), null, 1));
+    await sandbox.close();
+  });
 
   const values = opts.values(sandbox.url);
   const chart = await renderChart(out, {
     ...values,
     aws: { region: 'us-east-1', endpoints: { ecr: sandbox.url, inspector2: sandbox.url, signer: sandbox.url, sts: sandbox.url } },
   });
-  const [webhook, cluster] = await Promise.all([
-    startWebhook({ dir: join(out, 'webhook'), chart, env: { AWS_ACCESS_KEY_ID: 'AKIDE2ESANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' } }),
+  // Started side by side (the API server takes seconds); allSettled so that whichever fails,
+  // the other has registered its teardown before the error ends the test.
+  const [webhookStart, clusterStart] = await Promise.allSettled([
+    startWebhook({ dir: join(out, 'webhook'), chart, env: { AWS_ACCESS_KEY_ID: 'AKIDE2ESANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' } }).then((webhook) => {
+      t.teardown(() => webhook.stop());
+      return webhook;
+    }),
     startCluster(t, out, { audit: opts.audit ?? false }),
   ]);
-  t.teardown(() => webhook.stop());
+  if (webhookStart.status === 'rejected') throw webhookStart.reason;
+  if (clusterStart.status === 'rejected') throw clusterStart.reason;
+  const [webhook, cluster] = [webhookStart.value, clusterStart.value];
 
   await cluster.createNamespaces(RELEASE_NAMESPACE, PROBE_NAMESPACE, ...opts.namespaces);
   await installWebhookConfiguration(cluster, pointedAt(chart.webhookConfiguration, webhook.url, webhook.caPem), {

@@ -102,8 +102,13 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
   if (!started) throw new Error('unreachable: ready without a start line');
   const { port, healthPort, caPem } = started;
   const reviews = () => logLines(peer.logPath).filter((l) => l.msg === 'admission') as unknown as AdmissionLogLine[];
-  // The caBundle must really be the serving certificate's CA: a TLS handshake trusting only it.
-  await httpsGet(`https://127.0.0.1:${port}/validate`, { ca: caPem });
+  try {
+    // The caBundle must really be the serving certificate's CA: a TLS handshake trusting only it.
+    await httpsGet(`https://127.0.0.1:${port}/validate`, { ca: caPem });
+  } catch (error) {
+    await peer.stop();
+    throw error;
+  }
   return {
     url: `https://127.0.0.1:${port}/validate`,
     port,
