@@ -38,7 +38,10 @@ const optionalString = (v: unknown): v is string | undefined => v === undefined 
 export function parseAdmissionReview(body: unknown): ParsedReview {
   if (!isObject(body)) return { ok: false, reason: 'body is not a JSON object' };
   if (body.apiVersion !== 'admission.k8s.io/v1') {
-    return { ok: false, reason: `apiVersion must be admission.k8s.io/v1, got ${JSON.stringify(body.apiVersion)?.slice(0, 60)}` };
+    // Only a string is quoted back: stringifying any JSON value would recurse through a body
+    // nested half a million deep and overflow the stack (a 500 instead of this 400).
+    const got = typeof body.apiVersion === 'string' ? JSON.stringify(body.apiVersion.slice(0, 60)) : `a value of type ${Array.isArray(body.apiVersion) ? 'array' : typeof body.apiVersion}`;
+    return { ok: false, reason: `apiVersion must be admission.k8s.io/v1, got ${got}` };
   }
   if (body.kind !== 'AdmissionReview') return { ok: false, reason: 'kind must be AdmissionReview' };
   const r = body.request;
@@ -53,8 +56,10 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
     return { ok: false, reason: 'request.name, namespace and subResource must be strings' };
   }
   if (r.dryRun !== undefined && typeof r.dryRun !== 'boolean') return { ok: false, reason: 'request.dryRun must be a boolean' };
+  // Strings only: String() of a deeply nested array recurses through Array#join.
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
   const resource = isObject(r.resource) && typeof r.resource.resource === 'string'
-    ? { group: String(r.resource.group ?? ''), version: String(r.resource.version ?? ''), resource: r.resource.resource }
+    ? { group: text(r.resource.group), version: text(r.resource.version), resource: r.resource.resource }
     : undefined;
   const userInfo = isObject(r.userInfo) && typeof r.userInfo.username === 'string' ? { username: r.userInfo.username } : undefined;
   return {
