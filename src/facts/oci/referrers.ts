@@ -45,7 +45,8 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | un
 /** The descriptors of a referrers index; entries that are not descriptors are dropped. */
 export function parseReferrersIndex(bytes: Uint8Array, operation: string, what: string): OciDescriptor[] {
   const index = parseJsonObject(bytes);
-  if (!index || (index.manifests !== undefined && !Array.isArray(index.manifests))) {
+  // Go registries (olareg) serialise an empty list as `"manifests": null`: that is "no referrers".
+  if (!index || (index.manifests !== undefined && index.manifests !== null && !Array.isArray(index.manifests))) {
     throw ociError('AWS_ERROR', operation, `registry answered ${what} with something that is not an OCI image index`);
   }
   const manifests = (index.manifests ?? []) as unknown[];

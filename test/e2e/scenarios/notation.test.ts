@@ -93,16 +93,13 @@ t.test('signatures made by notation sign, through olareg and through the ECR API
     });
 
     // olareg answers the referrers API of an image without referrers with `"manifests": null`
-    // (not the empty list the distribution spec asks for); src/facts/oci/referrers.ts takes that
-    // for a broken answer, so the unsigned image is denied as "could not be verified" (an
-    // error, onError) instead of "no Notation signature found" (a failure), and under onError:
-    // allow it is admitted. Kept as TODO until the parser treats null as empty.
-    const nullReferrers = where === 'olareg' ? { todo: 'olareg answers "manifests": null for no referrers; the webhook reads that as an error (src/facts/oci/referrers.ts)' } : {};
+    // (not the empty list the distribution spec asks for); the webhook must read that as "no
+    // signature" (a failure), never as an AWS-style error that onError: allow would admit.
     await t.test(`${where}: an unsigned image is a signature failure, whatever onError says`, async (t) => {
       const unsigned = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS, body: pod(`${where.toLowerCase()}-unsigned-reason`, image('unsigned')), dryRun: 'All' }));
-      t.match(unsigned.message, `[signature] no Notation signature found on ${world.digests.unsigned.slice(0, 19)}`, 'the reason is: not signed', nullReferrers);
+      t.match(unsigned.message, `[signature] no Notation signature found on ${world.digests.unsigned.slice(0, 19)}`, 'the reason is: not signed');
       const lenient = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS_LENIENT, body: pod(`${where.toLowerCase()}-unsigned-lenient`, image('unsigned')), dryRun: 'All' }));
-      t.equal(lenient.code, 403, 'denied in an onError: allow namespace too: a missing signature is not an AWS error', nullReferrers);
+      t.equal(lenient.code, 403, 'denied in an onError: allow namespace too: a missing signature is not an AWS error');
     });
   }
 
