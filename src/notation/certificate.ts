@@ -22,6 +22,9 @@ export interface SubjectAttribute {
   value: string;
 }
 
+const ID_AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
+const ID_CRL_DISTRIBUTION_POINTS = '2.5.29.31';
+
 export interface CertificateInfo {
   der: Uint8Array;
   x509: X509Certificate;
@@ -39,6 +42,8 @@ export interface CertificateInfo {
   basicConstraints?: { critical: boolean; ca: boolean; pathLen?: number };
   /** Extended key usage OIDs, when the extension is present. */
   extKeyUsage?: string[];
+  /** The certificate names an OCSP responder (authorityInfoAccess) or CRL distribution points. */
+  revocationEndpoints?: boolean;
   signatureAlgorithm: string;
   sha256: string;
 }
@@ -160,6 +165,8 @@ export function parseCertificate(der: Uint8Array): Parsed<CertificateInfo> {
         };
       } else if (ext.extnID === id_ce_extKeyUsage) {
         info.extKeyUsage = [...AsnConvert.parse(ext.extnValue, ExtendedKeyUsage)];
+      } else if (ext.extnID === ID_AUTHORITY_INFO_ACCESS || ext.extnID === ID_CRL_DISTRIBUTION_POINTS) {
+        info.revocationEndpoints = true;
       }
     }
     return parsed(info);

@@ -160,7 +160,9 @@ async function verify(
     if (status.warning) warnings.push(status.warning);
   } else if (opts.revocation !== 'skip') {
     revocation = 'not-applicable';
-    warnings.push('revocation not checked: only AWS Signer revocation is supported, not OCSP/CRL');
+    // Only say so when the chain names OCSP or CRL endpoints that were not consulted; a chain
+    // without them (notation's test certificates, most private CAs) has nothing to check.
+    if (chain.some((c) => c.revocationEndpoints)) warnings.push('revocation not checked: the certificates name OCSP/CRL endpoints, and only AWS Signer revocation is supported');
   }
 
   return {
