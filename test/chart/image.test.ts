@@ -57,7 +57,7 @@ t.test('kind-config.yaml: pinned node image, two workers in two zones', async (t
   t.equal(new Set(zones).size, 2, 'two workers in two zones, for the topology spread and the PDB');
 });
 
-t.test('mk/kind.mk: kind-up builds, loads and installs; kind-e2e runs make e2e', async (t) => {
+t.test('mk/kind.mk: kind-up builds, loads and installs; kind-e2e checks decisions in the cluster', async (t) => {
   const dryRun = (target: string) => execFileSync('make', ['--no-print-directory', '-n', '-f', 'mk/kind.mk', target], { cwd: REPO_ROOT, encoding: 'utf8' });
   const up = dryRun('kind-up');
   t.match(up, /kind create cluster --name 'ecr-admission' --config kind-config\.yaml/, 'creates the cluster from kind-config.yaml');
@@ -68,7 +68,9 @@ t.test('mk/kind.mk: kind-up builds, loads and installs; kind-e2e runs make e2e',
   t.match(up, /docker info/, 'checks for a Docker engine first');
   t.match(dryRun('kind-down'), /kind delete cluster --name 'ecr-admission'/, 'kind-down deletes the cluster');
   const e2e = readFileSync(join(REPO_ROOT, 'mk', 'kind.mk'), 'utf8');
-  t.match(e2e, /^kind-e2e: kind-up\n[\s\S]*\$\(MAKE\) e2e/m, 'kind-e2e runs the e2e suite after kind-up');
+  t.match(e2e, /^kind-e2e: kind-up\n[\s\S]*scripts\/kind-smoke\.sh/m, 'kind-e2e runs the in-cluster smoke after kind-up');
+  const smoke = readFileSync(join(REPO_ROOT, 'scripts', 'kind-smoke.sh'), 'utf8');
+  for (const check of ['origin', 'digest', 'immutability', 'vulnerabilities']) t.match(smoke, `[${check}]`, `the smoke expects a [${check}] denial`);
 });
 
 t.test('scripts/tools: helm and kubectl from the cache, fast when cached', async (t) => {
