@@ -1,0 +1,112 @@
+// `make bench`: every scenario of issue 7 (and issue 3's ECR-facts figures) against the real
+// webhook process over TLS, with the AWS sandbox, the baseline and the load generator each in
+// their own process. Results: bench/results/latest.{json,md}.
+//
+// Environment:
+//   BENCH_SCALE=1         multiplies durations and image counts (0.2 for a quick look)
+//   BENCH_LATENCY_MS=20   injected latency of every AWS call
+//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts)
+//   BENCH_OUT=dir         where results go (default bench/results)
+//   BENCH_WEBHOOK=dist    dist: compile src/ and run node main.js as the container does;
+//                         src: run node src/main.ts (type stripping, ~25 MiB more RSS)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorldLayout } from './lib/fixture.ts';
+import { gitCommit, loadAverage, machineInfo } from './lib/machine.ts';
+import { buildWebhook, ROOT, startSandboxProcess, type WebhookEntry } from './lib/procs.ts';
+import { writeReport } from './lib/report.ts';
+import { BenchContext, type BenchSettings, type ScenarioResult } from './scenarios/context.ts';
+import { churn } from './scenarios/churn.ts';
+import { cold } from './scenarios/cold.ts';
+import { degraded } from './scenarios/degraded.ts';
+import { ecrFacts } from './scenarios/ecr-facts.ts';
+import { rollout } from './scenarios/rollout.ts';
+import { warmAndBaseline } from './scenarios/warm.ts';
+
+const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | ScenarioResult[]>> = {
+  warm: warmAndBaseline, cold, rollout, churn, degraded, 'ecr-facts': ecrFacts,
+};
+
+/** Regions the churn images are spread over: the sandbox answers Inspector ListFindings by
+ *  scanning every image of the region, so ten thousand images in one region would make the
+ *  sandbox, not the webhook, the bottleneck. */
+const CHURN_REGIONS = [
+  'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1', 'eu-west-1', 'eu-west-2', 'eu-west-3',
+  'eu-central-1', 'eu-north-1', 'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'me-south-1',
+];
+
+function settingsFrom(env: NodeJS.ProcessEnv): BenchSettings {
+  const number = (name: string, dflt: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
+    return n;
+  };
+  const webhook = env.BENCH_WEBHOOK || 'dist';
+  if (webhook !== 'dist' && webhook !== 'src') throw new Error(`BENCH_WEBHOOK must be dist or src, got ${webhook}`);
+  return { scale: number('BENCH_SCALE', 1), latencyMs: number('BENCH_LATENCY_MS', 20), budgetMs: 8000, timeoutSeconds: 10, webhook };
+}
+
+function layoutFor(settings: BenchSettings): WorldLayout {
+  const n = (x: number, min: number) => Math.max(min, Math.round(x * settings.scale));
+  return {
+    warm: { count: 1, perRepository: 1 },
+    // warm-up 5, serial, burst of 16 connections, zero latency (cold.ts)
+    cold: { count: 5 + n(100, 10) + n(200, 16) + n(50, 10), perRepository: 1, regions: ['us-east-2'] },
+    rollout: { count: 1, perRepository: 1 },
+    churn: { count: n(10_000, 100), perRepository: 100, regions: CHURN_REGIONS, findings: false },
+    degraded: { count: 2 * n(200, 16), perRepository: 10, regions: ['us-west-2'] },
+    ecrfacts: { count: n(20, 5) + 1, perRepository: 1, regions: ['eu-west-1'] },
+    'ecrfacts-ten': { count: 10, perRepository: 1, regions: ['eu-west-1'] },
+  };
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFrom(process.env);
+  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const name of only) if (!SCENARIOS[name]) throw new Error(`BENCH_ONLY: no scenario ${name} (${Object.keys(SCENARIOS).join(', ')})`);
+  const out = process.env.BENCH_OUT || join(ROOT, 'bench/results');
+  const dir = mkdtempSync(join(tmpdir(), 'ecr-admission-bench-'));
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const started = performance.now();
+  const loadStart = loadAverage();
+  const layout = layoutFor(settings);
+
+  let entry: WebhookEntry = { kind: 'src' };
+  if (settings.webhook === 'dist') {
+    log('bench: compiling the webhook (tsc -p tsconfig.build.json --outDir bench/.build/dist)');
+    entry = await buildWebhook();
+  }
+  log(`bench: building the sandbox's world (${Object.values(layout).reduce((a, g) => a + g.count, 0)} signed images), working in ${dir}`);
+  const sandbox = await startSandboxProcess({ dir, layout, latencyMs: settings.latencyMs, seed: 7 });
+  log(`bench: sandbox ready in ${sandbox.buildMs} ms of fixture building`);
+  const ctx = new BenchContext({ sandbox, entry, dir, settings, layout, log });
+  const results: ScenarioResult[] = [];
+  try {
+    for (const [name, run] of Object.entries(SCENARIOS)) {
+      if (only.length > 0 && !only.includes(name)) continue;
+      log(`bench: ${name}`);
+      const r = await run(ctx);
+      results.push(...(Array.isArray(r) ? r : [r]));
+    }
+  } finally {
+    await sandbox.stop();
+  }
+  const report = {
+    machine: machineInfo(),
+    run: {
+      date: new Date().toISOString(), commit: gitCommit(), settings,
+      fixture: { images: sandbox.images, buildMs: sandbox.buildMs },
+      seconds: Math.round((performance.now() - started) / 1000), loadAverage: { start: loadStart, end: loadAverage() },
+    },
+    scenarios: results,
+  };
+  const written = writeReport(report, out);
+  log(`bench: done in ${report.run.seconds} s; ${written.markdown}`);
+  for (const r of results) for (const t of r.targets) log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.name}: ${t.value} (target ${t.target})`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();

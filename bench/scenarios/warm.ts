@@ -1,0 +1,77 @@
+// Scenarios 1 and 2: one cached image at 1, 16 and 64 connections against the webhook, and
+// the same load against the allow-all baseline with the same TLS set-up, interleaved level by
+// level so that a change in the machine's background load hits both alike.
+import { runLoad, startBaseline, metricSummary } from '../lib/procs.ts';
+import type { PhaseResult } from '../lib/load-types.ts';
+import { fmt, rowOf, timed, withCpu, type BenchContext, type ScenarioResult } from './context.ts';
+
+const LEVELS = [1, 16, 64] as const;
+
+export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult[]> {
+  const duration = ctx.scaled(10, 2);
+  const image = ctx.images('warm', 0, 1);
+  const webhook = await ctx.webhook();
+  const baseline = await startBaseline();
+  const timeoutSeconds = ctx.settings.timeoutSeconds;
+  const rows: Array<{ connections: number; webhook: PhaseResult; baseline: PhaseResult; webhookCpuMs: number; baselineCpuMs: number }> = [];
+  let warmup: PhaseResult[] = [];
+  let calls = 0;
+  const timing = await timed(async () => {
+    // First admission fills the cache (and shows the decision is "allowed"); the warm-up
+    // lets both servers' JIT settle before anything is recorded.
+    warmup = await runLoad({ url: webhook.url, timeoutSeconds, phases: [
+      { name: 'fill', connections: 1, amount: 1, images: image, record: true, classify: true },
+      { name: 'warm-up', connections: 16, duration: 3, images: image, record: true, classify: true },
+    ] }, ctx.dir, 'warm-fill');
+    await runLoad({ url: baseline.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 16, duration: 3, images: image, record: false }] }, ctx.dir, 'baseline-warmup');
+    await ctx.sandbox.resetCalls();
+    for (const connections of LEVELS) {
+      ctx.log(`  ${connections} connections, ${duration} s each`);
+      const b = await withCpu(baseline, () => runLoad({ url: baseline.url, timeoutSeconds, phases: [{ name: `baseline-c${connections}`, connections, duration, images: image, record: true }] }, ctx.dir, `baseline-c${connections}`));
+      const w = await withCpu(webhook, () => runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: `warm-c${connections}`, connections, duration, images: image, record: true }] }, ctx.dir, `warm-c${connections}`));
+      rows.push({ connections, webhook: w.value[0]!, baseline: b.value[0]!, webhookCpuMs: w.cpuMs, baselineCpuMs: b.cpuMs });
+    }
+    calls = (await ctx.sandbox.calls()).total;
+  });
+  const metrics = metricSummary(await webhook.metrics());
+  const webhookMemory = webhook.memory();
+  const baselineMemory = baseline.memory();
+  await webhook.stop();
+  await baseline.stop();
+
+  const level = (r: PhaseResult) => ({ requestsPerSecond: r.requestsPerSecond, latencyMs: r.latencyMs, completed: r.completed, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts });
+  const at16 = rows.find((r) => r.connections === 16)!;
+  const ratios = rows.map((r) => ({ connections: r.connections, ratio: Math.round((r.webhook.requestsPerSecond / r.baseline.requestsPerSecond) * 1000) / 1000 }));
+  const best = Math.max(...rows.map((r) => r.webhook.requestsPerSecond / r.baseline.requestsPerSecond));
+  const fill = warmup[0]?.decisions;
+  const warmDecisions = warmup[1]?.decisions;
+  const notes = [
+    `AWS calls during the measured phases: ${calls} (the image's facts all came from the cache).`,
+    `First admission: ${fill?.allowed === 1 ? 'allowed' : `not allowed (${JSON.stringify(fill)})`}; warm-up: ${warmDecisions?.allowed ?? 0} allowed of ${warmup[1]?.completed ?? 0}.`,
+    'The baseline parses the review and answers allowed: true, with no log line; the webhook writes one info line per admission, as deployed.',
+  ];
+  const common = { loadAverage: timing.loadAverage, seconds: timing.seconds };
+  return [
+    {
+      id: 'warm', title: '1. warm: one cached image', ...common,
+      params: { image: image[0], connections: LEVELS, durationSeconds: duration },
+      figures: { levels: rows.map((r) => ({ connections: r.connections, ...level(r.webhook) })), awsCallsWhileMeasured: calls, webhookMetrics: metrics },
+      rows: rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.webhook, { awsCalls: 0, cpuMs: r.webhookCpuMs })),
+      peakRssMiB: { webhook: webhookMemory.peakRssMiB },
+      targets: [{ name: 'warm p99 at 16 connections', target: '< 5 ms', value: `${fmt(at16.webhook.latencyMs.p99, 2)} ms`, met: at16.webhook.latencyMs.p99 < 5 }],
+      notes,
+    },
+    {
+      id: 'baseline', title: '2. baseline: allow-all Fastify, same TLS', ...common,
+      params: { connections: LEVELS, durationSeconds: duration },
+      figures: { levels: rows.map((r) => ({ connections: r.connections, ...level(r.baseline) })), warmOverBaseline: ratios },
+      rows: rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.baseline, { cpuMs: r.baselineCpuMs })),
+      peakRssMiB: { baseline: baselineMemory.peakRssMiB },
+      targets: rows.map((r) => {
+        const ratio = r.webhook.requestsPerSecond / r.baseline.requestsPerSecond;
+        return { name: `warm/baseline throughput at ${r.connections} connection${r.connections === 1 ? '' : 's'}`, target: '>= 70%', value: `${fmt(ratio * 100, 0)}% (${fmt(r.webhook.requestsPerSecond, 0)} vs ${fmt(r.baseline.requestsPerSecond, 0)} req/s)`, met: ratio >= 0.7 };
+      }),
+      notes: [`Best ratio over the levels: ${fmt(best * 100, 0)}%.`],
+    },
+  ];
+}
