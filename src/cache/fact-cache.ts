@@ -4,6 +4,7 @@
 // Failures other than "not found" are never cached: nothing passes because a call failed.
 import { LRUCache } from 'lru-cache';
 import type { Metrics } from '../server/metrics.ts';
+import { PendingCalls, currentPendingCalls, withPendingCalls } from '../facts/pending-calls.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -64,7 +65,7 @@ function withoutCause(error: unknown): unknown {
 
 export class FactCache {
   readonly #lru: LRUCache<string, Entry>;
-  readonly #inflight = new Map<string, Promise<unknown>>();
+  readonly #inflight = new Map<string, { readonly promise: Promise<unknown>; readonly calls: PendingCalls }>();
   readonly #metrics: Metrics | undefined;
   readonly #now: () => number;
   readonly #refreshTimeoutMs: number;
@@ -101,23 +102,29 @@ export class FactCache {
     if (entry?.hasValue && (spec.staleMs ?? 0) > 0) {
       this.#count(spec.fact, 'stale');
       if (!this.#inflight.has(k)) {
-        this.#start(spec, k, load, this.#refreshTimeoutMs).catch(() => this.#count(spec.fact, 'refresh-failed'));
+        this.#start(spec, k, load, this.#refreshTimeoutMs).promise.catch(() => this.#count(spec.fact, 'refresh-failed'));
       }
       return entry.value as T;
     }
-    const running = this.#inflight.get(k) as Promise<T> | undefined;
+    const running = this.#inflight.get(k);
     if (running) {
       this.#count(spec.fact, 'coalesced');
-      return raceSignal(running, signal);
+      currentPendingCalls()?.link(running.calls);
+      return raceSignal(running.promise as Promise<T>, signal);
     }
     this.#count(spec.fact, 'miss');
-    return raceSignal(this.#start(spec, k, load, loadTimeoutMs), signal);
+    const started = this.#start(spec, k, load, loadTimeoutMs);
+    currentPendingCalls()?.link(started.calls);
+    return raceSignal(started.promise, signal);
   }
 
-  #start<T>(spec: FactSpec<T>, k: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+  #start<T>(spec: FactSpec<T>, k: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): { promise: Promise<T>; calls: PendingCalls } {
+    // The load runs under its own tracker: whoever waits on it links that tracker, so a
+    // deadline names the AWS calls this load is still waiting on.
+    const calls = new PendingCalls();
     const promise = (async () => {
       try {
-        const value = await load(AbortSignal.timeout(Math.max(1, timeoutMs)));
+        const value = await withPendingCalls(calls, () => load(AbortSignal.timeout(Math.max(1, timeoutMs))));
         const ttl = spec.ttlMs(value);
         if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
         return value;
@@ -130,8 +137,8 @@ export class FactCache {
         this.#metrics?.cacheEntries.set({ fact: 'all' }, this.#lru.size);
       }
     })();
-    this.#inflight.set(k, promise);
-    return promise;
+    this.#inflight.set(k, { promise, calls });
+    return { promise, calls };
   }
 
   /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */

@@ -2,12 +2,15 @@
 // needs have passed, all under the admission's deadline. Whatever a check does (throws, hangs),
 // the runner returns one result per enabled check before the deadline.
 import { errorMessage } from '../errors.ts';
+import { PendingCalls, withPendingCalls } from '../facts/pending-calls.ts';
 import { error, skip, type Check, type CheckContext, type CheckOutcome, type CheckResult } from './types.ts';
 
-function deadlineResult(check: Check, ctx: CheckContext, startedAt: number): CheckOutcome {
+function deadlineResult(check: Check, ctx: CheckContext, startedAt: number, calls?: PendingCalls): CheckOutcome {
   const waited = Date.now() - startedAt;
-  return error(check.id, `not decided within the admission deadline (waited ${waited} ms)`,
-    'AWS answered too slowly; retry, and check the webhook logs for the slow call.');
+  const pending = calls?.describe() ?? [];
+  const on = pending.length > 0 ? `; waiting on ${pending.slice(0, 3).join(', ')}` : '';
+  return error(check.id, `not decided within the admission deadline (waited ${waited} ms${on})`,
+    `${pending.length > 0 ? pending[0] : 'AWS'} answered too slowly; retry, and check the network path to AWS (VPC endpoints) if it persists.`);
 }
 
 function raceDeadline(check: Check, ctx: CheckContext): Promise<CheckOutcome> {
@@ -15,9 +18,12 @@ function raceDeadline(check: Check, ctx: CheckContext): Promise<CheckOutcome> {
   // A check reached after the deadline (its need finished just in time) is not started:
   // it would only begin AWS calls whose answer nobody waits for.
   if (ctx.signal.aborted) return Promise.resolve(deadlineResult(check, ctx, startedAt));
-  const work = Promise.resolve().then(() => check.run(ctx));
+  // Every AWS call the check makes, directly or through a shared load, is recorded here, so
+  // the deadline can name the call that did not answer in time.
+  const calls = new PendingCalls();
+  const work = Promise.resolve().then(() => withPendingCalls(calls, () => check.run(ctx)));
   return new Promise((resolve) => {
-    const onAbort = () => resolve(deadlineResult(check, ctx, startedAt));
+    const onAbort = () => resolve(deadlineResult(check, ctx, startedAt, calls));
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (result) => resolve(result),

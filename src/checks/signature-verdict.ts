@@ -54,17 +54,23 @@ export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, li
   }));
   const valid: VerifiedSignature[] = [];
   await Promise.all(listing.artifacts.map(async (a) => {
+    let askedSigner = false;
     const result = await verifySignature(a.envelope, a.envelopeMediaType, target, {
       trustStores: trust.trustStores,
       trustedIdentities: trust.identities,
       revocation: trust.revocation,
-      checkRevocation: (input, s) => deps.revocation.revoked(input, s ?? signal, budgetMs()),
+      checkRevocation: (input, s) => {
+        askedSigner = true;
+        return deps.revocation.revoked(input, s ?? signal, budgetMs());
+      },
       signal,
     });
     if (result.ok) valid.push(result);
     else {
       const signer = result.signer ?? signerOf(a.envelope, a.envelopeMediaType);
-      rejected.push({ code: result.code, reason: result.reason, ...(signer !== undefined && { signer }), definitive: !TRANSIENT.has(result.code) });
+      // Cancelled once Signer was asked: the deadline struck while Signer had not answered.
+      const reason = result.code === 'ABORTED' && askedSigner ? `${result.reason}: signer GetRevocationStatus did not answer within the admission deadline` : result.reason;
+      rejected.push({ code: result.code, reason, ...(signer !== undefined && { signer }), definitive: !TRANSIENT.has(result.code) });
     }
   }));
   return { valid, rejected, truncated: listing.truncated };

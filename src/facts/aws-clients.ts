@@ -8,6 +8,7 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, InitializeMiddleware } from '@smithy/types';
 import type { AwsConfig } from '../config/schema.ts';
 import type { Metrics } from '../server/metrics.ts';
+import { trackCall } from './pending-calls.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Service = 'ecr' | 'inspector2' | 'signer';
@@ -76,8 +77,14 @@ export class AwsClients {
 
   #instrument<C extends ECRClient | Inspector2Client | SignerClient>(service: Service, client: C): C {
     const metrics = this.#options.metrics;
+    const stack = client.middlewareStack as unknown as { add(mw: InitializeMiddleware<object, object>, options: { step: 'initialize'; name: string }): void };
+    // Around the SDK's retries: a call is in flight from the first attempt to the last answer,
+    // so a deadline that strikes during a retry back-off still names it.
+    stack.add(
+      (next, context) => (args) => trackCall(`${service} ${(context.commandName ?? 'unknown').replace(/Command$/, '')}`, () => next(args)),
+      { step: 'initialize', name: 'ecrAdmissionPendingCalls' },
+    );
     if (metrics) {
-      const stack = client.middlewareStack as unknown as { add(mw: InitializeMiddleware<object, object>, options: { step: 'initialize'; name: string }): void };
       stack.add(
         (next, context) => async (args) => {
           const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
