@@ -63,9 +63,18 @@ function withoutCause(error: unknown): unknown {
   return copy;
 }
 
+const DEADLINE_MARGIN_MS = 20;
+
+interface InFlight {
+  promise: Promise<unknown>;
+  readonly calls: PendingCalls;
+  /** Set when the load settles: it ended because its own time bound (its starter's deadline) ran out. */
+  outOfTime: boolean;
+}
+
 export class FactCache {
   readonly #lru: LRUCache<string, Entry>;
-  readonly #inflight = new Map<string, { readonly promise: Promise<unknown>; readonly calls: PendingCalls }>();
+  readonly #inflight = new Map<string, InFlight>();
   readonly #metrics: Metrics | undefined;
   readonly #now: () => number;
   readonly #refreshTimeoutMs: number;
@@ -110,7 +119,19 @@ export class FactCache {
     if (running) {
       this.#count(spec.fact, 'coalesced');
       currentPendingCalls()?.link(running.calls);
-      return raceSignal(running.promise as Promise<T>, signal);
+      // A shared load is bounded by the deadline of the admission that started it. One that
+      // joined later and still has time asks again rather than inherit a timeout (or a value
+      // built from cancelled calls) that is not its own.
+      const until = now + loadTimeoutMs;
+      const askAgain = () => running.outOfTime && !signal.aborted && until > this.#now();
+      const again = () => this.get(spec, key, load, signal, until - this.#now());
+      return raceSignal(running.promise as Promise<T>, signal).then(
+        (value) => (askAgain() ? again() : value),
+        (error: unknown) => {
+          if (askAgain()) return again();
+          throw error;
+        },
+      );
     }
     this.#count(spec.fact, 'miss');
     const started = this.#start(spec, k, load, loadTimeoutMs);
@@ -122,9 +143,14 @@ export class FactCache {
     // The load runs under its own tracker: whoever waits on it links that tracker, so a
     // deadline names the AWS calls this load is still waiting on.
     const calls = new PendingCalls();
+    const loadSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
+    const endsAt = this.#now() + timeoutMs;
+    // In the map before the load starts, so that a load failing at once leaves nothing behind.
+    const entry = { calls, outOfTime: false } as InFlight;
+    this.#inflight.set(k, entry);
     const promise = (async () => {
       try {
-        const value = await withPendingCalls(calls, () => load(AbortSignal.timeout(Math.max(1, timeoutMs))));
+        const value = await withPendingCalls(calls, () => load(loadSignal));
         const ttl = spec.ttlMs(value);
         if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
         return value;
@@ -133,11 +159,14 @@ export class FactCache {
         if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl }, { ttl });
         throw error;
       } finally {
-        this.#inflight.delete(k);
+        // Calls inside the load carry the same deadline and can time out a moment before
+        // this load's own timer does: a load that ends that close to its end is out of time.
+        entry.outOfTime = loadSignal.aborted || this.#now() >= endsAt - DEADLINE_MARGIN_MS;
+        if (this.#inflight.get(k) === entry) this.#inflight.delete(k);
         this.#metrics?.cacheEntries.set({ fact: 'all' }, this.#lru.size);
       }
     })();
-    this.#inflight.set(k, { promise, calls });
+    entry.promise = promise;
     return { promise, calls };
   }
 
