@@ -6,10 +6,13 @@ import type { EcrImageLocation } from '../checks/types.ts';
 import type { AwsClients } from './aws-clients.ts';
 import { FactError, fromAwsError } from './errors.ts';
 import { MEDIA_TYPES, sha256Digest } from './manifest.ts';
+import { trackCall } from './pending-calls.ts';
 
 export const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
 export const MAX_REFERRERS = 50;
 export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
+/** How messages name the GET of the pre-signed URL GetDownloadUrlForLayer returns. */
+const LAYER_DOWNLOAD = 'layer download';
 
 export interface SignatureArtifact {
   /** Digest of the signature manifest (the referrer). */
@@ -37,14 +40,21 @@ interface SignatureManifest {
   config?: { mediaType?: unknown };
 }
 
+/** A download that does not deliver what the (digest-checked) signature manifest declares is
+ *  a damaged transfer, not a fact about the signature: an AWS error, which follows onError
+ *  and is not remembered. */
+function downloadFailed(why: string): FactError {
+  return new FactError('AWS_ERROR', 'ecr', LAYER_DOWNLOAD, `ecr ${LAYER_DOWNLOAD} (the URL GetDownloadUrlForLayer returned) ${why}`);
+}
+
 async function readBounded(response: Response, limit: number, where: string): Promise<Uint8Array> {
   const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > limit) throw new FactError('INVALID_MANIFEST', 'ecr', 'GetDownloadUrlForLayer', `${where} is ${declared} bytes, over the ${limit}-byte limit`);
+  if (declared > limit) throw downloadFailed(`announced ${declared} bytes for ${where}, more than the ${limit} its manifest declares`);
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of response.body ?? []) {
     total += (chunk as Uint8Array).length;
-    if (total > limit) throw new FactError('INVALID_MANIFEST', 'ecr', 'GetDownloadUrlForLayer', `${where} is over the ${limit}-byte limit`);
+    if (total > limit) throw downloadFailed(`sent more than the ${limit} bytes the manifest declares for ${where}`);
     chunks.push(chunk as Uint8Array);
   }
   return Buffer.concat(chunks);
@@ -126,16 +136,25 @@ export class EcrSignatureSource {
       throw fromAwsError(error, 'ecr', 'GetDownloadUrlForLayer');
     }
     if (!url) throw bad('has no download URL for its envelope');
-    let response: Response;
-    try {
-      response = await fetch(url, { signal, redirect: 'follow' });
-    } catch (error) {
-      throw fromAwsError(error, 'ecr', 'GetDownloadUrlForLayer');
-    }
-    if (!response.ok) throw new FactError('AWS_ERROR', 'ecr', 'GetDownloadUrlForLayer', `envelope download answered HTTP ${response.status}`);
-    const envelope = await readBounded(response, layer.size, `signature envelope ${layer.digest.slice(0, 19)}`);
-    if (envelope.length !== layer.size || sha256Digest(envelope) !== layer.digest) throw bad('envelope bytes do not match the layer digest and size');
+    const [downloadUrl, digest, size] = [url, layer.digest, layer.size];
+    const envelope = await trackCall(`ecr ${LAYER_DOWNLOAD}`, () => this.#download(downloadUrl, digest, size, signal));
     return { manifestDigest, envelope, envelopeMediaType: layer.mediaType };
+  }
+
+  async #download(url: string, digest: string, size: number, signal: AbortSignal): Promise<Uint8Array> {
+    const what = `signature envelope ${digest.slice(0, 19)}`;
+    try {
+      const response = await fetch(url, { signal, redirect: 'follow' });
+      if (!response.ok) {
+        await response.body?.cancel().catch(() => undefined);
+        throw downloadFailed(`answered HTTP ${response.status} for ${what}`);
+      }
+      const envelope = await readBounded(response, size, what);
+      if (envelope.length !== size || sha256Digest(envelope) !== digest) throw downloadFailed(`delivered ${envelope.length} bytes for ${what} that do not match its digest and size`);
+      return envelope;
+    } catch (error) {
+      throw fromAwsError(error, 'ecr', LAYER_DOWNLOAD);
+    }
   }
 
   /** ECR managed signing's own view, used only to explain a denial; never to decide. */
