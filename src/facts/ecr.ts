@@ -149,7 +149,10 @@ export class EcrFacts {
       if (status === 'ACTIVATING') return new FactError('IMAGE_ACTIVATING', 'ecr', 'DescribeImages', `${what} is being restored from the archive`);
     } catch (error) {
       const fact = fromAwsError(error, 'ecr', 'DescribeImages');
-      if (!fact.definitive) return fact;
+      // Every answer DescribeImages could give about an image BatchGetImage did not find
+      // (archived, being restored, not found) denies: its failure only costs the better
+      // message, and must not turn that definitive answer into an error onError may admit.
+      if (!fact.definitive) return fallback.definitive ? fallback : fact;
       if (fact.code === 'REPOSITORY_NOT_FOUND') return fact;
     }
     return fallback;
