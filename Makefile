@@ -20,6 +20,9 @@ help:
 node_modules/.deps-installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --foreground-scripts
 	@$(NODE_BIN)/node -e 'if (!process.versions.node.startsWith("24.")) { console.error("expected Node 24 from the npm node package, got " + process.version); process.exit(1) }'
+	@# tap compiles its plugin set on first use; build it now so the first run already uses
+	@# package.json's (Node's own type stripping instead of the ts-node plugin).
+	tap build
 	@touch $@
 
 deps: node_modules/.deps-installed
