@@ -126,7 +126,35 @@ function attributeText(v: AttributeValue): string {
   return `#${Buffer.from(v.anyValue ?? new ArrayBuffer(0)).toString('hex')}`;
 }
 
+// Certificates repeat across signatures (AWS Signer's CA certificates are the same for every
+// signature of a region, a leaf for all the jobs of its days), and parsing one or checking a
+// signature on one is a pure function of its bytes: both are memoised, keyed by the DER's
+// SHA-256, in bounded maps that drop their oldest entry when full.
+const MAX_CACHED_CERTIFICATES = 512;
+const MAX_CACHED_LINKS = 1024;
+const parsedCache = new Map<string, CertificateInfo>();
+const linkCache = new Map<string, boolean>();
+
+function remember<V>(cache: Map<string, V>, max: number, key: string, value: V): void {
+  if (cache.size >= max) {
+    const oldest = cache.keys().next();
+    if (!oldest.done) cache.delete(oldest.value);
+  }
+  cache.set(key, value);
+}
+
 export function parseCertificate(der: Uint8Array): Parsed<CertificateInfo> {
+  const key = createHash('sha256').update(der).digest('hex');
+  const cached = parsedCache.get(key);
+  if (cached) return parsed(cached);
+  const result = parseCertificateUncached(der, key);
+  if (result.ok) remember(parsedCache, MAX_CACHED_CERTIFICATES, key, result.value);
+  return result;
+}
+
+function parseCertificateUncached(input: Uint8Array, sha256: string): Parsed<CertificateInfo> {
+  // A copy: the result is cached, and the caller's buffer may change after this returns.
+  const der = new Uint8Array(input);
   try {
     const x509 = new X509Certificate(der);
     const parts = rawParts(der);
@@ -144,7 +172,7 @@ export function parseCertificate(der: Uint8Array): Parsed<CertificateInfo> {
       notBefore: x509.validFromDate,
       notAfter: x509.validToDate,
       signatureAlgorithm: asn.signatureAlgorithm.algorithm,
-      sha256: createHash('sha256').update(der).digest('hex'),
+      sha256,
     };
     for (const rdn of tbs.subject) {
       if (rdn.length > 1) info.multiValuedRdn = true;
@@ -187,11 +215,17 @@ function escapeDnValue(v: string): string {
 /** Does `parent`'s key verify `child`, and do the names link (RFC 5280 6.1.3)? */
 export function isIssuedBy(child: CertificateInfo, parent: CertificateInfo): boolean {
   if (!Buffer.from(child.rawIssuer).equals(parent.rawSubject)) return false;
-  try {
-    return child.x509.verify(parent.publicKey);
-  } catch {
-    return false;
+  const key = `${child.sha256}:${parent.sha256}`;
+  let verified = linkCache.get(key);
+  if (verified === undefined) {
+    try {
+      verified = child.x509.verify(parent.publicKey);
+    } catch {
+      verified = false;
+    }
+    remember(linkCache, MAX_CACHED_LINKS, key, verified);
   }
+  return verified;
 }
 
 export function isSelfSigned(info: CertificateInfo): boolean {

@@ -3,9 +3,8 @@
 // @peculiar/x509 and WebCrypto. Used by tests and by the `demo` command at run time.
 // The root is NOT AWS's: its name says it is a test root, so loadTrustStore's AWS root
 // pinning never mistakes it for the real one.
-import 'reflect-metadata'; // @peculiar/x509 resolves its algorithm registry through tsyringe
 import { KeyObject, X509Certificate as NodeX509Certificate, webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import { x509 } from '../x509.ts';
 import type { SignatureAlgorithm } from './algorithms.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
