@@ -38,6 +38,8 @@ export function verdictSpec(ttl: CacheConfig): FactSpec<SignatureVerdict> {
   return {
     fact: 'signature-verdict',
     ttlMs: (v) => {
+      // Admitted in revocation warn mode while Signer could not answer: ask again soon.
+      if (v.valid.length > 0 && v.valid.every((s) => s.revocation === 'unavailable')) return notFound * 1000;
       if (v.valid.length > 0) return Math.min(digest, revocation) * 1000;
       // Nothing valid because AWS could not answer: ask again next time.
       if (v.rejected.some((r) => !r.definitive)) return 0;
