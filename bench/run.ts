@@ -9,6 +9,7 @@
 //   BENCH_OUT=dir         where results go (default bench/results)
 //   BENCH_WEBHOOK=dist    dist: compile src/ and run node main.js as the container does;
 //                         src: run node src/main.ts (type stripping, ~25 MiB more RSS)
+//   BENCH_WEBHOOK_NODE_FLAGS='--max-semi-space-size=8'  node flags for the webhook process
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +47,8 @@ function settingsFrom(env: NodeJS.ProcessEnv): BenchSettings {
   };
   const webhook = env.BENCH_WEBHOOK || 'dist';
   if (webhook !== 'dist' && webhook !== 'src') throw new Error(`BENCH_WEBHOOK must be dist or src, got ${webhook}`);
-  return { scale: number('BENCH_SCALE', 1), latencyMs: number('BENCH_LATENCY_MS', 20), budgetMs: 8000, timeoutSeconds: 10, webhook };
+  const webhookNodeFlags = (env.BENCH_WEBHOOK_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  return { scale: number('BENCH_SCALE', 1), latencyMs: number('BENCH_LATENCY_MS', 20), budgetMs: 8000, timeoutSeconds: 10, webhook, webhookNodeFlags };
 }
 
 function layoutFor(settings: BenchSettings): WorldLayout {

@@ -144,10 +144,10 @@ export async function buildWebhook(): Promise<WebhookEntry> {
 
 /** `ecr-admission serve` as deployed: the policy file, AWS endpoints from the standard
  *  variables, its log at info level (one line per admission) written to `logPath`. */
-export async function startWebhook(options: { entry: WebhookEntry; policyPath: string; sandboxUrl: string; logPath: string; budgetMs: number }): Promise<ServerProcess> {
+export async function startWebhook(options: { entry: WebhookEntry; policyPath: string; sandboxUrl: string; logPath: string; budgetMs: number; nodeFlags?: readonly string[] }): Promise<ServerProcess> {
   const log = openSync(options.logPath, 'w');
   const main = options.entry.kind === 'dist' ? options.entry.path : join(ROOT, 'src/main.ts');
-  const child = spawn(NODE, [main, 'serve', '--config', options.policyPath, '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
+  const child = spawn(NODE, [...(options.nodeFlags ?? []), main, 'serve', '--config', options.policyPath, '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
     cwd: ROOT,
     stdio: ['ignore', log, 'inherit'],
     env: {

@@ -28,7 +28,7 @@ export function toMarkdown(report: RunReport): string {
     '',
     `${run.date} · commit ${run.commit} · ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB · Node ${m.node} · Linux ${m.kernel}`,
     '',
-    `Webhook: ${s.webhook === 'dist' ? 'compiled JavaScript (node main.js, as the container runs it)' : 'node src/main.ts (type stripping)'} · ` +
+    `Webhook: ${s.webhook === 'dist' ? 'compiled JavaScript (node main.js, as the container runs it)' : 'node src/main.ts (type stripping)'}${s.webhookNodeFlags.length > 0 ? ` with ${s.webhookNodeFlags.join(' ')}` : ''} · ` +
       `injected AWS latency ${s.latencyMs} ms per call · admission budget ${s.budgetMs} ms · API server timeout ${s.timeoutSeconds} s · scale ${s.scale} · ` +
       `${run.fixture.images} images in the sandbox · ${run.seconds} s in all · 1-minute load average ${run.loadAverage.start} at start, ${run.loadAverage.end} at end (${m.cores} cores).`,
     '',

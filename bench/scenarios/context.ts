@@ -17,6 +17,8 @@ export interface BenchSettings {
   readonly timeoutSeconds: number;
   /** dist: the compiled JavaScript, as the container runs it; src: node src/main.ts (BENCH_WEBHOOK). */
   readonly webhook: 'dist' | 'src';
+  /** Node flags for the webhook process, e.g. --max-semi-space-size=8 (BENCH_WEBHOOK_NODE_FLAGS). */
+  readonly webhookNodeFlags: readonly string[];
 }
 
 export interface Target {
@@ -105,7 +107,7 @@ export class BenchContext {
     const n = ++this.#webhooks;
     const policyPath = join(this.dir, `policy-${n}.yaml`);
     writeFileSync(policyPath, benchPolicy(this.sandbox.trustStorePath, { maxEntries: options.maxEntries ?? 10_000, regions: regionsOf(this.layout), ...(options.ecrOnly && { ecrOnly: true }) }));
-    return startWebhook({ entry: this.entry, policyPath, sandboxUrl: this.sandbox.url, logPath: join(this.dir, `webhook-${n}.log`), budgetMs: this.settings.budgetMs });
+    return startWebhook({ entry: this.entry, nodeFlags: this.settings.webhookNodeFlags, policyPath, sandboxUrl: this.sandbox.url, logPath: join(this.dir, `webhook-${n}.log`), budgetMs: this.settings.budgetMs });
   }
 }
 

@@ -67,10 +67,19 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
       figures: { levels: rows.map((r) => ({ connections: r.connections, ...level(r.baseline) })), warmOverBaseline: ratios },
       rows: rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.baseline, { cpuMs: r.baselineCpuMs })),
       peakRssMiB: { baseline: baselineMemory.peakRssMiB },
-      targets: rows.map((r) => {
-        const ratio = r.webhook.requestsPerSecond / r.baseline.requestsPerSecond;
-        return { name: `warm/baseline throughput at ${r.connections} connection${r.connections === 1 ? '' : 's'}`, target: '>= 70%', value: `${fmt(ratio * 100, 0)}% (${fmt(r.webhook.requestsPerSecond, 0)} vs ${fmt(r.baseline.requestsPerSecond, 0)} req/s)`, met: ratio >= 0.7 };
-      }),
+      targets: [
+        ...rows.map((r) => {
+          const ratio = r.webhook.requestsPerSecond / r.baseline.requestsPerSecond;
+          return { name: `warm/baseline throughput at ${r.connections} connection${r.connections === 1 ? '' : 's'}`, target: '>= 70%', value: `${fmt(ratio * 100, 0)}% (${fmt(r.webhook.requestsPerSecond, 0)} vs ${fmt(r.baseline.requestsPerSecond, 0)} req/s)`, met: ratio >= 0.7 };
+        }),
+        // The load generator shares the 2 cores and caps both servers' req/s; CPU per request
+        // is what each server would need on a core of its own.
+        {
+          name: 'warm/baseline capacity at 16 connections (baseline CPU ms per admission / webhook\'s)', target: '>= 70%',
+          value: `${fmt((at16.baselineCpuMs / at16.baseline.completed) / (at16.webhookCpuMs / at16.webhook.completed) * 100, 0)}% (${fmt(at16.webhookCpuMs / at16.webhook.completed, 3)} vs ${fmt(at16.baselineCpuMs / at16.baseline.completed, 3)} ms)`,
+          met: (at16.baselineCpuMs / at16.baseline.completed) / (at16.webhookCpuMs / at16.webhook.completed) >= 0.7,
+        },
+      ],
       notes: [`Best ratio over the levels: ${fmt(best * 100, 0)}%.`],
     },
   ];
