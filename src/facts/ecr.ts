@@ -37,6 +37,9 @@ export function isTagImmutable(repo: RepositoryFacts, tag: string): boolean {
 }
 
 const where = (loc: EcrImageLocation) => `${loc.accountId}/${loc.region}/${loc.repository}`;
+/** DescribeImages only picks the message for an image BatchGetImage did not find: it may use
+ *  what is left of the first half of the time the lookup has. */
+const explainBy = (budgetMs: number) => Date.now() + budgetMs / 2;
 const isDefinitive = (error: unknown) => error instanceof FactError && error.definitive;
 
 export interface EcrFactsOptions {
@@ -101,7 +104,7 @@ export class EcrFacts {
       // The repository's mutability decides how long this answer may be trusted; ask for it
       // alongside rather than after (the immutability check shares the same cached call).
       const [image, repo] = await Promise.all([
-        this.#batchGetImage(loc, { imageTag: tag }, loadSignal),
+        this.#batchGetImage(loc, { imageTag: tag }, loadSignal, explainBy(budgetMs)),
         this.repository(loc, loadSignal, budgetMs).catch(() => undefined),
       ]);
       this.#cache.prime(this.#manifestSpec, `${where(loc)}@${image.digest}`, image);
@@ -110,10 +113,10 @@ export class EcrFacts {
   }
 
   #manifest(loc: EcrImageLocation, digest: string, signal: AbortSignal, budgetMs: number): Promise<ResolvedImage> {
-    return this.#cache.get(this.#manifestSpec, `${where(loc)}@${digest}`, (loadSignal) => this.#batchGetImage(loc, { imageDigest: digest }, loadSignal), signal, budgetMs);
+    return this.#cache.get(this.#manifestSpec, `${where(loc)}@${digest}`, (loadSignal) => this.#batchGetImage(loc, { imageDigest: digest }, loadSignal, explainBy(budgetMs)), signal, budgetMs);
   }
 
-  async #batchGetImage(loc: EcrImageLocation, imageId: ImageIdentifier, signal: AbortSignal): Promise<ResolvedImage> {
+  async #batchGetImage(loc: EcrImageLocation, imageId: ImageIdentifier, signal: AbortSignal, explainUntil: number): Promise<ResolvedImage> {
     let out;
     try {
       out = await this.#clients.ecr(loc.accountId, loc.region).send(new BatchGetImageCommand({
@@ -131,19 +134,22 @@ export class EcrFacts {
     const what = imageId.imageTag !== undefined ? `tag ${imageId.imageTag}` : `digest ${imageId.imageDigest}`;
     const detail = `${code}${failure?.failureReason ? ` (${failure.failureReason})` : ''}`;
     // Archived images answer ImageNotFound or ImageInaccessible; only DescribeImages says which.
-    if (code === 'ImageNotFound') throw await this.#archivedOr(loc, imageId, what, signal, new FactError('IMAGE_NOT_FOUND', 'ecr', 'BatchGetImage', `${what} not found in ${loc.repository}`));
-    if (code === 'ImageInaccessible') throw await this.#archivedOr(loc, imageId, what, signal, new FactError('AWS_ERROR', 'ecr', 'BatchGetImage', `ecr BatchGetImage cannot read ${what}: ${detail}`));
+    if (code === 'ImageNotFound') throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError('IMAGE_NOT_FOUND', 'ecr', 'BatchGetImage', `${what} not found in ${loc.repository}`));
+    if (code === 'ImageInaccessible') throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError('AWS_ERROR', 'ecr', 'BatchGetImage', `ecr BatchGetImage cannot read ${what}: ${detail}`));
     if (code === 'ImageTagDoesNotMatchDigest') throw new FactError('TAG_DIGEST_MISMATCH', 'ecr', 'BatchGetImage', failure?.failureReason ?? 'tag does not match digest');
     if (code === 'InvalidImageDigest' || code === 'InvalidImageTag') throw new FactError('IMAGE_NOT_FOUND', 'ecr', 'BatchGetImage', `${what} is not valid for ECR: ${failure?.failureReason ?? code}`);
     throw new FactError('AWS_ERROR', 'ecr', 'BatchGetImage', `ecr BatchGetImage failed for ${what}: ${detail}`);
   }
 
   /** DescribeImages with status ANY sees archived images; otherwise `fallback` stands. */
-  async #archivedOr(loc: EcrImageLocation, imageId: ImageIdentifier, what: string, signal: AbortSignal, fallback: FactError): Promise<FactError> {
+  async #archivedOr(loc: EcrImageLocation, imageId: ImageIdentifier, what: string, signal: AbortSignal, explainUntil: number, fallback: FactError): Promise<FactError> {
     try {
+      // Bounded so that a throttled or slow explanation cannot hold a definitive answer
+      // past the admission's deadline, where it would become an error onError may admit.
+      const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(explainUntil - Date.now())))]);
       const out = await this.#clients.ecr(loc.accountId, loc.region).send(new DescribeImagesCommand({
         registryId: loc.accountId, repositoryName: loc.repository, imageIds: [imageId], filter: { imageStatus: 'ANY' },
-      }), { abortSignal: signal });
+      }), { abortSignal: bounded });
       const status = out.imageDetails?.[0]?.imageStatus;
       if (status === 'ARCHIVED') return new FactError('IMAGE_ARCHIVED', 'ecr', 'DescribeImages', `${what} is archived`);
       if (status === 'ACTIVATING') return new FactError('IMAGE_ACTIVATING', 'ecr', 'DescribeImages', `${what} is being restored from the archive`);

@@ -18,14 +18,16 @@ t.test('every fault on every ECR operation: a decision per onError, named, in ti
 t.test('a tag ECR says does not exist stays "not found" when DescribeImages (asked only to explain it) fails', async (t) => {
   // Archived or not found, both deny: DescribeImages only picks the message, so its failure
   // must not turn a definitive answer into an error that onError allow would admit.
-  for (const kind of FAULT_KINDS.filter((k) => k !== 'slow')) {
+  for (const kind of FAULT_KINDS) {
     const h = await startHarness({ fixture: faultFixture(), policy: fullPolicy({ onError: 'allow' }), budgetMs: BUDGET_MS });
-    h.sandbox.inject('ecr:DescribeImages', { kind });
+    h.sandbox.inject('ecr:DescribeImages', { kind, delayMs: BUDGET_MS * 3 });
+    const started = Date.now();
     const out = await h.reviewPod([`${HOST}/app:nope`]);
     t.equal(out.response.allowed, false, `${kind}: a missing tag is denied under onError allow`);
     t.equal(resultOf(out, 'digest')?.status, 'fail', `${kind}: [digest] fails`);
     t.match(out.response.status?.message, /tag nope not found in repository app/, `${kind}: and says not found`);
     t.ok(h.sandbox.calls('ecr:DescribeImages') > 0, `${kind}: DescribeImages was asked`);
+    t.ok(Date.now() - started < BUDGET_MS, `${kind}: decided in ${Date.now() - started} ms, before the deadline`);
     await h.close();
   }
 });
