@@ -1,5 +1,5 @@
-// The benchmark's AWS world: one account and region, images in named groups spread over
-// repositories (all IMMUTABLE, so tags are trusted for the long TTL), every image signed and
+// The benchmark's AWS world: one account, images in named groups spread over repositories
+// (all IMMUTABLE, so tags are trusted for the long TTL) and regions, every image signed and
 // scanned (images.ts). Image names are a pure function of (group, index), so the orchestrator
 // names images without asking the sandbox process.
 import { mkdirSync, writeFileSync } from 'node:fs';
