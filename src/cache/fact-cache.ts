@@ -51,11 +51,12 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** What a remembered failure keeps: its class, code and message, not its cause. An AWS SDK
- *  exception holds the whole HTTP response (~13 KB), and a full cache of "repository not
- *  found" answers held that 10,000 times over (168 MB, near the chart's memory limit). */
+/** What a remembered failure keeps: its class, code and message, not its cause nor its
+ *  captured stack. An AWS SDK exception holds the whole HTTP response (~13 KB), and a full
+ *  cache of "repository not found" answers held that 10,000 times over (168 MB, near the
+ *  chart's memory limit); a stack holds the frames of the load that made it. */
 function withoutCause(error: unknown): unknown {
-  if (!(error instanceof Error) || error.cause === undefined) return error;
+  if (!(error instanceof Error)) return error;
   const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
   for (const key of Object.getOwnPropertyNames(error)) {
     if (key !== 'cause' && key !== 'stack') Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(error, key)!);
