@@ -10,7 +10,7 @@ import type { SignerRevocation } from '../facts/signer.ts';
 import { errorMessage } from '../errors.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
 import { compileTrust, type CompiledTrust } from './signature-trust.ts';
-import { computeVerdict, verdictSpec, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
+import { computeVerdict, verdictSpec, withCurrentRevocation, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
 import { error, fail, pass, type Check, type CheckContext, type CheckOutcome, type ManifestDescriptor } from './types.ts';
 
 export interface SignatureCheckDeps {
@@ -50,7 +50,8 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
   async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor): Promise<SignatureVerdict> {
     const { place, list } = sourceOf(ctx, trust);
     const key = `${ctx.compiled.version}/${ctx.policy.name}/${place}@${target.digest}`;
-    return deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline)), ctx.signal, remainingMs(ctx.deadline));
+    const verdict = await deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline)), ctx.signal, remainingMs(ctx.deadline));
+    return withCurrentRevocation(deps, trust, verdict, ctx.signal, remainingMs(ctx.deadline));
   }
 
   async function explainUnsigned(ctx: CheckContext, digest: string): Promise<string> {

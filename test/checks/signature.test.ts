@@ -162,3 +162,19 @@ t.test('revocation unavailable: enforce is an error folded by onError, warn admi
   t.equal(warned.response.allowed, true, 'revocation warn: admitted');
   t.ok((warned.response.warnings ?? []).some((x) => /revocation/i.test(x)), 'with a warning about revocation');
 });
+
+t.test('a signature revoked after its verdict was cached: one GetRevocationStatus call finds it', async (t) => {
+  const h = await startHarness({ fixture: fixture(), policy: `${policy()}cache:\n  ttlSeconds: { revocation: 1 }\n` });
+  t.teardown(() => h.close());
+  t.equal((await h.reviewPod([`${HOST}/app:jws`])).response.allowed, true, 'admitted before the revocation');
+  const referrers = h.sandbox.calls('ecr:ListImageReferrers');
+  const revocations = h.sandbox.calls('signer:GetRevocationStatus');
+  h.sandbox.update((f) => { f.revoked = [...(f.revoked ?? []), JOB]; });
+  t.equal((await h.reviewPod([`${HOST}/app:jws`])).response.allowed, true, 'within the revocation TTL the cached answer stands');
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const after = await h.reviewPod([`${HOST}/app:jws`]);
+  t.equal(after.response.allowed, false, 'denied once the revocation TTL has passed');
+  t.match(after.response.status?.message, /\[signature\] the signature was revoked .*revoked: .*signing-jobs\/1111-2222/);
+  t.equal(h.sandbox.calls('signer:GetRevocationStatus'), revocations + 1, 'one new GetRevocationStatus call');
+  t.equal(h.sandbox.calls('ecr:ListImageReferrers'), referrers, 'the signatures were not fetched and verified again');
+});
