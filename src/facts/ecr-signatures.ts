@@ -60,6 +60,22 @@ async function readBounded(response: Response, limit: number, where: string): Pr
   return Buffer.concat(chunks);
 }
 
+/** S3 answers 503 SlowDown (or drops a connection) under load, and the SDK's retries do not
+ *  cover this plain fetch of a pre-signed URL: one more try, after a short jittered pause. */
+async function fetchWithOneRetry(url: string, signal: AbortSignal): Promise<Response> {
+  const retryable = (r: Response) => r.status === 429 || r.status >= 500;
+  let first: Response;
+  try {
+    first = await fetch(url, { signal, redirect: 'follow' });
+    if (!retryable(first)) return first;
+    await first.body?.cancel().catch(() => undefined);
+  } catch (error) {
+    if (signal.aborted) throw error;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 75));
+  return fetch(url, { signal, redirect: 'follow' });
+}
+
 export class EcrSignatureSource {
   readonly #clients: AwsClients;
 
@@ -144,7 +160,7 @@ export class EcrSignatureSource {
   async #download(url: string, digest: string, size: number, signal: AbortSignal): Promise<Uint8Array> {
     const what = `signature envelope ${digest.slice(0, 19)}`;
     try {
-      const response = await fetch(url, { signal, redirect: 'follow' });
+      const response = await fetchWithOneRetry(url, signal);
       if (!response.ok) {
         await response.body?.cancel().catch(() => undefined);
         throw downloadFailed(`answered HTTP ${response.status} for ${what}`);

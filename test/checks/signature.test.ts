@@ -178,3 +178,12 @@ t.test('a signature revoked after its verdict was cached: one GetRevocationStatu
   t.equal(h.sandbox.calls('signer:GetRevocationStatus'), revocations + 1, 'one new GetRevocationStatus call');
   t.equal(h.sandbox.calls('ecr:ListImageReferrers'), referrers, 'the signatures were not fetched and verified again');
 });
+
+t.test('one failed envelope download (S3 503) is retried', async (t) => {
+  const h = await startHarness({ fixture: fixture(), policy: policy() });
+  t.teardown(() => h.close());
+  h.sandbox.inject('layer:GET', { kind: 'unavailable', times: 1 });
+  const out = await h.reviewPod([`${HOST}/app:jws`]);
+  t.equal(out.response.allowed, true, 'admitted after the retry');
+  t.equal(h.sandbox.calls('layer:GET'), 2, 'two downloads reached the pre-signed URL');
+});
