@@ -3,6 +3,7 @@
 // for facts that may be served while refreshing, and short negative caching for "not found".
 // Failures other than "not found" are never cached: nothing passes because a call failed.
 import { LRUCache } from 'lru-cache';
+import { untilAborted } from '../abort.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from '../facts/pending-calls.ts';
 
@@ -42,14 +43,6 @@ export class AbortedError extends Error {
   }
 }
 
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new AbortedError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 /** What a remembered failure keeps: its class, code and message, not its cause nor its
  *  captured stack. An AWS SDK exception holds the whole HTTP response (~13 KB), and a full
@@ -126,7 +119,7 @@ export class FactCache {
       const until = now + loadTimeoutMs;
       const askAgain = () => running.outOfTime && !signal.aborted && until > this.#now();
       const again = () => this.get(spec, key, load, signal, until - this.#now());
-      return raceSignal(running.promise as Promise<T>, signal).then(
+      return untilAborted(running.promise as Promise<T>, signal, () => new AbortedError()).then(
         (value) => (askAgain() ? again() : value),
         (error: unknown) => {
           if (askAgain()) return again();
@@ -137,7 +130,7 @@ export class FactCache {
     this.#count(spec.fact, 'miss');
     const started = this.#start(spec, k, load, loadTimeoutMs);
     currentPendingCalls()?.link(started.calls);
-    return raceSignal(started.promise, signal);
+    return untilAborted(started.promise, signal, () => new AbortedError());
   }
 
   #start<T>(spec: FactSpec<T>, k: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): { promise: Promise<T>; calls: PendingCalls } {

@@ -2,6 +2,7 @@
 // HTTP Basic AWS:<password>, the password from GetAuthorizationToken (valid 12 hours). One
 // token per (account, region) is cached until shortly before its expiresAt; concurrent
 // admissions share one call; a registry that refuses the token gets a fresh one.
+import { untilAborted } from '../abort.ts';
 import { GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ecrHost } from '../image/ecr-host.ts';
 import type { AwsClients } from './aws-clients.ts';
@@ -56,7 +57,7 @@ export class EcrRegistryAuth {
     this.#inflight ??= this.#fetch().finally(() => {
       this.#inflight = undefined;
     });
-    return (await untilAborted(this.#inflight, signal)).credentials;
+    return (await untilAborted(this.#inflight, signal, deadlineError)).credentials;
   };
 
   async #fetch(): Promise<CachedCredentials> {
@@ -81,15 +82,7 @@ export class EcrRegistryAuth {
   }
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  const aborted = () => new FactError('TIMEOUT', 'ecr', OPERATION, `ecr ${OPERATION} did not answer within the admission deadline`);
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+const deadlineError = () => new FactError('TIMEOUT', 'ecr', OPERATION, `ecr ${OPERATION} did not answer within the admission deadline`);
 
 export interface EcrRegistryClientOptions extends Omit<OciRegistryOptions, 'baseUrl' | 'credentials'> {
   readonly clients: AwsClients;

@@ -3,6 +3,7 @@
 // token flow when it asks for Bearer (realm, service, scope -> GET token -> retry). What the
 // first challenge taught is remembered, so later requests authenticate up front, and tokens
 // are cached per scope until shortly before they expire.
+import { untilAborted } from '../../abort.ts';
 import { FactError } from '../errors.ts';
 import { parseChallenges } from './challenge.ts';
 import { ociError, statusError } from './errors.ts';
@@ -28,16 +29,7 @@ const MAX_CACHED_TOKENS = 1000;
 
 const basicHeader = (c: RegistryCredentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 
-/** Resolves with `promise`, or rejects as soon as `signal` aborts (a shared fetch keeps running for others). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, operation: string): Promise<T> {
-  const aborted = () => ociError('TIMEOUT', operation, `registry ${operation} did not answer within the admission deadline`);
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+const deadlineError = (operation: string) => () => ociError('TIMEOUT', operation, `registry ${operation} did not answer within the admission deadline`);
 
 export class RegistryAuthorizer {
   readonly #options: AuthorizerOptions;
@@ -118,7 +110,7 @@ export class RegistryAuthorizer {
       pending = this.#fetchToken(cacheKey, scope).finally(() => this.#inflight.delete(cacheKey));
       this.#inflight.set(cacheKey, pending);
     }
-    return untilAborted(pending, signal, TOKEN_OPERATION);
+    return untilAborted(pending, signal, deadlineError(TOKEN_OPERATION));
   }
 
   async #fetchToken(cacheKey: string, scope: string): Promise<string> {
