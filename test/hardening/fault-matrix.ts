@@ -9,7 +9,7 @@ import type { ReviewOutcome } from '../../src/admission/reviewer.ts';
 import { fixture, fullPolicy, HOST } from './helpers.ts';
 
 export const BUDGET_MS = 1500;
-export const SLACK_MS = 750;
+export const SLACK_MS = 1000;
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'throttle', 'server-error', 'unavailable', 'reset', 'slow', 'access-denied', 'expired-token', 'unrecognized-client', 'malformed',

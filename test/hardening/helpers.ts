@@ -117,8 +117,9 @@ export async function settledHeap(): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
-/** How many fast-check runs a property gets: HARDENING_RUNS overrides, for a longer fuzz. */
+/** How many cases a property or batch gets: `dflt` times HARDENING_SCALE (default 1), so
+ *  HARDENING_SCALE=10 runs every hostile-input property ten times longer. */
 export function runs(dflt: number): number {
-  const fromEnv = Number(process.env.HARDENING_RUNS);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : dflt;
+  const scale = Number(process.env.HARDENING_SCALE ?? 1);
+  return Math.max(1, Math.round(dflt * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
 }

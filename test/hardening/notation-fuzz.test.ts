@@ -1,4 +1,4 @@
-// The signature issue's property tests at a larger count (HARDENING_RUNS raises them further):
+// The signature issue's property tests at a larger count (HARDENING_SCALE raises them further):
 // hostile envelope bytes never verify and never throw; no edit of a valid envelope verifies;
 // the OCI challenge, referrers-index and signature-manifest parsers only ever throw content
 // errors. Then the same through the whole signature check: an edited envelope stored as an
