@@ -1,19 +1,33 @@
 // digest: which digest does this reference name, and does it exist in that ECR repository?
 // Every later check works on the digest this check resolves.
 import { effectiveTag } from '../image/reference.ts';
+import { pullThroughCacheOrigin } from '../image/ecr-host.ts';
+import { FactError } from '../facts/errors.ts';
 import type { EcrFacts } from '../facts/ecr.ts';
 import type { OciFacts } from '../facts/oci-facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import { shortDigest } from '../decision/format.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
-import { pass, type Check } from './types.ts';
+import { fail, pass, type Check, type CheckContext } from './types.ts';
+
+/** A pull-through-cache repository fills on its first pull, which a denial would prevent:
+ *  say so, and how to fill it, instead of a plain "not found". */
+function notYetCached(ctx: CheckContext, err: unknown, what: string) {
+  const loc = ctx.image.ecr!;
+  if (!(err instanceof FactError) || (err.code !== 'IMAGE_NOT_FOUND' && err.code !== 'REPOSITORY_NOT_FOUND')) return undefined;
+  const origin = pullThroughCacheOrigin(loc.repository, ctx.compiled.ecrAccounts.get(loc.accountId)?.pullThroughCachePrefixes ?? []);
+  if (!origin) return undefined;
+  return fail('digest', `${what} is not in the pull-through cache ${origin.prefix} (upstream ${origin.upstreamPath}) yet`,
+    `ECR fills the cache on the first pull: pull it once (docker pull ${loc.host}/${loc.repository}${ctx.image.ref.tag ? `:${ctx.image.ref.tag}` : ''}) so it is scanned and signed like the rest, then deploy again.`);
+}
 
 export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
   return {
     id: 'digest',
     needs: ['origin'],
     enabled: (_policy, image) => image.managed || image.oci !== undefined,
-    async run({ image, signal, deadline }) {
+    async run(ctx) {
+      const { image, signal, deadline } = ctx;
       const tag = effectiveTag(image.ref);
       const what = tag !== undefined ? `tag ${tag}` : `digest ${shortDigest(image.ref.digest ?? '')}`;
       const ref = { ...(tag !== undefined && { tag }), ...(image.ref.digest !== undefined && { digest: image.ref.digest }) };
@@ -31,7 +45,7 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
         const platforms = resolved.platforms ? ` (index of ${resolved.platforms.length} platforms)` : '';
         return pass('digest', { resolved, reason: `${what} is ${resolved.digest}${platforms}` });
       } catch (err) {
-        return factFailure('digest', err, loc, what);
+        return notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what);
       }
     },
   };

@@ -172,3 +172,13 @@ t.test('a cross-account registry is read with the role the policy names', async 
   t.ok(otherCalls.length > 0 && otherCalls.every((c) => c.accessKeyId === `ASIA${OTHER}SBX`), 'calls to the other account are signed with the assumed role');
   t.ok(ownCalls.length > 0 && ownCalls.every((c) => c.accessKeyId === 'AKIDSANDBOX'), 'calls to the own account keep the default credentials');
 });
+
+t.test('a pull-through-cache repository that has not been filled says so', async (t) => {
+  const h = await startHarness({ fixture: fixture(), policy: `registries:\n  ecr:\n    - accountId: "${ACCOUNT}"\n      pullThroughCachePrefixes: [docker-hub]\n` });
+  t.teardown(() => h.close());
+  const out = await h.reviewPod([`${HOST}/docker-hub/library/nginx:1.27`]);
+  t.equal(out.response.allowed, false);
+  t.match(out.response.status?.message, /\[digest\] tag 1\.27 is not in the pull-through cache docker-hub \(upstream library\/nginx\) yet\. ECR fills the cache on the first pull/);
+  const plain = await h.reviewPod([`${HOST}/other/nginx:1.27`]);
+  t.match(plain.response.status?.message, /\[digest\] repository other\/nginx .* does not exist/, 'a repository outside the prefixes is plainly not found');
+});
