@@ -17,4 +17,6 @@ rig:
 	scripts/rig/build.sh
 
 e2e: rig
-	PATH="$(E2E_NODE_PATH):$$PATH" tap --timeout 900 --disable-coverage --jobs=1 $(E2E_TESTS)
+	set -o pipefail; PATH="$(E2E_NODE_PATH):$$PATH" tap --timeout 900 --disable-coverage --jobs=1 $(E2E_TESTS) 2>&1 | tee test-output-e2e.log
+	@# The plain closing line CI reads, as for the unit run.
+	node scripts/tap-summary.mjs test-output-e2e.log e2e
