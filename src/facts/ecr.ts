@@ -103,9 +103,13 @@ export class EcrFacts {
     return this.#cache.get(this.#tagSpec, `${where(loc)}:${tag}`, async (loadSignal) => {
       // The repository's mutability decides how long this answer may be trusted; ask for it
       // alongside rather than after (the immutability check shares the same cached call).
+      // Only the answer's lifetime depends on it: when it has not come by the middle of the
+      // lookup's time, the tag is trusted for the short, mutable TTL rather than holding the
+      // digest (and every check after it) until the deadline.
+      const repoWait = AbortSignal.any([loadSignal, AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs / 2)))]);
       const [image, repo] = await Promise.all([
         this.#batchGetImage(loc, { imageTag: tag }, loadSignal, explainBy(budgetMs)),
-        this.repository(loc, loadSignal, budgetMs).catch(() => undefined),
+        this.repository(loc, repoWait, budgetMs).catch(() => undefined),
       ]);
       this.#cache.prime(this.#manifestSpec, `${where(loc)}@${image.digest}`, image);
       return { digest: image.digest, immutable: repo !== undefined && isTagImmutable(repo, tag) };

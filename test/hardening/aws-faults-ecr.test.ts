@@ -31,3 +31,21 @@ t.test('a tag ECR says does not exist stays "not found" when DescribeImages (ask
     await h.close();
   }
 });
+
+t.test('a slow or failing DescribeRepositories (asked only for how long a tag may be trusted) does not hold the digest check', async (t) => {
+  for (const kind of ['slow', 'throttle'] as const) {
+    for (const immutability of [false, true]) {
+      const h = await startHarness({ fixture: faultFixture(), policy: fullPolicy({ immutability }), budgetMs: BUDGET_MS });
+      h.sandbox.inject('ecr:DescribeRepositories', { kind, delayMs: BUDGET_MS * 3 });
+      const out = await h.reviewPod([`${HOST}/app:1.0`]);
+      t.equal(resultOf(out, 'digest')?.status, 'pass', `${kind}, immutability ${immutability}: [digest] passes (${resultOf(out, 'digest')?.reason})`);
+      if (immutability) {
+        t.equal(resultOf(out, 'immutability')?.status, 'error', `${kind}: [immutability], which needs the answer, is the error`);
+        t.match(resultOf(out, 'immutability')?.reason, /ecr DescribeRepositories/);
+      } else {
+        t.equal(out.response.allowed, true, `${kind}: with immutability off, the image is admitted`);
+      }
+      await h.close();
+    }
+  }
+});
