@@ -15,7 +15,8 @@ interface Problem {
 function describeContainer(image: ImageVerdictInput): string {
   const { containerKind, containerName, image: ref } = image.container;
   const digest = image.digest ? ` (${shortDigest(image.digest)})` : '';
-  return `${containerKind} "${containerName}" ${ref}${digest}`;
+  // Names and images come from the object: bounded so a hostile one cannot swell the message.
+  return `${containerKind} "${clip(containerName, 253)}" ${clip(ref, 512)}${digest}`;
 }
 
 function problemText(result: CheckResult): string {

@@ -40,6 +40,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     // k8s sends no path params; a long request line is never ours.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // The API server gives a webhook at most 30 s; a client that trickles its body for longer
+    // (Node's default allows 300 s) only ties up a connection.
+    requestTimeout: 30_000,
     forceCloseConnections: 'idle',
   };
   const app = (options.tls

@@ -132,3 +132,17 @@ t.test('one log line per admission: uid, kind, namespace/name, decision, duratio
   const checks = await metrics.checkResults.get();
   t.ok(checks.values.some((v) => v.labels.check === 'origin' && v.labels.status === 'pass'));
 });
+
+t.test('a request that trickles in is cut after 30 s, the longest any API server waits', async (t) => {
+  const metrics = createMetrics();
+  const webhook = buildWebhookApp({ reviewer: reviewerFor(FIXTURE_POLICY, { metrics }), logger: silentLogger, metrics });
+  t.teardown(() => webhook.close());
+  t.equal(webhook.initialConfig.requestTimeout, 30_000);
+});
+
+t.test('a hostile container name or image cannot swell the denial message', async (t) => {
+  const { decide } = await import('../../src/decision/decide.ts');
+  const policy = { name: 'default', mode: 'enforce' as const, onError: 'deny' as const, checks: {} };
+  const d = decide({ kind: 'Pod', namespace: 'ns', name: 'p', images: [{ container: { containerKind: 'container', containerName: 'n'.repeat(5000), image: `x/${'y'.repeat(100_000)}` }, policy, results: [{ check: 'origin', status: 'fail', reason: 'no' }] }] });
+  t.ok((d.message ?? '').length < 1200, `message is ${d.message?.length} characters`);
+});
