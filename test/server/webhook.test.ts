@@ -137,7 +137,7 @@ t.test('a request that trickles in is cut after 30 s, the longest any API server
   const metrics = createMetrics();
   const webhook = buildWebhookApp({ reviewer: reviewerFor(FIXTURE_POLICY, { metrics }), logger: silentLogger, metrics });
   t.teardown(() => webhook.close());
-  t.equal(webhook.initialConfig.requestTimeout, 30_000);
+  t.equal((webhook.initialConfig as { requestTimeout?: number }).requestTimeout, 30_000);
 });
 
 t.test('a hostile container name or image cannot swell the denial message', async (t) => {
