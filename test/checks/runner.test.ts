@@ -30,11 +30,9 @@ t.test('independent checks run concurrently', async (t) => {
   let running = 0;
   let peak = 0;
   const slow = (id: CheckId) => check(id, async () => { running++; peak = Math.max(peak, running); await sleep(100); running--; return pass(id); });
-  const started = performance.now();
   const results = await runChecks([slow('origin'), slow('immutability'), slow('signature'), slow('vulnerabilities')], ctx);
-  const took = performance.now() - started;
+  // Counted, not timed: the machine's load cannot make this flaky.
   t.equal(peak, 4, 'all four were running at once');
-  t.ok(took < 300, `four 100 ms checks took ${Math.round(took)} ms, not 400`);
   t.same(results.map((r) => [r.check, r.status]), [['origin', 'pass'], ['immutability', 'pass'], ['signature', 'pass'], ['vulnerabilities', 'pass']], 'results in the order of the checks');
   for (const r of results) t.type(r.durationMs, 'number');
 });
