@@ -7,7 +7,8 @@
 import { describeManifest } from './manifest.ts';
 import { FactError } from './errors.ts';
 import { RegistryAuthorizer } from './oci/auth.ts';
-import { isDigest, isRepositoryName, isTag, referrersTag, sha256Of } from './oci/digest.ts';
+import { isDigest, isRepositoryName, isTag, referrersTag } from './oci/digest.ts';
+import { sha256Digest } from './manifest.ts';
 import { OciContentError, ociError, statusError } from './oci/errors.ts';
 import { checkScheme, exchange, isConnectionFailure, type HttpResponse } from './oci/http.ts';
 import { mapBounded } from './oci/pool.ts';
@@ -108,7 +109,7 @@ export class OciRegistryClient {
     // No usable HEAD answer: the bytes served for the tag define its digest.
     const response = await this.#send(this.#manifestRequest(repository, url, `tag ${ref.tag}`, IMAGE_MEDIA_TYPES.join(', '), signal));
     if (!ok(response)) throw statusError(response.status, response.body, 'GET manifests', `${repository}:${ref.tag}`);
-    const digest = sha256Of(response.body);
+    const digest = sha256Digest(response.body);
     const claimed = response.headers.get('docker-content-digest');
     if (claimed !== null && isDigest(claimed) && claimed !== digest) {
       throw new OciContentError('digest-mismatch', 'GET manifests', `registry says ${repository}:${ref.tag} is ${claimed}, but its bytes hash to ${digest}`);
@@ -191,7 +192,7 @@ export class OciRegistryClient {
     });
     if (!ok(response)) throw statusError(response.status, response.body, 'GET blobs', `${what} of ${repository}`);
     if (response.body.byteLength !== size) throw new OciContentError('size-mismatch', 'GET blobs', `${what} is ${response.body.byteLength} bytes, not the ${size} its descriptor states`);
-    const actual = sha256Of(response.body);
+    const actual = sha256Digest(response.body);
     if (actual !== digest) throw new OciContentError('digest-mismatch', 'GET blobs', `${what} bytes hash to ${actual}`);
     return response.body;
   }
@@ -227,7 +228,7 @@ export class OciRegistryClient {
   async #manifestBytes(repository: string, digest: string, accept: string, kind: string, signal: AbortSignal): Promise<HttpResponse> {
     const response = await this.#send(this.#manifestRequest(repository, this.#url(repository, `manifests/${digest}`), `${kind} ${digest}`, accept, signal));
     if (!ok(response)) throw statusError(response.status, response.body, 'GET manifests', `${kind} ${repository}@${digest}`);
-    const actual = sha256Of(response.body);
+    const actual = sha256Digest(response.body);
     if (actual !== digest) throw new OciContentError('digest-mismatch', 'GET manifests', `${kind} bytes served for ${digest} hash to ${actual}`);
     return response;
   }
