@@ -1,6 +1,8 @@
 // Finds every image an object will run: the containers, init containers and ephemeral
 // containers of a Pod, or of the pod template inside each workload kind. A bad Deployment is
 // then rejected at `kubectl apply`, not left stuck in ReplicaSet events.
+import { isObject } from '../json.ts';
+
 export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer';
 
 export interface ContainerImage {
@@ -42,7 +44,6 @@ const CONTAINER_LISTS: ReadonlyArray<[string, ContainerKind]> = [
 /** More than any real pod has: bounds the work a hostile object can ask for. */
 export const MAX_CONTAINERS = 256;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function isHandledKind(group: string, kind: string): boolean {
   return `${group}/${kind}` in POD_SPEC_PATHS;

@@ -1,5 +1,7 @@
 // admission.k8s.io/v1 AdmissionReview: the subset we read, validated by hand so that a body
 // of any shape yields either a typed request or a clear 400 reason, never an exception.
+import { isObject } from '../json.ts';
+
 export interface GroupVersionKind { group: string; version: string; kind: string }
 
 export interface AdmissionRequest {
@@ -32,7 +34,6 @@ export interface AdmissionReviewResponse {
 
 export type ParsedReview = { ok: true; request: AdmissionRequest } | { ok: false; reason: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === 'string';
 
 export function parseAdmissionReview(body: unknown): ParsedReview {

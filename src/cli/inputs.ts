@@ -5,6 +5,7 @@ import { parseAllDocuments } from 'yaml';
 import type { AdmissionRequest } from '../admission/review.ts';
 import { parseAdmissionReview } from '../admission/review.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from '../errors.ts';
+import { isObject } from '../json.ts';
 
 export interface CheckInput {
   /** Where it came from, for output: "file.yaml#2" or "image list". */
@@ -12,7 +13,6 @@ export interface CheckInput {
   readonly request: AdmissionRequest;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function requestFor(object: Record<string, unknown>, namespace: string, uid: string): AdmissionRequest {
   const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
