@@ -66,6 +66,8 @@ interface InFlight {
   outOfTime: boolean;
 }
 
+const keyOf = (spec: FactSpec<never>, key: string): string => `${spec.fact}\u0000${key}`;
+
 export class FactCache {
   readonly #lru: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, InFlight>();
@@ -94,7 +96,7 @@ export class FactCache {
    * which other callers may be sharing.
    */
   async get<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, loadTimeoutMs: number): Promise<T> {
-    const k = `${spec.fact}\u0000${key}`;
+    const k = keyOf(spec, key);
     const entry = this.#lru.get(k);
     const now = this.#now();
     if (entry && now < entry.freshUntil) {
@@ -145,8 +147,7 @@ export class FactCache {
     const promise = (async () => {
       try {
         const value = await withPendingCalls(calls, () => load(loadSignal));
-        const ttl = spec.ttlMs(value);
-        if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
+        this.#remember(spec, k, value);
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
@@ -166,8 +167,13 @@ export class FactCache {
 
   /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */
   prime<T>(spec: FactSpec<T>, key: string, value: T): void {
+    this.#remember(spec, keyOf(spec, key), value);
+  }
+
+  /** Keeps a value for its TTL, and past it for the stale window in which it may be served. */
+  #remember<T>(spec: FactSpec<T>, k: string, value: T): void {
     const ttl = spec.ttlMs(value);
-    if (ttl > 0) this.#lru.set(`${spec.fact}\u0000${key}`, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
+    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
   }
 
   /** Forgets every entry (a new policy does not need this: verdict keys carry its version). */

@@ -4,7 +4,7 @@
 import { BatchGetImageCommand, DescribeImagesCommand, DescribeRepositoriesCommand, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import type { CacheConfig } from '../config/schema.ts';
 import type { EcrImageLocation, ResolvedImage } from '../checks/types.ts';
-import { globMatcher } from '../policy/glob.ts';
+import { anyOf, globMatcher, type Matcher } from '../policy/glob.ts';
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
 import type { AwsClients } from './aws-clients.ts';
 import { FactError, fromAwsError } from './errors.ts';
@@ -26,8 +26,16 @@ interface TagFact {
 }
 
 /** Whether `tag` can be moved to another image in this repository. */
+// Cached RepositoryFacts are the same objects across admissions: their filters compile once.
+const exclusionMatchers = new WeakMap<RepositoryFacts, Matcher>();
+
 export function isTagImmutable(repo: RepositoryFacts, tag: string): boolean {
-  const matched = repo.exclusionFilters.some((f) => globMatcher(f)(tag));
+  let matcher = exclusionMatchers.get(repo);
+  if (!matcher) {
+    matcher = anyOf(repo.exclusionFilters.map(globMatcher));
+    exclusionMatchers.set(repo, matcher);
+  }
+  const matched = matcher(tag);
   switch (repo.tagMutability) {
     case 'IMMUTABLE': return true;
     case 'IMMUTABLE_WITH_EXCLUSION': return !matched;
