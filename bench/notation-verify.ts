@@ -4,13 +4,15 @@
 // AWS-Signer-shaped ECDSA P-384 chain (JWS and COSE) and the reference RSA vectors.
 //   node bench/notation-verify.ts [N]
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadTrustStore, parseTrustedIdentity, verifySignature } from '../src/notation/index.ts';
 import type { TargetDescriptor, VerifyOptions } from '../src/notation/index.ts';
 import { signEnvelope } from '../src/notation/sign.ts';
 import { buildAwsSignerShapedChain } from '../src/notation/testchain.ts';
 
 const N = Number(process.argv[2] ?? 1000);
-const VECTORS = '/work/shared/testdata/notation/';
+// The Notary Project test vectors carried in the repository.
+const VECTORS = join(import.meta.dirname, '../test/fixtures/notation/');
 
 interface Case {
   name: string;

@@ -2,6 +2,7 @@
 // shaped chains and envelopes signed with real keys, and byte-level tampering.
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { signBytes, type SignatureAlgorithm } from '../../src/notation/algorithms.ts';
 import { coseSign1ToBeSigned } from '../../src/notation/cose.ts';
 import { CborTag, decodeCbor, encodeCbor, type CborKey, type CborValue } from '../../src/notation/cbor.ts';
@@ -10,8 +11,9 @@ import { signEnvelope, type SignRequest, type SignedEnvelope } from '../../src/n
 import { buildAwsSignerShapedChain, type ChainOptions, type TestChain } from '../../src/notation/testchain.ts';
 import type { TargetDescriptor, TrustStore, VerifyOptions } from '../../src/notation/types.ts';
 
-export const VECTORS = '/work/shared/testdata/notation/';
-export const readVector = (name: string): Uint8Array => new Uint8Array(readFileSync(VECTORS + name));
+/** The Notary Project test vectors carried in the repository (see its README for source and licence). */
+export const VECTORS = join(import.meta.dirname, '../fixtures/notation/');
+export const readVector = (name: string): Uint8Array => new Uint8Array(readFileSync(join(VECTORS, name)));
 
 export const PROFILE_ARN = 'arn:aws:signer:us-east-1:111122223333:/signing-profiles/release';
 export const PROFILE_VERSION_ARN = `${PROFILE_ARN}/AbCdEf1234`;

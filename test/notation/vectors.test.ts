@@ -1,5 +1,5 @@
 // The Notary Project reference implementation's envelopes, with the results its README
-// states (/work/shared/testdata/notation/README.md).
+// states (test/fixtures/notation/README.md).
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { loadTrustStore, parseTrustedIdentity, signerOf, verifySignature } from '../../src/notation/index.ts';
