@@ -58,7 +58,11 @@ export const listImageReferrers: EcrHandler = (req) => {
   const filter = input.optionalObject('filter');
   const artifactTypes = filter?.optionalStringList('artifactTypes', { min: 1, max: 5 });
   const artifactStatus = filter?.optionalEnum('artifactStatus', ['ACTIVE', 'ARCHIVED', 'ACTIVATING', 'ANY'] as const) ?? 'ACTIVE';
-  const maxResults = input.optionalInt('maxResults', 1, 50) ?? 50;
+  // ListImageReferrersRequest.maxResults (@aws-sdk/client-ecr models_0.d.ts): "This value can
+  // be between 1 and 50. If this parameter is not used, then ListImageReferrers returns up to
+  // 20 results and a nextToken value, if applicable." The filter (ListImageReferrersFilter):
+  // artifactTypes, and artifactStatus ACTIVE | ARCHIVED | ACTIVATING | ANY, ACTIVE when absent.
+  const maxResults = input.optionalInt('maxResults', 1, 50) ?? 20;
   const nextToken = input.optionalString('nextToken');
   const referrers = (repo.referrers.get(subject) ?? []).filter((r) =>
     (artifactStatus === 'ANY' || r.status === artifactStatus) &&

@@ -67,18 +67,31 @@ t.test('ListImageReferrers', async (t) => {
   const sb = await sandbox(t, fixture);
   const { ecr } = clients(t, sb);
 
-  t.test('paginates past 50', async (t) => {
+  // ListImageReferrersRequest.maxResults in @aws-sdk/client-ecr's models_0.d.ts: 1 to 50;
+  // "If this parameter is not used, then ListImageReferrers returns up to 20 results and a
+  // nextToken value, if applicable."
+  const listAll = async (maxResults: number | undefined) => {
     const seen: string[] = [];
+    const sizes: number[] = [];
     let nextToken: string | undefined;
-    let pages = 0;
     do {
-      const r = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, nextToken }));
-      t.ok((r.referrers?.length ?? 0) <= 50, 'at most 50 per page');
+      const r = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, nextToken, ...(maxResults !== undefined && { maxResults }) }));
+      sizes.push(r.referrers?.length ?? 0);
       seen.push(...(r.referrers ?? []).map((x) => x.digest ?? ''));
       nextToken = r.nextToken;
-      pages += 1;
     } while (nextToken);
-    t.equal(pages, 2);
+    return { seen, sizes };
+  };
+
+  t.test('without maxResults a page holds 20, as in AWS', async (t) => {
+    const { seen, sizes } = await listAll(undefined);
+    t.same(sizes, [20, 20, 19], 'pages of 20 and a nextToken while more remain');
+    t.equal(new Set(seen).size, 59, 'no referrer repeats across pages');
+  });
+
+  t.test('paginates past 50 with maxResults 50', async (t) => {
+    const { seen, sizes } = await listAll(50);
+    t.same(sizes, [50, 9]);
     t.equal(seen.length, 59, 'the archived referrer is not listed by default');
     t.equal(new Set(seen).size, 59, 'no referrer repeats across pages');
     const any = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactStatus: 'ANY' }, maxResults: 50 }));
