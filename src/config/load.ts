@@ -23,6 +23,8 @@ export interface PolicyProblem {
 }
 
 const MAX_POLICY_BYTES = 1024 * 1024;
+const EMPTY_POLICY_MESSAGE = 'the file holds no policy (it is empty, or only whitespace, comments or a YAML null); '
+  + 'check the ConfigMap key the file comes from, or write `mode: enforce` for the built-in defaults';
 /** Problems listed in one error; the rest are counted. Finding each one's line walks the
  *  document, so listing all of them made a 290 KB file of unknown keys take 20 s (and a 1 MB
  *  one minutes, with the event loop held) and gave a 26 MB message. */
@@ -189,9 +191,17 @@ export function parsePolicy(text: string, source = '<policy>'): LoadedPolicy {
   let data: unknown;
   try {
     // A low alias budget refuses "billion laughs" documents instead of expanding them.
-    data = doc.toJS({ maxAliasCount: 50 }) ?? {};
+    data = doc.toJS({ maxAliasCount: 50 });
   } catch (err) {
     throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, [{ path: 'yaml', message: errorMessage(err) }]));
+  }
+  // An empty ConfigMap key (or a file of only comments, whitespace or a YAML null) is a
+  // mistake in how the file was made, not a wish for the defaults: taken as a policy it would
+  // silently replace the operator's policy with the built-in defaults. Refused like any other
+  // bad file, so the server does not start on it and a reload to it keeps the last good
+  // policy. An explicit `{}` still means "all defaults".
+  if (data === null || data === undefined) {
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, [{ path: '(top level)', message: EMPTY_POLICY_MESSAGE }]));
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, [{ path: '(top level)', line: 1, message: 'must be a mapping of keys' }]));

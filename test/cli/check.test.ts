@@ -130,6 +130,16 @@ t.test('exit 2 for a bad policy: the message names the key and its line', async 
   t.match(missing.stderr, /cannot read policy file .*nope\.yaml/);
 });
 
+t.test('exit 2 for an empty policy file (an empty ConfigMap key), naming the file', async (t) => {
+  const { dir } = files(t, { 'empty.yaml': '', 'comments.yaml': '# policy goes here\n' });
+  for (const name of ['empty.yaml', 'comments.yaml']) {
+    const r = await run(['check', '--config', join(dir, name), 'registry.k8s.io/pause:3.10']);
+    t.equal(r.code, 2, `${name}: exit 2`);
+    t.equal(r.stdout, '', `${name}: no decision printed`);
+    t.match(r.stderr, new RegExp(`^ecr-admission: invalid policy file .*${name.replace('.', '\\.')}:\\n  .*${name.replace('.', '\\.')}: \\(top level\\): the file holds no policy`), name);
+  }
+});
+
 t.test('exit 2 for usage errors, with the usage text', async (t) => {
   const { policy, dir } = files(t, { 'list.yaml': '- a\n- b\n', 'broken.yaml': 'kind: Pod\n  bad: [\n' });
   const cases: Array<[args: string[], why: RegExp]> = [

@@ -18,8 +18,31 @@ function problems(text: string): string[] {
   throw new Error('policy was accepted');
 }
 
-t.test('an empty or minimal file gets every default', async (t) => {
-  for (const text of ['', '# only a comment\n', 'mode: enforce\n']) {
+/** Texts that hold no policy: an empty ConfigMap key, whitespace, comments, a YAML null. */
+const EMPTY_POLICIES: Array<[label: string, text: string]> = [
+  ['an empty file', ''],
+  ['only newlines and spaces', '\n  \n\t\n'],
+  ['only a comment', '# only a comment\n'],
+  ['comments and a document marker', '# policy\n---\n# nothing yet\n'],
+  ['a document end marker', '---\n...\n'],
+  ['a YAML null', 'null\n'],
+  ['a YAML ~', '~\n'],
+  ['a byte order mark only', '\ufeff'],
+];
+
+t.test('an empty policy file is refused, naming the file, instead of meaning the defaults', async (t) => {
+  for (const [label, text] of EMPTY_POLICIES) {
+    t.throws(() => parsePolicy(text, '/etc/ecr-admission/policy.yaml'), {
+      code: ErrorCodes.CONFIG_INVALID,
+      message: /^invalid policy file \/etc\/ecr-admission\/policy\.yaml:\n {2}\/etc\/ecr-admission\/policy\.yaml: \(top level\): the file holds no policy \(it is empty, or only whitespace, comments or a YAML null\); check the ConfigMap key/,
+    }, label);
+  }
+  const dir = t.testdir({ 'empty.yaml': '' });
+  t.throws(() => loadPolicyFile(join(dir, 'empty.yaml')), { code: ErrorCodes.CONFIG_INVALID, message: /empty\.yaml: \(top level\): the file holds no policy/ }, 'through loadPolicyFile too');
+});
+
+t.test('an explicit empty mapping or a minimal file gets every default', async (t) => {
+  for (const text of ['{}\n', '# a comment\n{}\n', 'mode: enforce\n']) {
     const { policy, version, source } = parsePolicy(text, 'p.yaml');
     t.equal(source, 'p.yaml');
     t.match(version, /^[0-9a-f]{12}$/);

@@ -53,6 +53,23 @@ t.test('reload applies a good file, refuses a bad one and keeps the last good po
   t.same(await reloadsCounted(metrics), { applied: 2, refused: 2 });
 });
 
+t.test('an empty file: the store refuses to start on it, and a reload to it keeps the last good policy', async (t) => {
+  const dir = t.testdir({ 'policy.yaml': GOOD_B, 'empty.yaml': '' });
+  t.throws(() => createPolicyStore({ path: join(dir, 'empty.yaml') }), { code: ErrorCodes.CONFIG_INVALID, message: /empty\.yaml: \(top level\): the file holds no policy/ });
+  const path = join(dir, 'policy.yaml');
+  const metrics = createMetrics();
+  const store = createPolicyStore({ path, logger: silentLogger, metrics });
+  const good = store.current();
+  for (const text of ['', '# emptied by mistake\n', 'null\n']) {
+    writeFileSync(path, text);
+    t.equal(store.reload(), false, `${JSON.stringify(text)}: not applied`);
+    t.equal(store.current(), good, 'the last good policy stays in force');
+    t.equal(store.current().file.mode, 'warn');
+    t.match(store.status().lastReloadError, /policy\.yaml: \(top level\): the file holds no policy/);
+  }
+  t.same(await reloadsCounted(metrics), { refused: 3 });
+});
+
 t.test('the store refuses to start on a bad file', async (t) => {
   const dir = t.testdir({ 'policy.yaml': BAD });
   t.throws(() => createPolicyStore({ path: join(dir, 'policy.yaml') }), { code: ErrorCodes.CONFIG_INVALID, message: /:3: namespaces\.exclud: unknown key/ });

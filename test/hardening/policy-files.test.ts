@@ -101,6 +101,11 @@ t.test('malformed YAML, wrong types, bombs and huge files are refused quickly an
     ['1 MiB list of numbers', `registries:\n  allow: [${'1,'.repeat(MB / 2 - 40)}1]\n`, /registries\.allow\[0\]: must be string[\s\S]*and \d+ more problems/],
     ['1 MiB of bad overrides', fill(MB, (i) => `  - { name: o${i}, mode: bogus }`, 'overrides:'), /overrides\[0\]\.mode: must be one of[\s\S]*more problems/],
     ['1 MiB of bad patterns', `registries:\n  allow: [${'"a b",'.repeat(MB / 6 - 20)}"a b"]\n`, /pattern contains whitespace[\s\S]*more problems/],
+    ['empty file (an empty ConfigMap key)', '', /\(top level\): the file holds no policy/],
+    ['only whitespace', ' \n\t\n\n', /the file holds no policy/],
+    ['only comments', '# policy for prod\n# TODO\n', /the file holds no policy/],
+    ['a YAML null document', '--- null\n', /the file holds no policy/],
+    ['1 MiB of comments', fill(MB, (i) => `# comment ${i}`), /the file holds no policy/],
     ['1 MiB of deep flow nesting', `a: ${'['.repeat(MB / 2 - 4)}${']'.repeat(MB / 2 - 4)}\n`, /yaml/],
   ];
   for (const [label, text, where] of cases) {
@@ -196,6 +201,8 @@ t.test('a reload of a bad file keeps the last good policy, whole', async (t) => 
     ['alias bomb', 'a: &a [1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c]\n'],
     ['1 MiB of unknown keys', fill(MB, (i) => `k${i}: 1`)],
     ['empty text with a BOM and garbage', '\ufeff\u0000\u0001'],
+    ['an emptied ConfigMap key', ''],
+    ['only comments', '# emptied\n'],
   ];
   for (const [label, text] of bad) {
     writeFileSync(file, text);
