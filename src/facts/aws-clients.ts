@@ -1,17 +1,33 @@
 // One place that builds AWS SDK clients: one per (service, account, region), with the
 // endpoint overrides every test and PrivateLink set-up uses, the per-account role to assume,
-// and a middleware that counts every call for /metrics.
+// and a middleware that counts every call for /metrics. The clients are kept in an LRU:
+// regions come from image hosts (real regions only, image/ecr-host.ts) and accounts from the
+// policy, yet each client costs about 21 KiB, so the set stays bounded whatever Pods name.
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { SignerClient } from '@aws-sdk/client-signer';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, InitializeMiddleware } from '@smithy/types';
+import { LRUCache } from 'lru-cache';
 import type { AwsConfig } from '../config/schema.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { trackCall } from './pending-calls.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Service = 'ecr' | 'inspector2' | 'signer';
+type AnyClient = ECRClient | Inspector2Client | SignerClient;
+
+/** Clients kept at most: every real region of the three partitions (about 40) for each of
+ *  three services and two accounts, about 5 MiB. */
+export const DEFAULT_MAX_CLIENTS = 256;
+
+/** A kept client and the calls it has under way: an evicted client is destroyed (its sockets
+ *  closed) only once its last call has answered, so eviction never cuts a call short. */
+interface ClientEntry {
+  readonly client: AnyClient;
+  inFlight: number;
+  evicted: boolean;
+}
 
 export interface AwsClientsOptions {
   readonly env: Env;
@@ -21,6 +37,8 @@ export interface AwsClientsOptions {
   readonly metrics?: Metrics;
   /** Fixed credentials (tests, the demo); otherwise the SDK default chain (IRSA, Pod Identity, ...). */
   readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Clients kept at once (least recently used evicted first); DEFAULT_MAX_CLIENTS when absent. */
+  readonly maxClients?: number;
 }
 
 const ENDPOINT_VARIABLES: Record<Service | 'sts', string> = {
@@ -40,10 +58,22 @@ export function outcomeOf(error: unknown): string {
 
 export class AwsClients {
   readonly #options: AwsClientsOptions;
-  readonly #clients = new Map<string, ECRClient | Inspector2Client | SignerClient>();
+  readonly #clients: LRUCache<string, ClientEntry>;
 
   constructor(options: AwsClientsOptions) {
     this.#options = options;
+    this.#clients = new LRUCache<string, ClientEntry>({
+      max: options.maxClients ?? DEFAULT_MAX_CLIENTS,
+      dispose: (entry) => {
+        entry.evicted = true;
+        if (entry.inFlight === 0) entry.client.destroy();
+      },
+    });
+  }
+
+  /** How many clients are kept now. */
+  get size(): number {
+    return this.#clients.size;
   }
 
   endpoint(service: Service | 'sts'): string | undefined {
@@ -75,7 +105,7 @@ export class AwsClients {
     };
   }
 
-  #instrument<C extends ECRClient | Inspector2Client | SignerClient>(service: Service, client: C): C {
+  #instrument<C extends AnyClient>(service: Service, client: C): C {
     const metrics = this.#options.metrics;
     const stack = client.middlewareStack as unknown as { add(mw: InitializeMiddleware<object, object>, options: { step: 'initialize'; name: string }): void };
     // Around the SDK's retries: a call is in flight from the first attempt to the last answer,
@@ -103,12 +133,25 @@ export class AwsClients {
     return client;
   }
 
-  #cached<C extends ECRClient | Inspector2Client | SignerClient>(key: string, make: () => C): C {
-    let client = this.#clients.get(key) as C | undefined;
-    if (!client) {
-      client = make();
-      this.#clients.set(key, client);
-    }
+  #cached<C extends AnyClient>(key: string, make: () => C): C {
+    const kept = this.#clients.get(key);
+    if (kept) return kept.client as C;
+    const client = make();
+    const entry: ClientEntry = { client, inFlight: 0, evicted: false };
+    const stack = client.middlewareStack as unknown as { add(mw: InitializeMiddleware<object, object>, options: { step: 'initialize'; name: string }): void };
+    stack.add(
+      (next) => async (args) => {
+        entry.inFlight++;
+        try {
+          return await next(args);
+        } finally {
+          entry.inFlight--;
+          if (entry.evicted && entry.inFlight === 0) client.destroy();
+        }
+      },
+      { step: 'initialize', name: 'ecrAdmissionInFlight' },
+    );
+    this.#clients.set(key, entry);
     return client;
   }
 
@@ -129,8 +172,8 @@ export class AwsClients {
     });
   }
 
+  /** Destroys every client (one with a call under way as soon as that call answers). */
   destroy(): void {
-    for (const client of this.#clients.values()) client.destroy();
     this.#clients.clear();
   }
 }

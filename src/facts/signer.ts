@@ -3,6 +3,7 @@
 import { GetRevocationStatusCommand } from '@aws-sdk/client-signer';
 import type { RevocationInput } from '../notation/index.ts';
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
+import { knownRegion } from '../image/ecr-host.ts';
 import type { AwsClients } from './aws-clients.ts';
 import { FactError, fromAwsError } from './errors.ts';
 
@@ -24,6 +25,8 @@ export class SignerRevocation {
     const match = PROFILE_ARN.exec(input.profileVersionArn);
     if (!match) return Promise.reject(new FactError('AWS_ERROR', 'signer', 'GetRevocationStatus', `not a signing profile ARN: ${input.profileVersionArn}`));
     const [, region = '', account = ''] = match;
+    // The ARN comes from a signature: a client is made only for a region AWS has.
+    if (!knownRegion(region)) return Promise.reject(new FactError('AWS_ERROR', 'signer', 'GetRevocationStatus', `signing profile ARN names no AWS region: ${input.profileVersionArn}`));
     const key = [input.profileVersionArn, input.jobArn, input.signatureTimestamp.toISOString(), ...input.certificateHashes].join('|');
     return this.#cache.get(this.#spec, key, async (loadSignal) => {
       try {
