@@ -7,7 +7,7 @@ import { imageMatcher, type Matcher } from '../policy/glob.ts';
 import { remainingMs } from './ecr-messages.ts';
 import { error, fail, pass, type Check, type CheckOutcome, type EcrImageLocation } from './types.ts';
 import {
-  describeFindings, describeScanState, fixHint, groupByVulnerability, subjectOf, vulnerabilityFactFailure,
+  describeFindings, describeScanState, findingsSource, fixHint, groupByVulnerability, subjectOf, vulnerabilityFactFailure,
 } from './vulnerability-messages.ts';
 
 export const DEFAULT_DENY_SEVERITIES = ['CRITICAL'] as const;
@@ -98,7 +98,7 @@ export function evaluateReport(report: VulnerabilityReport, config: Vulnerabilit
   const notes = [
     ...(waived > 0 ? [`${waived} waived by exceptions`] : []),
     ...(filtered > 0 ? [`${filtered} below the policy's filters`] : []),
-    ...(report.scanning === 'BASIC' ? ['ECR basic scanning'] : []),
+    ...[findingsSource(report)].filter((s) => s !== undefined),
   ];
   const clean = `no active ${severities} findings${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
 

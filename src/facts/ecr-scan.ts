@@ -1,15 +1,21 @@
 // ECR's side of vulnerability scanning: how a registry scans (ENHANCED: Amazon Inspector,
-// BASIC: ECR's own scanner), and a BASIC registry's scan status and findings. The registry's
+// BASIC: ECR's own scanner), and an image's scan status and findings as ECR reports them.
+// DescribeImageScanFindings carries BASIC results in imageScanFindings.findings and, in an
+// ENHANCED registry, Inspector's results in imageScanFindings.enhancedFindings: the only way
+// to read another account's enhanced findings when Inspector's List APIs cannot see that
+// account (no role there, and not its delegated administrator). The registry's
 // configuration is cached here; the per-image call is raw: image-vulns.ts caches it together
 // with the rest of the image's snapshot.
 import {
   DescribeImageScanFindingsCommand, GetRegistryScanningConfigurationCommand, type ECRClient,
+  type EnhancedImageScanFinding, type ImageScanFinding,
 } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../checks/types.ts';
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
 import { globMatcher } from '../policy/glob.ts';
 import type { AwsClients } from './aws-clients.ts';
 import { fromAwsError } from './errors.ts';
+import { fixedVersion, type VulnerablePackage } from './inspector.ts';
 
 export type ScanningType = 'BASIC' | 'ENHANCED';
 
@@ -33,22 +39,62 @@ export interface EcrScanStatus {
   readonly description?: string;
 }
 
-export interface BasicFinding {
-  readonly name: string;
+/** One finding as ECR reports it, basic or enhanced (the check adds the manifest's digest). */
+export interface EcrFinding {
+  /** CVE-2024-3094, GHSA-..., or a BASIC finding's name. */
+  readonly id: string;
   readonly severity: string;
-  readonly packageName?: string;
-  readonly packageVersion?: string;
+  readonly inspectorScore?: number;
+  readonly fixAvailable?: string;
+  readonly packages: readonly VulnerablePackage[];
 }
 
-export interface BasicScan {
+export interface EcrScan {
   readonly status: EcrScanStatus;
-  readonly findings: readonly BasicFinding[];
-  /** More findings than MAX_BASIC_PAGES pages held. */
+  /** Which scanner's results these are: ENHANCED when ECR answered with Inspector's
+   *  enhancedFindings (or the enhanced-only status ACTIVE), else BASIC. */
+  readonly scanning: ScanningType;
+  /** Active findings, every severity. */
+  readonly findings: readonly EcrFinding[];
+  /** More findings than MAX_SCAN_PAGES pages held. */
   readonly truncated: boolean;
 }
 
-const BASIC_PAGE_SIZE = 1000;
-const MAX_BASIC_PAGES = 5;
+const SCAN_PAGE_SIZE = 1000;
+const MAX_SCAN_PAGES = 5;
+
+/** BASIC: name, severity (UNDEFINED is Inspector's UNTRIAGED: a severity nobody has assigned
+ *  yet), and the package in its attributes. */
+function basicFinding(f: ImageScanFinding): EcrFinding {
+  const attribute = (key: string) => f.attributes?.find((a) => a.key === key)?.value;
+  const name = attribute('package_name');
+  const version = attribute('package_version');
+  return {
+    id: f.name ?? 'unnamed finding',
+    severity: f.severity === 'UNDEFINED' || f.severity === undefined ? 'UNTRIAGED' : f.severity,
+    packages: name !== undefined ? [{ name, ...(version !== undefined && { version }) }] : [],
+  };
+}
+
+/** ENHANCED (client-ecr EnhancedImageScanFinding): Inspector's finding as ECR relays it, with
+ *  the same package details, fixed versions, score and fixAvailable as ListFindings. */
+function enhancedFinding(f: EnhancedImageScanFinding): EcrFinding {
+  const details = f.packageVulnerabilityDetails;
+  return {
+    id: details?.vulnerabilityId ?? f.title ?? f.findingArn ?? 'unknown finding',
+    severity: f.severity ?? 'UNTRIAGED',
+    ...(f.score !== undefined && { inspectorScore: f.score }),
+    ...(f.fixAvailable !== undefined && { fixAvailable: f.fixAvailable }),
+    packages: (details?.vulnerablePackages ?? []).map((p) => {
+      const fixed = fixedVersion(p.fixedInVersion);
+      return { name: p.name ?? 'unknown package', ...(p.version !== undefined && { version: p.version }), ...(fixed !== undefined && { fixedInVersion: fixed }) };
+    }),
+  };
+}
+
+/** A finding Inspector has suppressed or closed does not count; one that names no status is
+ *  counted (missing data never waives). */
+const countsAsActive = (f: EnhancedImageScanFinding): boolean => f.status === undefined || f.status === 'ACTIVE';
 
 export interface EcrScanFactsOptions {
   readonly clients: AwsClients;
@@ -90,40 +136,34 @@ export class EcrScanFacts {
     }, signal, budgetMs);
   }
 
-  /** DescribeImageScanFindings of a BASIC-scanning registry: scan status and findings in one call. */
-  async basicScan(loc: EcrImageLocation, digest: string, signal: AbortSignal): Promise<BasicScan> {
-    const findings: BasicFinding[] = [];
+  /** DescribeImageScanFindings: an image's scan status and findings in one call, basic
+   *  (`findings`) or enhanced (`enhancedFindings`, Inspector's results relayed by ECR). */
+  async imageScan(loc: EcrImageLocation, digest: string, signal: AbortSignal): Promise<EcrScan> {
+    const findings: EcrFinding[] = [];
     let status: EcrScanStatus = {};
+    let enhanced = false;
     let nextToken: string | undefined;
     let pages = 0;
     try {
       do {
         const out = await this.#ecr(loc).send(new DescribeImageScanFindingsCommand({
-          registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest }, maxResults: BASIC_PAGE_SIZE,
+          registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest }, maxResults: SCAN_PAGE_SIZE,
           ...(nextToken !== undefined && { nextToken }),
         }), { abortSignal: signal });
         const s = out.imageScanStatus;
         status = { ...(s?.status !== undefined && { status: s.status }), ...(s?.description !== undefined && { description: s.description }) };
-        for (const f of out.imageScanFindings?.findings ?? []) {
-          const attribute = (key: string) => f.attributes?.find((a) => a.key === key)?.value;
-          const packageName = attribute('package_name');
-          const packageVersion = attribute('package_version');
-          findings.push({
-            name: f.name ?? 'unnamed finding',
-            // BASIC's UNDEFINED is Inspector's UNTRIAGED: a severity nobody has assigned yet.
-            severity: f.severity === 'UNDEFINED' || f.severity === undefined ? 'UNTRIAGED' : f.severity,
-            ...(packageName !== undefined && { packageName }),
-            ...(packageVersion !== undefined && { packageVersion }),
-          });
-        }
+        const page = out.imageScanFindings;
+        if (page?.enhancedFindings !== undefined || s?.status === 'ACTIVE') enhanced = true;
+        for (const f of page?.findings ?? []) findings.push(basicFinding(f));
+        for (const f of page?.enhancedFindings ?? []) if (countsAsActive(f)) findings.push(enhancedFinding(f));
         nextToken = out.nextToken;
         pages++;
-      } while (nextToken !== undefined && pages < MAX_BASIC_PAGES);
+      } while (nextToken !== undefined && pages < MAX_SCAN_PAGES);
     } catch (error) {
       // Never scanned (no scan on push, no manual scan): a scan state, not a failure.
-      if ((error as { name?: string }).name === 'ScanNotFoundException') return { status: {}, findings: [], truncated: false };
+      if ((error as { name?: string }).name === 'ScanNotFoundException') return { status: {}, scanning: 'BASIC', findings: [], truncated: false };
       throw fromAwsError(error, 'ecr', 'DescribeImageScanFindings');
     }
-    return { status, findings, truncated: nextToken !== undefined };
+    return { status, scanning: enhanced ? 'ENHANCED' : 'BASIC', findings, truncated: nextToken !== undefined };
   }
 }

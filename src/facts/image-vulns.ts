@@ -13,7 +13,11 @@
 // state (PENDING_INITIAL_SCAN vs SCAN_IN_PROGRESS, UNSUPPORTED_OS vs UNSUPPORTED_MEDIA_TYPE,
 // which ECR folds into PENDING and UNSUPPORTED_IMAGE) and it is the same service, client and
 // credentials as ListFindings. BASIC registries: ECR DescribeImageScanFindings, which carries
-// the scan status and the findings together, one call per manifest.
+// the scan status and the findings together, one call per manifest. A registry whose
+// configuration ECR would not describe (another account without a role, or refused) is asked
+// Inspector first; Inspector shows only the caller's own account (unless it is the delegated
+// administrator), so for another account's registry the answer is ECR's
+// DescribeImageScanFindings, which relays Inspector's enhancedFindings in an ENHANCED registry.
 import type { EcrImageLocation, ResolvedImage } from '../checks/types.ts';
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
 import type { CacheConfig } from '../config/schema.ts';
@@ -49,6 +53,9 @@ export interface VulnerabilityReport {
   readonly scanning: ScanningType;
   /** The manifests that are scanned: the image itself, or each platform image of an index. */
   readonly manifests: readonly ManifestScan[];
+  /** Where the scan was read: Inspector's own APIs, or ECR's DescribeImageScanFindings (always
+   *  for BASIC; for ENHANCED, when Inspector could not see the registry's account). */
+  readonly via: 'inspector' | 'ecr';
   /** ACTIVE findings at the denied severities, on any of `manifests`. */
   readonly findings: readonly VulnerabilityFinding[];
   /** Not every finding was read (more pages than the bound). */
@@ -123,15 +130,16 @@ export class VulnerabilityFacts {
         ? image.platforms.map((p) => ({ digest: p.digest, platform: p.platform }))
         : [{ digest: image.digest }];
       if (scanning?.authoritative) {
-        if (scanning.scanType === 'BASIC') return this.#basic(loc, targets, wanted, loadSignal);
+        if (scanning.scanType === 'BASIC') return this.#fromEcr(loc, targets, wanted, loadSignal);
         return this.#enhanced(loc, targets, wanted, repositoryCovered(scanning, loc.repository), loadSignal);
       }
       // ECR described the caller's own registry, not the image's (another account, no role),
-      // or refused: ask Inspector first; if it covers none of the manifests, ECR's basic scan.
+      // or refused: ask Inspector first; if it covers none of the manifests, ask ECR, which
+      // answers with the basic or the enhanced scan, whichever the registry runs.
       const enhanced = await this.#enhanced(loc, targets, wanted, true, loadSignal);
       if (enhanced.findings.length > 0 || enhanced.manifests.some((m) => m.state !== 'NOT_COVERED')) return enhanced;
-      const basic = await this.#basic(loc, targets, wanted, loadSignal);
-      return basic.manifests.some((m) => m.state !== 'NEVER_SCANNED') ? basic : enhanced;
+      const fromEcr = await this.#fromEcr(loc, targets, wanted, loadSignal);
+      return fromEcr.manifests.some((m) => m.state !== 'NEVER_SCANNED') ? fromEcr : enhanced;
     }, signal, budgetMs);
   }
 
@@ -145,28 +153,24 @@ export class VulnerabilityFacts {
       const c = coverage.get(t.digest);
       return manifest(t, stateFromCoverage(c), c ? `Inspector coverage ${c.statusCode}/${c.reason}` : undefined);
     });
-    return { scanning: 'ENHANCED', manifests, findings: page.findings, truncated: page.truncated, repositoryCovered: covered };
+    return { scanning: 'ENHANCED', via: 'inspector', manifests, findings: page.findings, truncated: page.truncated, repositoryCovered: covered };
   }
 
-  async #basic(loc: EcrImageLocation, targets: readonly Target[], severities: readonly string[], signal: AbortSignal): Promise<VulnerabilityReport> {
-    const scans = await Promise.all(targets.map((t) => this.#ecr.basicScan(loc, t.digest, signal)));
+  /** ECR DescribeImageScanFindings per manifest: basic findings, or Inspector's enhanced ones. */
+  async #fromEcr(loc: EcrImageLocation, targets: readonly Target[], severities: readonly string[], signal: AbortSignal): Promise<VulnerabilityReport> {
+    const scans = await Promise.all(targets.map((t) => this.#ecr.imageScan(loc, t.digest, signal)));
     const findings: VulnerabilityFinding[] = [];
     scans.forEach((scan, i) => {
       const digest = targets[i]!.digest;
-      for (const f of scan.findings) {
-        if (!severities.includes(f.severity)) continue;
-        findings.push({
-          id: f.name, severity: f.severity, digest,
-          packages: f.packageName !== undefined ? [{ name: f.packageName, ...(f.packageVersion !== undefined && { version: f.packageVersion }) }] : [],
-        });
-      }
+      for (const f of scan.findings) if (severities.includes(f.severity)) findings.push({ ...f, digest });
     });
     const manifests = targets.map((t, i) => {
       const s = scans[i]!.status;
       const detail = s.status !== undefined ? `ECR scan status ${s.status}${s.description ? `: ${s.description}` : ''}` : undefined;
       return manifest(t, stateFromEcr(s), detail);
     });
-    return { scanning: 'BASIC', manifests, findings, truncated: scans.some((s) => s.truncated), repositoryCovered: true };
+    const scanning = scans.some((s) => s.scanning === 'ENHANCED') ? 'ENHANCED' : 'BASIC';
+    return { scanning, via: 'ecr', manifests, findings, truncated: scans.some((s) => s.truncated), repositoryCovered: true };
   }
 }
 

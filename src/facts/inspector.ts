@@ -57,7 +57,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Inspector writes "NotAvailable" where a package has no fixed version. */
-function fixedVersion(v: string | undefined): string | undefined {
+export function fixedVersion(v: string | undefined): string | undefined {
   return v === undefined || v === '' || v === 'NotAvailable' ? undefined : v;
 }
 

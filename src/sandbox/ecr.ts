@@ -6,6 +6,7 @@ import {
   describeRepositories, getAuthorizationToken, getDownloadUrlForLayer, getRegistryScanningConfiguration,
   listImageReferrers,
 } from './ecr-registry.ts';
+import { callerAccount } from './sts.ts';
 import { Reader } from './validate.ts';
 import { ApiError, json, parseJsonBody, requireScope, type Outgoing } from './wire.ts';
 
@@ -40,7 +41,8 @@ export function handleEcr(op: string, authorization: string | undefined, body: B
   if (!handler) throw new ApiError(400, 'UnknownOperationException', `Operation ${op} is not supported by the sandbox`);
   const scope = requireScope(authorization, 'ecr');
   const input = new Reader(parseJsonBody(body, 'SerializationException'), (m) => new ApiError(400, 'ValidationException', m));
-  const account = registryOf(input, rt.state().fixture.defaultAccount);
+  // Without registryId ECR addresses "the default registry", the caller's own account.
+  const account = registryOf(input, callerAccount(scope.accessKeyId, rt.state().fixture.defaultAccount));
   const output = handler({ input, account, region: scope.region, rt });
   return json(200, output, 'application/x-amz-json-1.1');
 }

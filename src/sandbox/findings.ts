@@ -33,10 +33,11 @@ export function findingsOfImage(region: StoredRegion, repo: StoredRepository, im
   return (image.source.findings ?? []).map((finding) => ({ region, repo, image, finding, arn: findingArn(repo, image.digest, finding) }));
 }
 
-/** Every finding Inspector holds in one AWS region, across the fixture's accounts. */
-export function findingsInRegion(state: SandboxState, region: string): FindingRecord[] {
+/** Every finding Inspector shows `caller` in one AWS region: its own account's, or every
+ *  account's for the delegated administrator. */
+export function findingsInRegion(state: SandboxState, region: string, caller: string): FindingRecord[] {
   const out: FindingRecord[] = [];
-  for (const reg of state.regionsNamed(region)) {
+  for (const reg of state.inspectorRegions(region, caller)) {
     for (const repo of reg.repositories.values()) {
       for (const image of repo.images) out.push(...findingsOfImage(reg, repo, image));
     }

@@ -22,7 +22,9 @@ export type CoverageReason =
 export const NOTARY_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.cncf.notary.signature';
 
 export interface SandboxFixture {
-  /** Account used when an ECR request carries no registryId. */
+  /** The caller's own account: the account of any credentials this sandbox's STS did not
+   *  issue (sts.ts callerAccount). ECR requests without registryId address it, and Inspector
+   *  shows it only its own resources unless it is inspector.delegatedAdministrator. */
   defaultAccount: string;
   /** Region the OCI registry API serves when the Host header names none (default: the
    *  default account's only region, else us-east-1). */
@@ -39,6 +41,14 @@ export interface SandboxFixture {
   layerUrlTtlMs?: number;
   /** AWS Signer: revoked signing-profile version ARNs, signing-job ARNs, certificate hashes. */
   revoked?: RevokedEntity[];
+  /** Amazon Inspector's organisation set-up. */
+  inspector?: InspectorFixture;
+}
+
+export interface InspectorFixture {
+  /** The account that is Inspector's delegated administrator: its calls list every account's
+   *  findings and coverage. Any other caller sees only its own account's, as in AWS. */
+  delegatedAdministrator?: string;
 }
 
 /** A bare string is revoked for every signature; with effectiveFrom only signatures whose

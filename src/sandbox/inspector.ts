@@ -1,11 +1,15 @@
 // Inspector2's REST-JSON endpoints: POST /findings/list, /coverage/list,
-// /findings/aggregation/list. Inspector answers for every account of the fixture in the
-// request's region, as a delegated administrator does.
+// /findings/aggregation/list. Inspector answers with the caller's own account's resources
+// in the request's region, or every account's when the caller is the organisation's
+// delegated administrator: a standalone or member account sees only its own resources, the
+// delegated administrator its members' too (Amazon Inspector User Guide, "Managing multiple
+// accounts in Amazon Inspector with AWS Organizations").
 import type { Runtime } from './context.ts';
 import { DEFAULT_PUSHED_AT, toDate, type ImageFixture } from './fixture.ts';
 import {
   findingStatus, findingsInRegion, imageResourceId, inspectorFinding, type FindingRecord,
 } from './findings.ts';
+import { callerAccount } from './sts.ts';
 import { compileCriteria, inspectorValidation, readStringFilters, matchesFilters, type Accessors } from './inspector-filters.ts';
 import type { StoredImage, StoredRegion, StoredRepository } from './store.ts';
 import { Reader, page } from './validate.ts';
@@ -45,12 +49,12 @@ function body(raw: Buffer): Reader {
   return new Reader(parseJsonBody(raw, 'ValidationException'), inspectorValidation);
 }
 
-function listFindings(input: Reader, rt: Runtime, region: string): Record<string, unknown> {
+function listFindings(input: Reader, rt: Runtime, region: string, caller: string): Record<string, unknown> {
   const maxResults = input.optionalInt('maxResults', 1, 100) ?? 50;
   const nextToken = input.optionalString('nextToken');
   const matches = compileCriteria(input.optionalObject('filterCriteria'), FINDING_FIELDS, STRING_COMPARISONS, 'filterCriteria');
   const sort = input.optionalObject('sortCriteria');
-  let records = findingsInRegion(rt.state(), region).filter(matches);
+  let records = findingsInRegion(rt.state(), region, caller).filter(matches);
   if (sort) {
     const field = sort.optionalEnum('field', ['SEVERITY', 'INSPECTOR_SCORE', 'LAST_OBSERVED_AT', 'FIRST_OBSERVED_AT', 'ECR_IMAGE_PUSHED_AT'] as const);
     const order = sort.optionalEnum('sortOrder', ['ASC', 'DESC'] as const) ?? 'DESC';
@@ -115,12 +119,12 @@ const COVERAGE_FIELDS: Accessors<CoverageRecord> = {
   ecrImageTags: (c) => c.image.tags,
 };
 
-function listCoverage(input: Reader, rt: Runtime, region: string): Record<string, unknown> {
+function listCoverage(input: Reader, rt: Runtime, region: string, caller: string): Record<string, unknown> {
   const maxResults = input.optionalInt('maxResults', 1, 200) ?? 100;
   const nextToken = input.optionalString('nextToken');
   const matches = compileCriteria(input.optionalObject('filterCriteria'), COVERAGE_FIELDS, COVERAGE_COMPARISONS, 'filterCriteria');
   const records: CoverageRecord[] = [];
-  for (const reg of rt.state().regionsNamed(region)) {
+  for (const reg of rt.state().inspectorRegions(region, caller)) {
     for (const repo of reg.repositories.values()) {
       for (const image of repo.images) {
         const c = coverageOf(reg, repo, image);
@@ -146,7 +150,7 @@ function listCoverage(input: Reader, rt: Runtime, region: string): Record<string
   };
 }
 
-function listFindingAggregations(input: Reader, rt: Runtime, region: string): Record<string, unknown> {
+function listFindingAggregations(input: Reader, rt: Runtime, region: string, caller: string): Record<string, unknown> {
   const type = input.optionalEnum('aggregationType', ['ACCOUNT', 'AMI', 'AWS_EC2_INSTANCE', 'AWS_ECR_CONTAINER', 'AWS_LAMBDA_FUNCTION', 'CODE_REPOSITORY', 'CONTAINER_IMAGE', 'FINDING_TYPE', 'IMAGE_LAYER', 'LAMBDA_LAYER', 'PACKAGE', 'REPOSITORY', 'TITLE', 'LAMBDA_FUNCTION'] as const);
   if (!type) throw inspectorValidation("1 validation error detected: Value null at 'aggregationType' failed to satisfy constraint: Member must not be null");
   if (type !== 'AWS_ECR_CONTAINER') throw inspectorValidation(`aggregationType ${type} is not supported by the sandbox (AWS_ECR_CONTAINER is)`);
@@ -162,7 +166,7 @@ function listFindingAggregations(input: Reader, rt: Runtime, region: string): Re
   const sortOrder = req?.optionalEnum('sortOrder', ['ASC', 'DESC'] as const) ?? 'DESC';
   // Aggregations are over active findings: an image without one is absent from the answer.
   const byImage = new Map<string, { rec: FindingRecord; counts: { all: number; critical: number; high: number; medium: number } }>();
-  for (const rec of findingsInRegion(rt.state(), region)) {
+  for (const rec of findingsInRegion(rt.state(), region, caller)) {
     if (findingStatus(rec.finding) !== 'ACTIVE') continue;
     const resourceId = imageResourceId(rec.repo, rec.image.digest);
     if (!matchesFilters(accountIds, [rec.repo.account]) || !matchesFilters(imageShas, [rec.image.digest]) ||
@@ -200,10 +204,11 @@ function listFindingAggregations(input: Reader, rt: Runtime, region: string): Re
 export function handleInspector(op: string, authorization: string | undefined, raw: Buffer, rt: Runtime): Outgoing {
   const scope = requireScope(authorization, 'inspector2');
   const input = body(raw);
+  const caller = callerAccount(scope.accessKeyId, rt.state().fixture.defaultAccount);
   let output: Record<string, unknown>;
-  if (op === 'ListFindings') output = listFindings(input, rt, scope.region);
-  else if (op === 'ListCoverage') output = listCoverage(input, rt, scope.region);
-  else if (op === 'ListFindingAggregations') output = listFindingAggregations(input, rt, scope.region);
+  if (op === 'ListFindings') output = listFindings(input, rt, scope.region, caller);
+  else if (op === 'ListCoverage') output = listCoverage(input, rt, scope.region, caller);
+  else if (op === 'ListFindingAggregations') output = listFindingAggregations(input, rt, scope.region, caller);
   else throw new ApiError(404, 'UnknownOperationException', `Operation ${op} is not supported by the sandbox`);
   return json(200, output, 'application/json');
 }

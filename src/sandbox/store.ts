@@ -67,6 +67,10 @@ export class SandboxState {
     if (!/^\d{12}$/.test(fixture.defaultAccount)) {
       throw new SandboxFixtureError(`defaultAccount must be a 12-digit account id, got '${fixture.defaultAccount}'`);
     }
+    const admin = fixture.inspector?.delegatedAdministrator;
+    if (admin !== undefined && !/^\d{12}$/.test(admin)) {
+      throw new SandboxFixtureError(`inspector.delegatedAdministrator must be a 12-digit account id, got '${admin}'`);
+    }
     for (const [account, acct] of Object.entries(fixture.accounts)) {
       if (!/^\d{12}$/.test(account)) throw new SandboxFixtureError(`account '${account}' is not a 12-digit account id`);
       for (const [region, reg] of Object.entries(acct.regions)) {
@@ -85,9 +89,16 @@ export class SandboxState {
     return this.region(account, region)?.repositories.get(name);
   }
 
-  /** Every account's registry in one AWS region (Inspector answers as a delegated administrator). */
+  /** Every account's registry in one AWS region. */
   regionsNamed(region: string): StoredRegion[] {
     return [...this.regions.values()].filter((r) => r.region === region);
+  }
+
+  /** The registries of one region Inspector shows `caller`: its own account's, or every
+   *  account's when it is the delegated administrator. */
+  inspectorRegions(region: string, caller: string): StoredRegion[] {
+    const all = this.fixture.inspector?.delegatedAdministrator === caller;
+    return this.regionsNamed(region).filter((r) => all || r.account === caller);
   }
 }
 

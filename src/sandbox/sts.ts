@@ -23,6 +23,17 @@ export function assumedAccessKeyId(roleArn: string): string {
   return `ASIA${m?.[1] ?? '000000000000'}SBX`;
 }
 
+const ASSUMED_KEY = /^ASIA(\d{12})SBX$/;
+
+/** The account a signed call comes from, as AWS knows it from the credentials: a key this
+ *  sandbox's AssumeRole issued belongs to the role's account; any other key (the static
+ *  credentials tests and the demo use) to the fixture's defaultAccount, the caller's own.
+ *  ECR answers a request without registryId for this account, and Inspector lists only its
+ *  resources unless it is the delegated administrator. */
+export function callerAccount(accessKeyId: string, defaultAccount: string): string {
+  return ASSUMED_KEY.exec(accessKeyId)?.[1] ?? defaultAccount;
+}
+
 export function handleSts(authorization: string | undefined, body: Buffer, now: Date): Outgoing {
   requireScope(authorization, 'sts');
   const params = new URLSearchParams(body.toString('utf8'));

@@ -14,6 +14,9 @@ const WEST = 'us-west-2';
 const WEST_HOST = `${ACCOUNT}.dkr.ecr.${WEST}.amazonaws.com`;
 const RULES = 'eu-west-1';
 const RULES_HOST = `${ACCOUNT}.dkr.ecr.${RULES}.amazonaws.com`;
+const VENDOR = 'eu-central-1';
+const VENDOR_HOST = `${OTHER_ACCOUNT}.dkr.ecr.${VENDOR}.amazonaws.com`;
+const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
 const DAY = 86_400_000;
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * DAY).toISOString().slice(0, 10);
 
@@ -88,7 +91,17 @@ function fixture(): SandboxFixture {
         },
       },
       [OTHER_ACCOUNT]: {
-        regions: { [REGION]: { scanType: 'BASIC', repositories: [repo('shared', [image('shared', { scanStatus: { status: 'COMPLETE' }, basicFindings: [{ name: 'CVE-2024-3094', severity: 'CRITICAL' }] })])] } },
+        regions: {
+          [REGION]: { scanType: 'BASIC', repositories: [repo('shared', [image('shared', { scanStatus: { status: 'COMPLETE' }, basicFindings: [{ name: 'CVE-2024-3094', severity: 'CRITICAL' }] })])] },
+          // Another account's ENHANCED registry, no role: Inspector does not show it to the webhook.
+          [VENDOR]: {
+            scanType: 'ENHANCED',
+            repositories: [
+              repo('vendor', [image('vendor', { ...continuous, findings: [xz, { ...webp, severity: 'LOW' }] })]),
+              repo('vendor-clean', [image('vendor-clean', { ...continuous, findings: [{ ...webp, severity: 'LOW' }] })]),
+            ],
+          },
+        },
       },
     },
   };
@@ -231,6 +244,35 @@ t.test('BASIC scanning registries fall back to DescribeImageScanFindings and say
   // caller's own (ENHANCED) registry, so the basic scan is found by asking.
   const shared = await h.reviewPod([`${OTHER_ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/shared:1`]);
   t.match(shared.response.status?.message, /1 CRITICAL finding \(ECR basic scanning\): CVE-2024-3094/);
+});
+
+t.test('another account\'s ENHANCED registry without a role: enhanced findings are read through ECR', async (t) => {
+  const h = await startHarness({ fixture: fixture(), policy: DEFAULT });
+  t.teardown(() => h.close());
+  const denied = await h.reviewPod([`${VENDOR_HOST}/vendor:1`]);
+  t.equal(denied.response.allowed, false, 'a CRITICAL finding Inspector relays through ECR denies');
+  t.match(denied.response.status?.message,
+    /\[vulnerabilities\] 1 CRITICAL finding \(ECR enhanced scanning, read through ECR\): CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\./,
+    'with the package, the fixed version and the source named');
+  t.notMatch(denied.response.status?.message, /CVE-2023-4863/, 'the LOW finding is not a denied severity');
+  t.ok(h.sandbox.calls('inspector2:ListCoverage') >= 1, 'Inspector was asked first');
+  t.equal(h.sandbox.calls('ecr:DescribeImageScanFindings'), 1, 'then ECR, once');
+  const asked = h.sandbox.callLog().find((c) => c.op === 'ecr:DescribeImageScanFindings')?.input as { registryId?: string };
+  t.equal(asked.registryId, OTHER_ACCOUNT, 'ECR is asked about the image\'s registry');
+
+  const clean = await h.reviewPod([`${VENDOR_HOST}/vendor-clean:1`]);
+  t.equal(clean.response.allowed, true);
+  t.equal(resultOf(clean, 'vulnerabilities')?.reason, 'no active CRITICAL findings (ECR enhanced scanning, read through ECR)');
+});
+
+t.test('the webhook\'s account as Inspector\'s delegated administrator reads another account through Inspector', async (t) => {
+  const f = fixture();
+  f.inspector = { delegatedAdministrator: ACCOUNT };
+  const h = await startHarness({ fixture: f, policy: DEFAULT });
+  t.teardown(() => h.close());
+  const denied = await h.reviewPod([`${VENDOR_HOST}/vendor:1`]);
+  t.match(denied.response.status?.message, /\[vulnerabilities\] 1 CRITICAL finding: CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\./, 'Inspector\'s own answer: no source named');
+  t.equal(h.sandbox.calls('ecr:DescribeImageScanFindings'), 0, 'ECR is not asked');
 });
 
 t.test('without ecr:GetRegistryScanningConfiguration the scanning type is found by asking', async (t) => {

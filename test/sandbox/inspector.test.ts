@@ -1,6 +1,7 @@
 import t from 'tap';
-import { ListCoverageCommand, ListFindingAggregationsCommand, ListFindingsCommand } from '@aws-sdk/client-inspector2';
+import { Inspector2Client, ListCoverageCommand, ListFindingAggregationsCommand, ListFindingsCommand } from '@aws-sdk/client-inspector2';
 import { ociImage, type FindingFixture, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { assumedAccessKeyId } from '../../src/sandbox/sts.ts';
 import { ACCOUNT, OTHER_ACCOUNT, clients, imageDigest, sandbox, standardFixture } from './helpers.ts';
 
 const eq = (value: string) => [{ comparison: 'EQUALS' as const, value }];
@@ -45,9 +46,9 @@ t.test('ListFindings: filters, fields, OR within a list, AND across lists', asyn
   const notClosed = await inspector.send(new ListFindingsCommand({ filterCriteria: { ecrImageHash: eq(digest), findingStatus: [{ comparison: 'NOT_EQUALS', value: 'CLOSED' }] } }));
   t.equal(notClosed.findings?.length, 2);
   const prefix = await inspector.send(new ListFindingsCommand({ filterCriteria: { ecrImageRepositoryName: [{ comparison: 'PREFIX', value: 'we' }] } }));
-  t.same(new Set(prefix.findings?.map((x) => x.awsAccountId)), new Set([ACCOUNT, OTHER_ACCOUNT]), 'every account of the region is visible');
+  t.same(new Set(prefix.findings?.map((x) => x.awsAccountId)), new Set([ACCOUNT]), 'only the caller\'s own account is visible');
   const other = await inspector.send(new ListFindingsCommand({ filterCriteria: { awsAccountId: eq(OTHER_ACCOUNT) } }));
-  t.same(other.findings?.map((x) => x.severity), ['LOW']);
+  t.same(other.findings, [], 'another account\'s findings are not listed to a member or standalone account');
 
   const west = clients(t, sb, 'us-west-2').inspector;
   const none = await west.send(new ListFindingsCommand({}));
@@ -108,7 +109,7 @@ t.test('ListCoverage', async (t) => {
   }));
   t.equal(one.coveredResources?.length, 1);
   const both = await inspector.send(new ListCoverageCommand({ filterCriteria: { ecrRepositoryName: eq('web'), ecrImageTags: eq('1.4.2') } }));
-  t.same(both.coveredResources?.map((x) => x.accountId).sort(), [ACCOUNT, OTHER_ACCOUNT], 'web:1.4.2 in both accounts');
+  t.same(both.coveredResources?.map((x) => x.accountId), [ACCOUNT], 'web:1.4.2 of the caller\'s own account only');
   const c = one.coveredResources?.[0];
   t.equal(c?.resourceId, `arn:aws:ecr:us-east-1:${ACCOUNT}:repository/web/${imageDigest(s.web)}`);
   t.equal(c?.resourceType, 'AWS_ECR_CONTAINER_IMAGE');
@@ -152,10 +153,44 @@ t.test('ListFindingAggregations: per-image severity counts', async (t) => {
   t.same(agg?.severityCounts, { all: 2, critical: 1, high: 1, medium: 0 }, 'the CLOSED finding does not count');
 
   const all = await inspector.send(new ListFindingAggregationsCommand({ aggregationType: 'AWS_ECR_CONTAINER' }));
-  t.equal(all.responses?.length, 2, 'both accounts of the region');
+  t.equal(all.responses?.length, 1, 'the caller\'s own account only');
   await t.rejects(inspector.send(new ListFindingAggregationsCommand({ aggregationType: 'AMI' })), { name: 'ValidationException' });
   await t.rejects(
     inspector.send(new ListFindingAggregationsCommand({ aggregationType: 'AWS_ECR_CONTAINER', aggregationRequest: { awsEcrContainerAggregation: { imageShas: Array.from({ length: 11 }, () => eq('sha256:00')[0]!) } } })),
     { name: 'ValidationException' }, 'at most 10 imageShas',
   );
+});
+
+t.test('Inspector answers for the caller\'s account; the delegated administrator sees every account', async (t) => {
+  const s = standardFixture();
+  const sb = await sandbox(t, s.fixture);
+  const accountsSeen = async (inspector: ReturnType<typeof clients>['inspector']) => {
+    const findings = await inspector.send(new ListFindingsCommand({ filterCriteria: { ecrImageRepositoryName: eq('web') } }));
+    const coverage = await inspector.send(new ListCoverageCommand({ filterCriteria: { ecrRepositoryName: eq('web') } }));
+    const aggregations = await inspector.send(new ListFindingAggregationsCommand({ aggregationType: 'AWS_ECR_CONTAINER' }));
+    return {
+      findings: [...new Set(findings.findings?.map((f) => f.awsAccountId))].sort(),
+      coverage: [...new Set(coverage.coveredResources?.map((c) => c.accountId))].sort(),
+      aggregations: [...new Set(aggregations.responses?.map((r) => r.awsEcrContainerAggregation?.accountId))].sort(),
+    };
+  };
+  const own = { findings: [ACCOUNT], coverage: [ACCOUNT], aggregations: [ACCOUNT] };
+  t.same(await accountsSeen(clients(t, sb).inspector), own, 'static credentials are the default account\'s: its own resources only');
+
+  // A key the sandbox's STS issued for a role belongs to the role's account.
+  const roleKey = assumedAccessKeyId(`arn:aws:iam::${OTHER_ACCOUNT}:role/reader`);
+  const asOther = new Inspector2Client({ endpoint: sb.url, region: 'us-east-1', credentials: { accessKeyId: roleKey, secretAccessKey: 'x', sessionToken: 'y' } });
+  t.teardown(() => asOther.destroy());
+  t.same(await accountsSeen(asOther), { findings: [OTHER_ACCOUNT], coverage: [OTHER_ACCOUNT], aggregations: [OTHER_ACCOUNT] }, 'a role\'s session sees the role\'s account');
+
+  sb.update((f) => {
+    f.inspector = { delegatedAdministrator: ACCOUNT };
+  });
+  const all = [ACCOUNT, OTHER_ACCOUNT].sort();
+  t.same(await accountsSeen(clients(t, sb).inspector), { findings: all, coverage: all, aggregations: all }, 'the delegated administrator sees every account of the region');
+  t.same(await accountsSeen(asOther), { findings: [OTHER_ACCOUNT], coverage: [OTHER_ACCOUNT], aggregations: [OTHER_ACCOUNT] }, 'a member still sees only its own');
+
+  t.throws(() => sb.update((f) => {
+    f.inspector = { delegatedAdministrator: 'admin' };
+  }), { code: 'E_SANDBOX_FIXTURE' }, 'the delegated administrator is an account id');
 });
