@@ -4,6 +4,7 @@ import { effectiveTag } from '../image/reference.ts';
 import { pullThroughCacheOrigin } from '../image/ecr-host.ts';
 import { FactError } from '../facts/errors.ts';
 import type { EcrFacts } from '../facts/ecr.ts';
+import { MAX_INDEX_CHILDREN, UncheckableIndexError } from '../facts/manifest.ts';
 import type { OciFacts } from '../facts/oci-facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import { shortDigest } from '../decision/format.ts';
@@ -21,6 +22,13 @@ function notYetCached(ctx: CheckContext, err: unknown, what: string) {
     `ECR fills the cache on the first pull: pull it once (docker pull ${loc.host}/${loc.repository}${ctx.image.ref.tag ? `:${ctx.image.ref.tag}` : ''}) so it is scanned and signed like the rest, then deploy again.`);
 }
 
+/** An index the webhook cannot account for child by child names images no check would see. */
+function uncheckableIndex(err: unknown, what: string) {
+  if (!(err instanceof UncheckableIndexError)) return undefined;
+  return fail('digest', `${what} is an index the webhook cannot check: ${err.message}`,
+    `Push an index whose every entry names a platform manifest by sha256 digest and size, at most ${MAX_INDEX_CHILDREN} of them and no nested index.`);
+}
+
 export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
   return {
     id: 'digest',
@@ -36,7 +44,7 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
           const resolved = await oci.resolve(image.oci, ref, signal, remainingMs(deadline));
           return pass('digest', { resolved, reason: `${what} is ${resolved.digest}` });
         } catch (err) {
-          return ociFactFailure('digest', err, image.oci, what);
+          return uncheckableIndex(err, what) ?? ociFactFailure('digest', err, image.oci, what);
         }
       }
       const loc = image.ecr!;
@@ -45,7 +53,7 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
         const platforms = resolved.platforms ? ` (index of ${resolved.platforms.length} platforms)` : '';
         return pass('digest', { resolved, reason: `${what} is ${resolved.digest}${platforms}` });
       } catch (err) {
-        return notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what);
+        return uncheckableIndex(err, what) ?? notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what);
       }
     },
   };
