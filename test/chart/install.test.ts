@@ -6,8 +6,8 @@
 //  - the webhook configuration is live with the intended reach: no pod answers here (no
 //    controllers, so no Deployment pods), so with failurePolicy Fail every request the API
 //    server sends to the webhook is rejected, and every request it skips goes through. That
-//    shows which requests are sent: not the release namespace, kube-system or opted-out
-//    namespaces, and not UPDATEs that leave every image as it was.
+//    shows which requests are sent: not the release namespace or kube-system (a namespace
+//    label does not opt out by default), and not UPDATEs that leave every image as it was.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
@@ -92,7 +92,7 @@ t.test('helm install and upgrade on a real API server', async (t) => {
 
     const teamB = await core.readNamespace({ name: 'team-b' });
     await core.replaceNamespace({ name: 'team-b', body: { ...teamB, metadata: { ...teamB.metadata, labels: { ...teamB.metadata?.labels, 'ecr-admission.io/ignore': 'true' } } } });
-    t.equal(await outcome(() => core.createNamespacedPod({ namespace: 'team-b', body: pod('opted-out', 'registry.example/app:1') })), 'admitted', 'a namespace labelled ecr-admission.io/ignore=true is not sent');
+    t.equal(await outcome(() => core.createNamespacedPod({ namespace: 'team-b', body: pod('opted-out', 'registry.example/app:1') })), 'webhook', 'a namespace labelled ecr-admission.io/ignore=true is still sent: no opt-out label by default');
 
     const existing = await core.readNamespacedPod({ name: 'existing', namespace: 'team-a' });
     const relabelled = { ...existing, metadata: { ...existing.metadata, labels: { tier: 'web' } } };
