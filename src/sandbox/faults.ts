@@ -85,7 +85,13 @@ export function faultError(protocol: Protocol, service: string, op: string, faul
       break;
     case 'rest-json':
       switch (fault.kind) {
-        case 'throttle': return new ApiError(429, 'ThrottlingException', 'Rate exceeded', { headers: retryAfter });
+        // Signer throttles with TooManyRequestsException (429): GetRevocationStatus @throws it,
+        // and its model says it supersedes the deprecated ThrottlingException
+        // (@aws-sdk/client-signer models/errors.d.ts). Inspector2 throttles with ThrottlingException (429).
+        case 'throttle':
+          return service === 'signer'
+            ? new ApiError(429, 'TooManyRequestsException', 'Rate exceeded', { headers: retryAfter, fields: { code: 'TooManyRequestsException' } })
+            : new ApiError(429, 'ThrottlingException', 'Rate exceeded', { headers: retryAfter });
         case 'server-error':
           return new ApiError(500, service === 'signer' ? 'InternalServiceErrorException' : 'InternalServerException', 'Internal server error');
         case 'unavailable': return new ApiError(503, 'ServiceUnavailableException', 'Service Unavailable');

@@ -1,6 +1,10 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { GetRevocationStatusCommand, SignerClient } from '@aws-sdk/client-signer';
+import { GetRevocationStatusCommand, SignerClient, TooManyRequestsException } from '@aws-sdk/client-signer';
+import { FactCache } from '../../src/cache/fact-cache.ts';
+import { AwsClients } from '../../src/facts/aws-clients.ts';
+import { fromAwsError } from '../../src/facts/errors.ts';
+import { SignerRevocation } from '../../src/facts/signer.ts';
 import type { SandboxFixture } from '../../src/sandbox/index.ts';
 import { ACCOUNT, clients, credentials, sandbox } from './helpers.ts';
 
@@ -85,4 +89,29 @@ t.test('without disableHostPrefix the SDK would address data-<endpoint host>', a
   t.teardown(() => prefixed.destroy());
   await t.rejects(prefixed.send(new GetRevocationStatusCommand(input())), 'data-127.0.0.1 does not resolve');
   t.equal(sb.calls('signer:GetRevocationStatus'), 0, 'the request never reached the sandbox');
+});
+
+// Signer's throttling error is TooManyRequestsException, HTTP 429: GetRevocationStatus lists it
+// in @throws, and the model gives it httpError 429 (@aws-sdk/client-signer
+// dist-types/commands/GetRevocationStatusCommand.d.ts, models/errors.d.ts: "This error
+// supersedes the error ThrottlingException", which is deprecated).
+t.test('a throttled GetRevocationStatus is TooManyRequestsException (429), retried and classified as throttling', async (t) => {
+  const sb = await sandbox(t, fixture);
+  const { signer } = clients(t, sb, 'us-east-1', { maxAttempts: 3 });
+  sb.inject('signer:GetRevocationStatus', { kind: 'throttle', retryAfterSeconds: 0 });
+  const error = await signer.send(new GetRevocationStatusCommand(input())).then(() => undefined, (e: unknown) => e);
+  t.ok(error instanceof TooManyRequestsException, 'the SDK deserialises the modelled error class');
+  t.match(error, { name: 'TooManyRequestsException', $fault: 'client', $metadata: { httpStatusCode: 429, attempts: 3 } });
+  t.equal(sb.calls('signer:GetRevocationStatus'), 3, 'the SDK retried it as throttling (a client fault it did not take for throttling would be tried once)');
+  t.equal(fromAwsError(error, 'signer', 'GetRevocationStatus').code, 'THROTTLED', 'the product names it throttling');
+
+  // Through the product's own Signer fact: the same classification reaches the check.
+  sb.resetCalls();
+  const awsClients = new AwsClients({ env: sb.endpoints(), aws: { endpoints: {}, maxAttempts: 2 }, roleFor: () => undefined, credentials });
+  t.teardown(() => awsClients.destroy());
+  const revocation = new SignerRevocation({ clients: awsClients, cache: new FactCache({ maxEntries: 10 }), ttlSeconds: 60 });
+  await t.rejects(revocation.revoked(input(), AbortSignal.timeout(10_000), 10_000),
+    { name: 'FactError', code: 'THROTTLED', message: /signer GetRevocationStatus was throttled/ });
+  t.equal(sb.calls('signer:GetRevocationStatus'), 2, 'retried up to the policy\'s maxAttempts');
+  sb.clearFaults();
 });
