@@ -12,7 +12,6 @@ import {
 } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../checks/types.ts';
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
-import { globMatcher } from '../policy/glob.ts';
 import type { AwsClients } from './aws-clients.ts';
 import { fromAwsError } from './errors.ts';
 import { fixedVersion, type VulnerablePackage } from './inspector.ts';
@@ -29,8 +28,24 @@ export interface RegistryScanning {
   readonly authoritative: boolean;
 }
 
+/**
+ * ECR's rule for a scanning rule's repository filter (filterType WILDCARD): "a filter with no
+ * wildcard will match all repository names that contain the filter. A filter with a wildcard
+ * (*) matches on any repository name where the wildcard replaces zero or more characters in
+ * the repository name" (Amazon ECR User Guide, "Filters to choose which repositories are
+ * scanned in Amazon ECR"; the API reference's ScanningRepositoryFilter only says "The filter
+ * to use when scanning"). So `prod` matches repo-prod-repo, `prod*` does not. `*` is the only
+ * wildcard: the filter pattern ^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$ admits no other.
+ */
+export function scanningFilterMatches(filter: string, repository: string): boolean {
+  if (!filter.includes('*')) return repository.includes(filter);
+  const literal = (part: string) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&');
+  return new RegExp(`^${filter.split('*').map(literal).join('.*')}$`, 's').test(repository);
+}
+
+/** Does any scanning rule of the registry scan this repository? */
 export function repositoryCovered(scanning: RegistryScanning, repository: string): boolean {
-  return scanning.repositoryFilters.some((f) => globMatcher(f)(repository));
+  return scanning.repositoryFilters.some((f) => scanningFilterMatches(f, repository));
 }
 
 /** ECR's imageScanStatus of one manifest; undefined status: ECR reports none. */

@@ -100,12 +100,33 @@ function coverageOf(reg: StoredRegion, repo: StoredRepository, image: StoredImag
   return { repo, image, statusCode: 'ACTIVE', reason: 'SUCCESSFUL', lastScannedAt: toDate(src.scanCompletedAt ?? src.pushedAt ?? DEFAULT_PUSHED_AT) };
 }
 
-/** ECR's WILDCARD repository filters: `*` is the only wildcard. No rules: ECR's default, every repository. */
+/** ECR's WILDCARD repository filters, as the ECR User Guide ("Filters to choose which
+ *  repositories are scanned in Amazon ECR") states them: "a filter with no wildcard will
+ *  match all repository names that contain the filter. A filter with a wildcard (*) matches
+ *  on any repository name where the wildcard replaces zero or more characters in the
+ *  repository name" (its table: `prod` matches repo-prod-repo, `prod*` does not, `*prod`
+ *  matches repo-prod only). `*` is the only wildcard. No rules: every repository. */
 function matchedByScanningRules(reg: StoredRegion, repository: string): boolean {
   const rules = reg.fixture.scanningRules;
   if (!rules) return true;
-  return rules.some((r) => r.filters.some((f) =>
-    new RegExp(`^${f.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&')).join('.*')}$`).test(repository)));
+  return rules.some((r) => r.filters.some((f) => ecrFilterMatches(f, repository)));
+}
+
+function ecrFilterMatches(filter: string, repository: string): boolean {
+  if (!filter.includes('*')) return repository.includes(filter);
+  let at = 0;
+  const parts = filter.split('*');
+  // Anchored at both ends; each literal run found in order, left to right.
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  if (!repository.startsWith(first) || repository.length < first.length + last.length) return false;
+  at = first.length;
+  for (const part of parts.slice(1, -1)) {
+    const i = repository.indexOf(part, at);
+    if (i === -1) return false;
+    at = i + part.length;
+  }
+  return repository.length - last.length >= at && repository.endsWith(last);
 }
 
 const COVERAGE_FIELDS: Accessors<CoverageRecord> = {

@@ -69,8 +69,13 @@ function fixture(): SandboxFixture {
           },
           [RULES]: {
             scanType: 'ENHANCED',
-            scanningRules: [{ scanFrequency: 'CONTINUOUS_SCAN', filters: ['prod-*'] }],
-            repositories: [repo('prod-app', [image('prod-app')]), repo('dev-app', [image('dev-app')])],
+            // 'core' has no wildcard: it matches every repository whose name contains it.
+            scanningRules: [{ scanFrequency: 'CONTINUOUS_SCAN', filters: ['prod-*', 'core'] }],
+            repositories: [
+              repo('prod-app', [image('prod-app')]), repo('dev-app', [image('dev-app')]),
+              repo('lib-core-svc', [image('lib-core-svc')]),
+              repo('lib-core-new', [image('lib-core-new', { coverage: null })]),
+            ],
           },
           [WEST]: {
             scanType: 'BASIC',
@@ -216,6 +221,10 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
   t.equal((await h.reviewPod([`${RULES_HOST}/prod-app:1`])).response.allowed, true, 'a repository a scanning rule covers is scanned');
   const dev = await h.reviewPod([`${RULES_HOST}/dev-app:1`]);
   t.match(dev.response.status?.message, /not scanned: repository dev-app matches no enhanced scanning rule of the registry.*put-registry-scanning-configuration/);
+  t.equal((await h.reviewPod([`${RULES_HOST}/lib-core-svc:1`])).response.allowed, true, 'filter "core" (no wildcard) scans lib-core-svc: it contains the filter');
+  const coreNew = await h.reviewPod([`${RULES_HOST}/lib-core-new:1`]);
+  t.match(coreNew.response.status?.message, /not known to Inspector yet/, 'a repository a no-wildcard filter contains is in the rules: its image is not known yet');
+  t.notMatch(coreNew.response.status?.message, /matches no enhanced scanning rule/, 'and is not blamed on the rules');
   const basicFailed = await h.reviewPod([`${WEST_HOST}/basic-failed:1`]);
   t.match(basicFailed.response.status?.message, /its ECR basic scanning scan failed \(FAILED; ECR scan status FAILED: Unable to retrieve image layers\).*start-image-scan/);
   const basicRunning = await h.reviewPod([`${WEST_HOST}/basic-running:1`]);
