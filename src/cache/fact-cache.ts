@@ -23,6 +23,8 @@ interface Entry {
   readonly error?: unknown;
   readonly hasValue: boolean;
   readonly freshUntil: number;
+  /** Until when a value past freshUntil may still be served while it is refreshed. */
+  readonly staleUntil: number;
 }
 
 export type CacheEvent = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative-hit' | 'refresh-failed';
@@ -76,9 +78,12 @@ export class FactCache {
   readonly #refreshTimeoutMs: number;
 
   constructor(options: FactCacheOptions) {
-    this.#lru = new LRUCache<string, Entry>({ max: options.maxEntries, ttlAutopurge: false });
-    this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
+    // The LRU drops an entry when its stale window is over, on the same clock as freshness:
+    // an injected clock moves both (real time passing must not drop what the clock says is
+    // fresh). ttlResolution 0 reads that clock at each check, not once per real millisecond.
+    this.#lru = new LRUCache<string, Entry>({ max: options.maxEntries, ttlAutopurge: false, perf: { now: () => this.#now() }, ttlResolution: 0 });
+    this.#metrics = options.metrics;
     this.#refreshTimeoutMs = options.refreshTimeoutMs ?? 10_000;
   }
 
@@ -104,7 +109,7 @@ export class FactCache {
       if (!entry.hasValue) throw entry.error;
       return entry.value as T;
     }
-    if (entry?.hasValue && (spec.staleMs ?? 0) > 0) {
+    if (entry?.hasValue && now < entry.staleUntil) {
       this.#count(spec.fact, 'stale');
       if (!this.#inflight.has(k)) {
         this.#start(spec, k, load, this.#refreshTimeoutMs).promise.catch(() => this.#count(spec.fact, 'refresh-failed'));
@@ -151,7 +156,7 @@ export class FactCache {
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
-        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl }, { ttl });
+        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0 }, { ttl });
         throw error;
       } finally {
         // Calls inside the load carry the same deadline and can time out a moment before
@@ -173,7 +178,9 @@ export class FactCache {
   /** Keeps a value for its TTL, and past it for the stale window in which it may be served. */
   #remember<T>(spec: FactSpec<T>, k: string, value: T): void {
     const ttl = spec.ttlMs(value);
-    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: this.#now() + ttl }, { ttl: ttl + (spec.staleMs ?? 0) });
+    const staleMs = spec.staleMs ?? 0;
+    const now = this.#now();
+    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs }, { ttl: ttl + staleMs });
   }
 
   /** Forgets every entry (a new policy does not need this: verdict keys carry its version). */
