@@ -22,6 +22,10 @@ export interface RuntimeOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Fixed AWS credentials (the demo's sandbox); otherwise the SDK default chain. */
   readonly credentials?: AwsCredentialIdentity;
+  /** The clock, in ms since the epoch (default Date.now), of cached facts' TTLs, signature
+   *  verdicts and verification time, and exception expiry: tests move their own past a TTL
+   *  instead of sleeping. Deadlines stay on real time: they bound real waiting. */
+  readonly now?: () => number;
 }
 
 export interface Runtime {
@@ -41,7 +45,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     metrics: options.metrics,
     ...(options.credentials !== undefined && { credentials: options.credentials }),
   });
-  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics });
+  const now = options.now;
+  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
   const reviewer = createReviewer({
@@ -55,12 +60,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         oci,
         revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
         ttl: policy.cache,
+        ...(now !== undefined && { now }),
       },
       vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
     }),
     budgetMs: options.budgetMs,
     metrics: options.metrics,
     logger: options.logger,
+    ...(now !== undefined && { now: () => new Date(now()) }),
   });
   return { reviewer, cache, close: async () => clients.destroy() };
 }

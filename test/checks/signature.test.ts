@@ -164,14 +164,18 @@ t.test('revocation unavailable: enforce is an error folded by onError, warn admi
 });
 
 t.test('a signature revoked after its verdict was cached: one GetRevocationStatus call finds it', async (t) => {
-  const h = await startHarness({ fixture: fixture(), policy: `${policy()}cache:\n  ttlSeconds: { revocation: 1 }\n` });
+  // The runtime's clock is this test's: the revocation TTL passes when the test moves it.
+  let now = Date.now();
+  const h = await startHarness({ fixture: fixture(), policy: `${policy()}cache:\n  ttlSeconds: { revocation: 1 }\n`, now: () => now });
   t.teardown(() => h.close());
   t.equal((await h.reviewPod([`${HOST}/app:jws`])).response.allowed, true, 'admitted before the revocation');
   const referrers = h.sandbox.calls('ecr:ListImageReferrers');
   const revocations = h.sandbox.calls('signer:GetRevocationStatus');
   h.sandbox.update((f) => { f.revoked = [...(f.revoked ?? []), JOB]; });
+  now += 999;
   t.equal((await h.reviewPod([`${HOST}/app:jws`])).response.allowed, true, 'within the revocation TTL the cached answer stands');
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  t.equal(h.sandbox.calls('signer:GetRevocationStatus'), revocations, 'without asking Signer');
+  now += 1;
   const after = await h.reviewPod([`${HOST}/app:jws`]);
   t.equal(after.response.allowed, false, 'denied once the revocation TTL has passed');
   t.match(after.response.status?.message, /\[signature\] the signature was revoked .*revoked: .*signing-jobs\/1111-2222/);

@@ -39,13 +39,15 @@ export function podRequest(images: readonly string[], namespace = 'team-a'): Adm
 }
 
 /** `policy` may be a function of the sandbox's URL, for policies that name it (registries.oci, aws.endpoints). */
-export async function startHarness(options: { fixture: SandboxFixture; policy: string | ((sandboxUrl: string) => string); budgetMs?: number; latencyMs?: number }): Promise<Harness> {
+/** `now` is the fact cache's clock: a test that needs a TTL to pass moves it instead of sleeping. */
+export async function startHarness(options: { fixture: SandboxFixture; policy: string | ((sandboxUrl: string) => string); budgetMs?: number; latencyMs?: number; now?: () => number }): Promise<Harness> {
   const sandbox = await startSandbox({ fixture: options.fixture, ...(options.latencyMs !== undefined && { latencyMs: options.latencyMs }) });
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics();
   const text = typeof options.policy === 'function' ? options.policy(sandbox.url) : options.policy;
   const policyStore = createPolicyStore({ text, logger, metrics });
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs ?? 5000, env: sandbox.endpoints(), credentials: SANDBOX_CREDENTIALS });
+  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs ?? 5000, env: sandbox.endpoints(), credentials: SANDBOX_CREDENTIALS,
+    ...(options.now !== undefined && { now: options.now }) });
   return {
     sandbox,
     runtime,
