@@ -7,6 +7,7 @@ import { errorMessage } from '../errors.ts';
 import { runChecks } from '../checks/runner.ts';
 import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
 import { decide } from '../decision/decide.ts';
+import { policyForUnknownImages } from '../decision/unreadable-object.ts';
 import type { Decision, ImageVerdictInput } from '../decision/types.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import type { Metrics } from '../server/metrics.ts';
@@ -97,12 +98,11 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       const found = imagesOf(request, request.object);
       if (found === undefined) return allowWithout(request, `kind ${request.kind.group}/${request.kind.kind} has no pod template`);
       if ('error' in found) {
-        const denied = policy.file.onError === 'deny';
-        const message = `ecr-admission ${denied ? 'denied' : 'could not read'} ${request.kind.kind} ${namespace}/${request.name ?? ''}: cannot read the object: ${found.error}`;
-        return {
-          response: { uid: request.uid, allowed: !denied, ...(denied ? { status: { code: 403, reason: 'Forbidden', message } } : { warnings: [message.slice(0, 119)] }), auditAnnotations: { decision: denied ? 'deny' : 'warn', reason: found.error } },
-          result: denied ? 'deny' : 'warn', why: found.error, images: [],
-        };
+        // Requester-controlled input that cannot be read (or is over a bound): decided like
+        // every other decision, by decide(), where onError has no say.
+        const unreadable = { reason: found.error, policy: policyForUnknownImages(policy, namespace) };
+        const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: [], unreadable });
+        return { response: toResponse(request.uid, decision), result: decision.result, why: found.error, images: [] };
       }
       let images = found.images;
       if (request.operation === 'UPDATE') {

@@ -1,9 +1,11 @@
 // Pure: folds every image's check results with its policy's mode and onError into one
 // decision. This is the only place where `error` becomes allow or deny, and where `mode`
-// applies: enforce denies, warn allows with warnings, audit allows and records.
+// applies: enforce denies, warn allows with warnings, audit allows and records. An object
+// that cannot be read is decided here too: a `fail` under its policy's mode, never onError
+// (onError is for faults of AWS and registries, not for input the requester controls).
 import type { CheckResult } from '../checks/types.ts';
 import { shortDigest } from './format.ts';
-import type { Decision, DecisionInput, ImageVerdictInput } from './types.ts';
+import type { Decision, DecisionInput, ImageVerdictInput, UnreadableObject } from './types.ts';
 
 export const WARNING_MAX = 119;
 
@@ -64,7 +66,25 @@ function annotationSummary(input: DecisionInput): string {
   return json.length <= 4096 ? json : `${json.slice(0, 4080)}...(truncated)`;
 }
 
+function decideUnreadable(input: DecisionInput, unreadable: UnreadableObject): Decision {
+  const problem = `cannot read the object: ${clip(unreadable.reason, 512)}`;
+  const auditAnnotations: Record<string, string> = { images: '[]', policy: unreadable.policy.name, reason: problem };
+  switch (unreadable.policy.mode) {
+    case 'enforce':
+      auditAnnotations.decision = 'deny';
+      return { allowed: false, message: `ecr-admission denied ${subject(input)}: ${problem}`, warnings: [], auditAnnotations, result: 'deny' };
+    case 'warn':
+      auditAnnotations.decision = 'warn';
+      return { allowed: true, warnings: [clip(`ecr-admission could not read ${subject(input)}: ${problem}`)], auditAnnotations, result: 'warn' };
+    case 'audit':
+      auditAnnotations.decision = 'audit';
+      auditAnnotations['audit-violations'] = problem;
+      return { allowed: true, warnings: [], auditAnnotations, result: 'audit' };
+  }
+}
+
 export function decide(input: DecisionInput): Decision {
+  if (input.unreadable) return decideUnreadable(input, input.unreadable);
   const denying: Problem[] = [];
   const warnings: string[] = [];
   const audited: Problem[] = [];

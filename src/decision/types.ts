@@ -10,11 +10,22 @@ export interface ImageVerdictInput {
   readonly digest?: string;
 }
 
+/** An object the requester sent that cannot be read, or is over a bound: its images are
+ *  unknown, so it is decided as a whole, a `fail` whatever onError says. */
+export interface UnreadableObject {
+  /** Why, e.g. "more than 256 containers". */
+  readonly reason: string;
+  /** The policy whose mode applies (see unreadable-object.ts for which one). */
+  readonly policy: EffectivePolicy;
+}
+
 export interface DecisionInput {
   readonly kind: string;
   readonly namespace?: string;
   readonly name?: string;
   readonly images: readonly ImageVerdictInput[];
+  /** Set when the object could not be read: `images` is then empty. */
+  readonly unreadable?: UnreadableObject;
 }
 
 export interface Decision {

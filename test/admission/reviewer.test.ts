@@ -121,25 +121,34 @@ t.test('a kind that makes no pods is allowed', async (t) => {
   t.same([out.result, out.response.allowed, out.why], ['skipped', true, 'kind /ConfigMap has no pod template']);
 });
 
-t.test('an object that cannot be read: denied under onError deny, allowed with a warning under allow', async (t) => {
+t.test('an object that cannot be read is a fail decided by the mode, never by onError', async (t) => {
   const review = loadAdmissionReview('deployment-create');
   review.request.object!.spec = { template: { spec: { containers: 'nginx' } } };
-  const denied = await reviewerFor(DENY_ALL).review(requestOf(review));
-  t.equal(denied.response.allowed, false);
-  t.equal(denied.response.status?.code, 403);
-  t.equal(denied.response.status?.message, 'ecr-admission denied Deployment team-a/web: cannot read the object: spec.template.spec.containers is not a list');
-  t.equal(denied.response.uid, review.request.uid);
+  const message = 'ecr-admission denied Deployment team-a/web: cannot read the object: spec.template.spec.containers is not a list';
+  for (const onError of ['deny', 'allow']) {
+    const denied = await reviewerFor(`mode: enforce\nonError: ${onError}\n`).review(requestOf(review));
+    t.equal(denied.response.allowed, false, `enforce, onError ${onError}: denied`);
+    t.equal(denied.response.status?.code, 403);
+    t.equal(denied.response.status?.message, message);
+    t.equal(denied.response.uid, review.request.uid);
+    t.equal(denied.response.auditAnnotations?.decision, 'deny');
+  }
 
-  const allowed = await reviewerFor('mode: enforce\nonError: allow\n').review(requestOf(review));
-  t.equal(allowed.response.allowed, true);
-  t.equal(allowed.result, 'warn');
-  t.equal(allowed.response.warnings?.length, 1);
-  t.match(allowed.response.warnings?.[0], /^ecr-admission could not read Deployment team-a\/web: cannot read the object/);
-  t.ok((allowed.response.warnings?.[0]?.length ?? 999) < 120, 'warning under 120 characters');
+  const warned = await reviewerFor('mode: warn\nonError: deny\n').review(requestOf(review));
+  t.equal(warned.response.allowed, true, 'warn: allowed');
+  t.equal(warned.result, 'warn');
+  t.equal(warned.response.warnings?.length, 1);
+  t.match(warned.response.warnings?.[0], /^ecr-admission could not read Deployment team-a\/web: cannot read the object/);
+  t.ok((warned.response.warnings?.[0]?.length ?? 999) < 120, 'warning under 120 characters');
+
+  const audited = await reviewerFor('mode: audit\nonError: deny\n').review(requestOf(review));
+  t.same([audited.response.allowed, audited.result, audited.response.warnings], [true, 'audit', undefined], 'audit: allowed silently');
+  t.match(audited.response.auditAnnotations?.['audit-violations'], /cannot read the object: spec\.template\.spec\.containers is not a list/, 'and recorded');
 
   const noObject = loadAdmissionReview('pod-create');
   noObject.request.object = null;
   t.equal((await reviewerFor(DENY_ALL).review(requestOf(noObject))).response.allowed, false, 'a CREATE with no object is denied');
+  t.equal((await reviewerFor('mode: enforce\nonError: allow\n').review(requestOf(noObject))).response.allowed, false, 'under onError allow too');
 });
 
 t.test('dry-run requests are decided exactly like real ones', async (t) => {
