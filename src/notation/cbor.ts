@@ -1,9 +1,12 @@
 // A strict CBOR (RFC 8949) decoder and a small encoder, for COSE_Sign1 envelopes.
 // Written here rather than taken from cbor-x because the decoder faces hostile bytes
 // and must hold to rules a general-purpose library relaxes: no indefinite lengths
-// (go-cose forbids them too), map keys only integers or text, no duplicate keys,
-// lengths checked against the bytes actually left before anything is allocated,
-// bounded nesting, no trailing bytes, and failure as a value instead of an exception.
+// (go-cose, which notation uses, forbids them too), map keys only integers or text, no
+// duplicate keys, lengths checked against the bytes actually left before anything is
+// allocated, an item budget and a nesting bound checked while decoding (not after), no
+// trailing bytes, and failure as a value instead of an exception. Callers that expect a
+// shape (cose.ts) read it head by head through CborReader, so that a wrong shape is refused
+// before anything nested in it is decoded.
 import { failure, parsed, type Parsed } from './errors.ts';
 
 export class CborTag {
@@ -28,77 +31,34 @@ export type CborValue =
   | Map<CborKey, CborValue>
   | CborTag;
 
-const MAX_DEPTH = 16;
+export interface CborLimits {
+  /** Data items in the whole input, containers and their contents alike. */
+  maxItems: number;
+  /** The top item is at depth 0; a container's contents one deeper than it. */
+  maxDepth: number;
+}
 
+/**
+ * Bounds for one COSE_Sign1 envelope, and separately for its protected header. Real ones
+ * need little: notation's alpine envelope has 11 items outside the protected header and 13
+ * in it, an AWS-Signer-shaped one 12 and 23; both reach depth 4 (tag 18, the array, the
+ * unprotected map, x5chain, a certificate) outside and 2 in the protected header. The margin
+ * is for extended attributes and longer chains; what it caps is what a hostile envelope can
+ * make the decoder build (a few hundred KiB at most).
+ */
+export const COSE_LIMITS: Readonly<CborLimits> = { maxItems: 1024, maxDepth: 8 };
+
+export const MAJOR_BYTES = 2;
+export const MAJOR_ARRAY = 4;
+export const MAJOR_MAP = 5;
+export const MAJOR_TAG = 6;
+
+/** Malformed CBOR, or over a bound: rendered as "CBOR: ...". */
 class CborError extends Error {}
+/** Well-formed CBOR of the wrong shape for the caller: rendered as the caller's own words. */
+class CborShapeError extends Error {}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-class Reader {
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-  pos = 0;
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  remaining(): number {
-    return this.bytes.length - this.pos;
-  }
-  need(n: number): void {
-    if (n > this.remaining()) throw new CborError(`truncated: needs ${n} more bytes at offset ${this.pos}`);
-  }
-  u8(): number {
-    this.need(1);
-    return this.bytes[this.pos++] as number;
-  }
-  take(n: number): Uint8Array {
-    this.need(n);
-    const out = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-}
-
-/** Reads the argument of a head; returns a number when it fits exactly, a bigint otherwise. */
-function readArgument(r: Reader, info: number): number | bigint {
-  if (info < 24) return info;
-  switch (info) {
-    case 24:
-      return r.u8();
-    case 25: {
-      r.need(2);
-      const v = r.view.getUint16(r.pos);
-      r.pos += 2;
-      return v;
-    }
-    case 26: {
-      r.need(4);
-      const v = r.view.getUint32(r.pos);
-      r.pos += 4;
-      return v;
-    }
-    case 27: {
-      r.need(8);
-      const v = r.view.getBigUint64(r.pos);
-      r.pos += 8;
-      return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-    }
-    case 31:
-      throw new CborError('indefinite-length items are not accepted');
-    default:
-      throw new CborError(`reserved additional information ${info}`);
-  }
-}
-
-/** A length must be a number that the remaining input could possibly hold. */
-function readLength(r: Reader, info: number, minBytesPerUnit: number): number {
-  const n = readArgument(r, info);
-  if (typeof n === 'bigint' || n * minBytesPerUnit > r.remaining()) {
-    throw new CborError(`length ${String(n)} exceeds the ${r.remaining()} bytes left`);
-  }
-  return n;
-}
 
 function halfToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -109,99 +69,244 @@ function halfToNumber(h: number): number {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-function readItem(r: Reader, depth: number): CborValue {
-  if (depth > MAX_DEPTH) throw new CborError(`nesting deeper than ${MAX_DEPTH}`);
-  const initial = r.u8();
-  const major = initial >> 5;
-  const info = initial & 0x1f;
-  switch (major) {
-    case 0:
-      return readArgument(r, info);
-    case 1: {
-      const n = readArgument(r, info);
-      return typeof n === 'bigint' ? -1n - n : n === Number.MAX_SAFE_INTEGER ? -1n - BigInt(n) : -1 - n;
-    }
-    case 2:
-      return r.take(readLength(r, info, 1));
-    case 3: {
-      const raw = r.take(readLength(r, info, 1));
-      try {
-        return utf8.decode(raw);
-      } catch {
-        throw new CborError('text string is not valid UTF-8');
+/** Reads one input under one set of limits; every method throws, decodeCborWith catches. */
+export class CborReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #limits: CborLimits;
+  #pos = 0;
+  #items = 0;
+
+  constructor(bytes: Uint8Array, limits: CborLimits) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#limits = limits;
+  }
+
+  #remaining(): number {
+    return this.#bytes.length - this.#pos;
+  }
+
+  #need(n: number): void {
+    if (n > this.#remaining()) throw new CborError(`truncated: needs ${n} more bytes at offset ${this.#pos}`);
+  }
+
+  #u8(): number {
+    this.#need(1);
+    return this.#bytes[this.#pos++] as number;
+  }
+
+  #take(n: number): Uint8Array {
+    this.#need(n);
+    const out = this.#bytes.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return out;
+  }
+
+  /** Spends `n` items of the budget; containers reserve their contents before reading them. */
+  #spend(n: number): void {
+    this.#items += n;
+    if (this.#items > this.#limits.maxItems) throw new CborError(`more than ${this.#limits.maxItems} items`);
+  }
+
+  /** The argument of a head: a number when it fits exactly, a bigint otherwise. */
+  #argument(info: number): number | bigint {
+    if (info < 24) return info;
+    switch (info) {
+      case 24:
+        return this.#u8();
+      case 25: {
+        this.#need(2);
+        const v = this.#view.getUint16(this.#pos);
+        this.#pos += 2;
+        return v;
       }
-    }
-    case 4: {
-      const n = readLength(r, info, 1);
-      const out: CborValue[] = [];
-      for (let i = 0; i < n; i++) out.push(readItem(r, depth + 1));
-      return out;
-    }
-    case 5: {
-      const n = readLength(r, info, 2);
-      const out = new Map<CborKey, CborValue>();
-      for (let i = 0; i < n; i++) {
-        const key = readItem(r, depth + 1);
-        if (typeof key !== 'number' && typeof key !== 'string') {
-          throw new CborError('map keys must be integers or text strings');
-        }
-        if (out.has(key)) throw new CborError(`duplicate map key ${JSON.stringify(key)}`);
-        out.set(key, readItem(r, depth + 1));
+      case 26: {
+        this.#need(4);
+        const v = this.#view.getUint32(this.#pos);
+        this.#pos += 4;
+        return v;
       }
-      return out;
-    }
-    case 6: {
-      const tag = readArgument(r, info);
-      if (typeof tag === 'bigint') throw new CborError('tag number too large');
-      return new CborTag(tag, readItem(r, depth + 1));
-    }
-    default: {
-      // major 7: simple values and floats
-      switch (info) {
-        case 20:
-          return false;
-        case 21:
-          return true;
-        case 22:
-          return null;
-        case 23:
-          return undefined;
-        case 25: {
-          r.need(2);
-          const v = halfToNumber(r.view.getUint16(r.pos));
-          r.pos += 2;
-          return v;
-        }
-        case 26: {
-          r.need(4);
-          const v = r.view.getFloat32(r.pos);
-          r.pos += 4;
-          return v;
-        }
-        case 27: {
-          r.need(8);
-          const v = r.view.getFloat64(r.pos);
-          r.pos += 8;
-          return v;
-        }
-        default:
-          throw new CborError(`unsupported simple value ${info}`);
+      case 27: {
+        this.#need(8);
+        const v = this.#view.getBigUint64(this.#pos);
+        this.#pos += 8;
+        return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
       }
+      case 31:
+        throw new CborError('indefinite-length items are not accepted');
+      default:
+        throw new CborError(`reserved additional information ${info}`);
+    }
+  }
+
+  /** A length must be one the remaining input could hold, `minBytesPerUnit` bytes per unit. */
+  #fits(n: number | bigint, minBytesPerUnit: number): number {
+    if (typeof n === 'bigint' || n * minBytesPerUnit > this.#remaining()) {
+      throw new CborError(`length ${String(n)} exceeds the ${this.#remaining()} bytes left`);
+    }
+    return n;
+  }
+
+  #length(info: number, minBytesPerUnit: number): number {
+    return this.#fits(this.#argument(info), minBytesPerUnit);
+  }
+
+  /** The major type of the next item, without consuming it. */
+  peekMajor(): number {
+    this.#need(1);
+    return (this.#bytes[this.#pos] as number) >> 5;
+  }
+
+  /** Reads the head of an item of major type `major` (else `wrongShape`); returns its argument. */
+  #expectHead(major: number, wrongShape: string): number | bigint {
+    if (this.peekMajor() !== major) throw new CborShapeError(wrongShape);
+    this.#spend(1);
+    return this.#argument(this.#u8() & 0x1f);
+  }
+
+  /** A tag head with this number; its content is read next. */
+  expectTag(tag: number, wrongShape: string): void {
+    if (this.#expectHead(MAJOR_TAG, wrongShape) !== tag) throw new CborShapeError(wrongShape);
+  }
+
+  /** An array head of exactly `length` items; they are read next, one call each. */
+  expectArray(length: number, wrongShape: string): void {
+    if (this.#expectHead(MAJOR_ARRAY, wrongShape) !== length) throw new CborShapeError(wrongShape);
+  }
+
+  /** A whole byte string (a view into the input, not a copy). */
+  expectBytes(wrongShape: string): Uint8Array {
+    return this.#take(this.#fits(this.#expectHead(MAJOR_BYTES, wrongShape), 1));
+  }
+
+  /** One whole item of major type `major` (else `wrongShape`), at `depth` within the input. */
+  expectItem(major: number, depth: number, wrongShape: string): CborValue {
+    if (this.peekMajor() !== major) throw new CborShapeError(wrongShape);
+    return this.item(depth);
+  }
+
+  /** Refuses input left after the last item the caller wanted. */
+  end(): void {
+    if (this.#remaining() !== 0) throw new CborError(`${this.#remaining()} trailing bytes after the item`);
+  }
+
+  /** One whole item, at `depth` within the input. */
+  item(depth: number): CborValue {
+    if (depth > this.#limits.maxDepth) throw new CborError(`nesting deeper than ${this.#limits.maxDepth}`);
+    this.#spend(1);
+    const initial = this.#u8();
+    const major = initial >> 5;
+    const info = initial & 0x1f;
+    switch (major) {
+      case 0:
+        return this.#argument(info);
+      case 1: {
+        const n = this.#argument(info);
+        return typeof n === 'bigint' ? -1n - n : n === Number.MAX_SAFE_INTEGER ? -1n - BigInt(n) : -1 - n;
+      }
+      case 2:
+        return this.#take(this.#length(info, 1));
+      case 3: {
+        const raw = this.#take(this.#length(info, 1));
+        try {
+          return utf8.decode(raw);
+        } catch {
+          throw new CborError('text string is not valid UTF-8');
+        }
+      }
+      case 4: {
+        const n = this.#length(info, 1);
+        this.#reserve(n);
+        const out: CborValue[] = [];
+        for (let i = 0; i < n; i++) out.push(this.item(depth + 1));
+        return out;
+      }
+      case 5: {
+        const n = this.#length(info, 2);
+        this.#reserve(2 * n);
+        const out = new Map<CborKey, CborValue>();
+        for (let i = 0; i < n; i++) {
+          const key = this.item(depth + 1);
+          if (typeof key !== 'number' && typeof key !== 'string') {
+            throw new CborError('map keys must be integers or text strings');
+          }
+          if (out.has(key)) throw new CborError(`duplicate map key ${JSON.stringify(key)}`);
+          out.set(key, this.item(depth + 1));
+        }
+        return out;
+      }
+      case 6: {
+        const tag = this.#argument(info);
+        if (typeof tag === 'bigint') throw new CborError('tag number too large');
+        return new CborTag(tag, this.item(depth + 1));
+      }
+      default:
+        return this.#simple(info);
+    }
+  }
+
+  /** A container of `n` items is refused at its head when the budget cannot hold them. */
+  #reserve(n: number): void {
+    if (this.#items + n > this.#limits.maxItems) throw new CborError(`more than ${this.#limits.maxItems} items`);
+  }
+
+  /** Major type 7: simple values and floats. */
+  #simple(info: number): CborValue {
+    switch (info) {
+      case 20:
+        return false;
+      case 21:
+        return true;
+      case 22:
+        return null;
+      case 23:
+        return undefined;
+      case 25: {
+        this.#need(2);
+        const v = halfToNumber(this.#view.getUint16(this.#pos));
+        this.#pos += 2;
+        return v;
+      }
+      case 26: {
+        this.#need(4);
+        const v = this.#view.getFloat32(this.#pos);
+        this.#pos += 4;
+        return v;
+      }
+      case 27: {
+        this.#need(8);
+        const v = this.#view.getFloat64(this.#pos);
+        this.#pos += 8;
+        return v;
+      }
+      default:
+        throw new CborError(`unsupported simple value ${info}`);
     }
   }
 }
 
-/** Decodes exactly one CBOR item that spans all of `bytes`. Never throws. */
-export function decodeCbor(bytes: Uint8Array): Parsed<CborValue> {
+/**
+ * Runs `read` over `bytes` under `limits`. Malformed input and a broken bound give
+ * "CBOR: ..."; a wrong shape the caller's own message. Never throws.
+ */
+export function decodeCborWith<T>(bytes: Uint8Array, limits: CborLimits, read: (r: CborReader) => T): Parsed<T> {
   try {
-    const r = new Reader(bytes);
-    const value = readItem(r, 0);
-    if (r.remaining() !== 0) return failure('PARSE', `CBOR: ${r.remaining()} trailing bytes after the item`);
-    return parsed(value);
+    return parsed(read(new CborReader(bytes, limits)));
   } catch (err) {
+    if (err instanceof CborShapeError) return failure('PARSE', err.message);
     const message = err instanceof CborError ? err.message : `malformed input (${String(err)})`;
     return failure('PARSE', `CBOR: ${message}`);
   }
+}
+
+/** Decodes exactly one CBOR item that spans all of `bytes`. Never throws. */
+export function decodeCbor(bytes: Uint8Array, limits: CborLimits = COSE_LIMITS): Parsed<CborValue> {
+  return decodeCborWith(bytes, limits, (r) => {
+    const value = r.item(0);
+    r.end();
+    return value;
+  });
 }
 
 // ---- encoder (for the signer in sign.ts and the Sig_structure) ----

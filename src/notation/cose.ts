@@ -1,6 +1,6 @@
 // COSE_Sign1_Tagged (RFC 9052, CBOR tag 18) as signature-envelope-cose.md profiles it.
 import { COSE_ALGORITHMS } from './algorithms.ts';
-import { CborTag, decodeCbor, encodeCbor, type CborKey, type CborValue } from './cbor.ts';
+import { CborTag, COSE_LIMITS, decodeCborWith, encodeCbor, MAJOR_MAP, type CborKey, type CborValue } from './cbor.ts';
 import {
   checkSignedAttributes,
   describe,
@@ -12,7 +12,7 @@ import {
   type ParsedEnvelope,
 } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
-import { MAX_CERTIFICATES, MEDIA_TYPE_COSE } from './types.ts';
+import { MAX_CERTIFICATES, MAX_ENVELOPE_BYTES, MEDIA_TYPE_COSE } from './types.ts';
 
 export const COSE_SIGN1_TAG = 18;
 export const LABEL_ALG = 1;
@@ -54,27 +54,55 @@ export function coseSign1ToBeSigned(protectedBytes: Uint8Array, payload: Uint8Ar
   return encodeCbor(['Signature1', protectedBytes, new Uint8Array(0), payload]);
 }
 
-export function parseCose(bytes: Uint8Array): Parsed<ParsedEnvelope> {
-  const decoded = decodeCbor(bytes);
-  if (!decoded.ok) return decoded;
-  const top = decoded.value;
-  if (!(top instanceof CborTag) || top.tag !== COSE_SIGN1_TAG) {
-    return failure('PARSE', 'COSE envelope is not a COSE_Sign1_Tagged item (tag 18)');
-  }
-  const body = top.value;
-  if (!Array.isArray(body) || body.length !== 4) return failure('PARSE', 'COSE_Sign1 must be an array of 4 items');
-  const [protectedBytes, unprotected, payload, signature] = body;
-  if (!(protectedBytes instanceof Uint8Array) || protectedBytes.length === 0) {
-    return failure('PARSE', 'COSE_Sign1 protected header must be a non-empty byte string');
-  }
-  if (!(unprotected instanceof Map)) return failure('PARSE', 'COSE_Sign1 unprotected header must be a map');
-  if (!(payload instanceof Uint8Array)) return failure('PARSE', 'COSE_Sign1 payload must be attached as a byte string');
-  if (!(signature instanceof Uint8Array)) return failure('PARSE', 'COSE_Sign1 signature must be a byte string');
+interface CoseSign1Parts {
+  protectedBytes: Uint8Array;
+  unprotected: Header;
+  payload: Uint8Array;
+  signature: Uint8Array;
+}
 
-  const ph = decodeCbor(protectedBytes);
-  if (!ph.ok) return failure('PARSE', `COSE protected header: ${ph.reason}`);
+/**
+ * Reads COSE_Sign1_Tagged head by head: tag 18, an array of exactly 4, the protected header
+ * as a byte string, the unprotected header as a map (the only part decoded whole, under the
+ * item and depth budget), the payload and the signature as byte strings, nothing after. A
+ * wrong shape is refused at the first head that shows it, before anything inside is decoded.
+ */
+function readCoseSign1(bytes: Uint8Array): Parsed<CoseSign1Parts> {
+  return decodeCborWith(bytes, COSE_LIMITS, (r) => {
+    r.expectTag(COSE_SIGN1_TAG, 'COSE envelope is not a COSE_Sign1_Tagged item (tag 18)');
+    r.expectArray(4, 'COSE_Sign1 must be an array of 4 items');
+    const protectedBytes = r.expectBytes('COSE_Sign1 protected header must be a byte string');
+    // Depth 2: inside the tag (0) and the array (1).
+    const unprotected = r.expectItem(MAJOR_MAP, 2, 'COSE_Sign1 unprotected header must be a map') as Header;
+    const payload = r.expectBytes('COSE_Sign1 payload must be attached as a byte string');
+    const signature = r.expectBytes('COSE_Sign1 signature must be a byte string');
+    r.end();
+    return { protectedBytes, unprotected, payload, signature };
+  });
+}
+
+/** The protected header's bytes: one map, under a budget of its own. */
+function readProtectedHeader(bytes: Uint8Array): Parsed<Header> {
+  return decodeCborWith(bytes, COSE_LIMITS, (r) => {
+    const header = r.expectItem(MAJOR_MAP, 0, 'COSE protected header must be a map') as Header;
+    r.end();
+    return header;
+  });
+}
+
+export function parseCose(bytes: Uint8Array): Parsed<ParsedEnvelope> {
+  // verify.ts checks the same bound; repeated so that no caller of this parser can skip it.
+  if (bytes.length > MAX_ENVELOPE_BYTES) {
+    return failure('PARSE', `the envelope has ${bytes.length} bytes (at most ${MAX_ENVELOPE_BYTES})`);
+  }
+  const parts = readCoseSign1(bytes);
+  if (!parts.ok) return parts;
+  const { protectedBytes, unprotected, payload, signature } = parts.value;
+  if (protectedBytes.length === 0) return failure('PARSE', 'COSE_Sign1 protected header must be a non-empty byte string');
+
+  const ph = readProtectedHeader(protectedBytes);
+  if (!ph.ok) return failure('PARSE', ph.reason.startsWith('CBOR:') ? `COSE protected header: ${ph.reason}` : ph.reason);
   const prot = ph.value;
-  if (!(prot instanceof Map)) return failure('PARSE', 'COSE protected header must be a map');
 
   const algLabel = prot.get(LABEL_ALG);
   const alg = typeof algLabel === 'number' ? COSE_ALGORITHMS.get(algLabel) : undefined;

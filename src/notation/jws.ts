@@ -12,14 +12,27 @@ import {
 } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { decodeBase64, decodeBase64Url, parseRfc3339 } from './encoding.ts';
-import { MAX_CERTIFICATES, MEDIA_TYPE_JWS } from './types.ts';
+import { parseBoundedJson, type JsonLimits } from './json.ts';
+import { MAX_CERTIFICATES, MAX_ENVELOPE_BYTES, MEDIA_TYPE_JWS } from './types.ts';
 
 /** Header names JWS itself defines (RFC 7515 4.1); `crit` must not list them. */
 const REGISTERED_HEADERS: ReadonlySet<string> = new Set([
   'alg', 'jku', 'jwk', 'kid', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'typ', 'cty', 'crit',
 ]);
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['payload', 'protected', 'header', 'signature']);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const HEADER_SIGNING_AGENT = 'io.cncf.notary.signingAgent';
+const HEADER_TIMESTAMP_SIGNATURE = 'io.cncf.notary.timestampSignature';
+
+// Bounds, checked before the JSON they apply to is parsed. A real envelope is one object
+// holding the unprotected header object holding the x5c array: depth 3, under 20 values.
+// A real protected header is one object with the crit array (depth 2) and about ten members;
+// depth 4 leaves room for an extended attribute that is a small object with an array.
+const ENVELOPE_JSON: JsonLimits = { maxBytes: MAX_ENVELOPE_BYTES, maxDepth: 3, maxValues: 1024 };
+const PROTECTED_JSON: JsonLimits = { maxBytes: 16 * 1024, maxDepth: 4, maxValues: 1024 };
+/** RSA-4096 gives 512 bytes, ECDSA P-521 132; the Notary Project allows nothing larger. */
+const MAX_SIGNATURE_BYTES = 1024;
+/** The longest base64url text (no padding) that decodes to at most `bytes` bytes. */
+const base64UrlChars = (bytes: number) => Math.ceil((bytes * 4) / 3);
 
 type JsonObject = Record<string, unknown>;
 
@@ -27,14 +40,10 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseJsonObject(bytes: Uint8Array, what: string): Parsed<JsonObject> {
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8.decode(bytes));
-  } catch (err) {
-    return failure('PARSE', `${what} is not valid UTF-8 JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
-  return isObject(value) ? parsed(value) : failure('PARSE', `${what} is not a JSON object`);
+function parseJsonObject(bytes: Uint8Array, limits: JsonLimits, what: string): Parsed<JsonObject> {
+  const value = parseBoundedJson(bytes, limits, what);
+  if (!value.ok) return value;
+  return isObject(value.value) ? parsed(value.value) : failure('PARSE', `${what} is not a JSON object`);
 }
 
 function optionalTime(header: JsonObject, name: string): Parsed<Date | undefined> {
@@ -44,8 +53,13 @@ function optionalTime(header: JsonObject, name: string): Parsed<Date | undefined
   return date ? parsed(date) : failure('PARSE', `${name} is not an RFC 3339 date-time: ${describe(v)}`);
 }
 
-export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
-  const top = parseJsonObject(bytes, 'the JWS envelope');
+/**
+ * The envelope's shape, checked before anything in it is decoded: a JSON object (bounded in
+ * size, depth and values) with exactly the members payload, protected and signature (strings,
+ * each within its bound) and header (an object whose known members have their types).
+ */
+function envelopeShape(bytes: Uint8Array): Parsed<{ payload: string; protectedB64: string; signature: string; header: JsonObject }> {
+  const top = parseJsonObject(bytes, ENVELOPE_JSON, 'the JWS envelope');
   if (!top.ok) return top;
   const env = top.value;
   for (const key of Object.keys(env)) {
@@ -55,7 +69,25 @@ export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   if (typeof payload !== 'string' || typeof protectedB64 !== 'string' || typeof signature !== 'string') {
     return failure('PARSE', 'JWS envelope needs string members payload, protected and signature');
   }
+  if (protectedB64.length > base64UrlChars(PROTECTED_JSON.maxBytes)) {
+    return failure('PARSE', `the JWS protected header has ${protectedB64.length} characters (at most ${base64UrlChars(PROTECTED_JSON.maxBytes)})`);
+  }
+  if (signature.length > base64UrlChars(MAX_SIGNATURE_BYTES)) {
+    return failure('PARSE', `the JWS signature has ${signature.length} characters (at most ${base64UrlChars(MAX_SIGNATURE_BYTES)})`);
+  }
   if (!isObject(header)) return failure('PARSE', 'JWS envelope needs an unprotected header object');
+  for (const name of [HEADER_SIGNING_AGENT, HEADER_TIMESTAMP_SIGNATURE]) {
+    if (header[name] !== undefined && typeof header[name] !== 'string') {
+      return failure('PARSE', `JWS unprotected header ${name} must be a string`);
+    }
+  }
+  return parsed({ payload, protectedB64, signature, header });
+}
+
+export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
+  const shape = envelopeShape(bytes);
+  if (!shape.ok) return shape;
+  const { payload, protectedB64, signature, header } = shape.value;
 
   const protectedBytes = decodeBase64Url(protectedB64);
   const signatureBytes = decodeBase64Url(signature);
@@ -63,7 +95,7 @@ export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   // The signature covers the payload's text as written, so a malformed payload is
   // reported after the signature check (which it fails unless the signer wrote it so).
   const payloadBytes = decodeBase64Url(payload) ?? null;
-  const ph = parseJsonObject(protectedBytes, 'the JWS protected header');
+  const ph = parseJsonObject(protectedBytes, PROTECTED_JSON, 'the JWS protected header');
   if (!ph.ok) return ph;
   const prot = ph.value;
 

@@ -3,21 +3,23 @@
 // signature over it has verified.
 import { describe } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
+import { parseBoundedJson, type JsonLimits } from './json.ts';
 import type { TargetDescriptor } from './types.ts';
 
 export interface NotaryPayload {
   targetArtifact: TargetDescriptor & { annotations?: Record<string, string>; artifactType?: string };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * A real payload is an object holding targetArtifact holding annotations (depth 3), a few
+ * hundred bytes; user metadata (notation sign --user-metadata) adds annotations, hence room.
+ */
+const PAYLOAD_JSON: JsonLimits = { maxBytes: 32 * 1024, maxDepth: 4, maxValues: 1024 };
 
 export function parsePayload(bytes: Uint8Array): Parsed<NotaryPayload> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(utf8.decode(bytes));
-  } catch {
-    return failure('PARSE', 'the signed payload is not valid UTF-8 JSON');
-  }
+  const parsedDoc = parseBoundedJson(bytes, PAYLOAD_JSON, 'the signed payload');
+  if (!parsedDoc.ok) return parsedDoc;
+  const doc = parsedDoc.value;
   const target = (doc as { targetArtifact?: unknown } | null)?.targetArtifact;
   if (typeof target !== 'object' || target === null || Array.isArray(target)) {
     return failure('PARSE', 'the signed payload has no targetArtifact object');
