@@ -150,7 +150,7 @@ t.test('real envelopes still verify within the bounds (control)', async (t) => {
   }
   // The Notary Project reference implementation's COSE and JWS envelopes for alpine.
   const alpine = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0', size: 481 };
-  const store = loadTrustStore({ type: 'ca', path: '/work/shared/testdata/notation/alpine-root.pem' });
+  const store = loadTrustStore({ type: 'ca', path: `${ROOT}test/fixtures/notation/alpine-root.pem` });
   for (const [file, mediaType] of [['cose_signature.sig', COSE], ['jws_signature.sig', JWS]] as const) {
     const r = await verifySignature(readVector(file), mediaType, alpine, {
       trustStores: [store], trustedIdentities: [parseTrustedIdentity('*')], revocation: 'enforce',
