@@ -106,6 +106,9 @@ export const AwsSchema = Type.Object({
     ecr: Type.Optional(Url),
     inspector2: Type.Optional(Url),
     signer: Type.Optional(Url),
+    /** Signer's data plane (GetRevocationStatus), when it is not data-<signer endpoint host>:
+     *  a VPC endpoint of its own (facts/aws-clients.ts). */
+    signerData: Type.Optional(Url),
     sts: Type.Optional(Url),
     /** The ECR registry endpoint (https://<account>.dkr.ecr.<region>.amazonaws.com by default)
      *  for checks.signature.source: registry. */

@@ -7,6 +7,7 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { SignerClient } from '@aws-sdk/client-signer';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { isIP } from 'node:net';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, InitializeMiddleware } from '@smithy/types';
 import { LRUCache } from 'lru-cache';
 import type { AwsConfig } from '../config/schema.ts';
@@ -41,12 +42,38 @@ export interface AwsClientsOptions {
   readonly maxClients?: number;
 }
 
-const ENDPOINT_VARIABLES: Record<Service | 'sts', string> = {
+type EndpointName = Service | 'sts' | 'signerData';
+
+const ENDPOINT_VARIABLES: Record<EndpointName, string> = {
   ecr: 'AWS_ENDPOINT_URL_ECR',
   inspector2: 'AWS_ENDPOINT_URL_INSPECTOR2',
   signer: 'AWS_ENDPOINT_URL_SIGNER',
+  // The name the SDK's rule gives the Signer Data service (@aws-sdk/client-signer-data, the
+  // data plane's own client): AWS_ENDPOINT_URL_ + its serviceId's words upper-cased and joined
+  // by "_" (getEndpointUrlConfig, @smithy/core endpoints).
+  signerData: 'AWS_ENDPOINT_URL_SIGNER_DATA',
   sts: 'AWS_ENDPOINT_URL_STS',
 };
+
+/**
+ * Where GetRevocationStatus goes. The Signer model gives it the host prefix "data-"
+ * (@aws-sdk/client-signer: GetRevocationStatus { endpoint: ["data-"] }): AWS serves revocation
+ * on the data plane, data-signer.<region>.amazonaws.com, not on signer.<region>... (AWS Signer
+ * endpoints and quotas, docs.aws.amazon.com/general/latest/gr/signer.html). So:
+ * - a data-plane endpoint of its own (aws.endpoints.signerData, AWS_ENDPOINT_URL_SIGNER_DATA):
+ *   revocation goes there as given, no prefix (a VPC endpoint's DNS name takes none);
+ * - a Signer endpoint that is a hostname: the SDK's prefix applies, data-<host>, as AWS names
+ *   the data plane (turning it off sent revocation to the control plane);
+ * - a Signer endpoint that is an IP address or localhost (the sandbox, tests): no name can be
+ *   prefixed, so revocation goes to that address, which must answer both planes.
+ */
+export function signerDataPlaneRoute(endpoint: string | undefined, dataEndpoint: string | undefined): { endpoint?: string; disableHostPrefix?: true } {
+  if (dataEndpoint !== undefined) return { endpoint: dataEndpoint, disableHostPrefix: true };
+  if (endpoint === undefined) return {};
+  const host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) !== 0 || host === 'localhost') return { endpoint, disableHostPrefix: true };
+  return { endpoint };
+}
 
 /** Names the outcome of a call the way metrics and messages show it. */
 export function outcomeOf(error: unknown): string {
@@ -76,7 +103,7 @@ export class AwsClients {
     return this.#clients.size;
   }
 
-  endpoint(service: Service | 'sts'): string | undefined {
+  endpoint(service: EndpointName): string | undefined {
     const fromEnv = this.#options.env[ENDPOINT_VARIABLES[service]];
     return fromEnv !== undefined && fromEnv !== '' ? fromEnv : this.#options.aws.endpoints[service];
   }
@@ -163,12 +190,11 @@ export class AwsClients {
     return this.#cached(`inspector2/${accountId}/${region}`, () => this.#instrument('inspector2', new Inspector2Client(this.#config('inspector2', accountId, region))));
   }
 
-  /** Signer's GetRevocationStatus goes to a "data-" prefixed host; with a custom endpoint
-   *  that prefix would break the URL, so it is turned off whenever an endpoint is given. */
+  /** The client for Signer's GetRevocationStatus, routed to the data plane (signerDataPlaneRoute). */
   signer(accountId: string, region: string): SignerClient {
     return this.#cached(`signer/${accountId}/${region}`, () => {
-      const config = this.#config('signer', accountId, region);
-      return this.#instrument('signer', new SignerClient({ ...config, ...(config.endpoint !== undefined && { disableHostPrefix: true }) }));
+      const { endpoint, ...config } = this.#config('signer', accountId, region);
+      return this.#instrument('signer', new SignerClient({ ...config, ...signerDataPlaneRoute(endpoint, this.endpoint('signerData')) }));
     });
   }
 
