@@ -7,7 +7,7 @@
 // configuration is cached here; the per-image call is raw: image-vulns.ts caches it together
 // with the rest of the image's snapshot.
 import {
-  DescribeImageScanFindingsCommand, GetRegistryScanningConfigurationCommand, type ECRClient,
+  GetRegistryScanningConfigurationCommand, paginateDescribeImageScanFindings, type ECRClient,
   type EnhancedImageScanFinding, type ImageScanFinding,
 } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../checks/types.ts';
@@ -157,28 +157,30 @@ export class EcrScanFacts {
     const findings: EcrFinding[] = [];
     let status: EcrScanStatus = {};
     let enhanced = false;
-    let nextToken: string | undefined;
-    let pages = 0;
+    let truncated = false;
+    let read = 0;
+    // The SDK's paginator follows nextToken whatever a page holds (an empty page with a token
+    // is not the end); the page bound is ours.
+    const pages = paginateDescribeImageScanFindings({ client: this.#ecr(loc), pageSize: SCAN_PAGE_SIZE },
+      { registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest } }, { abortSignal: signal });
     try {
-      do {
-        const out = await this.#ecr(loc).send(new DescribeImageScanFindingsCommand({
-          registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest }, maxResults: SCAN_PAGE_SIZE,
-          ...(nextToken !== undefined && { nextToken }),
-        }), { abortSignal: signal });
+      for await (const out of pages) {
         const s = out.imageScanStatus;
         status = { ...(s?.status !== undefined && { status: s.status }), ...(s?.description !== undefined && { description: s.description }) };
         const page = out.imageScanFindings;
         if (page?.enhancedFindings !== undefined || s?.status === 'ACTIVE') enhanced = true;
         for (const f of page?.findings ?? []) findings.push(basicFinding(f));
         for (const f of page?.enhancedFindings ?? []) if (countsAsActive(f)) findings.push(enhancedFinding(f));
-        nextToken = out.nextToken;
-        pages++;
-      } while (nextToken !== undefined && pages < MAX_SCAN_PAGES);
+        if (++read >= MAX_SCAN_PAGES && out.nextToken) {
+          truncated = true;
+          break;
+        }
+      }
     } catch (error) {
       // Never scanned (no scan on push, no manual scan): a scan state, not a failure.
       if ((error as { name?: string }).name === 'ScanNotFoundException') return { status: {}, scanning: 'BASIC', findings: [], truncated: false };
       throw fromAwsError(error, 'ecr', 'DescribeImageScanFindings');
     }
-    return { status, scanning: enhanced ? 'ENHANCED' : 'BASIC', findings, truncated: nextToken !== undefined };
+    return { status, scanning: enhanced ? 'ENHANCED' : 'BASIC', findings, truncated };
   }
 }

@@ -2,10 +2,18 @@
 // (ListFindings) and their scan state (ListCoverage: pending initial scan, in progress,
 // unsupported OS or media type, eligibility expired...). Raw calls only: image-vulns.ts
 // caches them together, as one snapshot per digest.
-import { ListCoverageCommand, ListFindingsCommand, type Finding, type Inspector2Client } from '@aws-sdk/client-inspector2';
+//
+// Pagination follows the token, never the page's contents: Inspector serves pages that are
+// empty but carry a nextToken, and a trailing token that leads to an empty page. The SDK's
+// paginators (paginateListFindings, paginateListCoverage) do exactly that; the page bound is
+// ours, and reaching it with a token still pending is an error (onError decides), never
+// "not covered" or "no findings".
+import {
+  paginateListCoverage, paginateListFindings, type Finding, type Inspector2Client, type ListCoverageCommandOutput,
+} from '@aws-sdk/client-inspector2';
 import type { EcrImageLocation } from '../checks/types.ts';
 import type { AwsClients } from './aws-clients.ts';
-import { fromAwsError } from './errors.ts';
+import { FactError, fromAwsError } from './errors.ts';
 
 export interface VulnerablePackage {
   readonly name: string;
@@ -40,8 +48,13 @@ export interface FindingsPage {
 /** Inspector filter lists hold at most 10 values, OR'ed. */
 const FILTER_VALUES = 10;
 const PAGE_SIZE = 100;
-/** 1000 findings at a denied severity per group of digests: enough to deny, bounded in time. */
-export const MAX_FINDING_PAGES = 10;
+/** Requests per group of digests, empty pages included: up to 2000 findings at a denied
+ *  severity (enough to deny), bounded in time. */
+export const MAX_FINDING_PAGES = 20;
+/** At most 10 resources match one group of resource ids; pages beyond the first are empty
+ *  pages Inspector serves on the way. Bounded, so a token that never ends cannot hold an
+ *  admission: the bound reached is an error. */
+export const MAX_COVERAGE_PAGES = 10;
 
 const eq = (value: string) => ({ comparison: 'EQUALS' as const, value });
 
@@ -112,27 +125,24 @@ export class InspectorFacts {
       severity: severities.map(eq),
     };
     const findings: VulnerabilityFinding[] = [];
-    let nextToken: string | undefined;
-    let pages = 0;
-    do {
-      let out;
-      try {
-        out = await this.#inspector(loc).send(new ListFindingsCommand({
-          filterCriteria, sortCriteria: { field: 'SEVERITY', sortOrder: 'DESC' }, maxResults: PAGE_SIZE,
-          ...(nextToken !== undefined && { nextToken }),
-        }), { abortSignal: signal });
-      } catch (error) {
-        throw fromAwsError(error, 'inspector2', 'ListFindings');
+    const pages = paginateListFindings({ client: this.#inspector(loc), pageSize: PAGE_SIZE },
+      { filterCriteria, sortCriteria: { field: 'SEVERITY', sortOrder: 'DESC' } }, { abortSignal: signal });
+    let read = 0;
+    try {
+      for await (const page of pages) {
+        for (const f of page.findings ?? []) {
+          // The filter asked for these; a finding that is not is ignored rather than trusted.
+          const digest = digestOf(f, digests);
+          if (digest !== undefined && f.status === 'ACTIVE') findings.push(toFinding(f, digest));
+        }
+        // More pages than the bound: the findings read so far still deny; the check turns an
+        // image with none of them into an error, never into "no findings".
+        if (++read >= MAX_FINDING_PAGES && page.nextToken) return { findings, truncated: true };
       }
-      for (const f of out.findings ?? []) {
-        // The filter asked for these; a finding that is not is ignored rather than trusted.
-        const digest = digestOf(f, digests);
-        if (digest !== undefined && f.status === 'ACTIVE') findings.push(toFinding(f, digest));
-      }
-      nextToken = out.nextToken;
-      pages++;
-    } while (nextToken !== undefined && pages < MAX_FINDING_PAGES);
-    return { findings, truncated: nextToken !== undefined };
+    } catch (error) {
+      throw fromAwsError(error, 'inspector2', 'ListFindings');
+    }
+    return { findings, truncated: false };
   }
 
   /** Inspector's coverage of each digest: {statusCode ACTIVE|INACTIVE, reason SUCCESSFUL,
@@ -141,29 +151,29 @@ export class InspectorFacts {
     const byResource = new Map(digests.map((d) => [imageResourceId(loc, d), d]));
     const groups = await Promise.all(chunks([...byResource.keys()], FILTER_VALUES).map(async (group) => {
       const found: Array<[string, Coverage]> = [];
-      let nextToken: string | undefined;
-      let pages = 0;
-      do {
-        let page;
-        try {
-          page = await this.#inspector(loc).send(new ListCoverageCommand({
-            filterCriteria: { resourceType: [eq('AWS_ECR_CONTAINER_IMAGE')], resourceId: group.map(eq) },
-            maxResults: PAGE_SIZE,
-            ...(nextToken !== undefined && { nextToken }),
-          }), { abortSignal: signal });
-        } catch (error) {
-          throw fromAwsError(error, 'inspector2', 'ListCoverage');
-        }
-        for (const r of page.coveredResources ?? []) {
-          const digest = r.resourceId !== undefined ? byResource.get(r.resourceId) : undefined;
-          if (digest !== undefined && r.scanStatus?.statusCode !== undefined) {
-            found.push([digest, { statusCode: r.scanStatus.statusCode, reason: r.scanStatus.reason ?? 'UNKNOWN' }]);
+      const pages = paginateListCoverage({ client: this.#inspector(loc), pageSize: PAGE_SIZE },
+        { filterCriteria: { resourceType: [eq('AWS_ECR_CONTAINER_IMAGE')], resourceId: group.map(eq) } }, { abortSignal: signal });
+      let read = 0;
+      let last: ListCoverageCommandOutput | undefined;
+      try {
+        for await (const page of pages) {
+          last = page;
+          for (const r of page.coveredResources ?? []) {
+            const digest = r.resourceId !== undefined ? byResource.get(r.resourceId) : undefined;
+            if (digest !== undefined && r.scanStatus?.statusCode !== undefined) {
+              found.push([digest, { statusCode: r.scanStatus.statusCode, reason: r.scanStatus.reason ?? 'UNKNOWN' }]);
+            }
           }
+          if (++read >= MAX_COVERAGE_PAGES) break;
         }
-        nextToken = page.nextToken;
-        pages++;
-        // At most 10 resources match one group: a further page would be an anomaly, not data.
-      } while (nextToken !== undefined && pages < 2);
+      } catch (error) {
+        throw fromAwsError(error, 'inspector2', 'ListCoverage');
+      }
+      // A digest absent from a listing that was not read to its end is unknown, not uncovered.
+      if (last?.nextToken) {
+        throw new FactError('AWS_ERROR', 'inspector2', 'ListCoverage',
+          `inspector2 ListCoverage still had more pages after ${MAX_COVERAGE_PAGES} (page limit reached): the scan state is unknown`);
+      }
       return found;
     }));
     return new Map(groups.flat());

@@ -49,6 +49,10 @@ export interface InspectorFixture {
   /** The account that is Inspector's delegated administrator: its calls list every account's
    *  findings and coverage. Any other caller sees only its own account's, as in AWS. */
   delegatedAdministrator?: string;
+  /** Pages as Inspector serves them: `emptyPages` empty pages, each with a nextToken, before
+   *  every page of results; `trailingToken`: the last page of results carries a nextToken
+   *  that leads to one more, empty, page. A client must follow the token, not the contents. */
+  paging?: { emptyPages?: number; trailingToken?: boolean };
 }
 
 /** A bare string is revoked for every signature; with effectiveFrom only signatures whose

@@ -12,7 +12,8 @@ import {
 import { callerAccount } from './sts.ts';
 import { compileCriteria, inspectorValidation, readStringFilters, matchesFilters, type Accessors } from './inspector-filters.ts';
 import type { StoredImage, StoredRegion, StoredRepository } from './store.ts';
-import { Reader, page } from './validate.ts';
+import { Reader } from './validate.ts';
+import { inspectorPage } from './inspector-paging.ts';
 import { ApiError, epochSeconds, json, parseJsonBody, requireScope, type Outgoing } from './wire.ts';
 
 export const INSPECTOR_ROUTES: Record<string, string> = {
@@ -70,7 +71,7 @@ function listFindings(input: Reader, rt: Runtime, region: string, caller: string
     records = [...records].sort((a, b) => (order === 'ASC' ? key(a) - key(b) : key(b) - key(a)));
   }
   const query = `ListFindings/${region}/${JSON.stringify(input.raw().filterCriteria ?? null)}/${JSON.stringify(input.raw().sortCriteria ?? null)}`;
-  const p = page(records, query, nextToken, maxResults, inspectorValidation);
+  const p = inspectorPage(rt, records, query, nextToken, maxResults);
   return { findings: p.items.map(inspectorFinding), ...(p.nextToken ? { nextToken: p.nextToken } : {}) };
 }
 
@@ -153,7 +154,7 @@ function listCoverage(input: Reader, rt: Runtime, region: string, caller: string
       }
     }
   }
-  const p = page(records, `ListCoverage/${region}/${JSON.stringify(input.raw().filterCriteria ?? null)}`, nextToken, maxResults, inspectorValidation);
+  const p = inspectorPage(rt, records, `ListCoverage/${region}/${JSON.stringify(input.raw().filterCriteria ?? null)}`, nextToken, maxResults);
   return {
     coveredResources: p.items.map((c) => ({
       resourceType: 'AWS_ECR_CONTAINER_IMAGE',
@@ -204,7 +205,7 @@ function listFindingAggregations(input: Reader, rt: Runtime, region: string, cal
   const key = sortBy === 'ALL' ? 'all' : sortBy === 'HIGH' ? 'high' : 'critical';
   const entries = [...byImage.entries()].sort(([, a], [, b]) => (sortOrder === 'ASC' ? a.counts[key] - b.counts[key] : b.counts[key] - a.counts[key]));
   const query = `ListFindingAggregations/${region}/${JSON.stringify([input.raw().accountIds ?? null, input.raw().aggregationRequest ?? null])}`;
-  const p = page(entries, query, nextToken, maxResults, inspectorValidation);
+  const p = inspectorPage(rt, entries, query, nextToken, maxResults);
   return {
     aggregationType: type,
     responses: p.items.map(([resourceId, { rec, counts }]) => ({

@@ -71,6 +71,10 @@ export class SandboxState {
     if (admin !== undefined && !/^\d{12}$/.test(admin)) {
       throw new SandboxFixtureError(`inspector.delegatedAdministrator must be a 12-digit account id, got '${admin}'`);
     }
+    const empties = fixture.inspector?.paging?.emptyPages;
+    if (empties !== undefined && (!Number.isInteger(empties) || empties < 0 || empties > 1000)) {
+      throw new SandboxFixtureError(`inspector.paging.emptyPages must be an integer within 0..1000, got ${empties}`);
+    }
     for (const [account, acct] of Object.entries(fixture.accounts)) {
       if (!/^\d{12}$/.test(account)) throw new SandboxFixtureError(`account '${account}' is not a 12-digit account id`);
       for (const [region, reg] of Object.entries(acct.regions)) {

@@ -366,6 +366,35 @@ t.test('throttling is retried by the SDK, then succeeds; access denied names the
   t.equal((await h.reviewPod([`${HOST}/clean:1`])).response.allowed, true, 'the failure was not cached');
 });
 
+t.test('Inspector pages that are empty but carry a nextToken, and a trailing token, are followed', async (t) => {
+  const f = fixture();
+  f.inspector = { paging: { emptyPages: 2, trailingToken: true } };
+  const h = await startHarness({ fixture: f, policy: DEFAULT });
+  t.teardown(() => h.close());
+  const clean = await h.reviewPod([`${HOST}/clean:1`]);
+  t.equal(clean.response.allowed, true, 'coverage found after two empty pages: scanned, admitted');
+  t.equal(h.sandbox.calls('inspector2:ListCoverage'), 4, 'two empty pages, the result, the trailing empty page');
+  const crit = await h.reviewPod([`${HOST}/crit:1`]);
+  t.match(crit.response.status?.message, /1 CRITICAL finding: CVE-2024-3094/, 'findings after empty pages are read');
+  const many = await h.reviewPod([`${HOST}/many:1`]);
+  t.match(resultOf(many, 'vulnerabilities')?.reason, /^230 CRITICAL findings: /, 'every finding across empty pages');
+});
+
+t.test('a page limit reached is an error the policy\'s onError handles, never "not covered"', async (t) => {
+  const f = fixture();
+  f.inspector = { paging: { emptyPages: 25 } };
+  const h = await startHarness({ fixture: f, policy: policy('{}', 'overrides:\n  - { name: lenient, namespaces: ["lenient"], onError: allow }') });
+  t.teardown(() => h.close());
+  const out = await h.reviewPod([`${HOST}/clean:1`]);
+  t.equal(resultOf(out, 'vulnerabilities')?.status, 'error', 'the scan state is unknown, not NOT_COVERED');
+  t.match(out.response.status?.message, /\[vulnerabilities\] could not be verified: .*page limit reached/);
+  t.notMatch(out.response.status?.message, /not known to Inspector/);
+  t.ok(h.sandbox.calls('inspector2:ListCoverage') <= 10, `bounded: ${h.sandbox.calls('inspector2:ListCoverage')} ListCoverage calls`);
+  const lenient = await h.reviewPod([`${HOST}/clean:1`], 'lenient');
+  t.equal(lenient.response.allowed, true, 'onError: allow admits it');
+  t.match(lenient.response.warnings?.join('\n'), /vulnerabilities/, 'with a warning');
+});
+
 t.test('50 concurrent admissions of one image make one ListFindings call', async (t) => {
   const h = await startHarness({ fixture: fixture(), policy: DEFAULT, latencyMs: 30 });
   t.teardown(() => h.close());

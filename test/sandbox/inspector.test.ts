@@ -194,3 +194,31 @@ t.test('Inspector answers for the caller\'s account; the delegated administrator
     f.inspector = { delegatedAdministrator: 'admin' };
   }), { code: 'E_SANDBOX_FIXTURE' }, 'the delegated administrator is an account id');
 });
+
+t.test('inspector.paging: empty pages with a nextToken, and a trailing token', async (t) => {
+  const s = standardFixture();
+  s.fixture.inspector = { paging: { emptyPages: 2, trailingToken: true } };
+  const sb = await sandbox(t, s.fixture);
+  const { inspector } = clients(t, sb);
+  const resourceId = eq(`arn:aws:ecr:us-east-1:${ACCOUNT}:repository/web/${imageDigest(s.web)}`);
+  const sizes: number[] = [];
+  const tokens: boolean[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await inspector.send(new ListCoverageCommand({ filterCriteria: { resourceId }, nextToken }));
+    sizes.push(page.coveredResources?.length ?? 0);
+    tokens.push(page.nextToken !== undefined);
+    nextToken = page.nextToken;
+  } while (nextToken);
+  t.same(sizes, [0, 0, 1, 0], 'two empty pages, the result, then the empty page the trailing token leads to');
+  t.same(tokens, [true, true, true, false], 'every page but the last carries a nextToken');
+
+  const findings = await inspector.send(new ListFindingsCommand({ filterCriteria: { ecrImageHash: eq(imageDigest(s.web)) }, maxResults: 1 }));
+  t.same(findings.findings, [], 'ListFindings pages the same way');
+  t.ok(findings.nextToken);
+  await t.rejects(inspector.send(new ListCoverageCommand({ filterCriteria: { resourceId: eq('x') }, nextToken: findings.nextToken })),
+    { name: 'ValidationException' }, 'a token belongs to its own query');
+  t.throws(() => sb.update((f) => {
+    f.inspector = { paging: { emptyPages: -1 } };
+  }), { code: 'E_SANDBOX_FIXTURE' });
+});
