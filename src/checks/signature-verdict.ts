@@ -1,65 +1,98 @@
 // The verdict on one digest's signatures: every signature found, verified. Cached per
-// (policy version, effective policy, digest). An AWS Signer signature's verdict lives as long
-// as a digest's facts (its certificates are judged at the signing time, which never changes),
-// and its revocation is asked again, through its own cache entry, on every admission
+// (effective signature settings, place, digest). An AWS Signer signature's verdict lives as
+// long as a digest's facts (its certificates are judged at the signing time, which never
+// changes), and its revocation is asked again, through its own cache entry, on every admission
 // (withCurrentRevocation): when the revocation TTL passes, one GetRevocationStatus call
-// refreshes it instead of the whole fetch-and-verify chain.
+// refreshes it instead of the whole fetch-and-verify chain. No verdict outlives the moment
+// its valid signatures stop verifying (validUntil).
+import { X509Certificate } from 'node:crypto';
 import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import type { SignatureListing } from '../facts/ecr-signatures.ts';
+import type { EnvelopeBudget } from '../facts/signature-budget.ts';
 import type { SignerRevocation } from '../facts/signer.ts';
 import { errorMessage } from '../errors.ts';
-import { verifySignature, signerOf, type RejectionCode, type RevocationInput, type TargetDescriptor, type VerifiedSignature } from '../notation/index.ts';
+import { SIGNING_SCHEME_X509, verifySignature, signerOf, type RejectionCode, type RevocationInput, type TargetDescriptor, type VerifiedSignature } from '../notation/index.ts';
+import { parseEnvelope } from '../notation/verify.ts';
 import type { CompiledTrust } from './signature-trust.ts';
 
 export interface RejectedEntry {
   readonly code: RejectionCode | 'UNREADABLE';
   readonly reason: string;
   readonly signer?: string;
-  /** True when the rejection says something about the signature, not about AWS's availability. */
+  /** True when the rejection says something about the signature (or the referrer the
+   *  requester pushed), not about AWS's or the registry's availability. */
   readonly definitive: boolean;
 }
 
-/** A valid signature, with what its revocation status was asked with (AWS Signer only). */
-export type ValidSignature = VerifiedSignature & { readonly revocationInput?: RevocationInput };
+/** A valid signature, with what its revocation status was asked with (AWS Signer only), and
+ *  the moment it stops verifying (its expiry; for notary.x509, whose chain is judged at
+ *  verification time, also the earliest notAfter of its chain), in ms since the epoch. */
+export type ValidSignature = VerifiedSignature & { readonly revocationInput?: RevocationInput; readonly validUntil?: number };
 
 export interface SignatureVerdict {
   readonly valid: ValidSignature[];
   readonly rejected: RejectedEntry[];
+  /** More signature referrers were listed than are examined. */
   readonly truncated: boolean;
+  /** Signature referrers not read because the image check's envelope budget was spent. */
+  readonly overBudget: number;
 }
 
-const TRANSIENT: ReadonlySet<string> = new Set(['REVOCATION_ERROR', 'ABORTED', 'INTERNAL']);
+// Verification that could not finish for a reason outside the envelope: Signer did not answer,
+// or the deadline struck. An INTERNAL error is the verifier failing on bytes the requester
+// supplied: definitive (fail closed), never an undecided verdict for onError.
+const TRANSIENT: ReadonlySet<string> = new Set(['REVOCATION_ERROR', 'ABORTED']);
 
 export interface VerdictDeps {
   readonly cache: FactCache;
   readonly revocation: SignerRevocation;
   readonly ttl: CacheConfig;
+  /** The clock verdicts are judged and expire by (the fact cache's own); default Date.now. */
+  readonly now?: () => number;
 }
 
-/** Lists the signatures of one digest, wherever they are stored. */
-export type ListSignatures = (digest: string, signal: AbortSignal) => Promise<SignatureListing>;
+/** Lists the signatures of one digest, wherever they are stored, within the image check's budget. */
+export type ListSignatures = (digest: string, signal: AbortSignal, budget: EnvelopeBudget) => Promise<SignatureListing>;
 
-export function verdictSpec(ttl: CacheConfig): FactSpec<SignatureVerdict> {
+export function verdictSpec(ttl: CacheConfig, now: () => number = Date.now): FactSpec<SignatureVerdict> {
   const { digest, revocation, notFound } = ttl.ttlSeconds;
+  const byKind = (v: SignatureVerdict): number => {
+    // Admitted in revocation warn mode while Signer could not answer: ask again soon.
+    if (v.valid.length > 0 && v.valid.every((s) => s.revocation === 'unavailable')) return notFound * 1000;
+    // notary.x509 certificates are judged valid "now": ask again within the revocation TTL.
+    if (v.valid.some((s) => s.revocationInput === undefined)) return Math.min(digest, revocation) * 1000;
+    if (v.valid.length > 0) return digest * 1000;
+    // Nothing valid because AWS could not answer: ask again next time.
+    if (v.rejected.some((r) => !r.definitive)) return 0;
+    // Unsigned now, perhaps signed in a minute (ECR managed signing is asynchronous).
+    return notFound * 1000;
+  };
   return {
     fact: 'signature-verdict',
     ttlMs: (v) => {
-      // Admitted in revocation warn mode while Signer could not answer: ask again soon.
-      if (v.valid.length > 0 && v.valid.every((s) => s.revocation === 'unavailable')) return notFound * 1000;
-      // notary.x509 certificates are judged valid "now": ask again within the revocation TTL.
-      if (v.valid.some((s) => s.revocationInput === undefined)) return Math.min(digest, revocation) * 1000;
-      if (v.valid.length > 0) return digest * 1000;
-      // Nothing valid because AWS could not answer: ask again next time.
-      if (v.rejected.some((r) => !r.definitive)) return 0;
-      // Unsigned now, perhaps signed in a minute (ECR managed signing is asynchronous).
-      return notFound * 1000;
+      // A verdict that admits lives no longer than the last of its valid signatures verifies.
+      const until = v.valid.length > 0 && v.valid.every((s) => s.validUntil !== undefined) ? Math.max(...v.valid.map((s) => s.validUntil!)) : undefined;
+      const ttlMs = byKind(v);
+      return until === undefined ? ttlMs : Math.max(0, Math.min(ttlMs, until - now()));
     },
   };
 }
 
-export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, list: ListSignatures, target: TargetDescriptor, signal: AbortSignal, budgetMs: () => number): Promise<SignatureVerdict> {
-  const listing = await list(target.digest, signal);
+/** When a valid signature stops verifying: its expiry, and for notary.x509 (chain judged at
+ *  verification time) the earliest notAfter of the chain the envelope carries. A signing
+ *  authority's chain is judged at the authentic signing time, which never changes. */
+function validUntil(result: VerifiedSignature, envelope: Uint8Array, mediaType: string): number | undefined {
+  const limits: number[] = result.expiry ? [result.expiry.getTime()] : [];
+  if (result.signingScheme === SIGNING_SCHEME_X509) {
+    const parsed = parseEnvelope(envelope, mediaType);
+    if (parsed.ok) for (const der of parsed.value.certificates) limits.push(new X509Certificate(der).validToDate.getTime());
+  }
+  return limits.length > 0 ? Math.min(...limits) : undefined;
+}
+
+export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, list: ListSignatures, target: TargetDescriptor, signal: AbortSignal, budgetMs: () => number, budget: EnvelopeBudget): Promise<SignatureVerdict> {
+  const listing = await list(target.digest, signal, budget);
   const rejected: RejectedEntry[] = listing.unreadable.map((u) => ({
     code: 'UNREADABLE', reason: `signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`, definitive: u.error.definitive,
   }));
@@ -77,8 +110,12 @@ export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, li
         return deps.revocation.revoked(input, s ?? signal, budgetMs());
       },
       signal,
+      ...(deps.now && { now: new Date(deps.now()) }),
     });
-    if (result.ok) valid.push(revocationInput ? { ...result, revocationInput } : result);
+    if (result.ok) {
+      const until = validUntil(result, a.envelope, a.envelopeMediaType);
+      valid.push({ ...result, ...(revocationInput && { revocationInput }), ...(until !== undefined && { validUntil: until }) });
+    }
     else {
       const signer = result.signer ?? signerOf(a.envelope, a.envelopeMediaType);
       // Cancelled once Signer was asked: the deadline struck while Signer had not answered.
@@ -86,7 +123,7 @@ export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, li
       rejected.push({ code: result.code, reason, ...(signer !== undefined && { signer }), definitive: !TRANSIENT.has(result.code) });
     }
   }));
-  return { valid, rejected, truncated: listing.truncated };
+  return { valid, rejected, truncated: listing.truncated, overBudget: listing.overBudget };
 }
 
 /**
@@ -114,5 +151,5 @@ export async function withCurrentRevocation(deps: VerdictDeps, trust: CompiledTr
     else if (trust.revocation === 'warn') valid.push({ ...s, warnings: [...s.warnings, problem.reason] });
     else rejected.push(problem);
   }));
-  return { valid, rejected, truncated: verdict.truncated };
+  return { ...verdict, valid, rejected };
 }

@@ -4,6 +4,7 @@ import type { FactCache } from '../cache/fact-cache.ts';
 import type { CacheConfig } from '../config/schema.ts';
 import { shortDigest } from '../decision/format.ts';
 import type { EcrSignatureSource } from '../facts/ecr-signatures.ts';
+import { ENVELOPE_BUDGET_BYTES, EnvelopeBudget, MAX_REFERRERS } from '../facts/signature-budget.ts';
 import type { OciFacts } from '../facts/oci-facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import type { SignerRevocation } from '../facts/signer.ts';
@@ -19,15 +20,26 @@ export interface SignatureCheckDeps {
   readonly oci: OciFacts;
   readonly revocation: SignerRevocation;
   readonly ttl: CacheConfig;
+  /** The fact cache's clock, for verdict expiry and verification time; default Date.now. */
+  readonly now?: () => number;
 }
 
 const MAX_LISTED = 3;
+
+/** What was not examined, so a denial never reads as if every referrer had been. */
+function notExamined(verdict: SignatureVerdict): string {
+  const parts: string[] = [];
+  if (verdict.truncated) parts.push(`more than ${MAX_REFERRERS} signature referrers: only ${MAX_REFERRERS} examined`);
+  if (verdict.overBudget > 0) parts.push(`${verdict.overBudget} not read: the ${ENVELOPE_BUDGET_BYTES / 1048576} MiB envelope budget of one image check was spent`);
+  return parts.join('; ');
+}
 
 function describeRejections(verdict: SignatureVerdict): string {
   const n = verdict.rejected.length;
   const shown = verdict.rejected.slice(0, MAX_LISTED).map((r) => (r.signer && !r.reason.includes(r.signer) ? `signed by ${r.signer}: ${r.reason}` : r.reason));
   const more = n > MAX_LISTED ? `; and ${n - MAX_LISTED} more` : '';
-  return `${n} signature${n === 1 ? '' : 's'} checked: ${shown.join('; ')}${more}`;
+  const skipped = notExamined(verdict);
+  return `${n} signature${n === 1 ? '' : 's'} checked: ${shown.join('; ')}${more}${skipped ? `; ${skipped}` : ''}`;
 }
 
 function signHint(trust: CompiledTrust): string {
@@ -35,22 +47,22 @@ function signHint(trust: CompiledTrust): string {
 }
 
 export function signatureCheck(deps: SignatureCheckDeps): Check {
-  const spec = verdictSpec(deps.ttl);
+  const spec = verdictSpec(deps.ttl, deps.now);
 
   /** Where this image's signatures are stored, and a cache key naming that place. */
   function sourceOf(ctx: CheckContext, trust: CompiledTrust): { place: string; list: ListSignatures } {
     const { ecr, oci } = ctx.image;
-    if (oci) return { place: `oci/${oci.host}/${oci.repository}`, list: (digest, signal) => deps.oci.signatures(oci, digest, signal) };
+    if (oci) return { place: `oci/${oci.host}/${oci.repository}`, list: (digest, signal, budget) => deps.oci.signatures(oci, digest, signal, budget) };
     const loc = ecr!;
     const place = `${trust.source}/${loc.accountId}/${loc.region}/${loc.repository}`;
-    if (trust.source === 'registry') return { place, list: (digest, signal) => deps.oci.ecrSignatures(loc, digest, signal) };
-    return { place, list: (digest, signal) => deps.source.list(loc, digest, signal) };
+    if (trust.source === 'registry') return { place, list: (digest, signal, budget) => deps.oci.ecrSignatures(loc, digest, signal, budget) };
+    return { place, list: (digest, signal, budget) => deps.source.list(loc, digest, signal, budget) };
   }
 
-  async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor): Promise<SignatureVerdict> {
+  async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor, budget: EnvelopeBudget): Promise<SignatureVerdict> {
     const { place, list } = sourceOf(ctx, trust);
     const key = `${ctx.compiled.version}/${ctx.policy.name}/${place}@${target.digest}`;
-    const verdict = await deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline)), ctx.signal, remainingMs(ctx.deadline));
+    const verdict = await deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline), budget), ctx.signal, remainingMs(ctx.deadline));
     return withCurrentRevocation(deps, trust, verdict, ctx.signal, remainingMs(ctx.deadline));
   }
 
@@ -65,6 +77,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     if (verdict.rejected.some((r) => !r.definitive)) {
       return error('signature', `${label}signatures could not all be checked (${describeRejections(verdict)})`, 'Retry; the webhook logs name the AWS call that failed.');
     }
+    if (verdict.rejected.length === 0 && verdict.overBudget > 0) return fail('signature', `${label}no signature could be examined (${notExamined(verdict)})`, signHint(trust));
     if (verdict.rejected.length === 0) return fail('signature', `${label}${await explainUnsigned(ctx, digest)}`, signHint(trust));
     const revoked = verdict.rejected.find((r) => r.code === 'REVOKED');
     const headline = revoked ? 'the signature was revoked' : 'no valid signature from a trusted identity';
@@ -83,16 +96,18 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
       } catch (err) {
         return error('signature', `the policy's signature settings cannot be used: ${errorMessage(err)}`, 'Fix checks.signature in the policy file.');
       }
+      // One envelope budget for the image and its platform children together.
+      const budget = new EnvelopeBudget();
       try {
         const signer = (v: SignatureVerdict) => v.valid.map((s) => s.signer).join(', ');
         const children = resolved.platforms ?? [];
         if (trust.multiArch === 'indexOrChildren' || children.length === 0) {
-          const verdict = await verdictFor(ctx, trust, resolved);
+          const verdict = await verdictFor(ctx, trust, resolved, budget);
           if (verdict.valid.length > 0) return pass('signature', { reason: `signed by ${signer(verdict)}`, warnings: verdict.valid.flatMap((v) => v.warnings) });
           if (children.length === 0) return (await judge(ctx, trust, verdict, resolved.digest, ''))!;
         }
         // Every platform manifest must then carry its own valid signature.
-        const verdicts = await Promise.all(children.map((c) => verdictFor(ctx, trust, c)));
+        const verdicts = await Promise.all(children.map((c) => verdictFor(ctx, trust, c, budget)));
         for (const [i, v] of verdicts.entries()) {
           const child = children[i]!;
           const problem = await judge(ctx, trust, v, child.digest, `platform ${child.platform} (${shortDigest(child.digest)}): `);

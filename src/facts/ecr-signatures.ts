@@ -1,16 +1,34 @@
 // Finds the Notation signatures of a digest through the ECR API: ListImageReferrers, then per
 // referrer BatchGetImage (the signature manifest) and GetDownloadUrlForLayer + GET (the
 // envelope), with the manifest's shape, digest and size checked before anything is parsed.
-import { BatchGetImageCommand, DescribeImageSigningStatusCommand, GetDownloadUrlForLayerCommand, ListImageReferrersCommand, type ImageReferrer } from '@aws-sdk/client-ecr';
+// Bounded (signature-budget.ts): manifest and envelope sizes before download and while
+// reading, a few referrers at a time, and envelope bytes per image check.
+//
+// Who is to blame decides what a failure means: a referrer is input the requester controls
+// (anyone who can push to the repository can hang one on the image), so a referrer that is
+// missing, malformed, oversized or whose bytes do not match its manifest is a definitive
+// rejection of that referrer (a denial when nothing valid is found, whatever onError says).
+// Only AWS's own faults (throttling, 5xx, timeouts, access denied on our calls, S3 failing a
+// pre-signed URL) leave the verdict undecided, for onError.
+import { BatchGetImageCommand, DescribeImageSigningStatusCommand, GetDownloadUrlForLayerCommand, ListImageReferrersCommand, type ImageFailure, type ImageReferrer } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../checks/types.ts';
 import type { AwsClients } from './aws-clients.ts';
+import { outcomeOf } from './aws-clients.ts';
 import { FactError, fromAwsError } from './errors.ts';
 import { MEDIA_TYPES, sha256Digest } from './manifest.ts';
+import { isDigest } from './oci/digest.ts';
+import { mapBounded } from './oci/pool.ts';
+import { signaturesFirst } from './oci/referrers.ts';
 import { trackCall } from './pending-calls.ts';
+import {
+  EnvelopeBudget, MAX_ENVELOPE_BYTES, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY,
+} from './signature-budget.ts';
 
 export const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
-export const MAX_REFERRERS = 50;
-export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
+export { MAX_ENVELOPE_BYTES, MAX_REFERRERS };
+/** ListImageReferrers pages read: 50 referrers each (the most AWS allows), so two pages tell
+ *  whether there are more than MAX_REFERRERS. */
+const MAX_LIST_PAGES = 2;
 /** How messages name the GET of the pre-signed URL GetDownloadUrlForLayer returns. */
 const LAYER_DOWNLOAD = 'layer download';
 
@@ -23,14 +41,17 @@ export interface SignatureArtifact {
 
 export interface UnreadableSignature {
   readonly manifestDigest: string;
+  /** definitive: the referrer itself is at fault; otherwise AWS or the registry is. */
   readonly error: FactError;
 }
 
 export interface SignatureListing {
   readonly artifacts: SignatureArtifact[];
   readonly unreadable: UnreadableSignature[];
-  /** Referrers beyond MAX_REFERRERS were not examined. */
+  /** More than MAX_REFERRERS signature referrers were listed: the rest were not examined. */
   readonly truncated: boolean;
+  /** Signature referrers not fetched because the image check's envelope budget was spent. */
+  readonly overBudget: number;
 }
 
 interface SignatureManifest {
@@ -40,22 +61,50 @@ interface SignatureManifest {
   config?: { mediaType?: unknown };
 }
 
-/** A download that does not deliver what the (digest-checked) signature manifest declares is
- *  a damaged transfer, not a fact about the signature: an AWS error, which follows onError
- *  and is not remembered. */
+/** The referrer is at fault (its bytes, its size, its shape): a definitive rejection of it. */
+function badArtifact(operation: string, message: string): FactError {
+  return new FactError('INVALID_MANIFEST', 'ecr', operation, message);
+}
+
+/** S3 or the network failed the download of a pre-signed URL: AWS's fault, for onError. */
 function downloadFailed(why: string): FactError {
   return new FactError('AWS_ERROR', 'ecr', LAYER_DOWNLOAD, `ecr ${LAYER_DOWNLOAD} (the URL GetDownloadUrlForLayer returned) ${why}`);
 }
 
-async function readBounded(response: Response, limit: number, where: string): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > limit) throw downloadFailed(`announced ${declared} bytes for ${where}, more than the ${limit} its manifest declares`);
+// BatchGetImage failure codes (ImageFailure.failureCode in @aws-sdk/client-ecr) that are a
+// service's fault rather than a fact about the referrer: KMS, and a pull-through cache's
+// upstream registry. The others (ImageNotFound: deleted since it was listed, InvalidImageDigest,
+// ...) are about the referrer the requester pushed.
+const FAULT_FAILURES: ReadonlySet<string> = new Set(['KmsError', 'UpstreamAccessDenied', 'UpstreamTooManyRequests', 'UpstreamUnavailable']);
+
+function batchGetFailure(failure: ImageFailure | undefined, what: string): FactError {
+  const code = failure?.failureCode ?? 'no manifest';
+  const message = `${what} could not be read (BatchGetImage: ${code}${failure?.failureReason ? `: ${failure.failureReason.slice(0, 200)}` : ''})`;
+  if (FAULT_FAILURES.has(code)) return new FactError(code === 'UpstreamTooManyRequests' ? 'THROTTLED' : 'AWS_ERROR', 'ecr', 'BatchGetImage', message);
+  return badArtifact('BatchGetImage', message);
+}
+
+/** Reads at most `size` bytes (what the digest-checked manifest declares, itself at most
+ *  MAX_ENVELOPE_BYTES): a Content-Length or a body over it stops the read at once. A blob
+ *  larger than its manifest says is the manifest's lie, the referrer's fault. */
+async function readBounded(response: Response, size: number, what: string): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > size) {
+    await response.body?.cancel().catch(() => undefined);
+    throw badArtifact(LAYER_DOWNLOAD, `${what} is ${declared} bytes, more than the ${size} its signature manifest declares`);
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of response.body ?? []) {
-    total += (chunk as Uint8Array).length;
-    if (total > limit) throw downloadFailed(`sent more than the ${limit} bytes the manifest declares for ${where}`);
-    chunks.push(chunk as Uint8Array);
+  const reader = response.body?.getReader();
+  for (;;) {
+    const step = await reader?.read();
+    if (!step || step.done) break;
+    total += step.value.byteLength;
+    if (total > size) {
+      await reader!.cancel().catch(() => undefined);
+      throw badArtifact(LAYER_DOWNLOAD, `${what} is more than the ${size} bytes its signature manifest declares`);
+    }
+    chunks.push(step.value);
   }
   return Buffer.concat(chunks);
 }
@@ -76,6 +125,8 @@ async function fetchWithOneRetry(url: string, signal: AbortSignal): Promise<Resp
   return fetch(url, { signal, redirect: 'follow' });
 }
 
+type Examined = { manifestDigest: string; artifact: SignatureArtifact } | { manifestDigest: string; error: FactError } | 'over-budget';
+
 export class EcrSignatureSource {
   readonly #clients: AwsClients;
 
@@ -83,54 +134,70 @@ export class EcrSignatureSource {
     this.#clients = clients;
   }
 
-  async list(loc: EcrImageLocation, subjectDigest: string, signal: AbortSignal): Promise<SignatureListing> {
-    const referrers = await this.#referrers(loc, subjectDigest, signal);
-    const examined = referrers.slice(0, MAX_REFERRERS);
-    const settled = await Promise.all(examined.map(async (r) => {
+  /** `budget` is the image check's (shared by an index and its children); a listing on its own gets a fresh one. */
+  async list(loc: EcrImageLocation, subjectDigest: string, signal: AbortSignal, budget: EnvelopeBudget = new EnvelopeBudget()): Promise<SignatureListing> {
+    const { referrers, more } = await this.#referrers(loc, subjectDigest, signal);
+    const candidates = signaturesFirst(referrers, NOTARY_SIGNATURE);
+    const examined = candidates.slice(0, MAX_REFERRERS);
+    const settled = await mapBounded(examined, REFERRER_FETCH_CONCURRENCY, signal, async (r, s): Promise<Examined> => {
       const manifestDigest = r.digest ?? '';
       try {
-        return { manifestDigest, artifact: await this.#fetch(loc, subjectDigest, manifestDigest, signal) };
+        const artifact = await this.#fetch(loc, subjectDigest, r, s, budget);
+        return artifact === 'over-budget' ? artifact : { manifestDigest, artifact };
       } catch (error) {
         return { manifestDigest, error: fromAwsError(error, 'ecr', 'BatchGetImage') };
       }
-    }));
-    return {
-      artifacts: settled.flatMap((s) => ('artifact' in s && s.artifact ? [s.artifact] : [])),
-      unreadable: settled.flatMap((s) => ('error' in s && s.error ? [{ manifestDigest: s.manifestDigest, error: s.error }] : [])),
-      truncated: referrers.length > MAX_REFERRERS,
-    };
+    });
+    const artifacts: SignatureArtifact[] = [];
+    const unreadable: UnreadableSignature[] = [];
+    let overBudget = 0;
+    for (const s of settled) {
+      if (s === 'over-budget') overBudget += 1;
+      else if ('artifact' in s) artifacts.push(s.artifact);
+      else unreadable.push(s);
+    }
+    return { artifacts, unreadable, truncated: more || candidates.length > MAX_REFERRERS, overBudget };
   }
 
-  async #referrers(loc: EcrImageLocation, digest: string, signal: AbortSignal): Promise<ImageReferrer[]> {
+  /** Signature referrers, at most MAX_LIST_PAGES pages of 50. ListImageReferrers returns 20
+   *  per page unless maxResults says otherwise (ListImageReferrersRequest in the SDK's model),
+   *  and has no SDK paginator. ECR applies the artifactTypes filter; it is applied here too. */
+  async #referrers(loc: EcrImageLocation, digest: string, signal: AbortSignal): Promise<{ referrers: ImageReferrer[]; more: boolean }> {
     const out: ImageReferrer[] = [];
     let nextToken: string | undefined;
-    // At most 50 per page and no SDK paginator; one page past the cap tells us we truncated.
-    for (let page = 0; page < 3 && out.length <= MAX_REFERRERS; page++) {
+    for (let page = 0; page < MAX_LIST_PAGES && out.length <= MAX_REFERRERS; page++) {
       let response;
       try {
         response = await this.#clients.ecr(loc.accountId, loc.region).send(new ListImageReferrersCommand({
           registryId: loc.accountId, repositoryName: loc.repository, subjectId: { imageDigest: digest },
-          filter: { artifactTypes: [NOTARY_SIGNATURE] }, ...(nextToken !== undefined && { nextToken }),
+          filter: { artifactTypes: [NOTARY_SIGNATURE] }, maxResults: 50, ...(nextToken !== undefined && { nextToken }),
         }), { abortSignal: signal });
       } catch (error) {
         throw fromAwsError(error, 'ecr', 'ListImageReferrers');
       }
-      out.push(...(response.referrers ?? []).filter((r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED'));
+      out.push(...(response.referrers ?? []).filter((r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED' && (r.artifactType === undefined || r.artifactType === NOTARY_SIGNATURE)));
       nextToken = response.nextToken;
       if (!nextToken) break;
     }
-    return out;
+    return { referrers: out, more: nextToken !== undefined };
   }
 
-  async #fetch(loc: EcrImageLocation, subjectDigest: string, manifestDigest: string, signal: AbortSignal): Promise<SignatureArtifact> {
+  async #fetch(loc: EcrImageLocation, subjectDigest: string, referrer: ImageReferrer, signal: AbortSignal, budget: EnvelopeBudget): Promise<SignatureArtifact | 'over-budget'> {
+    const manifestDigest = referrer.digest ?? '';
+    const name = `signature manifest ${manifestDigest.slice(0, 19)}`;
+    const bad = (why: string) => badArtifact('BatchGetImage', `${name} ${why}`);
+    // ECR's own size of the referrer manifest: refuse a huge one before BatchGetImage returns it.
+    if (typeof referrer.size === 'number' && referrer.size > MAX_SIGNATURE_MANIFEST_BYTES) {
+      throw bad(`is ${referrer.size} bytes, over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
+    }
     const ecr = this.#clients.ecr(loc.accountId, loc.region);
     const got = await ecr.send(new BatchGetImageCommand({
       registryId: loc.accountId, repositoryName: loc.repository, imageIds: [{ imageDigest: manifestDigest }],
       acceptedMediaTypes: [MEDIA_TYPES.ociManifest],
     }), { abortSignal: signal });
     const text = got.images?.[0]?.imageManifest;
-    const bad = (why: string) => new FactError('INVALID_MANIFEST', 'ecr', 'BatchGetImage', `signature manifest ${manifestDigest.slice(0, 19)} ${why}`);
-    if (text === undefined) throw bad(`could not be read (${got.failures?.[0]?.failureCode ?? 'no manifest'})`);
+    if (text === undefined) throw batchGetFailure(got.failures?.[0], name);
+    if (Buffer.byteLength(text, 'utf8') > MAX_SIGNATURE_MANIFEST_BYTES) throw bad(`is over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
     if (sha256Digest(Buffer.from(text, 'utf8')) !== manifestDigest) throw bad('does not hash to its digest');
     let manifest: SignatureManifest;
     try {
@@ -139,20 +206,26 @@ export class EcrSignatureSource {
       throw bad('is not JSON');
     }
     const type = manifest.artifactType ?? manifest.config?.mediaType;
-    if (type !== NOTARY_SIGNATURE) throw bad(`is not a Notation signature (artifact type ${String(type)})`);
+    if (type !== NOTARY_SIGNATURE) throw bad(`is not a Notation signature (artifact type ${String(type).slice(0, 100)})`);
     if (manifest.subject?.digest !== subjectDigest) throw bad('has a subject other than the image');
-    const layer = manifest.layers?.length === 1 ? manifest.layers[0] : undefined;
-    if (!layer || typeof layer.digest !== 'string' || typeof layer.size !== 'number' || typeof layer.mediaType !== 'string') throw bad('must have exactly one layer with digest, size and mediaType');
-    if (layer.size > MAX_ENVELOPE_BYTES) throw bad(`declares a ${layer.size}-byte envelope, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+    const layer = Array.isArray(manifest.layers) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+    if (!layer || typeof layer.digest !== 'string' || !isDigest(layer.digest) || !Number.isSafeInteger(layer.size) || typeof layer.mediaType !== 'string') {
+      throw bad('must have exactly one layer with a sha256 digest, a size and a mediaType');
+    }
+    const size = layer.size as number;
+    if (size < 0 || size > MAX_ENVELOPE_BYTES) throw bad(`declares a ${size}-byte envelope, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+    if (!budget.take(size)) return 'over-budget';
 
     let url: string | undefined;
     try {
       url = (await ecr.send(new GetDownloadUrlForLayerCommand({ registryId: loc.accountId, repositoryName: loc.repository, layerDigest: layer.digest }), { abortSignal: signal })).downloadUrl;
     } catch (error) {
+      // The manifest names a blob the repository does not hold: the referrer's fault.
+      if (outcomeOf(error) === 'LayersNotFoundException') throw bad(`names an envelope the repository cannot serve (${outcomeOf(error)})`);
       throw fromAwsError(error, 'ecr', 'GetDownloadUrlForLayer');
     }
-    if (!url) throw bad('has no download URL for its envelope');
-    const [downloadUrl, digest, size] = [url, layer.digest, layer.size];
+    if (!url) throw downloadFailed(`was not issued for ${name}`);
+    const [downloadUrl, digest] = [url, layer.digest];
     const envelope = await trackCall(`ecr ${LAYER_DOWNLOAD}`, () => this.#download(downloadUrl, digest, size, signal));
     return { manifestDigest, envelope, envelopeMediaType: layer.mediaType };
   }
@@ -166,7 +239,8 @@ export class EcrSignatureSource {
         throw downloadFailed(`answered HTTP ${response.status} for ${what}`);
       }
       const envelope = await readBounded(response, size, what);
-      if (envelope.length !== size || sha256Digest(envelope) !== digest) throw downloadFailed(`delivered ${envelope.length} bytes for ${what} that do not match its digest and size`);
+      if (envelope.length !== size) throw badArtifact(LAYER_DOWNLOAD, `${what} is ${envelope.length} bytes, not the ${size} its signature manifest declares`);
+      if (sha256Digest(envelope) !== digest) throw badArtifact(LAYER_DOWNLOAD, `${what}: its bytes do not hash to the digest its signature manifest declares`);
       return envelope;
     } catch (error) {
       throw fromAwsError(error, 'ecr', LAYER_DOWNLOAD);

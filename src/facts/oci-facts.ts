@@ -9,6 +9,7 @@ import { ecrRegistryClient } from './ecr-registry-auth.ts';
 import { FactError } from './errors.ts';
 import type { SignatureListing } from './ecr-signatures.ts';
 import { OciRegistryClient, type OciSignatureList } from './oci-registry.ts';
+import type { EnvelopeBudget } from './signature-budget.ts';
 
 export interface OciFactsOptions {
   readonly cache: FactCache;
@@ -17,11 +18,17 @@ export interface OciFactsOptions {
   readonly aws: AwsConfig;
 }
 
+/** Referrers at fault themselves are definitive rejections (INVALID_MANIFEST); those the
+ *  registry failed to serve keep the registry's error, which leaves the verdict to onError. */
 function toListing(list: OciSignatureList): SignatureListing {
   return {
     artifacts: list.signatures.map((s) => ({ manifestDigest: s.manifestDigest, envelope: s.envelope, envelopeMediaType: s.envelopeMediaType })),
-    unreadable: list.skipped.map((k) => ({ manifestDigest: k.manifestDigest, error: new FactError('INVALID_MANIFEST', 'oci', 'GET referrers', k.reason) })),
+    unreadable: [
+      ...list.skipped.map((k) => ({ manifestDigest: k.manifestDigest, error: new FactError('INVALID_MANIFEST', 'oci', 'GET referrers', k.reason) })),
+      ...list.failed,
+    ],
     truncated: list.truncated,
+    overBudget: list.overBudget,
   };
 }
 
@@ -78,11 +85,16 @@ export class OciFacts {
     return this.#options.cache.get(this.#digestSpec, `${base}@${ref.digest ?? ''}`, load({ ...(ref.digest !== undefined && { digest: ref.digest }) }), signal, budgetMs);
   }
 
-  async signatures(loc: OciImageLocation, digest: string, signal: AbortSignal): Promise<SignatureListing> {
-    return toListing(await this.#registry(loc).signatures(loc.repository, digest, signal));
+  /** The digest `tag` names, if the cache still trusts that answer (mutableTag TTL). */
+  freshTagDigest(loc: OciImageLocation, tag: string): string | undefined {
+    return this.#options.cache.peek(this.#tagSpec, `${loc.host}/${loc.repository}:${tag}`)?.digest;
   }
 
-  async ecrSignatures(loc: EcrImageLocation, digest: string, signal: AbortSignal): Promise<SignatureListing> {
-    return toListing(await this.#ecrRegistry(loc).signatures(loc.repository, digest, signal));
+  async signatures(loc: OciImageLocation, digest: string, signal: AbortSignal, budget?: EnvelopeBudget): Promise<SignatureListing> {
+    return toListing(await this.#registry(loc).signatures(loc.repository, digest, signal, budget));
+  }
+
+  async ecrSignatures(loc: EcrImageLocation, digest: string, signal: AbortSignal, budget?: EnvelopeBudget): Promise<SignatureListing> {
+    return toListing(await this.#ecrRegistry(loc).signatures(loc.repository, digest, signal, budget));
   }
 }

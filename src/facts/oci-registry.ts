@@ -13,11 +13,12 @@ import { OciContentError, ociError, statusError } from './oci/errors.ts';
 import { checkScheme, exchange, isConnectionFailure, type HttpResponse } from './oci/http.ts';
 import { mapBounded } from './oci/pool.ts';
 import {
-  isSignatureCandidate, newestFirst, nextPageUrl, parseReferrersIndex, parseSignatureManifest,
+  isSignatureCandidate, nextPageUrl, parseReferrersIndex, parseSignatureManifest, signaturesFirst, type SignatureManifest,
 } from './oci/referrers.ts';
+import { EnvelopeBudget } from './signature-budget.ts';
 import {
   DEFAULT_LIMITS, IMAGE_MEDIA_TYPES, NOTARY_SIGNATURE_ARTIFACT_TYPE, OCI_INDEX, OCI_MANIFEST,
-  type CredentialSource, type OciDescriptor, type OciLimits, type OciManifest, type OciSignature,
+  type CredentialSource, type FailedSignature, type OciDescriptor, type OciLimits, type OciManifest, type OciSignature,
   type OciSignatureList, type SkippedSignature,
 } from './oci/types.ts';
 
@@ -123,6 +124,10 @@ export class OciRegistryClient {
     this.#checkRepository(repository, 'GET referrers');
     this.#checkDigest(digest, 'GET referrers');
     let url: URL | undefined = this.#url(repository, `referrers/${digest}`);
+    // distribution-spec 1.1 "Listing Referrers": a registry that applied the artifactType
+    // filter says so in OCI-Filters-Applied; one that did not returns every referrer, and
+    // the client must filter. signatures() orders and filters every answer (signaturesFirst),
+    // which is exactly that fallback, and harmless when the registry did filter.
     url.searchParams.set('artifactType', NOTARY_SIGNATURE_ARTIFACT_TYPE);
     const descriptors: OciDescriptor[] = [];
     for (let page = 0; url && page < this.limits.maxReferrerPages; page += 1) {
@@ -136,43 +141,57 @@ export class OciRegistryClient {
     return { descriptors, source: 'referrers-api' };
   }
 
-  /** The Notation signatures of `digest`, at most `maxReferrers` examined, newest first. A
-   *  referrer that is not shaped like a signature, or whose manifest or envelope is too big
-   *  or does not match its descriptor, is set aside in `skipped`; a registry that cannot be
-   *  asked (auth, deadline, 5xx) fails the whole call. */
-  async signatures(repository: string, digest: string, signal: AbortSignal): Promise<OciSignatureList> {
+  /** The Notation signatures of `digest`, at most `maxReferrers` examined (signature-typed
+   *  first, newest first), `concurrency` at a time, envelopes taken from `budget` before their
+   *  download. A referrer that is not shaped like a signature, or whose manifest or envelope is
+   *  too big or does not match its descriptor, is set aside in `skipped` (its own fault); one
+   *  the registry fails to serve (5xx, throttling, timeout) in `failed`; a registry that cannot
+   *  list referrers at all fails the whole call. */
+  async signatures(repository: string, digest: string, signal: AbortSignal, budget: EnvelopeBudget = new EnvelopeBudget()): Promise<OciSignatureList> {
     const { descriptors, source } = await this.referrers(repository, digest, signal);
     const unique = new Map<string, OciDescriptor>();
     for (const d of descriptors) if (isSignatureCandidate(d) && !unique.has(d.digest)) unique.set(d.digest, d);
-    const candidates = newestFirst([...unique.values()]);
+    const candidates = signaturesFirst([...unique.values()], NOTARY_SIGNATURE_ARTIFACT_TYPE);
     const examined = candidates.slice(0, this.limits.maxReferrers);
-    const results = await mapBounded(examined, this.limits.concurrency, signal, (d, s) => this.#examine(repository, d, digest, s));
+    const results = await mapBounded(examined, this.limits.concurrency, signal, (d, s) => this.#examine(repository, d, digest, s, budget));
     const signatures: OciSignature[] = [];
     const skipped: SkippedSignature[] = [];
+    const failed: FailedSignature[] = [];
+    let overBudget = 0;
     for (const r of results) {
       if (r === undefined) continue;
-      if ('problem' in r) skipped.push(r);
+      if (r === 'over-budget') overBudget += 1;
+      else if ('problem' in r) skipped.push(r);
+      else if ('error' in r) failed.push(r);
       else signatures.push(r);
     }
-    return { signatures, skipped, listed: candidates.length, truncated: candidates.length > examined.length, source };
+    return { signatures, skipped, failed, overBudget, listed: candidates.length, truncated: candidates.length > examined.length, source };
   }
 
   /** One signature: its manifest (exactly one layer, subject = `subjectDigest`) and envelope.
    *  Undefined when the manifest turns out not to be a Notation signature. */
   async signature(repository: string, descriptor: OciDescriptor, subjectDigest: string, signal: AbortSignal): Promise<OciSignature | undefined> {
+    const manifest = await this.#signatureManifest(repository, descriptor, subjectDigest, signal);
+    return manifest && this.#withEnvelope(repository, descriptor.digest, manifest, signal);
+  }
+
+  async #signatureManifest(repository: string, descriptor: OciDescriptor, subjectDigest: string, signal: AbortSignal): Promise<SignatureManifest | undefined> {
     this.#checkRepository(repository, 'GET manifests');
     const { digest } = descriptor;
-    if (descriptor.size > this.limits.maxManifestBytes) {
-      throw new OciContentError('too-large', 'GET manifests', `signature manifest ${digest} is ${descriptor.size} bytes, over the ${this.limits.maxManifestBytes}-byte limit`);
+    const max = this.limits.maxSignatureManifestBytes;
+    if (descriptor.size > max) {
+      throw new OciContentError('too-large', 'GET manifests', `signature manifest ${digest} is ${descriptor.size} bytes, over the ${max}-byte limit of a signature manifest`);
     }
-    const bytes = await this.#manifestBytes(repository, this.#checkDigest(digest, 'GET manifests'), OCI_MANIFEST, 'signature manifest', signal);
+    const bytes = await this.#manifestBytes(repository, this.#checkDigest(digest, 'GET manifests'), OCI_MANIFEST, 'signature manifest', signal, max);
     if (bytes.body.byteLength !== descriptor.size) {
       throw new OciContentError('size-mismatch', 'GET manifests', `signature manifest ${digest} is ${bytes.body.byteLength} bytes, not the ${descriptor.size} its descriptor states`);
     }
-    const manifest = parseSignatureManifest(bytes.body, digest, subjectDigest, 'GET manifests');
-    if (!manifest) return undefined;
+    return parseSignatureManifest(bytes.body, digest, subjectDigest, 'GET manifests');
+  }
+
+  async #withEnvelope(repository: string, manifestDigest: string, manifest: SignatureManifest, signal: AbortSignal): Promise<OciSignature> {
     const envelope = await this.blob(repository, manifest.layer, signal);
-    return { manifestDigest: digest, envelope, envelopeMediaType: manifest.layer.mediaType, envelopeDigest: manifest.layer.digest, annotations: manifest.annotations };
+    return { manifestDigest, envelope, envelopeMediaType: manifest.layer.mediaType, envelopeDigest: manifest.layer.digest, annotations: manifest.annotations };
   }
 
   /** A blob (following redirects to object storage), refused over `maxBlobBytes` by its
@@ -197,12 +216,17 @@ export class OciRegistryClient {
     return response.body;
   }
 
-  async #examine(repository: string, d: OciDescriptor, subject: string, signal: AbortSignal): Promise<OciSignature | SkippedSignature | undefined> {
+  async #examine(repository: string, d: OciDescriptor, subject: string, signal: AbortSignal, budget: EnvelopeBudget): Promise<OciSignature | SkippedSignature | FailedSignature | 'over-budget' | undefined> {
     try {
-      return await this.signature(repository, d, subject, signal);
+      const manifest = await this.#signatureManifest(repository, d, subject, signal);
+      if (!manifest) return undefined;
+      // The envelope's declared size (bounded by maxBlobBytes in blob()) is taken before its download.
+      if (manifest.layer.size <= this.limits.maxBlobBytes && !budget.take(manifest.layer.size)) return 'over-budget';
+      return await this.#withEnvelope(repository, d.digest, manifest, signal);
     } catch (error) {
       if (error instanceof OciContentError) return { manifestDigest: d.digest, problem: error.problem, reason: error.message };
       if (error instanceof FactError && error.code === 'IMAGE_NOT_FOUND') return { manifestDigest: d.digest, problem: 'missing', reason: error.message };
+      if (error instanceof FactError) return { manifestDigest: d.digest, error };
       throw error;
     }
   }
@@ -225,8 +249,8 @@ export class OciRegistryClient {
   }
 
   /** GET manifests/<digest>: the bytes must hash to the digest asked for, whatever headers say. */
-  async #manifestBytes(repository: string, digest: string, accept: string, kind: string, signal: AbortSignal): Promise<HttpResponse> {
-    const response = await this.#send(this.#manifestRequest(repository, this.#url(repository, `manifests/${digest}`), `${kind} ${digest}`, accept, signal));
+  async #manifestBytes(repository: string, digest: string, accept: string, kind: string, signal: AbortSignal, maxBytes = this.limits.maxManifestBytes): Promise<HttpResponse> {
+    const response = await this.#send({ ...this.#manifestRequest(repository, this.#url(repository, `manifests/${digest}`), `${kind} ${digest}`, accept, signal), maxBytes });
     if (!ok(response)) throw statusError(response.status, response.body, 'GET manifests', `${kind} ${repository}@${digest}`);
     const actual = sha256Digest(response.body);
     if (actual !== digest) throw new OciContentError('digest-mismatch', 'GET manifests', `${kind} bytes served for ${digest} hash to ${actual}`);

@@ -6,6 +6,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { OciRegistryClient, referrersTag, type OciRegistryOptions } from '../../src/facts/oci-registry.ts';
 import { parseChallenges } from '../../src/facts/oci/challenge.ts';
+import { MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
 import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, manifestBytes, sha256Digest, type Descriptor } from '../../src/sandbox/index.ts';
 
 const MiB = 1024 * 1024;
@@ -187,7 +188,7 @@ t.test('a registry that ignores the filter, paginates, and lists a signature abo
   t.notOk(paths.some((p) => p.includes(sbom.digest) || p.includes(attestation.digest)), 'other artifact types are never fetched');
 });
 
-t.test('blobs: redirects to another origin, size and digest checks, 4 MiB bound', async (t) => {
+t.test('blobs: redirects to another origin, size and digest checks, the envelope bound', async (t) => {
   const sig = signedImage();
   const STREAM = 64 * MiB;
   const streamed = { written: 0, closedEarly: false };
@@ -243,11 +244,12 @@ t.test('blobs: redirects to another origin, size and digest checks, 4 MiB bound'
     { name: 'OciContentError', problem: 'size-mismatch', message: /bytes, not the/ });
 
   const before = registry.seen.length;
-  await t.rejects(oci.blob('app', { ...sig.layer, size: 5 * MiB }, live()), { problem: 'too-large', message: /5242880 bytes, over the 4194304-byte limit/ });
+  const overLimit = new RegExp(`5242880 bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+  await t.rejects(oci.blob('app', { ...sig.layer, size: 5 * MiB }, live()), { problem: 'too-large', message: overLimit });
   t.equal(registry.seen.length, before, 'a descriptor over the limit is refused without a request');
 
-  const huge = { mediaType: 'application/jose+json', digest: sha256Digest('huge'), size: 4 * MiB };
-  await t.rejects(oci.blob('app', stored('declared-huge', huge), live()), { problem: 'too-large', message: /5242880 bytes, over the 4194304-byte limit/ }, 'Content-Length over the limit');
+  const huge = { mediaType: 'application/jose+json', digest: sha256Digest('huge'), size: MAX_ENVELOPE_BYTES };
+  await t.rejects(oci.blob('app', stored('declared-huge', huge), live()), { problem: 'too-large', message: overLimit }, 'Content-Length over the limit');
   await t.rejects(oci.blob('app', stored('streamed-huge', huge), live()), { problem: 'too-large', message: /stopped reading at/ }, 'no Content-Length: reading stops past the limit');
   await new Promise((r) => setTimeout(r, 50));
   t.ok(streamed.closedEarly && streamed.written < 16 * MiB, `the connection was closed after ${streamed.written} of ${STREAM} bytes`);

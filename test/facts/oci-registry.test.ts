@@ -4,6 +4,7 @@
 // GetAuthorizationToken password: ecr-registry-auth.test.ts.
 import t from 'tap';
 import { OciRegistryClient, type OciRegistryOptions } from '../../src/facts/oci-registry.ts';
+import { MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
 import {
   MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, manifestBytes, ociImage, sha256Digest,
   type Descriptor, type SandboxFixture,
@@ -172,7 +173,7 @@ t.test('legacy signatures, the 50-referrer cap, and malformed referrers', async 
   const mixed = await client(sb.url).signatures('app', imageDigest(target), live());
   t.same(mixed.signatures.map((x) => x.annotations.n), ['good']);
   t.same(mixed.skipped.map((x) => x.problem).sort(), ['layer-count', 'missing', 'size-mismatch', 'too-large', 'unsupported-envelope']);
-  t.match(mixed.skipped.find((x) => x.problem === 'too-large')?.reason, /5242880 bytes, over the 4194304-byte limit/);
+  t.match(mixed.skipped.find((x) => x.problem === 'too-large')?.reason, new RegExp(`5242880 bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`));
   t.equal(sb.calls('oci:GET blobs'), 3, 'no blob GET for the oversized, two-layer or unsupported envelopes');
   t.equal(mixed.listed, 6, 'the referrer of another artifact type is filtered out');
 });

@@ -63,14 +63,23 @@ export function isSignatureCandidate(d: OciDescriptor): boolean {
 }
 
 /** Newest first (by the created annotation Notation sets), so a cap keeps the likeliest valid ones. */
-export function newestFirst(descriptors: OciDescriptor[]): OciDescriptor[] {
-  const time = (d: OciDescriptor) => {
+export function newestFirst<T extends { readonly annotations?: Readonly<Record<string, string>> }>(items: readonly T[]): T[] {
+  const time = (d: T) => {
     const t = Date.parse(d.annotations?.[CREATED] ?? '');
     return Number.isFinite(t) ? t : Number.NEGATIVE_INFINITY;
   };
-  return descriptors.map((d, i) => ({ d, i, t: time(d) }))
+  return items.map((d, i) => ({ d, i, t: time(d) }))
     .sort((a, b) => (b.t === a.t ? a.i - b.i : b.t > a.t ? 1 : -1))
     .map((x) => x.d);
+}
+
+/** The order referrers are examined in, so that junk cannot push a signature past the cap:
+ *  those that say they are `artifactType` first, then those that say nothing (the legacy form,
+ *  or a registry that did not apply the filter), each newest first; any other type is dropped. */
+export function signaturesFirst<T extends { readonly artifactType?: string | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined }>(items: readonly T[], artifactType: string): T[] {
+  const typed = items.filter((d) => d.artifactType === artifactType);
+  const untyped = items.filter((d) => d.artifactType === undefined);
+  return [...newestFirst(typed), ...newestFirst(untyped)];
 }
 
 export interface SignatureManifest {

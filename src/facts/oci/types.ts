@@ -1,6 +1,8 @@
 // Shared vocabulary of the OCI distribution client: media types, the bounds every response
 // is held to, and the values the client hands back.
 import type { ResolvedImage } from '../../checks/types.ts';
+import type { FactError } from '../errors.ts';
+import { MAX_ENVELOPE_BYTES, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY } from '../signature-budget.ts';
 
 export const OCI_SERVICE = 'oci';
 
@@ -22,6 +24,8 @@ const MiB = 1024 * 1024;
 export interface OciLimits {
   /** Manifests and indexes (the OCI spec's own 4 MiB recommendation). */
   readonly maxManifestBytes: number;
+  /** Signature manifests (a real one is under 1 KB). */
+  readonly maxSignatureManifestBytes: number;
   /** Signature envelope blobs. */
   readonly maxBlobBytes: number;
   /** Signature referrers examined per digest; more are reported as truncated. */
@@ -36,11 +40,12 @@ export interface OciLimits {
 
 export const DEFAULT_LIMITS: OciLimits = {
   maxManifestBytes: 4 * MiB,
-  maxBlobBytes: 4 * MiB,
-  maxReferrers: 50,
+  maxSignatureManifestBytes: MAX_SIGNATURE_MANIFEST_BYTES,
+  maxBlobBytes: MAX_ENVELOPE_BYTES,
+  maxReferrers: MAX_REFERRERS,
   maxReferrerPages: 5,
   maxRedirects: 5,
-  concurrency: 4,
+  concurrency: REFERRER_FETCH_CONCURRENCY,
 };
 
 /** Error bodies and token answers are only read for their message: a few KiB suffice. */
@@ -96,9 +101,20 @@ export interface SkippedSignature {
   readonly reason: string;
 }
 
+/** A listed signature referrer the registry failed to serve (5xx, throttling, timeout, auth):
+ *  the registry's fault, not the referrer's. */
+export interface FailedSignature {
+  readonly manifestDigest: string;
+  readonly error: FactError;
+}
+
 export interface OciSignatureList {
   readonly signatures: OciSignature[];
+  /** Referrers at fault themselves (oversized, wrong digest, malformed, missing). */
   readonly skipped: SkippedSignature[];
+  readonly failed: FailedSignature[];
+  /** Referrers not fetched because the image check's envelope budget was spent. */
+  readonly overBudget: number;
   /** Referrers listed that may be signatures (by artifact type), before the examination cap. */
   readonly listed: number;
   /** True when more than `maxReferrers` were listed: the rest were not examined. */
