@@ -34,13 +34,15 @@ async function revocationUrl(client: SignerClient): Promise<string> {
     url = `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}${request.path}`;
     throw new Captured('captured, not sent');
   };
-  client.middlewareStack.add(capture, { step: 'build', priority: 'low', name: 'testCaptureRequest' });
+  // The stack's add() is typed per step for the client's own input and output types.
+  const stack = client.middlewareStack as unknown as { add(mw: BuildMiddleware<object, object>, options: { step: 'build'; priority: 'low'; name: string }): void; remove(name: string): boolean };
+  stack.add(capture, { step: 'build', priority: 'low', name: 'testCaptureRequest' });
   try {
     await client.send(new GetRevocationStatusCommand(input));
   } catch (error) {
     if (!(error instanceof Captured)) throw error;
   } finally {
-    client.middlewareStack.remove('testCaptureRequest');
+    stack.remove('testCaptureRequest');
   }
   return url;
 }
