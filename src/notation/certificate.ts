@@ -5,9 +5,11 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import {
+  AuthorityInfoAccessSyntax,
   BasicConstraints,
   Certificate,
   ExtendedKeyUsage,
+  id_ad_ocsp,
   id_ce_basicConstraints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
@@ -42,8 +44,11 @@ export interface CertificateInfo {
   basicConstraints?: { critical: boolean; ca: boolean; pathLen?: number };
   /** Extended key usage OIDs, when the extension is present. */
   extKeyUsage?: string[];
-  /** The certificate names an OCSP responder (authorityInfoAccess) or CRL distribution points. */
-  revocationEndpoints?: boolean;
+  /**
+   * Where the certificate says its revocation status is published: an OCSP responder (an
+   * authorityInfoAccess entry with the id-ad-ocsp method) and/or CRL distribution points.
+   */
+  revocationEndpoints?: Array<'OCSP' | 'CRL'>;
   signatureAlgorithm: string;
   sha256: string;
 }
@@ -193,8 +198,12 @@ function parseCertificateUncached(input: Uint8Array, sha256: string): Parsed<Cer
         };
       } else if (ext.extnID === id_ce_extKeyUsage) {
         info.extKeyUsage = [...AsnConvert.parse(ext.extnValue, ExtendedKeyUsage)];
-      } else if (ext.extnID === ID_AUTHORITY_INFO_ACCESS || ext.extnID === ID_CRL_DISTRIBUTION_POINTS) {
-        info.revocationEndpoints = true;
+      } else if (ext.extnID === ID_AUTHORITY_INFO_ACCESS) {
+        // caIssuers entries only say where the issuer's certificate is: not a revocation source.
+        const access = AsnConvert.parse(ext.extnValue, AuthorityInfoAccessSyntax);
+        if (access.some((a) => a.accessMethod === id_ad_ocsp)) info.revocationEndpoints = [...(info.revocationEndpoints ?? []), 'OCSP'];
+      } else if (ext.extnID === ID_CRL_DISTRIBUTION_POINTS) {
+        info.revocationEndpoints = [...(info.revocationEndpoints ?? []), 'CRL'];
       }
     }
     return parsed(info);

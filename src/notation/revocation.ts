@@ -61,8 +61,13 @@ export function describeRevokedEntities(entities: string[], input: RevocationInp
 }
 
 export type RevocationOutcome =
-  | { kind: 'checked' | 'revoked' | 'unavailable' | 'skipped'; warning?: string }
-  | { kind: 'reject'; code: 'REVOKED' | 'REVOCATION_ERROR' | 'ABORTED'; reason: string; extra?: { revokedEntities: string[] } };
+  | { kind: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable'; warning?: string }
+  | {
+      kind: 'reject';
+      code: 'REVOKED' | 'REVOCATION_ERROR' | 'REVOCATION_UNSUPPORTED' | 'ABORTED';
+      reason: string;
+      extra?: { revokedEntities: string[] };
+    };
 
 class RevocationAborted extends Error {}
 
@@ -127,4 +132,30 @@ export async function checkRevocationStatus(
   return enforce
     ? { kind: 'reject', code: 'REVOKED', reason: `revoked in AWS Signer: ${what}`, extra: { revokedEntities: answer } }
     : { kind: 'revoked', warning: `revoked in AWS Signer: ${what}` };
+}
+
+/**
+ * Chains outside AWS Signer (notary.x509, or a signing authority without the AWS Signer
+ * plugin): OCSP and CRL checking is not implemented. A chain that names no OCSP responder or
+ * CRL distribution point has nothing to check (notation's test certificates, many private
+ * CAs). One that names them has a revocation status nobody looked at, and under enforce an
+ * unchecked status is not a pass (the same rule as an AWS Signer status that could not be
+ * had): the signature is rejected, definitively, with the way out in the reason. The
+ * endpoints are not fetched: a registry-supplied certificate would otherwise make the
+ * webhook call any URL an attacker chose.
+ */
+export function uncheckableRevocation(chain: CertificateInfo[], mode: VerifyOptions['revocation']): RevocationOutcome {
+  if (mode === 'skip') return { kind: 'skipped' };
+  const named = chain.find((c) => c.revocationEndpoints && c.revocationEndpoints.length > 0);
+  if (!named) return { kind: 'not-applicable' };
+  const what = (named.revocationEndpoints ?? []).map((e) => (e === 'OCSP' ? 'an OCSP responder' : 'CRL distribution points')).join(' and ');
+  const subject = JSON.stringify(describeSubject(named));
+  if (mode === 'enforce') {
+    return {
+      kind: 'reject',
+      code: 'REVOCATION_UNSUPPORTED',
+      reason: `revocation not checked: certificate ${subject} names ${what}, and OCSP/CRL revocation checking is not implemented (only AWS Signer revocation is); to admit it, set revocation: warn or skip for these images in an override`,
+    };
+  }
+  return { kind: 'not-applicable', warning: 'revocation not checked: the certificates name OCSP/CRL endpoints, and only AWS Signer revocation is supported' };
 }

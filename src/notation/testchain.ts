@@ -44,6 +44,8 @@ export interface ChainOptions {
   /** Root subject common name; default "ecr-admission Test Signer Root CA G1". */
   rootCommonName?: string;
   leaf?: LeafOverrides;
+  /** Extensions added to each certificate after its usual ones (tests of unknown or critical extensions). */
+  extraExtensions?: Partial<Record<'leaf' | 'regional' | 'intermediate' | 'root', x509.Extension[]>>;
 }
 
 export interface TestChain {
@@ -83,7 +85,7 @@ export async function buildAwsSignerShapedChain(options: ChainOptions = {}): Pro
     signingAlgorithm: CA_SIGNING,
     notBefore: caNotBefore,
     notAfter: new Date(now.getTime() + 30 * 365 * DAY),
-    extensions: caExtensions(2),
+    extensions: [...caExtensions(2), ...(options.extraExtensions?.root ?? [])],
   });
 
   const intermediateKeys = await caKeys();
@@ -96,7 +98,7 @@ export async function buildAwsSignerShapedChain(options: ChainOptions = {}): Pro
     signingAlgorithm: CA_SIGNING,
     notBefore: caNotBefore,
     notAfter: new Date(now.getTime() + 10 * 365 * DAY),
-    extensions: caExtensions(1),
+    extensions: [...caExtensions(1), ...(options.extraExtensions?.intermediate ?? [])],
   });
 
   const regionalKeys = await caKeys();
@@ -109,7 +111,7 @@ export async function buildAwsSignerShapedChain(options: ChainOptions = {}): Pro
     signingAlgorithm: CA_SIGNING,
     notBefore: caNotBefore,
     notAfter: new Date(now.getTime() + 2 * 365 * DAY),
-    extensions: caExtensions(0),
+    extensions: [...caExtensions(0), ...(options.extraExtensions?.regional ?? [])],
   });
 
   const leafKeys = (await webcrypto.subtle.generateKey(KEY_PARAMS[leafAlgorithm], true, [
@@ -124,6 +126,7 @@ export async function buildAwsSignerShapedChain(options: ChainOptions = {}): Pro
   ];
   if (eku) leafExtensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
   if (overrides.ca) leafExtensions.push(new x509.BasicConstraintsExtension(true, undefined, true));
+  leafExtensions.push(...(options.extraExtensions?.leaf ?? []));
   const leaf = await x509.X509CertificateGenerator.create({
     subject: `CN=ecr-admission Test Signer, OU=Signing, O=ecr-admission test, L=Seattle, ST=WA, C=US`,
     issuer: regionalName,

@@ -49,7 +49,10 @@ export type RevocationMode = 'enforce' | 'warn' | 'skip';
 export interface VerifyOptions {
   trustStores: TrustStore[];
   trustedIdentities: TrustedIdentity[];
-  /** enforce: revoked or unknown status rejects; warn: both pass with a warning; skip: no call. */
+  /**
+   * enforce: revoked or unknown status rejects (so does a non-AWS chain naming OCSP/CRL
+   * endpoints, which are not checked); warn: all pass with a warning; skip: no call, no warning.
+   */
   revocation: RevocationMode;
   /** Returns the revoked entities (ARNs or certificate hashes); an empty list means nothing is revoked. */
   checkRevocation?: (input: RevocationInput, signal?: AbortSignal) => Promise<string[]>;
@@ -78,7 +81,8 @@ export interface VerifiedSignature {
   /**
    * checked: GetRevocationStatus said nothing is revoked. revoked / unavailable: it said
    * revoked, or could not answer, and the mode was warn. skipped: mode skip.
-   * not-applicable: not an AWS Signer signature (no OCSP/CRL checking is implemented).
+   * not-applicable: not an AWS Signer signature (no OCSP/CRL checking is implemented): the
+   * chain names no OCSP/CRL endpoint, or it does and the mode was warn (with a warning).
    */
   revocation: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable';
 }
@@ -98,6 +102,8 @@ export type RejectionCode =
   | 'UNSUPPORTED_PLUGIN'
   | 'REVOKED'
   | 'REVOCATION_ERROR'
+  /** The chain names OCSP/CRL endpoints, which are not checked, and revocation is enforce. */
+  | 'REVOCATION_UNSUPPORTED'
   | 'ABORTED'
   | 'INTERNAL';
 

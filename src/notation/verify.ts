@@ -13,7 +13,7 @@ import { formatRfc3339 } from './encoding.ts';
 import { profileArnMatches, subjectAttributes, subjectMatches } from './identity.ts';
 import { parseJws } from './jws.ts';
 import { parsePayload, targetMismatch } from './payload.ts';
-import { checkRevocationStatus } from './revocation.ts';
+import { checkRevocationStatus, uncheckableRevocation } from './revocation.ts';
 import {
   MAX_ENVELOPE_BYTES,
   MEDIA_TYPE_COSE,
@@ -158,11 +158,11 @@ async function verify(
     if (status.kind === 'reject') return { ...reject(status.code, status.reason, signer), ...status.extra };
     revocation = status.kind;
     if (status.warning) warnings.push(status.warning);
-  } else if (opts.revocation !== 'skip') {
-    revocation = 'not-applicable';
-    // Only say so when the chain names OCSP or CRL endpoints that were not consulted; a chain
-    // without them (notation's test certificates, most private CAs) has nothing to check.
-    if (chain.some((c) => c.revocationEndpoints)) warnings.push('revocation not checked: the certificates name OCSP/CRL endpoints, and only AWS Signer revocation is supported');
+  } else {
+    const status = uncheckableRevocation(chain, opts.revocation);
+    if (status.kind === 'reject') return reject(status.code, status.reason, signer);
+    revocation = status.kind;
+    if (status.warning) warnings.push(status.warning);
   }
 
   return {
