@@ -59,9 +59,12 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     return { place, list: (digest, signal, budget) => deps.source.list(loc, digest, signal, budget) };
   }
 
+  /** Keyed by the effective settings' hash (signature-trust.ts), never by the override's name:
+   *  an override named like the base policy cannot reuse its verdicts, and a policy reload that
+   *  keeps the settings (and the trust stores' certificates) keeps the verdicts. */
   async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor, budget: EnvelopeBudget): Promise<SignatureVerdict> {
     const { place, list } = sourceOf(ctx, trust);
-    const key = `${ctx.compiled.version}/${ctx.policy.name}/${place}@${target.digest}`;
+    const key = `${trust.settingsKey}/${place}@${target.digest}`;
     const verdict = await deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline), budget), ctx.signal, remainingMs(ctx.deadline));
     return withCurrentRevocation(deps, trust, verdict, ctx.signal, remainingMs(ctx.deadline));
   }

@@ -47,6 +47,10 @@ function checksProblems(checks: ChecksConfig | undefined, at: Array<string | num
   });
 }
 
+/** Names the code gives itself (compile.ts: the base policy is "default"); an override named
+ *  like one would be indistinguishable from it, compared case-insensitively. */
+const RESERVED_OVERRIDE_NAMES: ReadonlySet<string> = new Set(['default']);
+
 export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
   const out: SemanticProblem[] = [];
   patterns(policy.registries.allow, ['registries', 'allow'], out, validateImagePattern);
@@ -59,6 +63,9 @@ export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
   checksProblems(policy.checks, ['checks'], out);
   const names = new Set<string>();
   policy.overrides.forEach((o, i) => {
+    if (RESERVED_OVERRIDE_NAMES.has(o.name.toLowerCase())) {
+      out.push({ segments: ['overrides', i, 'name'], message: `override name "${o.name}" is reserved: it names the base policy in logs, audit annotations and \`check\` output; choose another name` });
+    }
     if (names.has(o.name)) out.push({ segments: ['overrides', i, 'name'], message: `override name "${o.name}" is used twice` });
     names.add(o.name);
     if (!o.namespaces && !o.images) out.push({ segments: ['overrides', i], message: 'an override needs "namespaces" or "images" (or both)' });
