@@ -30,6 +30,8 @@ export type { VulnerabilityFinding } from './inspector.ts';
 
 /**
  * SCANNED, or why not: PENDING_INITIAL_SCAN, PENDING_REVIVAL_SCAN, SCAN_IN_PROGRESS,
+ * SCAN_FREQUENCY_SCAN_ON_PUSH (on-push only, never scanned), NO_SCAN_RECORDED (coverage
+ * SUCCESSFUL without a lastScannedAt),
  * UNSUPPORTED_OS, UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_IMAGE, SCAN_ELIGIBILITY_EXPIRED,
  * FAILED, LIMIT_EXCEEDED, NOT_COVERED (Inspector knows nothing of it), NEVER_SCANNED (BASIC,
  * no scan), or another Inspector coverage reason as Inspector spells it.
@@ -66,14 +68,17 @@ export interface VulnerabilityReport {
 
 export const isScanned = (m: ManifestScan): boolean => m.state === 'SCANNED';
 
-/** Inspector's coverage of one ECR image as a scan state. */
+/** Inspector's coverage of one ECR image as a scan state. Scanned means Inspector scanned
+ *  it: a lastScannedAt, whatever the reason code says. */
 export function stateFromCoverage(c: Coverage | undefined): ScanState {
   if (!c) return 'NOT_COVERED';
-  // Scanned once on push (repository scan frequency SCAN_ON_PUSH): its findings are real,
-  // only not refreshed as new CVEs appear.
-  if (c.reason === 'SCAN_FREQUENCY_SCAN_ON_PUSH') return 'SCANNED';
-  if (c.statusCode === 'ACTIVE' && c.reason === 'SUCCESSFUL') return 'SCANNED';
-  return c.reason;
+  // SCAN_FREQUENCY_SCAN_ON_PUSH: "This image will be scanned one time and will not [get]
+  // new findings" (client-inspector2 ScanStatus.reason). Once scanned its findings are real,
+  // only not refreshed as new CVEs appear; before that scan, there are none to read.
+  const scannedReason = c.reason === 'SCAN_FREQUENCY_SCAN_ON_PUSH' || (c.statusCode === 'ACTIVE' && c.reason === 'SUCCESSFUL');
+  if (!scannedReason) return c.reason;
+  if (c.lastScannedAt !== undefined) return 'SCANNED';
+  return c.reason === 'SUCCESSFUL' ? 'NO_SCAN_RECORDED' : c.reason;
 }
 
 /** ECR's imageScanStatus under BASIC scanning as a scan state. */

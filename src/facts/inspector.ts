@@ -37,6 +37,8 @@ export interface VulnerabilityFinding {
 export interface Coverage {
   readonly statusCode: string;
   readonly reason: string;
+  /** When Inspector last scanned it; absent: Inspector has never scanned it. */
+  readonly lastScannedAt?: Date;
 }
 
 export interface FindingsPage {
@@ -161,7 +163,10 @@ export class InspectorFacts {
           for (const r of page.coveredResources ?? []) {
             const digest = r.resourceId !== undefined ? byResource.get(r.resourceId) : undefined;
             if (digest !== undefined && r.scanStatus?.statusCode !== undefined) {
-              found.push([digest, { statusCode: r.scanStatus.statusCode, reason: r.scanStatus.reason ?? 'UNKNOWN' }]);
+              found.push([digest, {
+                statusCode: r.scanStatus.statusCode, reason: r.scanStatus.reason ?? 'UNKNOWN',
+                ...(r.lastScannedAt instanceof Date && !Number.isNaN(r.lastScannedAt.getTime()) && { lastScannedAt: r.lastScannedAt }),
+              }]);
             }
           }
           if (++read >= MAX_COVERAGE_PAGES) break;

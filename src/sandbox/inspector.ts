@@ -88,7 +88,11 @@ function coverageOf(reg: StoredRegion, repo: StoredRepository, image: StoredImag
   if (image.subjectDigest) return undefined; // signatures and other artifacts are not scanned
   if (src.coverage === null) return undefined;
   if (src.coverage) {
-    const last = src.coverage.lastScannedAt;
+    // CoveredResource.lastScannedAt, "the date and time the resource was last checked for
+    // vulnerabilities": a SUCCESSFUL scan has one; any other reason only when the fixture
+    // says the image was scanned (a SCAN_FREQUENCY_SCAN_ON_PUSH image never scanned has none).
+    const scanned = src.coverage.reason === 'SUCCESSFUL' ? (src.scanCompletedAt ?? src.pushedAt ?? DEFAULT_PUSHED_AT) : undefined;
+    const last = src.coverage.lastScannedAt ?? scanned;
     return { repo, image, statusCode: src.coverage.statusCode, reason: src.coverage.reason, lastScannedAt: last === undefined ? undefined : toDate(last) };
   }
   if (reg.scanType !== 'ENHANCED') return undefined;

@@ -65,6 +65,10 @@ function fixture(): SandboxFixture {
               repo('mediatype', [image('mediatype', covered('UNSUPPORTED_MEDIA_TYPE'))]),
               repo('expired', [image('expired', covered('SCAN_ELIGIBILITY_EXPIRED'))]),
               repo('uncovered', [image('uncovered', { coverage: null })]),
+              // Scan frequency SCAN_ON_PUSH: scanned once, or (no lastScannedAt) never.
+              repo('onpush', [image('onpush', covered('SCAN_FREQUENCY_SCAN_ON_PUSH'))]),
+              repo('onpush-scanned', [image('onpush-scanned', { coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-03-01T00:00:00Z' }, findings: [xz] })]),
+              repo('onpush-clean', [image('onpush-clean', { coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-03-01T00:00:00Z' } })]),
             ],
           },
           [RULES]: {
@@ -199,6 +203,7 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
     ['mediatype', /does not support its manifest media type \(UNSUPPORTED_MEDIA_TYPE\)/, /OCI or Docker v2 image manifest/],
     ['expired', /scan eligibility expired \(SCAN_ELIGIBILITY_EXPIRED\)/, /rescanDuration/],
     ['uncovered', /not known to Inspector yet/, /Deploy again/],
+    ['onpush', /repository onpush is scanned on push only, and Inspector has never scanned this image \(SCAN_FREQUENCY_SCAN_ON_PUSH, no lastScannedAt\)/, /Push it again so that the on-push scan runs/],
   ];
   for (const [repo, what, hint] of cases) {
     const denied = await h.reviewPod([`${HOST}/${repo}:1`]);
@@ -219,6 +224,8 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
     t.match(resultOf(allowed, 'vulnerabilities')?.reason, /admitted by notScanned: allow/);
   }
   t.equal((await h.reviewPod([`${RULES_HOST}/prod-app:1`])).response.allowed, true, 'a repository a scanning rule covers is scanned');
+  t.equal((await h.reviewPod([`${HOST}/onpush-clean:1`])).response.allowed, true, 'SCAN_FREQUENCY_SCAN_ON_PUSH with a lastScannedAt: scanned once, clean');
+  t.match((await h.reviewPod([`${HOST}/onpush-scanned:1`])).response.status?.message, /1 CRITICAL finding: CVE-2024-3094/, 'and its findings deny');
   const dev = await h.reviewPod([`${RULES_HOST}/dev-app:1`]);
   t.match(dev.response.status?.message, /not scanned: repository dev-app matches no enhanced scanning rule of the registry.*put-registry-scanning-configuration/);
   t.equal((await h.reviewPod([`${RULES_HOST}/lib-core-svc:1`])).response.allowed, true, 'filter "core" (no wildcard) scans lib-core-svc: it contains the filter');

@@ -100,7 +100,10 @@ t.test('ListCoverage', async (t) => {
   const pending = ociImage({ seed: 'pending', tags: ['new'], coverage: { statusCode: 'ACTIVE', reason: 'PENDING_INITIAL_SCAN' } });
   const unsupported = ociImage({ seed: 'win', tags: ['win'], coverage: { statusCode: 'INACTIVE', reason: 'UNSUPPORTED_OS' } });
   const expired = ociImage({ seed: 'stale', tags: ['stale'], coverage: { statusCode: 'INACTIVE', reason: 'SCAN_ELIGIBILITY_EXPIRED' } });
-  s.fixture.accounts[ACCOUNT]!.regions['us-east-1']!.repositories[0]!.images.push(pending, unsupported, expired);
+  const onPush = ociImage({ seed: 'onpush', tags: ['onpush'], coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH' } });
+  const onPushScanned = ociImage({ seed: 'onpush-scanned', tags: ['onpush-scanned'], coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-02-01T00:00:00Z' } });
+  const successful = ociImage({ seed: 'ok', tags: ['ok'], pushedAt: '2026-02-02T00:00:00Z', coverage: { statusCode: 'ACTIVE', reason: 'SUCCESSFUL' } });
+  s.fixture.accounts[ACCOUNT]!.regions['us-east-1']!.repositories[0]!.images.push(pending, unsupported, expired, onPush, onPushScanned, successful);
   const sb = await sandbox(t, s.fixture);
   const { inspector } = clients(t, sb);
 
@@ -125,6 +128,12 @@ t.test('ListCoverage', async (t) => {
   t.same(await reasons('stale'), ['INACTIVE/SCAN_ELIGIBILITY_EXPIRED']);
   t.same(await reasons('1.0.0'), ['INACTIVE/IMAGE_ARCHIVED'], 'archived images default to IMAGE_ARCHIVED');
   t.same(await reasons('multi'), ['INACTIVE/UNSUPPORTED_MEDIA_TYPE'], 'an index itself is not scanned');
+  const lastScanned = async (tag: string) => (await inspector.send(new ListCoverageCommand({ filterCriteria: { accountId: eq(ACCOUNT), ecrImageTags: eq(tag) } })))
+    .coveredResources?.map((x) => x.lastScannedAt?.toISOString());
+  t.same(await lastScanned('onpush'), [undefined], 'an on-push image Inspector never scanned has no lastScannedAt');
+  t.same(await lastScanned('onpush-scanned'), ['2026-02-01T00:00:00.000Z'], 'one it scanned has');
+  t.same(await lastScanned('ok'), ['2026-02-02T00:00:00.000Z'], 'a SUCCESSFUL coverage always has one (default: the push)');
+  t.same(await lastScanned('new'), [undefined], 'a pending one has none');
 
   const byId = await inspector.send(new ListCoverageCommand({ filterCriteria: { resourceId: eq(`arn:aws:ecr:us-east-1:${ACCOUNT}:repository/web/${imageDigest(s.amd64)}`) } }));
   t.equal(byId.coveredResources?.length, 1, 'resourceId matches one image');
