@@ -201,7 +201,7 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
     ['scanning', /being scanned by Inspector \(SCAN_IN_PROGRESS\)/, /Deploy again once the scan has finished/],
     ['win', /Inspector does not support its operating system \(UNSUPPORTED_OS\)/, /supported\.html/],
     ['mediatype', /does not support its manifest media type \(UNSUPPORTED_MEDIA_TYPE\)/, /OCI or Docker v2 image manifest/],
-    ['expired', /scan eligibility expired \(SCAN_ELIGIBILITY_EXPIRED\)/, /rescanDuration/],
+    ['expired', /scan eligibility expired \(SCAN_ELIGIBILITY_EXPIRED\)/, /push it again \(Inspector scans it anew\)/],
     ['uncovered', /not known to Inspector yet/, /Deploy again/],
     ['onpush', /repository onpush is scanned on push only, and Inspector has never scanned this image \(SCAN_FREQUENCY_SCAN_ON_PUSH, no lastScannedAt\)/, /Push it again so that the on-push scan runs/],
   ];
@@ -223,6 +223,10 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
     t.notOk(allowed.response.warnings?.some((w) => w.includes('[vulnerabilities]')), `${repo}: silently`);
     t.match(resultOf(allowed, 'vulnerabilities')?.reason, /admitted by notScanned: allow/);
   }
+  const expired = (await h.reviewPod([`${HOST}/expired:1`])).response.status?.message ?? '';
+  t.match(expired, /A pull would renew it, but this denial blocks the pull that would renew it/, 'expired: says the denial blocks the pull that would renew it');
+  t.match(expired, /pullDateRescanDuration=DAYS_180/, 'expired: names Inspector\'s pull-date re-scan duration');
+  t.match(expired, /or set notScanned: allow for it in a policy override/, 'expired: and the way to admit it anyway');
   t.equal((await h.reviewPod([`${RULES_HOST}/prod-app:1`])).response.allowed, true, 'a repository a scanning rule covers is scanned');
   t.equal((await h.reviewPod([`${HOST}/onpush-clean:1`])).response.allowed, true, 'SCAN_FREQUENCY_SCAN_ON_PUSH with a lastScannedAt: scanned once, clean');
   t.match((await h.reviewPod([`${HOST}/onpush-scanned:1`])).response.status?.message, /1 CRITICAL finding: CVE-2024-3094/, 'and its findings deny');
