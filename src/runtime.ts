@@ -68,6 +68,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     metrics: options.metrics,
     logger: options.logger,
     ...(now !== undefined && { now: () => new Date(now()) }),
+    // The UPDATE shortcut asks whether a tag's digest is still trusted from the cache.
+    tagDigests: {
+      freshTagDigest: (subject, tag) => (subject.oci ? oci.freshTagDigest(subject.oci, tag) : subject.ecr && subject.managed ? ecr.freshTagDigest(subject.ecr, tag) : undefined),
+    },
   });
   return { reviewer, cache, close: async () => clients.destroy() };
 }

@@ -2,7 +2,7 @@
 // extract images, run the checks per image under one deadline, fold into a decision.
 import type { Logger } from 'pino';
 import { parseEcrHost } from '../image/ecr-host.ts';
-import { parseImageReference } from '../image/reference.ts';
+import { effectiveTag, parseImageReference } from '../image/reference.ts';
 import { errorMessage } from '../errors.ts';
 import { runChecks } from '../checks/runner.ts';
 import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
@@ -12,6 +12,7 @@ import type { Decision, ImageVerdictInput } from '../decision/types.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import type { Metrics } from '../server/metrics.ts';
 import { extractImages, type ContainerImage } from './extract.ts';
+import { RecentPasses, type TagDigestLookup } from './unchanged-images.ts';
 import type { AdmissionRequest, AdmissionResponse } from './review.ts';
 
 export interface ReviewerDeps {
@@ -23,6 +24,9 @@ export interface ReviewerDeps {
   readonly metrics?: Metrics;
   readonly logger?: Logger;
   readonly now?: () => Date;
+  /** What the fact cache still trusts about tags: without it, the UPDATE shortcut keeps only
+   *  digest references (every tag the old object had is checked again). */
+  readonly tagDigests?: TagDigestLookup;
 }
 
 export interface ReviewOutcome {
@@ -70,6 +74,23 @@ function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: Compiled
 
 export function createReviewer(deps: ReviewerDeps): Reviewer {
   const now = deps.now ?? (() => new Date());
+  const recentPasses = new RecentPasses();
+
+  /** Whether an image string the old object had may skip its checks (unchanged-images.ts). */
+  function stillTrusted(image: string, namespace: string, policy: CompiledPolicy): boolean {
+    let ref;
+    try {
+      ref = parseImageReference(image);
+    } catch {
+      return false;
+    }
+    if (ref.digest !== undefined) return true;
+    const tag = effectiveTag(ref);
+    if (tag === undefined || !deps.tagDigests) return false;
+    const digest = deps.tagDigests.freshTagDigest(subjectOf(ref, policy), tag);
+    const ttlMs = policy.file.cache.ttlSeconds.mutableTag * 1000;
+    return digest !== undefined && recentPasses.passedWithin(policy, namespace, image, ttlMs, now().getTime()) === digest;
+  }
 
   async function checkImage(image: string, namespace: string, policy: CompiledPolicy, signal: AbortSignal, deadline: number): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
     let ref;
@@ -109,9 +130,18 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
         // Only images the update introduces need checking; this compares the objects
         // themselves and never trusts annotations or ownerReferences a user can write.
         const old = imagesOf(request, request.oldObject);
+        // An image the old object had is skipped only while what made it pass still holds:
+        // a digest reference always; a tag while its digest is fresh in the cache and that
+        // digest recently passed (a tag can be reused after its image is deleted).
         if (old && 'images' in old) {
           const before = new Set(old.images.map((i) => i.image));
-          images = images.filter((i) => !before.has(i.image));
+          const trusted = new Map<string, boolean>();
+          const skips = (image: string) => {
+            if (!before.has(image)) return false;
+            if (!trusted.has(image)) trusted.set(image, stillTrusted(image, namespace, policy));
+            return trusted.get(image)!;
+          };
+          images = images.filter((i) => !skips(i.image));
           if (images.length === 0) return allowWithout(request, 'the update changes no image');
         }
       }
@@ -137,6 +167,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       } finally {
         clearTimeout(timer);
       }
+      recentPasses.record(policy, namespace, verdicts, now().getTime());
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
       return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
     },

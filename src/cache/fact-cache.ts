@@ -170,6 +170,14 @@ export class FactCache {
     return { promise, calls };
   }
 
+  /** The value under `key` if it is fresh now, without loading, refreshing or counting it:
+   *  for callers that may skip work only while a fact is still trusted. A stale value (one
+   *  served only while it is refreshed) is not fresh. */
+  peek<T>(spec: FactSpec<T>, key: string): T | undefined {
+    const entry = this.#lru.peek(keyOf(spec, key));
+    return entry?.hasValue && this.#now() < entry.freshUntil ? (entry.value as T) : undefined;
+  }
+
   /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */
   prime<T>(spec: FactSpec<T>, key: string, value: T): void {
     this.#remember(spec, keyOf(spec, key), value);

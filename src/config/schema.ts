@@ -88,7 +88,9 @@ export const CacheSchema = Type.Object({
   ttlSeconds: Type.Object({
     /** A tag's digest in a MUTABLE repository: the tag can move, so trust it briefly. */
     mutableTag: Seconds(15),
-    /** A tag's digest in an IMMUTABLE repository. */
+    /** Accepted for compatibility; governs nothing until Pods are pinned to the verified
+     *  digest: ECR lets a tag be reused after its image is deleted, even in an IMMUTABLE
+     *  repository, so every tag's digest is trusted for mutableTag only (facts/ecr.ts). */
     immutableTag: Seconds(3600),
     repository: Seconds(300),
     /** Facts about a digest (manifest, signatures' verdict): content-addressed. */

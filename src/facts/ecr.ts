@@ -22,7 +22,6 @@ export interface RepositoryFacts {
 
 interface TagFact {
   readonly digest: string;
-  readonly immutable: boolean;
 }
 
 /** Whether `tag` can be moved to another image in this repository. */
@@ -68,8 +67,12 @@ export class EcrFacts {
     this.#cache = options.cache;
     const s = options.ttl.ttlSeconds;
     const notFound = (e: unknown) => (isDefinitive(e) ? s.notFound * 1000 : undefined);
-    // A tag in a mutable repository can move at any moment: trust its digest only briefly.
-    this.#tagSpec = { fact: 'tag', ttlMs: (t) => (t.immutable ? s.immutableTag : s.mutableTag) * 1000, negativeTtlMs: notFound };
+    // Every tag's digest is trusted only for the mutableTag TTL, IMMUTABLE repository or not:
+    // ECR lets a tag be reused once its image is deleted (BatchDeleteImage, a lifecycle rule)
+    // and a new one pushed, and until Pods are pinned to the verified digest the node pulls
+    // whatever the tag names then. ttlSeconds.immutableTag is still accepted (policy files
+    // keep loading) but governs nothing until pinning exists.
+    this.#tagSpec = { fact: 'tag', ttlMs: () => s.mutableTag * 1000, negativeTtlMs: notFound };
     this.#manifestSpec = { fact: 'manifest', ttlMs: () => s.digest * 1000, negativeTtlMs: notFound };
     this.#repositorySpec = { fact: 'repository', ttlMs: () => s.repository * 1000, staleMs: options.ttl.staleSeconds * 1000, negativeTtlMs: notFound };
   }
@@ -109,19 +112,16 @@ export class EcrFacts {
 
   #resolveTag(loc: EcrImageLocation, tag: string, signal: AbortSignal, budgetMs: number): Promise<TagFact> {
     return this.#cache.get(this.#tagSpec, `${where(loc)}:${tag}`, async (loadSignal) => {
-      // The repository's mutability decides how long this answer may be trusted; ask for it
-      // alongside rather than after (the immutability check shares the same cached call).
-      // Only the answer's lifetime depends on it: when it has not come by the middle of the
-      // lookup's time, the tag is trusted for the short, mutable TTL rather than holding the
-      // digest (and every check after it) until the deadline.
-      const repoWait = AbortSignal.any([loadSignal, AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs / 2)))]);
-      const [image, repo] = await Promise.all([
-        this.#batchGetImage(loc, { imageTag: tag }, loadSignal, explainBy(budgetMs)),
-        this.repository(loc, repoWait, budgetMs).catch(() => undefined),
-      ]);
+      const image = await this.#batchGetImage(loc, { imageTag: tag }, loadSignal, explainBy(budgetMs));
       this.#cache.prime(this.#manifestSpec, `${where(loc)}@${image.digest}`, image);
-      return { digest: image.digest, immutable: repo !== undefined && isTagImmutable(repo, tag) };
+      return { digest: image.digest };
     }, signal, budgetMs);
+  }
+
+  /** The digest `tag` names, if the cache still trusts that answer (the UPDATE shortcut may
+   *  skip an image only then); undefined when it would have to be asked again. */
+  freshTagDigest(loc: EcrImageLocation, tag: string): string | undefined {
+    return this.#cache.peek(this.#tagSpec, `${where(loc)}:${tag}`)?.digest;
   }
 
   #manifest(loc: EcrImageLocation, digest: string, signal: AbortSignal, budgetMs: number): Promise<ResolvedImage> {

@@ -51,8 +51,13 @@ t.test('pods/ephemeralcontainers is checked: the debug container\'s image is den
   const reviewer = reviewerFor(FIXTURE_POLICY);
   const out = await reviewer.review(requestOf(loadAdmissionReview('pod-ephemeralcontainers-update')));
   t.equal(out.result, 'deny');
-  t.equal(out.images.length, 1, 'only the image the update adds is checked (fluent-bit was admitted before)');
-  t.match(out.response.status?.message, /^ecr-admission denied Pod team-a\/web-7d9c5b8f6-x2k4q: 1 of 1 image failed\n- ephemeralContainer "debugger-7mvkq" docker\.io\/library\/busybox:1\.36: \[origin\]/);
+  const checked = out.images.map((i) => i.container.image);
+  t.ok(checked.includes('docker.io/library/busybox:1.36'), 'the image the update adds is checked');
+  t.notOk(checked.some((i) => i.includes('@sha256:')), 'an unchanged digest reference is not checked again');
+  t.same(checked.filter((i) => !i.includes('busybox')), [`${ECR}/web:1.4.2`, 'docker.io/fluent/fluent-bit:3.0.7'],
+    'unchanged tags are checked again: no fact cache vouches for their digest (a tag can be reused)');
+  t.match(out.response.status?.message, /^ecr-admission denied Pod team-a\/web-7d9c5b8f6-x2k4q: 2 of 3 images failed\n/);
+  t.match(out.response.status?.message, /\n- ephemeralContainer "debugger-7mvkq" docker\.io\/library\/busybox:1\.36: \[origin\]/);
 });
 
 t.test('excluded namespaces, including the webhook\'s own, are allowed without checks', async (t) => {
@@ -65,16 +70,29 @@ t.test('excluded namespaces, including the webhook\'s own, are allowed without c
   t.equal((await reviewer.review(requestOf(loadAdmissionReview('job-create')))).result, 'deny', 'other namespaces are checked');
 });
 
-t.test('an UPDATE that changes no image is allowed by comparing oldObject with object', async (t) => {
+/** `review` with every image of its object and oldObject turned into a digest reference. */
+function pinned(review: ReturnType<typeof loadAdmissionReview>): ReturnType<typeof loadAdmissionReview> {
+  for (const o of [review.request.object, review.request.oldObject]) {
+    const spec = (o as { spec?: { template?: { spec?: { containers?: Array<{ image: string }>; initContainers?: Array<{ image: string }> } } } } | null)?.spec?.template?.spec;
+    for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) c.image = `${c.image.replace(/:[^:/]+$/, '')}@sha256:${'a'.repeat(64)}`;
+  }
+  return review;
+}
+
+t.test('an UPDATE that changes no image: digest references are not re-decided, tags no cache vouches for are', async (t) => {
   const reviewer = reviewerFor(DENY_ALL);
-  const out = await reviewer.review(requestOf(loadAdmissionReview('deployment-update-scale')));
+  const tags = await reviewer.review(requestOf(loadAdmissionReview('deployment-update-scale')));
+  t.equal(tags.result, 'deny', 'unchanged tags without a fresh cached digest are checked like a CREATE');
+  t.equal(tags.images.length, 3);
+
+  const out = await reviewer.review(requestOf(pinned(loadAdmissionReview('deployment-update-scale'))));
   t.same([out.result, out.response.allowed, out.why], ['skipped', true, 'the update changes no image']);
 
-  const noOld = loadAdmissionReview('deployment-update-scale');
+  const noOld = pinned(loadAdmissionReview('deployment-update-scale'));
   noOld.request.oldObject = null;
   t.equal((await reviewer.review(requestOf(noOld))).result, 'deny', 'without oldObject every image is checked');
 
-  const unreadableOld = loadAdmissionReview('deployment-update-scale');
+  const unreadableOld = pinned(loadAdmissionReview('deployment-update-scale'));
   unreadableOld.request.oldObject = { kind: 'Deployment', spec: 'garbage' } as never;
   t.equal((await reviewer.review(requestOf(unreadableOld))).result, 'deny', 'an unreadable oldObject proves nothing');
 });
@@ -98,10 +116,22 @@ t.test('an UPDATE that adds an image checks only the new image', async (t) => {
   const seen: string[] = [];
   const recording: Check = { id: 'digest', needs: ['origin'], enabled: () => true, run: async (ctx) => { seen.push(ctx.image.ref.original); return pass('digest'); } };
   const reviewer = reviewerFor(ECR_ONLY, { checks: [originCheck, recording] });
-  const out = await reviewer.review(requestOf(loadAdmissionReview('deployment-update-image')));
+  const review = loadAdmissionReview('deployment-update-image');
+  // sidecar and migrate are unchanged digest references: only app's new image is checked.
+  for (const o of [review.request.object!, review.request.oldObject!]) {
+    const spec = (o.spec as { template: { spec: { containers: Array<{ name: string; image: string }>; initContainers?: Array<{ name: string; image: string }> } } }).template.spec;
+    for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+      if (c.name !== 'app') c.image = `${c.image.replace(/:[^:/]+$/, '')}@sha256:${'b'.repeat(64)}`;
+    }
+  }
+  const out = await reviewer.review(requestOf(review));
   t.equal(out.result, 'allow');
   t.same(seen, [`${ECR}/web:1.5.0`]);
   t.same(out.images.map((i) => i.container.containerName), ['app']);
+
+  seen.length = 0;
+  await reviewer.review(requestOf(loadAdmissionReview('deployment-update-image')));
+  t.same(seen.sort(), [`${ECR}/envoy:1.30.2`, `${ECR}/web-migrate:1.4.2`, `${ECR}/web:1.5.0`], 'unchanged tags no cache vouches for are checked too');
 });
 
 t.test('the same image in several containers is checked once', async (t) => {
