@@ -49,6 +49,8 @@ export interface CertificateInfo {
    * authorityInfoAccess entry with the id-ad-ocsp method) and/or CRL distribution points.
    */
   revocationEndpoints?: Array<'OCSP' | 'CRL'>;
+  /** Every extension, in certificate order: chain.ts refuses those it does not process. */
+  extensions: Array<{ oid: string; critical: boolean }>;
   signatureAlgorithm: string;
   sha256: string;
 }
@@ -176,6 +178,7 @@ function parseCertificateUncached(input: Uint8Array, sha256: string): Parsed<Cer
       multiValuedRdn: false,
       notBefore: x509.validFromDate,
       notAfter: x509.validToDate,
+      extensions: [],
       signatureAlgorithm: asn.signatureAlgorithm.algorithm,
       sha256,
     };
@@ -187,6 +190,7 @@ function parseCertificateUncached(input: Uint8Array, sha256: string): Parsed<Cer
     }
     for (const ext of tbs.extensions ?? []) {
       const critical = ext.critical === true;
+      info.extensions.push({ oid: ext.extnID, critical });
       if (ext.extnID === id_ce_keyUsage) {
         info.keyUsage = { critical, flags: AsnConvert.parse(ext.extnValue, KeyUsage).toNumber() };
       } else if (ext.extnID === id_ce_basicConstraints) {

@@ -42,6 +42,63 @@ const WEAK_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set([
 
 const name = (c: CertificateInfo) => JSON.stringify(describeSubject(c));
 
+const ID_NAME_CONSTRAINTS = '2.5.29.30';
+/**
+ * The extensions a critical flag may sit on (RFC 5280 4.2: a certificate with a critical
+ * extension the verifier does not recognise, or cannot process, must be rejected). The
+ * first three are what the code-signing checks below act on; the others carry information
+ * that adds no constraint a verifier could fail to apply: key identifiers and alternative
+ * names only name things; revocation endpoints are handled by revocation.ts's rules;
+ * certificate policies constrain nothing when, as here, the initial policy set is anyPolicy
+ * and no explicit policy is required (RFC 5280 6.1.1), so long as policyConstraints,
+ * policyMappings and inhibitAnyPolicy, which could change that, are refused when critical.
+ */
+const UNDERSTOOD_EXTENSIONS: ReadonlyMap<string, string> = new Map([
+  ['2.5.29.15', 'keyUsage'],
+  ['2.5.29.19', 'basicConstraints'],
+  ['2.5.29.37', 'extKeyUsage'],
+  ['2.5.29.14', 'subjectKeyIdentifier'],
+  ['2.5.29.35', 'authorityKeyIdentifier'],
+  ['2.5.29.17', 'subjectAltName'],
+  ['2.5.29.18', 'issuerAltName'],
+  ['2.5.29.31', 'cRLDistributionPoints'],
+  ['1.3.6.1.5.5.7.1.1', 'authorityInfoAccess'],
+  ['2.5.29.32', 'certificatePolicies'],
+]);
+/** Names for the reason when a critical extension is refused. */
+const REFUSED_EXTENSION_NAMES: ReadonlyMap<string, string> = new Map([
+  [ID_NAME_CONSTRAINTS, 'nameConstraints'],
+  ['2.5.29.33', 'policyMappings'],
+  ['2.5.29.36', 'policyConstraints'],
+  ['2.5.29.54', 'inhibitAnyPolicy'],
+  ['2.5.29.46', 'freshestCRL'],
+  ['2.5.29.9', 'subjectDirectoryAttributes'],
+]);
+
+/**
+ * Refuses a certificate with an extension this verifier does not process: any critical one
+ * outside UNDERSTOOD_EXTENSIONS, a repeated one (RFC 5280 4.2 allows one instance each;
+ * with two, which one counts is a guess), and name constraints whether critical or not.
+ * Name constraints are not enforced here: a CA that carries them was meant to issue only
+ * within them, and ignoring them would trust it for everything, so such a chain is refused
+ * (RFC 5280 4.2.1.10 requires them critical; a non-critical copy is refused all the same).
+ */
+export function unprocessedExtension(cert: CertificateInfo): string | undefined {
+  const seen = new Set<string>();
+  for (const ext of cert.extensions) {
+    if (seen.has(ext.oid)) return `certificate ${name(cert)} carries extension ${ext.oid} more than once`;
+    seen.add(ext.oid);
+    if (ext.oid === ID_NAME_CONSTRAINTS) {
+      return `certificate ${name(cert)} carries ${ext.critical ? 'critical ' : ''}name constraints (extension ${ID_NAME_CONSTRAINTS}), which this verifier does not enforce`;
+    }
+    if (ext.critical && !UNDERSTOOD_EXTENSIONS.has(ext.oid)) {
+      const known = REFUSED_EXTENSION_NAMES.get(ext.oid);
+      return `certificate ${name(cert)} carries the critical extension ${ext.oid}${known ? ` (${known})` : ''}, which this verifier does not process (RFC 5280 4.2)`;
+    }
+  }
+  return undefined;
+}
+
 function checkLeaf(leaf: CertificateInfo): string | undefined {
   if (leaf.basicConstraints?.ca) return `leaf certificate ${name(leaf)} is a CA certificate`;
   const ku = leaf.keyUsage;
@@ -90,6 +147,8 @@ export function validateCodeSigningChain(chain: CertificateInfo[]): Parsed<void>
     if (WEAK_SIGNATURE_ALGORITHMS.has(cert.signatureAlgorithm)) {
       return failure('INVALID_CHAIN', `certificate ${name(cert)} is signed with a SHA-1 or weaker algorithm`);
     }
+    const extension = unprocessedExtension(cert);
+    if (extension) return failure('INVALID_CHAIN', extension);
   }
   const leafProblem = checkLeaf(leaf);
   if (leafProblem) return failure('INVALID_CHAIN', leafProblem);
@@ -140,7 +199,11 @@ export function anchorChain(chain: CertificateInfo[], stores: TrustStore[], sche
   for (const store of stores) {
     if (store.type !== wanted) continue;
     const anchor = anchorIn(chain, store);
-    if (anchor) return parsed(anchor);
+    if (!anchor) continue;
+    // A trust-store certificate outside the chain is held to the same extension rule as
+    // the chain's own (one inside it was checked with the chain).
+    const extension = anchor.outsideChain ? unprocessedExtension(anchor.certificate) : undefined;
+    return extension ? failure('INVALID_CHAIN', `trust store ${JSON.stringify(store.name)}: ${extension}`) : parsed(anchor);
   }
   for (const store of stores) {
     if (store.type === wanted) continue;
