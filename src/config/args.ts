@@ -7,6 +7,31 @@ export const DEFAULT_CONFIG = '/etc/ecr-admission/policy.yaml';
 export const DEFAULT_TLS_CERT = '/etc/ecr-admission/tls/tls.crt';
 export const DEFAULT_TLS_KEY = '/etc/ecr-admission/tls/tls.key';
 
+/**
+ * Default --max-body-bytes: the largest AdmissionReview an API server sends for an object it
+ * can store. An UPDATE carries the object and the old object.
+ *  - Each object is at most etcd's request limit as stored (protobuf): 1.5 MiB, etcd's default
+ *    --max-request-bytes (etcd docs, dev-guide/limit.md). The old object was stored; a new one
+ *    over the limit is refused by etcd after admission anyway. (kube-apiserver's own request
+ *    body limit, MaxRequestBodyBytes, is 3 MiB, "2x" etcd's so a JSON body that shrinks to
+ *    protobuf fits: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/server/config.go.)
+ *  - The API server writes the review with Go's encoding/json, which escapes <, > and & (and
+ *    control bytes) as \u00XX: 6 bytes for 1, the worst expansion of any byte of a string.
+ *  - Plus the envelope (uid, kind, resource, userInfo, options): 64 KiB is ample.
+ * 2 x 1.5 MiB x 6 + 64 KiB = 18 MiB + 64 KiB. The 3 MiB default this replaces answered 413
+ * to UPDATEs of objects with a few hundred KB of escaped annotations or env values.
+ * Memory is bounded separately (src/server/body-budget.ts): each body's estimated heap cost
+ * when parsed (2 x bytes + 64 per JSON value) is charged to a budget of 40% of V8's heap limit
+ * shared by all requests in flight; under the chart's NODE_OPTIONS (a 140 MiB heap limit) that
+ * is 56 MiB, so one body of this size (at most about 36 MiB of cost) fits. Measured under those
+ * NODE_OPTIONS: an 18 MiB UPDATE of plain text held about 41 MiB of heap after parsing, one of
+ * escaped text 26 MiB (peak RSS 155 to 206 MiB); 8 bodies of 18 MiB of `{},{},...` at once were
+ * refused (413/503) with the heap under 40 MiB, where 3 MiB of it alone had taken 87 MiB.
+ * (kube-apiserver's 3 MiB request limit would give 2 x 3 MiB x 6 = 36 MiB: a body that large
+ * costs about 72 MiB to parse, past the budget under the chart's heap limit.)
+ */
+export const DEFAULT_MAX_BODY_BYTES = 2 * 6 * 1.5 * 1024 * 1024 + 64 * 1024;
+
 export interface ServeOptions {
   readonly command: 'serve';
   readonly config?: string;
@@ -50,7 +75,7 @@ export const USAGE = `Usage: ecr-admission <command> [options]
 
 Commands:
   serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
-          [--budget-ms 8000] [--max-body-bytes 3145728] [--log-level info] [--host 0.0.0.0]
+          [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host 0.0.0.0]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
@@ -116,7 +141,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         healthPort: integer(values, env, 'health-port', 8080, 0, 65535),
         host: pick(values, env, 'host') ?? '0.0.0.0',
         budgetMs: integer(values, env, 'budget-ms', 8000, 100, 29_000),
-        maxBodyBytes: integer(values, env, 'max-body-bytes', 3 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+        maxBodyBytes: integer(values, env, 'max-body-bytes', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
         logLevel: pick(values, env, 'log-level') ?? 'info',
         ...(ownNamespace !== undefined && ownNamespace !== '' && { ownNamespace }),
         reloadIntervalMs: integer(values, env, 'reload-interval-ms', 5000, 50, 600_000),

@@ -8,6 +8,8 @@ import type { Metrics } from './metrics.ts';
 import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../config/args.ts';
+import { createBodyBudget, type BodyBudget } from './body-budget.ts';
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
@@ -24,8 +26,10 @@ export interface WebhookAppOptions {
   readonly reviewer: Reviewer;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Request bodies above this size get 413 before any parsing. */
+  /** Request bodies above this size get 413 before any parsing (default: DEFAULT_MAX_BODY_BYTES). */
   readonly maxBodyBytes?: number;
+  /** The heap budget bodies in flight share (default: a share of V8's heap limit). */
+  readonly bodyBudget?: BodyBudget;
   /** HTTPS when given; plain HTTP only for inject() tests. */
   readonly tls?: KeyPair;
 }
@@ -36,7 +40,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     loggerInstance: logger,
     // One line per admission is written below instead of Fastify's two per request.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.maxBodyBytes ?? 3 * 1024 * 1024,
+    bodyLimit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     // k8s sends no path params; a long request line is never ours.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -49,8 +53,25 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     ? Fastify({ ...serverOptions, https: { ...TLS_OPTIONS, ...options.tls } } as never)
     : Fastify(serverOptions)) as unknown as FastifyInstance;
 
+  // Every body is metered as it arrives and charged against the shared heap budget before it
+  // is parsed; the charge is returned when the answer is sent or the request is abandoned.
+  const bodyBudget = options.bodyBudget ?? createBodyBudget();
+  const releases = new WeakMap<object, () => void>();
+  const release = (request: object) => { releases.get(request)?.(); };
+  app.addHook('preParsing', async (request, reply, payload) => {
+    const { stream, release: done } = bodyBudget.meter();
+    releases.set(request, done);
+    reply.raw.once('close', done);
+    payload.on('error', (err) => stream.destroy(err));
+    return payload.pipe(stream);
+  });
+  app.addHook('onResponse', async (request) => release(request));
+  app.addHook('onRequestAbort', async (request) => release(request));
+
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    // 4xx, and 503 from the body budget (busy: a retry can succeed), pass through; anything
+    // else is ours and answered as a plain 500.
+    const status = err.statusCode && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 503) ? err.statusCode : 500;
     if (status === 500) logger.error({ err: err.message, code: err.code }, 'unexpected error answering a request');
     metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid' });
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? 'E_REQUEST' });

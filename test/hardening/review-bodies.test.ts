@@ -235,7 +235,7 @@ t.test('very long strings', async (t) => {
     ['image of 2 MiB', JSON.stringify(podReview([{ name: 'a', image: mb(2) }])), 200],
     ['ECR host with a 2 MiB tag', JSON.stringify(podReview([{ name: 'a', image: `${HOST}/app:${mb(2)}` }])), 200],
     ['container name of 2 MiB', JSON.stringify(podReview([{ name: mb(2), image: `${HOST}/app:1.0` }])), 200],
-    ['4 MiB body (over the 3 MiB limit)', at((r) => { r.request.name = mb(4); }), 413],
+    ['19 MiB body (over the 18 MiB + 64 KiB limit)', at((r) => { r.request.name = mb(19); }), 413],
   ];
   for (const [label, text, status] of cases) {
     const answer = await post(text);

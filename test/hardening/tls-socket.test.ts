@@ -149,7 +149,7 @@ t.test('hostile bodies over TLS: random JSON, deep nesting, invalid UTF-8, too l
   t.equal(await send(valid.replace('"apiVersion":"admission.k8s.io/v1"', `"apiVersion":${'['.repeat(500_000)}${']'.repeat(500_000)}`)), 400, 'a deep apiVersion: 400');
   const mangled = Buffer.concat([Buffer.from(valid.slice(0, valid.indexOf(':1.0"'))), Buffer.from([0xff, 0xfe, 0xc0, 0xaf]), Buffer.from(valid.slice(valid.indexOf(':1.0"')))]);
   t.equal(await send(mangled), 200, 'invalid UTF-8 in the image: a decision');
-  t.equal(await send(`{"x":"${'a'.repeat(4 * 1024 * 1024)}"}`), 413, 'a 4 MiB body: 413');
+  t.equal(await send(`{"x":"${'a'.repeat(19 * 1024 * 1024)}"}`), 413, 'a 19 MiB body (over the default limit): 413');
   t.pass(`${answered} hostile bodies over TLS answered by contract`);
   t.ok(await stillServes(), 'after hostile bodies: the server still admits a good pod');
 });

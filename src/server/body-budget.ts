@@ -1,0 +1,109 @@
+// What a request body may cost the heap before JSON.parse runs on it. The byte limit alone
+// does not bound memory: V8 spends about 30 to 55 bytes of heap per JSON value (an empty
+// object, a number, a key of a big object), so 3 MiB of `{},{},...` parsed to 87 MiB of heap
+// (measured under the chart's NODE_OPTIONS), and several such bodies at once, or a few
+// legitimate large ones, overran the 128 MiB old space. So each body is scanned as it arrives,
+// without decoding it, and charged an estimate of its parsed cost against one budget shared by
+// all requests in flight:
+//
+//     cost = 2 * bytes          (the body as a string, plus at most as much again in parsed strings)
+//          + 64 * separators    ({ [ , : outside strings: every value and key but the first
+//                                follows one of them, so this counts values and keys, and
+//                                64 bytes is above the most measured per value)
+//
+// A body whose own cost exceeds the budget can never be parsed: 413. One that would overrun
+// what other requests hold: 503 (the API server applies failurePolicy; a retry can succeed).
+// The charge is released when the response is done.
+import { Transform, type TransformCallback } from 'node:stream';
+import { getHeapStatistics } from 'node:v8';
+
+export const COST_PER_BYTE = 2;
+export const COST_PER_SEPARATOR = 64;
+/** Share of V8's heap limit that bodies in flight may claim: the rest is the process's own
+ *  (caches, AWS clients, signature envelopes). 40% of the chart's 140 MiB limit is 56 MiB. */
+export const HEAP_SHARE = 0.4;
+
+export class BodyBudgetError extends Error {
+  readonly statusCode: number;
+  readonly code: string;
+  constructor(statusCode: 413 | 503, code: string, message: string) {
+    super(message);
+    this.statusCode = statusCode;
+    this.code = code;
+  }
+}
+
+export interface BodyBudget {
+  readonly limit: number;
+  inFlight(): number;
+  /** A pass-through stream that charges what flows through it; `release` returns the charge. */
+  meter(): { stream: Transform; release: () => void };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+// { [ , :
+const SEPARATOR = new Uint8Array(256);
+for (const c of [0x7b, 0x5b, 0x2c, 0x3a]) SEPARATOR[c] = 1;
+
+export function heapBudgetBytes(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit * HEAP_SHARE);
+}
+
+export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
+  let held = 0;
+  return {
+    limit,
+    inFlight: () => held,
+    meter() {
+      let charged = 0;
+      let released = false;
+      let inString = false;
+      let escaped = false;
+      const charge = (cost: number): BodyBudgetError | undefined => {
+        const delta = cost - charged;
+        if (cost > limit) {
+          return new BodyBudgetError(413, 'E_BODY_TOO_COSTLY', `request body too costly to parse: its JSON would need about ${mib(cost)} of heap, over the ${mib(limit)} bodies may use`);
+        }
+        if (held + delta > limit) {
+          return new BodyBudgetError(503, 'E_BODY_BUDGET_BUSY', `too many large request bodies in flight (${mib(held)} of ${mib(limit)} of heap held); retry`);
+        }
+        held += delta;
+        charged = cost;
+        return undefined;
+      };
+      let bytes = 0;
+      let separators = 0;
+      const stream = new Transform({
+        transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+          // Answered already (413 on Content-Length, say): what still arrives is dropped.
+          if (released) return callback();
+          bytes += chunk.length;
+          for (let i = 0; i < chunk.length; i++) {
+            const c = chunk[i]!;
+            if (inString) {
+              if (escaped) escaped = false;
+              else if (c === BACKSLASH) escaped = true;
+              else if (c === QUOTE) inString = false;
+            } else if (c === QUOTE) inString = true;
+            else separators += SEPARATOR[c]!;
+          }
+          const refused = charge(bytes * COST_PER_BYTE + separators * COST_PER_SEPARATOR);
+          if (refused) return callback(refused);
+          callback(null, chunk);
+        },
+      });
+      const release = () => {
+        if (released) return;
+        released = true;
+        held -= charged;
+        charged = 0;
+      };
+      return { stream, release };
+    },
+  };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

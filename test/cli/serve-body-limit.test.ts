@@ -1,0 +1,84 @@
+// `ecr-admission serve` under the chart's NODE_OPTIONS (its heap limit) with the default body
+// limit: UPDATE reviews up to the computed bound are answered, and bodies built to make
+// JSON.parse spend the most heap, many at once, are refused (413, or 503 while the budget is
+// held) without the process running out of heap. The process is the one the chart runs.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { request } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse } from 'yaml';
+import { generateSelfSigned } from '../../src/server/self-signed.ts';
+import { loadAdmissionReview } from '../fixtures/admission.ts';
+import { emptyObjectBomb, largeDeploymentUpdate, worstCaseUpdate } from '../server/large-reviews.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const VALUES = fileURLToPath(new URL('../../chart/ecr-admission/values.yaml', import.meta.url));
+const CHART_NODE_OPTIONS = (parse(readFileSync(VALUES, 'utf8')) as { server: { nodeOptions: string } }).server.nodeOptions;
+const MiB = 1024 * 1024;
+const pair = await generateSelfSigned(['127.0.0.1']);
+
+t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPTIONS})`, async (t) => {
+  t.match(CHART_NODE_OPTIONS, /--max-old-space-size=\d+/);
+  // Images of the fixtures are denied by origin: no AWS call, so each answer is immediate.
+  const dir = t.testdir({ 'policy.yaml': 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
+  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--health-port', '0', '--host', '127.0.0.1'], {
+    env: {
+      PATH: process.env.PATH ?? '', AWS_EC2_METADATA_DISABLED: 'true', NODE_OPTIONS: CHART_NODE_OPTIONS,
+      ECR_ADMISSION_CONFIG: join(dir, 'policy.yaml'), ECR_ADMISSION_TLS_CERT: join(dir, 'tls.crt'), ECR_ADMISSION_TLS_KEY: join(dir, 'tls.key'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+  let port: number | undefined;
+  for (let i = 0; i < 600 && port === undefined && child.exitCode === null; i++) {
+    await sleep(50);
+    const m = /"msg":"ecr-admission serving"/.test(stdout) ? /"port":(\d+)/.exec(stdout.split('\n').find((l) => l.includes('ecr-admission serving')) ?? '') : null;
+    if (m) port = Number(m[1]);
+  }
+  t.ok(port, `the server started (${stderr.slice(0, 500)})`);
+  if (port === undefined) return;
+
+  const post = (body: string) => new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(`https://127.0.0.1:${port}/validate`, { method: 'POST', ca: pair.caPem, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString('utf8'); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const uidOf = (json: Record<string, unknown>) => (json.response as { uid?: string } | undefined)?.uid;
+
+  const over3 = largeDeploymentUpdate(1024 * 1024);
+  const r1 = await post(over3.body);
+  t.equal(r1.status, 200, `a ${(over3.body.length / MiB).toFixed(1)} MiB UPDATE is answered`);
+  t.equal(uidOf(r1.json), over3.review.request.uid);
+
+  const worst = worstCaseUpdate();
+  const r2 = await post(worst.body);
+  t.equal(r2.status, 200, `the ${(worst.body.length / MiB).toFixed(1)} MiB worst case is answered`);
+  t.equal(uidOf(r2.json), worst.review.request.uid);
+
+  const bomb = emptyObjectBomb(18 * MiB);
+  const bombs = await Promise.all(Array.from({ length: 8 }, () => post(bomb)));
+  t.same([...new Set(bombs.map((r) => r.status))].filter((s) => s !== 413 && s !== 503), [], `8 bombs of 18 MiB of {} at once: ${bombs.map((r) => r.status).join(' ')}`);
+  t.ok(bombs.every((r) => r.json.code === 'E_BODY_TOO_COSTLY' || r.json.code === 'E_BODY_BUDGET_BUSY'), 'each refused by the body budget');
+
+  const large = largeDeploymentUpdate(5.5 * MiB);
+  const many = await Promise.all(Array.from({ length: 4 }, () => post(large.body)));
+  t.same(many.filter((r) => r.status !== 200 && r.status !== 503).map((r) => r.status), [], `4 UPDATEs of ${(large.body.length / MiB).toFixed(1)} MiB at once: ${many.map((r) => r.status).join(' ')}`);
+  t.ok(many.some((r) => r.status === 200), 'at least one is answered while the others wait their turn (503)');
+
+  const small = loadAdmissionReview('pod-create');
+  const r3 = await post(JSON.stringify(small));
+  t.equal(r3.status, 200, 'an ordinary review afterwards is answered');
+  t.equal(child.exitCode, null, 'the process is still running');
+  t.notMatch(stderr, /heap out of memory|FATAL ERROR/, 'it never ran out of heap');
+});

@@ -1,0 +1,120 @@
+// The webhook's request body bounds (issue 12, medium 6): an UPDATE review as large as an API
+// server sends for objects etcd can store is answered, a body over the limit gets 413 before
+// it is read, and what a body may cost the heap when parsed is charged against one budget
+// shared by all requests in flight (413 for a body that alone exceeds it, 503 while others
+// hold it), returned when each request ends.
+import t from 'tap';
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildWebhookApp } from '../../src/server/app.ts';
+import { createMetrics } from '../../src/server/metrics.ts';
+import { createBodyBudget, BodyBudgetError } from '../../src/server/body-budget.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/config/args.ts';
+import type { AdmissionReviewResponse } from '../../src/admission/review.ts';
+import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts';
+import { emptyObjectBomb, goJson, largeDeploymentUpdate, worstCaseUpdate } from './large-reviews.ts';
+
+const MiB = 1024 * 1024;
+
+/** The budget the server has under the chart's NODE_OPTIONS: 40% of a 140 MiB heap limit
+ *  (this test process has a larger heap; test/cli/serve-body-limit.test.ts runs the real one). */
+const CHART_BUDGET = Math.floor(140 * MiB * 0.4);
+
+function app(t: { teardown(fn: () => unknown): void }, budget = createBodyBudget(CHART_BUDGET)) {
+  const metrics = createMetrics();
+  const webhook = buildWebhookApp({ reviewer: reviewerFor(FIXTURE_POLICY, { metrics }), logger: silentLogger, metrics, bodyBudget: budget });
+  t.teardown(() => webhook.close());
+  return { webhook, budget };
+}
+
+const post = (webhook: ReturnType<typeof buildWebhookApp>, payload: string) =>
+  webhook.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload });
+
+t.test('the default limit is the computed bound: 2 objects x 1.5 MiB (etcd) x 6 (Go escaping) + 64 KiB', async (t) => {
+  t.equal(DEFAULT_MAX_BODY_BYTES, 18_939_904);
+  const { webhook } = app(t);
+  t.equal((webhook.initialConfig as { bodyLimit?: number }).bodyLimit, DEFAULT_MAX_BODY_BYTES, 'the app applies it when no limit is given');
+});
+
+t.test('an UPDATE over the old 3 MiB limit is answered, not 413', async (t) => {
+  const { webhook, budget } = app(t);
+  const { review, body } = largeDeploymentUpdate(1024 * 1024);
+  t.ok(body.length > 3 * MiB, `the review is ${(body.length / MiB).toFixed(2)} MiB as the API server writes it`);
+  t.match(body, /\\u003centry key=\\"feature\.0\\u0026amp;flag\\"\\u003e/, 'with Go\'s escaping of <, & and >');
+  const res = await post(webhook, body);
+  t.equal(res.statusCode, 200);
+  const answer = res.json() as AdmissionReviewResponse;
+  t.equal(answer.response.uid, review.request.uid);
+  t.equal(answer.response.allowed, true, 'and decided like any other review');
+  t.equal(budget.inFlight(), 0, 'the heap charge is returned');
+});
+
+t.test('an UPDATE at the computed worst case is answered; one byte over the limit is 413 unread', async (t) => {
+  const { webhook, budget } = app(t);
+  const { review, body } = worstCaseUpdate();
+  t.ok(body.length > 17.9 * MiB && body.length <= DEFAULT_MAX_BODY_BYTES, `${body.length} bytes, within the limit`);
+  const res = await post(webhook, body);
+  t.equal(res.statusCode, 200);
+  t.equal((res.json() as AdmissionReviewResponse).response.uid, review.request.uid);
+
+  const over = body.replace('"HTML_TEMPLATE"', `"${'X'.repeat(DEFAULT_MAX_BODY_BYTES - body.length + 1 + 'HTML_TEMPLATE'.length)}"`);
+  t.equal(over.length, DEFAULT_MAX_BODY_BYTES + 1);
+  const refused = await post(webhook, over);
+  t.equal(refused.statusCode, 413);
+  t.match(refused.json(), { code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
+  t.equal(budget.inFlight(), 0, 'nothing held after either');
+  t.equal((await post(webhook, goJson(review).replace(/HTML_TEMPLATE[\s\S]*?"}]/, 'X"}]'))).statusCode, 200, 'the next review is answered');
+});
+
+t.test('a body whose parse would cost more heap than the budget is 413 before JSON.parse', async (t) => {
+  const { webhook, budget } = app(t);
+  // 3 MiB of [{},{},...]: a million objects, 87 MiB of heap when it was parsed.
+  const res = await post(webhook, emptyObjectBomb(3 * MiB));
+  t.equal(res.statusCode, 413);
+  t.match(res.json(), { code: 'E_BODY_TOO_COSTLY', error: /request body too costly to parse: its JSON would need about [\d.]+ MiB of heap/ });
+  t.equal(budget.inFlight(), 0);
+});
+
+t.test('the budget: bodies in flight share it, 503 while it is held, returned at the end', async (t) => {
+  const budget = createBodyBudget(10_000);
+  const feed = (meter: ReturnType<typeof budget.meter>, text: string) => new Promise<Error | undefined>((resolve) => {
+    meter.stream.once('error', resolve);
+    meter.stream.write(Buffer.from(text), (err) => resolve(err ?? undefined));
+    meter.stream.resume();
+  });
+  const a = budget.meter();
+  t.equal(await feed(a, 'x'.repeat(3000)), undefined, 'a 3000-byte body costs 6000 of 10000');
+  t.equal(budget.inFlight(), 6000);
+  const b = budget.meter();
+  const busy = await feed(b, 'x'.repeat(2500));
+  t.ok(busy instanceof BodyBudgetError && busy.statusCode === 503 && busy.code === 'E_BODY_BUDGET_BUSY', 'a second that would overrun it: 503');
+  b.release();
+  t.equal(budget.inFlight(), 6000, 'a refused body holds nothing');
+  a.release();
+  a.release();
+  t.equal(budget.inFlight(), 0, 'released once, whatever calls release');
+  const c = budget.meter();
+  t.equal(await feed(c, '['), undefined);
+  t.equal(budget.inFlight(), 2 + 64, 'a separator costs 64 (about what V8 spends per value)');
+  const quoted = '"{[,:\\"{"';
+  t.equal(await feed(c, quoted), undefined, 'separators inside strings, escaped quotes included, cost nothing');
+  t.equal(budget.inFlight(), 2 * (1 + quoted.length) + 64);
+  const tooCostly = await feed(c, ',{'.repeat(80));
+  t.ok(tooCostly instanceof BodyBudgetError && tooCostly.statusCode === 413 && tooCostly.code === 'E_BODY_TOO_COSTLY', 'a body that alone exceeds the budget: 413');
+  c.release();
+  t.equal(budget.inFlight(), 0);
+});
+
+t.test('a client that drops a large body half way holds no budget afterwards', async (t) => {
+  const { webhook, budget } = app(t);
+  await webhook.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = webhook.server.address() as { port: number };
+  const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 8 * MiB } });
+  req.on('error', () => {});
+  req.write('{"junk":"'.padEnd(2 * MiB, 'x'));
+  for (let i = 0; i < 100 && budget.inFlight() === 0; i++) await sleep(20);
+  t.ok(budget.inFlight() > 0, `the partial body is charged (${budget.inFlight()} bytes)`);
+  req.destroy();
+  for (let i = 0; i < 100 && budget.inFlight() !== 0; i++) await sleep(20);
+  t.equal(budget.inFlight(), 0, 'and returned when the connection closes');
+});
