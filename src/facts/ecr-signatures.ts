@@ -25,7 +25,6 @@ import {
 } from './signature-budget.ts';
 
 export const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
-export { MAX_ENVELOPE_BYTES, MAX_REFERRERS };
 /** ListImageReferrers pages read: 50 referrers each (the most AWS allows), so two pages tell
  *  whether there are more than MAX_REFERRERS. */
 const MAX_LIST_PAGES = 2;
@@ -95,7 +94,7 @@ async function readBounded(response: Response, size: number, what: string): Prom
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = response.body?.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
   for (;;) {
     const step = await reader?.read();
     if (!step || step.done) break;
