@@ -61,7 +61,7 @@ t.test('another account\'s ENHANCED registry without a role, through the API ser
 
   const run = await cluster.kubectl(['apply', '-f', '-'], manifest(pod('vendor-critical-kubectl', `${VENDOR_HOST}/vendor/app:3.1.0`), ns));
   t.equal(run.code, 1, 'kubectl apply is refused');
-  t.match(run.stderr, /Error from server \(Forbidden\): .*\[vulnerabilities\] 1 CRITICAL finding \(ECR enhanced scanning, read through ECR\)/);
+  t.match(run.stderr, /Error from server \(Forbidden\): [\s\S]*\[vulnerabilities\] 1 CRITICAL finding \(ECR enhanced scanning, read through ECR\)/);
 
   const admitted = await attempt(() => cluster.core.createNamespacedPod({ namespace: ns, body: pod('vendor-clean', `${VENDOR_HOST}/vendor/app:3.2.0`) }));
   t.ok(admitted.allowed, `an image of the same registry with only a LOW finding is admitted ${admitted.message ?? ''}`);
