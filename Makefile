@@ -34,7 +34,7 @@ typecheck: deps
 	npx tsc -p tsconfig.json
 
 demo: deps
-	node src/main.ts demo
+	node src/dev/main.ts demo
 
 unit: deps
 	set -o pipefail; tap 2>&1 | tee test-output.log; node scripts/tap-summary.mjs test-output.log

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { serve } from '../src/cli/serve.ts';
-import { parseCommandLine, type ServeOptions } from '../src/config/args.ts';
+import { parseCommandLine, type ServeOptions } from '../src/cli/args.ts';
 import { generateSelfSigned } from '../src/server/self-signed.ts';
 import { TLS_OPTIONS } from '../src/server/tls.ts';
 

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTrustStore, parseTrustedIdentity, verifySignature } from '../src/notation/index.ts';
 import type { TargetDescriptor, VerifyOptions } from '../src/notation/index.ts';
-import { signEnvelope } from '../src/notation/sign.ts';
-import { buildAwsSignerShapedChain } from '../src/notation/testchain.ts';
+import { signEnvelope } from '../src/dev/notation/sign.ts';
+import { buildAwsSignerShapedChain } from '../src/dev/notation/testchain.ts';
 
 const N = Number(process.argv[2] ?? 1000);
 // The Notary Project test vectors carried in the repository.

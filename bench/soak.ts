@@ -14,10 +14,10 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
-import { buildAwsSignerShapedChain } from '../src/notation/testchain.ts';
-import { signEnvelope } from '../src/notation/sign.ts';
+import { buildAwsSignerShapedChain } from '../src/dev/notation/testchain.ts';
+import { signEnvelope } from '../src/dev/notation/sign.ts';
 import { generateSelfSigned } from '../src/server/self-signed.ts';
-import { imageDescriptor, ociImage, startSandbox, type FaultKind, type ImageFixture, type SandboxFixture } from '../src/sandbox/index.ts';
+import { imageDescriptor, ociImage, startSandbox, type FaultKind, type ImageFixture, type SandboxFixture } from '../src/dev/sandbox/index.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const RATE = Number(process.env.SOAK_RATE ?? 50);

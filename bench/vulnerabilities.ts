@@ -11,11 +11,11 @@
 //    calls the sandbox received together (arrival times within half the latency).
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { createPolicyStore } from '../src/config/policy-store.ts';
-import { createRuntime, type Runtime } from '../src/runtime.ts';
-import { createMetrics } from '../src/server/metrics.ts';
-import { ociImage, ociIndex, startSandbox, type ImageFixture, type Sandbox, type SandboxFixture } from '../src/sandbox/index.ts';
-import type { AdmissionRequest } from '../src/admission/review.ts';
+import { createPolicyStore } from '../src/policy/store.ts';
+import { createRuntime, type Runtime } from '../src/cli/wiring.ts';
+import { createMetrics } from '../src/support/metrics.ts';
+import { ociImage, ociIndex, startSandbox, type ImageFixture, type Sandbox, type SandboxFixture } from '../src/dev/sandbox/index.ts';
+import type { AdmissionRequest } from '../src/admission/codec.ts';
 
 const { values: args } = parseArgs({
   options: {

@@ -12,7 +12,7 @@
 //   (`npm prune --omit=dev` in the Dockerfile). A type-only import (`import type`, `export
 //   type`, `import('x').T` in a type) is erased by Node's type stripping and by tsc, so it is
 //   needed only to type-check and build: `dependencies` or `devDependencies` will do.
-// - development support (src/dev/, src/sandbox/, src/demo/: the AWS sandbox, the demo, test
+// - development support (src/dev/, src/dev/sandbox/, src/dev/demo/: the AWS sandbox, the demo, test
 //   chains) runs only from a checkout, where devDependencies are installed: it may import from
 //   `dependencies` or `devDependencies`.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -147,7 +147,7 @@ t.test('the check fails when a package is not declared', async (t) => {
 });
 
 t.test('development support may import devDependencies, and nothing undeclared', async (t) => {
-  // src/sandbox/ and src/demo/ import only node: builtins today, so the rule is shown on
+  // src/dev/sandbox/ and src/dev/demo/ import only node: builtins today, so the rule is shown on
   // imports written here.
   const at = (file: string, specifier: string): Import => ({ file: join(...file.split('/')), specifier, typeOnly: false });
   t.same(undeclared([at('sandbox/server.ts', 'tap'), at('demo/run.ts', 'fast-check'), at('dev/sandbox/x.ts', 'cbor2/lib')], manifest), []);

@@ -6,8 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { buildAwsSignerShapedChain } from '../../src/notation/testchain.ts';
-import type { ImageFixture, RegionFixture, RepositoryFixture, SandboxFixture } from '../../src/sandbox/index.ts';
+import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
+import type { ImageFixture, RegionFixture, RepositoryFixture, SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { BENCH_ACCOUNT, BENCH_PROFILE, BENCH_REGION, makeSignedImage, type ImageSpec } from './images.ts';
 
 export { BENCH_ACCOUNT, BENCH_PROFILE, BENCH_REGION };

@@ -2,8 +2,8 @@
 // policy's denied severity, so ListFindings answers and nothing is denied), carrying one
 // Notation JWS signature over its digest made the way AWS Signer makes them.
 import type { KeyObject } from 'node:crypto';
-import { signEnvelope } from '../../src/notation/sign.ts';
-import { imageDescriptor, ociImage, type ImageFixture } from '../../src/sandbox/index.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
+import { imageDescriptor, ociImage, type ImageFixture } from '../../src/dev/sandbox/index.ts';
 
 export const BENCH_ACCOUNT = '111122223333';
 export const BENCH_REGION = 'us-east-1';

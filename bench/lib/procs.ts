@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
-import type { Fault } from '../../src/sandbox/index.ts';
+import type { Fault } from '../../src/dev/sandbox/index.ts';
 import type { WorldLayout } from './fixture.ts';
 import type { LoadSpec, PhaseResult } from './load-types.ts';
 

@@ -5,7 +5,7 @@
 // Usage: node bench/procs/sandbox.ts '{"dir": "...", "layout": {...}, "latencyMs": 20, "seed": 1}'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startSandbox, type Fault } from '../../src/sandbox/index.ts';
+import { startSandbox, type Fault } from '../../src/dev/sandbox/index.ts';
 import { buildWorld, type WorldLayout } from '../lib/fixture.ts';
 import { seededRandom } from '../lib/random.ts';
 

@@ -1,5 +1,5 @@
 // Keeps chart/ecr-admission/values.schema.json's `policy` property equal to the server's own
-// policy schema (src/config/schema.ts), so `helm install` rejects exactly the policy files the
+// policy schema (src/policy/schema.ts), so `helm install` rejects exactly the policy files the
 // server would, and the two can never drift apart silently.
 //
 //   node scripts/tools/chart-values-schema.ts --check   exit 1 if the file is out of date
@@ -8,7 +8,7 @@
 // The rest of values.schema.json is written by hand.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PolicySchema } from '../../src/config/schema.ts';
+import { PolicySchema } from '../../src/policy/schema.ts';
 
 export const VALUES_SCHEMA_PATH = fileURLToPath(new URL('../../chart/ecr-admission/values.schema.json', import.meta.url));
 
@@ -43,7 +43,7 @@ export function policyValuesSchema(): JsonSchema {
   const plain = JSON.parse(JSON.stringify(PolicySchema)) as JsonSchema;
   return {
     ...(relaxDefaulted(plain) as JsonSchema),
-    description: 'The policy file /etc/ecr-admission/policy.yaml (generated from src/config/schema.ts; do not edit by hand).',
+    description: 'The policy file /etc/ecr-admission/policy.yaml (generated from src/policy/schema.ts; do not edit by hand).',
   };
 }
 
@@ -66,7 +66,7 @@ function main(argv: readonly string[]): number {
   }
   if (mode === '--check') {
     if (wanted === current) return 0;
-    console.error(`${VALUES_SCHEMA_PATH} is out of date with src/config/schema.ts: run node scripts/tools/chart-values-schema.ts --write`);
+    console.error(`${VALUES_SCHEMA_PATH} is out of date with src/policy/schema.ts: run node scripts/tools/chart-values-schema.ts --write`);
     return 1;
   }
   console.error('usage: chart-values-schema.ts --check | --write');

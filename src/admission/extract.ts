@@ -1,16 +1,10 @@
 // Finds every image an object will run: the containers, init containers and ephemeral
 // containers of a Pod, or of the pod template inside each workload kind. A bad Deployment is
 // then rejected at `kubectl apply`, not left stuck in ReplicaSet events.
-import { isObject } from '../json.ts';
+import { isObject } from '../support/json.ts';
+import type { ContainerImage, ContainerKind } from '../decision/types.ts';
 
-export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer';
-
-export interface ContainerImage {
-  readonly containerKind: ContainerKind;
-  readonly containerName: string;
-  /** The image string exactly as written in the object. */
-  readonly image: string;
-}
+export type { ContainerImage, ContainerKind };
 
 export type Extraction =
   | { handled: true; images: ContainerImage[] }

@@ -3,11 +3,11 @@
 import { effectiveTag } from '../image/reference.ts';
 import { pullThroughCacheOrigin } from '../image/ecr-host.ts';
 import { FactError } from '../facts/errors.ts';
-import type { EcrFacts } from '../facts/ecr.ts';
+import type { EcrFacts } from '../facts/ecr/images.ts';
 import { MAX_INDEX_CHILDREN, UncheckableIndexError } from '../facts/manifest.ts';
-import type { OciFacts } from '../facts/oci-facts.ts';
+import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
-import { shortDigest } from '../decision/format.ts';
+import { shortDigest } from '../image/digest.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
 import { fail, pass, type Check, type CheckContext } from './types.ts';
 

@@ -1,6 +1,6 @@
 // immutability: can this tag be moved to another image? A movable tag means the image that
 // was checked is not necessarily the image a node pulls later.
-import { isTagImmutable, type EcrFacts, type RepositoryFacts } from '../facts/ecr.ts';
+import { isTagImmutable, type EcrFacts, type RepositoryFacts } from '../facts/ecr/images.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
 import { fail, pass, type Check, type EcrImageLocation } from './types.ts';
 

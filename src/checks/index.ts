@@ -1,12 +1,12 @@
 // The checks in the order they are reported. Each is a small module with a stable id.
-import type { EcrFacts } from '../facts/ecr.ts';
-import type { OciFacts } from '../facts/oci-facts.ts';
+import type { EcrFacts } from '../facts/ecr/images.ts';
+import type { OciFacts } from '../facts/oci/facts.ts';
 import { signatureCheck, type SignatureCheckDeps } from './signature.ts';
 import { digestCheck } from './digest.ts';
 import { immutabilityCheck } from './immutability.ts';
 import { originCheck } from './origin.ts';
 import { vulnerabilitiesCheck } from './vulnerabilities.ts';
-import type { VulnerabilityFacts } from '../facts/image-vulns.ts';
+import type { VulnerabilityFacts } from '../facts/vulnerabilities.ts';
 import type { Check } from './types.ts';
 
 export interface CheckDeps {

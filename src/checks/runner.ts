@@ -1,8 +1,8 @@
 // Runs the enabled checks of one image concurrently, each starting as soon as the checks it
 // needs have passed, all under the admission's deadline. Whatever a check does (throws, hangs),
 // the runner returns one result per enabled check before the deadline.
-import { errorMessage } from '../errors.ts';
-import { PendingCalls, withPendingCalls } from '../facts/pending-calls.ts';
+import { errorMessage } from '../support/errors.ts';
+import { PendingCalls, withPendingCalls } from '../support/pending-calls.ts';
 import { error, skip, type Check, type CheckContext, type CheckOutcome, type CheckResult } from './types.ts';
 
 function deadlineResult(check: Check, ctx: CheckContext, startedAt: number, calls?: PendingCalls): CheckOutcome {

@@ -6,15 +6,15 @@
 // refreshes it instead of the whole fetch-and-verify chain. No verdict outlives the moment
 // its valid signatures stop verifying (validUntil).
 import { X509Certificate } from 'node:crypto';
-import type { FactCache, FactSpec } from '../cache/fact-cache.ts';
-import type { CacheConfig } from '../config/schema.ts';
-import type { SignatureListing } from '../facts/ecr-signatures.ts';
+import type { FactCache, FactSpec } from '../support/fact-cache.ts';
+import type { CacheConfig } from '../policy/schema.ts';
+import type { SignatureListing } from '../facts/ecr/signatures.ts';
 import type { EnvelopeBudget } from '../facts/signature-budget.ts';
-import type { SignerRevocation } from '../facts/signer.ts';
-import { errorMessage } from '../errors.ts';
+import type { SignerRevocation } from '../facts/signer/revocation.ts';
+import { errorMessage } from '../support/errors.ts';
 import { SIGNING_SCHEME_X509, verifySignature, signerOf, type RejectionCode, type RevocationInput, type TargetDescriptor, type VerifiedSignature } from '../notation/index.ts';
 import { parseEnvelope } from '../notation/verify.ts';
-import type { CompiledTrust } from './signature-trust.ts';
+import type { CompiledTrust } from '../policy/trust.ts';
 
 export interface RejectedEntry {
   readonly code: RejectionCode | 'UNREADABLE';

@@ -1,16 +1,16 @@
 // signature: is there a valid Notation signature on this digest from a trusted identity, not
 // revoked? Signatures are found through ECR (ListImageReferrers) and verified natively.
-import type { FactCache } from '../cache/fact-cache.ts';
-import type { CacheConfig } from '../config/schema.ts';
-import { shortDigest } from '../decision/format.ts';
-import type { EcrSignatureSource } from '../facts/ecr-signatures.ts';
+import type { FactCache } from '../support/fact-cache.ts';
+import type { CacheConfig } from '../policy/schema.ts';
+import { shortDigest } from '../image/digest.ts';
+import type { EcrSignatureSource } from '../facts/ecr/signatures.ts';
 import { ENVELOPE_BUDGET_BYTES, EnvelopeBudget, MAX_REFERRERS } from '../facts/signature-budget.ts';
-import type { OciFacts } from '../facts/oci-facts.ts';
+import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
-import type { SignerRevocation } from '../facts/signer.ts';
-import { errorMessage } from '../errors.ts';
+import type { SignerRevocation } from '../facts/signer/revocation.ts';
+import { errorMessage } from '../support/errors.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
-import { compileTrust, type CompiledTrust } from './signature-trust.ts';
+import { compileTrust, type CompiledTrust } from '../policy/trust.ts';
 import { computeVerdict, verdictSpec, withCurrentRevocation, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
 import { error, fail, pass, type Check, type CheckContext, type CheckOutcome, type ManifestDescriptor } from './types.ts';
 

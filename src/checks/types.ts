@@ -2,7 +2,6 @@
 // caller: `pass`, `fail` (the image breaks the policy: reason + hint), `error` (a fact could
 // not be established) or `skip`. Only decision/ turns results into allow or deny.
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
-import type { EcrRegistry } from '../image/ecr-host.ts';
 import type { ImageReference } from '../image/reference.ts';
 
 export const CHECK_IDS = ['origin', 'digest', 'immutability', 'signature', 'vulnerabilities'] as const;
@@ -21,34 +20,8 @@ export interface CheckResult {
   readonly durationMs?: number;
 }
 
-/** A manifest as ECR stores it: the digest every later check works on. */
-export interface ManifestDescriptor {
-  readonly digest: string;
-  readonly mediaType: string;
-  readonly size: number;
-}
-
-export interface PlatformManifest extends ManifestDescriptor {
-  /** "linux/amd64", "linux/arm64/v8" ... */
-  readonly platform: string;
-}
-
-export interface ResolvedImage extends ManifestDescriptor {
-  /** For an index (multi-arch), its platform manifests; signatures and findings may sit on either. */
-  readonly platforms?: readonly PlatformManifest[];
-}
-
-/** An ECR image location: which account, region and repository to ask. */
-export interface EcrImageLocation extends EcrRegistry {
-  readonly repository: string;
-}
-
-/** A non-ECR registry the policy reads through the OCI distribution API. */
-export interface OciImageLocation {
-  readonly host: string;
-  readonly repository: string;
-  readonly plainHttp: boolean;
-}
+export type { ManifestDescriptor, PlatformManifest, ResolvedImage, EcrImageLocation, OciImageLocation } from '../facts/ports.ts';
+import type { EcrImageLocation, OciImageLocation, ResolvedImage } from '../facts/ports.ts';
 
 export interface ImageSubject {
   readonly ref: ImageReference;

@@ -1,8 +1,8 @@
 // vulnerabilities: has Inspector scanned this digest, and does it have active findings at a
 // denied severity, net of unexpired exceptions? A digest nobody has scanned is not "clean":
 // its scan state is named and handled by policy notScanned (deny by default).
-import type { VulnerabilitiesCheckConfig } from '../config/schema.ts';
-import { isScanned, type VulnerabilityFacts, type VulnerabilityFinding, type VulnerabilityReport } from '../facts/image-vulns.ts';
+import type { VulnerabilitiesCheckConfig } from '../policy/schema.ts';
+import { isScanned, type VulnerabilityFacts, type VulnerabilityFinding, type VulnerabilityReport } from '../facts/vulnerabilities.ts';
 import { imageMatcher, type Matcher } from '../policy/glob.ts';
 import { remainingMs } from './ecr-messages.ts';
 import { error, fail, pass, type Check, type CheckOutcome, type EcrImageLocation } from './types.ts';

@@ -1,10 +1,10 @@
 // `ecr-admission check`: the webhook's decision for CI pipelines and for a developer asking
 // "why was I denied?". Exit 0 allowed, 1 denied, 2 usage or configuration error.
 import type { Logger } from 'pino';
-import type { CheckOptions } from '../config/args.ts';
-import { createPolicyStore } from '../config/policy-store.ts';
-import { createRuntime } from '../runtime.ts';
-import { createMetrics } from '../server/metrics.ts';
+import type { CheckOptions } from './args.ts';
+import { createPolicyStore } from '../policy/store.ts';
+import { createRuntime } from './wiring.ts';
+import { createMetrics } from '../support/metrics.ts';
 import { checkInputs } from './inputs.ts';
 
 export async function check(options: CheckOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger, print: (line: string) => void): Promise<number> {

@@ -2,10 +2,10 @@
 // AdmissionRequests the webhook would receive, so `check` runs the webhook's own code path.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import type { AdmissionRequest } from '../admission/review.ts';
-import { parseAdmissionReview } from '../admission/review.ts';
-import { AdmissionError, ErrorCodes, errorMessage } from '../errors.ts';
-import { isObject } from '../json.ts';
+import type { AdmissionRequest } from '../admission/codec.ts';
+import { parseAdmissionReview } from '../admission/codec.ts';
+import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
+import { isObject } from '../support/json.ts';
 
 export interface CheckInput {
   /** Where it came from, for output: "file.yaml#2" or "image list". */

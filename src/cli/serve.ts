@@ -1,11 +1,11 @@
 // `ecr-admission serve`: the HTTPS webhook plus the plain-HTTP health port.
 import type { Logger } from 'pino';
-import type { ServeOptions } from '../config/args.ts';
-import { createPolicyStore } from '../config/policy-store.ts';
-import { createRuntime } from '../runtime.ts';
+import type { ServeOptions } from './args.ts';
+import { createPolicyStore } from '../policy/store.ts';
+import { createRuntime } from './wiring.ts';
 import { buildWebhookApp } from '../server/app.ts';
 import { buildHealthApp } from '../server/health.ts';
-import { createMetrics } from '../server/metrics.ts';
+import { createMetrics } from '../support/metrics.ts';
 import { generateSelfSigned } from '../server/self-signed.ts';
 import { readKeyPair, watchKeyPair, type KeyPair } from '../server/tls.ts';
 import type { Server as HttpsServer } from 'node:https';

@@ -4,7 +4,7 @@
 // that cannot be read is decided here too: a `fail` under its policy's mode, never onError
 // (onError is for faults of AWS and registries, not for input the requester controls).
 import type { CheckResult } from '../checks/types.ts';
-import { shortDigest } from './format.ts';
+import { shortDigest } from '../image/digest.ts';
 import type { Decision, DecisionInput, ImageVerdictInput, UnreadableObject } from './types.ts';
 
 export const WARNING_MAX = 119;

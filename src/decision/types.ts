@@ -1,4 +1,3 @@
-import type { ContainerImage } from '../admission/extract.ts';
 import type { CheckResult } from '../checks/types.ts';
 import type { EffectivePolicy } from '../policy/compile.ts';
 
@@ -36,4 +35,14 @@ export interface Decision {
   readonly auditAnnotations: Record<string, string>;
   /** allow, deny, warn (allowed with warnings) or audit (allowed, problems recorded). */
   readonly result: 'allow' | 'deny' | 'warn' | 'audit';
+}
+
+export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer';
+
+/** One container of the object under review, as extraction found it. */
+export interface ContainerImage {
+  readonly containerKind: ContainerKind;
+  readonly containerName: string;
+  /** The image string exactly as written in the object. */
+  readonly image: string;
 }

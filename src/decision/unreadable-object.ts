@@ -11,7 +11,7 @@
 // those images by making the object unreadable. So the strictest mode among those candidates
 // decides (enforce, then warn, then audit). Ignoring overrides (the base policy alone) would
 // be softer still where an override enforces over a base in audit.
-import type { Mode } from '../config/schema.ts';
+import type { Mode } from '../policy/schema.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import { anyOf, globMatcher, type Matcher } from '../policy/glob.ts';
 

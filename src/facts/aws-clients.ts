@@ -10,9 +10,9 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { isIP } from 'node:net';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, InitializeMiddleware } from '@smithy/types';
 import { LRUCache } from 'lru-cache';
-import type { AwsConfig } from '../config/schema.ts';
-import type { Metrics } from '../server/metrics.ts';
-import { trackCall } from './pending-calls.ts';
+import type { AwsConfig } from '../policy/schema.ts';
+import type { Metrics } from '../support/metrics.ts';
+import { trackCall } from '../support/pending-calls.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Service = 'ecr' | 'inspector2' | 'signer';

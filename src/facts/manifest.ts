@@ -2,7 +2,7 @@
 // an index, lists every child a node could pull. The index is attacker-controlled input: an
 // entry this code cannot account for is a refusal, never a silent skip.
 import { createHash } from 'node:crypto';
-import type { PlatformManifest, ResolvedImage } from '../checks/types.ts';
+import type { PlatformManifest, ResolvedImage } from './ports.ts';
 import { FactError } from './errors.ts';
 import { isDigest } from './oci/digest.ts';
 

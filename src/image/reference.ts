@@ -3,7 +3,7 @@
 //
 //   reference := name [ ":" tag ] [ "@" digest ]
 //   name      := [ domain "/" ] path-component ( "/" path-component )*
-import { AdmissionError, ErrorCodes } from '../errors.ts';
+import { AdmissionError, ErrorCodes } from '../support/errors.ts';
 
 export interface ImageReference {
   /** What the manifest said, verbatim. */

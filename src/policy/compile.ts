@@ -1,7 +1,7 @@
 // Compiles a loaded policy into matchers once per load, so the admission path only runs
 // precompiled functions: no pattern parsing, no merging per request.
-import type { LoadedPolicy } from '../config/load.ts';
-import type { ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from '../config/schema.ts';
+import type { LoadedPolicy } from './load.ts';
+import type { ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from './schema.ts';
 import type { ImageReference } from '../image/reference.ts';
 import { anyOf, globMatcher, imageMatcher, type Matcher } from './glob.ts';
 

@@ -2,14 +2,13 @@
 // 127.0.0.1 themselves. The HTTP layer is a thin chain: decode -> review -> respond.
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { parseAdmissionReview, reviewResponse } from '../admission/review.ts';
-import type { Reviewer } from '../admission/reviewer.ts';
-import type { Metrics } from './metrics.ts';
+import { parseAdmissionReview, reviewResponse } from '../admission/codec.ts';
+import type { Reviewer } from '../admission/pipeline.ts';
+import type { Metrics } from '../support/metrics.ts';
 import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
-import { DEFAULT_MAX_BODY_BYTES } from '../config/args.ts';
-import { createBodyBudget, type BodyBudget } from './body-budget.ts';
+import { createBodyBudget, DEFAULT_MAX_BODY_BYTES, type BodyBudget } from './body-budget.ts';
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 

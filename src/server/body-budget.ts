@@ -17,6 +17,31 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 
+/**
+ * Default --max-body-bytes: the largest AdmissionReview an API server sends for an object it
+ * can store. An UPDATE carries the object and the old object.
+ *  - Each object is at most etcd's request limit as stored (protobuf): 1.5 MiB, etcd's default
+ *    --max-request-bytes (etcd docs, dev-guide/limit.md). The old object was stored; a new one
+ *    over the limit is refused by etcd after admission anyway. (kube-apiserver's own request
+ *    body limit, MaxRequestBodyBytes, is 3 MiB, "2x" etcd's so a JSON body that shrinks to
+ *    protobuf fits: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/server/config.go.)
+ *  - The API server writes the review with Go's encoding/json, which escapes <, > and & (and
+ *    control bytes) as \u00XX: 6 bytes for 1, the worst expansion of any byte of a string.
+ *  - Plus the envelope (uid, kind, resource, userInfo, options): 64 KiB is ample.
+ * 2 x 1.5 MiB x 6 + 64 KiB = 18 MiB + 64 KiB. The 3 MiB default this replaces answered 413
+ * to UPDATEs of objects with a few hundred KB of escaped annotations or env values.
+ * Memory is bounded separately (src/server/body-budget.ts): each body's estimated heap cost
+ * when parsed (2 x bytes + 64 per JSON value) is charged to a budget of 40% of V8's heap limit
+ * shared by all requests in flight; under the chart's NODE_OPTIONS (a 140 MiB heap limit) that
+ * is 56 MiB, so one body of this size (at most about 36 MiB of cost) fits. Measured under those
+ * NODE_OPTIONS: an 18 MiB UPDATE of plain text held about 41 MiB of heap after parsing, one of
+ * escaped text 26 MiB (peak RSS 155 to 206 MiB); 8 bodies of 18 MiB of `{},{},...` at once were
+ * refused (413/503) with the heap under 40 MiB, where 3 MiB of it alone had taken 87 MiB.
+ * (kube-apiserver's 3 MiB request limit would give 2 x 3 MiB x 6 = 36 MiB: a body that large
+ * costs about 72 MiB to parse, past the budget under the chart's heap limit.)
+ */
+export const DEFAULT_MAX_BODY_BYTES = 2 * 6 * 1.5 * 1024 * 1024 + 64 * 1024;
+
 export const COST_PER_BYTE = 2;
 export const COST_PER_SEPARATOR = 64;
 /** Share of V8's heap limit that bodies in flight may claim: the rest is the process's own

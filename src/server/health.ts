@@ -1,7 +1,7 @@
 // Plain-HTTP health and metrics app on its own port, so probes and Prometheus never need the
 // webhook's certificate.
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../support/metrics.ts';
 
 export interface Readiness {
   ready: boolean;

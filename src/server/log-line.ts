@@ -1,7 +1,7 @@
 // What one admission's log line holds: enough to answer "why was this denied?" without the
 // object itself (which can carry secrets in env values) and without credentials.
-import type { AdmissionRequest } from '../admission/review.ts';
-import type { ReviewOutcome } from '../admission/reviewer.ts';
+import type { AdmissionRequest } from '../admission/codec.ts';
+import type { ReviewOutcome } from '../admission/pipeline.ts';
 
 export function admissionLogLine(req: AdmissionRequest, outcome: ReviewOutcome, seconds: number): Record<string, unknown> {
   return {

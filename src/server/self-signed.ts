@@ -1,7 +1,7 @@
 // A throw-away CA and serving certificate for local use (`serve` without TLS files, `demo`,
 // tests): the CA is printed so a kube-apiserver or curl can trust it.
 import { webcrypto } from 'node:crypto';
-import { x509 } from '../x509.ts';
+import { x509 } from '../support/x509.ts';
 import type { KeyPair } from './tls.ts';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
-import { AdmissionError, ErrorCodes, errorMessage } from '../errors.ts';
+import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
 
 /** TLS 1.2 minimum, and only forward-secret AEAD suites for 1.2 (1.3 suites are all AEAD). */
 export const TLS_OPTIONS: SecureContextOptions = {

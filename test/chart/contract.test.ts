@@ -1,8 +1,8 @@
 // The chart runs the server the way its command line understands: the container args and
-// environment the chart renders go through the server's own parser (src/config/args.ts) and
+// environment the chart renders go through the server's own parser (src/cli/args.ts) and
 // land on the ports, files and budget the rest of the chart assumes.
 import t from 'tap';
-import { parseCommandLine, type SandboxOptions, type ServeOptions } from '../../src/config/args.ts';
+import { parseCommandLine, type SandboxOptions, type ServeOptions } from '../../src/cli/args.ts';
 import { only, renderChart } from './helm.ts';
 import { containerNamed, envOf, type Container, type Deployment } from './kube-types.ts';
 

@@ -1,8 +1,8 @@
 // The ServiceMonitor scrapes the Service's metrics port, and every alert is written against
-// series the server really exports (src/server/metrics.ts): a renamed metric or label fails
+// series the server really exports (src/support/metrics.ts): a renamed metric or label fails
 // here instead of leaving an alert that can never fire.
 import t from 'tap';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
 import { NAMESPACE, only, renderChart, type KubeObject } from './helm.ts';
 
 type ServiceMonitor = KubeObject & { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: Array<{ port: string; path: string }> } };

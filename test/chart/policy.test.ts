@@ -1,11 +1,11 @@
 // The policy file the chart mounts is one the server loads: every values set renders a
-// policy.yaml that the server's own loader (src/config/load.ts) and compiler accept, with the
+// policy.yaml that the server's own loader (src/policy/load.ts) and compiler accept, with the
 // chart's defaults where the values leave them out.
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePolicy } from '../../src/config/load.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
 import { CI_VALUES_FILES, NAMESPACE, only, renderChart } from './helm.ts';
 import type { ConfigMap, Deployment } from './kube-types.ts';

@@ -48,7 +48,7 @@ t.test('cross-field checks', async (t) => {
   rejects(t, ['policy.checks.signature={"trustStores":[{"type":"ca","path":"/tmp/root.pem"}],"trustedIdentities":["x"]}', 'trustStores.existingSecret="s"'], /mounted under \/etc\/ecr-admission\/trust/, 'a trust store outside the mount');
 });
 
-t.test("values.schema.json's policy property is generated from src/config/schema.ts", async (t) => {
+t.test("values.schema.json's policy property is generated from src/policy/schema.ts", async (t) => {
   const current = readFileSync(VALUES_SCHEMA_PATH, 'utf8');
   t.equal(renderValuesSchema(current), current, 'up to date (node scripts/tools/chart-values-schema.ts --write)');
   const schema = JSON.parse(current) as { additionalProperties?: boolean; properties: Record<string, { additionalProperties?: unknown }> };

@@ -5,7 +5,7 @@
 // admits the API server and the chart's own test pod on the webhook port.
 import t from 'tap';
 import { BlockList, isIPv6 } from 'node:net';
-import { parsePolicy } from '../../src/config/load.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
 import { helmTemplate, only, renderChart, type KubeObject } from './helm.ts';
 import { containerNamed, type ConfigMap, type Deployment, type Pod, type ValidatingWebhookConfiguration } from './kube-types.ts';
 

@@ -1,7 +1,7 @@
 // digest and immutability checks end to end: the reviewer, the real ECR SDK client and the
 // AWS sandbox speaking ECR's JSON 1.1 protocol.
 import t from 'tap';
-import { ociImage, ociIndex, imageDigest, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { ociImage, ociIndex, imageDigest, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, resultOf, startHarness } from '../helpers/harness.ts';
 
 const web = ociImage({ seed: 'web-1.4.2', tags: ['1.4.2', 'latest'] });

@@ -5,9 +5,9 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildAwsSignerShapedChain } from '../../src/notation/testchain.ts';
-import { signEnvelope } from '../../src/notation/sign.ts';
-import { imageDescriptor, imageDigest, ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/sandbox/index.ts';
+import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
+import { imageDescriptor, imageDigest, ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, resultOf, startHarness } from '../helpers/harness.ts';
 
 const PROFILE = `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-profiles/release`;

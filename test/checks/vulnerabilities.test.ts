@@ -1,13 +1,13 @@
 // vulnerabilities check end to end: the reviewer, the real Inspector2 and ECR SDK clients and
 // the AWS sandbox speaking their wire protocols.
 import t from 'tap';
-import { FactCache } from '../../src/cache/fact-cache.ts';
+import { FactCache } from '../../src/support/fact-cache.ts';
 import { AwsClients } from '../../src/facts/aws-clients.ts';
-import { TRANSIENT_TTL_MS, VulnerabilityFacts } from '../../src/facts/image-vulns.ts';
-import { parsePolicy } from '../../src/config/load.ts';
+import { TRANSIENT_TTL_MS, VulnerabilityFacts } from '../../src/facts/vulnerabilities.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
 import {
   imageDigest, ociImage, ociIndex, type CoverageReason, type FindingFixture, type ImageFixture, type SandboxFixture,
-} from '../../src/sandbox/index.ts';
+} from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, OTHER_ACCOUNT, REGION, SANDBOX_CREDENTIALS, resultOf, startHarness } from '../helpers/harness.ts';
 
 const WEST = 'us-west-2';

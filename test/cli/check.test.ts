@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWebhookApp } from '../../src/server/app.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
-import type { AdmissionReviewResponse } from '../../src/admission/review.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
+import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
 import { admissionFixturePath, loadAdmissionReview } from '../fixtures/admission.ts';
 import { reviewerFor, silentLogger } from '../fixtures/policy.ts';
 

@@ -1,11 +1,11 @@
 import t from 'tap';
 import { clip, decide, WARNING_MAX } from '../../src/decision/decide.ts';
-import { shortDigest } from '../../src/decision/format.ts';
+import { shortDigest } from '../../src/image/digest.ts';
 import type { ContainerKind } from '../../src/admission/extract.ts';
 import type { CheckResult } from '../../src/checks/types.ts';
 import type { ImageVerdictInput } from '../../src/decision/types.ts';
 import type { EffectivePolicy } from '../../src/policy/compile.ts';
-import type { Mode, OnError } from '../../src/config/schema.ts';
+import type { Mode, OnError } from '../../src/policy/schema.ts';
 import { ECR } from '../fixtures/policy.ts';
 
 const DIGEST = `sha256:3c4c1f42a89e${'5'.repeat(52)}`;

@@ -4,7 +4,7 @@ import t from 'tap';
 import { decide } from '../../src/decision/decide.ts';
 import { policyForUnknownImages } from '../../src/decision/unreadable-object.ts';
 import type { EffectivePolicy } from '../../src/policy/compile.ts';
-import type { Mode, OnError } from '../../src/config/schema.ts';
+import type { Mode, OnError } from '../../src/policy/schema.ts';
 import { compileText } from '../fixtures/policy.ts';
 
 const policy = (mode: Mode, onError: OnError = 'allow', name = 'default'): EffectivePolicy => ({ name, mode, onError, checks: {} });

@@ -2,10 +2,10 @@
 // GetAuthorizationToken, obtained through the real ECR SDK client from the AWS sandbox.
 import t from 'tap';
 import { AwsClients } from '../../src/facts/aws-clients.ts';
-import { EcrRegistryAuth, decodeEcrAuthorizationToken, ecrRegistryClient } from '../../src/facts/ecr-registry-auth.ts';
-import { OciRegistryClient } from '../../src/facts/oci-registry.ts';
-import { ACCOUNT, credentials, imageDigest, sandbox, standardFixture } from '../sandbox/helpers.ts';
-import type { Sandbox } from '../../src/sandbox/index.ts';
+import { EcrRegistryAuth, decodeEcrAuthorizationToken, ecrRegistryClient } from '../../src/facts/ecr/registry-auth.ts';
+import { OciRegistryClient } from '../../src/facts/oci/registry.ts';
+import { ACCOUNT, credentials, imageDigest, sandbox, standardFixture } from '../dev/sandbox/helpers.ts';
+import type { Sandbox } from '../../src/dev/sandbox/index.ts';
 
 const live = () => AbortSignal.timeout(10_000);
 

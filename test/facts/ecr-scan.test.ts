@@ -1,6 +1,6 @@
 // The product's reading of ECR's scanning-rule filters, against the ECR User Guide's own table.
 import t from 'tap';
-import { repositoryCovered, scanningFilterMatches } from '../../src/facts/ecr-scan.ts';
+import { repositoryCovered, scanningFilterMatches } from '../../src/facts/ecr/scan.ts';
 import { ECR_FILTER_TABLE } from '../helpers/ecr-filter-table.ts';
 
 t.test('scanningFilterMatches follows the table of "Filters to choose which repositories are scanned"', async (t) => {

@@ -4,10 +4,10 @@
 import t from 'tap';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { OciRegistryClient, referrersTag, type OciRegistryOptions } from '../../src/facts/oci-registry.ts';
+import { OciRegistryClient, referrersTag, type OciRegistryOptions } from '../../src/facts/oci/registry.ts';
 import { parseChallenges } from '../../src/facts/oci/challenge.ts';
 import { MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
-import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, manifestBytes, sha256Digest, type Descriptor } from '../../src/sandbox/index.ts';
+import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, manifestBytes, sha256Digest, type Descriptor } from '../../src/dev/sandbox/index.ts';
 
 const MiB = 1024 * 1024;
 const live = () => AbortSignal.timeout(10_000);

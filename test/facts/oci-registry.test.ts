@@ -3,13 +3,13 @@
 // oci-registry-local.test.ts covers what the sandbox does not do. Basic auth with the
 // GetAuthorizationToken password: ecr-registry-auth.test.ts.
 import t from 'tap';
-import { OciRegistryClient, type OciRegistryOptions } from '../../src/facts/oci-registry.ts';
+import { OciRegistryClient, type OciRegistryOptions } from '../../src/facts/oci/registry.ts';
 import { MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
 import {
   MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, manifestBytes, ociImage, sha256Digest,
   type Descriptor, type SandboxFixture,
-} from '../../src/sandbox/index.ts';
-import { ACCOUNT, imageDigest, notationFile, sandbox, standardFixture } from '../sandbox/helpers.ts';
+} from '../../src/dev/sandbox/index.ts';
+import { ACCOUNT, imageDigest, notationFile, sandbox, standardFixture } from '../dev/sandbox/helpers.ts';
 
 const MiB = 1024 * 1024;
 const live = () => AbortSignal.timeout(10_000);

@@ -6,7 +6,7 @@ import t from 'tap';
 import { GetRevocationStatusCommand, type SignerClient } from '@aws-sdk/client-signer';
 import type { BuildMiddleware } from '@smithy/types';
 import { AwsClients } from '../../src/facts/aws-clients.ts';
-import { startSandbox, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { startSandbox, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, SANDBOX_CREDENTIALS } from '../helpers/harness.ts';
 
 const REGION = 'us-east-1';

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { resultOf, startHarness } from '../helpers/harness.ts';
-import type { FaultKind } from '../../src/sandbox/index.ts';
+import type { FaultKind } from '../../src/dev/sandbox/index.ts';
 import { faultFixture } from './fault-matrix.ts';
 import { fullPolicy, HOST, runs } from './helpers.ts';
 

@@ -3,8 +3,8 @@
 // images hidden in init or ephemeral containers or added by an UPDATE.
 import fc from 'fast-check';
 import t from 'tap';
-import { imageDigest } from '../../src/sandbox/index.ts';
-import type { AdmissionRequest } from '../../src/admission/review.ts';
+import { imageDigest } from '../../src/dev/sandbox/index.ts';
+import type { AdmissionRequest } from '../../src/admission/codec.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { loadAdmissionReview, podSpecOf, type FixtureAdmissionReview } from '../fixtures/admission.ts';
 import { requestOf } from '../fixtures/policy.ts';

@@ -3,9 +3,9 @@
 // cell: a decision within the deadline that follows onError, a message naming the failing
 // service and operation, and nothing remembered from the failure (the second admission asks
 // AWS again and gets the right answer).
-import { ociImage, type FaultKind, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { ociImage, type FaultKind, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
-import type { ReviewOutcome } from '../../src/admission/reviewer.ts';
+import type { ReviewOutcome } from '../../src/admission/pipeline.ts';
 import { fixture, fullPolicy, HOST } from './helpers.ts';
 
 export const BUDGET_MS = 1500;

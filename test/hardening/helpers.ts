@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { buildAwsSignerShapedChain } from '../../src/notation/testchain.ts';
-import { signEnvelope } from '../../src/notation/sign.ts';
-import { imageDescriptor, ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/sandbox/index.ts';
+import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
+import { imageDescriptor, ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, REGION } from '../helpers/harness.ts';
 
 export { ACCOUNT, HOST, REGION } from '../helpers/harness.ts';

@@ -5,7 +5,7 @@
 // entry, a nested index, too many children) is a fail, never a skip. Fed through the real
 // runtime and the AWS sandbox (ECR API and the OCI /v2/ API).
 import t from 'tap';
-import { imageDescriptor, imageDigest, MediaTypes, ociImage, type ImageFixture, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { imageDescriptor, imageDigest, MediaTypes, ociImage, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { MAX_INDEX_CHILDREN } from '../../src/facts/manifest.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign, signedImage } from './helpers.ts';

@@ -4,10 +4,10 @@
 // signed URL or object content may appear; each admission is one bounded line of known keys.
 import t from 'tap';
 import { buildWebhookApp } from '../../src/server/app.ts';
-import { createPolicyStore } from '../../src/config/policy-store.ts';
-import { createRuntime } from '../../src/runtime.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
-import { startSandbox } from '../../src/sandbox/index.ts';
+import { createPolicyStore } from '../../src/policy/store.ts';
+import { createRuntime } from '../../src/cli/wiring.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
+import { startSandbox } from '../../src/dev/sandbox/index.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
 import { fixture, fullPolicy, HOST, logCapture } from './helpers.ts';
 

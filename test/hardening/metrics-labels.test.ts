@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { buildWebhookApp } from '../../src/server/app.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
 import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
 import { runs } from './helpers.ts';

@@ -9,7 +9,7 @@ import { signerOf, verifySignature, type VerificationResult } from '../../src/no
 import { parseChallenges } from '../../src/facts/oci/challenge.ts';
 import { nextPageUrl, parseReferrersIndex, parseSignatureManifest } from '../../src/facts/oci/referrers.ts';
 import { FactError } from '../../src/facts/errors.ts';
-import { sha256Digest } from '../../src/sandbox/index.ts';
+import { sha256Digest } from '../../src/dev/sandbox/index.ts';
 import { awsChain, awsOptions, signAws, TARGET } from '../notation/helpers.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { IMAGES, fixture, fullPolicy, HOST, runs, sign } from './helpers.ts';

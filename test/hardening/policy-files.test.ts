@@ -7,9 +7,9 @@ import t from 'tap';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { parsePolicy } from '../../src/config/load.ts';
-import { createPolicyStore } from '../../src/config/policy-store.ts';
-import { ErrorCodes } from '../../src/errors.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
+import { createPolicyStore } from '../../src/policy/store.ts';
+import { ErrorCodes } from '../../src/support/errors.ts';
 import { silentLogger } from '../fixtures/policy.ts';
 import { ROOT_PEM_PATH, fullPolicy, runs } from './helpers.ts';
 

@@ -5,7 +5,7 @@
 // S3 failing the pre-signed download (503) or ECR throttling stays an error for onError.
 // Both the ECR API path and the registry (OCI referrers API) path, through the real runtime.
 import t from 'tap';
-import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, ociImage, toBytes, type Descriptor, type ImageFixture, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, ociImage, toBytes, type Descriptor, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.ts';
 

@@ -1,7 +1,7 @@
 // Hostile referrers anyone who can push to an allowed repository can hang on an image:
 // floods of 4 MiB envelopes, COSE and JWS bombs, junk artifacts, and referrers whose
 // manifests lie about their envelope. Shared by the referrer hardening tests (not a test file).
-import { imageDescriptor, ociImage, type ImageFixture, type SignatureFixture } from '../../src/sandbox/index.ts';
+import { imageDescriptor, ociImage, type ImageFixture, type SignatureFixture } from '../../src/dev/sandbox/index.ts';
 
 export const MiB = 1024 * 1024;
 

@@ -5,7 +5,7 @@
 // API path and the registry (OCI referrers API) path, with onError allow: none of this may
 // turn into an allow.
 import t from 'tap';
-import { imageDigest, ociImage, ociIndex, type ImageFixture, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { imageDigest, ociImage, ociIndex, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ENVELOPE_BUDGET_BYTES, MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.ts';

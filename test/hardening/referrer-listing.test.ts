@@ -4,7 +4,7 @@
 // what is examined; when more signature referrers exist than are examined, the denial says so.
 // Through the real runtime and the sandbox (whose ListImageReferrers pages like AWS's).
 import t from 'tap';
-import { ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/sandbox/index.ts';
+import { ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/dev/sandbox/index.ts';
 import { MAX_REFERRERS } from '../../src/facts/signature-budget.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.ts';

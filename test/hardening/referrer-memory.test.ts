@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
 import { generateSelfSigned } from '../../src/server/self-signed.ts';
-import { ociImage, startSandbox, type ImageFixture, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { ociImage, startSandbox, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.ts';
 import { MiB, coseBomb, jwsBomb, referrersOf } from './referrer-fixtures.ts';
 

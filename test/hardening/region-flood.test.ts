@@ -7,7 +7,7 @@ import t from 'tap';
 import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { AwsClients, DEFAULT_MAX_CLIENTS } from '../../src/facts/aws-clients.ts';
 import { parseEcrHost } from '../../src/image/ecr-host.ts';
-import { startSandbox } from '../../src/sandbox/index.ts';
+import { startSandbox } from '../../src/dev/sandbox/index.ts';
 import { podRequest, SANDBOX_CREDENTIALS, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, fixture, fullPolicy, REGION, runs, settledHeap } from './helpers.ts';
 

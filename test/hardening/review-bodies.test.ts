@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { buildWebhookApp } from '../../src/server/app.ts';
-import type { AdmissionReviewResponse } from '../../src/admission/review.ts';
+import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
 import { pino } from 'pino';
 import { startHarness } from '../helpers/harness.ts';
 import { ADMISSION_FIXTURES, loadAdmissionReview, type FixtureAdmissionReview } from '../fixtures/admission.ts';

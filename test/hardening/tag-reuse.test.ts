@@ -5,8 +5,8 @@
 // while its digest is fresh in the cache and that digest recently passed. Real runtime, AWS
 // sandbox, and the fact cache's injected clock (no sleeps).
 import t from 'tap';
-import { imageDigest, ociImage } from '../../src/sandbox/index.ts';
-import type { AdmissionRequest } from '../../src/admission/review.ts';
+import { imageDigest, ociImage } from '../../src/dev/sandbox/index.ts';
+import type { AdmissionRequest } from '../../src/admission/codec.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, fixture, fullPolicy, HOST, IMAGES, REGION } from './helpers.ts';
 

@@ -6,10 +6,10 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePolicy } from '../../src/config/load.ts';
-import { buildAwsSignerShapedChain } from '../../src/notation/testchain.ts';
-import { signEnvelope } from '../../src/notation/sign.ts';
-import { imageDescriptor, ociImage, type ImageFixture, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
+import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
+import { imageDescriptor, ociImage, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, startHarness } from '../helpers/harness.ts';
 
 const RELEASE = `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-profiles/release`;

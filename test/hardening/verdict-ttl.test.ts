@@ -4,20 +4,20 @@
 // expiry, on the fact cache's clock (injected here), and the next admission re-verifies and
 // denies. The real signature check, real SDK clients and the sandbox; only the clock is ours.
 import t from 'tap';
-import { parsePolicy } from '../../src/config/load.ts';
-import { FactCache } from '../../src/cache/fact-cache.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
+import { FactCache } from '../../src/support/fact-cache.ts';
 import { signatureCheck } from '../../src/checks/signature.ts';
 import type { CheckContext } from '../../src/checks/types.ts';
 import { AwsClients } from '../../src/facts/aws-clients.ts';
-import { EcrSignatureSource } from '../../src/facts/ecr-signatures.ts';
-import { OciFacts } from '../../src/facts/oci-facts.ts';
-import { SignerRevocation } from '../../src/facts/signer.ts';
+import { EcrSignatureSource } from '../../src/facts/ecr/signatures.ts';
+import { OciFacts } from '../../src/facts/oci/facts.ts';
+import { SignerRevocation } from '../../src/facts/signer/revocation.ts';
 import { parseEcrHost } from '../../src/image/ecr-host.ts';
 import { parseImageReference } from '../../src/image/reference.ts';
-import { buildAwsSignerShapedChain } from '../../src/notation/testchain.ts';
-import { signEnvelope } from '../../src/notation/sign.ts';
+import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
 import { compilePolicy } from '../../src/policy/compile.ts';
-import { imageDescriptor, ociImage, type SandboxFixture } from '../../src/sandbox/index.ts';
+import { imageDescriptor, ociImage, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, SANDBOX_CREDENTIALS, startHarness } from '../helpers/harness.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

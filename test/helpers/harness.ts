@@ -1,12 +1,12 @@
 // Test harness: a runtime (the same one `serve` builds) wired to a running AWS sandbox
 // through the real SDK clients and the standard AWS_ENDPOINT_URL_* variables.
 import { pino } from 'pino';
-import { createPolicyStore } from '../../src/config/policy-store.ts';
-import { createRuntime, type Runtime } from '../../src/runtime.ts';
-import { createMetrics, type Metrics } from '../../src/server/metrics.ts';
-import { startSandbox, type Sandbox, type SandboxFixture } from '../../src/sandbox/index.ts';
-import type { AdmissionRequest } from '../../src/admission/review.ts';
-import type { ReviewOutcome } from '../../src/admission/reviewer.ts';
+import { createPolicyStore } from '../../src/policy/store.ts';
+import { createRuntime, type Runtime } from '../../src/cli/wiring.ts';
+import { createMetrics, type Metrics } from '../../src/support/metrics.ts';
+import { startSandbox, type Sandbox, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import type { AdmissionRequest } from '../../src/admission/codec.ts';
+import type { ReviewOutcome } from '../../src/admission/pipeline.ts';
 
 export const ACCOUNT = '111122223333';
 export const OTHER_ACCOUNT = '444455556666';

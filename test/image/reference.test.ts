@@ -1,6 +1,6 @@
 import t from 'tap';
 import { effectiveTag, parseImageReference, shortName } from '../../src/image/reference.ts';
-import { ErrorCodes } from '../../src/errors.ts';
+import { ErrorCodes } from '../../src/support/errors.ts';
 
 const HEX = '3c4c1f42a89e' + '0123456789abcdef'.repeat(3) + '0123';
 const SHA = `sha256:${HEX}`;

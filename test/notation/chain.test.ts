@@ -1,11 +1,11 @@
 // The code-signing certificate requirements and trust-store anchoring, with chains that
 // break one rule at a time.
 import { X509Certificate as NodeX509Certificate, webcrypto } from 'node:crypto';
-import { x509 } from '../../src/x509.ts';
+import { x509 } from '../../src/support/x509.ts';
 import t from 'tap';
 import { verifySignature } from '../../src/notation/index.ts';
 import type { VerificationResult } from '../../src/notation/index.ts';
-import { signEnvelope } from '../../src/notation/sign.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
 import { awsChain, awsOptions, DAY, NOW, signAws, signingAuthorityStore, TARGET, tamperJws } from './helpers.ts';
 
 const code = (r: VerificationResult) => (r.ok ? 'OK' : r.code);

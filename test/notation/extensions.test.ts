@@ -6,9 +6,9 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints, PolicyConstraints } from '@peculiar/asn1-x509';
 import t from 'tap';
-import { x509 } from '../../src/x509.ts';
+import { x509 } from '../../src/support/x509.ts';
 import { verifySignature, type VerificationResult } from '../../src/notation/index.ts';
-import type { ChainOptions } from '../../src/notation/testchain.ts';
+import type { ChainOptions } from '../../src/dev/notation/testchain.ts';
 import { awsChain, awsOptions, signAws, TARGET } from './helpers.ts';
 
 const UNKNOWN_OID = '1.3.6.1.4.1.55555.1.2';

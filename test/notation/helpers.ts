@@ -7,8 +7,8 @@ import { signBytes, type SignatureAlgorithm } from '../../src/notation/algorithm
 import { coseSign1ToBeSigned } from '../../src/notation/cose.ts';
 import { CborTag, decodeCbor, encodeCbor, type CborKey, type CborValue } from '../../src/notation/cbor.ts';
 import { parseTrustedIdentity } from '../../src/notation/identity.ts';
-import { signEnvelope, type SignRequest, type SignedEnvelope } from '../../src/notation/sign.ts';
-import { buildAwsSignerShapedChain, type ChainOptions, type TestChain } from '../../src/notation/testchain.ts';
+import { signEnvelope, type SignRequest, type SignedEnvelope } from '../../src/dev/notation/sign.ts';
+import { buildAwsSignerShapedChain, type ChainOptions, type TestChain } from '../../src/dev/notation/testchain.ts';
 import type { TargetDescriptor, TrustStore, VerifyOptions } from '../../src/notation/types.ts';
 
 /** The Notary Project test vectors carried in the repository (see its README for source and licence). */

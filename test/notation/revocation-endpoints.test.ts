@@ -4,9 +4,9 @@
 // skip it passes silently. A chain that names none has nothing to check in any mode; an
 // authorityInfoAccess that only names the issuer's certificate (caIssuers) is no endpoint.
 import t from 'tap';
-import { x509 } from '../../src/x509.ts';
-import { signEnvelope } from '../../src/notation/sign.ts';
-import { buildAwsSignerShapedChain } from '../../src/notation/testchain.ts';
+import { x509 } from '../../src/support/x509.ts';
+import { signEnvelope } from '../../src/dev/notation/sign.ts';
+import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
 import { parseTrustedIdentity, verifySignature, type RevocationMode } from '../../src/notation/index.ts';
 
 const target = { digest: `sha256:${'ab'.repeat(32)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1234 };

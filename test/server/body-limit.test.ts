@@ -7,10 +7,10 @@ import t from 'tap';
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildWebhookApp } from '../../src/server/app.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
 import { createBodyBudget, BodyBudgetError } from '../../src/server/body-budget.ts';
-import { DEFAULT_MAX_BODY_BYTES } from '../../src/config/args.ts';
-import type { AdmissionReviewResponse } from '../../src/admission/review.ts';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/body-budget.ts';
+import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
 import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts';
 import { emptyObjectBomb, goJson, largeDeploymentUpdate, worstCaseUpdate } from './large-reviews.ts';
 

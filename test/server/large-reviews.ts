@@ -45,7 +45,7 @@ export function emptyObjectBomb(bytes: number): string {
   return head + '{},'.repeat(Math.floor((bytes - head.length - tail.length) / 3)) + tail;
 }
 
-/** The computed worst case (src/config/args.ts DEFAULT_MAX_BODY_BYTES): an UPDATE whose
+/** The computed worst case (src/server/body-budget.ts DEFAULT_MAX_BODY_BYTES): an UPDATE whose
  *  object and old object each hold nearly etcd's 1.5 MiB in characters Go escapes to 6 bytes. */
 export function worstCaseUpdate(): { review: FixtureAdmissionReview; body: string } {
   const review = loadAdmissionReview('deployment-update-image');

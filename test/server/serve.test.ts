@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { serve, type RunningServer } from '../../src/cli/serve.ts';
-import { parseCommandLine, type ServeOptions } from '../../src/config/args.ts';
+import { parseCommandLine, type ServeOptions } from '../../src/cli/args.ts';
 import { generateSelfSigned } from '../../src/server/self-signed.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
 import { httpGet, httpsCall } from '../fixtures/https.ts';

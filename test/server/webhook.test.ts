@@ -3,8 +3,8 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { buildWebhookApp } from '../../src/server/app.ts';
-import { createMetrics } from '../../src/server/metrics.ts';
-import type { AdmissionReviewResponse } from '../../src/admission/review.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
+import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
 import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts';
 

@@ -3,7 +3,7 @@
 // token flow when it asks for Bearer (realm, service, scope -> GET token -> retry). What the
 // first challenge taught is remembered, so later requests authenticate up front, and tokens
 // are cached per scope until shortly before they expire.
-import { untilAborted } from '../../abort.ts';
+import { untilAborted } from '../../support/abort.ts';
 import { FactError } from '../errors.ts';
 import { parseChallenges } from './challenge.ts';
 import { ociError, statusError } from './errors.ts';

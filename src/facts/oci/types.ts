@@ -1,6 +1,6 @@
 // Shared vocabulary of the OCI distribution client: media types, the bounds every response
 // is held to, and the values the client hands back.
-import type { ResolvedImage } from '../../checks/types.ts';
+import type { ResolvedImage } from '../ports.ts';
 import type { FactError } from '../errors.ts';
 import { MAX_ENVELOPE_BYTES, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY } from '../signature-budget.ts';
 

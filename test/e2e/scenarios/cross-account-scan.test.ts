@@ -5,7 +5,7 @@
 // finding reaches the webhook only as an enhancedFinding of ECR's DescribeImageScanFindings:
 // it must be read there and deny, naming where it was read.
 import t from 'tap';
-import { imageDigest, ociImage, type SandboxFixture } from '../../../src/sandbox/index.ts';
+import { imageDigest, ociImage, type SandboxFixture } from '../../../src/dev/sandbox/index.ts';
 import { attempt } from '../support/admission.ts';
 import { WEBHOOK_NAME } from '../support/chart.ts';
 import { buildEcrWorld, CRITICAL_CVE, REGION } from '../support/ecr-world.ts';

@@ -3,9 +3,9 @@
 // signature, mutable repository, critical finding, not yet scanned). Signatures are real
 // Notation envelopes made with an AWS-Signer-shaped chain (real ECDSA P-384; only the root is
 // ours instead of AWS's, which cannot be had outside AWS).
-import { signEnvelope } from '../../../src/notation/sign.ts';
-import { buildAwsSignerShapedChain } from '../../../src/notation/testchain.ts';
-import { imageDescriptor, imageDigest, ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../../src/sandbox/index.ts';
+import { signEnvelope } from '../../../src/dev/notation/sign.ts';
+import { buildAwsSignerShapedChain } from '../../../src/dev/notation/testchain.ts';
+import { imageDescriptor, imageDigest, ociImage, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../../src/dev/sandbox/index.ts';
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'us-east-1';

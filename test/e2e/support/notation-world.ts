@@ -6,7 +6,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { notation, notationConfigDir, notationEnv, oras, writeSmallImage, type RigOlareg } from '../rig/index.ts';
-import type { ImageFixture, SignatureFixture } from '../../../src/sandbox/index.ts';
+import type { ImageFixture, SignatureFixture } from '../../../src/dev/sandbox/index.ts';
 
 export const NOTATION_REPOSITORY = 'notation/app';
 const SIGNATURE_ARTIFACT_TYPE = 'application/vnd.cncf.notary.signature';

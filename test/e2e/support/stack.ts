@@ -5,7 +5,7 @@
 // on 127.0.0.1 and is stopped in teardown; logs stay in test-output/e2e/<name>/ on failure.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSandbox, type Sandbox, type SandboxFixture } from '../../../src/sandbox/index.ts';
+import { startSandbox, type Sandbox, type SandboxFixture } from '../../../src/dev/sandbox/index.ts';
 import { e2eOutputDir, type TestLike } from '../rig/index.ts';
 import { RELEASE_NAMESPACE, WEBHOOK_NAME, pointedAt, renderChart, type RenderedChart } from './chart.ts';
 import { installWebhookConfiguration, startCluster, type Cluster } from './cluster.ts';

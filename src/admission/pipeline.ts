@@ -1,0 +1,175 @@
+// The admission pipeline shared by the webhook and the `check` command: filter the request,
+// extract images, run the checks per image under one deadline, fold into a decision.
+import type { Logger } from 'pino';
+import { parseEcrHost } from '../image/ecr-host.ts';
+import { effectiveTag, parseImageReference } from '../image/reference.ts';
+import { errorMessage } from '../support/errors.ts';
+import { runChecks } from '../checks/runner.ts';
+import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
+import { decide } from '../decision/decide.ts';
+import { policyForUnknownImages } from '../decision/unreadable-object.ts';
+import type { Decision, ImageVerdictInput } from '../decision/types.ts';
+import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
+import type { Metrics } from '../support/metrics.ts';
+import { extractImages, type ContainerImage } from './extract.ts';
+import { RecentPasses, type TagDigestLookup } from './unchanged-images.ts';
+import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
+
+export interface ReviewerDeps {
+  /** The policy in force now (it can be reloaded between admissions). */
+  readonly policy: () => CompiledPolicy;
+  readonly checks: readonly Check[];
+  /** Time allowed for one admission's decision, in ms. */
+  readonly budgetMs: number;
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  readonly now?: () => Date;
+  /** What the fact cache still trusts about tags: without it, the UPDATE shortcut keeps only
+   *  digest references (every tag the old object had is checked again). */
+  readonly tagDigests?: TagDigestLookup;
+}
+
+export interface ReviewOutcome {
+  readonly response: AdmissionResponse;
+  /** allow | deny | warn | audit | skipped (nothing to check). */
+  readonly result: Decision['result'] | 'skipped';
+  readonly why?: string;
+  readonly images: readonly ImageVerdictInput[];
+}
+
+export interface Reviewer {
+  review(request: AdmissionRequest): Promise<ReviewOutcome>;
+}
+
+function allowWithout(request: AdmissionRequest, why: string): ReviewOutcome {
+  return { response: { uid: request.uid, allowed: true, auditAnnotations: { decision: 'skipped', reason: why } }, result: 'skipped', why, images: [] };
+}
+
+function toResponse(uid: string, decision: Decision): AdmissionResponse {
+  return {
+    uid,
+    allowed: decision.allowed,
+    ...(decision.message !== undefined && { status: { code: 403, reason: 'Forbidden', message: decision.message } }),
+    ...(decision.warnings.length > 0 && { warnings: decision.warnings }),
+    auditAnnotations: decision.auditAnnotations,
+  };
+}
+
+function imagesOf(request: AdmissionRequest, object: unknown): { images: ContainerImage[] } | { error: string } | undefined {
+  const extraction = extractImages(request.kind.group, request.kind.kind, object);
+  if (!extraction.handled) return undefined;
+  return 'error' in extraction ? { error: extraction.error } : { images: extraction.images };
+}
+
+function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
+  const registry = parseEcrHost(ref.domain);
+  if (!registry) {
+    const oci = policy.ociRegistries.get(ref.domain);
+    return oci ? { ref, oci: { host: oci.host, repository: ref.path, plainHttp: oci.plainHttp === true }, managed: false } : { ref, managed: false };
+  }
+  const allowed = policy.ecrAccounts.get(registry.accountId);
+  const managed = allowed !== undefined && (!allowed.regions || allowed.regions.includes(registry.region));
+  return { ref, ecr: { ...registry, repository: ref.path }, managed };
+}
+
+export function createReviewer(deps: ReviewerDeps): Reviewer {
+  const now = deps.now ?? (() => new Date());
+  const recentPasses = new RecentPasses();
+
+  /** Whether an image string the old object had may skip its checks (unchanged-images.ts). */
+  function stillTrusted(image: string, namespace: string, policy: CompiledPolicy): boolean {
+    let ref;
+    try {
+      ref = parseImageReference(image);
+    } catch {
+      return false;
+    }
+    if (ref.digest !== undefined) return true;
+    const tag = effectiveTag(ref);
+    if (tag === undefined || !deps.tagDigests) return false;
+    const digest = deps.tagDigests.freshTagDigest(subjectOf(ref, policy), tag);
+    const ttlMs = policy.file.cache.ttlSeconds.mutableTag * 1000;
+    return digest !== undefined && recentPasses.passedWithin(policy, namespace, image, ttlMs, now().getTime()) === digest;
+  }
+
+  async function checkImage(image: string, namespace: string, policy: CompiledPolicy, signal: AbortSignal, deadline: number): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
+    let ref;
+    try {
+      ref = parseImageReference(image);
+    } catch (err) {
+      const effective = policy.forImage(namespace, { original: image, domain: '', path: '', normalized: image });
+      return { results: [fail('origin', errorMessage(err), 'Fix the image reference.')], effective };
+    }
+    const effective = policy.forImage(namespace, ref);
+    const subject = subjectOf(ref, policy);
+    const results = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
+    for (const r of results) deps.metrics?.checkResults.inc({ check: r.check, status: r.status });
+    return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+  }
+
+  return {
+    async review(request) {
+      const policy = deps.policy();
+      if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allowWithout(request, `operation ${request.operation} is not checked`);
+      const isEphemeral = request.kind.kind === 'Pod' && request.subResource === 'ephemeralcontainers';
+      if (request.subResource && !isEphemeral) return allowWithout(request, `subresource ${request.subResource} is not checked`);
+      const namespace = request.namespace ?? '';
+      if (namespace !== '' && policy.isNamespaceExcluded(namespace)) return allowWithout(request, `namespace ${namespace} is excluded`);
+
+      const found = imagesOf(request, request.object);
+      if (found === undefined) return allowWithout(request, `kind ${request.kind.group}/${request.kind.kind} has no pod template`);
+      if ('error' in found) {
+        // Requester-controlled input that cannot be read (or is over a bound): decided like
+        // every other decision, by decide(), where onError has no say.
+        const unreadable = { reason: found.error, policy: policyForUnknownImages(policy, namespace) };
+        const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: [], unreadable });
+        return { response: toResponse(request.uid, decision), result: decision.result, why: found.error, images: [] };
+      }
+      let images = found.images;
+      if (request.operation === 'UPDATE') {
+        // Only images the update introduces need checking; this compares the objects
+        // themselves and never trusts annotations or ownerReferences a user can write.
+        const old = imagesOf(request, request.oldObject);
+        // An image the old object had is skipped only while what made it pass still holds:
+        // a digest reference always; a tag while its digest is fresh in the cache and that
+        // digest recently passed (a tag can be reused after its image is deleted).
+        if (old && 'images' in old) {
+          const before = new Set(old.images.map((i) => i.image));
+          const trusted = new Map<string, boolean>();
+          const skips = (image: string) => {
+            if (!before.has(image)) return false;
+            if (!trusted.has(image)) trusted.set(image, stillTrusted(image, namespace, policy));
+            return trusted.get(image)!;
+          };
+          images = images.filter((i) => !skips(i.image));
+          if (images.length === 0) return allowWithout(request, 'the update changes no image');
+        }
+      }
+      if (images.length === 0) return allowWithout(request, 'no images');
+
+      const deadline = Date.now() + deps.budgetMs;
+      // A referenced timer, not AbortSignal.timeout (whose timer is unref'd): a check waiting
+      // on nothing that holds the event loop would otherwise let `check` exit before the
+      // deadline, with no answer and exit code 0. Cleared as soon as the decision is made,
+      // so a busy webhook does not carry one pending timer per recent admission.
+      const controller = new AbortController();
+      // The same reason AbortSignal.timeout gives, so AWS clients and facts see a TimeoutError.
+      const timer = setTimeout(() => controller.abort(new DOMException(`admission budget of ${deps.budgetMs} ms spent`, 'TimeoutError')), deps.budgetMs);
+      let verdicts: ImageVerdictInput[];
+      try {
+        // The same image in several containers is checked once.
+        const byImage = new Map<string, ReturnType<typeof checkImage>>();
+        for (const c of images) if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, controller.signal, deadline));
+        verdicts = await Promise.all(images.map(async (container) => {
+          const { results, effective, digest } = await byImage.get(container.image)!;
+          return { container, policy: effective, results, ...(digest && { digest }) };
+        }));
+      } finally {
+        clearTimeout(timer);
+      }
+      recentPasses.record(policy, namespace, verdicts, now().getTime());
+      const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
+      return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
+    },
+  };
+}

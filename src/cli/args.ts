@@ -1,0 +1,161 @@
+// Command line and environment, parsed by a pure function of (argv, env): only main.ts reads
+// process.env or exits the process. Every flag has an ECR_ADMISSION_* variable; a flag wins.
+import { DEFAULT_MAX_BODY_BYTES } from '../server/body-budget.ts';
+import { parseArgs } from 'node:util';
+import { AdmissionError, ErrorCodes } from '../support/errors.ts';
+
+export const DEFAULT_CONFIG = '/etc/ecr-admission/policy.yaml';
+export const DEFAULT_TLS_CERT = '/etc/ecr-admission/tls/tls.crt';
+export const DEFAULT_TLS_KEY = '/etc/ecr-admission/tls/tls.key';
+
+
+export interface ServeOptions {
+  readonly command: 'serve';
+  readonly config?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly port: number;
+  readonly healthPort: number;
+  readonly host: string;
+  readonly budgetMs: number;
+  readonly maxBodyBytes: number;
+  readonly logLevel: string;
+  readonly ownNamespace?: string;
+  readonly reloadIntervalMs: number;
+}
+
+export interface CheckOptions {
+  readonly command: 'check';
+  readonly config?: string;
+  readonly namespace: string;
+  readonly output: 'text' | 'json';
+  readonly budgetMs: number;
+  readonly inputs: readonly string[];
+}
+
+export interface DemoOptions {
+  readonly command: 'demo';
+  readonly logLevel: string;
+}
+
+export interface SandboxOptions {
+  readonly command: 'sandbox';
+  readonly port: number;
+  readonly host: string;
+}
+
+export interface HelpOptions { readonly command: 'help' | 'version' }
+
+export type Command = ServeOptions | CheckOptions | DemoOptions | SandboxOptions | HelpOptions;
+
+export const USAGE = `Usage: ecr-admission <command> [options]
+
+Commands:
+  serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
+          [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host 0.0.0.0]
+  check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
+  demo    run the webhook against the built-in AWS sandbox and print each decision
+  sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
+
+Every flag also reads an environment variable: --tls-cert is ECR_ADMISSION_TLS_CERT, and so on.
+Exit codes of check: 0 allowed, 1 denied, 2 usage or configuration error.`;
+
+function usage(message: string): AdmissionError {
+  return new AdmissionError(ErrorCodes.USAGE, `${message}\n\n${USAGE}`);
+}
+
+function envName(flag: string): string {
+  return `ECR_ADMISSION_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function pick(values: Record<string, unknown>, env: Env, flag: string): string | undefined {
+  const v = values[flag];
+  // `--config "$POLICY"` with POLICY unset must not quietly mean "no file" (the built-in
+  // default, which allows no registry): an empty flag value is a usage error.
+  if (v === '') throw usage(`--${flag} needs a value, got an empty string`);
+  if (typeof v === 'string') return v;
+  const e = env[envName(flag)];
+  return e !== undefined && e !== '' ? e : undefined;
+}
+
+function integer(values: Record<string, unknown>, env: Env, flag: string, dflt: number, min: number, max: number): number {
+  const raw = pick(values, env, flag);
+  if (raw === undefined) return dflt;
+  if (!/^\d+$/.test(raw)) throw usage(`--${flag} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw usage(`--${flag} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+const STRING = { type: 'string' } as const;
+
+export function parseCommandLine(argv: readonly string[], env: Env): Command {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { command: 'help' };
+    case 'version':
+    case '--version':
+      return { command: 'version' };
+    case 'serve': {
+      const { values } = parse(rest, { config: STRING, 'tls-cert': STRING, 'tls-key': STRING, port: STRING, 'health-port': STRING, host: STRING, 'budget-ms': STRING, 'max-body-bytes': STRING, 'log-level': STRING, 'reload-interval-ms': STRING }, false);
+      const tlsCert = pick(values, env, 'tls-cert');
+      const tlsKey = pick(values, env, 'tls-key');
+      if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usage('--tls-cert and --tls-key go together');
+      const config = pick(values, env, 'config');
+      const ownNamespace = env.ECR_ADMISSION_NAMESPACE;
+      return {
+        command: 'serve',
+        ...(config !== undefined && { config }),
+        ...(tlsCert !== undefined && { tlsCert }),
+        ...(tlsKey !== undefined && { tlsKey }),
+        port: integer(values, env, 'port', 8443, 0, 65535),
+        healthPort: integer(values, env, 'health-port', 8080, 0, 65535),
+        host: pick(values, env, 'host') ?? '0.0.0.0',
+        budgetMs: integer(values, env, 'budget-ms', 8000, 100, 29_000),
+        maxBodyBytes: integer(values, env, 'max-body-bytes', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+        logLevel: pick(values, env, 'log-level') ?? 'info',
+        ...(ownNamespace !== undefined && ownNamespace !== '' && { ownNamespace }),
+        reloadIntervalMs: integer(values, env, 'reload-interval-ms', 5000, 50, 600_000),
+      };
+    }
+    case 'check': {
+      const { values, positionals } = parse(rest, { config: STRING, namespace: STRING, output: STRING, 'budget-ms': STRING }, true);
+      const output = pick(values, env, 'output') ?? 'text';
+      if (output !== 'text' && output !== 'json') throw usage(`--output must be text or json, got "${output}"`);
+      if (positionals.length === 0) throw usage('check needs at least one IMAGE or FILE');
+      const config = pick(values, env, 'config');
+      return {
+        command: 'check',
+        ...(config !== undefined && { config }),
+        namespace: pick(values, env, 'namespace') ?? 'default',
+        output,
+        budgetMs: integer(values, env, 'budget-ms', 20_000, 100, 600_000),
+        inputs: positionals,
+      };
+    }
+    case 'demo': {
+      const { values } = parse(rest, { 'log-level': STRING }, false);
+      return { command: 'demo', logLevel: pick(values, env, 'log-level') ?? 'warn' };
+    }
+    case 'sandbox': {
+      const { values } = parse(rest, { port: STRING, host: STRING }, false);
+      return { command: 'sandbox', port: integer(values, {}, 'port', 4566, 0, 65535), host: pick(values, {}, 'host') ?? '127.0.0.1' };
+    }
+    default:
+      throw usage(`unknown command "${command}"`);
+  }
+}
+
+function parse(args: readonly string[], options: Record<string, { type: 'string' }>, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals, strict: true });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+}

@@ -1,0 +1,69 @@
+// Runs one command line and answers its exit code: 0 done (or allowed), 1 denied or failed,
+// 2 usage or configuration error. The entries (src/main.ts for the product, src/dev/main.ts
+// for a checkout) are the only modules that read process.env, write to the terminal or exit.
+import { pino } from 'pino';
+import { parseCommandLine, USAGE, type DemoOptions, type SandboxOptions } from './args.ts';
+import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
+// Commands are imported when run: the AWS SDK and Fastify take a second or more to load,
+// which `--help` and `version` need not pay.
+
+export const VERSION = '0.1.0';
+
+/** Development commands, which only a checkout has (src/dev/ is not in the product build). */
+export interface DevCommands {
+  demo(options: DemoOptions, env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<number>;
+  sandbox(options: SandboxOptions, print: (line: string) => void): Promise<number>;
+}
+
+const NOT_IN_THIS_BUILD = 'is a development command, not part of this build: from a checkout run `make demo`, or `node src/dev/main.ts demo|sandbox`';
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: string) => void, dev?: DevCommands): Promise<number> {
+  const command = parseCommandLine(argv, env);
+  switch (command.command) {
+    case 'help':
+      print(USAGE);
+      return 0;
+    case 'version':
+      print(VERSION);
+      return 0;
+    case 'check': {
+      // The CLI's stdout is its answer; logs go to stderr and only when something is wrong.
+      const logger = pino({ level: env.ECR_ADMISSION_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+      const { check } = await import('./check.ts');
+      return check(command, env, logger, print);
+    }
+    case 'demo':
+      if (!dev) throw new AdmissionError(ErrorCodes.USAGE, `demo ${NOT_IN_THIS_BUILD}`);
+      return dev.demo(command, env, print);
+    case 'sandbox':
+      if (!dev) throw new AdmissionError(ErrorCodes.USAGE, `sandbox ${NOT_IN_THIS_BUILD}`);
+      return dev.sandbox(command, print);
+    case 'serve': {
+      // No redaction paths: log lines are built field by field (server/log-line.ts) and never
+      // carry headers, tokens or objects, and wildcard redaction cost ~5 µs per admission.
+      const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' } });
+      const { serve } = await import('./serve.ts');
+      const server = await serve(command, env, logger, print);
+      return new Promise((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'shutting down: finishing in-flight reviews');
+          server.close().then(
+            () => resolve(0),
+            (err: unknown) => {
+              logger.error({ err: errorMessage(err) }, 'shutdown failed');
+              resolve(1);
+            },
+          );
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    }
+  }
+}
+
+/** The exit code for an error that escaped a command: 2 for usage and configuration. */
+export function exitCodeOf(err: unknown): number {
+  const usage = err instanceof AdmissionError && (err.code === ErrorCodes.USAGE || err.code === ErrorCodes.CONFIG_INVALID || err.code === ErrorCodes.CONFIG_READ || err.code === ErrorCodes.TLS_INVALID);
+  return usage ? 2 : 1;
+}

@@ -1,0 +1,198 @@
+// Every AWS fact goes through here: a bounded LRU with a TTL per kind of fact, single-flight
+// (N concurrent admissions of one uncached image make one AWS call), stale-while-revalidate
+// for facts that may be served while refreshing, and short negative caching for "not found".
+// Failures other than "not found" are never cached: nothing passes because a call failed.
+import { LRUCache } from 'lru-cache';
+import { untilAborted } from './abort.ts';
+import type { Metrics } from './metrics.ts';
+import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
+
+export interface FactSpec<T> {
+  /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
+  readonly fact: string;
+  /** How long a value is fresh, in ms; may depend on the value (a mutable tag moves). */
+  readonly ttlMs: (value: T) => number;
+  /** How long past freshness a value may be served while it is refreshed (0: never). */
+  readonly staleMs?: number;
+  /** For errors that are facts ("image not found"): how long to remember them (undefined: never). */
+  readonly negativeTtlMs?: (error: unknown) => number | undefined;
+}
+
+interface Entry {
+  readonly value?: unknown;
+  readonly error?: unknown;
+  readonly hasValue: boolean;
+  readonly freshUntil: number;
+  /** Until when a value past freshUntil may still be served while it is refreshed. */
+  readonly staleUntil: number;
+}
+
+export type CacheEvent = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative-hit' | 'refresh-failed';
+
+export interface FactCacheOptions {
+  readonly maxEntries: number;
+  readonly metrics?: Metrics;
+  readonly now?: () => number;
+  /** Time budget of a background refresh (no admission is waiting on it). */
+  readonly refreshTimeoutMs?: number;
+}
+
+export class AbortedError extends Error {
+  readonly code = 'E_DEADLINE';
+  constructor(message = 'deadline reached while waiting for AWS') {
+    super(message);
+    this.name = 'AbortedError';
+  }
+}
+
+
+/** What a remembered failure keeps: its class, code and message, not its cause nor its
+ *  captured stack. An AWS SDK exception holds the whole HTTP response (~13 KB), and a full
+ *  cache of "repository not found" answers held that 10,000 times over (168 MB, near the
+ *  chart's memory limit); a stack holds the frames of the load that made it. */
+function withoutCause(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+  for (const key of Object.getOwnPropertyNames(error)) {
+    if (key !== 'cause' && key !== 'stack') Object.defineProperty(copy, key, Object.getOwnPropertyDescriptor(error, key)!);
+  }
+  return copy;
+}
+
+const DEADLINE_MARGIN_MS = 20;
+
+interface InFlight {
+  promise: Promise<unknown>;
+  readonly calls: PendingCalls;
+  /** Set when the load settles: it ended because its own time bound (its starter's deadline) ran out. */
+  outOfTime: boolean;
+}
+
+const keyOf = (spec: FactSpec<never>, key: string): string => `${spec.fact}\u0000${key}`;
+
+export class FactCache {
+  readonly #lru: LRUCache<string, Entry>;
+  readonly #inflight = new Map<string, InFlight>();
+  readonly #metrics: Metrics | undefined;
+  readonly #now: () => number;
+  readonly #refreshTimeoutMs: number;
+
+  constructor(options: FactCacheOptions) {
+    this.#now = options.now ?? Date.now;
+    // The LRU drops an entry when its stale window is over, on the same clock as freshness:
+    // an injected clock moves both (real time passing must not drop what the clock says is
+    // fresh). ttlResolution 0 reads that clock at each check, not once per real millisecond.
+    this.#lru = new LRUCache<string, Entry>({ max: options.maxEntries, ttlAutopurge: false, perf: { now: () => this.#now() }, ttlResolution: 0 });
+    this.#metrics = options.metrics;
+    this.#refreshTimeoutMs = options.refreshTimeoutMs ?? 10_000;
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  #count(fact: string, event: CacheEvent): void {
+    this.#metrics?.cacheEvents.inc({ fact, event });
+  }
+
+  /**
+   * The fact under `key`, loading it at most once at a time. `signal` is the caller's
+   * deadline: the caller stops waiting when it fires; `loadTimeoutMs` bounds the load itself,
+   * which other callers may be sharing.
+   */
+  async get<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, loadTimeoutMs: number): Promise<T> {
+    const k = keyOf(spec, key);
+    const entry = this.#lru.get(k);
+    const now = this.#now();
+    if (entry && now < entry.freshUntil) {
+      this.#count(spec.fact, entry.hasValue ? 'hit' : 'negative-hit');
+      if (!entry.hasValue) throw entry.error;
+      return entry.value as T;
+    }
+    if (entry?.hasValue && now < entry.staleUntil) {
+      this.#count(spec.fact, 'stale');
+      if (!this.#inflight.has(k)) {
+        this.#start(spec, k, load, this.#refreshTimeoutMs).promise.catch(() => this.#count(spec.fact, 'refresh-failed'));
+      }
+      return entry.value as T;
+    }
+    const running = this.#inflight.get(k);
+    if (running) {
+      this.#count(spec.fact, 'coalesced');
+      currentPendingCalls()?.link(running.calls);
+      // A shared load is bounded by the deadline of the admission that started it. One that
+      // joined later and still has time asks again rather than inherit a timeout (or a value
+      // built from cancelled calls) that is not its own.
+      const until = now + loadTimeoutMs;
+      const askAgain = () => running.outOfTime && !signal.aborted && until > this.#now();
+      const again = () => this.get(spec, key, load, signal, until - this.#now());
+      return untilAborted(running.promise as Promise<T>, signal, () => new AbortedError()).then(
+        (value) => (askAgain() ? again() : value),
+        (error: unknown) => {
+          if (askAgain()) return again();
+          throw error;
+        },
+      );
+    }
+    this.#count(spec.fact, 'miss');
+    const started = this.#start(spec, k, load, loadTimeoutMs);
+    currentPendingCalls()?.link(started.calls);
+    return untilAborted(started.promise, signal, () => new AbortedError());
+  }
+
+  #start<T>(spec: FactSpec<T>, k: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): { promise: Promise<T>; calls: PendingCalls } {
+    // The load runs under its own tracker: whoever waits on it links that tracker, so a
+    // deadline names the AWS calls this load is still waiting on.
+    const calls = new PendingCalls();
+    const loadSignal = AbortSignal.timeout(Math.max(1, timeoutMs));
+    const endsAt = this.#now() + timeoutMs;
+    // In the map before the load starts, so that a load failing at once leaves nothing behind.
+    const entry = { calls, outOfTime: false } as InFlight;
+    this.#inflight.set(k, entry);
+    const promise = (async () => {
+      try {
+        const value = await withPendingCalls(calls, () => load(loadSignal));
+        this.#remember(spec, k, value);
+        return value;
+      } catch (error) {
+        const ttl = spec.negativeTtlMs?.(error);
+        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0 }, { ttl });
+        throw error;
+      } finally {
+        // Calls inside the load carry the same deadline and can time out a moment before
+        // this load's own timer does: a load that ends that close to its end is out of time.
+        entry.outOfTime = loadSignal.aborted || this.#now() >= endsAt - DEADLINE_MARGIN_MS;
+        if (this.#inflight.get(k) === entry) this.#inflight.delete(k);
+        this.#metrics?.cacheEntries.set({ fact: 'all' }, this.#lru.size);
+      }
+    })();
+    entry.promise = promise;
+    return { promise, calls };
+  }
+
+  /** The value under `key` if it is fresh now, without loading, refreshing or counting it:
+   *  for callers that may skip work only while a fact is still trusted. A stale value (one
+   *  served only while it is refreshed) is not fresh. */
+  peek<T>(spec: FactSpec<T>, key: string): T | undefined {
+    const entry = this.#lru.peek(keyOf(spec, key));
+    return entry?.hasValue && this.#now() < entry.freshUntil ? (entry.value as T) : undefined;
+  }
+
+  /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */
+  prime<T>(spec: FactSpec<T>, key: string, value: T): void {
+    this.#remember(spec, keyOf(spec, key), value);
+  }
+
+  /** Keeps a value for its TTL, and past it for the stale window in which it may be served. */
+  #remember<T>(spec: FactSpec<T>, k: string, value: T): void {
+    const ttl = spec.ttlMs(value);
+    const staleMs = spec.staleMs ?? 0;
+    const now = this.#now();
+    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs }, { ttl: ttl + staleMs });
+  }
+
+  /** Forgets every entry (a new policy does not need this: verdict keys carry its version). */
+  clear(): void {
+    this.#lru.clear();
+  }
+}

@@ -1,0 +1,109 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createPolicyStore } from '../../src/policy/store.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
+import { ErrorCodes } from '../../src/support/errors.ts';
+import { silentLogger } from '../fixtures/policy.ts';
+
+const GOOD_A = 'mode: enforce\nnamespaces:\n  exclude: [kube-system]\n';
+const GOOD_B = 'mode: warn\nnamespaces:\n  exclude: [kube-system, monitoring]\n';
+const BAD = 'mode: warn\nnamespaces:\n  exclud: [monitoring]\n';
+
+async function reloadsCounted(metrics: ReturnType<typeof createMetrics>): Promise<Record<string, number>> {
+  const m = await metrics.policyReloads.get();
+  return Object.fromEntries(m.values.map((v) => [String(v.labels.outcome), v.value]));
+}
+
+t.test('reload applies a good file, refuses a bad one and keeps the last good policy', async (t) => {
+  const dir = t.testdir({ 'policy.yaml': GOOD_A });
+  const path = join(dir, 'policy.yaml');
+  const metrics = createMetrics();
+  const store = createPolicyStore({ path, logger: silentLogger, metrics });
+  const first = store.current();
+  t.equal(first.file.mode, 'enforce');
+  t.equal(store.status().source, path);
+  t.notOk(store.status().lastReloadError);
+
+  t.equal(store.reload(), false, 'nothing changed');
+
+  writeFileSync(path, GOOD_B);
+  t.equal(store.reload(), true, 'a good file takes effect');
+  t.equal(store.current().file.mode, 'warn');
+  t.ok(store.current().isNamespaceExcluded('monitoring'));
+  const good = store.current();
+  t.not(good.version, first.version);
+
+  writeFileSync(path, BAD);
+  t.equal(store.reload(), false, 'a bad file does not take effect');
+  t.equal(store.current(), good, 'the last good policy stays in force');
+  t.equal(store.status().version, good.version);
+  t.match(store.status().lastReloadError, /policy\.yaml:3: namespaces\.exclud: unknown key/, 'status says why, with key and line');
+
+  rmSync(path);
+  t.equal(store.reload(), false);
+  t.match(store.status().lastReloadError, /cannot read policy file/);
+  t.equal(store.current(), good);
+
+  writeFileSync(path, GOOD_A);
+  t.equal(store.reload(), true);
+  t.equal(store.current().file.mode, 'enforce');
+  t.notOk(store.status().lastReloadError, 'a good reload clears the error');
+  t.same(await reloadsCounted(metrics), { applied: 2, refused: 2 });
+});
+
+t.test('an empty file: the store refuses to start on it, and a reload to it keeps the last good policy', async (t) => {
+  const dir = t.testdir({ 'policy.yaml': GOOD_B, 'empty.yaml': '' });
+  t.throws(() => createPolicyStore({ path: join(dir, 'empty.yaml') }), { code: ErrorCodes.CONFIG_INVALID, message: /empty\.yaml: \(top level\): the file holds no policy/ });
+  const path = join(dir, 'policy.yaml');
+  const metrics = createMetrics();
+  const store = createPolicyStore({ path, logger: silentLogger, metrics });
+  const good = store.current();
+  for (const text of ['', '# emptied by mistake\n', 'null\n']) {
+    writeFileSync(path, text);
+    t.equal(store.reload(), false, `${JSON.stringify(text)}: not applied`);
+    t.equal(store.current(), good, 'the last good policy stays in force');
+    t.equal(store.current().file.mode, 'warn');
+    t.match(store.status().lastReloadError, /policy\.yaml: \(top level\): the file holds no policy/);
+  }
+  t.same(await reloadsCounted(metrics), { refused: 3 });
+});
+
+t.test('the store refuses to start on a bad file', async (t) => {
+  const dir = t.testdir({ 'policy.yaml': BAD });
+  t.throws(() => createPolicyStore({ path: join(dir, 'policy.yaml') }), { code: ErrorCodes.CONFIG_INVALID, message: /:3: namespaces\.exclud: unknown key/ });
+  t.throws(() => createPolicyStore({ path: join(dir, 'missing.yaml') }), { code: ErrorCodes.CONFIG_READ });
+});
+
+t.test('without a file: the built-in default allows no registry, and the own namespace is excluded', async (t) => {
+  const store = createPolicyStore({ ownNamespace: 'ecr-admission' });
+  t.equal(store.status().source, '<built-in default>');
+  t.same([store.current().file.registries.ecr, store.current().file.registries.allow], [[], []]);
+  t.ok(store.current().isNamespaceExcluded('ecr-admission'));
+  t.notOk(store.current().isNamespaceExcluded('default'));
+  t.equal(store.reload(), false);
+  const stop = store.watch(10);
+  stop();
+});
+
+t.test('watch polls the file and applies or refuses changes', async (t) => {
+  const dir = t.testdir({ 'policy.yaml': GOOD_A });
+  const path = join(dir, 'policy.yaml');
+  const store = createPolicyStore({ path, logger: silentLogger });
+  const stop = store.watch(20);
+  t.teardown(stop);
+  const waitFor = async (what: string, predicate: () => boolean) => {
+    for (let i = 0; i < 200 && !predicate(); i++) await sleep(10);
+    t.ok(predicate(), what);
+  };
+  writeFileSync(path, GOOD_B);
+  await waitFor('the new file took effect', () => store.current().file.mode === 'warn');
+  writeFileSync(path, BAD);
+  await waitFor('the bad file was refused', () => store.status().lastReloadError !== undefined);
+  t.equal(store.current().file.mode, 'warn');
+  stop();
+  writeFileSync(path, GOOD_A);
+  await sleep(100);
+  t.equal(store.current().file.mode, 'warn', 'a stopped watch reloads nothing');
+});
