@@ -21,14 +21,30 @@ ENV NODE_ENV=development \
 # Dependencies first, so source edits do not invalidate the npm ci layer.
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.dev-build.json ./
 COPY src ./src
-# tsc -> dist/, then drop everything the runtime does not need (typescript, tap, the npm
+# tsc -> dist/ (the product: src/ without src/dev/) and dist-dev/ (everything, for the `dev`
+# target below), then drop everything the runtime does not need (typescript, tap, the npm
 # `node` package used in development, ...).
 RUN npm run build \
+ && npx tsc -p tsconfig.dev-build.json \
  && npm prune --omit=dev \
  && rm -rf node_modules/.cache
 
+# `docker build --target dev`: the development commands (the AWS sandbox and the demo) for
+# kind clusters (mk/kind.mk, the chart's sandbox.enabled). Never the default target.
+FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a AS dev
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist-dev ./dist
+USER 65532:65532
+EXPOSE 4566
+ENTRYPOINT ["/nodejs/bin/node", "dist/dev/main.js"]
+CMD ["sandbox"]
+
+# The product (the default, last target): the webhook, serve and check, and what they import.
 FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a
 WORKDIR /app
 ENV NODE_ENV=production

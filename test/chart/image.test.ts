@@ -22,9 +22,14 @@ const stages = instructions.reduce<string[][]>((acc, line) => {
 }, []);
 
 t.test('Dockerfile: pinned, multi-stage, distroless non-root', async (t) => {
-  t.equal(stages.length, 2, 'a build stage and a runtime stage');
+  t.equal(stages.length, 3, 'a build stage, the dev target and the product runtime (last, so the default)');
   for (const stage of stages) t.match(stage[0], /^FROM \S+@sha256:[0-9a-f]{64}(\s|$)/, `${stage[0]}: pinned by digest`);
-  const [build = [], runtime = []] = stages;
+  const [build = [], dev = [], runtime = []] = stages;
+  t.match(dev[0], /^FROM gcr\.io\/distroless\/nodejs24-debian1[23]:nonroot@sha256:\S+ AS dev$/, 'the dev target is named and distroless too');
+  t.ok(dev.includes('ENTRYPOINT ["/nodejs/bin/node", "dist/dev/main.js"]'), 'the dev target runs the checkout entry (demo, sandbox)');
+  t.ok(runtime.includes('COPY --from=build /app/dist ./dist'), 'the product copies the product build only');
+  t.notOk(runtime.some((l) => l.includes('dist-dev')), 'the product never carries the dev build');
+  t.ok(build.some((l) => /tsc -p tsconfig\.dev-build\.json/.test(l)), 'the dev build is a second entry');
   t.match(build[0], /^FROM node:24(-bookworm|-trixie)?@sha256:/, 'built on the full Node 24 image');
   t.match(runtime[0], /^FROM gcr\.io\/distroless\/nodejs24-debian1[23]:nonroot@sha256:/, 'runs on distroless Node 24, nonroot');
   t.ok(build.some((l) => /^RUN npm ci\b/.test(l)), 'npm ci');
