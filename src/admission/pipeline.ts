@@ -88,7 +88,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const tag = effectiveTag(ref);
     if (tag === undefined || !deps.tagDigests) return false;
     const digest = deps.tagDigests.freshTagDigest(subjectOf(ref, policy), tag);
-    const ttlMs = policy.file.cache.ttlSeconds.mutableTag * 1000;
+    const ttlMs = policy.cache.ttlSeconds.mutableTag * 1000;
     return digest !== undefined && recentPasses.passedWithin(policy, namespace, image, ttlMs, now().getTime()) === digest;
   }
 

@@ -8,9 +8,8 @@ import { ENVELOPE_BUDGET_BYTES, EnvelopeBudget, MAX_REFERRERS } from '../facts/s
 import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import type { SignerRevocation } from '../facts/signer/revocation.ts';
-import { errorMessage } from '../support/errors.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
-import { compileTrust, type CompiledTrust } from '../policy/trust.ts';
+import type { CompiledTrust } from '../policy/trust.ts';
 import { computeVerdict, verdictSpec, withCurrentRevocation, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
 import { error, fail, pass, type Check, type CheckContext, type CheckOutcome, type ManifestDescriptor } from './types.ts';
 
@@ -59,7 +58,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     return { place, list: (digest, signal, budget) => deps.source.list(loc, digest, signal, budget) };
   }
 
-  /** Keyed by the effective settings' hash (signature-trust.ts), never by the override's name:
+  /** Keyed by the effective settings' hash (policy/trust.ts, computed at load), never by the override's name:
    *  an override named like the base policy cannot reuse its verdicts, and a policy reload that
    *  keeps the settings (and the trust stores' certificates) keeps the verdicts. */
   async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor, budget: EnvelopeBudget): Promise<SignatureVerdict> {
@@ -93,12 +92,12 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     enabled: (policy, image) => policy.checks.signature !== undefined && (image.managed || image.oci !== undefined),
     async run(ctx) {
       const resolved = ctx.image.resolved!;
-      let trust: CompiledTrust;
-      try {
-        trust = compileTrust(ctx.policy.checks.signature!);
-      } catch (err) {
-        return error('signature', `the policy's signature settings cannot be used: ${errorMessage(err)}`, 'Fix checks.signature in the policy file.');
-      }
+      // Compiled when the policy was loaded: a trust store that cannot be read refused the
+      // policy (or its reload) then, so nothing is read or parsed here.
+      const trust = ctx.policy.trust;
+      // Unreachable with a policy from compilePolicy; closed (a fail, which onError never
+      // admits) rather than open, were it ever reached.
+      if (!trust) return fail('signature', 'internal error: the policy\'s signature settings were not compiled, so no signature can be checked', 'Report this to the webhook\'s maintainers.');
       // One envelope budget for the image and its platform children together.
       const budget = new EnvelopeBudget();
       try {

@@ -2,8 +2,8 @@
 // denied severity, net of unexpired exceptions? A digest nobody has scanned is not "clean":
 // its scan state is named and handled by policy notScanned (deny by default).
 import type { VulnerabilitiesCheckConfig } from '../policy/schema.ts';
+import { DAY_MS, type VulnerabilityException } from '../policy/exceptions.ts';
 import { isScanned, type VulnerabilityFacts, type VulnerabilityFinding, type VulnerabilityReport } from '../facts/vulnerabilities.ts';
-import { imageMatcher, type Matcher } from '../policy/glob.ts';
 import { remainingMs } from './ecr-messages.ts';
 import { error, fail, pass, type Check, type CheckOutcome, type EcrImageLocation } from './types.ts';
 import {
@@ -11,37 +11,8 @@ import {
 } from './vulnerability-messages.ts';
 
 export const DEFAULT_DENY_SEVERITIES = ['CRITICAL'] as const;
-const DAY_MS = 86_400_000;
 /** An exception this close to its end warns whoever relies on it. */
 export const EXPIRY_WARNING_MS = 7 * DAY_MS;
-
-interface CompiledException {
-  readonly id: string;
-  readonly images: readonly string[];
-  readonly matches: Matcher;
-  readonly expires: string;
-  /** First instant it no longer waives: the day after `expires`, 00:00 UTC. */
-  readonly endsAt: number;
-}
-
-// Policies are compiled and frozen per load, so their exception lists can key a memo.
-const compiled = new WeakMap<object, CompiledException[]>();
-
-function compileExceptions(config: VulnerabilitiesCheckConfig): CompiledException[] {
-  const list = config.exceptions ?? [];
-  let out = compiled.get(list);
-  if (!out) {
-    out = list.map((e) => {
-      const matchers = e.images.map(imageMatcher);
-      return {
-        id: e.id.toUpperCase(), images: e.images, matches: (ref: string) => matchers.some((m) => m(ref)),
-        expires: e.expires, endsAt: Date.parse(`${e.expires}T00:00:00Z`) + DAY_MS,
-      };
-    });
-    compiled.set(list, out);
-  }
-  return out;
-}
 
 /** Policy filters: only findings with a fix, only findings at or above a score. A finding that
  *  does not say (BASIC scanning has neither) is counted: missing data never waives. */
@@ -51,19 +22,22 @@ function counts(f: VulnerabilityFinding, config: VulnerabilitiesCheckConfig): bo
   return true;
 }
 
-function expiryWarning(e: CompiledException, now: number): string {
+function expiryWarning(e: VulnerabilityException, now: number): string {
   const days = Math.floor((e.endsAt - now) / DAY_MS);
   const when = days === 0 ? 'today' : `in ${days} day${days === 1 ? '' : 's'}`;
   return `[vulnerabilities] exception for ${e.id} expires ${e.expires} (${when})`;
 }
 
-/** Pure: the verdict on one image's report under one policy at one instant. */
-export function evaluateReport(report: VulnerabilityReport, config: VulnerabilitiesCheckConfig, imageRef: string, now: Date, loc: EcrImageLocation): CheckOutcome {
+/** Pure: the verdict on one image's report under one policy (its settings and its exceptions,
+ *  compiled at load) at one instant. */
+export function evaluateReport(
+  report: VulnerabilityReport, config: VulnerabilitiesCheckConfig, policyExceptions: readonly VulnerabilityException[], imageRef: string, now: Date, loc: EcrImageLocation,
+): CheckOutcome {
   const at = now.getTime();
-  const exceptions = compileExceptions(config).filter((e) => e.matches(imageRef));
+  const exceptions = policyExceptions.filter((e) => e.matches(imageRef));
   const denied: VulnerabilityFinding[] = [];
-  const expired = new Map<string, CompiledException>();
-  const relied = new Map<string, CompiledException>();
+  const expired = new Map<string, VulnerabilityException>();
+  const relied = new Map<string, VulnerabilityException>();
   let filtered = 0;
   let waived = 0;
   for (const f of report.findings) {
@@ -131,7 +105,7 @@ export function vulnerabilitiesCheck(facts: VulnerabilityFacts): Check {
       } catch (err) {
         return vulnerabilityFactFailure(err, loc);
       }
-      return evaluateReport(report, config, image.ref.normalized, now, loc);
+      return evaluateReport(report, config, policy.vulnerabilityExceptions ?? [], image.ref.normalized, now, loc);
     },
   };
 }

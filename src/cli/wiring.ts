@@ -37,7 +37,7 @@ export interface Runtime {
 export function createRuntime(options: RuntimeOptions): Runtime {
   // Cache size, TTLs and AWS endpoints come from the policy in force at start; a reloaded
   // policy changes checks and modes at once, these at the next restart.
-  const policy = options.policyStore.current().file;
+  const policy = options.policyStore.current();
   const clients = new AwsClients({
     env: options.env,
     aws: policy.aws,

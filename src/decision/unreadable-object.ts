@@ -13,47 +13,21 @@
 // be softer still where an override enforces over a base in audit.
 import type { Mode } from '../policy/schema.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
-import { anyOf, globMatcher, type Matcher } from '../policy/glob.ts';
 
 const STRICTNESS: Record<Mode, number> = { audit: 0, warn: 1, enforce: 2 };
 
-interface Candidate {
-  readonly namespace: Matcher;
-  /** Its images are "*" or absent: it applies to every image, so nothing after it does. */
-  readonly catchAll: boolean;
-  readonly effective: EffectivePolicy;
-}
-
-// Compiled once per policy load (CompiledPolicy objects are frozen and replaced on reload).
-const compiled = new WeakMap<CompiledPolicy, readonly Candidate[]>();
-
-function candidatesOf(policy: CompiledPolicy): readonly Candidate[] {
-  let list = compiled.get(policy);
-  if (!list) {
-    const file = policy.file;
-    list = file.overrides.map((o) => ({
-      namespace: o.namespaces ? anyOf(o.namespaces.map(globMatcher)) : () => true,
-      catchAll: o.images === undefined || o.images.includes('*'),
-      effective: Object.freeze({ name: o.name, mode: o.mode ?? file.mode, onError: o.onError ?? file.onError, checks: file.checks }),
-    }));
-    compiled.set(policy, list);
-  }
-  return list;
-}
-
 /** The policy (for its mode and name only) that decides an unreadable object in `namespace`. */
 export function policyForUnknownImages(policy: CompiledPolicy, namespace: string): EffectivePolicy {
-  const base: EffectivePolicy = { name: 'default', mode: policy.file.mode, onError: policy.file.onError, checks: policy.file.checks };
   let strictest: EffectivePolicy | undefined;
   let caught = false;
-  for (const c of candidatesOf(policy)) {
-    if (!c.namespace(namespace)) continue;
-    if (!strictest || STRICTNESS[c.effective.mode] > STRICTNESS[strictest.mode]) strictest = c.effective;
-    if (c.catchAll) {
+  for (const o of policy.overrides) {
+    if (!o.namespace(namespace)) continue;
+    if (!strictest || STRICTNESS[o.effective.mode] > STRICTNESS[strictest.mode]) strictest = o.effective;
+    if (o.everyImage) {
       caught = true;
       break;
     }
   }
-  if (!caught && (!strictest || STRICTNESS[base.mode] > STRICTNESS[strictest.mode])) strictest = base;
+  if (!caught && (!strictest || STRICTNESS[policy.base.mode] > STRICTNESS[strictest.mode])) strictest = policy.base;
   return strictest!;
 }

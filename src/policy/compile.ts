@@ -1,9 +1,12 @@
-// Compiles a loaded policy into matchers once per load, so the admission path only runs
-// precompiled functions: no pattern parsing, no merging per request.
+// Compiles a loaded policy once per load, so the admission path only reads precompiled values:
+// no pattern parsing, no merging, no trust store reading per request. Nothing outside policy/
+// reads the policy file itself.
 import type { LoadedPolicy } from './load.ts';
-import type { ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from './schema.ts';
+import type { AwsConfig, CacheConfig, ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from './schema.ts';
 import type { ImageReference } from '../image/reference.ts';
 import { anyOf, globMatcher, imageMatcher, type Matcher } from './glob.ts';
+import { compileExceptions, type VulnerabilityException } from './exceptions.ts';
+import type { CompiledTrust } from './trust.ts';
 
 /** The policy that applies to one image in one namespace, after overrides. */
 export interface EffectivePolicy {
@@ -12,12 +15,31 @@ export interface EffectivePolicy {
   readonly mode: Mode;
   readonly onError: OnError;
   readonly checks: ChecksConfig;
+  /** checks.signature compiled at load (trust stores read, identities parsed, verdict key
+   *  hashed); set whenever checks.signature is. */
+  readonly trust?: CompiledTrust;
+  /** checks.vulnerabilities.exceptions compiled at load; absent or empty: none. */
+  readonly vulnerabilityExceptions?: readonly VulnerabilityException[];
+}
+
+export interface CompiledOverride {
+  readonly namespace: Matcher;
+  readonly image: Matcher;
+  /** Its images are "*" or absent: it applies to every image of a matching namespace. */
+  readonly everyImage: boolean;
+  readonly effective: EffectivePolicy;
 }
 
 export interface CompiledPolicy {
   readonly version: string;
   readonly source: string;
-  readonly file: PolicyFile;
+  /** The policy with no override applied. */
+  readonly base: EffectivePolicy;
+  /** In file order: the first that matches wins. */
+  readonly overrides: readonly CompiledOverride[];
+  /** Read at start (wiring.ts): cache size and TTLs, AWS endpoints. */
+  readonly cache: CacheConfig;
+  readonly aws: AwsConfig;
   readonly ecrAccounts: ReadonlyMap<string, EcrRegistryConfig>;
   /** registries.oci by host. */
   readonly ociRegistries: ReadonlyMap<string, OciRegistryConfig>;
@@ -26,12 +48,6 @@ export interface CompiledPolicy {
   forImage(namespace: string, image: ImageReference): EffectivePolicy;
   /** Human summary of the allowed registries, for the origin check's hint. */
   describeAllowedRegistries(): string;
-}
-
-interface CompiledOverride {
-  readonly namespace: Matcher;
-  readonly image: Matcher;
-  readonly effective: EffectivePolicy;
 }
 
 function mergeChecks(base: ChecksConfig, override: ChecksConfig | undefined): ChecksConfig {
@@ -47,27 +63,41 @@ function describeRegistries(file: PolicyFile): string {
   return parts.length > 0 ? parts.join('; ') : 'none (the policy allows no registry)';
 }
 
+function effectivePolicy(name: string, mode: Mode, onError: OnError, checks: ChecksConfig, trust: CompiledTrust | undefined): EffectivePolicy {
+  return Object.freeze({
+    name,
+    mode,
+    onError,
+    checks,
+    ...(trust && { trust }),
+    vulnerabilityExceptions: compileExceptions(checks.vulnerabilities),
+  });
+}
+
 export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: string } = {}): CompiledPolicy {
   const file = loaded.policy;
-  const base: EffectivePolicy = Object.freeze({ name: 'default', mode: file.mode, onError: file.onError, checks: file.checks });
-  const overrides: CompiledOverride[] = file.overrides.map((o) => ({
-    namespace: o.namespaces ? anyOf(o.namespaces.map(globMatcher)) : () => true,
-    image: o.images ? anyOf(o.images.map(imageMatcher)) : () => true,
-    effective: Object.freeze({
-      name: o.name,
-      mode: o.mode ?? file.mode,
-      onError: o.onError ?? file.onError,
-      checks: mergeChecks(file.checks, o.checks),
-    }),
-  }));
+  const base = effectivePolicy('default', file.mode, file.onError, file.checks, loaded.trust.base);
+  const overrides: CompiledOverride[] = file.overrides.map((o, i) => {
+    const checks = mergeChecks(file.checks, o.checks);
+    // An override that names checks.signature has its own trust; otherwise it keeps the base's.
+    const trust = o.checks?.signature ? loaded.trust.overrides[i] : loaded.trust.base;
+    return Object.freeze({
+      namespace: o.namespaces ? anyOf(o.namespaces.map(globMatcher)) : () => true,
+      image: o.images ? anyOf(o.images.map(imageMatcher)) : () => true,
+      everyImage: o.images === undefined || o.images.includes('*'),
+      effective: effectivePolicy(o.name, o.mode ?? file.mode, o.onError ?? file.onError, checks, trust),
+    });
+  });
   const excluded = anyOf([...file.namespaces.exclude, ...(options.ownNamespace ? [options.ownNamespace] : [])].map(globMatcher));
-  const ecrAccounts = new Map(file.registries.ecr.map((r) => [r.accountId, r]));
   const summary = describeRegistries(file);
   return Object.freeze({
     version: loaded.version,
     source: loaded.source,
-    file,
-    ecrAccounts,
+    base,
+    overrides: Object.freeze(overrides),
+    cache: file.cache,
+    aws: file.aws,
+    ecrAccounts: new Map(file.registries.ecr.map((r) => [r.accountId, r])),
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
     isNamespaceExcluded: excluded,

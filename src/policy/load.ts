@@ -6,13 +6,17 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, isSeq, type Document } from 'yaml';
 import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
 import { PolicySchema, type PolicyFile } from './schema.ts';
-import { semanticProblems } from './semantics.ts';
+import { checkSemantics } from './semantics.ts';
+import type { PolicyTrust } from './trust.ts';
 
 export interface LoadedPolicy {
   readonly policy: PolicyFile;
-  /** Short content hash: part of every cached verdict's key, so a new policy never reuses an old verdict. */
+  /** Short hash of the text and of the trust stores' certificates: a policy whose trust store
+   *  files changed is a new policy (a reload takes it), though its text is the same. */
   readonly version: string;
   readonly source: string;
+  /** checks.signature compiled while it was validated: trust stores read once, at load. */
+  readonly trust: PolicyTrust;
 }
 
 export interface PolicyProblem {
@@ -210,14 +214,15 @@ export function parsePolicy(text: string, source = '<policy>'): LoadedPolicy {
     const { listed, more } = schemaProblems(doc, lines, validate.errors ?? []);
     throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, listed, more));
   }
-  const found = semanticProblems(data);
+  const { problems: found, trust } = checkSemantics(data);
   const semantic = found.slice(0, MAX_LISTED).map((p) => {
     const line = lineOf(doc, lines, p.segments);
     return { path: formatPath(p.segments), message: p.message, ...(line !== undefined && { line }) };
   });
   if (semantic.length > 0) throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, semantic, found.length - semantic.length));
-  const version = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return { policy: deepFreeze(data), version, source };
+  const hash = createHash('sha256').update(text);
+  for (const t of [trust.base, ...trust.overrides]) if (t) hash.update(`\0${t.settingsKey}`);
+  return { policy: deepFreeze(data), version: hash.digest('hex').slice(0, 12), source, trust };
 }
 
 export function loadPolicyFile(path: string): LoadedPolicy {

@@ -1,9 +1,10 @@
 // Checks the schema cannot express: patterns that compile, real calendar dates, identities in
-// a known syntax, trust store files that exist. Each problem names its key path.
-import { loadTrustStore, parseTrustedIdentity } from '../notation/index.ts';
-import { errorMessage } from '../support/errors.ts';
+// a known syntax, trust store files that exist. Each problem names its key path. The trust
+// settings are compiled here, once (trust.ts): validating them means reading the stores, and
+// compile.ts takes the result instead of reading them again.
 import { validateImagePattern, validatePattern } from './glob.ts';
 import type { ChecksConfig, PolicyFile } from './schema.ts';
+import { compileTrust, type CompiledTrust, type PolicyTrust } from './trust.ts';
 
 export interface SemanticProblem {
   readonly segments: Array<string | number>;
@@ -23,35 +24,30 @@ function isCalendarDate(s: string): boolean {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
 }
 
-function checksProblems(checks: ChecksConfig | undefined, at: Array<string | number>, out: SemanticProblem[]): void {
-  const sig = checks?.signature;
-  sig?.trustedIdentities.forEach((id, i) => {
-    try {
-      parseTrustedIdentity(id);
-    } catch (err) {
-      out.push({ segments: [...at, 'signature', 'trustedIdentities', i], message: `${errorMessage(err)} (use "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN)` });
-    }
-  });
-  // Read the stores now, so a missing or malformed PEM refuses the policy instead of
-  // failing every admission later.
-  sig?.trustStores.forEach((store, i) => {
-    try {
-      loadTrustStore(store);
-    } catch (err) {
-      out.push({ segments: [...at, 'signature', 'trustStores', i, 'path'], message: errorMessage(err) });
-    }
-  });
+/** Validates one checks block; returns its signature settings compiled, if it has them. */
+function checksProblems(checks: ChecksConfig | undefined, at: Array<string | number>, out: SemanticProblem[]): CompiledTrust | undefined {
+  let trust: CompiledTrust | undefined;
+  if (checks?.signature) {
+    // The stores are read now, so a missing or malformed PEM refuses the policy (or the
+    // reload) instead of failing every admission later.
+    const compiled = compileTrust(checks.signature);
+    for (const p of compiled.problems) out.push({ segments: [...at, 'signature', ...p.at], message: p.message });
+    trust = compiled.trust;
+  }
   checks?.vulnerabilities?.exceptions?.forEach((e, i) => {
     if (!isCalendarDate(e.expires)) out.push({ segments: [...at, 'vulnerabilities', 'exceptions', i, 'expires'], message: `"${e.expires}" is not a calendar date` });
     patterns(e.images, [...at, 'vulnerabilities', 'exceptions', i, 'images'], out, validateImagePattern);
   });
+  return trust;
 }
 
 /** Names the code gives itself (compile.ts: the base policy is "default"); an override named
  *  like one would be indistinguishable from it, compared case-insensitively. */
 const RESERVED_OVERRIDE_NAMES: ReadonlySet<string> = new Set(['default']);
 
-export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
+/** The problems of a schema-valid policy; when there are none, `trust` holds its signature
+ *  settings compiled (trust stores loaded once, here). */
+export function checkSemantics(policy: PolicyFile): { problems: SemanticProblem[]; trust: PolicyTrust } {
   const out: SemanticProblem[] = [];
   patterns(policy.registries.allow, ['registries', 'allow'], out, validateImagePattern);
   patterns(policy.namespaces.exclude, ['namespaces', 'exclude'], out);
@@ -60,7 +56,8 @@ export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
     if (seen.has(r.accountId)) out.push({ segments: ['registries', 'ecr', i, 'accountId'], message: `account ${r.accountId} is listed twice` });
     seen.add(r.accountId);
   });
-  checksProblems(policy.checks, ['checks'], out);
+  const baseTrust = checksProblems(policy.checks, ['checks'], out);
+  const overrideTrust: Array<CompiledTrust | undefined> = [];
   const names = new Set<string>();
   policy.overrides.forEach((o, i) => {
     if (RESERVED_OVERRIDE_NAMES.has(o.name.toLowerCase())) {
@@ -74,7 +71,7 @@ export function semanticProblems(policy: PolicyFile): SemanticProblem[] {
     }
     patterns(o.namespaces, ['overrides', i, 'namespaces'], out);
     patterns(o.images, ['overrides', i, 'images'], out, validateImagePattern);
-    checksProblems(o.checks, ['overrides', i, 'checks'], out);
+    overrideTrust.push(checksProblems(o.checks, ['overrides', i, 'checks'], out));
   });
-  return out;
+  return { problems: out, trust: Object.freeze({ ...(baseTrust && { base: baseTrust }), overrides: Object.freeze(overrideTrust) }) };
 }

@@ -1,7 +1,10 @@
-// The signature settings of a policy, compiled once per loaded policy: trust stores read
-// from their PEM files, trusted identities parsed, and a key naming exactly these settings.
+// The signature settings of a policy, compiled once per load: trust stores read from their PEM
+// files, trusted identities parsed, and a key naming exactly these settings. It runs while the
+// policy is validated (semantics.ts), so a store that cannot be read refuses the policy (or
+// the reload) with its key and line, and admissions only ever read the result.
 import { createHash } from 'node:crypto';
 import type { SignatureCheckConfig } from './schema.ts';
+import { errorMessage } from '../support/errors.ts';
 import { loadTrustStore, parseTrustedIdentity, type RevocationMode, type TrustedIdentity, type TrustStore } from '../notation/index.ts';
 
 export interface CompiledTrust {
@@ -16,8 +19,21 @@ export interface CompiledTrust {
   /** sha256 of every setting that can change a verdict (trust stores' types, names and
    *  certificate fingerprints in order, identities in order, revocation, multiArch, source):
    *  cached verdicts are keyed by it, never by a name a user picks, so two overrides share a
-   *  verdict exactly when they would reach the same one. */
+   *  verdict exactly when they would reach the same one. Computed here, once per load. */
   readonly settingsKey: string;
+}
+
+/** checks.signature compiled for the base policy and for each override that sets its own
+ *  (undefined where an override does not: it inherits the base policy's). */
+export interface PolicyTrust {
+  readonly base?: CompiledTrust;
+  readonly overrides: ReadonlyArray<CompiledTrust | undefined>;
+}
+
+/** A problem of one signature setting; `at` is the key path below checks.signature. */
+export interface TrustProblem {
+  readonly at: Array<string | number>;
+  readonly message: string;
 }
 
 function settingsKeyOf(trust: Omit<CompiledTrust, 'settingsKey' | 'describeIdentities'>): string {
@@ -31,22 +47,33 @@ function settingsKeyOf(trust: Omit<CompiledTrust, 'settingsKey' | 'describeIdent
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-// Policies are frozen objects replaced whole on reload, so their config objects key the cache.
-const compiled = new WeakMap<SignatureCheckConfig, CompiledTrust>();
-
-/** Throws (NotationError naming the file or identity) when the settings cannot be used. */
-export function compileTrust(config: SignatureCheckConfig): CompiledTrust {
-  let trust = compiled.get(config);
-  if (!trust) {
-    const settings = {
-      trustStores: config.trustStores.map((s) => ({ ...loadTrustStore(s), ...(s.name !== undefined && { name: s.name }) })),
-      identities: config.trustedIdentities.map(parseTrustedIdentity),
-      revocation: config.revocation ?? 'enforce',
-      multiArch: config.multiArch ?? 'indexOrChildren',
-      source: config.source ?? 'ecr-api',
-    } as const;
-    trust = { ...settings, describeIdentities: config.trustedIdentities.join(', '), settingsKey: settingsKeyOf(settings) };
-    compiled.set(config, trust);
-  }
-  return trust;
+/** Reads every trust store and parses every identity once; the trust only when all of them could be used. */
+export function compileTrust(config: SignatureCheckConfig): { trust?: CompiledTrust; problems: TrustProblem[] } {
+  const problems: TrustProblem[] = [];
+  const identities: TrustedIdentity[] = [];
+  config.trustedIdentities.forEach((id, i) => {
+    try {
+      identities.push(parseTrustedIdentity(id));
+    } catch (err) {
+      problems.push({ at: ['trustedIdentities', i], message: `${errorMessage(err)} (use "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN)` });
+    }
+  });
+  const trustStores: TrustStore[] = [];
+  config.trustStores.forEach((spec, i) => {
+    try {
+      trustStores.push({ ...loadTrustStore(spec), ...(spec.name !== undefined && { name: spec.name }) });
+    } catch (err) {
+      problems.push({ at: ['trustStores', i, 'path'], message: errorMessage(err) });
+    }
+  });
+  if (problems.length > 0) return { problems };
+  const settings = {
+    trustStores,
+    identities,
+    revocation: config.revocation ?? 'enforce',
+    multiArch: config.multiArch ?? 'indexOrChildren',
+    source: config.source ?? 'ecr-api',
+  } as const;
+  const trust: CompiledTrust = Object.freeze({ ...settings, describeIdentities: config.trustedIdentities.join(', '), settingsKey: settingsKeyOf(settings) });
+  return { trust, problems };
 }

@@ -210,13 +210,13 @@ t.test('a reload of a bad file keeps the last good policy, whole', async (t) => 
     t.equal(store.reload(), false, `${label}: not applied`);
     t.ok(performance.now() - started < MAX_HUGE_MS, `${label}: refused in ${Math.round(performance.now() - started)} ms`);
     t.equal(store.current(), good, `${label}: the same compiled policy stays in force`);
-    t.equal(store.current().file.mode, 'enforce');
-    t.equal(store.current().file.onError, 'deny');
+    t.equal(store.current().base.mode, 'enforce');
+    t.equal(store.current().base.onError, 'deny');
     t.match(store.status().lastReloadError, /^invalid policy file /, `${label}: the refusal is visible`);
     t.ok((store.status().lastReloadError ?? '').length <= MAX_MESSAGE, `${label}: and readable (${store.status().lastReloadError?.length} characters)`);
   }
   writeFileSync(file, fullPolicy({ onError: 'allow' }));
   t.equal(store.reload(), true, 'a good file is applied');
-  t.equal(store.current().file.onError, 'allow');
+  t.equal(store.current().base.onError, 'allow');
   t.notOk(store.status().lastReloadError, 'and clears the error');
 });

@@ -22,7 +22,7 @@ t.test('reload applies a good file, refuses a bad one and keeps the last good po
   const metrics = createMetrics();
   const store = createPolicyStore({ path, logger: silentLogger, metrics });
   const first = store.current();
-  t.equal(first.file.mode, 'enforce');
+  t.equal(first.base.mode, 'enforce');
   t.equal(store.status().source, path);
   t.notOk(store.status().lastReloadError);
 
@@ -30,7 +30,7 @@ t.test('reload applies a good file, refuses a bad one and keeps the last good po
 
   writeFileSync(path, GOOD_B);
   t.equal(store.reload(), true, 'a good file takes effect');
-  t.equal(store.current().file.mode, 'warn');
+  t.equal(store.current().base.mode, 'warn');
   t.ok(store.current().isNamespaceExcluded('monitoring'));
   const good = store.current();
   t.not(good.version, first.version);
@@ -48,7 +48,7 @@ t.test('reload applies a good file, refuses a bad one and keeps the last good po
 
   writeFileSync(path, GOOD_A);
   t.equal(store.reload(), true);
-  t.equal(store.current().file.mode, 'enforce');
+  t.equal(store.current().base.mode, 'enforce');
   t.notOk(store.status().lastReloadError, 'a good reload clears the error');
   t.same(await reloadsCounted(metrics), { applied: 2, refused: 2 });
 });
@@ -64,7 +64,7 @@ t.test('an empty file: the store refuses to start on it, and a reload to it keep
     writeFileSync(path, text);
     t.equal(store.reload(), false, `${JSON.stringify(text)}: not applied`);
     t.equal(store.current(), good, 'the last good policy stays in force');
-    t.equal(store.current().file.mode, 'warn');
+    t.equal(store.current().base.mode, 'warn');
     t.match(store.status().lastReloadError, /policy\.yaml: \(top level\): the file holds no policy/);
   }
   t.same(await reloadsCounted(metrics), { refused: 3 });
@@ -79,7 +79,7 @@ t.test('the store refuses to start on a bad file', async (t) => {
 t.test('without a file: the built-in default allows no registry, and the own namespace is excluded', async (t) => {
   const store = createPolicyStore({ ownNamespace: 'ecr-admission' });
   t.equal(store.status().source, '<built-in default>');
-  t.same([store.current().file.registries.ecr, store.current().file.registries.allow], [[], []]);
+  t.same([store.current().ecrAccounts.size, store.current().ociRegistries.size, store.current().describeAllowedRegistries()], [0, 0, 'none (the policy allows no registry)']);
   t.ok(store.current().isNamespaceExcluded('ecr-admission'));
   t.notOk(store.current().isNamespaceExcluded('default'));
   t.equal(store.reload(), false);
@@ -98,12 +98,12 @@ t.test('watch polls the file and applies or refuses changes', async (t) => {
     t.ok(predicate(), what);
   };
   writeFileSync(path, GOOD_B);
-  await waitFor('the new file took effect', () => store.current().file.mode === 'warn');
+  await waitFor('the new file took effect', () => store.current().base.mode === 'warn');
   writeFileSync(path, BAD);
   await waitFor('the bad file was refused', () => store.status().lastReloadError !== undefined);
-  t.equal(store.current().file.mode, 'warn');
+  t.equal(store.current().base.mode, 'warn');
   stop();
   writeFileSync(path, GOOD_A);
   await sleep(100);
-  t.equal(store.current().file.mode, 'warn', 'a stopped watch reloads nothing');
+  t.equal(store.current().base.mode, 'warn', 'a stopped watch reloads nothing');
 });
