@@ -10,12 +10,13 @@ import { ociFactFailure } from './oci-messages.ts';
 import { shortDigest } from '../image/digest.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
 import { fail, pass, type Check, type CheckContext } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 /** A pull-through-cache repository fills on its first pull, which a denial would prevent:
  *  say so, and how to fill it, instead of a plain "not found". */
 function notYetCached(ctx: CheckContext, err: unknown, what: string) {
   const loc = ctx.image.ecr!;
-  if (!(err instanceof FactError) || (err.code !== 'IMAGE_NOT_FOUND' && err.code !== 'REPOSITORY_NOT_FOUND')) return undefined;
+  if (!(err instanceof FactError) || (err.code !== ErrorCodes.IMAGE_NOT_FOUND && err.code !== ErrorCodes.REPOSITORY_NOT_FOUND)) return undefined;
   const origin = pullThroughCacheOrigin(loc.repository, ctx.compiled.ecrAccounts.get(loc.accountId)?.pullThroughCachePrefixes ?? []);
   if (!origin) return undefined;
   return fail('digest', `${what} is not in the pull-through cache ${origin.prefix} (upstream ${origin.upstreamPath}) yet`,

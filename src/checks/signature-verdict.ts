@@ -11,13 +11,13 @@ import type { CacheConfig } from '../policy/schema.ts';
 import type { SignatureListing } from '../facts/ecr/signatures.ts';
 import type { EnvelopeBudget } from '../facts/signature-budget.ts';
 import type { SignerRevocation } from '../facts/signer/revocation.ts';
-import { errorMessage } from '../support/errors.ts';
+import { ErrorCodes, errorMessage } from '../support/errors.ts';
 import { SIGNING_SCHEME_X509, verifySignature, signerOf, type RejectionCode, type RevocationInput, type TargetDescriptor, type VerifiedSignature } from '../notation/index.ts';
 import { parseEnvelope } from '../notation/verify.ts';
 import type { CompiledTrust } from '../policy/trust.ts';
 
 export interface RejectedEntry {
-  readonly code: RejectionCode | 'UNREADABLE';
+  readonly code: RejectionCode | typeof ErrorCodes.UNREADABLE;
   readonly reason: string;
   readonly signer?: string;
   /** True when the rejection says something about the signature (or the referrer the
@@ -42,7 +42,7 @@ export interface SignatureVerdict {
 // Verification that could not finish for a reason outside the envelope: Signer did not answer,
 // or the deadline struck. An INTERNAL error is the verifier failing on bytes the requester
 // supplied: definitive (fail closed), never an undecided verdict for onError.
-const TRANSIENT: ReadonlySet<string> = new Set(['REVOCATION_ERROR', 'ABORTED']);
+const TRANSIENT: ReadonlySet<string> = new Set([ErrorCodes.REVOCATION_ERROR, ErrorCodes.ABORTED]);
 
 export interface VerdictDeps {
   readonly cache: FactCache;
@@ -94,7 +94,7 @@ function validUntil(result: VerifiedSignature, envelope: Uint8Array, mediaType: 
 export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, list: ListSignatures, target: TargetDescriptor, signal: AbortSignal, budgetMs: () => number, budget: EnvelopeBudget): Promise<SignatureVerdict> {
   const listing = await list(target.digest, signal, budget);
   const rejected: RejectedEntry[] = listing.unreadable.map((u) => ({
-    code: 'UNREADABLE', reason: `signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`, definitive: u.error.definitive,
+    code: ErrorCodes.UNREADABLE, reason: `signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`, definitive: u.error.definitive,
   }));
   const valid: ValidSignature[] = [];
   await Promise.all(listing.artifacts.map(async (a) => {
@@ -119,7 +119,7 @@ export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, li
     else {
       const signer = result.signer ?? signerOf(a.envelope, a.envelopeMediaType);
       // Cancelled once Signer was asked: the deadline struck while Signer had not answered.
-      const reason = result.code === 'ABORTED' && askedSigner ? `${result.reason}: signer GetRevocationStatus did not answer within the admission deadline` : result.reason;
+      const reason = result.code === ErrorCodes.ABORTED && askedSigner ? `${result.reason}: signer GetRevocationStatus did not answer within the admission deadline` : result.reason;
       rejected.push({ code: result.code, reason, ...(signer !== undefined && { signer }), definitive: !TRANSIENT.has(result.code) });
     }
   }));
@@ -143,9 +143,9 @@ export async function withCurrentRevocation(deps: VerdictDeps, trust: CompiledTr
     let problem: RejectedEntry | undefined;
     try {
       const revoked = await deps.revocation.revoked(s.revocationInput, signal, budgetMs);
-      if (revoked.length > 0) problem = { code: 'REVOKED', reason: `signed by ${s.signer}, revoked: ${revoked.join(', ')}`, signer: s.signer, definitive: true };
+      if (revoked.length > 0) problem = { code: ErrorCodes.REVOKED, reason: `signed by ${s.signer}, revoked: ${revoked.join(', ')}`, signer: s.signer, definitive: true };
     } catch (err) {
-      problem = { code: 'REVOCATION_ERROR', reason: `revocation status unknown: ${errorMessage(err)}`, signer: s.signer, definitive: false };
+      problem = { code: ErrorCodes.REVOCATION_ERROR, reason: `revocation status unknown: ${errorMessage(err)}`, signer: s.signer, definitive: false };
     }
     if (!problem) valid.push(s);
     else if (trust.revocation === 'warn') valid.push({ ...s, warnings: [...s.warnings, problem.reason] });

@@ -8,6 +8,7 @@ import { ENVELOPE_BUDGET_BYTES, EnvelopeBudget, MAX_REFERRERS } from '../facts/s
 import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import type { SignerRevocation } from '../facts/signer/revocation.ts';
+import { ErrorCodes } from '../support/errors.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
 import type { CompiledTrust } from '../policy/trust.ts';
 import { computeVerdict, verdictSpec, withCurrentRevocation, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
@@ -81,7 +82,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     }
     if (verdict.rejected.length === 0 && verdict.overBudget > 0) return fail('signature', `${label}no signature could be examined (${notExamined(verdict)})`, signHint(trust));
     if (verdict.rejected.length === 0) return fail('signature', `${label}${await explainUnsigned(ctx, digest)}`, signHint(trust));
-    const revoked = verdict.rejected.find((r) => r.code === 'REVOKED');
+    const revoked = verdict.rejected.find((r) => r.code === ErrorCodes.REVOKED);
     const headline = revoked ? 'the signature was revoked' : 'no valid signature from a trusted identity';
     return fail('signature', `${label}${headline} (${describeRejections(verdict)})`, signHint(trust));
   }

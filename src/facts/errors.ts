@@ -2,12 +2,11 @@
 // exist, it is archived): the checks deny on them whatever onError says. The others mean AWS
 // could not answer, and the decision follows onError.
 import { outcomeOf } from './aws-clients.ts';
+import { ErrorCodes, hasCode, type FactErrorCode } from '../support/errors.ts';
 
-export type FactErrorCode =
-  | 'IMAGE_NOT_FOUND' | 'REPOSITORY_NOT_FOUND' | 'IMAGE_ARCHIVED' | 'IMAGE_ACTIVATING' | 'TAG_DIGEST_MISMATCH'
-  | 'INVALID_MANIFEST' | 'ACCESS_DENIED' | 'THROTTLED' | 'TIMEOUT' | 'AWS_ERROR';
+export type { FactErrorCode };
 
-const DEFINITIVE: ReadonlySet<FactErrorCode> = new Set(['IMAGE_NOT_FOUND', 'REPOSITORY_NOT_FOUND', 'IMAGE_ARCHIVED', 'IMAGE_ACTIVATING', 'TAG_DIGEST_MISMATCH', 'INVALID_MANIFEST']);
+const DEFINITIVE: ReadonlySet<FactErrorCode> = new Set([ErrorCodes.IMAGE_NOT_FOUND, ErrorCodes.REPOSITORY_NOT_FOUND, ErrorCodes.IMAGE_ARCHIVED, ErrorCodes.IMAGE_ACTIVATING, ErrorCodes.TAG_DIGEST_MISMATCH, ErrorCodes.INVALID_MANIFEST]);
 
 export class FactError extends Error {
   readonly code: FactErrorCode;
@@ -36,13 +35,13 @@ export function fromAwsError(error: unknown, service: string, operation: string)
   const name = outcomeOf(error);
   const message = (error as { message?: string })?.message ?? String(error);
   const where = `${service} ${operation}`;
-  if (name === 'ImageNotFoundException') return new FactError('IMAGE_NOT_FOUND', service, operation, message, { cause: error });
-  if (name === 'RepositoryNotFoundException') return new FactError('REPOSITORY_NOT_FOUND', service, operation, message, { cause: error });
-  if (ACCESS.has(name)) return new FactError('ACCESS_DENIED', service, operation, `${where} was refused (${name}): ${message}`, { cause: error });
-  if (THROTTLE.has(name)) return new FactError('THROTTLED', service, operation, `${where} was throttled by AWS after retries`, { cause: error });
-  if (name === 'timeout' || (error as { code?: string })?.code === 'E_DEADLINE') {
-    return new FactError('TIMEOUT', service, operation, `${where} did not answer within the admission deadline`, { cause: error });
+  if (name === 'ImageNotFoundException') return new FactError(ErrorCodes.IMAGE_NOT_FOUND, service, operation, message, { cause: error });
+  if (name === 'RepositoryNotFoundException') return new FactError(ErrorCodes.REPOSITORY_NOT_FOUND, service, operation, message, { cause: error });
+  if (ACCESS.has(name)) return new FactError(ErrorCodes.ACCESS_DENIED, service, operation, `${where} was refused (${name}): ${message}`, { cause: error });
+  if (THROTTLE.has(name)) return new FactError(ErrorCodes.THROTTLED, service, operation, `${where} was throttled by AWS after retries`, { cause: error });
+  if (name === 'timeout' || hasCode(error, ErrorCodes.DEADLINE)) {
+    return new FactError(ErrorCodes.TIMEOUT, service, operation, `${where} did not answer within the admission deadline`, { cause: error });
   }
   const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return new FactError('AWS_ERROR', service, operation, `${where} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message.slice(0, 200)}`, { cause: error });
+  return new FactError(ErrorCodes.AWS_ERROR, service, operation, `${where} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message.slice(0, 200)}`, { cause: error });
 }

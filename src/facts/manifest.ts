@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { PlatformManifest, ResolvedImage } from './ports.ts';
 import { FactError } from './errors.ts';
 import { isDigest } from './oci/digest.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export const MEDIA_TYPES = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -30,7 +31,7 @@ export const UNSPECIFIED_PLATFORM = 'unspecified';
  *  children). Definitive, like a manifest that does not match its digest: the check fails. */
 export class UncheckableIndexError extends FactError {
   constructor(where: { service: string; operation: string }, message: string) {
-    super('INVALID_MANIFEST', where.service, where.operation, message);
+    super(ErrorCodes.INVALID_MANIFEST, where.service, where.operation, message);
     this.name = 'UncheckableIndexError';
   }
 }
@@ -95,13 +96,13 @@ function childrenOf(manifests: unknown, where: { service: string; operation: str
 export function describeManifest(manifest: string, digest: string, declaredMediaType: string | undefined, where: { service: string; operation: string }): ResolvedImage {
   const bytes = Buffer.from(manifest, 'utf8');
   if (!digest.startsWith('sha256:') || sha256Digest(bytes) !== digest) {
-    throw new FactError('INVALID_MANIFEST', where.service, where.operation, `manifest bytes do not hash to ${digest}`);
+    throw new FactError(ErrorCodes.INVALID_MANIFEST, where.service, where.operation, `manifest bytes do not hash to ${digest}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(manifest);
   } catch {
-    throw new FactError('INVALID_MANIFEST', where.service, where.operation, `manifest ${digest} is not JSON`);
+    throw new FactError(ErrorCodes.INVALID_MANIFEST, where.service, where.operation, `manifest ${digest} is not JSON`);
   }
   const body = isObject(parsed) ? parsed : {};
   const mediaType = declaredMediaType ?? (typeof body.mediaType === 'string' ? body.mediaType : MEDIA_TYPES.ociManifest);

@@ -25,6 +25,7 @@ import type { AwsClients } from './aws-clients.ts';
 import { FactError } from './errors.ts';
 import { EcrScanFacts, repositoryCovered, type EcrScanStatus, type ScanningType } from './ecr/scan.ts';
 import { InspectorFacts, type Coverage, type VulnerabilityFinding } from './inspector/findings.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export type { VulnerabilityFinding } from './inspector/findings.ts';
 
@@ -128,7 +129,7 @@ export class VulnerabilityFacts {
     return this.#cache.get(this.#reportSpec, key, async (loadSignal) => {
       // Without ecr:GetRegistryScanningConfiguration the scanning type is found by asking.
       const scanning = await this.#ecr.registryScanning(loc, loadSignal, budgetMs).catch((error: unknown) => {
-        if (error instanceof FactError && error.code === 'ACCESS_DENIED') return undefined;
+        if (error instanceof FactError && error.code === ErrorCodes.ACCESS_DENIED) return undefined;
         throw error;
       });
       const targets: Target[] = image.platforms && image.platforms.length > 0

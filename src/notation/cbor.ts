@@ -8,6 +8,7 @@
 // shape (cose.ts) read it head by head through CborReader, so that a wrong shape is refused
 // before anything nested in it is decoded.
 import { failure, parsed, type Parsed } from './errors.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export class CborTag {
   readonly tag: number;
@@ -294,9 +295,9 @@ export function decodeCborWith<T>(bytes: Uint8Array, limits: CborLimits, read: (
   try {
     return parsed(read(new CborReader(bytes, limits)));
   } catch (err) {
-    if (err instanceof CborShapeError) return failure('PARSE', err.message);
+    if (err instanceof CborShapeError) return failure(ErrorCodes.PARSE, err.message);
     const message = err instanceof CborError ? err.message : `malformed input (${String(err)})`;
-    return failure('PARSE', `CBOR: ${message}`);
+    return failure(ErrorCodes.PARSE, `CBOR: ${message}`);
   }
 }
 

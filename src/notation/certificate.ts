@@ -17,6 +17,7 @@ import {
   type AttributeValue,
 } from '@peculiar/asn1-x509';
 import { failure, parsed, type Parsed } from './errors.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export interface SubjectAttribute {
   /** Short name (C, ST, O, CN, ...) when the attribute type has one, else the dotted OID. */
@@ -212,7 +213,7 @@ function parseCertificateUncached(input: Uint8Array, sha256: string): Parsed<Cer
     }
     return parsed(info);
   } catch (err) {
-    return failure('PARSE', `invalid certificate (${err instanceof Error ? err.message : String(err)})`);
+    return failure(ErrorCodes.PARSE, `invalid certificate (${err instanceof Error ? err.message : String(err)})`);
   }
 }
 

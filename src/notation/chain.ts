@@ -13,6 +13,7 @@ import {
 } from './certificate.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { SIGNING_SCHEME_X509, type SigningScheme, type TrustStore, type TrustStoreType } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 const EKU_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 const EKU_FORBIDDEN: ReadonlyMap<string, string> = new Map([
@@ -142,27 +143,27 @@ function checkCa(ca: CertificateInfo, caCertsBelow: number): string | undefined 
  */
 export function validateCodeSigningChain(chain: CertificateInfo[]): Parsed<void> {
   const leaf = chain[0];
-  if (!leaf) return failure('INVALID_CHAIN', 'the certificate chain is empty');
+  if (!leaf) return failure(ErrorCodes.INVALID_CHAIN, 'the certificate chain is empty');
   for (const cert of chain) {
     if (WEAK_SIGNATURE_ALGORITHMS.has(cert.signatureAlgorithm)) {
-      return failure('INVALID_CHAIN', `certificate ${name(cert)} is signed with a SHA-1 or weaker algorithm`);
+      return failure(ErrorCodes.INVALID_CHAIN, `certificate ${name(cert)} is signed with a SHA-1 or weaker algorithm`);
     }
     const extension = unprocessedExtension(cert);
-    if (extension) return failure('INVALID_CHAIN', extension);
+    if (extension) return failure(ErrorCodes.INVALID_CHAIN, extension);
   }
   const leafProblem = checkLeaf(leaf);
-  if (leafProblem) return failure('INVALID_CHAIN', leafProblem);
+  if (leafProblem) return failure(ErrorCodes.INVALID_CHAIN, leafProblem);
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i] as CertificateInfo;
     const parent = chain[i + 1] as CertificateInfo;
     if (isSelfSigned(cert)) {
-      return failure('INVALID_CHAIN', `certificate ${name(cert)} at position ${i} is self-signed but not last in the chain`);
+      return failure(ErrorCodes.INVALID_CHAIN, `certificate ${name(cert)} at position ${i} is self-signed but not last in the chain`);
     }
     if (!isIssuedBy(cert, parent)) {
-      return failure('INVALID_CHAIN', `certificate ${name(cert)} is not issued by the next one, ${name(parent)}`);
+      return failure(ErrorCodes.INVALID_CHAIN, `certificate ${name(cert)} is not issued by the next one, ${name(parent)}`);
     }
     const caProblem = checkCa(parent, i);
-    if (caProblem) return failure('INVALID_CHAIN', caProblem);
+    if (caProblem) return failure(ErrorCodes.INVALID_CHAIN, caProblem);
   }
   return parsed(undefined);
 }
@@ -203,13 +204,13 @@ export function anchorChain(chain: CertificateInfo[], stores: TrustStore[], sche
     // A trust-store certificate outside the chain is held to the same extension rule as
     // the chain's own (one inside it was checked with the chain).
     const extension = anchor.outsideChain ? unprocessedExtension(anchor.certificate) : undefined;
-    return extension ? failure('INVALID_CHAIN', `trust store ${JSON.stringify(store.name)}: ${extension}`) : parsed(anchor);
+    return extension ? failure(ErrorCodes.INVALID_CHAIN, `trust store ${JSON.stringify(store.name)}: ${extension}`) : parsed(anchor);
   }
   for (const store of stores) {
     if (store.type === wanted) continue;
     if (anchorIn(chain, store)) {
       return failure(
-        'WRONG_TRUST_STORE_TYPE',
+        ErrorCodes.WRONG_TRUST_STORE_TYPE,
         `the chain leads to trust store ${JSON.stringify(store.name)} of type ${store.type}, but signing scheme ${scheme} needs a ${wanted} trust store`,
       );
     }
@@ -217,7 +218,7 @@ export function anchorChain(chain: CertificateInfo[], stores: TrustStore[], sche
   const last = chain[chain.length - 1] as CertificateInfo;
   const configured = stores.filter((s) => s.type === wanted).map((s) => s.name);
   return failure(
-    'UNTRUSTED_CHAIN',
+    ErrorCodes.UNTRUSTED_CHAIN,
     configured.length === 0
       ? `no ${wanted} trust store is configured for signing scheme ${scheme}`
       : `the chain (ending at ${name(last)}) leads to no certificate in the ${wanted} trust stores ${configured.map((n) => JSON.stringify(n)).join(', ')}`,

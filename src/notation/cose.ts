@@ -13,6 +13,7 @@ import {
 } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { MAX_CERTIFICATES, MAX_ENVELOPE_BYTES, MEDIA_TYPE_COSE } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export const COSE_SIGN1_TAG = 18;
 export const LABEL_ALG = 1;
@@ -31,7 +32,7 @@ function optionalTime(header: Header, name: string): Parsed<Date | undefined> {
     const date = new Date(v.value * 1000);
     if (!Number.isNaN(date.getTime())) return parsed(date);
   }
-  return failure('PARSE', `${name} must be a tag 1 epoch date/time`);
+  return failure(ErrorCodes.PARSE, `${name} must be a tag 1 epoch date/time`);
 }
 
 function certificateChain(value: CborValue): Uint8Array[] | string {
@@ -93,29 +94,29 @@ function readProtectedHeader(bytes: Uint8Array): Parsed<Header> {
 export function parseCose(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   // verify.ts checks the same bound; repeated so that no caller of this parser can skip it.
   if (bytes.length > MAX_ENVELOPE_BYTES) {
-    return failure('PARSE', `the envelope has ${bytes.length} bytes (at most ${MAX_ENVELOPE_BYTES})`);
+    return failure(ErrorCodes.PARSE, `the envelope has ${bytes.length} bytes (at most ${MAX_ENVELOPE_BYTES})`);
   }
   const parts = readCoseSign1(bytes);
   if (!parts.ok) return parts;
   const { protectedBytes, unprotected, payload, signature } = parts.value;
-  if (protectedBytes.length === 0) return failure('PARSE', 'COSE_Sign1 protected header must be a non-empty byte string');
+  if (protectedBytes.length === 0) return failure(ErrorCodes.PARSE, 'COSE_Sign1 protected header must be a non-empty byte string');
 
   const ph = readProtectedHeader(protectedBytes);
-  if (!ph.ok) return failure('PARSE', ph.reason.startsWith('CBOR:') ? `COSE protected header: ${ph.reason}` : ph.reason);
+  if (!ph.ok) return failure(ErrorCodes.PARSE, ph.reason.startsWith('CBOR:') ? `COSE protected header: ${ph.reason}` : ph.reason);
   const prot = ph.value;
 
   const algLabel = prot.get(LABEL_ALG);
   const alg = typeof algLabel === 'number' ? COSE_ALGORITHMS.get(algLabel) : undefined;
-  if (!alg) return failure('UNSUPPORTED_ALGORITHM', `COSE alg ${describe(algLabel)} is not supported`);
+  if (!alg) return failure(ErrorCodes.UNSUPPORTED_ALGORITHM, `COSE alg ${describe(algLabel)} is not supported`);
 
   const crit = prot.get(LABEL_CRIT);
   if (crit !== undefined && !(Array.isArray(crit) && crit.every((c) => typeof c === 'number' || typeof c === 'string'))) {
-    return failure('PARSE', 'COSE crit must be an array of integer or text labels');
+    return failure(ErrorCodes.PARSE, 'COSE crit must be an array of integer or text labels');
   }
   const critical: string[] = [];
   for (const label of (crit ?? []) as CborKey[]) {
     if (typeof label === 'number' && label >= 0 && label <= 8) {
-      return failure('PARSE', `COSE crit must not list the common header label ${label}`);
+      return failure(ErrorCodes.PARSE, `COSE crit must not list the common header label ${label}`);
     }
     critical.push(String(label));
   }
@@ -130,7 +131,7 @@ export function parseCose(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   // The specification allows x5chain in the protected header too; prefer it there.
   const chainValue = prot.get(LABEL_X5CHAIN) ?? unprotected.get(LABEL_X5CHAIN);
   const certificates = certificateChain(chainValue);
-  if (typeof certificates === 'string') return failure('PARSE', certificates);
+  if (typeof certificates === 'string') return failure(ErrorCodes.PARSE, certificates);
 
   const checked = checkSignedAttributes({
     contentType: prot.get(LABEL_CONTENT_TYPE),

@@ -12,6 +12,7 @@ import {
 } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { SIGNING_SCHEME_SIGNING_AUTHORITY } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export const AWS_SIGNER_PLUGIN = 'com.amazonaws.signer.notation.plugin';
 export const ATTR_SIGNING_PROFILE_VERSION = 'com.amazonaws.signer.signingProfileVersion';
@@ -33,27 +34,27 @@ export function checkCriticalAttributes(env: ParsedEnvelope): Parsed<{ aws?: Aws
 
   if (plugin !== undefined) {
     if (!env.critical.has(HEADER_VERIFICATION_PLUGIN)) {
-      return failure('CRITICAL_HEADER', `${HEADER_VERIFICATION_PLUGIN} must be marked critical`);
+      return failure(ErrorCodes.CRITICAL_HEADER, `${HEADER_VERIFICATION_PLUGIN} must be marked critical`);
     }
     if (plugin !== AWS_SIGNER_PLUGIN) {
       return failure(
-        'UNSUPPORTED_PLUGIN',
+        ErrorCodes.UNSUPPORTED_PLUGIN,
         `the signature requires verification plugin ${describe(plugin)}; only ${AWS_SIGNER_PLUGIN} is supported`,
       );
     }
     if (env.signingScheme !== SIGNING_SCHEME_SIGNING_AUTHORITY) {
       return failure(
-        'UNSUPPORTED_PLUGIN',
+        ErrorCodes.UNSUPPORTED_PLUGIN,
         `${AWS_SIGNER_PLUGIN} signatures must use signing scheme ${SIGNING_SCHEME_SIGNING_AUTHORITY}, not ${env.signingScheme}`,
       );
     }
     const profileVersionArn = env.extendedAttributes.get(ATTR_SIGNING_PROFILE_VERSION);
     const jobArn = env.extendedAttributes.get(ATTR_SIGNING_JOB);
     if (typeof profileVersionArn !== 'string' || !PROFILE_VERSION_ARN.test(profileVersionArn)) {
-      return failure('CRITICAL_HEADER', `AWS Signer signature has no valid ${ATTR_SIGNING_PROFILE_VERSION} (${describe(profileVersionArn)})`);
+      return failure(ErrorCodes.CRITICAL_HEADER, `AWS Signer signature has no valid ${ATTR_SIGNING_PROFILE_VERSION} (${describe(profileVersionArn)})`);
     }
     if (typeof jobArn !== 'string' || !JOB_ARN.test(jobArn)) {
-      return failure('CRITICAL_HEADER', `AWS Signer signature has no valid ${ATTR_SIGNING_JOB} (${describe(jobArn)})`);
+      return failure(ErrorCodes.CRITICAL_HEADER, `AWS Signer signature has no valid ${ATTR_SIGNING_JOB} (${describe(jobArn)})`);
     }
     aws = { profileVersionArn, jobArn };
     for (const name of [HEADER_VERIFICATION_PLUGIN, HEADER_VERIFICATION_PLUGIN_MIN_VERSION, ATTR_SIGNING_PROFILE_VERSION, ATTR_SIGNING_JOB]) {
@@ -62,7 +63,7 @@ export function checkCriticalAttributes(env: ParsedEnvelope): Parsed<{ aws?: Aws
   }
 
   for (const name of env.critical) {
-    if (!known.has(name)) return failure('CRITICAL_HEADER', `unknown critical attribute ${describe(name)}`);
+    if (!known.has(name)) return failure(ErrorCodes.CRITICAL_HEADER, `unknown critical attribute ${describe(name)}`);
   }
   return parsed(aws ? { aws } : {});
 }

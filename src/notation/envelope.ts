@@ -3,6 +3,7 @@
 // attributes that both JWS and COSE share.
 import type { SignatureAlgorithm } from './algorithms.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
+import { ErrorCodes } from '../support/errors.ts';
 import {
   MAX_CERTIFICATES,
   MEDIA_TYPE_PAYLOAD,
@@ -68,37 +69,37 @@ export function checkSignedAttributes(
   f: EnvelopeFields,
 ): Parsed<{ signingScheme: SigningScheme; critical: ReadonlySet<string> }> {
   if (f.contentType !== MEDIA_TYPE_PAYLOAD) {
-    return failure('PARSE', `unsupported payload content type ${describe(f.contentType)} (want ${MEDIA_TYPE_PAYLOAD})`);
+    return failure(ErrorCodes.PARSE, `unsupported payload content type ${describe(f.contentType)} (want ${MEDIA_TYPE_PAYLOAD})`);
   }
   const scheme = f.signingScheme;
   if (scheme !== SIGNING_SCHEME_X509 && scheme !== SIGNING_SCHEME_SIGNING_AUTHORITY) {
-    return failure('PARSE', `unsupported signing scheme ${describe(scheme)}`);
+    return failure(ErrorCodes.PARSE, `unsupported signing scheme ${describe(scheme)}`);
   }
   if (scheme === SIGNING_SCHEME_X509) {
-    if (!f.signingTime) return failure('PARSE', `${HEADER_SIGNING_TIME} is required by signing scheme ${scheme}`);
+    if (!f.signingTime) return failure(ErrorCodes.PARSE, `${HEADER_SIGNING_TIME} is required by signing scheme ${scheme}`);
     if (f.authenticSigningTime) {
-      return failure('PARSE', `${HEADER_AUTHENTIC_SIGNING_TIME} must not be present with signing scheme ${scheme}`);
+      return failure(ErrorCodes.PARSE, `${HEADER_AUTHENTIC_SIGNING_TIME} must not be present with signing scheme ${scheme}`);
     }
   } else {
     if (!f.authenticSigningTime) {
-      return failure('PARSE', `${HEADER_AUTHENTIC_SIGNING_TIME} is required by signing scheme ${scheme}`);
+      return failure(ErrorCodes.PARSE, `${HEADER_AUTHENTIC_SIGNING_TIME} is required by signing scheme ${scheme}`);
     }
-    if (f.signingTime) return failure('PARSE', `${HEADER_SIGNING_TIME} must not be present with signing scheme ${scheme}`);
+    if (f.signingTime) return failure(ErrorCodes.PARSE, `${HEADER_SIGNING_TIME} must not be present with signing scheme ${scheme}`);
   }
-  if (f.critical.length === 0) return failure('PARSE', 'the crit header is missing or empty');
+  if (f.critical.length === 0) return failure(ErrorCodes.PARSE, 'the crit header is missing or empty');
   const critical = new Set(f.critical);
   const mustBeCritical = [HEADER_SIGNING_SCHEME];
   if (scheme === SIGNING_SCHEME_SIGNING_AUTHORITY) mustBeCritical.push(HEADER_AUTHENTIC_SIGNING_TIME);
   if (f.expiry) mustBeCritical.push(HEADER_EXPIRY);
   for (const name of mustBeCritical) {
-    if (!critical.has(name)) return failure('PARSE', `${name} must be marked critical`);
+    if (!critical.has(name)) return failure(ErrorCodes.PARSE, `${name} must be marked critical`);
   }
   for (const name of critical) {
-    if (!f.presentLabels.has(name)) return failure('PARSE', `${describe(name)} is marked critical but not present`);
+    if (!f.presentLabels.has(name)) return failure(ErrorCodes.PARSE, `${describe(name)} is marked critical but not present`);
   }
-  if (f.certificates.length === 0) return failure('PARSE', 'the envelope carries no certificate chain');
+  if (f.certificates.length === 0) return failure(ErrorCodes.PARSE, 'the envelope carries no certificate chain');
   if (f.certificates.length > MAX_CERTIFICATES) {
-    return failure('PARSE', `the certificate chain has ${f.certificates.length} certificates (at most ${MAX_CERTIFICATES})`);
+    return failure(ErrorCodes.PARSE, `the certificate chain has ${f.certificates.length} certificates (at most ${MAX_CERTIFICATES})`);
   }
   return parsed({ signingScheme: scheme, critical });
 }

@@ -1,8 +1,8 @@
 // Errors for configuration-time functions (loadTrustStore, parseTrustedIdentity),
 // which may throw, and the value type that parsers return instead of throwing.
-import type { RejectionCode } from './types.ts';
+import type { NotationErrorCode, RejectionCode } from '../support/errors.ts';
 
-export type NotationErrorCode = 'TRUST_STORE_INVALID' | 'TRUSTED_IDENTITY_INVALID';
+export type { NotationErrorCode };
 
 export class NotationError extends Error {
   readonly code: NotationErrorCode;

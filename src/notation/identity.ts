@@ -4,6 +4,7 @@
 import { ATTRIBUTE_SHORT_NAMES, type SubjectAttribute } from './certificate.ts';
 import { NotationError } from './errors.ts';
 import type { TrustedIdentity } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 const X509_SUBJECT_PREFIX = 'x509.subject:';
 const ARN = /^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):signer:([a-z0-9-]+):(\d{12}):(\/signing-profiles\/.+)$/i;
@@ -18,7 +19,7 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set(ATTRIBUTE_SHORT_NAMES.values())
 const MANDATORY_TYPES = ['C', 'ST', 'O'];
 
 function invalid(text: string, why: string): NotationError {
-  return new NotationError('TRUSTED_IDENTITY_INVALID', `trusted identity ${JSON.stringify(text)}: ${why}`);
+  return new NotationError(ErrorCodes.TRUSTED_IDENTITY_INVALID, `trusted identity ${JSON.stringify(text)}: ${why}`);
 }
 
 function normaliseType(raw: string): string | undefined {

@@ -3,6 +3,7 @@
 // of nested empty arrays cost it over 100 MiB of heap. The pre-scan here reads the bytes once,
 // allocates nothing, and refuses a document before JSON.parse would see it.
 import { failure, parsed, type Parsed } from './errors.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export interface JsonLimits {
   maxBytes: number;
@@ -57,10 +58,10 @@ function overBound(bytes: Uint8Array, limits: JsonLimits): string | undefined {
 /** Parses `bytes` as UTF-8 JSON within `limits`; `what` names it in the reason. Never throws. */
 export function parseBoundedJson(bytes: Uint8Array, limits: JsonLimits, what: string): Parsed<unknown> {
   const over = overBound(bytes, limits);
-  if (over) return failure('PARSE', `${what} ${over}`);
+  if (over) return failure(ErrorCodes.PARSE, `${what} ${over}`);
   try {
     return parsed(JSON.parse(utf8.decode(bytes)) as unknown);
   } catch (err) {
-    return failure('PARSE', `${what} is not valid UTF-8 JSON (${err instanceof Error ? err.message : String(err)})`);
+    return failure(ErrorCodes.PARSE, `${what} is not valid UTF-8 JSON (${err instanceof Error ? err.message : String(err)})`);
   }
 }

@@ -14,6 +14,7 @@ import { failure, parsed, type Parsed } from './errors.ts';
 import { decodeBase64, decodeBase64Url, parseRfc3339 } from './encoding.ts';
 import { parseBoundedJson, type JsonLimits } from './json.ts';
 import { MAX_CERTIFICATES, MAX_ENVELOPE_BYTES, MEDIA_TYPE_JWS } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 /** Header names JWS itself defines (RFC 7515 4.1); `crit` must not list them. */
 const REGISTERED_HEADERS: ReadonlySet<string> = new Set([
@@ -43,14 +44,14 @@ function isObject(v: unknown): v is JsonObject {
 function parseJsonObject(bytes: Uint8Array, limits: JsonLimits, what: string): Parsed<JsonObject> {
   const value = parseBoundedJson(bytes, limits, what);
   if (!value.ok) return value;
-  return isObject(value.value) ? parsed(value.value) : failure('PARSE', `${what} is not a JSON object`);
+  return isObject(value.value) ? parsed(value.value) : failure(ErrorCodes.PARSE, `${what} is not a JSON object`);
 }
 
 function optionalTime(header: JsonObject, name: string): Parsed<Date | undefined> {
   const v = header[name];
   if (v === undefined) return parsed(undefined);
   const date = typeof v === 'string' ? parseRfc3339(v) : undefined;
-  return date ? parsed(date) : failure('PARSE', `${name} is not an RFC 3339 date-time: ${describe(v)}`);
+  return date ? parsed(date) : failure(ErrorCodes.PARSE, `${name} is not an RFC 3339 date-time: ${describe(v)}`);
 }
 
 /**
@@ -63,22 +64,22 @@ function envelopeShape(bytes: Uint8Array): Parsed<{ payload: string; protectedB6
   if (!top.ok) return top;
   const env = top.value;
   for (const key of Object.keys(env)) {
-    if (!TOP_LEVEL_KEYS.has(key)) return failure('PARSE', `JWS envelope has unsupported member ${describe(key)}`);
+    if (!TOP_LEVEL_KEYS.has(key)) return failure(ErrorCodes.PARSE, `JWS envelope has unsupported member ${describe(key)}`);
   }
   const { payload, protected: protectedB64, signature, header } = env;
   if (typeof payload !== 'string' || typeof protectedB64 !== 'string' || typeof signature !== 'string') {
-    return failure('PARSE', 'JWS envelope needs string members payload, protected and signature');
+    return failure(ErrorCodes.PARSE, 'JWS envelope needs string members payload, protected and signature');
   }
   if (protectedB64.length > base64UrlChars(PROTECTED_JSON.maxBytes)) {
-    return failure('PARSE', `the JWS protected header has ${protectedB64.length} characters (at most ${base64UrlChars(PROTECTED_JSON.maxBytes)})`);
+    return failure(ErrorCodes.PARSE, `the JWS protected header has ${protectedB64.length} characters (at most ${base64UrlChars(PROTECTED_JSON.maxBytes)})`);
   }
   if (signature.length > base64UrlChars(MAX_SIGNATURE_BYTES)) {
-    return failure('PARSE', `the JWS signature has ${signature.length} characters (at most ${base64UrlChars(MAX_SIGNATURE_BYTES)})`);
+    return failure(ErrorCodes.PARSE, `the JWS signature has ${signature.length} characters (at most ${base64UrlChars(MAX_SIGNATURE_BYTES)})`);
   }
-  if (!isObject(header)) return failure('PARSE', 'JWS envelope needs an unprotected header object');
+  if (!isObject(header)) return failure(ErrorCodes.PARSE, 'JWS envelope needs an unprotected header object');
   for (const name of [HEADER_SIGNING_AGENT, HEADER_TIMESTAMP_SIGNATURE]) {
     if (header[name] !== undefined && typeof header[name] !== 'string') {
-      return failure('PARSE', `JWS unprotected header ${name} must be a string`);
+      return failure(ErrorCodes.PARSE, `JWS unprotected header ${name} must be a string`);
     }
   }
   return parsed({ payload, protectedB64, signature, header });
@@ -91,7 +92,7 @@ export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
 
   const protectedBytes = decodeBase64Url(protectedB64);
   const signatureBytes = decodeBase64Url(signature);
-  if (!protectedBytes || !signatureBytes) return failure('PARSE', 'JWS protected or signature is not base64url');
+  if (!protectedBytes || !signatureBytes) return failure(ErrorCodes.PARSE, 'JWS protected or signature is not base64url');
   // The signature covers the payload's text as written, so a malformed payload is
   // reported after the signature check (which it fails unless the signer wrote it so).
   const payloadBytes = decodeBase64Url(payload) ?? null;
@@ -100,15 +101,15 @@ export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   const prot = ph.value;
 
   const alg = typeof prot.alg === 'string' ? JWS_ALGORITHMS.get(prot.alg) : undefined;
-  if (!alg) return failure('UNSUPPORTED_ALGORITHM', `JWS alg ${describe(prot.alg)} is not supported`);
+  if (!alg) return failure(ErrorCodes.UNSUPPORTED_ALGORITHM, `JWS alg ${describe(prot.alg)} is not supported`);
 
   const crit = prot.crit;
   if (crit !== undefined && !(Array.isArray(crit) && crit.every((c) => typeof c === 'string'))) {
-    return failure('PARSE', 'JWS crit must be an array of strings');
+    return failure(ErrorCodes.PARSE, 'JWS crit must be an array of strings');
   }
   const critical = (crit ?? []) as string[];
   for (const name of critical) {
-    if (REGISTERED_HEADERS.has(name)) return failure('PARSE', `JWS crit must not list the registered header ${name}`);
+    if (REGISTERED_HEADERS.has(name)) return failure(ErrorCodes.PARSE, `JWS crit must not list the registered header ${name}`);
   }
 
   const signingTime = optionalTime(prot, HEADER_SIGNING_TIME);
@@ -119,14 +120,14 @@ export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   if (!expiry.ok) return expiry;
 
   const x5c = header.x5c;
-  if (!Array.isArray(x5c) || x5c.length === 0) return failure('PARSE', 'JWS header x5c is missing or empty');
+  if (!Array.isArray(x5c) || x5c.length === 0) return failure(ErrorCodes.PARSE, 'JWS header x5c is missing or empty');
   if (x5c.length > MAX_CERTIFICATES) {
-    return failure('PARSE', `the certificate chain has ${x5c.length} certificates (at most ${MAX_CERTIFICATES})`);
+    return failure(ErrorCodes.PARSE, `the certificate chain has ${x5c.length} certificates (at most ${MAX_CERTIFICATES})`);
   }
   const certificates: Uint8Array[] = [];
   for (const entry of x5c) {
     const der = typeof entry === 'string' ? decodeBase64(entry) : undefined;
-    if (!der || der.length === 0) return failure('PARSE', 'JWS x5c entries must be base64 DER certificates');
+    if (!der || der.length === 0) return failure(ErrorCodes.PARSE, 'JWS x5c entries must be base64 DER certificates');
     certificates.push(der);
   }
 

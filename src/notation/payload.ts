@@ -5,6 +5,7 @@ import { describe } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { parseBoundedJson, type JsonLimits } from './json.ts';
 import type { TargetDescriptor } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export interface NotaryPayload {
   targetArtifact: TargetDescriptor & { annotations?: Record<string, string>; artifactType?: string };
@@ -22,17 +23,17 @@ export function parsePayload(bytes: Uint8Array): Parsed<NotaryPayload> {
   const doc = parsedDoc.value;
   const target = (doc as { targetArtifact?: unknown } | null)?.targetArtifact;
   if (typeof target !== 'object' || target === null || Array.isArray(target)) {
-    return failure('PARSE', 'the signed payload has no targetArtifact object');
+    return failure(ErrorCodes.PARSE, 'the signed payload has no targetArtifact object');
   }
   const t = target as Record<string, unknown>;
   if (typeof t.digest !== 'string' || typeof t.mediaType !== 'string' || typeof t.size !== 'number') {
-    return failure('PARSE', 'the signed targetArtifact needs string digest and mediaType and a numeric size');
+    return failure(ErrorCodes.PARSE, 'the signed targetArtifact needs string digest and mediaType and a numeric size');
   }
-  if (!Number.isSafeInteger(t.size) || t.size < 0) return failure('PARSE', `the signed size ${describe(t.size)} is invalid`);
+  if (!Number.isSafeInteger(t.size) || t.size < 0) return failure(ErrorCodes.PARSE, `the signed size ${describe(t.size)} is invalid`);
   if (t.annotations !== undefined) {
     const a = t.annotations;
     if (typeof a !== 'object' || a === null || Array.isArray(a) || !Object.values(a).every((v) => typeof v === 'string')) {
-      return failure('PARSE', 'the signed targetArtifact annotations must map strings to strings');
+      return failure(ErrorCodes.PARSE, 'the signed targetArtifact annotations must map strings to strings');
     }
   }
   return parsed({

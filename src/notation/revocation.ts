@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { describeSubject, type CertificateInfo } from './certificate.ts';
 import type { AwsSignerAttributes } from './critical.ts';
 import type { RevocationInput, VerifyOptions } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 export const AWS_SIGNER_PLATFORM_ID = 'Notation-OCI-SHA384-ECDSA';
 
@@ -64,7 +65,7 @@ export type RevocationOutcome =
   | { kind: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable'; warning?: string }
   | {
       kind: 'reject';
-      code: 'REVOKED' | 'REVOCATION_ERROR' | 'REVOCATION_UNSUPPORTED' | 'ABORTED';
+      code: typeof ErrorCodes.REVOKED | typeof ErrorCodes.REVOCATION_ERROR | typeof ErrorCodes.REVOCATION_UNSUPPORTED | typeof ErrorCodes.ABORTED;
       reason: string;
       extra?: { revokedEntities: string[] };
     };
@@ -110,7 +111,7 @@ export async function checkRevocationStatus(
   const enforce = opts.revocation === 'enforce';
   const unavailable = (why: string): RevocationOutcome =>
     enforce
-      ? { kind: 'reject', code: 'REVOCATION_ERROR', reason: `revocation status unknown: ${why}` }
+      ? { kind: 'reject', code: ErrorCodes.REVOCATION_ERROR, reason: `revocation status unknown: ${why}` }
       : { kind: 'unavailable', warning: `revocation not checked: ${why}` };
 
   if (!opts.checkRevocation) return unavailable('no revocation checker is configured');
@@ -120,7 +121,7 @@ export async function checkRevocationStatus(
     answer = await callChecker(opts.checkRevocation, input, opts.signal);
   } catch (err) {
     if (err instanceof RevocationAborted) {
-      return { kind: 'reject', code: 'ABORTED', reason: 'verification was cancelled during the revocation check' };
+      return { kind: 'reject', code: ErrorCodes.ABORTED, reason: 'verification was cancelled during the revocation check' };
     }
     return unavailable(`GetRevocationStatus failed (${shortError(err)})`);
   }
@@ -130,7 +131,7 @@ export async function checkRevocationStatus(
   if (answer.length === 0) return { kind: 'checked' };
   const what = describeRevokedEntities(answer, input, chain);
   return enforce
-    ? { kind: 'reject', code: 'REVOKED', reason: `revoked in AWS Signer: ${what}`, extra: { revokedEntities: answer } }
+    ? { kind: 'reject', code: ErrorCodes.REVOKED, reason: `revoked in AWS Signer: ${what}`, extra: { revokedEntities: answer } }
     : { kind: 'revoked', warning: `revoked in AWS Signer: ${what}` };
 }
 
@@ -153,7 +154,7 @@ export function uncheckableRevocation(chain: CertificateInfo[], mode: VerifyOpti
   if (mode === 'enforce') {
     return {
       kind: 'reject',
-      code: 'REVOCATION_UNSUPPORTED',
+      code: ErrorCodes.REVOCATION_UNSUPPORTED,
       reason: `revocation not checked: certificate ${subject} names ${what}, and OCSP/CRL revocation checking is not implemented (only AWS Signer revocation is); to admit it, set revocation: warn or skip for these images in an override`,
     };
   }

@@ -9,6 +9,7 @@ import { basename, extname, join } from 'node:path';
 import { describeSubject, isSelfSigned, parseCertificate, rememberTrusted, type CertificateInfo } from './certificate.ts';
 import { NotationError } from './errors.ts';
 import type { TrustStore, TrustStoreType } from './types.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 /** AWS Signer's commercial-partition root, by the SHA-256 of its DER. */
 export const AWS_SIGNER_ROOT_CN = 'AWS Signer Code Signing Root CA G1';
@@ -19,7 +20,7 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE----
 const MAX_TRUST_STORE_FILE_BYTES = 1024 * 1024;
 
 function storeError(path: string, why: string, cause?: unknown): NotationError {
-  return new NotationError('TRUST_STORE_INVALID', `trust store ${path}: ${why}`, cause === undefined ? {} : { cause });
+  return new NotationError(ErrorCodes.TRUST_STORE_INVALID, `trust store ${path}: ${why}`, cause === undefined ? {} : { cause });
 }
 
 function certificatesInFile(file: string): Uint8Array[] {

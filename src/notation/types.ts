@@ -1,6 +1,7 @@
 // Public types of the Notation verification library. Everything here is data:
 // the verifier takes these in and hands results back as values, never throws.
 import type { X509Certificate } from 'node:crypto';
+import type { RejectionCode } from '../support/errors.ts';
 
 /** The OCI descriptor the signature must be about (the image manifest that was resolved). */
 export interface TargetDescriptor {
@@ -87,25 +88,8 @@ export interface VerifiedSignature {
   revocation: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable';
 }
 
-export type RejectionCode =
-  | 'PARSE'
-  | 'UNSUPPORTED_ALGORITHM'
-  | 'INTEGRITY'
-  | 'TARGET_MISMATCH'
-  | 'INVALID_CHAIN'
-  | 'UNTRUSTED_CHAIN'
-  | 'WRONG_TRUST_STORE_TYPE'
-  | 'UNTRUSTED_IDENTITY'
-  | 'EXPIRED'
-  | 'CERT_VALIDITY'
-  | 'CRITICAL_HEADER'
-  | 'UNSUPPORTED_PLUGIN'
-  | 'REVOKED'
-  | 'REVOCATION_ERROR'
-  /** The chain names OCSP/CRL endpoints, which are not checked, and revocation is enforce. */
-  | 'REVOCATION_UNSUPPORTED'
-  | 'ABORTED'
-  | 'INTERNAL';
+/** Why a signature was rejected: a member of the one error registry (support/errors.ts). */
+export type { RejectionCode };
 
 export interface RejectedSignature {
   ok: false;

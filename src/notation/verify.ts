@@ -14,6 +14,7 @@ import { profileArnMatches, subjectAttributes, subjectMatches } from './identity
 import { parseJws } from './jws.ts';
 import { parsePayload, targetMismatch } from './payload.ts';
 import { checkRevocationStatus, uncheckableRevocation } from './revocation.ts';
+import { ErrorCodes } from '../support/errors.ts';
 import {
   MAX_ENVELOPE_BYTES,
   MEDIA_TYPE_COSE,
@@ -33,20 +34,20 @@ function reject(code: RejectionCode, reason: string, signer?: string): RejectedS
 
 /** Parses an envelope of either media type, within the size bound. */
 export function parseEnvelope(envelope: Uint8Array, mediaType: string): Parsed<ParsedEnvelope> {
-  if (!(envelope instanceof Uint8Array)) return { ok: false, code: 'PARSE', reason: 'the envelope is not bytes' };
+  if (!(envelope instanceof Uint8Array)) return { ok: false, code: ErrorCodes.PARSE, reason: 'the envelope is not bytes' };
   if (envelope.length > MAX_ENVELOPE_BYTES) {
-    return { ok: false, code: 'PARSE', reason: `the envelope has ${envelope.length} bytes (at most ${MAX_ENVELOPE_BYTES})` };
+    return { ok: false, code: ErrorCodes.PARSE, reason: `the envelope has ${envelope.length} bytes (at most ${MAX_ENVELOPE_BYTES})` };
   }
   if (mediaType === MEDIA_TYPE_JWS) return parseJws(envelope);
   if (mediaType === MEDIA_TYPE_COSE) return parseCose(envelope);
-  return { ok: false, code: 'PARSE', reason: `unsupported envelope media type ${JSON.stringify(String(mediaType))}` };
+  return { ok: false, code: ErrorCodes.PARSE, reason: `unsupported envelope media type ${JSON.stringify(String(mediaType))}` };
 }
 
 function parseChain(env: ParsedEnvelope): Parsed<CertificateInfo[]> {
   const chain: CertificateInfo[] = [];
   for (const [i, der] of env.certificates.entries()) {
     const cert = parseCertificate(der);
-    if (!cert.ok) return { ok: false, code: 'PARSE', reason: `certificate ${i} of the chain: ${cert.reason}` };
+    if (!cert.ok) return { ok: false, code: ErrorCodes.PARSE, reason: `certificate ${i} of the chain: ${cert.reason}` };
     chain.push(cert.value);
   }
   return { ok: true, value: chain };
@@ -97,7 +98,7 @@ async function verify(
   target: TargetDescriptor,
   opts: VerifyOptions,
 ): Promise<VerificationResult> {
-  if (opts.signal?.aborted) return reject('ABORTED', 'verification was cancelled');
+  if (opts.signal?.aborted) return reject(ErrorCodes.ABORTED, 'verification was cancelled');
   const parsedEnv = parseEnvelope(envelope, mediaType);
   if (!parsedEnv.ok) return reject(parsedEnv.code, parsedEnv.reason);
   const env = parsedEnv.value;
@@ -114,18 +115,18 @@ async function verify(
 
   // Integrity: the leaf's key decides the algorithm; `alg` must agree (no substitution).
   const keyAlg = algorithmForKey(leaf.publicKey);
-  if ('error' in keyAlg) return reject('UNSUPPORTED_ALGORITHM', `signing certificate: ${keyAlg.error}`, signer);
+  if ('error' in keyAlg) return reject(ErrorCodes.UNSUPPORTED_ALGORITHM, `signing certificate: ${keyAlg.error}`, signer);
   if (keyAlg.alg !== env.alg) {
-    return reject('INTEGRITY', `the envelope says ${env.alg} but the signing key requires ${keyAlg.alg}`, signer);
+    return reject(ErrorCodes.INTEGRITY, `the envelope says ${env.alg} but the signing key requires ${keyAlg.alg}`, signer);
   }
   if (!verifySignatureBytes(env.alg, leaf.publicKey, env.signingInput, env.signature)) {
-    return reject('INTEGRITY', 'the signature does not verify with the signing certificate (tampered or corrupted)', signer);
+    return reject(ErrorCodes.INTEGRITY, 'the signature does not verify with the signing certificate (tampered or corrupted)', signer);
   }
-  if (env.payload === null) return reject('PARSE', 'the JWS payload is not base64url', signer);
+  if (env.payload === null) return reject(ErrorCodes.PARSE, 'the JWS payload is not base64url', signer);
   const payload = parsePayload(env.payload);
   if (!payload.ok) return reject(payload.code, payload.reason, signer);
   const mismatch = targetMismatch(payload.value.targetArtifact, target);
-  if (mismatch) return reject('TARGET_MISMATCH', mismatch, signer);
+  if (mismatch) return reject(ErrorCodes.TARGET_MISMATCH, mismatch, signer);
 
   // Authenticity.
   const chainOk = validateCodeSigningChain(chain);
@@ -133,12 +134,12 @@ async function verify(
   const anchor = anchorChain(chain, opts.trustStores, env.signingScheme);
   if (!anchor.ok) return reject(anchor.code, anchor.reason, signer);
   const identity = matchIdentity(opts.trustedIdentities, leaf, aws);
-  if ('reason' in identity) return reject('UNTRUSTED_IDENTITY', identity.reason, signer);
+  if ('reason' in identity) return reject(ErrorCodes.UNTRUSTED_IDENTITY, identity.reason, signer);
 
   // Expiry.
   const now = opts.now ?? new Date();
   if (env.expiry && now >= env.expiry) {
-    return reject('EXPIRED', `the signature expired at ${formatRfc3339(env.expiry)}`, signer);
+    return reject(ErrorCodes.EXPIRED, `the signature expired at ${formatRfc3339(env.expiry)}`, signer);
   }
 
   // Authentic timestamp: a signing authority vouches for the signing time, so the chain
@@ -149,7 +150,7 @@ async function verify(
   const validity = authenticTime
     ? invalidAt(validated, authenticTime, 'authentic signing time')
     : invalidAt(validated, now, 'verification time');
-  if (validity) return reject('CERT_VALIDITY', validity, signer);
+  if (validity) return reject(ErrorCodes.CERT_VALIDITY, validity, signer);
 
   const warnings: string[] = [];
   let revocation: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable' = 'skipped';
@@ -190,7 +191,7 @@ export async function verifySignature(
   try {
     return await verify(envelope, envelopeMediaType, target, opts);
   } catch (err) {
-    return reject('INTERNAL', `verification failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`);
+    return reject(ErrorCodes.INTERNAL, `verification failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

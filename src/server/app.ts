@@ -9,6 +9,7 @@ import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
 import { createBodyBudget, DEFAULT_MAX_BODY_BYTES, type BodyBudget } from './body-budget.ts';
+import { ErrorCodes } from '../support/errors.ts';
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
@@ -73,7 +74,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     const status = err.statusCode && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 503) ? err.statusCode : 500;
     if (status === 500) logger.error({ err: err.message, code: err.code }, 'unexpected error answering a request');
     metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid' });
-    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? 'E_REQUEST' });
+    void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? ErrorCodes.REQUEST });
   });
 
   app.post('/validate', async (request, reply) => {
@@ -82,7 +83,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     if (!parsed.ok) {
       metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid' });
       logger.warn({ reason: parsed.reason }, 'rejected a body that is not an AdmissionReview');
-      return reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: 'E_REVIEW_INVALID' });
+      return reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: ErrorCodes.REVIEW_INVALID });
     }
     const req = parsed.request;
     const outcome = await reviewer.review(req);

@@ -16,6 +16,7 @@
 // The charge is released when the response is done.
 import { Transform, type TransformCallback } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
+import { ErrorCodes, type BodyBudgetErrorCode } from '../support/errors.ts';
 
 /**
  * Default --max-body-bytes: the largest AdmissionReview an API server sends for an object it
@@ -50,8 +51,8 @@ export const HEAP_SHARE = 0.4;
 
 export class BodyBudgetError extends Error {
   readonly statusCode: number;
-  readonly code: string;
-  constructor(statusCode: 413 | 503, code: string, message: string) {
+  readonly code: BodyBudgetErrorCode;
+  constructor(statusCode: 413 | 503, code: BodyBudgetErrorCode, message: string) {
     super(message);
     this.statusCode = statusCode;
     this.code = code;
@@ -88,10 +89,10 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
       const charge = (cost: number): BodyBudgetError | undefined => {
         const delta = cost - charged;
         if (cost > limit) {
-          return new BodyBudgetError(413, 'E_BODY_TOO_COSTLY', `request body too costly to parse: its JSON would need about ${mib(cost)} of heap, over the ${mib(limit)} bodies may use`);
+          return new BodyBudgetError(413, ErrorCodes.BODY_TOO_COSTLY, `request body too costly to parse: its JSON would need about ${mib(cost)} of heap, over the ${mib(limit)} bodies may use`);
         }
         if (held + delta > limit) {
-          return new BodyBudgetError(503, 'E_BODY_BUDGET_BUSY', `too many large request bodies in flight (${mib(held)} of ${mib(limit)} of heap held); retry`);
+          return new BodyBudgetError(503, ErrorCodes.BODY_BUDGET_BUSY, `too many large request bodies in flight (${mib(held)} of ${mib(limit)} of heap held); retry`);
         }
         held += delta;
         charged = cost;

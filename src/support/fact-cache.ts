@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import { untilAborted } from './abort.ts';
 import type { Metrics } from './metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
+import { ErrorCodes } from './errors.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -38,7 +39,7 @@ export interface FactCacheOptions {
 }
 
 export class AbortedError extends Error {
-  readonly code = 'E_DEADLINE';
+  readonly code = ErrorCodes.DEADLINE;
   constructor(message = 'deadline reached while waiting for AWS') {
     super(message);
     this.name = 'AbortedError';

@@ -1,5 +1,6 @@
 // Pieces every ECR operation shares: which registry a request addresses, repository and
 // image lookup, and ECR's error messages.
+import { ImageFailureCode } from '@aws-sdk/client-ecr';
 import type { Runtime } from './context.ts';
 import type { StoredImage, StoredRepository } from './store.ts';
 import { ACCOUNT, DIGEST, REPOSITORY, Reader } from './validate.ts';
@@ -56,7 +57,10 @@ export function imageNotFound(repo: StoredRepository, id: ImageId): ApiError {
 
 export type Resolution =
   | { ok: true; image: StoredImage }
-  | { ok: false; code: 'MissingDigestAndTag' | 'InvalidImageDigest' | 'InvalidImageTag' | 'ImageTagDoesNotMatchDigest' | 'ImageNotFound'; reason: string };
+  | { ok: false; code: (typeof ImageFailureCode)['MissingDigestAndTag' | 'InvalidImageDigest' | 'InvalidImageTag' | 'ImageTagDoesNotMatchDigest' | 'ImageNotFound']; reason: string };
+
+/** Failures that ECR's single-image operations answer with InvalidParameterException. */
+export const INVALID_PARAMETER: ReadonlySet<string> = new Set([ImageFailureCode.InvalidImageDigest, ImageFailureCode.InvalidImageTag, ImageFailureCode.MissingDigestAndTag]);
 
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$/;
 
@@ -64,22 +68,22 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$/;
  *  same image. Status filtering is the caller's business. */
 export function resolveImage(repo: StoredRepository, id: ImageId): Resolution {
   if (id.imageDigest === undefined && id.imageTag === undefined) {
-    return { ok: false, code: 'MissingDigestAndTag', reason: 'Invalid request parameters: both tag and digest cannot be null' };
+    return { ok: false, code: ImageFailureCode.MissingDigestAndTag, reason: 'Invalid request parameters: both tag and digest cannot be null' };
   }
   if (id.imageDigest !== undefined && !DIGEST.test(id.imageDigest)) {
-    return { ok: false, code: 'InvalidImageDigest', reason: 'Invalid image digest' };
+    return { ok: false, code: ImageFailureCode.InvalidImageDigest, reason: 'Invalid image digest' };
   }
   if (id.imageTag !== undefined && !TAG.test(id.imageTag)) {
-    return { ok: false, code: 'InvalidImageTag', reason: 'Invalid image tag' };
+    return { ok: false, code: ImageFailureCode.InvalidImageTag, reason: 'Invalid image tag' };
   }
   const byTag = id.imageTag !== undefined ? repo.tags.get(id.imageTag) : undefined;
   if (id.imageTag !== undefined && id.imageDigest !== undefined && byTag !== undefined && byTag !== id.imageDigest) {
-    return { ok: false, code: 'ImageTagDoesNotMatchDigest', reason: 'Invalid image tag and digest: the tag does not point at the digest' };
+    return { ok: false, code: ImageFailureCode.ImageTagDoesNotMatchDigest, reason: 'Invalid image tag and digest: the tag does not point at the digest' };
   }
   const digest = id.imageDigest ?? byTag;
   const image = digest !== undefined ? repo.byDigest.get(digest) : undefined;
   if (!image || (id.imageTag !== undefined && byTag === undefined)) {
-    return { ok: false, code: 'ImageNotFound', reason: 'Requested image not found' };
+    return { ok: false, code: ImageFailureCode.ImageNotFound, reason: 'Requested image not found' };
   }
   return { ok: true, image };
 }
@@ -88,7 +92,7 @@ export function resolveImage(repo: StoredRepository, id: ImageId): Resolution {
 export function requireImage(repo: StoredRepository, id: ImageId): StoredImage {
   const r = resolveImage(repo, id);
   if (r.ok) return r.image;
-  if (r.code === 'InvalidImageDigest' || r.code === 'InvalidImageTag' || r.code === 'MissingDigestAndTag') throw invalidParameter(r.reason);
+  if (INVALID_PARAMETER.has(r.code)) throw invalidParameter(r.reason);
   throw imageNotFound(repo, id);
 }
 

@@ -1,8 +1,9 @@
 // ECR operations about images: DescribeImages, BatchGetImage, DescribeImageSigningStatus,
 // DescribeImageScanFindings.
+import { ImageFailureCode } from '@aws-sdk/client-ecr';
 import { MediaTypes } from './builders.ts';
 import {
-  echoImageId, imageNotFound, invalidParameter, readImageId, repositoryName, requireImage,
+  INVALID_PARAMETER, echoImageId, imageNotFound, invalidParameter, readImageId, repositoryName, requireImage,
   requireRepository, resolveImage, type EcrHandler, type EcrRequest, type ImageId,
 } from './ecr-common.ts';
 import { DEFAULT_PUSHED_AT, toDate } from './fixture.ts';
@@ -39,7 +40,7 @@ export const describeImages: EcrHandler = (req) => {
       const id = readImageId(r);
       const res = resolveImage(repo, id);
       if (!res.ok) {
-        if (res.code === 'InvalidImageDigest' || res.code === 'InvalidImageTag' || res.code === 'MissingDigestAndTag') throw invalidParameter(res.reason);
+        if (INVALID_PARAMETER.has(res.code)) throw invalidParameter(res.reason);
         throw imageNotFound(repo, id);
       }
       // An archived image is invisible to the default filter: AWS answers as if it did not exist.
@@ -112,9 +113,9 @@ export const batchGetImage: EcrHandler = (req) => {
     if (!res.ok) {
       failures.push({ imageId: id, failureCode: res.code, failureReason: res.reason });
     } else if (res.image.status === 'ARCHIVED') {
-      failures.push({ imageId: id, failureCode: 'ImageInaccessible', failureReason: 'The image is archived and cannot be pulled until it is restored' });
+      failures.push({ imageId: id, failureCode: ImageFailureCode.ImageInaccessible, failureReason: 'The image is archived and cannot be pulled until it is restored' });
     } else if (!accepted.includes(res.image.mediaType)) {
-      failures.push({ imageId: id, failureCode: 'ImageNotFound', failureReason: 'Requested image not found' });
+      failures.push({ imageId: id, failureCode: ImageFailureCode.ImageNotFound, failureReason: 'Requested image not found' });
     } else {
       images.push({
         registryId: repo.account,

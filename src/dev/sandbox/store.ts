@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../../support/errors.ts';
 // Compiles a SandboxFixture into the lookup tables the protocol handlers read: per account
 // and region, repositories with their manifests by digest, tags, blobs and referrers.
 // Recompiled whole after every update(), so handlers never see a half-applied change.
@@ -12,7 +13,7 @@ import {
 } from './fixture.ts';
 
 export class SandboxFixtureError extends Error {
-  readonly code = 'E_SANDBOX_FIXTURE';
+  readonly code = ErrorCodes.SANDBOX_FIXTURE;
   constructor(message: string) {
     super(message);
     this.name = 'SandboxFixtureError';

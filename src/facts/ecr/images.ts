@@ -1,7 +1,7 @@
 // ECR facts: what a reference resolves to, and how a repository treats its tags. Every call
 // goes through the fact cache; the digest is resolved once per image and every later check
 // works on the digest, never on the tag.
-import { BatchGetImageCommand, DescribeImagesCommand, DescribeRepositoriesCommand, type ImageIdentifier } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, DescribeImagesCommand, DescribeRepositoriesCommand, ImageFailureCode, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import type { CacheConfig } from '../../policy/schema.ts';
 import type { EcrImageLocation, ResolvedImage } from '../ports.ts';
 import { anyOf, globMatcher, type Matcher } from '../../policy/glob.ts';
@@ -9,6 +9,7 @@ import type { FactCache, FactSpec } from '../../support/fact-cache.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { FactError, fromAwsError } from '../errors.ts';
 import { ACCEPTED_MEDIA_TYPES, describeManifest } from '../manifest.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 export type TagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
 
@@ -84,7 +85,7 @@ export class EcrFacts {
         const out = await this.#clients.ecr(loc.accountId, loc.region).send(
           new DescribeRepositoriesCommand({ registryId: loc.accountId, repositoryNames: [loc.repository] }), { abortSignal: loadSignal });
         const repo = out.repositories?.[0];
-        if (!repo) throw new FactError('REPOSITORY_NOT_FOUND', 'ecr', 'DescribeRepositories', `repository ${loc.repository} not found`);
+        if (!repo) throw new FactError(ErrorCodes.REPOSITORY_NOT_FOUND, 'ecr', 'DescribeRepositories', `repository ${loc.repository} not found`);
         return {
           name: loc.repository,
           tagMutability: (repo.imageTagMutability ?? 'MUTABLE') as TagMutability,
@@ -102,11 +103,11 @@ export class EcrFacts {
     if (ref.tag !== undefined) {
       const tag = await this.#resolveTag(loc, ref.tag, signal, budgetMs);
       if (ref.digest !== undefined && ref.digest !== tag.digest) {
-        throw new FactError('TAG_DIGEST_MISMATCH', 'ecr', 'BatchGetImage', `tag ${ref.tag} points to ${tag.digest}, not ${ref.digest}`);
+        throw new FactError(ErrorCodes.TAG_DIGEST_MISMATCH, 'ecr', 'BatchGetImage', `tag ${ref.tag} points to ${tag.digest}, not ${ref.digest}`);
       }
       return this.#manifest(loc, tag.digest, signal, budgetMs);
     }
-    if (ref.digest === undefined) throw new FactError('IMAGE_NOT_FOUND', 'ecr', 'BatchGetImage', 'the reference names neither tag nor digest');
+    if (ref.digest === undefined) throw new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', 'the reference names neither tag nor digest');
     return this.#manifest(loc, ref.digest, signal, budgetMs);
   }
 
@@ -142,15 +143,15 @@ export class EcrFacts {
       return describeManifest(image.imageManifest, image.imageId.imageDigest, image.imageManifestMediaType, { service: 'ecr', operation: 'BatchGetImage' });
     }
     const failure = out.failures?.[0];
-    const code = failure?.failureCode ?? 'ImageNotFound';
+    const code = failure?.failureCode ?? ImageFailureCode.ImageNotFound;
     const what = imageId.imageTag !== undefined ? `tag ${imageId.imageTag}` : `digest ${imageId.imageDigest}`;
     const detail = `${code}${failure?.failureReason ? ` (${failure.failureReason})` : ''}`;
     // Archived images answer ImageNotFound or ImageInaccessible; only DescribeImages says which.
-    if (code === 'ImageNotFound') throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError('IMAGE_NOT_FOUND', 'ecr', 'BatchGetImage', `${what} not found in ${loc.repository}`));
-    if (code === 'ImageInaccessible') throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError('AWS_ERROR', 'ecr', 'BatchGetImage', `ecr BatchGetImage cannot read ${what}: ${detail}`));
-    if (code === 'ImageTagDoesNotMatchDigest') throw new FactError('TAG_DIGEST_MISMATCH', 'ecr', 'BatchGetImage', failure?.failureReason ?? 'tag does not match digest');
-    if (code === 'InvalidImageDigest' || code === 'InvalidImageTag') throw new FactError('IMAGE_NOT_FOUND', 'ecr', 'BatchGetImage', `${what} is not valid for ECR: ${failure?.failureReason ?? code}`);
-    throw new FactError('AWS_ERROR', 'ecr', 'BatchGetImage', `ecr BatchGetImage failed for ${what}: ${detail}`);
+    if (code === ImageFailureCode.ImageNotFound) throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', `${what} not found in ${loc.repository}`));
+    if (code === ImageFailureCode.ImageInaccessible) throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError(ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', `ecr BatchGetImage cannot read ${what}: ${detail}`));
+    if (code === ImageFailureCode.ImageTagDoesNotMatchDigest) throw new FactError(ErrorCodes.TAG_DIGEST_MISMATCH, 'ecr', 'BatchGetImage', failure?.failureReason ?? 'tag does not match digest');
+    if (code === ImageFailureCode.InvalidImageDigest || code === ImageFailureCode.InvalidImageTag) throw new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', `${what} is not valid for ECR: ${failure?.failureReason ?? code}`);
+    throw new FactError(ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', `ecr BatchGetImage failed for ${what}: ${detail}`);
   }
 
   /** DescribeImages with status ANY sees archived images; otherwise `fallback` stands. */
@@ -163,15 +164,15 @@ export class EcrFacts {
         registryId: loc.accountId, repositoryName: loc.repository, imageIds: [imageId], filter: { imageStatus: 'ANY' },
       }), { abortSignal: bounded });
       const status = out.imageDetails?.[0]?.imageStatus;
-      if (status === 'ARCHIVED') return new FactError('IMAGE_ARCHIVED', 'ecr', 'DescribeImages', `${what} is archived`);
-      if (status === 'ACTIVATING') return new FactError('IMAGE_ACTIVATING', 'ecr', 'DescribeImages', `${what} is being restored from the archive`);
+      if (status === 'ARCHIVED') return new FactError(ErrorCodes.IMAGE_ARCHIVED, 'ecr', 'DescribeImages', `${what} is archived`);
+      if (status === 'ACTIVATING') return new FactError(ErrorCodes.IMAGE_ACTIVATING, 'ecr', 'DescribeImages', `${what} is being restored from the archive`);
     } catch (error) {
       const fact = fromAwsError(error, 'ecr', 'DescribeImages');
       // Every answer DescribeImages could give about an image BatchGetImage did not find
       // (archived, being restored, not found) denies: its failure only costs the better
       // message, and must not turn that definitive answer into an error onError may admit.
       if (!fact.definitive) return fallback.definitive ? fallback : fact;
-      if (fact.code === 'REPOSITORY_NOT_FOUND') return fact;
+      if (fact.code === ErrorCodes.REPOSITORY_NOT_FOUND) return fact;
     }
     return fallback;
   }

@@ -9,6 +9,7 @@ import type { AwsClients } from '../aws-clients.ts';
 import { FactError, fromAwsError } from '../errors.ts';
 import { OciRegistryClient, type OciRegistryOptions } from '../oci/registry.ts';
 import type { CredentialSource, RegistryCredentials } from '../oci/types.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 const OPERATION = 'GetAuthorizationToken';
 const FIVE_MINUTES = 5 * 60 * 1000;
@@ -18,7 +19,7 @@ export function decodeEcrAuthorizationToken(token: string): RegistryCredentials 
   const decoded = Buffer.from(token, 'base64').toString('utf8');
   const sep = decoded.indexOf(':');
   if (sep <= 0 || sep === decoded.length - 1) {
-    throw new FactError('AWS_ERROR', 'ecr', OPERATION, 'GetAuthorizationToken returned a token that is not base64 "user:password"');
+    throw new FactError(ErrorCodes.AWS_ERROR, 'ecr', OPERATION, 'GetAuthorizationToken returned a token that is not base64 "user:password"');
   }
   return { username: decoded.slice(0, sep), password: decoded.slice(sep + 1) };
 }
@@ -71,7 +72,7 @@ export class EcrRegistryAuth {
       throw fromAwsError(error, 'ecr', OPERATION);
     }
     const data = out.authorizationData?.[0];
-    if (!data?.authorizationToken) throw new FactError('AWS_ERROR', 'ecr', OPERATION, 'GetAuthorizationToken returned no authorization data');
+    if (!data?.authorizationToken) throw new FactError(ErrorCodes.AWS_ERROR, 'ecr', OPERATION, 'GetAuthorizationToken returned no authorization data');
     const credentials = decodeEcrAuthorizationToken(data.authorizationToken);
     const now = (this.#options.now ?? Date.now)();
     const expiresAt = data.expiresAt?.getTime() ?? now + 60 * 60 * 1000;
@@ -82,7 +83,7 @@ export class EcrRegistryAuth {
   }
 }
 
-const deadlineError = () => new FactError('TIMEOUT', 'ecr', OPERATION, `ecr ${OPERATION} did not answer within the admission deadline`);
+const deadlineError = () => new FactError(ErrorCodes.TIMEOUT, 'ecr', OPERATION, `ecr ${OPERATION} did not answer within the admission deadline`);
 
 export interface EcrRegistryClientOptions extends Omit<OciRegistryOptions, 'baseUrl' | 'credentials'> {
   readonly clients: AwsClients;

@@ -10,7 +10,7 @@
 // rejection of that referrer (a denial when nothing valid is found, whatever onError says).
 // Only AWS's own faults (throttling, 5xx, timeouts, access denied on our calls, S3 failing a
 // pre-signed URL) leave the verdict undecided, for onError.
-import { BatchGetImageCommand, DescribeImageSigningStatusCommand, GetDownloadUrlForLayerCommand, ListImageReferrersCommand, type ImageFailure, type ImageReferrer } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, DescribeImageSigningStatusCommand, GetDownloadUrlForLayerCommand, ImageFailureCode, ListImageReferrersCommand, type ImageFailure, type ImageReferrer } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../ports.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { outcomeOf } from '../aws-clients.ts';
@@ -20,6 +20,7 @@ import { isDigest } from '../oci/digest.ts';
 import { mapBounded } from '../oci/pool.ts';
 import { signaturesFirst } from '../oci/referrers.ts';
 import { trackCall } from '../../support/pending-calls.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 import {
   EnvelopeBudget, MAX_ENVELOPE_BYTES, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY,
 } from '../signature-budget.ts';
@@ -62,24 +63,24 @@ interface SignatureManifest {
 
 /** The referrer is at fault (its bytes, its size, its shape): a definitive rejection of it. */
 function badArtifact(operation: string, message: string): FactError {
-  return new FactError('INVALID_MANIFEST', 'ecr', operation, message);
+  return new FactError(ErrorCodes.INVALID_MANIFEST, 'ecr', operation, message);
 }
 
 /** S3 or the network failed the download of a pre-signed URL: AWS's fault, for onError. */
 function downloadFailed(why: string): FactError {
-  return new FactError('AWS_ERROR', 'ecr', LAYER_DOWNLOAD, `ecr ${LAYER_DOWNLOAD} (the URL GetDownloadUrlForLayer returned) ${why}`);
+  return new FactError(ErrorCodes.AWS_ERROR, 'ecr', LAYER_DOWNLOAD, `ecr ${LAYER_DOWNLOAD} (the URL GetDownloadUrlForLayer returned) ${why}`);
 }
 
 // BatchGetImage failure codes (ImageFailure.failureCode in @aws-sdk/client-ecr) that are a
 // service's fault rather than a fact about the referrer: KMS, and a pull-through cache's
 // upstream registry. The others (ImageNotFound: deleted since it was listed, InvalidImageDigest,
 // ...) are about the referrer the requester pushed.
-const FAULT_FAILURES: ReadonlySet<string> = new Set(['KmsError', 'UpstreamAccessDenied', 'UpstreamTooManyRequests', 'UpstreamUnavailable']);
+const FAULT_FAILURES: ReadonlySet<string> = new Set([ImageFailureCode.KmsError, ImageFailureCode.UpstreamAccessDenied, ImageFailureCode.UpstreamTooManyRequests, ImageFailureCode.UpstreamUnavailable]);
 
 function batchGetFailure(failure: ImageFailure | undefined, what: string): FactError {
   const code = failure?.failureCode ?? 'no manifest';
   const message = `${what} could not be read (BatchGetImage: ${code}${failure?.failureReason ? `: ${failure.failureReason.slice(0, 200)}` : ''})`;
-  if (FAULT_FAILURES.has(code)) return new FactError(code === 'UpstreamTooManyRequests' ? 'THROTTLED' : 'AWS_ERROR', 'ecr', 'BatchGetImage', message);
+  if (FAULT_FAILURES.has(code)) return new FactError(code === ImageFailureCode.UpstreamTooManyRequests ? ErrorCodes.THROTTLED : ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', message);
   return badArtifact('BatchGetImage', message);
 }
 

@@ -14,6 +14,7 @@ import {
 import type { EcrImageLocation } from '../ports.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { FactError, fromAwsError } from '../errors.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 export interface VulnerablePackage {
   readonly name: string;
@@ -176,7 +177,7 @@ export class InspectorFacts {
       }
       // A digest absent from a listing that was not read to its end is unknown, not uncovered.
       if (last?.nextToken) {
-        throw new FactError('AWS_ERROR', 'inspector2', 'ListCoverage',
+        throw new FactError(ErrorCodes.AWS_ERROR, 'inspector2', 'ListCoverage',
           `inspector2 ListCoverage still had more pages after ${MAX_COVERAGE_PAGES} (page limit reached): the scan state is unknown`);
       }
       return found;

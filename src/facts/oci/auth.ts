@@ -9,6 +9,7 @@ import { parseChallenges } from './challenge.ts';
 import { ociError, statusError } from './errors.ts';
 import { checkScheme, exchange } from './http.ts';
 import { MAX_SMALL_BODY_BYTES, type CredentialSource, type RegistryCredentials } from './types.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 export interface AuthorizerOptions {
   readonly credentials?: CredentialSource;
@@ -29,7 +30,7 @@ const MAX_CACHED_TOKENS = 1000;
 
 const basicHeader = (c: RegistryCredentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 
-const deadlineError = (operation: string) => () => ociError('TIMEOUT', operation, `registry ${operation} did not answer within the admission deadline`);
+const deadlineError = (operation: string) => () => ociError(ErrorCodes.TIMEOUT, operation, `registry ${operation} did not answer within the admission deadline`);
 
 export class RegistryAuthorizer {
   readonly #options: AuthorizerOptions;
@@ -60,7 +61,7 @@ export class RegistryAuthorizer {
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     if (bearer) {
       if (bearer.params.error === 'insufficient_scope') {
-        throw ociError('ACCESS_DENIED', operation, `registry token lacks the scope ${bearer.params.scope ?? scope} (insufficient_scope)`);
+        throw ociError(ErrorCodes.ACCESS_DENIED, operation, `registry token lacks the scope ${bearer.params.scope ?? scope} (insufficient_scope)`);
       }
       this.#scheme = 'bearer';
       this.#bearer = { realm: bearer.params.realm!, service: bearer.params.service };
@@ -78,11 +79,11 @@ export class RegistryAuthorizer {
       this.#scheme = 'basic';
       if (rejected?.startsWith('Basic ')) this.#refreshCredentials = true;
       const header = await this.#basic(signal);
-      if (header === undefined) throw ociError('ACCESS_DENIED', operation, 'registry requires credentials (HTTP Basic) and none are configured');
-      if (header === rejected) throw ociError('ACCESS_DENIED', operation, 'registry refused the configured credentials (HTTP 401)');
+      if (header === undefined) throw ociError(ErrorCodes.ACCESS_DENIED, operation, 'registry requires credentials (HTTP Basic) and none are configured');
+      if (header === rejected) throw ociError(ErrorCodes.ACCESS_DENIED, operation, 'registry refused the configured credentials (HTTP 401)');
       return header;
     }
-    throw ociError('ACCESS_DENIED', operation, `registry answered HTTP 401 without a challenge this client can answer (${(wwwAuthenticate ?? 'no WWW-Authenticate').slice(0, 100)})`);
+    throw ociError(ErrorCodes.ACCESS_DENIED, operation, `registry answered HTTP 401 without a challenge this client can answer (${(wwwAuthenticate ?? 'no WWW-Authenticate').slice(0, 100)})`);
   }
 
   async #credentials(signal: AbortSignal): Promise<RegistryCredentials | undefined> {
@@ -94,7 +95,7 @@ export class RegistryAuthorizer {
       return await source({ refresh, signal });
     } catch (error) {
       if (error instanceof FactError) throw error;
-      throw ociError('AWS_ERROR', 'credentials', `could not obtain registry credentials: ${(error as Error)?.message ?? String(error)}`, error);
+      throw ociError(ErrorCodes.AWS_ERROR, 'credentials', `could not obtain registry credentials: ${(error as Error)?.message ?? String(error)}`, error);
     }
   }
 
@@ -119,7 +120,7 @@ export class RegistryAuthorizer {
     try {
       url = new URL(realm);
     } catch {
-      throw ociError('ACCESS_DENIED', TOKEN_OPERATION, `registry named an unusable token realm '${realm.slice(0, 100)}'`);
+      throw ociError(ErrorCodes.ACCESS_DENIED, TOKEN_OPERATION, `registry named an unusable token realm '${realm.slice(0, 100)}'`);
     }
     checkScheme(url, this.#options.plainHttp, TOKEN_OPERATION);
     if (service) url.searchParams.set('service', service);
@@ -130,20 +131,20 @@ export class RegistryAuthorizer {
       method: 'GET', url, operation: TOKEN_OPERATION, what: `token for ${scope}`,
       headers: { accept: 'application/json', ...(credentials && { authorization: basicHeader(credentials) }) },
       signal: new AbortController().signal, timeoutMs: this.#options.timeoutMs, maxBytes: MAX_SMALL_BODY_BYTES,
-      tooLarge: (m) => ociError('AWS_ERROR', TOKEN_OPERATION, m), plainHttp: this.#options.plainHttp, maxRedirects: 0,
+      tooLarge: (m) => ociError(ErrorCodes.AWS_ERROR, TOKEN_OPERATION, m), plainHttp: this.#options.plainHttp, maxRedirects: 0,
     });
     if (response.status === 401 || response.status === 403) {
-      throw ociError('ACCESS_DENIED', TOKEN_OPERATION, `token service ${url.host} refused ${credentials ? 'the configured credentials' : 'an anonymous request'} (HTTP ${response.status})`);
+      throw ociError(ErrorCodes.ACCESS_DENIED, TOKEN_OPERATION, `token service ${url.host} refused ${credentials ? 'the configured credentials' : 'an anonymous request'} (HTTP ${response.status})`);
     }
     if (response.status < 200 || response.status >= 300) throw statusError(response.status, response.body, TOKEN_OPERATION, `token for ${scope}`);
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       parsed = JSON.parse(new TextDecoder().decode(response.body)) as typeof parsed;
     } catch {
-      throw ociError('AWS_ERROR', TOKEN_OPERATION, `token service ${url.host} answered something that is not JSON`);
+      throw ociError(ErrorCodes.AWS_ERROR, TOKEN_OPERATION, `token service ${url.host} answered something that is not JSON`);
     }
     const token = typeof parsed.token === 'string' && parsed.token !== '' ? parsed.token : parsed.access_token;
-    if (typeof token !== 'string' || token === '') throw ociError('AWS_ERROR', TOKEN_OPERATION, `token service ${url.host} answered without a token`);
+    if (typeof token !== 'string' || token === '') throw ociError(ErrorCodes.AWS_ERROR, TOKEN_OPERATION, `token service ${url.host} answered without a token`);
     const seconds = typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : DEFAULT_TOKEN_SECONDS;
     const lifetimeMs = seconds * 1000;
     // Replace a token a little before it expires (clocks differ, requests take time).

@@ -3,12 +3,13 @@
 // signature listing can set one bad referrer aside and keep examining the others.
 import { FactError, type FactErrorCode } from '../errors.ts';
 import { OCI_SERVICE, type SignatureProblem } from './types.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 export class OciContentError extends FactError {
   readonly problem: SignatureProblem;
 
   constructor(problem: SignatureProblem, operation: string, message: string, options?: { cause?: unknown }) {
-    super(problem === 'missing' ? 'IMAGE_NOT_FOUND' : 'INVALID_MANIFEST', OCI_SERVICE, operation, message, options);
+    super(problem === 'missing' ? ErrorCodes.IMAGE_NOT_FOUND : ErrorCodes.INVALID_MANIFEST, OCI_SERVICE, operation, message, options);
     this.name = 'OciContentError';
     this.problem = problem;
   }
@@ -17,6 +18,10 @@ export class OciContentError extends FactError {
 export function ociError(code: FactErrorCode, operation: string, message: string, cause?: unknown): FactError {
   return new FactError(code, OCI_SERVICE, operation, message, cause === undefined ? undefined : { cause });
 }
+
+/** Error codes of the OCI distribution spec ("Error Codes") that this client tells apart: the
+ *  registry's vocabulary, read from its answers, not one of the codes this project raises. */
+const DistributionErrorCodes = { NAME_UNKNOWN: 'NAME_UNKNOWN' } as const;
 
 interface OciErrorBody {
   code: string | undefined;
@@ -43,10 +48,10 @@ export function statusError(status: number, body: Uint8Array, operation: string,
   const { code, message } = parseErrorBody(body);
   const detail = code !== undefined ? ` (${code}${message ? `: ${message}` : ''})` : '';
   if (status === 404) {
-    if (code === 'NAME_UNKNOWN') return ociError('REPOSITORY_NOT_FOUND', operation, `registry does not know the repository of ${what}${detail}`);
-    return ociError('IMAGE_NOT_FOUND', operation, `${what} not found in the registry${detail}`);
+    if (code === DistributionErrorCodes.NAME_UNKNOWN) return ociError(ErrorCodes.REPOSITORY_NOT_FOUND, operation, `registry does not know the repository of ${what}${detail}`);
+    return ociError(ErrorCodes.IMAGE_NOT_FOUND, operation, `${what} not found in the registry${detail}`);
   }
-  if (status === 401 || status === 403) return ociError('ACCESS_DENIED', operation, `registry refused ${operation} for ${what}: HTTP ${status}${detail}`);
-  if (status === 429) return ociError('THROTTLED', operation, `registry throttled ${operation} for ${what}${detail}`);
-  return ociError('AWS_ERROR', operation, `registry answered ${operation} for ${what} with HTTP ${status}${detail}`);
+  if (status === 401 || status === 403) return ociError(ErrorCodes.ACCESS_DENIED, operation, `registry refused ${operation} for ${what}: HTTP ${status}${detail}`);
+  if (status === 429) return ociError(ErrorCodes.THROTTLED, operation, `registry throttled ${operation} for ${what}${detail}`);
+  return ociError(ErrorCodes.AWS_ERROR, operation, `registry answered ${operation} for ${what} with HTTP ${status}${detail}`);
 }

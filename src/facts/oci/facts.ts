@@ -10,6 +10,7 @@ import { FactError } from '../errors.ts';
 import type { SignatureListing } from '../ecr/signatures.ts';
 import { OciRegistryClient, type OciSignatureList } from './registry.ts';
 import type { EnvelopeBudget } from '../signature-budget.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 export interface OciFactsOptions {
   readonly cache: FactCache;
@@ -24,7 +25,7 @@ function toListing(list: OciSignatureList): SignatureListing {
   return {
     artifacts: list.signatures.map((s) => ({ manifestDigest: s.manifestDigest, envelope: s.envelope, envelopeMediaType: s.envelopeMediaType })),
     unreadable: [
-      ...list.skipped.map((k) => ({ manifestDigest: k.manifestDigest, error: new FactError('INVALID_MANIFEST', 'oci', 'GET referrers', k.reason) })),
+      ...list.skipped.map((k) => ({ manifestDigest: k.manifestDigest, error: new FactError(ErrorCodes.INVALID_MANIFEST, 'oci', 'GET referrers', k.reason) })),
       ...list.failed,
     ],
     truncated: list.truncated,
@@ -78,7 +79,7 @@ export class OciFacts {
     if (ref.tag !== undefined) {
       const byTag = await this.#options.cache.get(this.#tagSpec, `${base}:${ref.tag}`, load({ tag: ref.tag }), signal, budgetMs);
       if (ref.digest !== undefined && ref.digest !== byTag.digest) {
-        throw new FactError('TAG_DIGEST_MISMATCH', 'oci', 'GET manifests', `tag ${ref.tag} points to ${byTag.digest}, not ${ref.digest}`);
+        throw new FactError(ErrorCodes.TAG_DIGEST_MISMATCH, 'oci', 'GET manifests', `tag ${ref.tag} points to ${byTag.digest}, not ${ref.digest}`);
       }
       return byTag;
     }

@@ -4,6 +4,7 @@
 import { ociError } from './errors.ts';
 import { MAX_SMALL_BODY_BYTES } from './types.ts';
 import { FactError } from '../errors.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 export interface HttpRequest {
   readonly method: 'GET' | 'HEAD';
@@ -42,7 +43,7 @@ export const isConnectionFailure = (error: unknown): boolean => error instanceof
 export function checkScheme(url: URL, plainHttp: boolean, operation: string): void {
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && plainHttp) return;
-  throw ociError('ACCESS_DENIED', operation, `refusing ${url.protocol}//${url.host}: only https is allowed${url.protocol === 'http:' ? ' (plain HTTP was not enabled for this registry)' : ''}`);
+  throw ociError(ErrorCodes.ACCESS_DENIED, operation, `refusing ${url.protocol}//${url.host}: only https is allowed${url.protocol === 'http:' ? ' (plain HTTP was not enabled for this registry)' : ''}`);
 }
 
 export async function exchange(request: HttpRequest): Promise<HttpResponse> {
@@ -57,7 +58,7 @@ export async function exchange(request: HttpRequest): Promise<HttpResponse> {
       const location = response.headers.get('location');
       if (REDIRECTS.has(response.status) && location !== null) {
         await response.body?.cancel();
-        if (hop >= request.maxRedirects) throw ociError('AWS_ERROR', request.operation, `${request.what}: more than ${request.maxRedirects} redirects`);
+        if (hop >= request.maxRedirects) throw ociError(ErrorCodes.AWS_ERROR, request.operation, `${request.what}: more than ${request.maxRedirects} redirects`);
         const next = new URL(location, url);
         // Pre-signed object-storage URLs carry their own authorization; a registry token
         // must not travel to another origin (and S3 refuses requests that carry both).
@@ -76,14 +77,14 @@ export async function exchange(request: HttpRequest): Promise<HttpResponse> {
   } catch (error) {
     if (error instanceof FactError) throw error;
     if (request.signal.aborted) {
-      throw ociError('TIMEOUT', request.operation, `registry ${request.operation} for ${request.what} did not answer within the admission deadline`, error);
+      throw ociError(ErrorCodes.TIMEOUT, request.operation, `registry ${request.operation} for ${request.what} did not answer within the admission deadline`, error);
     }
     if (timeout.aborted) {
-      throw ociError('TIMEOUT', request.operation, `registry ${request.operation} for ${request.what} did not answer within ${request.timeoutMs} ms`, error);
+      throw ociError(ErrorCodes.TIMEOUT, request.operation, `registry ${request.operation} for ${request.what} did not answer within ${request.timeoutMs} ms`, error);
     }
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const detail = cause?.code ?? cause?.message ?? (error as Error).message;
-    const failure = ociError('AWS_ERROR', request.operation, `registry ${request.operation} for ${request.what} failed at ${url.host}: ${detail}`, error);
+    const failure = ociError(ErrorCodes.AWS_ERROR, request.operation, `registry ${request.operation} for ${request.what} failed at ${url.host}: ${detail}`, error);
     connectionFailures.add(failure);
     throw failure;
   }

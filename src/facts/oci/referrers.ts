@@ -4,6 +4,7 @@
 import { isDigest } from './digest.ts';
 import { OciContentError, ociError } from './errors.ts';
 import { ENVELOPE_MEDIA_TYPES, NOTARY_SIGNATURE_ARTIFACT_TYPE, OCI_MANIFEST, type OciDescriptor } from './types.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 const CREATED = 'org.opencontainers.image.created';
 
@@ -47,7 +48,7 @@ export function parseReferrersIndex(bytes: Uint8Array, operation: string, what: 
   const index = parseJsonObject(bytes);
   // Go registries (olareg) serialise an empty list as `"manifests": null`: that is "no referrers".
   if (!index || (index.manifests !== undefined && index.manifests !== null && !Array.isArray(index.manifests))) {
-    throw ociError('AWS_ERROR', operation, `registry answered ${what} with something that is not an OCI image index`);
+    throw ociError(ErrorCodes.AWS_ERROR, operation, `registry answered ${what} with something that is not an OCI image index`);
   }
   const manifests = (index.manifests ?? []) as unknown[];
   return manifests.map(asDescriptor).filter((d): d is OciDescriptor => d !== undefined);

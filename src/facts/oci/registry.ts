@@ -16,6 +16,7 @@ import {
   isSignatureCandidate, nextPageUrl, parseReferrersIndex, parseSignatureManifest, signaturesFirst, type SignatureManifest,
 } from './referrers.ts';
 import { EnvelopeBudget } from '../signature-budget.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 import {
   DEFAULT_LIMITS, IMAGE_MEDIA_TYPES, NOTARY_SIGNATURE_ARTIFACT_TYPE, OCI_INDEX, OCI_MANIFEST,
   type CredentialSource, type FailedSignature, type OciDescriptor, type OciLimits, type OciManifest, type OciSignature,
@@ -100,8 +101,8 @@ export class OciRegistryClient {
   async resolve(repository: string, ref: { tag?: string; digest?: string }, signal: AbortSignal): Promise<OciManifest> {
     this.#checkRepository(repository, 'GET manifests');
     if (ref.digest !== undefined) return this.#image(repository, this.#checkDigest(ref.digest, 'GET manifests'), signal);
-    if (ref.tag === undefined) throw ociError('IMAGE_NOT_FOUND', 'GET manifests', 'the reference names neither tag nor digest');
-    if (!isTag(ref.tag)) throw ociError('IMAGE_NOT_FOUND', 'GET manifests', `'${ref.tag.slice(0, 140)}' is not a valid tag`);
+    if (ref.tag === undefined) throw ociError(ErrorCodes.IMAGE_NOT_FOUND, 'GET manifests', 'the reference names neither tag nor digest');
+    if (!isTag(ref.tag)) throw ociError(ErrorCodes.IMAGE_NOT_FOUND, 'GET manifests', `'${ref.tag.slice(0, 140)}' is not a valid tag`);
     const url = this.#url(repository, `manifests/${ref.tag}`);
     const head = await this.#send({ ...this.#manifestRequest(repository, url, `tag ${ref.tag}`, IMAGE_MEDIA_TYPES.join(', '), signal), method: 'HEAD', operation: 'HEAD manifests' });
     if ([401, 403, 404, 429].includes(head.status)) throw statusError(head.status, head.body, 'HEAD manifests', `${repository}:${ref.tag}`);
@@ -225,7 +226,7 @@ export class OciRegistryClient {
       return await this.#withEnvelope(repository, d.digest, manifest, signal);
     } catch (error) {
       if (error instanceof OciContentError) return { manifestDigest: d.digest, problem: error.problem, reason: error.message };
-      if (error instanceof FactError && error.code === 'IMAGE_NOT_FOUND') return { manifestDigest: d.digest, problem: 'missing', reason: error.message };
+      if (error instanceof FactError && error.code === ErrorCodes.IMAGE_NOT_FOUND) return { manifestDigest: d.digest, problem: 'missing', reason: error.message };
       if (error instanceof FactError) return { manifestDigest: d.digest, error };
       throw error;
     }
@@ -236,7 +237,7 @@ export class OciRegistryClient {
     const response = await this.#send(this.#indexRequest(repository, this.#url(repository, `manifests/${tag}`), 'GET manifests', `referrers tag ${tag}`, signal));
     if (response.status === 404) {
       const error = statusError(404, response.body, 'GET manifests', `${repository}:${tag}`);
-      if (error.code === 'REPOSITORY_NOT_FOUND') throw error;
+      if (error.code === ErrorCodes.REPOSITORY_NOT_FOUND) throw error;
       return []; // no referrers tag: nothing refers to this digest
     }
     if (!ok(response)) throw statusError(response.status, response.body, 'GET manifests', `${repository}:${tag}`);
@@ -283,11 +284,11 @@ export class OciRegistryClient {
   }
 
   #checkRepository(repository: string, operation: string): void {
-    if (!isRepositoryName(repository)) throw ociError('REPOSITORY_NOT_FOUND', operation, `'${repository.slice(0, 260)}' is not a valid repository name`);
+    if (!isRepositoryName(repository)) throw ociError(ErrorCodes.REPOSITORY_NOT_FOUND, operation, `'${repository.slice(0, 260)}' is not a valid repository name`);
   }
 
   #checkDigest(digest: string, operation: string): string {
-    if (!isDigest(digest)) throw ociError('IMAGE_NOT_FOUND', operation, `'${digest.slice(0, 80)}' is not a sha256 digest`);
+    if (!isDigest(digest)) throw ociError(ErrorCodes.IMAGE_NOT_FOUND, operation, `'${digest.slice(0, 80)}' is not a sha256 digest`);
     return digest;
   }
 

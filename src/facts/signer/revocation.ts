@@ -6,6 +6,7 @@ import type { FactCache, FactSpec } from '../../support/fact-cache.ts';
 import { knownRegion } from '../../image/ecr-host.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { FactError, fromAwsError } from '../errors.ts';
+import { ErrorCodes } from '../../support/errors.ts';
 
 const PROFILE_ARN = /^arn:aws[a-z-]*:signer:([a-z0-9-]+):(\d{12}):/;
 
@@ -23,10 +24,10 @@ export class SignerRevocation {
   /** Revoked entities among the input's profile version, job and certificates (empty: none). */
   revoked(input: RevocationInput, signal: AbortSignal, budgetMs: number): Promise<string[]> {
     const match = PROFILE_ARN.exec(input.profileVersionArn);
-    if (!match) return Promise.reject(new FactError('AWS_ERROR', 'signer', 'GetRevocationStatus', `not a signing profile ARN: ${input.profileVersionArn}`));
+    if (!match) return Promise.reject(new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `not a signing profile ARN: ${input.profileVersionArn}`));
     const [, region = '', account = ''] = match;
     // The ARN comes from a signature: a client is made only for a region AWS has.
-    if (!knownRegion(region)) return Promise.reject(new FactError('AWS_ERROR', 'signer', 'GetRevocationStatus', `signing profile ARN names no AWS region: ${input.profileVersionArn}`));
+    if (!knownRegion(region)) return Promise.reject(new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `signing profile ARN names no AWS region: ${input.profileVersionArn}`));
     const key = [input.profileVersionArn, input.jobArn, input.signatureTimestamp.toISOString(), ...input.certificateHashes].join('|');
     return this.#cache.get(this.#spec, key, async (loadSignal) => {
       try {
