@@ -89,6 +89,8 @@ t.test('the scan finds literals planted in a copy of src/', async (t) => {
   const planted: Array<[string, string, string]> = [
     ['checks/digest.ts', "if ((err as FactError).code === 'IMAGE_NOT_FOUND') {}", 'code compared with a literal'],
     ['checks/digest.ts', "const same = 'THROTTLED' !== err.code;", 'code compared with a literal'],
+    // A code of another vocabulary compared as a literal: name it as a constant of its own.
+    ['facts/oci/errors.ts', "export const unknown = (code: string) => code === 'NAME_UNKNOWN';", 'code compared with a literal'],
     ['facts/errors.ts', "export const planted = () => new FactError('AWS_ERROR', 's', 'op', 'm');", 'literal AWS_ERROR spells a registry code'],
     ['server/app.ts', 'export const body = { code: "E_BODY_TOO_COSTLY" };', 'literal E_BODY_TOO_COSTLY spells a registry code'],
     ['checks/ecr-messages.ts', "export const other = (c: string) => { switch (c) { case 'E_DEADLINE': return 1; default: return 0; } };", 'literal E_DEADLINE spells a registry code'],
@@ -102,7 +104,8 @@ t.test('the scan finds literals planted in a copy of src/', async (t) => {
   for (const [file, line, rule] of planted) {
     t.ok(findings.some((f) => f.file === file && f.text === line && f.rule === rule), `${file}: "${line}" is flagged (${rule})`);
   }
-  t.equal(findings.length, planted.length, 'and nothing else is');
+  const elsewhere = findings.filter((f) => !planted.some(([file, line]) => f.file === file && f.text === line));
+  t.same(elsewhere, [], 'and nothing else is');
 });
 
 t.test('codes keep the values logs, metrics and HTTP answers carry', async (t) => {
