@@ -2,7 +2,10 @@
 // the requester controls. A signature referrer that lies about its envelope's size, names an
 // envelope the repository does not hold, or is not a Notation signature at all is a definitive
 // rejection: with nothing valid found the check fails, and onError allow does not admit it.
-// S3 failing the pre-signed download (503) or ECR throttling stays an error for onError.
+// S3 failing the pre-signed download (503), ECR throttling, and bytes served that do not hash
+// to their digest (ECR and every OCI registry check digests at push, so no pusher can cause
+// that: S3, the registry or the transfer served garbage) stay an error for onError, and are
+// not remembered.
 // Both the ECR API path and the registry (OCI referrers API) path, through the real runtime.
 import t from 'tap';
 import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, ociImage, toBytes, type Descriptor, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
@@ -84,6 +87,36 @@ for (const source of ['ecr-api', 'registry'] as const) {
       h.sandbox.clearFaults();
       const again = await h.reviewPod([`${HOST}/app:signed`]);
       t.equal(again.response.allowed, true, 'the failure was not remembered: admitted once the download works');
+    }
+  });
+}
+
+// 'malformed' flips bytes of what the sandbox serves: same length, a different hash. The
+// envelope comes from the pre-signed URL on both paths (a registry blob GET redirects to it);
+// on the registry path the signature manifest is served by GET manifests.
+const WRONG_BYTES = [
+  { source: 'ecr-api', op: 'layer:GET', what: 'envelope' },
+  { source: 'registry', op: 'layer:GET', what: 'envelope' },
+  { source: 'registry', op: 'oci:GET manifests', what: 'signature manifest' },
+] as const;
+
+for (const { source, op: download, what } of WRONG_BYTES) {
+  t.test(`${source}: ${what} bytes that do not hash to their digest are the registry's fault: an error, not remembered`, async (t) => {
+    for (const onError of ['allow', 'deny'] as const) {
+      const h = await startHarness({ fixture: fixture(), policy: policy(source, onError) });
+      t.teardown(() => h.close());
+      h.sandbox.inject(download, { kind: 'malformed' });
+      const out = await h.reviewPod([`${HOST}/app:signed`]);
+      const result = resultOf(out, 'signature');
+      t.equal(result?.status, 'error', `onError ${onError}: a digest mismatch leaves the verdict undecided`);
+      t.match(result?.reason, /do not hash|hash to sha256:/, 'the reason says what was wrong');
+      t.equal(out.response.allowed, onError === 'allow', `onError ${onError} decides`);
+      h.sandbox.clearFaults();
+      const before = h.sandbox.calls(download);
+      const again = await h.reviewPod([`${HOST}/app:signed`]);
+      t.ok(h.sandbox.calls(download) > before, 'the envelope is downloaded again: nothing was remembered');
+      t.equal(resultOf(again, 'signature')?.status, 'pass');
+      t.equal(again.response.allowed, true, 'the good image is admitted once the fault ends');
     }
   });
 }

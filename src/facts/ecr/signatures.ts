@@ -6,10 +6,14 @@
 //
 // Who is to blame decides what a failure means: a referrer is input the requester controls
 // (anyone who can push to the repository can hang one on the image), so a referrer that is
-// missing, malformed, oversized or whose bytes do not match its manifest is a definitive
-// rejection of that referrer (a denial when nothing valid is found, whatever onError says).
-// Only AWS's own faults (throttling, 5xx, timeouts, access denied on our calls, S3 failing a
-// pre-signed URL) leave the verdict undecided, for onError.
+// missing, malformed, oversized, or whose manifest declares a size its envelope does not have,
+// is a definitive rejection of that referrer (a denial when nothing valid is found, whatever
+// onError says). AWS's own faults (throttling, 5xx, timeouts, access denied on our calls, S3
+// failing a pre-signed URL) leave the verdict undecided, for onError. So do bytes that do not
+// hash to the digest they were served under: ECR computes and checks every manifest's and
+// blob's digest when it is pushed (PutImage, CompleteLayerUpload), so no pusher can store
+// such content; serving it is ECR's or S3's fault (or the network's), and it must not be
+// remembered as a verdict.
 import { BatchGetImageCommand, DescribeImageSigningStatusCommand, GetDownloadUrlForLayerCommand, ImageFailureCode, ListImageReferrersCommand, type ImageFailure, type ImageReferrer } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../ports.ts';
 import type { AwsClients } from '../aws-clients.ts';
@@ -69,6 +73,12 @@ function badArtifact(operation: string, message: string): FactError {
 /** S3 or the network failed the download of a pre-signed URL: AWS's fault, for onError. */
 function downloadFailed(why: string): FactError {
   return new FactError(ErrorCodes.AWS_ERROR, 'ecr', LAYER_DOWNLOAD, `ecr ${LAYER_DOWNLOAD} (the URL GetDownloadUrlForLayer returned) ${why}`);
+}
+
+/** ECR served content that does not hash to the digest it was asked for: not something a
+ *  pusher can cause (ECR checks digests at push), so a fault of ECR, S3 or the network. */
+function servedWrongBytes(operation: string, message: string): FactError {
+  return new FactError(ErrorCodes.AWS_ERROR, 'ecr', operation, `ecr ${operation} ${message} (ECR checks digests at push: a fault of the registry or the transfer)`);
 }
 
 // BatchGetImage failure codes (ImageFailure.failureCode in @aws-sdk/client-ecr) that are a
@@ -198,7 +208,13 @@ export class EcrSignatureSource {
     const text = got.images?.[0]?.imageManifest;
     if (text === undefined) throw batchGetFailure(got.failures?.[0], name);
     if (Buffer.byteLength(text, 'utf8') > MAX_SIGNATURE_MANIFEST_BYTES) throw bad(`is over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
-    if (sha256Digest(Buffer.from(text, 'utf8')) !== manifestDigest) throw bad('does not hash to its digest');
+    if (sha256Digest(Buffer.from(text, 'utf8')) !== manifestDigest) {
+      // BatchGetImage returns the manifest as a string: bytes that were not UTF-8 come back as
+      // U+FFFD and cannot hash to their digest. Such bytes are the pusher's (if ECR stored them),
+      // so that is the referrer's fault; any other mismatch is ECR's.
+      if (text.includes('\uFFFD')) throw bad('is not valid UTF-8, so its digest cannot be checked');
+      throw servedWrongBytes('BatchGetImage', `returned ${name} with bytes that do not hash to its digest`);
+    }
     let manifest: SignatureManifest;
     try {
       manifest = JSON.parse(text) as SignatureManifest;
@@ -239,8 +255,12 @@ export class EcrSignatureSource {
         throw downloadFailed(`answered HTTP ${response.status} for ${what}`);
       }
       const envelope = await readBounded(response, size, what);
+      // The digest first: bytes that hash to it are the blob the pusher stored, so a length
+      // other than the declared size is the manifest's lie; bytes that do not hash to it are
+      // not what anyone stored under that digest (ECR checked it at push): S3 or the network
+      // served garbage, whatever their length.
+      if (sha256Digest(envelope) !== digest) throw downloadFailed(`served ${envelope.length} bytes for ${what} that do not hash to its digest (ECR checks digests at push: a fault of S3 or the transfer)`);
       if (envelope.length !== size) throw badArtifact(LAYER_DOWNLOAD, `${what} is ${envelope.length} bytes, not the ${size} its signature manifest declares`);
-      if (sha256Digest(envelope) !== digest) throw badArtifact(LAYER_DOWNLOAD, `${what}: its bytes do not hash to the digest its signature manifest declares`);
       return envelope;
     } catch (error) {
       throw fromAwsError(error, 'ecr', LAYER_DOWNLOAD);

@@ -1,6 +1,6 @@
-// Every failure of the OCI client is a FactError with service 'oci'. Content problems
-// (oversized, wrong digest, malformed) also carry the SignatureProblem they amount to, so a
-// signature listing can set one bad referrer aside and keep examining the others.
+// Every failure of the OCI client is a FactError with service 'oci'. Content problems a
+// pusher can cause (oversized, wrong size, malformed) also carry the SignatureProblem they
+// amount to, so a signature listing can set one bad referrer aside and keep examining the others.
 import { FactError, type FactErrorCode } from '../errors.ts';
 import { OCI_SERVICE, type SignatureProblem } from './types.ts';
 import { ErrorCodes } from '../../support/errors.ts';
@@ -17,6 +17,13 @@ export class OciContentError extends FactError {
 
 export function ociError(code: FactErrorCode, operation: string, message: string, cause?: unknown): FactError {
   return new FactError(code, OCI_SERVICE, operation, message, cause === undefined ? undefined : { cause });
+}
+
+/** The registry served content that does not hash to the digest it was asked for. A registry
+ *  checks every digest at push, so no pusher can store such content: the registry or the
+ *  transfer is at fault, an error for onError (not a content problem of the referrer). */
+export function servedWrongBytes(operation: string, message: string): FactError {
+  return ociError(ErrorCodes.AWS_ERROR, operation, `${message} (registries check digests at push: a fault of the registry or the transfer)`);
 }
 
 /** Error codes of the OCI distribution spec ("Error Codes") that this client tells apart: the

@@ -4,12 +4,19 @@
 // the admission deadline. Used for ECR's registry endpoint (Basic, GetAuthorizationToken)
 // and for any other registry (anonymous or Bearer tokens). Every failure is a FactError
 // with service 'oci'.
+//
+// Content that does not hash to the digest it was served under is the registry's fault (or
+// the transfer's), never the pusher's: a registry computes and checks the digest of every
+// manifest and blob at push (distribution-spec "Pushing blobs" / "Pushing Manifests"), so no
+// push can store such content. It is an error for onError, and never a remembered verdict.
+// What a pusher does control stays a content problem (OciContentError): a size over a bound,
+// a descriptor whose size its (digest-checked) bytes do not have, a malformed manifest.
 import { describeManifest } from '../manifest.ts';
 import { FactError } from '../errors.ts';
 import { RegistryAuthorizer } from './auth.ts';
 import { isDigest, isRepositoryName, isTag, referrersTag } from './digest.ts';
 import { sha256Digest } from '../manifest.ts';
-import { OciContentError, ociError, statusError } from './errors.ts';
+import { OciContentError, ociError, servedWrongBytes, statusError } from './errors.ts';
 import { checkScheme, exchange, isConnectionFailure, type HttpResponse } from './http.ts';
 import { mapBounded } from './pool.ts';
 import {
@@ -114,7 +121,7 @@ export class OciRegistryClient {
     const digest = sha256Digest(response.body);
     const claimed = response.headers.get('docker-content-digest');
     if (claimed !== null && isDigest(claimed) && claimed !== digest) {
-      throw new OciContentError('digest-mismatch', 'GET manifests', `registry says ${repository}:${ref.tag} is ${claimed}, but its bytes hash to ${digest}`);
+      throw servedWrongBytes('GET manifests', `registry says ${repository}:${ref.tag} is ${claimed}, but its bytes hash to ${digest}`);
     }
     return this.#describe(response, digest);
   }
@@ -145,8 +152,9 @@ export class OciRegistryClient {
   /** The Notation signatures of `digest`, at most `maxReferrers` examined (signature-typed
    *  first, newest first), `concurrency` at a time, envelopes taken from `budget` before their
    *  download. A referrer that is not shaped like a signature, or whose manifest or envelope is
-   *  too big or does not match its descriptor, is set aside in `skipped` (its own fault); one
-   *  the registry fails to serve (5xx, throttling, timeout) in `failed`; a registry that cannot
+   *  too big or not the size its descriptor states, is set aside in `skipped` (its own fault);
+   *  one the registry fails to serve (5xx, throttling, timeout, bytes that do not hash to
+   *  their digest) in `failed`; a registry that cannot
    *  list referrers at all fails the whole call. */
   async signatures(repository: string, digest: string, signal: AbortSignal, budget: EnvelopeBudget = new EnvelopeBudget()): Promise<OciSignatureList> {
     const { descriptors, source } = await this.referrers(repository, digest, signal);
@@ -196,7 +204,9 @@ export class OciRegistryClient {
   }
 
   /** A blob (following redirects to object storage), refused over `maxBlobBytes` by its
-   *  descriptor, its Content-Length or its bytes, and checked against digest and size. */
+   *  descriptor, its Content-Length or its bytes, and checked against digest, then size: bytes
+   *  that hash to the digest are the stored blob, so a different length is the descriptor's lie;
+   *  bytes that do not are the registry's or the transfer's fault, whatever their length. */
   async blob(repository: string, descriptor: OciDescriptor, signal: AbortSignal): Promise<Uint8Array> {
     this.#checkRepository(repository, 'GET blobs');
     const { digest, size } = descriptor;
@@ -211,9 +221,9 @@ export class OciRegistryClient {
       tooLarge: (m, bytes) => new OciContentError(bytes > max ? 'too-large' : 'size-mismatch', 'GET blobs', bytes > max ? m : `${what} is larger than the ${size} bytes its descriptor states`),
     });
     if (!ok(response)) throw statusError(response.status, response.body, 'GET blobs', `${what} of ${repository}`);
-    if (response.body.byteLength !== size) throw new OciContentError('size-mismatch', 'GET blobs', `${what} is ${response.body.byteLength} bytes, not the ${size} its descriptor states`);
     const actual = sha256Digest(response.body);
-    if (actual !== digest) throw new OciContentError('digest-mismatch', 'GET blobs', `${what} bytes hash to ${actual}`);
+    if (actual !== digest) throw servedWrongBytes('GET blobs', `registry served ${response.body.byteLength} bytes for ${what} that hash to ${actual}`);
+    if (response.body.byteLength !== size) throw new OciContentError('size-mismatch', 'GET blobs', `${what} is ${response.body.byteLength} bytes, not the ${size} its descriptor states`);
     return response.body;
   }
 
@@ -254,7 +264,7 @@ export class OciRegistryClient {
     const response = await this.#send({ ...this.#manifestRequest(repository, this.#url(repository, `manifests/${digest}`), `${kind} ${digest}`, accept, signal), maxBytes });
     if (!ok(response)) throw statusError(response.status, response.body, 'GET manifests', `${kind} ${repository}@${digest}`);
     const actual = sha256Digest(response.body);
-    if (actual !== digest) throw new OciContentError('digest-mismatch', 'GET manifests', `${kind} bytes served for ${digest} hash to ${actual}`);
+    if (actual !== digest) throw servedWrongBytes('GET manifests', `${kind} bytes served for ${digest} hash to ${actual}`);
     return response;
   }
 

@@ -84,12 +84,13 @@ export interface OciSignature {
   readonly annotations: Readonly<Record<string, string>>;
 }
 
-/** Why a listed signature referrer was not returned. Stable: messages and tests use them. */
+/** Why a listed signature referrer was not returned. Stable: messages and tests use them.
+ *  Bytes that do not hash to their digest are not here: no push can store them, so the
+ *  registry is at fault (a FailedSignature, for onError). */
 export type SignatureProblem =
   | 'missing'              // the registry listed it but cannot serve the manifest or the blob
   | 'too-large'            // manifest or envelope over the limit
-  | 'digest-mismatch'      // bytes do not hash to the descriptor's digest
-  | 'size-mismatch'        // bytes are not the descriptor's size
+  | 'size-mismatch'        // bytes hash to the descriptor's digest but are not its size
   | 'malformed'            // not a readable OCI manifest
   | 'layer-count'          // a Notation signature manifest has exactly one layer
   | 'subject-mismatch'     // subject.digest is not the image digest
@@ -110,7 +111,7 @@ export interface FailedSignature {
 
 export interface OciSignatureList {
   readonly signatures: OciSignature[];
-  /** Referrers at fault themselves (oversized, wrong digest, malformed, missing). */
+  /** Referrers at fault themselves (oversized, wrong size, malformed, missing). */
   readonly skipped: SkippedSignature[];
   readonly failed: FailedSignature[];
   /** Referrers not fetched because the image check's envelope budget was spent. */
