@@ -44,6 +44,8 @@ export interface CompiledPolicy {
   /** registries.oci by host. */
   readonly ociRegistries: ReadonlyMap<string, OciRegistryConfig>;
   readonly allowImage: Matcher;
+  /** Every trust store file or directory the policy names: a change to one is a reason to reload. */
+  readonly trustStorePaths: readonly string[];
   isNamespaceExcluded(namespace: string): boolean;
   forImage(namespace: string, image: ImageReference): EffectivePolicy;
   /** Human summary of the allowed registries, for the origin check's hint. */
@@ -100,6 +102,7 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     ecrAccounts: new Map(file.registries.ecr.map((r) => [r.accountId, r])),
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
+    trustStorePaths: Object.freeze([...new Set([file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => c?.signature?.trustStores.map((s) => s.path) ?? []))]),
     isNamespaceExcluded: excluded,
     forImage(namespace: string, image: ImageReference): EffectivePolicy {
       for (const o of overrides) {

@@ -188,7 +188,7 @@ export function parsePolicy(text: string, source = '<policy>'): LoadedPolicy {
     message: e.message.split('\n')[0] ?? e.message,
   }));
   if (doc.errors.length > 0) {
-    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, yamlErrors as PolicyProblem[]));
+    throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, yamlErrors));
   }
   const duplicates = duplicateKeys(doc, lines);
   if (duplicates.length > 0) throw new AdmissionError(ErrorCodes.CONFIG_INVALID, formatProblems(source, duplicates));

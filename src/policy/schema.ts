@@ -6,7 +6,7 @@ import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@si
 const closed = { additionalProperties: false } as const;
 
 function Enum<const T extends readonly string[]>(values: T, description: string): TUnion<TLiteral<T[number]>[]> {
-  return Type.Union(values.map((v) => Type.Literal(v)), { description }) as TUnion<TLiteral<T[number]>[]>;
+  return Type.Union(values.map((v) => Type.Literal(v)), { description });
 }
 
 export const MODES = ['enforce', 'warn', 'audit'] as const;

@@ -1,7 +1,9 @@
-// Holds the policy in force. A reloaded file that is bad is refused whole: the last good
-// policy stays in force, and the failure is visible in logs, metrics and /readyz.
-import { readFileSync } from 'node:fs';
+// Holds the policy in force. A reloaded file that is bad is refused whole (a trust store that
+// cannot be read as much as a bad key): the last good policy stays in force, and the failure is
+// visible in logs, metrics and /readyz.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorMessage } from '../support/errors.ts';
 import { compilePolicy, type CompiledPolicy } from './compile.ts';
@@ -25,7 +27,8 @@ export interface PolicyStore {
   status(): PolicyStatus;
   /** Re-reads the file; returns true when a new policy took effect. */
   reload(): boolean;
-  /** Polls the file for changes (ConfigMap volumes swap a symlink, so events are unreliable). */
+  /** Polls the file and the trust stores of the policy in force for changes (ConfigMap and
+   *  Secret volumes swap a symlink, so events are unreliable). */
   watch(intervalMs: number): () => void;
 }
 
@@ -35,7 +38,8 @@ export function createPolicyStore(options: { path?: string; text?: string; ownNa
   let compiled = compile(load()); // throws at start: the server refuses to start on a bad file
   let loadedAt = new Date().toISOString();
   let lastReloadError: string | undefined;
-  let lastHash = options.path ? hashFile(options.path) : undefined;
+  const watched = () => (options.path ? [options.path, ...compiled.trustStorePaths] : []);
+  let lastHash = fingerprint(watched());
 
   const store: PolicyStore = {
     current: () => compiled,
@@ -59,10 +63,11 @@ export function createPolicyStore(options: { path?: string; text?: string; ownNa
     },
     watch(intervalMs) {
       if (!options.path) return () => {};
-      const path = options.path;
       const timer = setInterval(() => {
-        const hash = hashFile(path);
+        const hash = fingerprint(watched());
         if (hash === lastHash) return;
+        // Taken before the reload, so a change made while it reads is seen at the next tick.
+        // (A reload that names other trust stores costs one more reload, of the same version.)
         lastHash = hash;
         store.reload();
       }, intervalMs);
@@ -73,10 +78,29 @@ export function createPolicyStore(options: { path?: string; text?: string; ownNa
   return store;
 }
 
-function hashFile(path: string): string | undefined {
-  try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return undefined;
+/** A hash of the files' contents; a directory (a trust store may be one) by its entries'
+ *  names and contents. A file that cannot be read hashes as such: its coming back is a change. */
+function fingerprint(paths: readonly string[]): string {
+  const hash = createHash('sha256');
+  const add = (path: string) => {
+    try {
+      hash.update(readFileSync(path));
+    } catch {
+      hash.update('\0unreadable');
+    }
+  };
+  for (const path of paths) {
+    hash.update(`\0${path}\0`);
+    try {
+      if (statSync(path).isDirectory()) {
+        for (const name of readdirSync(path).sort()) {
+          hash.update(`\0${name}\0`);
+          add(join(path, name));
+        }
+      } else add(path);
+    } catch {
+      hash.update('\0missing');
+    }
   }
+  return hash.digest('hex');
 }

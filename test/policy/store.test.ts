@@ -1,11 +1,15 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPolicyStore } from '../../src/policy/store.ts';
 import { createMetrics } from '../../src/support/metrics.ts';
 import { ErrorCodes } from '../../src/support/errors.ts';
 import { silentLogger } from '../fixtures/policy.ts';
+
+const NOTATION_ROOT = join(import.meta.dirname, '..', 'fixtures', 'notation', 'NotationTestRoot.pem');
+const ALPINE_ROOT = join(import.meta.dirname, '..', 'fixtures', 'notation', 'alpine-root.pem');
 
 const GOOD_A = 'mode: enforce\nnamespaces:\n  exclude: [kube-system]\n';
 const GOOD_B = 'mode: warn\nnamespaces:\n  exclude: [kube-system, monitoring]\n';
@@ -106,4 +110,34 @@ t.test('watch polls the file and applies or refuses changes', async (t) => {
   writeFileSync(path, GOOD_A);
   await sleep(100);
   t.equal(store.current().base.mode, 'warn', 'a stopped watch reloads nothing');
+});
+
+t.test('watch also polls the trust stores of the policy in force: a broken one is a refused reload, a new good one is taken', async (t) => {
+  const dir = t.testdir({ 'root.pem': readFileSync(NOTATION_ROOT, 'utf8'), 'trust-dir': { 'a.pem': readFileSync(NOTATION_ROOT, 'utf8') } });
+  const path = join(dir, 'policy.yaml');
+  const rootPath = join(dir, 'root.pem');
+  writeFileSync(path, `checks:\n  signature:\n    trustStores:\n      - { type: ca, path: ${rootPath} }\n    trustedIdentities: ["*"]\noverrides:\n  - name: dir\n    namespaces: [d]\n    checks:\n      signature:\n        trustStores: [{ type: ca, path: ${join(dir, 'trust-dir')} }]\n        trustedIdentities: ["*"]\n`);
+  const metrics = createMetrics();
+  const store = createPolicyStore({ path, logger: silentLogger, metrics });
+  t.same(store.current().trustStorePaths, [rootPath, join(dir, 'trust-dir')]);
+  const first = store.current();
+  const stop = store.watch(20);
+  t.teardown(stop);
+  const waitFor = async (what: string, predicate: () => boolean) => {
+    for (let i = 0; i < 200 && !predicate(); i++) await sleep(10);
+    t.ok(predicate(), what);
+  };
+  writeFileSync(rootPath, 'not a certificate\n');
+  await waitFor('the broken trust store refused a reload', () => store.status().lastReloadError !== undefined);
+  t.match(store.status().lastReloadError, /policy\.yaml:4: checks\.signature\.trustStores\[0\]\.path/);
+  t.equal(store.current(), first, 'the last good policy stays in force');
+  writeFileSync(rootPath, readFileSync(ALPINE_ROOT, 'utf8'));
+  await waitFor('the new good trust store was taken', () => store.current() !== first);
+  t.notOk(store.status().lastReloadError);
+  t.equal(store.current().base.trust?.trustStores[0]?.certificates[0]?.fingerprint256, new X509Certificate(readFileSync(ALPINE_ROOT)).fingerprint256, 'with the new certificate');
+  const second = store.current();
+  writeFileSync(join(dir, 'trust-dir', 'b.pem'), readFileSync(ALPINE_ROOT, 'utf8'));
+  await waitFor('a certificate added to a directory store was taken', () => store.current() !== second);
+  t.equal(store.current().overrides[0]?.effective.trust?.trustStores[0]?.certificates.length, 2);
+  t.same(await reloadsCounted(metrics), { refused: 1, applied: 2 });
 });
