@@ -1,4 +1,7 @@
 import t from 'tap';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseImageReference } from '../../src/image/reference.ts';
 import { globMatcher, imageMatcher, validateImagePattern } from '../../src/policy/glob.ts';
 import { compileText, ECR } from '../fixtures/policy.ts';
@@ -114,4 +117,42 @@ t.test('ecr accounts and the hint naming the allowed registries', async (t) => {
   t.same([...p.ecrAccounts.keys()], ['111122223333', '444455556666']);
   t.equal(p.describeAllowedRegistries(), 'ECR 111122223333 (us-east-1); ECR 444455556666; non-ECR registry.k8s.io/pause:*, *.example.com/*');
   t.equal(compileText('mode: enforce\n').describeAllowedRegistries(), 'none (the policy allows no registry)');
+});
+
+t.test('signature trust and vulnerability exceptions are compiled at load, per base policy and per override', async (t) => {
+  const root = join(import.meta.dirname, '..', 'fixtures', 'notation', 'NotationTestRoot.pem');
+  const alpine = join(import.meta.dirname, '..', 'fixtures', 'notation', 'alpine-root.pem');
+  const p = compileText(`checks:
+  signature:
+    trustStores: [{ type: ca, path: ${root} }]
+    trustedIdentities: ["x509.subject: C=US, ST=WA, O=Notary, CN=alpine"]
+  vulnerabilities:
+    exceptions:
+      - { id: cve-2025-0001, images: ["*/legacy/*"], expires: 2027-03-01, reason: r }
+overrides:
+  - { name: warn-only, namespaces: [w], mode: warn }
+  - name: own-trust
+    namespaces: [o]
+    checks:
+      signature: { trustStores: [{ type: ca, path: ${alpine} }], trustedIdentities: ["*"], revocation: skip }
+  - name: same-trust
+    namespaces: [s]
+    checks:
+      signature: { trustStores: [{ type: ca, path: ${alpine} }], trustedIdentities: ["*"], revocation: skip }
+`);
+  const base = p.base.trust;
+  t.ok(base, 'the base policy has its trust');
+  t.equal(base?.trustStores[0]?.certificates[0]?.fingerprint256, new X509Certificate(readFileSync(root)).fingerprint256, 'with the store read at load');
+  t.same(base?.identities.map((i) => i.kind), ['x509Subject'], 'and the identity parsed');
+  t.match(base?.settingsKey, /^[0-9a-f]{64}$/, 'and the verdict key hashed');
+  t.equal(p.forImage('w', ref(`${ECR}/web:1`)).trust, base, 'an override without checks.signature keeps the very same compiled trust');
+  const own = p.forImage('o', ref(`${ECR}/web:1`)).trust;
+  t.equal(own?.revocation, 'skip', 'an override with its own checks.signature has its own trust');
+  t.not(own?.settingsKey, base?.settingsKey);
+  t.equal(p.forImage('s', ref(`${ECR}/web:1`)).trust?.settingsKey, own?.settingsKey, 'the same settings hash to the same key');
+  t.same(p.forImage('w', ref(`${ECR}/web:1`)).vulnerabilityExceptions?.map((e) => [e.id, e.endsAt]), [['CVE-2025-0001', Date.parse('2027-03-02T00:00:00Z')]], 'exceptions compiled: id upper case, ends the day after');
+  t.ok(p.base.vulnerabilityExceptions?.[0]?.matches(`${ECR}/legacy/app:1`));
+  t.notOk(p.base.vulnerabilityExceptions?.[0]?.matches(`${ECR}/web:1`));
+  t.same(p.trustStorePaths, [root, alpine]);
+  t.equal(compileText('mode: enforce\n').base.trust, undefined, 'no checks.signature, no trust');
 });
