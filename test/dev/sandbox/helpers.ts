@@ -15,7 +15,7 @@ export const OTHER_ACCOUNT = '444455556666';
 export const credentials = { accessKeyId: 'AKIDSANDBOX', secretAccessKey: 'sandbox' };
 
 /** The Notary Project test vectors carried in the repository (test/fixtures/notation, see its README). */
-export const NOTATION_DIR = resolve(import.meta.dirname, '../fixtures/notation');
+export const NOTATION_DIR = resolve(import.meta.dirname, '../../fixtures/notation');
 export const notationFile = (name: string): Buffer => readFileSync(resolve(NOTATION_DIR, name));
 
 interface Tap {
