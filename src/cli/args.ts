@@ -22,6 +22,15 @@ export interface ServeOptions {
   readonly logLevel: string;
   readonly ownNamespace?: string;
   readonly reloadIntervalMs: number;
+  /** Certificates kept by the server in this Secret of ownNamespace (certificates.ts). */
+  readonly certificateSecret?: string;
+  /** Host names (and IPs) of the kept serving certificate. */
+  readonly tlsHosts?: readonly string[];
+  /** The ValidatingWebhookConfiguration whose caBundle/failurePolicy this server maintains. */
+  readonly webhookConfiguration?: string;
+  /** CA rotation steps (certificate-plan.ts); unset: its defaults. */
+  readonly caPromoteAfterMs?: number;
+  readonly caRetireAfterMs?: number;
 }
 
 export interface CheckOptions {
@@ -53,6 +62,8 @@ export const USAGE = `Usage: ecr-admission <command> [options]
 Commands:
   serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
           [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host 0.0.0.0]
+          [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME]
+          [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
@@ -103,12 +114,19 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     case '--version':
       return { command: 'version' };
     case 'serve': {
-      const { values } = parse(rest, { config: STRING, 'tls-cert': STRING, 'tls-key': STRING, port: STRING, 'health-port': STRING, host: STRING, 'budget-ms': STRING, 'max-body-bytes': STRING, 'log-level': STRING, 'reload-interval-ms': STRING }, false);
+      const { values } = parse(rest, { config: STRING, 'tls-cert': STRING, 'tls-key': STRING, port: STRING, 'health-port': STRING, host: STRING, 'budget-ms': STRING, 'max-body-bytes': STRING, 'log-level': STRING, 'reload-interval-ms': STRING, 'certificate-secret': STRING, 'tls-hosts': STRING, 'webhook-configuration': STRING, 'ca-promote-after-ms': STRING, 'ca-retire-after-ms': STRING }, false);
       const tlsCert = pick(values, env, 'tls-cert');
       const tlsKey = pick(values, env, 'tls-key');
       if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usage('--tls-cert and --tls-key go together');
       const config = pick(values, env, 'config');
       const ownNamespace = env.ECR_ADMISSION_NAMESPACE;
+      const certificateSecret = pick(values, env, 'certificate-secret');
+      const tlsHosts = pick(values, env, 'tls-hosts')?.split(',').map((h) => h.trim()).filter((h) => h !== '');
+      const webhookConfiguration = pick(values, env, 'webhook-configuration');
+      if (certificateSecret !== undefined && tlsCert !== undefined) throw usage('--certificate-secret and --tls-cert are two sources of the serving certificate: give one');
+      if (certificateSecret !== undefined && (tlsHosts === undefined || tlsHosts.length === 0)) throw usage('--certificate-secret needs --tls-hosts (the names the API server calls)');
+      if (certificateSecret !== undefined && webhookConfiguration === undefined) throw usage('--certificate-secret needs --webhook-configuration (where the CA bundle goes)');
+      if (certificateSecret !== undefined && (ownNamespace === undefined || ownNamespace === '')) throw usage('--certificate-secret needs ECR_ADMISSION_NAMESPACE (the Secret\'s namespace)');
       return {
         command: 'serve',
         ...(config !== undefined && { config }),
@@ -122,6 +140,11 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         logLevel: pick(values, env, 'log-level') ?? 'info',
         ...(ownNamespace !== undefined && ownNamespace !== '' && { ownNamespace }),
         reloadIntervalMs: integer(values, env, 'reload-interval-ms', 5000, 50, 600_000),
+        ...(certificateSecret !== undefined && { certificateSecret }),
+        ...(tlsHosts !== undefined && { tlsHosts }),
+        ...(webhookConfiguration !== undefined && { webhookConfiguration }),
+        ...(pick(values, env, 'ca-promote-after-ms') !== undefined && { caPromoteAfterMs: integer(values, env, 'ca-promote-after-ms', 0, 100, 86_400_000) }),
+        ...(pick(values, env, 'ca-retire-after-ms') !== undefined && { caRetireAfterMs: integer(values, env, 'ca-retire-after-ms', 0, 1000, 30 * 86_400_000) }),
       };
     }
     case 'check': {

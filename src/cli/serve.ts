@@ -6,8 +6,13 @@ import { createRuntime } from './wiring.ts';
 import { buildWebhookApp } from '../server/app.ts';
 import { buildHealthApp } from '../server/health.ts';
 import { createMetrics } from '../support/metrics.ts';
-import { generateSelfSigned } from '../server/self-signed.ts';
-import { readKeyPair, watchKeyPair, type KeyPair } from '../server/tls.ts';
+import { createCertificateAuthority, generateSelfSigned, issueServingCertificate } from '../server/self-signed.ts';
+import { readKeyPair, watchKeyPair, TLS_OPTIONS, type KeyPair } from '../server/tls.ts';
+import { checkSettings, DEFAULT_CERTIFICATE_SETTINGS, type CertificateSettings } from '../server/certificate-plan.ts';
+import { createCertificateManager, type CertificateManager } from '../server/certificates.ts';
+import { createKubeCluster } from '../server/kube-cluster.ts';
+import { AdmissionError, ErrorCodes } from '../support/errors.ts';
+import { X509Certificate } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
 
 export interface RunningServer {
@@ -23,7 +28,19 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   // listens or polls, so a bad file fails fast instead of leaving half a server running.
   let pair: KeyPair;
   let caPem: string | undefined;
-  if (options.tlsCert && options.tlsKey) {
+  const metrics = createMetrics({ defaultMetrics: true });
+  const observeServing = (served: KeyPair) => metrics.certificateNotAfter.set(Math.floor(new Date(new X509Certificate(served.cert).validTo).getTime() / 1000));
+  // Set once the webhook app exists; the certificate manager hands it renewed pairs.
+  let serveNewPair: ((served: KeyPair) => void) | undefined;
+  const certificates = certificateManager(options, logger, (served) => {
+    observeServing(served);
+    serveNewPair?.(served);
+  }, () => pair);
+  if (certificates && options.certificateSecret) {
+    // The first replica makes the CA and certificate, the others read them: nothing listens
+    // (and no Pod is Ready) before this process holds the pair the webhook configuration trusts.
+    pair = await certificates.firstPair(options.reloadIntervalMs);
+  } else if (options.tlsCert && options.tlsKey) {
     pair = readKeyPair(options.tlsCert, options.tlsKey);
   } else {
     const generated = await generateSelfSigned(['localhost', '127.0.0.1']);
@@ -31,15 +48,25 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
     caPem = generated.caPem;
     print(`No --tls-cert/--tls-key: serving with a self-signed certificate for localhost and 127.0.0.1. Its CA:\n${generated.caPem}`);
   }
-  const metrics = createMetrics({ defaultMetrics: true });
+  observeServing(pair);
   const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
   const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env });
 
   const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
   let tlsReloads = 0;
+  serveNewPair = (served) => {
+    (webhook.server as unknown as HttpsServer).setSecureContext({ ...TLS_OPTIONS, ...served });
+    pair = served;
+    tlsReloads++;
+  };
   const health = buildHealthApp({
     metrics,
-    readiness: () => ({ ready: true, detail: { policy: policyStore.status(), tlsReloads } }),
+    // With a webhook configuration to maintain, Ready means its caBundle trusts what this
+    // process serves: a Pod serving a certificate the API server would refuse takes no traffic.
+    readiness: () => ({
+      ready: certificates ? certificates.status().trusted : true,
+      detail: { policy: policyStore.status(), tlsReloads, ...(certificates && { certificates: certificates.status() }) },
+    }),
   });
   try {
     await webhook.listen({ port: options.port, host: options.host });
@@ -53,8 +80,11 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   }
   const stopPolicyWatch = policyStore.watch(options.reloadIntervalMs);
   const stopTlsWatch = options.tlsCert && options.tlsKey
-    ? watchKeyPair(webhook.server as unknown as HttpsServer, { certPath: options.tlsCert, keyPath: options.tlsKey }, pair, { intervalMs: options.reloadIntervalMs, logger, onReload: () => { tlsReloads++; } })
+    ? watchKeyPair(webhook.server as unknown as HttpsServer, { certPath: options.tlsCert, keyPath: options.tlsKey }, pair, { intervalMs: options.reloadIntervalMs, logger, onReload: (_fp, reloaded) => { tlsReloads++; pair = reloaded; observeServing(reloaded); } })
     : () => {};
+  // Only now may the webhook configuration be switched to its failurePolicy: this replica answers.
+  certificates?.listening();
+  const stopCertificates = certificates ? certificates.start(options.reloadIntervalMs) : () => {};
   const webhookAddress = webhook.server.address();
   const healthAddress = health.server.address();
   const portOf = (a: typeof webhookAddress) => (typeof a === 'object' && a ? a.port : 0);
@@ -67,9 +97,46 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
     async close() {
       stopPolicyWatch();
       stopTlsWatch();
+      // The webhook configuration is left as it is: other replicas may still serve, and Helm
+      // deletes it on uninstall (certificates.ts).
+      stopCertificates();
       await webhook.close();
       await health.close();
       await runtime.close();
     },
   };
+}
+
+/**
+ * The certificate manager when the server maintains a webhook configuration: with
+ * --certificate-secret it keeps the certificates too; with files it only arms failurePolicy.
+ */
+function certificateManager(options: ServeOptions, logger: Logger, onServing: (pair: KeyPair) => void, currentPair: () => KeyPair | undefined): CertificateManager | undefined {
+  if (options.webhookConfiguration === undefined) return undefined;
+  const cluster = createKubeCluster({
+    namespace: options.ownNamespace ?? '',
+    ...(options.certificateSecret !== undefined && { secretName: options.certificateSecret }),
+    webhookConfigurationName: options.webhookConfiguration,
+  });
+  if (options.certificateSecret === undefined) return createCertificateManager({ cluster, currentPair, logger, onServing });
+  const settings: CertificateSettings = {
+    ...DEFAULT_CERTIFICATE_SETTINGS,
+    hosts: options.tlsHosts ?? [],
+    ...(options.caPromoteAfterMs !== undefined && { promoteAfterMs: options.caPromoteAfterMs }),
+    ...(options.caRetireAfterMs !== undefined && { retireAfterMs: options.caRetireAfterMs }),
+  };
+  const problem = checkSettings(settings);
+  if (problem) throw new AdmissionError(ErrorCodes.TLS_INVALID, `certificate settings: ${problem}`);
+  return createCertificateManager({
+    cluster,
+    logger,
+    onServing,
+    keep: {
+      settings,
+      minter: {
+        ca: (notBefore, notAfter) => createCertificateAuthority({ commonName: `${options.webhookConfiguration} CA`, notBefore, notAfter }),
+        serving: (ca, hosts, notBefore, notAfter) => issueServingCertificate(ca, { hosts, notBefore, notAfter }),
+      },
+    },
+  });
 }

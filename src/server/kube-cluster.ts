@@ -7,7 +7,8 @@ import { FAILURE_POLICY_ANNOTATION, type ClusterPort, type SecretDocument, type 
 
 export interface KubeClusterOptions {
   readonly namespace: string;
-  readonly secretName: string;
+  /** Absent: certificates come from files; only the webhook configuration is maintained. */
+  readonly secretName?: string;
   readonly webhookConfigurationName: string;
   /** Default: in the Pod, the ServiceAccount token; elsewhere $KUBECONFIG (KubeConfig.loadFromDefault). */
   readonly kubeConfig?: KubeConfig;
@@ -25,13 +26,15 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
   }
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  const { namespace, secretName: name, webhookConfigurationName } = options;
+  const { namespace, webhookConfigurationName } = options;
+  const name = options.secretName ?? '';
   // Kept between read and write so the write sends the object back whole (labels, Helm's
   // annotations) with only data and our annotations changed.
   let lastSecret: V1Secret | undefined;
 
   return {
     async readSecret() {
+      if (options.secretName === undefined) return undefined;
       try {
         lastSecret = await core.readNamespacedSecret({ name, namespace });
       } catch (err) {

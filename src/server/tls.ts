@@ -43,7 +43,7 @@ export function fingerprint(pair: KeyPair): string {
 }
 
 /** Polls the files and swaps the server's secure context when they change. Returns a stop function. */
-export function watchKeyPair(server: HttpsServer, paths: { certPath: string; keyPath: string }, initial: KeyPair, options: { intervalMs: number; logger?: Logger; onReload?: (fp: string) => void }): () => void {
+export function watchKeyPair(server: HttpsServer, paths: { certPath: string; keyPath: string }, initial: KeyPair, options: { intervalMs: number; logger?: Logger; onReload?: (fp: string, pair: KeyPair) => void }): () => void {
   let current = fingerprint(initial);
   const timer = setInterval(() => {
     let pair: KeyPair;
@@ -58,7 +58,7 @@ export function watchKeyPair(server: HttpsServer, paths: { certPath: string; key
     server.setSecureContext({ ...TLS_OPTIONS, ...pair });
     current = fp;
     options.logger?.info({ fingerprint: fp }, 'TLS certificate reloaded');
-    options.onReload?.(fp);
+    options.onReload?.(fp, pair);
   }, options.intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -11,6 +11,8 @@ export interface Metrics {
   readonly cacheEvents: Counter<'fact' | 'event'>;
   readonly cacheEntries: Gauge<'fact'>;
   readonly policyReloads: Counter<'outcome'>;
+  /** Unix time (s) of the served certificate's notAfter: the alert fires well before it. */
+  readonly certificateNotAfter: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -29,5 +31,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     cacheEvents: new Counter({ name: 'ecr_admission_cache_events_total', help: 'Cache hits, misses, coalesced waits, stale serves, by fact', labelNames: ['fact', 'event'], registers }),
     cacheEntries: new Gauge({ name: 'ecr_admission_cache_entries', help: 'Entries held in the fact cache', labelNames: ['fact'], registers }),
     policyReloads: new Counter({ name: 'ecr_admission_policy_reloads_total', help: 'Policy file reloads by outcome', labelNames: ['outcome'], registers }),
+    certificateNotAfter: new Gauge({ name: 'ecr_admission_certificate_not_after_seconds', help: 'Unix time of the notAfter of the serving certificate this process serves', registers }),
   };
 }
