@@ -26,8 +26,8 @@ export interface ServeOptions {
   readonly certificateSecret?: string;
   /** Host names (and IPs) of the kept serving certificate. */
   readonly tlsHosts?: readonly string[];
-  /** The ValidatingWebhookConfiguration whose caBundle/failurePolicy this server maintains. */
-  readonly webhookConfiguration?: string;
+  /** ValidatingWebhookConfigurations whose caBundle/failurePolicy this server maintains; the first is the image webhook's. */
+  readonly webhookConfigurations?: readonly string[];
   /** CA rotation steps (certificate-plan.ts); unset: its defaults. */
   readonly caPromoteAfterMs?: number;
   readonly caRetireAfterMs?: number;
@@ -62,7 +62,7 @@ export const USAGE = `Usage: ecr-admission <command> [options]
 Commands:
   serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
           [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host 0.0.0.0]
-          [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME]
+          [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
           [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
   demo    run the webhook against the built-in AWS sandbox and print each decision
@@ -122,10 +122,10 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       const ownNamespace = env.ECR_ADMISSION_NAMESPACE;
       const certificateSecret = pick(values, env, 'certificate-secret');
       const tlsHosts = pick(values, env, 'tls-hosts')?.split(',').map((h) => h.trim()).filter((h) => h !== '');
-      const webhookConfiguration = pick(values, env, 'webhook-configuration');
+      const webhookConfigurations = pick(values, env, 'webhook-configuration')?.split(',').map((h) => h.trim()).filter((h) => h !== '');
       if (certificateSecret !== undefined && tlsCert !== undefined) throw usage('--certificate-secret and --tls-cert are two sources of the serving certificate: give one');
       if (certificateSecret !== undefined && (tlsHosts === undefined || tlsHosts.length === 0)) throw usage('--certificate-secret needs --tls-hosts (the names the API server calls)');
-      if (certificateSecret !== undefined && webhookConfiguration === undefined) throw usage('--certificate-secret needs --webhook-configuration (where the CA bundle goes)');
+      if (certificateSecret !== undefined && (webhookConfigurations === undefined || webhookConfigurations.length === 0)) throw usage('--certificate-secret needs --webhook-configuration (where the CA bundle goes)');
       if (certificateSecret !== undefined && (ownNamespace === undefined || ownNamespace === '')) throw usage('--certificate-secret needs ECR_ADMISSION_NAMESPACE (the Secret\'s namespace)');
       return {
         command: 'serve',
@@ -142,7 +142,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         reloadIntervalMs: integer(values, env, 'reload-interval-ms', 5000, 50, 600_000),
         ...(certificateSecret !== undefined && { certificateSecret }),
         ...(tlsHosts !== undefined && { tlsHosts }),
-        ...(webhookConfiguration !== undefined && { webhookConfiguration }),
+        ...(webhookConfigurations !== undefined && webhookConfigurations.length > 0 && { webhookConfigurations }),
         ...(pick(values, env, 'ca-promote-after-ms') !== undefined && { caPromoteAfterMs: integer(values, env, 'ca-promote-after-ms', 0, 100, 86_400_000) }),
         ...(pick(values, env, 'ca-retire-after-ms') !== undefined && { caRetireAfterMs: integer(values, env, 'ca-retire-after-ms', 0, 1000, 30 * 86_400_000) }),
       };

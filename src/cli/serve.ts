@@ -112,11 +112,11 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
  * --certificate-secret it keeps the certificates too; with files it only arms failurePolicy.
  */
 function certificateManager(options: ServeOptions, logger: Logger, onServing: (pair: KeyPair) => void, currentPair: () => KeyPair | undefined): CertificateManager | undefined {
-  if (options.webhookConfiguration === undefined) return undefined;
+  if (options.webhookConfigurations === undefined) return undefined;
   const cluster = createKubeCluster({
     namespace: options.ownNamespace ?? '',
     ...(options.certificateSecret !== undefined && { secretName: options.certificateSecret }),
-    webhookConfigurationName: options.webhookConfiguration,
+    webhookConfigurations: options.webhookConfigurations,
   });
   if (options.certificateSecret === undefined) return createCertificateManager({ cluster, currentPair, logger, onServing });
   const settings: CertificateSettings = {
@@ -134,7 +134,7 @@ function certificateManager(options: ServeOptions, logger: Logger, onServing: (p
     keep: {
       settings,
       minter: {
-        ca: (notBefore, notAfter) => createCertificateAuthority({ commonName: `${options.webhookConfiguration} CA`, notBefore, notAfter }),
+        ca: (notBefore, notAfter) => createCertificateAuthority({ commonName: `${options.webhookConfigurations![0]} CA`, notBefore, notAfter }),
         serving: (ca, hosts, notBefore, notAfter) => issueServingCertificate(ca, { hosts, notBefore, notAfter }),
       },
     },

@@ -43,9 +43,11 @@ export interface ClusterPort {
   readSecret(): Promise<SecretDocument | undefined>;
   /** false when the resourceVersion is stale (another replica wrote first). */
   writeSecret(document: SecretDocument): Promise<boolean>;
-  readWebhooks(): Promise<WebhookDocument | undefined>;
+  /** The webhook configurations the server maintains, by name; the first is the image webhook's. */
+  readonly configurations: readonly string[];
+  readWebhooks(configuration: string): Promise<WebhookDocument | undefined>;
   /** Sets caBundle (when given) and failurePolicy (when given) on every webhook; false when stale. */
-  patchWebhooks(resourceVersion: string, count: number, change: { caBundle?: string; failurePolicy?: string }): Promise<boolean>;
+  patchWebhooks(configuration: string, resourceVersion: string, count: number, change: { caBundle?: string; failurePolicy?: string }): Promise<boolean>;
 }
 
 export function stateFromSecret(secret: SecretDocument): CertificateState {
@@ -146,8 +148,9 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
   }
 
   async function reconcile(): Promise<void> {
-    const webhooks = await options.cluster.readWebhooks();
-    if (!webhooks) throw new Error('the webhook configuration does not exist (the chart renders it)');
+    const [primary, ...others] = options.cluster.configurations;
+    const webhooks = await options.cluster.readWebhooks(primary!);
+    if (!webhooks) throw new Error(`the webhook configuration ${primary} does not exist (the chart renders it)`);
     const liveBundle = webhooks.webhooks[0]?.caBundle ?? '';
     let bundle: string | undefined;
     if (options.keep) {
@@ -161,18 +164,31 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
     } else {
       serving = options.currentPair?.();
     }
+    const trusted = serving !== undefined && trusts(bundle ?? liveBundle, serving.cert);
+    let armed = await maintain(primary!, webhooks, bundle, trusted);
+    if (armed === undefined) return;
+    for (const name of others) {
+      const other = await options.cluster.readWebhooks(name);
+      // The others are optional (the chart renders the namespace-label webhook only when asked).
+      if (!other) continue;
+      const done = await maintain(name, other, bundle, trusted);
+      if (done === undefined) return;
+      armed &&= done;
+    }
+    status = { trusted, armed, ...(serving && { notAfter: new X509Certificate(serving.cert).validTo }) };
+  }
+
+  /** Patches one configuration as needed; whether it is armed, or undefined when it changed under us. */
+  async function maintain(name: string, webhooks: WebhookDocument, bundle: string | undefined, trusted: boolean): Promise<boolean | undefined> {
     const target = webhooks.targetFailurePolicy;
-    const bundleStale = bundle !== undefined && webhooks.webhooks.some((w) => !sameCertificates(w.caBundle, bundle!));
-    const effectiveBundle = bundle ?? liveBundle;
-    const trusted = serving !== undefined && trusts(effectiveBundle, serving.cert);
+    const bundleStale = bundle !== undefined && webhooks.webhooks.some((w) => !sameCertificates(w.caBundle, bundle));
     const arm = listening && trusted && target !== undefined && webhooks.webhooks.some((w) => w.failurePolicy !== target);
     if (bundleStale || arm) {
-      const change = { ...(bundleStale && { caBundle: bundle! }), ...(arm && { failurePolicy: target! }) };
-      if (!(await options.cluster.patchWebhooks(webhooks.resourceVersion, webhooks.webhooks.length, change))) return;
-      options.logger?.info({ caBundleUpdated: bundleStale, failurePolicy: change.failurePolicy }, 'webhook configuration updated');
+      const change = { ...(bundleStale && { caBundle: bundle }), ...(arm && { failurePolicy: target }) };
+      if (!(await options.cluster.patchWebhooks(name, webhooks.resourceVersion, webhooks.webhooks.length, change))) return undefined;
+      options.logger?.info({ configuration: name, caBundleUpdated: bundleStale, failurePolicy: change.failurePolicy }, 'webhook configuration updated');
     }
-    const armed = target === undefined || arm || webhooks.webhooks.every((w) => w.failurePolicy === target);
-    status = { trusted, armed, ...(serving && { notAfter: new X509Certificate(serving.cert).validTo }) };
+    return target === undefined || arm || webhooks.webhooks.every((w) => w.failurePolicy === target);
   }
 
   async function tick(): Promise<void> {

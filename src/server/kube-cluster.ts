@@ -9,7 +9,8 @@ export interface KubeClusterOptions {
   readonly namespace: string;
   /** Absent: certificates come from files; only the webhook configuration is maintained. */
   readonly secretName?: string;
-  readonly webhookConfigurationName: string;
+  /** ValidatingWebhookConfiguration names; the first is the image webhook's. */
+  readonly webhookConfigurations: readonly string[];
   /** Default: in the Pod, the ServiceAccount token; elsewhere $KUBECONFIG (KubeConfig.loadFromDefault). */
   readonly kubeConfig?: KubeConfig;
 }
@@ -26,13 +27,14 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
   }
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  const { namespace, webhookConfigurationName } = options;
+  const { namespace, webhookConfigurations } = options;
   const name = options.secretName ?? '';
   // Kept between read and write so the write sends the object back whole (labels, Helm's
   // annotations) with only data and our annotations changed.
   let lastSecret: V1Secret | undefined;
 
   return {
+    configurations: webhookConfigurations,
     async readSecret() {
       if (options.secretName === undefined) return undefined;
       try {
@@ -58,10 +60,10 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
         throw err;
       }
     },
-    async readWebhooks(): Promise<WebhookDocument | undefined> {
+    async readWebhooks(configuration): Promise<WebhookDocument | undefined> {
       let vwc;
       try {
-        vwc = await admission.readValidatingWebhookConfiguration({ name: webhookConfigurationName });
+        vwc = await admission.readValidatingWebhookConfiguration({ name: configuration });
       } catch (err) {
         if (isStatus(err, 404)) return undefined;
         throw err;
@@ -76,7 +78,7 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
         ...((target === 'Fail' || target === 'Ignore') && { targetFailurePolicy: target }),
       };
     },
-    async patchWebhooks(resourceVersion, count, change) {
+    async patchWebhooks(configuration, resourceVersion, count, change) {
       // A JSON patch that first tests the resourceVersion: applied only to the configuration
       // that was read, and touching only caBundle and failurePolicy (Helm and cert-manager's
       // cainjector own the rest).
@@ -86,7 +88,7 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
         if (change.failurePolicy !== undefined) ops.push({ op: 'add', path: `/webhooks/${i}/failurePolicy`, value: change.failurePolicy });
       }
       try {
-        await admission.patchValidatingWebhookConfiguration({ name: webhookConfigurationName, body: ops, fieldManager: FIELD_MANAGER }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+        await admission.patchValidatingWebhookConfiguration({ name: configuration, body: ops, fieldManager: FIELD_MANAGER }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
         return true;
       } catch (err) {
         // 409: changed since read; 422: the test op failed (the same, said by the JSON patch).
