@@ -29,6 +29,8 @@ export interface RenderOptions {
   readonly ciValues?: readonly string[];
   /** --set-json pairs, e.g. ['replicaCount=3']. */
   readonly setJson?: readonly string[];
+  /** Leave image.repository unset (it is required; every other render sets TEST_IMAGE_REPOSITORY). */
+  readonly withoutImage?: boolean;
   readonly namespace?: string;
   readonly release?: string;
 }
@@ -45,8 +47,11 @@ export function helm(args: readonly string[]): HelmRun {
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
+/** image.repository is required (no published image): the tests' renders name this one. */
+export const TEST_IMAGE_REPOSITORY = 'registry.example/ecr-admission';
+
 function valueArgs(options: RenderOptions): string[] {
-  const args: string[] = [];
+  const args: string[] = options.withoutImage ? [] : ['--set', `image.repository=${TEST_IMAGE_REPOSITORY}`];
   for (const file of options.ciValues ?? []) args.push('--values', join(CHART_DIR, 'ci', file));
   for (const pair of options.setJson ?? []) args.push('--set-json', pair);
   return args;

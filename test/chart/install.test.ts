@@ -141,7 +141,8 @@ t.test('helm install and upgrade on a real API server', async (t) => {
     t.same(remaining.items.map((w) => w.metadata?.name), [], 'no webhook configuration left behind');
     // cert-manager-* and monitoring-values.yaml need CRDs this API server does not have.
     for (const file of [undefined, 'irsa-values.yaml', 'kind-values.yaml']) {
-      const args = ['--kubeconfig', api.kubeconfigPath, '--namespace', 'variant', ...(file ? ['--values', join(CHART_DIR, 'ci', file)] : [])];
+      // image.repository is required: the default values are the chart's plus that one.
+      const args = ['--kubeconfig', api.kubeconfigPath, '--namespace', 'variant', ...(file ? ['--values', join(CHART_DIR, 'ci', file)] : ['--set', 'image.repository=registry.example/ecr-admission'])];
       const installed = helm(['install', 'variant', CHART_DIR, '--create-namespace', ...args]);
       t.equal(installed.status, 0, `${file ?? 'default values'}: helm install\n${installed.stderr}`);
       const removed = helm(['uninstall', 'variant', ...args.slice(0, 4), '--wait']);

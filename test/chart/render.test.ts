@@ -46,7 +46,7 @@ for (const variant of VARIANTS) {
 
     const deployment = only<Deployment>(objects, 'Deployment');
     const pod = deployment.spec.template.spec;
-    t.equal(deployment.spec.replicas, 2, '2 replicas');
+    t.equal(deployment.spec.replicas, 3, '3 replicas');
     t.equal(pod.automountServiceAccountToken, false, 'no Kubernetes API token in the pod');
     t.equal(only<ServiceAccount>(objects, 'ServiceAccount').automountServiceAccountToken, false, 'nor on the ServiceAccount');
     t.equal(pod.securityContext?.runAsNonRoot, true, 'pod runAsNonRoot');

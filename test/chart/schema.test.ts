@@ -37,7 +37,7 @@ t.test('mistyped values are rejected', async (t) => {
 });
 
 t.test('cross-field checks', async (t) => {
-  rejects(t, ['podDisruptionBudget.minAvailable=2'], /minAvailable.*replicaCount/, 'a PDB that would block every drain');
+  rejects(t, ['podDisruptionBudget.minAvailable=3'], /minAvailable.*replicaCount/, 'a PDB that would block every drain');
   rejects(t, ['server.shutdownDelaySeconds=40'], /shutdownDelaySeconds/, 'a preStop delay longer than the grace period');
   const signature = 'policy.checks.signature={"trustStores":[{"type":"ca","path":"/etc/ecr-admission/trust/root.pem"}],"trustedIdentities":["x509.subject: CN=release"]}';
   rejects(t, [signature], /root\.pem.*trustStores/, 'a trust store the chart does not mount');

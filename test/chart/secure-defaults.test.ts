@@ -24,7 +24,9 @@ interface NetworkPolicy extends KubeObject {
   };
 }
 
-const webhookOf = (objects: KubeObject[]) => only<ValidatingWebhookConfiguration>(objects, 'ValidatingWebhookConfiguration').webhooks[0]!;
+// The image webhook (the namespace-label guard, when rendered, is a second configuration).
+const webhookOf = (objects: KubeObject[]) =>
+  only<ValidatingWebhookConfiguration>(objects.filter((o) => !o.metadata.name.endsWith('-namespace-label')), 'ValidatingWebhookConfiguration').webhooks[0]!;
 const policyOf = (objects: KubeObject[]) => parsePolicy(only<ConfigMap>(objects, 'ConfigMap', '-policy').data?.['policy.yaml'] ?? '', 'policy.yaml').policy;
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   selector !== undefined && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
@@ -39,7 +41,7 @@ t.test('default values: no opt-out label, unscanned images denied, no NetworkPol
 });
 
 t.test('an opt-out label, when an admin sets one, is a NotIn "true" expression', async (t) => {
-  const expressions = webhookOf(renderChart({ setJson: ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"'] })).namespaceSelector.matchExpressions;
+  const expressions = webhookOf(renderChart({ setJson: ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]'] })).namespaceSelector.matchExpressions;
   t.same(expressions.find((e) => e.key === 'ecr-admission.io/ignore'), { key: 'ecr-admission.io/ignore', operator: 'NotIn', values: ['true'] });
 });
 

@@ -45,10 +45,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "ecr-admission.image" -}}
+{{- $repository := required "image.repository is required: there is no published ecr-admission image. Build it from this repository's Dockerfile, push it to your registry, and set image.repository (e.g. 111122223333.dkr.ecr.us-east-1.amazonaws.com/ecr-admission) and image.digest" .Values.image.repository }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
@@ -73,9 +74,10 @@ and applies onError, so the API server never times out first.
 {{- max 1000 (sub (mul (int .Values.webhook.timeoutSeconds) 1000) 2000) }}
 {{- end }}
 
-{{/* Namespaces the API server never sends to the webhook. */}}
+{{/* Namespaces the API server never sends to the webhook: the release namespace and
+webhook.excludeNamespaces (the schema keeps kube-system in it). */}}
 {{- define "ecr-admission.excludedNamespaces" -}}
-{{- concat (list .Release.Namespace "kube-system") .Values.webhook.excludeNamespaces | uniq | toJson }}
+{{- concat (list .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | toJson }}
 {{- end }}
 
 {{- define "ecr-admission.trustVolumeEnabled" -}}

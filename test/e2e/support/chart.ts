@@ -46,7 +46,8 @@ export interface RenderedChart {
 export async function renderChart(dir: string, values: object): Promise<RenderedChart> {
   const valuesPath = join(dir, 'values.yaml');
   writeFileSync(valuesPath, stringify(values));
-  const run = await helm(['template', RELEASE, CHART_DIR, '--namespace', RELEASE_NAMESPACE, '--values', valuesPath]);
+  // image.repository is required (no published image); the scenarios run the server themselves.
+  const run = await helm(['template', RELEASE, CHART_DIR, '--namespace', RELEASE_NAMESPACE, '--set', 'image.repository=ecr-admission', '--values', valuesPath]);
   if (run.code !== 0) throw new Error(`helm template failed (${run.code}): ${run.stderr}`);
   writeFileSync(join(dir, 'rendered.yaml'), run.stdout);
   const objects = parseAllDocuments(run.stdout)
