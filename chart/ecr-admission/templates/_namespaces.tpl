@@ -45,13 +45,14 @@ opt-in label. Empty when the opt-out label is off.
 {{- end }}
 
 {{/*
-caBundle (base64) of the namespace-label webhook with the chart-made TLS: the CA Secret as the
-cluster holds it (lookup). webhook.yaml generates the CA in the same render and its value cannot
-cross template files, so on the very first install this is empty until the next upgrade, and
-guarded label changes fail closed (rejected) meanwhile. With cert-manager, cainjector fills it.
+caBundle (base64) of the namespace-label webhook. tls.source webhook: none here, the webhook
+pods write it (it is in their --webhook-configuration list, _tls.tpl). cert-manager: cainjector
+fills it. Chart-made TLS: the CA Secret as the cluster holds it (lookup); webhook.yaml generates
+the CA in the same render and its value cannot cross template files, so on the very first
+install it is empty until the next upgrade, and guarded label changes fail closed meanwhile.
 */}}
 {{- define "ecr-admission.namespaceLabelCABundle" -}}
-{{- if not .Values.tls.certManager.enabled }}
+{{- if and (not .Values.tls.certManager.enabled) (ne (default "chart" .Values.tls.source) "webhook") }}
 {{- $ca := lookup "v1" "Secret" .Release.Namespace (printf "%s-ca" (include "ecr-admission.fullname" .)) }}
 {{- with (dig "data" "ca.crt" "" $ca) }}{{ . }}{{ end }}
 {{- end }}
