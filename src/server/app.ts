@@ -36,11 +36,12 @@ export interface WebhookAppOptions {
 
 export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   const { reviewer, logger, metrics } = options;
+  const bodyLimit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const serverOptions: FastifyServerOptions = {
     loggerInstance: logger,
     // One line per admission is written below instead of Fastify's two per request.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    bodyLimit,
     // k8s sends no path params; a long request line is never ours.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -55,11 +56,16 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
 
   // Every body is metered as it arrives and charged against the shared heap budget before it
   // is parsed; the charge is returned when the answer is sent or the request is abandoned.
+  // Its base cost is reserved from its Content-Length when it arrives, first come first served
+  // (meter() throws 413/503 at once when it does not fit). A Content-Length over bodyLimit is
+  // not reserved: Fastify answers that 413 itself, unread.
   const bodyBudget = options.bodyBudget ?? createBodyBudget();
   const releases = new WeakMap<object, () => void>();
   const release = (request: object) => { releases.get(request)?.(); };
   app.addHook('preParsing', async (request, reply, payload) => {
-    const { stream, release: done } = bodyBudget.meter();
+    const header = request.headers['content-length'];
+    const declared = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
+    const { stream, release: done } = bodyBudget.meter(declared !== undefined && declared <= bodyLimit ? declared : undefined);
     releases.set(request, done);
     reply.raw.once('close', done);
     payload.on('error', (err) => stream.destroy(err));

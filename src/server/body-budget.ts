@@ -11,9 +11,18 @@
 //                                follows one of them, so this counts values and keys, and
 //                                64 bytes is above the most measured per value)
 //
-// A body whose own cost exceeds the budget can never be parsed: 413. One that would overrun
-// what other requests hold: 503 (the API server applies failurePolicy; a retry can succeed).
-// The charge is released when the response is done.
+// Admission is first come, first served: when a request arrives, its base cost (2 x its
+// Content-Length) is reserved at once, before any of its body is read, and a request whose
+// reservation does not fit next to what others hold is answered 503 at once. The separator cost
+// is charged on top as the body streams. (Charging everything as it streams let concurrent
+// large bodies each take a share and starve one another: 4 legitimate 17.6 MiB UPDATEs at once
+// all ended in 503, a livelock under failurePolicy Fail.) The API server always sends a
+// Content-Length; a body without one (chunked) is charged as it streams.
+//
+// A body whose own cost exceeds the budget can never be parsed: 413 (at once when its
+// Content-Length says so). One that would overrun what other requests hold: 503 (the API server
+// applies failurePolicy; a retry can succeed). The charge is released when the response is
+// done, or the request is aborted or its connection closed.
 import { Transform, type TransformCallback } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, type BodyBudgetErrorCode } from '../support/errors.ts';
@@ -62,8 +71,11 @@ export class BodyBudgetError extends Error {
 export interface BodyBudget {
   readonly limit: number;
   inFlight(): number;
-  /** A pass-through stream that charges what flows through it; `release` returns the charge. */
-  meter(): { stream: Transform; release: () => void };
+  /** A pass-through stream that charges what flows through it; `release` returns the charge.
+   *  With `declaredBytes` (the Content-Length), 2 x declaredBytes is reserved at once, and a
+   *  BodyBudgetError is thrown (nothing held) when that alone is over the limit (413) or does
+   *  not fit next to what other bodies hold (503). */
+  meter(declaredBytes?: number): { stream: Transform; release: () => void };
 }
 
 const QUOTE = 0x22;
@@ -81,7 +93,7 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
   return {
     limit,
     inFlight: () => held,
-    meter() {
+    meter(declaredBytes?: number) {
       let charged = 0;
       let released = false;
       let inString = false;
@@ -98,6 +110,11 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
         charged = cost;
         return undefined;
       };
+      // The base cost is reserved now, while nothing is read: the first to arrive keeps its
+      // place, and those that do not fit are told at once instead of after streaming.
+      const reserved = declaredBytes !== undefined && Number.isSafeInteger(declaredBytes) && declaredBytes >= 0 ? declaredBytes : 0;
+      const refused = charge(reserved * COST_PER_BYTE);
+      if (refused) throw refused;
       let bytes = 0;
       let separators = 0;
       const stream = new Transform({
@@ -114,7 +131,7 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
             } else if (c === QUOTE) inString = true;
             else separators += SEPARATOR[c]!;
           }
-          const refused = charge(bytes * COST_PER_BYTE + separators * COST_PER_SEPARATOR);
+          const refused = charge(Math.max(bytes, reserved) * COST_PER_BYTE + separators * COST_PER_SEPARATOR);
           if (refused) return callback(refused);
           callback(null, chunk);
         },

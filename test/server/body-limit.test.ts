@@ -4,7 +4,7 @@
 // shared by all requests in flight (413 for a body that alone exceeds it, 503 while others
 // hold it), returned when each request ends.
 import t from 'tap';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildWebhookApp } from '../../src/server/app.ts';
 import { createMetrics } from '../../src/support/metrics.ts';
@@ -103,6 +103,73 @@ t.test('the budget: bodies in flight share it, 503 while it is held, returned at
   t.ok(tooCostly instanceof BodyBudgetError && tooCostly.statusCode === 413 && tooCostly.code === 'E_BODY_TOO_COSTLY', 'a body that alone exceeds the budget: 413');
   c.release();
   t.equal(budget.inFlight(), 0);
+});
+
+t.test('first come, first served: the base cost is reserved from Content-Length before any byte is read', async (t) => {
+  const budget = createBodyBudget(10_000);
+  const refusal = (declared: number) => {
+    try {
+      budget.meter(declared).release();
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  };
+  const a = budget.meter(3000);
+  t.equal(budget.inFlight(), 6000, 'a 3000-byte body holds 6000 at once, nothing read yet');
+  const busy = refusal(2500);
+  t.ok(busy instanceof BodyBudgetError && busy.statusCode === 503 && busy.code === 'E_BODY_BUDGET_BUSY', 'a second that does not fit beside it: 503 at once');
+  const alone = refusal(5001);
+  t.ok(alone instanceof BodyBudgetError && alone.statusCode === 413 && alone.code === 'E_BODY_TOO_COSTLY', 'one that could never fit: 413 at once');
+  t.equal(budget.inFlight(), 6000, 'a refused reservation holds nothing');
+  t.equal(refusal(2000), undefined, 'one that fits beside it is admitted');
+  // The first body streams: its bytes are already paid for, its separators are charged on top.
+  await new Promise<void>((resolve, reject) => {
+    a.stream.once('error', reject);
+    a.stream.write(Buffer.from('[' + ' '.repeat(2999)), (err) => (err ? reject(err) : resolve()));
+    a.stream.resume();
+  });
+  t.equal(budget.inFlight(), 6000 + 64, 'bytes within the reservation cost nothing more; one separator costs 64');
+  a.release();
+  t.equal(budget.inFlight(), 0);
+});
+
+t.test('with one large body arriving, the next is refused at once and the first is answered', async (t) => {
+  const { webhook, budget } = app(t);
+  await webhook.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = webhook.server.address() as { port: number };
+  const { review, body } = largeDeploymentUpdate(5.5 * MiB);
+  const length = Buffer.byteLength(body);
+  const answer = (req: ReturnType<typeof request>) => new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString('utf8'); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+  });
+  const agent = new Agent({ keepAlive: true });
+  t.teardown(() => agent.destroy());
+  const open = () => request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': length } });
+  const first = open();
+  const firstAnswer = answer(first);
+  first.write(body.slice(0, 1024));
+  for (let i = 0; i < 100 && budget.inFlight() === 0; i++) await sleep(20);
+  const held = budget.inFlight();
+  t.ok(held >= 2 * length && held <= 2 * length + 1024 * 64, `with 1 KiB of its body read, the first holds its base cost (${(2 * length / MiB).toFixed(1)} MiB) and that KiB's separators (${held - 2 * length} bytes)`);
+  const second = open();
+  const secondAnswer = answer(second);
+  second.write(body.slice(0, 1024));
+  const refused = await secondAnswer;
+  t.equal(refused.status, 503, 'the second is refused before its body is sent');
+  t.match(refused.json, { code: 'E_BODY_BUDGET_BUSY' });
+  second.end(body.slice(1024));
+  first.end(body.slice(1024));
+  const answered = await firstAnswer;
+  t.equal(answered.status, 200, 'the first is answered');
+  t.equal((answered.json as unknown as AdmissionReviewResponse).response.uid, review.request.uid);
+  for (let i = 0; i < 100 && budget.inFlight() !== 0; i++) await sleep(20);
+  t.equal(budget.inFlight(), 0, 'nothing held afterwards');
 });
 
 t.test('a client that drops a large body half way holds no budget afterwards', async (t) => {
