@@ -10,7 +10,6 @@ import { createCertificateAuthority, generateSelfSigned, issueServingCertificate
 import { readKeyPair, watchKeyPair, TLS_OPTIONS, type KeyPair } from '../server/tls.ts';
 import { checkSettings, DEFAULT_CERTIFICATE_SETTINGS, type CertificateSettings } from '../server/certificate-plan.ts';
 import { createCertificateManager, type CertificateManager } from '../server/certificates.ts';
-import { createKubeCluster } from '../server/kube-cluster.ts';
 import { AdmissionError, ErrorCodes } from '../support/errors.ts';
 import { X509Certificate } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
@@ -32,7 +31,7 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   const observeServing = (served: KeyPair) => metrics.certificateNotAfter.set(Math.floor(new Date(new X509Certificate(served.cert).validTo).getTime() / 1000));
   // Set once the webhook app exists; the certificate manager hands it renewed pairs.
   let serveNewPair: ((served: KeyPair) => void) | undefined;
-  const certificates = certificateManager(options, logger, (served) => {
+  const certificates = await certificateManager(options, logger, (served) => {
     observeServing(served);
     serveNewPair?.(served);
   }, () => pair);
@@ -111,8 +110,10 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
  * The certificate manager when the server maintains a webhook configuration: with
  * --certificate-secret it keeps the certificates too; with files it only arms failurePolicy.
  */
-function certificateManager(options: ServeOptions, logger: Logger, onServing: (pair: KeyPair) => void, currentPair: () => KeyPair | undefined): CertificateManager | undefined {
+async function certificateManager(options: ServeOptions, logger: Logger, onServing: (pair: KeyPair) => void, currentPair: () => KeyPair | undefined): Promise<CertificateManager | undefined> {
   if (options.webhookConfigurations === undefined) return undefined;
+  // Loaded only here: the Kubernetes client costs about 34 MB of heap.
+  const { createKubeCluster } = await import('../server/kube-cluster.ts');
   const cluster = createKubeCluster({
     namespace: options.ownNamespace ?? '',
     ...(options.certificateSecret !== undefined && { secretName: options.certificateSecret }),

@@ -26,8 +26,16 @@ for (const ciValues of [[], ['self-signed-values.yaml'], ['kind-values.yaml']]) 
     t.equal(serve.port, port(webhook, 'https'), 'listens on the container port the Service targets');
     t.equal(serve.healthPort, port(webhook, 'http-health'), 'health on the probed port');
     t.equal(serve.config, '/etc/ecr-admission/policy.yaml', 'reads the mounted policy');
-    t.equal(serve.tlsCert, `${mountDir(webhook, 'tls')}/tls.crt`, 'certificate from the TLS mount');
-    t.equal(serve.tlsKey, `${mountDir(webhook, 'tls')}/tls.key`, 'key from the TLS mount');
+    if (serve.certificateSecret !== undefined) {
+      // tls.source webhook: certificates from the Secret the RBAC names, for the Service names.
+      t.equal(serve.certificateSecret, 'ecr-admission-certificates', 'certificates kept in the chart\'s Secret');
+      t.ok(serve.tlsHosts?.includes('ecr-admission.security-system.svc'), 'for the name the API server calls');
+      t.notOk(mountDir(webhook, 'tls'), 'and no TLS mount');
+    } else {
+      t.equal(serve.tlsCert, `${mountDir(webhook, 'tls')}/tls.crt`, 'certificate from the TLS mount');
+      t.equal(serve.tlsKey, `${mountDir(webhook, 'tls')}/tls.key`, 'key from the TLS mount');
+    }
+    t.same(serve.webhookConfigurations, ['ecr-admission'], 'maintains the chart\'s webhook configuration');
     t.equal(serve.ownNamespace, 'security-system', 'knows its namespace');
     t.equal(String(serve.budgetMs), envOf(webhook).get('ECR_ADMISSION_BUDGET_MS'), 'takes the derived budget');
   });

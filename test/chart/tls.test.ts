@@ -1,6 +1,8 @@
-// The webhook's TLS as rendered: the chart-made CA and serving certificate (what the API server
-// is told to trust, what the pod serves, what stays out of the pod), and the cert-manager
-// objects when cert-manager is on. Persistence across upgrades: install.test.ts.
+// The webhook's TLS as rendered: with the default tls.source webhook no key material at all
+// (an empty Secret the pods fill); the chart-made CA and serving certificate of tls.source
+// chart (what the API server is told to trust, what the pod serves, what stays out of the
+// pod); the cert-manager objects when cert-manager is on. Persistence across upgrades:
+// install.test.ts; the lockout and RBAC side: registration.test.ts.
 import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { NAMESPACE, RELEASE, only, renderChart, type KubeObject } from './helm.ts';
@@ -16,8 +18,25 @@ function tlsVolume(deployment: Deployment): Record<string, unknown> | undefined 
   return deployment.spec.template.spec.volumes?.find((v) => v.name === 'tls');
 }
 
-t.test('chart-made TLS (cert-manager off)', async (t) => {
+t.test('default: the webhook pods make their certificates; the chart renders no key material', async (t) => {
   const objects = renderChart();
+  const secrets = objects.filter((o) => o.kind === 'Secret') as Secret[];
+  t.same(secrets.map((s) => s.metadata.name), [`${RELEASE}-certificates`], 'one Secret, for the pods to fill');
+  t.equal(secrets[0]!.type, 'Opaque', 'Opaque (kubernetes.io/tls would need data the chart does not have)');
+  t.notOk(secrets[0]!.data, 'without data: Helm never owns (or reverts) what the pods write');
+  const webhook = only<ValidatingWebhookConfiguration>(objects, 'ValidatingWebhookConfiguration').webhooks[0]!;
+  t.notOk(webhook.clientConfig.caBundle, 'no caBundle: the pods write it');
+  const deployment = only<Deployment>(objects, 'Deployment');
+  t.notOk(tlsVolume(deployment), 'no TLS volume: the pods read the Secret through the API');
+  const env = Object.fromEntries((deployment.spec.template.spec.containers.find((c) => c.name === 'webhook')?.env ?? []).map((e) => [e.name, e.value]));
+  t.equal(env['ECR_ADMISSION_CERTIFICATE_SECRET'], `${RELEASE}-certificates`, 'the Secret is named to the server');
+  t.same(env['ECR_ADMISSION_TLS_HOSTS']?.split(','), SERVICE_NAMES, 'the certificate is for the Service names');
+  t.notOk(env['ECR_ADMISSION_TLS_CERT'], 'no certificate files');
+  t.equal(objects.filter((o) => o.apiVersion.startsWith('cert-manager.io/')).length, 0, 'no cert-manager objects');
+});
+
+t.test('chart-made TLS (tls.source chart)', async (t) => {
+  const objects = renderChart({ setJson: ['tls.source="chart"'] });
   const caSecret = only<Secret>(objects, 'Secret', '-ca');
   const servingSecret = only<Secret>(objects, 'Secret', '-tls');
   const webhook = only<ValidatingWebhookConfiguration>(objects, 'ValidatingWebhookConfiguration').webhooks[0]!;

@@ -59,3 +59,69 @@ certCrt: {{ $certCrt | quote }}
 certKey: {{ $certKey | quote }}
 certNotAfter: {{ $certNotAfter | quote }}
 {{- end }}
+
+{{/*
+Who makes the serving certificate: certManager (tls.certManager.enabled), webhook (the
+webhook process itself, the default: certificates.ts) or chart (the lookup-based CA above).
+*/}}
+{{- define "ecr-admission.tlsSource" -}}
+{{- if .Values.tls.certManager.enabled }}certManager{{ else }}{{ .Values.tls.source }}{{ end }}
+{{- end }}
+
+{{/* The Secret the webhook process keeps its CA and serving certificate in (tls.source webhook). */}}
+{{- define "ecr-admission.certificateSecretName" -}}
+{{- printf "%s-certificates" (include "ecr-admission.fullname" .) }}
+{{- end }}
+
+{{/*
+The ValidatingWebhookConfigurations the webhook process maintains (caBundle with tls.source
+webhook; failurePolicy always), as a JSON list: the image webhook's first.
+*/}}
+{{- define "ecr-admission.webhookConfigurationNames" -}}
+{{- $fullname := include "ecr-admission.fullname" . }}
+{{- $names := list $fullname }}
+{{- if .Values.webhook.namespaceOptOutLabel }}{{ $names = append $names (printf "%s-namespace-label" $fullname) }}{{ end }}
+{{- $names | toJson }}
+{{- end }}
+
+{{/*
+The image webhook's failurePolicy as rendered. Until a webhook Pod serves, the configuration
+must reject nothing (a Pod that cannot start must not lock the cluster), so it is installed
+with Ignore and the webhook process switches it to webhook.failurePolicy (annotation
+ecr-admission.io/failure-policy) once it answers. After that the field is the process's: a
+render that finds it switched (lookup) leaves it out, so `helm upgrade` neither reverts it nor
+conflicts with it under server-side apply. Without a cluster (helm template) it is always
+Ignore: the same output on every render.
+*/}}
+{{- define "ecr-admission.renderedFailurePolicy" -}}
+{{- $live := lookup "admissionregistration.k8s.io/v1" "ValidatingWebhookConfiguration" "" (include "ecr-admission.fullname" .) }}
+{{- $switched := false }}
+{{- range (dig "webhooks" list (default dict $live)) }}
+{{- if and (eq .name "images.ecr-admission.io") .failurePolicy (ne .failurePolicy "Ignore") }}{{ $switched = true }}{{ end }}
+{{- end }}
+{{- if not $switched -}}
+failurePolicy: Ignore
+{{- end }}
+{{- end }}
+
+{{/* The webhook container's TLS and registration environment. */}}
+{{- define "ecr-admission.tlsEnv" -}}
+{{- $source := include "ecr-admission.tlsSource" . }}
+{{- if eq $source "webhook" }}
+- name: ECR_ADMISSION_CERTIFICATE_SECRET
+  value: {{ include "ecr-admission.certificateSecretName" . | quote }}
+- name: ECR_ADMISSION_TLS_HOSTS
+  value: {{ include "ecr-admission.serviceDNSNames" . | fromJsonArray | join "," | quote }}
+- name: ECR_ADMISSION_CA_PROMOTE_AFTER_MS
+  value: {{ mul (int .Values.tls.webhook.caPromoteAfterSeconds) 1000 | quote }}
+- name: ECR_ADMISSION_CA_RETIRE_AFTER_MS
+  value: {{ mul (int .Values.tls.webhook.caRetireAfterSeconds) 1000 | quote }}
+{{- else }}
+- name: ECR_ADMISSION_TLS_CERT
+  value: /etc/ecr-admission/tls/tls.crt
+- name: ECR_ADMISSION_TLS_KEY
+  value: /etc/ecr-admission/tls/tls.key
+{{- end }}
+- name: ECR_ADMISSION_WEBHOOK_CONFIGURATION
+  value: {{ include "ecr-admission.webhookConfigurationNames" . | fromJsonArray | join "," | quote }}
+{{- end }}
