@@ -61,7 +61,7 @@ export const USAGE = `Usage: ecr-admission <command> [options]
 
 Commands:
   serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
-          [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host 0.0.0.0]
+          [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host ::]
           [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
           [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
@@ -134,7 +134,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         ...(tlsKey !== undefined && { tlsKey }),
         port: integer(values, env, 'port', 8443, 0, 65535),
         healthPort: integer(values, env, 'health-port', 8080, 0, 65535),
-        host: pick(values, env, 'host') ?? '0.0.0.0',
+        // Every IPv4 and IPv6 address (server/listen.ts).
+        host: pick(values, env, 'host') ?? '::',
         budgetMs: integer(values, env, 'budget-ms', 8000, 100, 29_000),
         maxBodyBytes: integer(values, env, 'max-body-bytes', DEFAULT_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
         logLevel: pick(values, env, 'log-level') ?? 'info',

@@ -5,6 +5,7 @@ import { createPolicyStore } from '../policy/store.ts';
 import { createRuntime } from './wiring.ts';
 import { buildWebhookApp } from '../server/app.ts';
 import { buildHealthApp } from '../server/health.ts';
+import { listenOn } from '../server/listen.ts';
 import { createMetrics } from '../support/metrics.ts';
 import { createCertificateAuthority, generateSelfSigned, issueServingCertificate } from '../server/self-signed.ts';
 import { readKeyPair, watchKeyPair, TLS_OPTIONS, type KeyPair } from '../server/tls.ts';
@@ -13,6 +14,7 @@ import { createCertificateManager, type CertificateManager } from '../server/cer
 import { AdmissionError, ErrorCodes } from '../support/errors.ts';
 import { X509Certificate } from 'node:crypto';
 import type { Server as HttpsServer } from 'node:https';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 
 export interface RunningServer {
   readonly webhookUrl: string;
@@ -22,7 +24,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function serve(options: ServeOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger, print: (line: string) => void): Promise<RunningServer> {
+/** What tests may put in place of the process's own (the AWS credentials provider). */
+export interface ServeInjections {
+  readonly credentials?: AwsCredentialIdentityProvider;
+}
+
+export async function serve(options: ServeOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger, print: (line: string) => void, inject: ServeInjections = {}): Promise<RunningServer> {
   // Everything that can refuse to start (TLS files, the policy file) is read before anything
   // listens or polls, so a bad file fails fast instead of leaving half a server running.
   let pair: KeyPair;
@@ -49,7 +56,7 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   }
   observeServing(pair);
   const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env });
+  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env, ...(inject.credentials !== undefined && { credentials: inject.credentials }) });
 
   const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
   let tlsReloads = 0;
@@ -60,17 +67,25 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   };
   const health = buildHealthApp({
     metrics,
-    // With a webhook configuration to maintain, Ready means its caBundle trusts what this
-    // process serves: a Pod serving a certificate the API server would refuse takes no traffic.
-    readiness: () => ({
-      ready: certificates ? certificates.status().trusted : true,
-      detail: { policy: policyStore.status(), tlsReloads, ...(certificates && { certificates: certificates.status() }) },
-    }),
+    // Ready means this Pod can answer correctly: the policy is loaded (it was, or serve would
+    // have refused to start), AWS credentials were obtained at least once (credentials.ts),
+    // and, with a webhook configuration to maintain, its caBundle trusts what this process
+    // serves (a Pod serving a certificate the API server would refuse takes no traffic).
+    readiness: () => {
+      const aws = runtime.credentials.status();
+      return {
+        ready: aws.obtained && (certificates ? certificates.status().trusted : true),
+        detail: { policy: policyStore.status(), tlsReloads, awsCredentials: aws, ...(certificates && { certificates: certificates.status() }) },
+      };
+    },
   });
+  const stopCredentialCheck = runtime.credentials.start();
   try {
-    await webhook.listen({ port: options.port, host: options.host });
-    await health.listen({ port: options.healthPort, host: options.host });
+    // `::` (the default) is IPv4 and IPv6 at once, or IPv4 where the node has no IPv6 (listen.ts).
+    await listenOn(webhook, options.port, options.host);
+    await listenOn(health, options.healthPort, options.host);
   } catch (err) {
+    stopCredentialCheck();
     // A port in use must end the process with the error, not leave the other listener open.
     await webhook.close();
     await health.close();
@@ -87,13 +102,14 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   const webhookAddress = webhook.server.address();
   const healthAddress = health.server.address();
   const portOf = (a: typeof webhookAddress) => (typeof a === 'object' && a ? a.port : 0);
-  const shownHost = options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
   logger.info({ port: portOf(webhookAddress), healthPort: portOf(healthAddress), policyVersion: policyStore.current().version, budgetMs: options.budgetMs }, 'ecr-admission serving');
   return {
     webhookUrl: `https://${shownHost}:${portOf(webhookAddress)}`,
     healthUrl: `http://${shownHost}:${portOf(healthAddress)}`,
     ...(caPem !== undefined && { caPem }),
     async close() {
+      stopCredentialCheck();
       stopPolicyWatch();
       stopTlsWatch();
       // The webhook configuration is left as it is: other replicas may still serve, and Helm

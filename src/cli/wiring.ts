@@ -1,7 +1,8 @@
 // Wires the parts one process needs (policy, checks, facts, metrics) for serve, check and
 // demo alike, so the webhook and the CLI reach the same decision by the same code path.
 import type { Logger } from 'pino';
-import type { AwsCredentialIdentity } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { createReviewer, type Reviewer } from '../admission/pipeline.ts';
 import { buildChecks } from '../checks/index.ts';
 import type { PolicyStore } from '../policy/store.ts';
@@ -13,6 +14,7 @@ import { EcrSignatureSource } from '../facts/ecr/signatures.ts';
 import { OciFacts } from '../facts/oci/facts.ts';
 import { SignerRevocation } from '../facts/signer/revocation.ts';
 import type { Metrics } from '../support/metrics.ts';
+import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -20,8 +22,9 @@ export interface RuntimeOptions {
   readonly metrics: Metrics;
   readonly budgetMs: number;
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** Fixed AWS credentials (the demo's sandbox); otherwise the SDK default chain. */
-  readonly credentials?: AwsCredentialIdentity;
+  /** Fixed AWS credentials (the demo's sandbox) or a provider (tests); otherwise the keys in
+   *  `env`, or else the SDK's default chain (IRSA, Pod Identity, ...). */
+  readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
   /** The clock, in ms since the epoch (default Date.now), of cached facts' TTLs, signature
    *  verdicts and verification time, and exception expiry: tests move their own past a TTL
    *  instead of sleeping. Deadlines stay on real time: they bound real waiting. */
@@ -31,19 +34,38 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly reviewer: Reviewer;
   readonly cache: FactCache;
+  /** Whether AWS credentials were obtained at least once (serve's readiness); start() it. */
+  readonly credentials: CredentialCheck;
   close(): Promise<void>;
+}
+
+/**
+ * The one credentials provider of the process: the clients and the readiness check share it, so
+ * what made the Pod ready is what the calls use (fromNodeProviderChain caches and refreshes).
+ */
+function credentialProvider(options: RuntimeOptions): AwsCredentialIdentityProvider {
+  const given = options.credentials;
+  if (typeof given === 'function') return given;
+  if (given !== undefined) return async () => given;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = options.env;
+  if (accessKeyId && secretAccessKey) {
+    const fixed: AwsCredentialIdentity = { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) };
+    return async () => fixed;
+  }
+  return fromNodeProviderChain();
 }
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   // Cache size, TTLs and AWS endpoints come from the policy in force at start; a reloaded
   // policy changes checks and modes at once, these at the next restart.
   const policy = options.policyStore.current();
+  const provider = credentialProvider(options);
   const clients = new AwsClients({
     env: options.env,
     aws: policy.aws,
     roleFor: (accountId) => options.policyStore.current().ecrAccounts.get(accountId)?.roleArn,
     metrics: options.metrics,
-    ...(options.credentials !== undefined && { credentials: options.credentials }),
+    credentials: provider,
   });
   const now = options.now;
   const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
@@ -73,5 +95,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       freshTagDigest: (subject, tag) => (subject.oci ? oci.freshTagDigest(subject.oci, tag) : subject.ecr && subject.managed ? ecr.freshTagDigest(subject.ecr, tag) : undefined),
     },
   });
-  return { reviewer, cache, close: async () => clients.destroy() };
+  const credentials = createCredentialCheck({ provider, logger: options.logger });
+  return { reviewer, cache, credentials, close: async () => clients.destroy() };
 }

@@ -7,7 +7,7 @@ const check = (argv: string[], env: Record<string, string> = {}) => parseCommand
 
 t.test('serve: defaults', async (t) => {
   t.same(serve([]), {
-    command: 'serve', port: 8443, healthPort: 8080, host: '0.0.0.0', budgetMs: 8000,
+    command: 'serve', port: 8443, healthPort: 8080, host: '::', budgetMs: 8000,
     maxBodyBytes: 2 * 6 * 1.5 * 1024 * 1024 + 64 * 1024, logLevel: 'info', reloadIntervalMs: 5000,
   });
 });

@@ -25,7 +25,8 @@ async function start(t: { teardown(fn: () => unknown): void; testdir(f: Record<s
   const dir = t.testdir({ 'policy.yaml': POLICY, 'tls.crt': pair.cert, 'tls.key': pair.key });
   const options = parseCommandLine(['serve', '--config', join(dir, 'policy.yaml'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
     '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--reload-interval-ms', '50', ...extra], { ECR_ADMISSION_NAMESPACE: 'ecr-admission' }) as ServeOptions;
-  const server = await serve(options, {}, silentLogger, () => {});
+  // Static sandbox keys: readiness waits for AWS credentials (test/cli/readiness.test.ts).
+  const server = await serve(options, { AWS_ACCESS_KEY_ID: 'AKIDSANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' }, silentLogger, () => {});
   let closed = false;
   t.teardown(() => (closed ? undefined : server.close()));
   const close = server.close.bind(server);
