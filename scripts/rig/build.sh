@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Builds the e2e rig's real peers (kube-apiserver, etcd, olareg, notation, oras) from the Go
-# module proxy into a cache outside the checkout, and prints the bin dir on stdout (the only
-# thing printed on stdout; progress goes to stderr).
+# module proxy into a cache outside the checkout. On stdout (progress goes to stderr) it prints
+# one line per kube-apiserver version, then the bin dir as the last line:
 #
-#   $HOME/.cache/ecr-admission/rig/<key>/bin/     <key> names every pinned version + Go version
+#   kube-apiserver v1.32.13 /root/.cache/ecr-admission/rig/kube-apiserver-v1.32.13_go1.26.8_r1/bin/kube-apiserver
+#   kube-apiserver v1.37.2 /root/.cache/ecr-admission/rig/k8s-v1.37.2_..._r1/bin/kube-apiserver
+#   /root/.cache/ecr-admission/rig/k8s-v1.37.2_..._r1/bin
+#
+#   $HOME/.cache/ecr-admission/rig/<key>/bin/     <key> names every pinned version + Go version;
+#                                                 the newest kube-apiserver lives here
+#   $HOME/.cache/ecr-admission/rig/kube-apiserver-<version>_<go>_r<revision>/bin/
+#                                                 the oldest supported kube-apiserver, in its own
+#                                                 key so that adding or changing it never
+#                                                 rebuilds the other peers
 #
 # Idempotent: a binary that already exists is skipped, so a second run is a no-op that only
-# prints the dir. Binaries are built under a temporary name and renamed at the end, so an
+# prints the lines above. Binaries are built under a temporary name and renamed at the end, so an
 # interrupted build never leaves a half-written binary that a later run would take as done.
 # A lock serialises concurrent runs (two test files asking for the rig at once).
 #
@@ -28,21 +37,23 @@ go_version="$(go env GOVERSION)"
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_olareg-${OLAREG_VERSION}_notation-${NOTATION_VERSION}_oras-${ORAS_VERSION}_${go_version}_r${RIG_BUILD_REVISION}"
 cache_root="${ECR_ADMISSION_RIG_CACHE:-$HOME/.cache/ecr-admission/rig}"
 bin_dir="$cache_root/$key/bin"
-mkdir -p "$bin_dir"
+oldest_key="kube-apiserver-${KUBERNETES_OLDEST_VERSION}_${go_version}_r${RIG_BUILD_REVISION}"
+oldest_bin_dir="$cache_root/$oldest_key/bin"
+mkdir -p "$bin_dir" "$oldest_bin_dir"
 
+# Locks taken in this order by every run, so two runs never deadlock.
 exec 9>"$cache_root/$key/.lock"
 flock 9
+exec 8>"$cache_root/$oldest_key/.lock"
+flock 8
 
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/ecr-admission-rig.XXXXXX")"
 trap 'rm -rf "$work_dir"' EXIT
 
-# already_built NAME: true when the binary is in the cache (then nothing is done for it).
-already_built() { [[ -x "$bin_dir/$1" ]]; }
-
-# install_built NAME FILE: atomic move of a finished binary into the cache.
+# install_built DIR NAME FILE: atomic move of a finished binary into the cache dir DIR.
 install_built() {
-  mv -f "$2" "$bin_dir/.$1.tmp"
-  mv -f "$bin_dir/.$1.tmp" "$bin_dir/$1"
+  mv -f "$3" "$1/.$2.tmp"
+  mv -f "$1/.$2.tmp" "$1/$2"
 }
 
 # timed NAME CMD...: runs CMD, logging how long it took.
@@ -82,44 +93,57 @@ gomod_path() {
   go mod download -json "$1" | awk -F'"' '/"GoMod":/ { print $4 }'
 }
 
-# build_in_wrapper NAME MODULE VERSION PACKAGE REPLACES LDFLAGS: builds PACKAGE from a throwaway
-# wrapper module that requires MODULE@VERSION (plus the given replace lines). This is what
+# godebug_from_gomod GOMOD: the module's godebug lines. A dependency's godebug lines are ignored
+# (only the main module's count, and the wrapper's `go` line is the machine's Go), so the wrapper
+# copies them to give the binary the runtime defaults (GODEBUG) of the upstream build.
+godebug_from_gomod() {
+  awk '/^godebug[ \t]/ { print }' "$1"
+}
+
+# build_in_wrapper NAME MODULE VERSION PACKAGE REPLACES LDFLAGS [DIR [GOMOD_LINES]]: builds PACKAGE
+# into the cache dir DIR (default the main bin dir) from a throwaway wrapper module that requires
+# MODULE@VERSION (plus the given replace lines and extra go.mod lines). This is what
 # `go install PACKAGE@VERSION` does, but the proxy answers 403 for some modules' version list,
 # which `go install` reads (for deprecation notices) and `go get` in a module does not; and the
 # wrapper is the only way to apply replaces the upstream go.mod cannot give its dependents.
 build_in_wrapper() {
   local name="$1" module="$2" version="$3" package="$4" replaces="$5" ldflags="$6"
-  local dir="$work_dir/$name"
+  local dest="${7:-$bin_dir}" gomod_lines="${8:-}"
+  local dir="$work_dir/$name-$version"
   mkdir -p "$dir"
   {
     printf 'module ecr-admission.local/rig/%s\n\ngo %s\n\nrequire %s %s\n' \
       "$name" "${go_version#go}" "$module" "$version"
+    if [[ -n "$gomod_lines" ]]; then printf '\n%s\n' "$gomod_lines"; fi
     if [[ -n "$replaces" ]]; then printf '\nreplace (\n%s\n)\n' "$replaces"; fi
   } >"$dir/go.mod"
   (
     cd "$dir"
     go get "$package@$version" >&2
-    go build -trimpath -ldflags "$ldflags" -o "$work_dir/$name.bin" "$package" >&2
+    go build -trimpath -ldflags "$ldflags" -o "$dir.bin" "$package" >&2
   )
-  install_built "$name" "$work_dir/$name.bin"
+  install_built "$dest" "$name" "$dir.bin"
 }
 
+# build_kube_apiserver VERSION DIR: kube-apiserver VERSION into the cache dir DIR.
 build_kube_apiserver() {
-  local minor="${KUBERNETES_VERSION#v1.}" staging_version gomod replaces
+  local version="$1" dest="$2"
+  local minor="${version#v1.}" staging_version gomod replaces godebug
   minor="${minor%%.*}"
-  staging_version="v0.${KUBERNETES_VERSION#v1.}"
-  gomod="$(gomod_path "k8s.io/kubernetes@$KUBERNETES_VERSION")"
+  staging_version="v0.${version#v1.}"
+  gomod="$(gomod_path "k8s.io/kubernetes@$version")"
   replaces="$(replaces_from_gomod "$gomod" '^\./staging/' "$staging_version")"
   [[ -n "$replaces" ]] || { log "no staging replaces found in $gomod"; return 1; }
-  log "kube-apiserver: $(wc -l <<<"$replaces") staging modules => $staging_version"
+  godebug="$(godebug_from_gomod "$gomod")"
+  log "kube-apiserver $version: $(wc -l <<<"$replaces") staging modules => $staging_version; ${godebug//$'\n'/, }"
   # Every version ldflag the upstream build sets, so the API server reports its real version.
   local pkg ldflags="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  build_in_wrapper kube-apiserver k8s.io/kubernetes "$KUBERNETES_VERSION" \
-    k8s.io/kubernetes/cmd/kube-apiserver "$replaces" "$ldflags"
+  build_in_wrapper kube-apiserver k8s.io/kubernetes "$version" \
+    k8s.io/kubernetes/cmd/kube-apiserver "$replaces" "$ldflags" "$dest" "$godebug"
 }
 
 build_etcd() {
@@ -134,32 +158,38 @@ build_etcd() {
 }
 
 built_any=0
+# build_if_missing DIR NAME CMD...: runs CMD unless DIR/NAME is in the cache already.
 build_if_missing() {
-  local name="$1"
-  shift
-  if already_built "$name"; then return 0; fi
-  log "building $name"
+  local dir="$1" name="$2"
+  shift 2
+  if [[ -x "$dir/$name" ]]; then return 0; fi
+  log "building $name into $dir"
   timed "$name" "$@"
   built_any=1
 }
 
 start=$(date +%s)
-build_if_missing olareg build_in_wrapper olareg github.com/olareg/olareg "$OLAREG_VERSION" \
+build_if_missing "$bin_dir" olareg build_in_wrapper olareg github.com/olareg/olareg "$OLAREG_VERSION" \
   github.com/olareg/olareg/cmd/olareg "" "-s -w"
-build_if_missing oras build_in_wrapper oras oras.land/oras "$ORAS_VERSION" \
+build_if_missing "$bin_dir" oras build_in_wrapper oras oras.land/oras "$ORAS_VERSION" \
   oras.land/oras/cmd/oras "" "-s -w"
 # Empty BuildMetadata, as notation's release build sets it: `notation version` says v1.3.2, not
 # v1.3.2+unreleased.
-build_if_missing notation build_in_wrapper notation github.com/notaryproject/notation "$NOTATION_VERSION" \
+build_if_missing "$bin_dir" notation build_in_wrapper notation github.com/notaryproject/notation "$NOTATION_VERSION" \
   github.com/notaryproject/notation/cmd/notation "" \
   "-s -w -X github.com/notaryproject/notation/internal/version.BuildMetadata="
-build_if_missing etcd build_etcd
-build_if_missing kube-apiserver build_kube_apiserver
+build_if_missing "$bin_dir" etcd build_etcd
+build_if_missing "$bin_dir" kube-apiserver build_kube_apiserver "$KUBERNETES_VERSION" "$bin_dir"
+build_if_missing "$oldest_bin_dir" kube-apiserver \
+  build_kube_apiserver "$KUBERNETES_OLDEST_VERSION" "$oldest_bin_dir"
 
 if [[ $built_any == 1 ]]; then
-  log "rig built in $(($(date +%s) - start))s into $bin_dir"
+  log "rig built in $(($(date +%s) - start))s into $bin_dir and $oldest_bin_dir"
   # Cheap proof that the binaries run and carry the pinned versions.
   "$bin_dir/kube-apiserver" --version >&2
+  "$oldest_bin_dir/kube-apiserver" --version >&2
   "$bin_dir/etcd" --version | head -1 >&2
 fi
+printf 'kube-apiserver %s %s\n' "$KUBERNETES_OLDEST_VERSION" "$oldest_bin_dir/kube-apiserver"
+printf 'kube-apiserver %s %s\n' "$KUBERNETES_VERSION" "$bin_dir/kube-apiserver"
 printf '%s\n' "$bin_dir"
