@@ -3,6 +3,7 @@
 // land on the ports, files and budget the rest of the chart assumes.
 import t from 'tap';
 import { parseCommandLine, type SandboxOptions, type ServeOptions } from '../../src/cli/args.ts';
+import { AwsClients } from '../../src/facts/aws-clients.ts';
 import { only, renderChart } from './helm.ts';
 import { containerNamed, envOf, type Container, type Deployment } from './kube-types.ts';
 
@@ -53,4 +54,18 @@ t.test('the kind sandbox container listens where the SDK endpoints point', async
   const production = only<Deployment>(renderChart(), 'Deployment');
   t.same(production.spec.template.spec.containers.map((c) => c.name), ['webhook'], 'no sandbox unless asked for');
   t.notOk(envOf(containerNamed(production.spec.template.spec, 'webhook')).has('AWS_ACCESS_KEY_ID'), 'and no static credentials');
+});
+
+t.test('aws.endpoints become the SDK variables the server reads, signerData as AWS_ENDPOINT_URL_SIGNER_DATA', async (t) => {
+  const urls = { signer: 'https://signer.vpce.example', signerData: 'https://signer-data.vpce.example' };
+  const deployment = only<Deployment>(renderChart({ setJson: Object.entries(urls).map(([k, v]) => `aws.endpoints.${k}=${JSON.stringify(v)}`) }), 'Deployment');
+  const env = envOf(containerNamed(deployment.spec.template.spec, 'webhook'));
+  t.equal(env.get('AWS_ENDPOINT_URL_SIGNER_DATA'), urls.signerData, 'signerData: AWS_ENDPOINT_URL_SIGNER_DATA, the SDK\'s name for Signer Data');
+  t.notOk(env.has('AWS_ENDPOINT_URL_SIGNERDATA'), 'not upper-cased into one word');
+  const podEnv: Record<string, string> = {};
+  for (const [name, value] of env) if (value !== undefined) podEnv[name] = value;
+  const clients = new AwsClients({ env: podEnv, aws: { endpoints: {}, maxAttempts: 3 }, roleFor: () => undefined });
+  t.equal(clients.endpoint('signer'), urls.signer, 'the server reads the Signer endpoint the chart set');
+  t.equal(clients.endpoint('signerData'), urls.signerData, 'and the data-plane endpoint');
+  clients.destroy();
 });
