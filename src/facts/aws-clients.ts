@@ -144,7 +144,10 @@ export class AwsClients {
     if (metrics) {
       stack.add(
         (next, context) => async (args) => {
+          // Label values from a fixed set: the service is ours, the operation the SDK command's
+          // own name (never anything from the request or the image).
           const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
+          const stopTimer = metrics.awsCallSeconds.startTimer({ service, operation });
           try {
             const result = await next(args);
             metrics.awsCalls.inc({ service, operation, outcome: 'ok' });
@@ -152,6 +155,8 @@ export class AwsClients {
           } catch (error) {
             metrics.awsCalls.inc({ service, operation, outcome: outcomeOf(error) });
             throw error;
+          } finally {
+            stopTimer();
           }
         },
         { step: 'initialize', name: 'ecrAdmissionMetrics' },

@@ -79,7 +79,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     // else is ours and answered as a plain 500.
     const status = err.statusCode && ((err.statusCode >= 400 && err.statusCode < 500) || err.statusCode === 503) ? err.statusCode : 500;
     if (status === 500) logger.error({ err: err.message, code: err.code }, 'unexpected error answering a request');
-    metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid' });
+    metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid', dry_run: 'false' });
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? ErrorCodes.REQUEST });
   });
 
@@ -87,7 +87,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     const started = performance.now();
     const parsed = parseAdmissionReview(request.body);
     if (!parsed.ok) {
-      metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid' });
+      metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid', dry_run: 'false' });
       logger.warn({ reason: parsed.reason }, 'rejected a body that is not an AdmissionReview');
       return reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: ErrorCodes.REVIEW_INVALID });
     }
@@ -95,7 +95,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     const outcome = await reviewer.review(req);
     const seconds = (performance.now() - started) / 1000;
     const labels = metricLabels(req);
-    metrics.admissions.inc({ ...labels, result: outcome.result });
+    metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
     metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
     logger.info(admissionLogLine(req, outcome, seconds), 'admission');
     return reply.send(reviewResponse(outcome.response));

@@ -1,13 +1,27 @@
 // Prometheus metrics. One registry per app instance (not prom-client's global) so tests and
 // the demo can run several apps in one process.
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The package version (package.json sits two folders up in the checkout and in the image). */
+function packageVersion(): string {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface Metrics {
   readonly registry: Registry;
-  readonly admissions: Counter<'kind' | 'operation' | 'result'>;
+  /** dry_run "true" for server-side dry runs (kubectl --dry-run=server): nothing was created. */
+  readonly admissions: Counter<'kind' | 'operation' | 'result' | 'dry_run'>;
   readonly decisionSeconds: Histogram<'kind'>;
   readonly checkResults: Counter<'check' | 'status'>;
   readonly awsCalls: Counter<'service' | 'operation' | 'outcome'>;
+  /** Latency of each AWS call (all its retries), by service and operation: fixed label values. */
+  readonly awsCallSeconds: Histogram<'service' | 'operation'>;
   readonly cacheEvents: Counter<'fact' | 'event'>;
   readonly cacheEntries: Gauge<'fact'>;
   readonly policyReloads: Counter<'outcome'>;
@@ -17,17 +31,25 @@ export interface Metrics {
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'ecr_admission_' });
+  // Node's process metrics under their standard names (process_cpu_seconds_total,
+  // nodejs_heap_size_used_bytes, ...), so the usual Node.js dashboards and alerts work as they are.
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const buildInfo = new Gauge({ name: 'ecr_admission_build_info', help: 'Always 1: the version running and its Node.js', labelNames: ['version', 'node_version'], registers });
+  buildInfo.set({ version: packageVersion(), node_version: process.version }, 1);
   return {
     registry,
-    admissions: new Counter({ name: 'ecr_admission_admissions_total', help: 'Admission reviews answered, by kind, operation and result (allow, deny, warn, audit, invalid)', labelNames: ['kind', 'operation', 'result'], registers }),
+    admissions: new Counter({ name: 'ecr_admission_admissions_total', help: 'Admission reviews answered, by kind, operation, result (allow, deny, warn, audit, invalid) and dry_run', labelNames: ['kind', 'operation', 'result', 'dry_run'], registers }),
     decisionSeconds: new Histogram({
       name: 'ecr_admission_decision_duration_seconds', help: 'Time from request to decision', labelNames: ['kind'], registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
     checkResults: new Counter({ name: 'ecr_admission_check_results_total', help: 'Per-image check results', labelNames: ['check', 'status'], registers }),
     awsCalls: new Counter({ name: 'ecr_admission_aws_calls_total', help: 'AWS API calls by service, operation and outcome', labelNames: ['service', 'operation', 'outcome'], registers }),
+    awsCallSeconds: new Histogram({
+      name: 'ecr_admission_aws_call_duration_seconds', help: 'AWS API call latency, retries included, by service and operation', labelNames: ['service', 'operation'], registers,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
     cacheEvents: new Counter({ name: 'ecr_admission_cache_events_total', help: 'Cache hits, misses, coalesced waits, stale serves, by fact', labelNames: ['fact', 'event'], registers }),
     cacheEntries: new Gauge({ name: 'ecr_admission_cache_entries', help: 'Entries held in the fact cache', labelNames: ['fact'], registers }),
     policyReloads: new Counter({ name: 'ecr_admission_policy_reloads_total', help: 'Policy file reloads by outcome', labelNames: ['outcome'], registers }),

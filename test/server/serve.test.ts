@@ -78,10 +78,11 @@ t.test('/metrics has the admission counters after an admission', async (t) => {
   const metrics = await httpGet(`${server.healthUrl}/metrics`);
   t.equal(metrics.status, 200);
   t.match(metrics.contentType, /^text\/plain/);
-  t.match(metrics.body, /^ecr_admission_admissions_total\{kind="ReplicationController",operation="CREATE",result="allow"\} 1$/m);
+  t.match(metrics.body, /^ecr_admission_admissions_total\{kind="ReplicationController",operation="CREATE",result="allow",dry_run="false"\} 1$/m);
   t.match(metrics.body, /^ecr_admission_decision_duration_seconds_count\{kind="ReplicationController"\} 1$/m);
   t.match(metrics.body, /^ecr_admission_check_results_total\{check="origin",status="pass"\} 1$/m);
-  t.match(metrics.body, /^ecr_admission_process_cpu_user_seconds_total /m, 'process metrics, prefixed');
+  t.match(metrics.body, /^process_cpu_user_seconds_total /m, 'process metrics, under their standard names');
+  t.match(metrics.body, /^ecr_admission_build_info\{version="[^"]+",node_version="v\d+/m, 'build info');
 });
 
 t.test('the own namespace (ECR_ADMISSION_NAMESPACE) is excluded', async (t) => {

@@ -126,7 +126,7 @@ t.test('one log line per admission: uid, kind, namespace/name, decision, duratio
   t.notMatch(JSON.stringify(capture.lines()), /hunter2/, 'no object content (env values can be secrets) in logs');
 
   const counted = await metrics.admissions.get();
-  t.same(counted.values.map((v) => v.labels), [{ kind: 'Pod', operation: 'CREATE', result: 'allow' }]);
+  t.same(counted.values.map((v) => v.labels), [{ kind: 'Pod', operation: 'CREATE', result: 'allow', dry_run: 'false' }]);
   const hist = await metrics.decisionSeconds.get();
   t.ok(hist.values.some((v) => v.metricName === 'ecr_admission_decision_duration_seconds_count' && v.value === 1));
   const checks = await metrics.checkResults.get();
