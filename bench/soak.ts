@@ -126,7 +126,7 @@ function memory(): { rssMiB: number; peakMiB: number } {
 /** The webhook's own view of its memory, from /metrics, in MiB. */
 async function runtimeMemory(): Promise<{ heapUsed: number; heapTotal: number; external: number }> {
   const text = await (await fetch(`http://127.0.0.1:${ports!.healthPort}/metrics`)).text();
-  const mib = (name: string) => Math.round(Number(new RegExp(`^ecr_admission_nodejs_${name} (\\S+)$`, 'm').exec(text)?.[1]) / 104857.6) / 10;
+  const mib = (name: string) => Math.round(Number(new RegExp(`^nodejs_${name} (\\S+)$`, 'm').exec(text)?.[1]) / 104857.6) / 10;
   return { heapUsed: mib('heap_size_used_bytes'), heapTotal: mib('heap_size_total_bytes'), external: mib('external_memory_bytes') };
 }
 const heapMiB = async () => (await runtimeMemory()).heapUsed;

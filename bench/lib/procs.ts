@@ -221,6 +221,6 @@ export function metricSummary(text: string): Record<string, number> {
     cacheStale: sum('ecr_admission_cache_events_total', event('stale')),
     awsCalls: sum('ecr_admission_aws_calls_total'),
     awsCallsFailed: sum('ecr_admission_aws_calls_total', (l) => !l.includes('outcome="ok"')),
-    heapUsedMiB: Math.round(sum('ecr_admission_nodejs_heap_size_used_bytes') / 104857.6) / 10,
+    heapUsedMiB: Math.round(sum('nodejs_heap_size_used_bytes') / 104857.6) / 10,
   };
 }
