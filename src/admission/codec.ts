@@ -15,7 +15,9 @@ export interface AdmissionRequest {
   dryRun?: boolean;
   object?: unknown;
   oldObject?: unknown;
-  userInfo?: { username?: string };
+  /** Who asks: the username, and the groups when they are a bounded list of strings (the
+   *  namespace-label guard admits by group; a malformed list counts as no group). */
+  userInfo?: { username?: string; groups?: readonly string[] };
 }
 
 export interface AdmissionResponse {
@@ -62,7 +64,7 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
   const resource = isObject(r.resource) && typeof r.resource.resource === 'string'
     ? { group: text(r.resource.group), version: text(r.resource.version), resource: r.resource.resource }
     : undefined;
-  const userInfo = isObject(r.userInfo) && typeof r.userInfo.username === 'string' ? { username: r.userInfo.username } : undefined;
+  const userInfo = isObject(r.userInfo) ? userInfoOf(r.userInfo) : undefined;
   return {
     ok: true,
     request: {
@@ -79,6 +81,19 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
       ...(userInfo && { userInfo }),
     },
   };
+}
+
+/** At most this many groups, each at most GROUP_MAX characters, are read from userInfo. */
+export const GROUPS_MAX = 256;
+const GROUP_MAX = 1024;
+
+function userInfoOf(u: Record<string, unknown>): AdmissionRequest['userInfo'] | undefined {
+  const username = typeof u.username === 'string' ? u.username : undefined;
+  const groups = Array.isArray(u.groups) && u.groups.length <= GROUPS_MAX && u.groups.every((g) => typeof g === 'string' && g.length <= GROUP_MAX)
+    ? (u.groups as string[])
+    : undefined;
+  if (username === undefined && groups === undefined) return undefined;
+  return { ...(username !== undefined && { username }), ...(groups !== undefined && { groups }) };
 }
 
 export function reviewResponse(response: AdmissionResponse): AdmissionReviewResponse {

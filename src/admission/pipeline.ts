@@ -13,6 +13,7 @@ import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { extractImages, type ContainerImage } from './extract.ts';
 import { RecentPasses, type TagDigestLookup } from './unchanged-images.ts';
+import { isNamespaceRequest, narrowingChange, type NamespaceLabelGuard } from './namespace-labels.ts';
 import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
 
 export interface ReviewerDeps {
@@ -27,6 +28,9 @@ export interface ReviewerDeps {
   /** What the fact cache still trusts about tags: without it, the UPDATE shortcut keeps only
    *  digest references (every tag the old object had is checked again). */
   readonly tagDigests?: TagDigestLookup;
+  /** Who may switch the checks off for a namespace by its labels (namespace-labels.ts); absent:
+   *  the opt-out label is off and Namespace requests are not checked. */
+  readonly namespaceLabels?: NamespaceLabelGuard;
 }
 
 export interface ReviewOutcome {
@@ -113,6 +117,13 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allowWithout(request, `operation ${request.operation} is not checked`);
       const isEphemeral = request.kind.kind === 'Pod' && request.subResource === 'ephemeralcontainers';
       if (request.subResource && !isEphemeral) return allowWithout(request, `subresource ${request.subResource} is not checked`);
+      // Before the namespace exclusions: a Namespace's own labels decide whether it is checked.
+      if (deps.namespaceLabels && isNamespaceRequest(request)) {
+        const change = narrowingChange(deps.namespaceLabels, request);
+        if (!change) return allowWithout(request, 'the namespace change keeps the image checks');
+        const decision = decide({ kind: 'Namespace', ...(request.name !== undefined && { name: request.name }), images: [], namespaceLabel: change });
+        return { response: toResponse(request.uid, decision), result: decision.result, why: change.change, images: [] };
+      }
       const namespace = request.namespace ?? '';
       if (namespace !== '' && policy.isNamespaceExcluded(namespace)) return allowWithout(request, `namespace ${namespace} is excluded`);
 

@@ -15,6 +15,7 @@ import { OciFacts } from '../facts/oci/facts.ts';
 import { SignerRevocation } from '../facts/signer/revocation.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
+import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -71,7 +72,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
+  // The chart's namespace-label guard (webhook.namespaceOptOutLabel); a bad value stops start-up.
+  const namespaceLabels = namespaceLabelGuardFromEnv(options.env);
   const reviewer = createReviewer({
+    ...(namespaceLabels !== undefined && { namespaceLabels }),
     policy: options.policyStore.current,
     checks: buildChecks({
       ecr,

@@ -5,7 +5,7 @@
 // (onError is for faults of AWS and registries, not for input the requester controls).
 import type { CheckResult } from '../checks/types.ts';
 import { shortDigest } from '../image/digest.ts';
-import type { Decision, DecisionInput, ImageVerdictInput, UnreadableObject } from './types.ts';
+import type { Decision, DecisionInput, ImageVerdictInput, NamespaceLabelChange, UnreadableObject } from './types.ts';
 
 export const WARNING_MAX = 119;
 
@@ -83,7 +83,25 @@ function decideUnreadable(input: DecisionInput, unreadable: UnreadableObject): D
   }
 }
 
+/**
+ * The namespace-label guard: a label change that switches the image checks off for a namespace
+ * is the admin's choice, made by the chart's namespaceLabelEditors only. Not subject to the
+ * policy's mode or onError: it protects the webhook's scope, which the policy does not set.
+ */
+function decideNamespaceLabel(input: DecisionInput, change: NamespaceLabelChange): Decision {
+  const auditAnnotations: Record<string, string> = { images: '[]', 'namespace-label': clip(change.change, 512) };
+  if (change.permitted) {
+    auditAnnotations.decision = 'allow';
+    return { allowed: true, warnings: [], auditAnnotations, result: 'allow' };
+  }
+  auditAnnotations.decision = 'deny';
+  const message = `ecr-admission denied ${subject(input)}: ${clip(change.change, 512)} would switch the image checks off for it; ` +
+    `${clip(change.requester, 253)} may not (allowed: ${clip(change.editors, 512)}). Ask a platform admin.`;
+  return { allowed: false, message, warnings: [], auditAnnotations, result: 'deny' };
+}
+
 export function decide(input: DecisionInput): Decision {
+  if (input.namespaceLabel) return decideNamespaceLabel(input, input.namespaceLabel);
   if (input.unreadable) return decideUnreadable(input, input.unreadable);
   const denying: Problem[] = [];
   const warnings: string[] = [];

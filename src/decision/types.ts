@@ -25,6 +25,20 @@ export interface DecisionInput {
   readonly images: readonly ImageVerdictInput[];
   /** Set when the object could not be read: `images` is then empty. */
   readonly unreadable?: UnreadableObject;
+  /** Set for a Namespace change that would switch the image checks off for it (the
+   *  namespace-label guard): `images` is then empty. */
+  readonly namespaceLabel?: NamespaceLabelChange;
+}
+
+/** A Namespace create/update that takes it out of the webhook's scope by a label. */
+export interface NamespaceLabelChange {
+  /** e.g. `ecr-admission.io/ignore=true set` or `ecr-admission.io/enforce=true removed`. */
+  readonly change: string;
+  readonly requester: string;
+  /** Whether the requester is one of the allowed groups or users. */
+  readonly permitted: boolean;
+  /** Who may, for the message: e.g. `groups platform-admins; users alice`. */
+  readonly editors: string;
 }
 
 export interface Decision {
