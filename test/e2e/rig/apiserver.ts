@@ -1,17 +1,22 @@
 // A real kube-apiserver on 127.0.0.1 (no controller-manager, no scheduler: the flag set
 // controller-runtime's envtest uses). The test client authenticates with a static token in
 // group system:masters; the API server makes its own serving certificate in --cert-dir.
+// Which Kubernetes release runs is chosen by ECR_ADMISSION_E2E_KUBE (kube-version.ts), and the
+// started server must report exactly that release, so a run never tests another version unnoticed.
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { rigBinDir } from './bin-dir.ts';
+import { rigKubeApiServer } from './bin-dir.ts';
+import { RigError } from './errors.ts';
 import { httpsGet } from './https-get.ts';
 import { freePort } from './ports.ts';
 import { startPeer, waitUntilReady } from './process.ts';
 
 export interface RigApiServer {
+  /** The Kubernetes release it runs and reports, e.g. v1.32.13. */
+  version: string;
   /** https://127.0.0.1:PORT */
   url: string;
   /** Bearer token of user "admin" in group system:masters. */
@@ -36,7 +41,7 @@ export interface StartApiServerOptions {
 }
 
 export async function startApiServer(opts: StartApiServerOptions): Promise<RigApiServer> {
-  const bin = await rigBinDir();
+  const binary = await rigKubeApiServer();
   const { dir } = opts;
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -57,7 +62,7 @@ export async function startApiServer(opts: StartApiServerOptions): Promise<RigAp
 
   const peer = startPeer({
     name: 'kube-apiserver',
-    command: join(bin, 'kube-apiserver'),
+    command: binary.path,
     dir,
     args: [
       `--etcd-servers=${opts.etcdUrl}`,
@@ -94,13 +99,36 @@ export async function startApiServer(opts: StartApiServerOptions): Promise<RigAp
     90_000,
   );
   const caPem = signingCaPem(readFileSync(servingCertPath, 'utf8'));
+  try {
+    await expectVersion(url, caPem, token, binary.version);
+  } catch (err) {
+    await peer.stop();
+    throw err;
+  }
 
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfigYaml(url, caPem, token), { mode: 0o600 });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
 
-  return { url, token, caPem, kubeconfigPath, kubeConfig, pid: peer.pid, logPath: peer.logPath, stop: () => peer.stop() };
+  return { version: binary.version, url, token, caPem, kubeconfigPath, kubeConfig, pid: peer.pid, logPath: peer.logPath, stop: () => peer.stop() };
+}
+
+/** The server's /version must name the release the rig built for the selected version. */
+async function expectVersion(url: string, caPem: string, token: string, expected: string): Promise<void> {
+  const answer = await httpsGet(`${url}/version`, { ca: caPem, token });
+  let gitVersion: unknown;
+  try {
+    gitVersion = (JSON.parse(answer.body) as { gitVersion?: unknown }).gitVersion;
+  } catch {
+    gitVersion = undefined;
+  }
+  if (answer.status !== 200 || gitVersion !== expected) {
+    throw new RigError(
+      'RIG_KUBE_VERSION_UNKNOWN',
+      `kube-apiserver at ${url} reports ${answer.status} ${answer.body.slice(0, 200)}, expected gitVersion ${expected}`,
+    );
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 // The e2e rig: real kube-apiserver, etcd, olareg, notation and oras on 127.0.0.1.
-export { rigBinDir, repoRoot } from './bin-dir.ts';
+export { rigBinDir, rigKubeApiServer, repoRoot } from './bin-dir.ts';
+export { KUBE_SELECTOR_ENV, kubeSelector, type KubeApiServerBinary } from './kube-version.ts';
 export { RigError, type RigErrorCode } from './errors.ts';
 export { e2eOutputDir, type TestLike } from './output-dir.ts';
 export { startEtcd, type RigEtcd } from './etcd.ts';
