@@ -3,7 +3,9 @@
 // here instead of leaving an alert that can never fire.
 import t from 'tap';
 import { createMetrics } from '../../src/support/metrics.ts';
-import { NAMESPACE, only, renderChart, type KubeObject } from './helm.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHART_DIR, NAMESPACE, only, renderChart, type KubeObject } from './helm.ts';
 
 type ServiceMonitor = KubeObject & { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: Array<{ port: string; path: string }> } };
 type Service = KubeObject & { spec: { ports: Array<{ name: string; port: number }> } };
@@ -27,8 +29,9 @@ t.test('alerts use the metrics and labels the server exports', async (t) => {
   const alerts = rule.spec.groups.flatMap((g) => g.rules);
   t.same(
     alerts.map((a) => a.alert).sort(),
-    ['EcrAdmissionAwsErrors', 'EcrAdmissionDenyRateSpike', 'EcrAdmissionDown', 'EcrAdmissionLatencyNearTimeout', 'EcrAdmissionWebhookErrors'],
-    'down, webhook errors, deny spike, AWS errors, p99 near timeout',
+    ['EcrAdmissionApiServerRejecting', 'EcrAdmissionAwsErrors', 'EcrAdmissionCertificateExpiring', 'EcrAdmissionDenyRateSpike', 'EcrAdmissionDown',
+      'EcrAdmissionFailingOpen', 'EcrAdmissionInvalidReviews', 'EcrAdmissionLatencyNearTimeout', 'EcrAdmissionPolicyReloadRefused', 'EcrAdmissionReplicasLow'],
+    'down, API server rejecting, failing open, replicas low, certificate expiry, policy reload refused, invalid reviews, deny spike, AWS errors, p99 near timeout',
   );
   const registry = createMetrics().registry;
   for (const alert of alerts) {
@@ -46,4 +49,24 @@ t.test('alerts use the metrics and labels the server exports', async (t) => {
   const latency = alerts.find((a) => a.alert === 'EcrAdmissionLatencyNearTimeout');
   // Default timeout 10 s: budget 8 s, alert at 0.75 of it.
   t.match(latency?.expr ?? '', /> 6(\.0+)?\s*$/, 'p99 threshold is a fraction of the admission budget');
+});
+
+t.test('the alerts that page: API server rejections within minutes, replicas, certificate expiry, failing open (issue 21)', async (t) => {
+  const rule = only<PrometheusRule>(objects, 'PrometheusRule');
+  const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((a) => [a.alert, a]));
+  const minutes = (d?: string) => Number(/^(\d+)m$/.exec(d ?? '')?.[1] ?? Number.NaN);
+  const rejecting = alerts.get('EcrAdmissionApiServerRejecting');
+  t.match(rejecting?.expr, /apiserver_admission_webhook_rejection_count\{name=~"images\.ecr-admission\.io\|namespace-label\.ecr-admission\.io", error_type=~"calling_webhook_error\|apiserver_internal_error"\}/, 'the API server rejecting calls to either webhook');
+  t.notMatch(rejecting?.expr, /no_error/, 'not the webhook\'s own denials');
+  t.ok(minutes(rejecting?.for) <= 5, `pages within minutes (for ${rejecting?.for})`);
+  t.match(alerts.get('EcrAdmissionFailingOpen')?.expr, /apiserver_admission_webhook_fail_open_count\{name=~"images\.ecr-admission\.io\|namespace-label\.ecr-admission\.io"\}/);
+  t.match(alerts.get('EcrAdmissionReplicasLow')?.expr, /kube_deployment_status_replicas_available\{deployment="ecr-admission", namespace="security-system"\}\) < 2/, 'fewer than two ready replicas of this Deployment');
+  t.match(alerts.get('EcrAdmissionCertificateExpiring')?.expr, /ecr_admission_certificate_not_after_seconds\{namespace="security-system"\}\) - time\(\) < 1209600/, '14 days before notAfter');
+  t.match(alerts.get('EcrAdmissionPolicyReloadRefused')?.expr, /ecr_admission_policy_reloads_total\{outcome="refused"/);
+  for (const name of ['EcrAdmissionApiServerRejecting', 'EcrAdmissionFailingOpen', 'EcrAdmissionReplicasLow', 'EcrAdmissionCertificateExpiring']) {
+    t.equal(alerts.get(name)?.labels?.['severity'], 'critical', `${name} is critical`);
+  }
+  const readme = readFileSync(join(CHART_DIR, 'README.md'), 'utf8');
+  const runbooks = /\n## Alerts and runbooks\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+  for (const name of alerts.keys()) t.match(runbooks, new RegExp(`\\| \`${name}\` \\|[^\\n]*\\|[^\\n]*\\S[^\\n]*\\|`), `${name}: a runbook line in the README`);
 });
