@@ -60,6 +60,21 @@ t.test('optIn mode: only namespaces labelled ecr-admission.io/enforce=true, stil
   t.not(helmTemplate({ setJson: ['webhook.namespaceSelection="some"'] }).status, 0, 'an unknown mode is refused');
 });
 
+t.test('with cert-manager, cainjector fills the namespace-label webhook\'s caBundle', async (t) => {
+  const objects = renderChart({ setJson: ['tls.certManager.enabled=true', 'webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.users=["alice"]'] });
+  const guard = only<KubeObject>(objects, 'ValidatingWebhookConfiguration', '-namespace-label');
+  t.equal(guard.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/ecr-admission-tls`);
+});
+
+t.test('every variant of these values decodes strictly into the Kubernetes API types', async (t) => {
+  const guard = ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]'];
+  for (const setJson of [['hostNetwork=true'], ['webhook.namespaceSelection="optIn"'], guard, [...guard, 'webhook.namespaceSelection="optIn"', 'tls.certManager.enabled=true']]) {
+    const objects = renderChart({ setJson });
+    const results = chartcheck<Array<{ kind: string; name: string; checked: boolean; error?: string }>>('decode', objects);
+    for (const result of results.filter((r) => r.checked)) t.notOk(result.error, `${setJson.join(' ')}: ${result.kind}/${result.name} decodes strictly${result.error ? `: ${result.error}` : ''}`);
+  }
+});
+
 t.test('hostNetwork: ports on the node, ClusterFirstWithHostNet, one pod replaced at a time', async (t) => {
   const deployment = only<Deployment & { spec: { strategy: { rollingUpdate: { maxSurge: number; maxUnavailable: number } } } }>(
     renderChart({ setJson: ['hostNetwork=true', 'server.port=9443', 'server.healthPort=9080'] }), 'Deployment');
@@ -92,6 +107,9 @@ t.test('the namespace-label guard: only with an opt-out label, and only label ch
     t.equal(env.get('ECR_ADMISSION_LABEL_EDITOR_GROUPS'), '["platform-admins"]');
     t.equal(env.get('ECR_ADMISSION_LABEL_EDITOR_USERS'), '["alice"]');
     t.equal(env.get('ECR_ADMISSION_OPT_IN_LABEL'), mode === 'optIn' ? 'ecr-admission.io/enforce' : undefined);
+    const guardConfig = only<KubeObject>(objects, 'ValidatingWebhookConfiguration', '-namespace-label');
+    t.ok(env.get('ECR_ADMISSION_WEBHOOK_CONFIGURATION')?.split(',').includes(guardConfig.metadata.name), `${mode}: the pods keep its caBundle (tls.source webhook)`);
+    t.notOk((guard as unknown as { clientConfig: { caBundle?: string } }).clientConfig.caBundle, `${mode}: no caBundle rendered (the pods write it)`);
 
     const ignore = { 'ecr-admission.io/ignore': 'true' };
     const enforce = { 'ecr-admission.io/enforce': 'true' };
