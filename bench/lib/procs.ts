@@ -94,7 +94,7 @@ export async function startSandboxProcess(options: { dir: string; layout: WorldL
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${ready.controlUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body) }) });
     if (!res.ok) throw new Error(`sandbox control ${method} ${path}: HTTP ${res.status}`);
-    return res.json() as Promise<unknown>;
+    return res.json();
   };
   return {
     url: ready.sandboxUrl,

@@ -67,7 +67,7 @@ async function runPhase(spec: LoadSpec, phase: PhaseSpec, counter: { n: number }
       },
       ...(classify && { onResponse: (status: number, body: string) => classify(status, body) }),
     }],
-  } as autocannon.Options);
+  });
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
     latencies.push(responseTime);
   });

@@ -6,7 +6,7 @@
 // (ECR, Inspector, Signer), which isolates what the envelope download contributes.
 import { runLoad, metricSummary } from '../lib/procs.ts';
 import type { PhaseResult } from '../lib/load-types.ts';
-import { fmt, rowOf, timed, withCpu, type BenchContext, type ScenarioResult } from './context.ts';
+import { fmt, rowOf, timed, type BenchContext, type ScenarioResult } from './context.ts';
 
 const CONNECTIONS = 8;
 const PROBABILITY = 0.5;

@@ -107,7 +107,7 @@ export function parseJws(bytes: Uint8Array): Parsed<ParsedEnvelope> {
   if (crit !== undefined && !(Array.isArray(crit) && crit.every((c) => typeof c === 'string'))) {
     return failure(ErrorCodes.PARSE, 'JWS crit must be an array of strings');
   }
-  const critical = (crit ?? []) as string[];
+  const critical = crit ?? [];
   for (const name of critical) {
     if (REGISTERED_HEADERS.has(name)) return failure(ErrorCodes.PARSE, `JWS crit must not list the registered header ${name}`);
   }

@@ -153,7 +153,7 @@ async function verify(
   if (validity) return reject(ErrorCodes.CERT_VALIDITY, validity, signer);
 
   const warnings: string[] = [];
-  let revocation: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable' = 'skipped';
+  let revocation: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable';
   if (aws && authenticTime) {
     const status = await checkRevocationStatus(chain, aws, authenticTime, opts);
     if (status.kind === 'reject') return { ...reject(status.code, status.reason, signer), ...status.extra };

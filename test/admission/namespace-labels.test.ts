@@ -24,7 +24,7 @@ function webhook(t: { teardown(fn: () => unknown): void }, guard: NamespaceLabel
   t.teardown(() => app.close());
   return async (review: object) => {
     const res = await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(review) });
-    return (res.json() as { response: { allowed: boolean; status?: { code: number; message: string }; auditAnnotations?: Record<string, string> } }).response;
+    return res.json<{ response: { allowed: boolean; status?: { code: number; message: string }; auditAnnotations?: Record<string, string> } }>().response;
   };
 }
 

@@ -89,6 +89,7 @@ t.test('a throwing check becomes error, sync or async, and the others still repo
     check('origin', async () => pass('origin')),
     { id: 'digest', needs: [], enabled: () => true, run: () => { throw new TypeError('cannot read properties of undefined'); } },
     check('immutability', async () => { await sleep(5); throw new Error('boom'); }),
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a non-Error rejection is the case under test
     check('signature', async () => Promise.reject('a string, not an Error')),
   ], ctx);
   t.same(results.map((r) => [r.check, r.status, r.reason]), [

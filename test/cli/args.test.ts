@@ -84,7 +84,7 @@ t.test('errors are usage errors (exit 2) carrying the usage text', async (t) => 
 
 t.test('parsing is a pure function of (argv, env)', async (t) => {
   const env = Object.freeze({ ECR_ADMISSION_PORT: '9000' });
-  const argv = Object.freeze(['serve']) as readonly string[];
+  const argv: readonly string[] = Object.freeze(['serve']);
   t.same(parseCommandLine(argv, env), parseCommandLine(argv, env));
   t.equal((parseCommandLine(argv, {}) as ServeOptions).port, 8443, 'process.env is never read');
 });

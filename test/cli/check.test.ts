@@ -205,7 +205,7 @@ t.test('an AdmissionReview file gets the webhook\'s own decision and message', a
   const webhook = buildWebhookApp({ reviewer: reviewerFor(POLICY), logger: silentLogger, metrics: createMetrics() });
   t.teardown(() => webhook.close());
   const res = await webhook.inject({ method: 'POST', url: '/validate', payload: loadAdmissionReview('deployment-create') as unknown as Record<string, unknown> });
-  const fromWebhook = (res.json() as AdmissionReviewResponse).response;
+  const fromWebhook = res.json<AdmissionReviewResponse>().response;
   t.equal(fromCli?.allowed, fromWebhook.allowed);
   t.equal(fromCli?.message, fromWebhook.status?.message);
   t.match(fromCli?.message, /^ecr-admission denied Deployment team-a\/web: 3 of 3 images failed\n- initContainer "migrate" 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com\/web-migrate:1\.4\.2: \[origin\] ECR account 111122223333 \(us-east-1\) is not an allowed registry/);

@@ -4,7 +4,6 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { imageDigest } from '../../src/dev/sandbox/index.ts';
-import type { AdmissionRequest } from '../../src/admission/codec.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { loadAdmissionReview, podSpecOf, type FixtureAdmissionReview } from '../fixtures/admission.ts';
 import { requestOf } from '../fixtures/policy.ts';
@@ -46,6 +45,13 @@ const OWNER_REFERENCES = [
   { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'already-admitted', uid: '00000000-0000-0000-0000-000000000003', controller: true },
 ];
 
+/** Where a workload keeps its pod template's metadata: spec.template (Deployment) or
+ *  spec.jobTemplate.spec.template (CronJob); a Pod has neither. */
+interface TemplateMetadata { annotations?: Record<string, string>; labels?: Record<string, string> }
+interface PodTemplateHolder {
+  spec?: { template?: { metadata?: TemplateMetadata }; jobTemplate?: { spec?: { template?: { metadata?: TemplateMetadata } } } };
+}
+
 t.test('annotations, labels and ownerReferences a user writes do not skip or soften any check', async (t) => {
   for (const name of ['deployment-create', 'pod-create', 'cronjob-create'] as const) {
     for (const image of [UNSIGNED, VULNERABLE]) {
@@ -57,7 +63,8 @@ t.test('annotations, labels and ownerReferences a user writes do not skip or sof
       meta.labels = { ...meta.labels, ...SKIP_LABELS };
       meta.ownerReferences = OWNER_REFERENCES;
       meta.namespace = 'kube-system'; // the object may claim a namespace; the request's decides
-      const template = (decorated.request.object as Record<string, any>).spec?.template?.metadata ?? (decorated.request.object as Record<string, any>).spec?.jobTemplate?.spec?.template?.metadata;
+      const workload = decorated.request.object as PodTemplateHolder;
+      const template = workload.spec?.template?.metadata ?? workload.spec?.jobTemplate?.spec?.template?.metadata;
       if (template) {
         template.annotations = { ...template.annotations, ...SKIP_ANNOTATIONS };
         template.labels = { ...template.labels, ...SKIP_LABELS };

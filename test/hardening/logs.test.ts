@@ -82,7 +82,7 @@ t.test('logs carry no credentials, tokens or objects', async (t) => {
     // A Secret is not a kind with a pod template: skipped, and its data never logged.
     const secret = loadAdmissionReview('configmap-create');
     secret.request.kind = { group: '', version: 'v1', kind: 'Secret' };
-    secret.request.object = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'team-a' }, data: { password: Buffer.from(ENV_SECRET).toString('base64') }, stringData: { password: ENV_SECRET } } as never;
+    secret.request.object = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'team-a' }, data: { password: Buffer.from(ENV_SECRET).toString('base64') }, stringData: { password: ENV_SECRET } };
     await post(app, JSON.stringify(secret));
   }
   t.ok(answered >= 20, `${answered} admissions answered`);

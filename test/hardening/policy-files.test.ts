@@ -46,7 +46,6 @@ function refusalProblems(r: Refusal, line?: RegExp, maxMs = MAX_MS): string[] {
   return problems;
 }
 
-const lines = (n: number, line: (i: number) => string) => Array.from({ length: n }, (_, i) => line(i)).join('\n');
 /** Up to `bytes` of whole lines. */
 function fill(bytes: number, line: (i: number) => string, head = '', tail = ''): string {
   const out: string[] = [head];

@@ -90,7 +90,7 @@ checks:
   const agent = new Agent({ keepAlive: true, maxSockets: 32, ca: pair.caPem });
   t.teardown(() => agent.destroy());
   let uid = 0;
-  const review = (images: string[]) => new Promise<{ allowed: boolean; message: string }>((resolvePromise, reject) => {
+  const review = async (images: string[]): Promise<{ allowed: boolean; message: string }> => {
     uid += 1;
     const body = JSON.stringify({
       apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
@@ -100,22 +100,19 @@ checks:
         object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `memory-${uid}`, namespace: 'team-a' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
       },
     });
-    const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 60_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { response: { allowed: boolean; status?: { message?: string } } };
-          resolvePromise({ allowed: answer.response.allowed, message: answer.response.status?.message ?? '' });
-        } catch (error) {
-          reject(error as Error);
-        }
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 60_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
       });
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
+      req.end(body);
     });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
-    req.end(body);
-  });
+    const answer = JSON.parse(text) as { response: { allowed: boolean; status?: { message?: string } } };
+    return { allowed: answer.response.allowed, message: answer.response.status?.message ?? '' };
+  };
 
   t.equal((await review([`${HOST}/app:good`])).allowed, true, 'warm-up: a signed image is admitted');
   const before = memory();

@@ -44,7 +44,7 @@ function handshake(options: ConnectionOptions): Promise<{ ok: true; protocol: st
       resolve({ ok: true, protocol: socket.getProtocol(), cipher: socket.getCipher().name });
       socket.end();
     });
-    socket.on('error', (e) => resolve({ ok: false, error: e.message }));
+    socket.on('error', (e: Error) => resolve({ ok: false, error: e.message }));
   });
 }
 
@@ -77,7 +77,7 @@ t.test('weak TLS 1.2 suites (CBC, SHA-1 MAC, no forward secrecy) are refused', a
   const controlPort = (plain.address() as { port: number }).port;
   const control = await new Promise<string>((resolve) => {
     const s = tlsConnect({ host: '127.0.0.1', port: controlPort, ca: pair.caPem, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA' }, () => { resolve(s.getCipher().name); s.end(); });
-    s.on('error', (e) => resolve(`error: ${e.message}`));
+    s.on('error', (e: Error) => resolve(`error: ${e.message}`));
   });
   t.equal(control, 'ECDHE-ECDSA-AES128-SHA', 'a default Node TLS server would have accepted ECDHE-ECDSA-AES128-SHA');
 });

@@ -11,7 +11,7 @@ const other = { enc: { encode: (v: unknown) => theirEncode(v) }, dec: { decode: 
 function normal(v: unknown): unknown {
   if (v instanceof Uint8Array) return { bytes: [...v] };
   if (Array.isArray(v)) return v.map(normal);
-  if (v instanceof Map) return [...v].map(([k, x]) => [k, normal(x)]);
+  if (v instanceof Map) return [...v].map(([k, x]: [unknown, unknown]) => [k, normal(x)]);
   if (v instanceof Tag) return { tag: Number(v.tag), value: normal(v.contents) };
   if (v instanceof CborTag) return { tag: v.tag, value: normal(v.value) };
   return v;

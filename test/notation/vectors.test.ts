@@ -103,7 +103,7 @@ t.test('wabbit-networks: trust is the chain, never the subject name', async (t) 
   t.equal(code(trap), 'UNTRUSTED_CHAIN', 'a different certificate with the same subject confers no trust');
 
   // With its own certificate as the anchor: notary.x509 without a timestamp checks validity now.
-  const own = JSON.parse(Buffer.from(env).toString('utf8')).header.x5c[0] as string;
+  const own = (JSON.parse(Buffer.from(env).toString('utf8')) as { header: { x5c: [string, ...string[]] } }).header.x5c[0];
   const { X509Certificate } = await import('node:crypto');
   const ownStore = { type: 'ca' as const, name: 'own', certificates: [new X509Certificate(Buffer.from(own, 'base64'))] };
   const today = await verifySignature(env, JWS, target, opts({ trustStores: [ownStore] }));

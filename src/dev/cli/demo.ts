@@ -13,22 +13,17 @@ import { createMetrics } from '../../support/metrics.ts';
 import { generateSelfSigned } from '../../server/self-signed.ts';
 import type { AdmissionReviewResponse } from '../../admission/codec.ts';
 
-function post(url: string, ca: string, body: unknown): Promise<AdmissionReviewResponse> {
-  return new Promise((resolve, reject) => {
+async function post(url: string, ca: string, body: unknown): Promise<AdmissionReviewResponse> {
+  const text = await new Promise<string>((resolve, reject) => {
     const req = request(url, { method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as AdmissionReviewResponse);
-        } catch (err) {
-          reject(err);
-        }
-      });
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
+  return JSON.parse(text) as AdmissionReviewResponse;
 }
 
 export async function demo(options: DemoOptions, _env: Readonly<Record<string, string | undefined>>, print: (line: string) => void): Promise<number> {

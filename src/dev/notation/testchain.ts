@@ -60,7 +60,7 @@ export interface TestChain {
 }
 
 async function caKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(CA_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return await webcrypto.subtle.generateKey(CA_KEY, true, ['sign', 'verify']);
 }
 
 function caExtensions(pathLength: number): x509.Extension[] {
@@ -114,10 +114,10 @@ export async function buildAwsSignerShapedChain(options: ChainOptions = {}): Pro
     extensions: [...caExtensions(0), ...(options.extraExtensions?.regional ?? [])],
   });
 
-  const leafKeys = (await webcrypto.subtle.generateKey(KEY_PARAMS[leafAlgorithm], true, [
+  const leafKeys = await webcrypto.subtle.generateKey(KEY_PARAMS[leafAlgorithm], true, [
     'sign',
     'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  ]);
   const leafNotBefore = options.leafNotBefore ?? new Date(now.getTime() - 60 * 60 * 1000);
   const overrides = options.leaf ?? {};
   const eku = overrides.extendedKeyUsage === undefined ? [x509.ExtendedKeyUsage.codeSigning] : overrides.extendedKeyUsage;

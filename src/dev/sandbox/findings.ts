@@ -2,7 +2,7 @@
 // Inspector2's Finding and ECR's EnhancedImageScanFinding. One source, so ECR and Inspector
 // never disagree about an image.
 import { createHash } from 'node:crypto';
-import { DEFAULT_PUSHED_AT, toDate, type FindingFixture, type Severity } from './fixture.ts';
+import { DEFAULT_PUSHED_AT, toDate, type FindingFixture } from './fixture.ts';
 import type { SandboxState, StoredImage, StoredRegion, StoredRepository } from './store.ts';
 import { epochSeconds } from './wire.ts';
 
@@ -144,7 +144,7 @@ export function ecrEnhancedFinding(rec: FindingRecord): Record<string, unknown> 
   };
 }
 
-export function severityCounts(severities: Array<Severity | string>): Record<string, number> {
+export function severityCounts(severities: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const s of severities) counts[s] = (counts[s] ?? 0) + 1;
   return counts;

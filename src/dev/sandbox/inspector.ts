@@ -119,13 +119,12 @@ function matchedByScanningRules(reg: StoredRegion, repository: string): boolean 
 
 function ecrFilterMatches(filter: string, repository: string): boolean {
   if (!filter.includes('*')) return repository.includes(filter);
-  let at = 0;
   const parts = filter.split('*');
   // Anchored at both ends; each literal run found in order, left to right.
   const first = parts[0]!;
   const last = parts[parts.length - 1]!;
   if (!repository.startsWith(first) || repository.length < first.length + last.length) return false;
-  at = first.length;
+  let at = first.length;
   for (const part of parts.slice(1, -1)) {
     const i = repository.indexOf(part, at);
     if (i === -1) return false;

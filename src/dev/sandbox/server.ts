@@ -125,10 +125,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     });
   };
 
-  let rt: SandboxRuntime | undefined;
+  // `rt` (below) needs the port, known once listening; no request is handled before it is set.
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const runtime = rt!;
-    const url = new URL(req.url ?? '/', runtime.baseUrl);
+    const url = new URL(req.url ?? '/', rt.baseUrl);
     let body: Buffer;
     try {
       body = await readBody(req);
@@ -136,7 +135,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       write(res, req, render('rest-json', e instanceof ApiError ? e : new ApiError(400, 'BadRequest', 'unreadable body')));
       return;
     }
-    const routed = route(req, url, body, runtime);
+    const routed = route(req, url, body, rt);
     const accessKeyId = sigV4Scope(req.headers.authorization)?.accessKeyId;
     const record: CallRecord = { op: routed.op, at: Date.now(), status: 0, input: routed.input, ...(accessKeyId !== undefined && { accessKeyId }) };
     log.push(record);
@@ -184,7 +183,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${urlHost(opts.host ?? '127.0.0.1')}:${port}`;
-  rt = new SandboxRuntime(url, () => state);
+  const rt = new SandboxRuntime(url, () => state);
 
   return {
     url,

@@ -64,7 +64,7 @@ export class Reader {
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw this.constraint(field, v, 'Member must be a list of strings');
     if (opts.min !== undefined && v.length < opts.min) throw this.constraint(field, v, `Member must have length greater than or equal to ${opts.min}`);
     if (opts.max !== undefined && v.length > opts.max) throw this.constraint(field, v, `Member must have length less than or equal to ${opts.max}`);
-    return v as string[];
+    return v;
   }
 
   optionalObject(field: string): Reader | undefined {

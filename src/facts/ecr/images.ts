@@ -88,7 +88,7 @@ export class EcrFacts {
         if (!repo) throw new FactError(ErrorCodes.REPOSITORY_NOT_FOUND, 'ecr', 'DescribeRepositories', `repository ${loc.repository} not found`);
         return {
           name: loc.repository,
-          tagMutability: (repo.imageTagMutability ?? 'MUTABLE') as TagMutability,
+          tagMutability: repo.imageTagMutability ?? 'MUTABLE',
           exclusionFilters: (repo.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),
           ...(repo.imageScanningConfiguration?.scanOnPush !== undefined && { scanOnPush: repo.imageScanningConfiguration.scanOnPush }),
         };

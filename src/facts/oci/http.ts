@@ -100,7 +100,8 @@ async function readBounded(response: Response, max: number, limit: HttpRequest |
     throw limit.tooLarge(`${limit.what} is ${declared} bytes, over the ${max}-byte limit`, declared);
   }
   if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
+  // A fetch body streams Uint8Array chunks (Fetch standard); Node's types leave its chunk type `any`.
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -4,7 +4,7 @@
 export async function mapBounded<T, R>(items: readonly T[], concurrency: number, signal: AbortSignal, task: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
   const controller = new AbortController();
   const linked = AbortSignal.any([signal, controller.signal]);
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {

@@ -97,7 +97,9 @@ export function parseSignatureManifest(bytes: Uint8Array, manifestDigest: string
   const name = `signature manifest ${manifestDigest}`;
   if (!manifest || manifest.schemaVersion !== 2) throw new OciContentError('malformed', operation, `${name} is not an OCI image manifest`);
   if (manifest.mediaType !== undefined && manifest.mediaType !== OCI_MANIFEST) {
-    throw new OciContentError('malformed', operation, `${name} has media type ${String(manifest.mediaType).slice(0, 100)}, not ${OCI_MANIFEST}`);
+    // Parsed JSON: a non-string shows as its JSON text, never as "[object Object]".
+    const shown = typeof manifest.mediaType === 'string' ? manifest.mediaType : JSON.stringify(manifest.mediaType);
+    throw new OciContentError('malformed', operation, `${name} has media type ${shown.slice(0, 100)}, not ${OCI_MANIFEST}`);
   }
   const config = asRecord(manifest.config);
   const artifactType = typeof manifest.artifactType === 'string' ? manifest.artifactType : config?.mediaType;

@@ -8,6 +8,10 @@ import {
 } from '../../../src/dev/sandbox/index.ts';
 import { ACCOUNT, OTHER_ACCOUNT, clients, imageDigest, notationFile, sandbox, standardFixture } from './helpers.ts';
 
+/** The fields of an OCI image manifest these tests read; the assertions check the values. */
+interface Descriptor { mediaType?: string; digest?: string }
+interface SignatureManifest { artifactType?: string; config?: Descriptor; layers?: Descriptor[]; subject?: Descriptor }
+
 t.test('DescribeRepositories', async (t) => {
   const s = standardFixture();
   const sb = await sandbox(t, s.fixture);
@@ -124,17 +128,17 @@ t.test('ListImageReferrers', async (t) => {
     const r = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, maxResults: 50 }));
     const digests = (r.referrers ?? []).map((x) => x.digest);
     const got = await ecr.send(new BatchGetImageCommand({ repositoryName: 'app', imageIds: digests.slice(0, 3).map((imageDigest) => ({ imageDigest })) }));
-    const manifests = (got.images ?? []).map((i) => JSON.parse(i.imageManifest ?? '{}') as Record<string, any>);
+    const manifests = (got.images ?? []).map((i) => JSON.parse(i.imageManifest ?? '{}') as SignatureManifest);
     const legacy = manifests.find((m) => m.artifactType === undefined);
     const modern = manifests.find((m) => m.artifactType === NOTARY_SIGNATURE_ARTIFACT_TYPE);
     t.ok(legacy && modern, 'one legacy and one modern signature manifest');
-    t.equal(legacy?.config.mediaType, NOTARY_SIGNATURE_ARTIFACT_TYPE, 'legacy: config.mediaType carries the type');
-    t.equal(modern?.config.mediaType, MediaTypes.OCI_EMPTY);
-    t.equal(modern?.config.digest, sha256Digest('{}'));
-    t.equal(modern?.layers.length, 1);
-    t.equal(modern?.layers[0].mediaType, 'application/jose+json');
-    t.equal(modern?.subject.digest, subject);
-    t.equal(modern?.subject.mediaType, MediaTypes.OCI_MANIFEST);
+    t.equal(legacy?.config?.mediaType, NOTARY_SIGNATURE_ARTIFACT_TYPE, 'legacy: config.mediaType carries the type');
+    t.equal(modern?.config?.mediaType, MediaTypes.OCI_EMPTY);
+    t.equal(modern?.config?.digest, sha256Digest('{}'));
+    t.equal(modern?.layers?.length, 1);
+    t.equal(modern?.layers?.[0]?.mediaType, 'application/jose+json');
+    t.equal(modern?.subject?.digest, subject);
+    t.equal(modern?.subject?.mediaType, MediaTypes.OCI_MANIFEST);
   });
 
   t.test('validation', async (t) => {
