@@ -39,6 +39,11 @@ t.test('availability and sizing defaults', async (t) => {
   t.ok(sleep >= 10 && sleep <= 15, `preStop sleeps ${sleep} s: 10-15 s for endpoints to converge`);
   t.notOk(webhook.lifecycle?.preStop?.exec, 'the kubelet sleep action, not exec (the image has no shell)');
   t.ok((pod.terminationGracePeriodSeconds ?? 0) > sleep, 'terminationGracePeriodSeconds above the preStop sleep');
+  const pdb = only<KubeObject & { spec: { minAvailable: number } }>(renderChart(), 'PodDisruptionBudget');
+  t.equal(pdb.spec.minAvailable, 2, 'drains take one of the 3 pods at a time');
+  const two = helmTemplate({ setJson: ['replicaCount=2'] });
+  t.match(two.stderr, /podDisruptionBudget\.minAvailable \(2\) must be below replicaCount \(2\)/, 'replicaCount 2 alone is refused with the value to change');
+  t.equal(helmTemplate({ setJson: ['replicaCount=2', 'podDisruptionBudget.minAvailable=1'] }).status, 0, 'and renders with minAvailable 1');
 });
 
 t.test('the namespaces a cluster needs are excluded by default, in one value', async (t) => {
