@@ -47,11 +47,11 @@ export interface Runtime {
 function credentialProvider(options: RuntimeOptions): AwsCredentialIdentityProvider {
   const given = options.credentials;
   if (typeof given === 'function') return given;
-  if (given !== undefined) return async () => given;
+  if (given !== undefined) return () => Promise.resolve(given);
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = options.env;
   if (accessKeyId && secretAccessKey) {
     const fixed: AwsCredentialIdentity = { accessKeyId, secretAccessKey, ...(sessionToken && { sessionToken }) };
-    return async () => fixed;
+    return () => Promise.resolve(fixed);
   }
   return fromNodeProviderChain();
 }
