@@ -11,6 +11,8 @@ import { errorMessage } from '../support/errors.ts';
 export interface CredentialStatus {
   readonly obtained: boolean;
   readonly attempts: number;
+  /** Where the SDK found them (its $source attribution), once obtained. */
+  readonly source?: string;
   /** Why the last attempt failed (until one succeeds). */
   readonly lastError?: string;
 }
@@ -29,6 +31,22 @@ export interface CredentialCheckOptions {
   readonly maxDelayMs?: number;
 }
 
+// The SDK's own attribution of credentials (AwsSdkCredentialsFeatures, @aws-sdk/types
+// feature-ids.d.ts), named for an EKS operator; the first match wins (a web identity session is
+// attributed to both of its IRSA features).
+const SOURCES: ReadonlyArray<readonly [feature: string, name: string]> = [
+  ['CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN', 'web identity token (IRSA)'],
+  ['CREDENTIALS_STS_ASSUME_ROLE_WEB_ID', 'web identity token (IRSA)'],
+  ['CREDENTIALS_HTTP', 'container credentials endpoint (EKS Pod Identity)'],
+  ['CREDENTIALS_IMDS', "instance metadata (the node's role)"],
+  ['CREDENTIALS_ENV_VARS', 'environment variables'],
+];
+
+function sourceOf(identity: unknown): string {
+  const features = (identity as { $source?: Record<string, unknown> } | undefined)?.$source ?? {};
+  return SOURCES.find(([feature]) => feature in features)?.[1] ?? 'given';
+}
+
 /** Longest wait between attempts: a fixed set-up (association made, role trusted) is seen within it. */
 export const MAX_CREDENTIAL_RETRY_MS = 30_000;
 
@@ -38,8 +56,9 @@ export function createCredentialCheck(options: CredentialCheckOptions): Credenti
   let obtained = false;
   let attempts = 0;
   let lastError: string | undefined;
+  let source: string | undefined;
   return {
-    status: () => ({ obtained, attempts, ...(lastError !== undefined && { lastError }) }),
+    status: () => ({ obtained, attempts, ...(source !== undefined && { source }), ...(lastError !== undefined && { lastError }) }),
     start() {
       let stopped = false;
       let timer: NodeJS.Timeout | undefined;
@@ -47,10 +66,14 @@ export function createCredentialCheck(options: CredentialCheckOptions): Credenti
         if (stopped || obtained) return;
         attempts++;
         try {
-          await options.provider();
+          source = sourceOf(await options.provider());
           obtained = true;
           lastError = undefined;
-          options.logger.info({ attempts }, 'AWS credentials obtained: ready');
+          options.logger.info({ attempts, source }, 'AWS credentials obtained: ready');
+          // Pods that reach instance metadata get the node's role when IRSA and Pod Identity
+          // are missing: it works until the node role lacks a permission, and grants every pod
+          // on the node the same. Said once, loudly.
+          if (source.startsWith('instance metadata')) options.logger.warn('AWS credentials come from the node\'s instance role: neither IRSA nor EKS Pod Identity is set up for this ServiceAccount');
         } catch (err) {
           if (stopped) return;
           lastError = errorMessage(err);

@@ -58,7 +58,7 @@ t.test('serve: unready until the credentials provider succeeds, with the reason 
   }
   t.equal(ready.status, 200, 'ready once the provider succeeds (retried with back-off)');
   t.equal(credentials.calls(), 3, 'two failures, then one success');
-  t.same((JSON.parse(ready.body) as { awsCredentials: unknown }).awsCredentials, { obtained: true, attempts: 3 });
+  t.same((JSON.parse(ready.body) as { awsCredentials: unknown }).awsCredentials, { obtained: true, attempts: 3, source: 'given' });
   t.ok(lines.some((l) => l['msg'] === 'AWS credentials obtained: ready'));
 });
 
@@ -81,6 +81,23 @@ t.test('the check: back-off doubles up to the bound, success is final, stop ends
   const stopGood = good.start();
   await sleep(50);
   stopGood();
-  t.same(good.status(), { obtained: true, attempts: 1 }, 'obtained at the first attempt, and not asked again');
+  t.same(good.status(), { obtained: true, attempts: 1, source: 'given' }, 'obtained at the first attempt, and not asked again');
   t.equal(once.calls(), 1, 'the health of later AWS calls is not readiness');
+});
+
+t.test('where the credentials came from, as the SDK attributes them; the node role is warned about', async (t) => {
+  for (const [features, source] of [
+    [{ CREDENTIALS_ENV_VARS_STS_WEB_ID_TOKEN: 'h', CREDENTIALS_STS_ASSUME_ROLE_WEB_ID: 'k' }, 'web identity token (IRSA)'],
+    [{ CREDENTIALS_HTTP: 'z' }, 'container credentials endpoint (EKS Pod Identity)'],
+    [{ CREDENTIALS_IMDS: '0' }, "instance metadata (the node's role)"],
+  ] as const) {
+    const { logger, lines } = capturingLogger();
+    const check = createCredentialCheck({ provider: () => Promise.resolve({ ...SANDBOX_KEYS, $source: features }), logger });
+    const stop = check.start();
+    for (let i = 0; i < 50 && !check.status().obtained; i++) await sleep(10);
+    stop();
+    t.equal(check.status().source, source);
+    const warned = lines.some((l) => l['level'] === 40 && /node's instance role/.test(String(l['msg'])));
+    t.equal(warned, source.startsWith('instance metadata'), `${source}: ${warned ? 'warned' : 'no warning'}`);
+  }
 });
