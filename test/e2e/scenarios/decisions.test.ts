@@ -52,7 +52,8 @@ t.test('enforce mode through the API server', async (t) => {
     t.equal(running.name, WEBHOOK_NAME);
     t.equal(running.clientConfig.url, webhook.url, 'clientConfig points at the local webhook');
     t.notOk(running.clientConfig.service, 'no service reference');
-    t.equal(running.failurePolicy, rendered.failurePolicy, 'failurePolicy as rendered');
+    t.equal(rendered.failurePolicy, 'Ignore', 'rendered with failurePolicy Ignore (nothing rejected before a pod serves)');
+    t.equal(running.failurePolicy, chart.webhookConfiguration.metadata?.annotations?.['ecr-admission.io/failure-policy'], "running with the chart's target, as a serving pod switches it");
     t.equal(running.timeoutSeconds, rendered.timeoutSeconds, 'timeoutSeconds as rendered');
     t.equal(running.sideEffects, 'None');
     t.same(running.rules, rendered.rules, 'rules as rendered');

@@ -72,14 +72,21 @@ export async function renderChart(dir: string, values: object): Promise<Rendered
   };
 }
 
+/** The annotation naming the failurePolicy a serving webhook pod switches the configuration to. */
+export const FAILURE_POLICY_ANNOTATION = 'ecr-admission.io/failure-policy';
+
 /**
- * The rendered configuration with clientConfig replaced by `url` + `caPem`; everything else
- * (rules, selectors, matchConditions, timeoutSeconds, failurePolicy) as the chart made it.
+ * The rendered configuration with clientConfig replaced by `url` + `caPem`, and failurePolicy
+ * switched from the installed Ignore to the chart's target (the annotation), as a serving
+ * webhook pod does; everything else (rules, selectors, matchConditions, timeoutSeconds) as the
+ * chart made it. Lockout and the switch itself: scenarios/lockout.test.ts.
  */
 export function pointedAt(rendered: V1ValidatingWebhookConfiguration, url: string, caPem: string): V1ValidatingWebhookConfiguration {
   const copy = structuredClone(rendered);
+  const target = rendered.metadata?.annotations?.[FAILURE_POLICY_ANNOTATION];
   for (const webhook of copy.webhooks ?? []) {
     webhook.clientConfig = { url, caBundle: Buffer.from(caPem).toString('base64') };
+    if (target !== undefined) webhook.failurePolicy = target;
   }
   return copy;
 }
