@@ -137,3 +137,14 @@ t.test('the namespace-label guard: only with an opt-out label, and only label ch
     }
   }
 });
+
+t.test('NetworkPolicy: the pods may reach the Kubernetes API they register with (the control-plane subnets)', async (t) => {
+  type Egress = Array<{ ports: Array<{ port: number | string }>; to?: Array<{ ipBlock?: { cidr: string } }> }>;
+  const cidrs = ['10.0.0.0/24', '2600:1f18:1234:5600::/64'];
+  const policy = only<KubeObject & { spec: { egress: Egress } }>(renderChart({ setJson: ['networkPolicy.enabled=true', `networkPolicy.apiServerCIDRs=${JSON.stringify(cidrs)}`, 'networkPolicy.awsTo=[{"ipBlock":{"cidr":"10.0.128.0/20"}}]'] }), 'NetworkPolicy');
+  const toApi = policy.spec.egress.filter((r) => r.ports.some((p) => p.port === 443) && r.to?.some((peer) => cidrs.includes(peer.ipBlock?.cidr ?? '')));
+  t.equal(toApi.length, 1, 'one egress rule to the control-plane subnets on 443');
+  t.same(toApi[0]?.to?.map((peer) => peer.ipBlock?.cidr), cidrs);
+  const open = only<KubeObject & { spec: { egress: Egress } }>(renderChart({ setJson: ['networkPolicy.enabled=true'] }), 'NetworkPolicy');
+  t.ok(open.spec.egress.some((r) => r.ports.some((p) => p.port === 443) && r.to?.some((peer) => peer.ipBlock?.cidr === '0.0.0.0/0')), 'without them, the default AWS rule (any address on 443) covers it');
+});
