@@ -11,7 +11,7 @@
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
 import { e2eOutputDir, startApiServer, startEtcd } from '../e2e/rig/index.ts';
 import { CHART_DIR, helm } from './helm.ts';
 
@@ -77,6 +77,21 @@ t.test('helm install and upgrade on a real API server', async (t) => {
   t.equal(pem(first.caBundle), caCert.toString(), 'the caBundle is the CA the chart made');
   t.ok(new X509Certificate(pem(first.serving.data?.['tls.crt'])).verify(caCert.publicKey), 'the serving certificate is signed by it');
 
+  await t.test('installed with failurePolicy Ignore; armed, as a serving pod arms it', async (t) => {
+    const admission = api.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    const installed = await admission.readValidatingWebhookConfiguration({ name: FULLNAME });
+    t.equal(installed.webhooks?.[0]?.failurePolicy, 'Ignore', 'no pod serves yet: nothing is rejected');
+    const target = installed.metadata?.annotations?.['ecr-admission.io/failure-policy'];
+    t.equal(target, 'Fail', 'the target, for the pods');
+    t.equal(await outcome(() => core.createNamespacedPod({ namespace: 'team-a', body: pod('before-armed', 'registry.example/app:1') })), 'admitted', 'a Pod is created while no webhook pod runs');
+    // What a webhook pod does once it serves (src/server/certificates.ts; the real process does
+    // it in test/e2e/scenarios/lockout.test.ts). No controllers here, so no pod ever will.
+    await admission.patchValidatingWebhookConfiguration({ name: FULLNAME, body: [
+      { op: 'test', path: '/metadata/resourceVersion', value: installed.metadata?.resourceVersion },
+      { op: 'replace', path: '/webhooks/0/failurePolicy', value: target },
+    ] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+  });
+
   await t.test('the webhook is sent exactly the requests that can bring in an image', async (t) => {
     // The API server picks the new configuration up from its informer within a moment.
     const deadline = Date.now() + 20_000;
@@ -117,6 +132,8 @@ t.test('helm install and upgrade on a real API server', async (t) => {
     t.same(second.ca.data, first.ca.data, 'same CA');
     t.same(second.serving.data, first.serving.data, 'same serving certificate and key');
     t.equal(second.caBundle, first.caBundle, 'same caBundle');
+    const live = await api.kubeConfig.makeApiClient(AdmissionregistrationV1Api).readValidatingWebhookConfiguration({ name: FULLNAME });
+    t.equal(live.webhooks?.[0]?.failurePolicy, 'Fail', 'still armed: the upgrade does not revert failurePolicy to Ignore');
   });
 
   await t.test('helm upgrade renews a serving certificate near expiry, under the same CA', async (t) => {
