@@ -36,11 +36,11 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   let caPem: string | undefined;
   const metrics = createMetrics({ defaultMetrics: true });
   const observeServing = (served: KeyPair) => metrics.certificateNotAfter.set(Math.floor(new Date(new X509Certificate(served.cert).validTo).getTime() / 1000));
-  // Set once the webhook app exists; the certificate manager hands it renewed pairs.
-  let serveNewPair: ((served: KeyPair) => void) | undefined;
+  // `serve` is set once the webhook app exists; the certificate manager hands it renewed pairs.
+  const newPairs: { serve?: (served: KeyPair) => void } = {};
   const certificates = await certificateManager(options, logger, (served) => {
     observeServing(served);
-    serveNewPair?.(served);
+    newPairs.serve?.(served);
   }, () => pair);
   if (certificates && options.certificateSecret) {
     // The first replica makes the CA and certificate, the others read them: nothing listens
@@ -60,7 +60,7 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
 
   const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
   let tlsReloads = 0;
-  serveNewPair = (served) => {
+  newPairs.serve = (served) => {
     (webhook.server as unknown as HttpsServer).setSecureContext({ ...TLS_OPTIONS, ...served });
     pair = served;
     tlsReloads++;

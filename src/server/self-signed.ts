@@ -37,7 +37,7 @@ export interface CertificateAuthority {
 }
 
 export async function createCertificateAuthority(options: { commonName: string; notBefore: Date; notAfter: Date }): Promise<CertificateAuthority> {
-  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(), name: `CN=${options.commonName}`, notBefore: new Date(options.notBefore.getTime() - BACKDATE_MS), notAfter: options.notAfter, keys, signingAlgorithm: ALG,
     extensions: [
@@ -52,7 +52,7 @@ export async function createCertificateAuthority(options: { commonName: string; 
 /** A serving certificate for `hosts` (DNS names or IP addresses) signed by `ca`. */
 export async function issueServingCertificate(ca: CertificateAuthority, options: { hosts: readonly string[]; notBefore: Date; notAfter: Date }): Promise<KeyPair> {
   const caCert = new x509.X509Certificate(ca.cert);
-  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const leaf = await x509.X509CertificateGenerator.create({
     serialNumber: serial(), subject: `CN=${options.hosts[0] ?? 'localhost'}`, issuer: caCert.subject,
     notBefore: new Date(options.notBefore.getTime() - BACKDATE_MS), notAfter: options.notAfter,
