@@ -40,14 +40,17 @@ for (const variant of VARIANTS) {
     const objects = renderChart({ ciValues: variant.ciValues });
     const names = new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
     t.equal(names.size, objects.length, 'no two objects share a kind and name');
-    for (const o of objects.filter((o: KubeObject) => o.kind !== 'ValidatingWebhookConfiguration')) {
+    const clusterScoped = ['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding'];
+    for (const o of objects.filter((o: KubeObject) => !clusterScoped.includes(o.kind))) {
       t.equal(o.metadata.namespace, NAMESPACE, `${o.kind}/${o.metadata.name} is in the release namespace`);
     }
 
     const deployment = only<Deployment>(objects, 'Deployment');
     const pod = deployment.spec.template.spec;
     t.equal(deployment.spec.replicas, 3, '3 replicas');
-    t.equal(pod.automountServiceAccountToken, false, 'no Kubernetes API token in the pod');
+    // The webhook maintains its webhook configuration and certificate Secret (RBAC:
+    // registration.test.ts); the ServiceAccount's default stays off for anything else using it.
+    t.equal(pod.automountServiceAccountToken, true, 'the pod mounts its Kubernetes API token');
     t.equal(only<ServiceAccount>(objects, 'ServiceAccount').automountServiceAccountToken, false, 'nor on the ServiceAccount');
     t.equal(pod.securityContext?.runAsNonRoot, true, 'pod runAsNonRoot');
     t.equal(pod.securityContext?.runAsUser, 65532, 'pod runAsUser 65532');
