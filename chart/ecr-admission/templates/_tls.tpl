@@ -96,7 +96,11 @@ Ignore: the same output on every render.
 {{- define "ecr-admission.renderedFailurePolicy" -}}
 {{- $live := lookup "admissionregistration.k8s.io/v1" "ValidatingWebhookConfiguration" "" (include "ecr-admission.fullname" .) }}
 {{- $switched := false }}
-{{- range (dig "webhooks" list (default dict $live)) }}
+{{- /* Only a configuration this chart version installed (with the annotation) is the pods' to
+switch: one from an earlier version had Fail from the start, and its caBundle goes with this
+upgrade, so it is set back to Ignore until a new pod serves. */}}
+{{- $ours := hasKey (dig "metadata" "annotations" dict (default dict $live)) "ecr-admission.io/failure-policy" }}
+{{- range (ternary (dig "webhooks" list (default dict $live)) list $ours) }}
 {{- if and (eq .name "images.ecr-admission.io") .failurePolicy (ne .failurePolicy "Ignore") }}{{ $switched = true }}{{ end }}
 {{- end }}
 {{- if not $switched -}}
