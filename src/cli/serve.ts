@@ -35,6 +35,9 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   let pair: KeyPair;
   let caPem: string | undefined;
   const metrics = createMetrics({ defaultMetrics: true });
+  // The policy first: a bad one ends the process before it touches the API server (and so
+  // before any webhook configuration could be armed for a server that will not run).
+  const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
   const observeServing = (served: KeyPair) => metrics.certificateNotAfter.set(Math.floor(new Date(new X509Certificate(served.cert).validTo).getTime() / 1000));
   // `serve` is set once the webhook app exists; the certificate manager hands it renewed pairs.
   const newPairs: { serve?: (served: KeyPair) => void } = {};
@@ -55,7 +58,6 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
     print(`No --tls-cert/--tls-key: serving with a self-signed certificate for localhost and 127.0.0.1. Its CA:\n${generated.caPem}`);
   }
   observeServing(pair);
-  const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
   const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env, ...(inject.credentials !== undefined && { credentials: inject.credentials }) });
 
   const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });

@@ -10,6 +10,7 @@
 //  - stopped, failurePolicy Fail rejects (the chosen trade-off); `helm uninstall` removes the
 //    configuration and Pods are created again.
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AdmissionregistrationV1Api, ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -83,6 +84,15 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
 
   const chart = await renderChart(out, values);
   const kubeconfigPath = await serviceAccountKubeconfig(cluster, join(out, 'webhook'));
+
+  await t.test('a webhook with a bad policy exits before it touches the API server', async (t) => {
+    const bad = join(out, 'bad-policy.yaml');
+    writeFileSync(bad, 'mode: enforce\nnoSuchKey: true\n');
+    await t.rejects(startInClusterWebhook({ dir: join(out, 'webhook-bad-policy'), chart, kubeconfigPath, env: { ECR_ADMISSION_CONFIG: bad } }), /exited \(exit code 2\)/, 'it exits with the configuration error');
+    const secret = await core.readNamespacedSecret({ name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE });
+    t.notOk(secret.data, 'the certificate Secret is untouched');
+    t.equal((await readVwc()).webhooks?.[0]?.failurePolicy, 'Ignore', 'the configuration stays Ignore: the cluster keeps working');
+  });
   const webhook = await startInClusterWebhook({ dir: join(out, 'webhook'), chart, kubeconfigPath, env: { ECR_ADMISSION_RELOAD_INTERVAL_MS: '250' } });
   t.teardown(() => webhook.stop());
 
