@@ -8,12 +8,13 @@ export PATH := $(NODE_BIN):$(PATH)
 # Tests and tools find the real peers and helm in a cache outside the checkout.
 export ECR_ADMISSION_CACHE ?= $(HOME)/.cache/ecr-admission
 
-.PHONY: help deps build typecheck demo test unit e2e bench clean
+.PHONY: help deps build typecheck layers lint fmt fmt-check demo test unit e2e bench clean
 
 help:
 	@echo "make demo   run the webhook on its embedded default against the built-in AWS sandbox"
 	@echo "make test   type-check, unit and integration tests, chart tests, end-to-end suite"
 	@echo "make bench  benchmarks (not part of make test), results in bench/results/"
+	@echo "make lint   ESLint (type-aware) and the layer rules; make fmt formats with Prettier"
 
 # npm ci is redone only when the lock file changes. The npm registry's `node` package brings
 # Node 24 into node_modules/.bin, which PATH above puts first.
@@ -33,13 +34,29 @@ build: deps
 typecheck: deps
 	npx tsc -p tsconfig.json
 
+# The layer rules of src/ (.dependency-cruiser.cjs): one direction of dependency, no cycles,
+# nothing outside src/dev/ importing it.
+layers: deps
+	depcruise --config .dependency-cruiser.cjs src
+
+FORMATTED := "src/**/*.ts" "test/**/*.ts" "bench/**/*.ts" "scripts/**/*.{ts,mjs}" "*.{js,cjs}"
+
+lint: layers
+	eslint .
+
+fmt: deps
+	prettier --write $(FORMATTED)
+
+fmt-check: deps
+	prettier --check --log-level warn $(FORMATTED)
+
 demo: deps
 	node src/dev/main.ts demo
 
 unit: deps
 	set -o pipefail; tap 2>&1 | tee test-output.log; node scripts/tap-summary.mjs test-output.log
 
-test: typecheck unit e2e
+test: typecheck lint fmt-check unit e2e
 
 clean:
 	rm -rf dist .tap coverage test-output test-output.log

@@ -41,8 +41,8 @@ export class RecentPasses {
     const lru = this.#of(policy);
     for (const v of verdicts) {
       const key = `${namespace}\u0000${v.container.image}`;
-      const passed = v.digest !== undefined && v.results.every((r) => r.status === 'pass' || r.status === 'skip');
-      if (passed) lru.set(key, { digest: v.digest!, at: now });
+      const passed = v.results.every((r) => r.status === 'pass' || r.status === 'skip');
+      if (passed && v.digest !== undefined) lru.set(key, { digest: v.digest, at: now });
       else lru.delete(key);
     }
   }

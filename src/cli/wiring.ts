@@ -76,7 +76,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const namespaceLabels = namespaceLabelGuardFromEnv(options.env);
   const reviewer = createReviewer({
     ...(namespaceLabels !== undefined && { namespaceLabels }),
-    policy: options.policyStore.current,
+    policy: () => options.policyStore.current(),
     checks: buildChecks({
       ecr,
       oci,
@@ -100,5 +100,5 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
   const credentials = createCredentialCheck({ provider, logger: options.logger });
-  return { reviewer, cache, credentials, close: async () => clients.destroy() };
+  return { reviewer, cache, credentials, close: () => Promise.resolve(clients.destroy()) };
 }

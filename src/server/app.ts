@@ -71,8 +71,14 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     payload.on('error', (err) => stream.destroy(err));
     return payload.pipe(stream);
   });
-  app.addHook('onResponse', async (request) => release(request));
-  app.addHook('onRequestAbort', async (request) => release(request));
+  app.addHook('onResponse', (request, _reply, done) => {
+    release(request);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    release(request);
+    done();
+  });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {
     // 4xx, and 503 from the body budget (busy: a retry can succeed), pass through; anything

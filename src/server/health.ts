@@ -10,7 +10,7 @@ export interface Readiness {
 
 export function buildHealthApp(options: { metrics: Metrics; readiness: () => Readiness }): FastifyInstance {
   const app = Fastify({ logger: false });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, detail } = options.readiness();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...detail });

@@ -23,7 +23,7 @@ function renderedPolicy(ciValues: string[], setJson: string[] = []): Rendered {
   const objects = renderChart({ ciValues, setJson });
   const text = only<ConfigMap>(objects, 'ConfigMap', '-policy').data?.['policy.yaml'];
   if (text === undefined) throw new Error('no policy.yaml in the policy ConfigMap');
-  const trust = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-trust')) as ConfigMap | undefined;
+  const trust = objects.find((o): o is ConfigMap => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-trust'));
   return { text, deployment: only<Deployment>(objects, 'Deployment'), trustFiles: trust?.data ?? {} };
 }
 

@@ -36,7 +36,7 @@ function postReview(port: number, ca: string, body: unknown): Promise<{ status: 
     const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, servername: SERVICE_DNS, headers: { 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { response: { allowed: boolean; status?: { message?: string } } } }));
     });
     req.on('error', reject);
     req.end(JSON.stringify(body));

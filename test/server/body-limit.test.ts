@@ -43,7 +43,7 @@ t.test('an UPDATE over the old 3 MiB limit is answered, not 413', async (t) => {
   t.match(body, /\\u003centry key=\\"feature\.0\\u0026amp;flag\\"\\u003e/, 'with Go\'s escaping of <, & and >');
   const res = await post(webhook, body);
   t.equal(res.statusCode, 200);
-  const answer = res.json() as AdmissionReviewResponse;
+  const answer = res.json<AdmissionReviewResponse>();
   t.equal(answer.response.uid, review.request.uid);
   t.equal(answer.response.allowed, true, 'and decided like any other review');
   t.equal(budget.inFlight(), 0, 'the heap charge is returned');
@@ -55,7 +55,7 @@ t.test('an UPDATE at the computed worst case is answered; one byte over the limi
   t.ok(body.length > 17.9 * MiB && body.length <= DEFAULT_MAX_BODY_BYTES, `${body.length} bytes, within the limit`);
   const res = await post(webhook, body);
   t.equal(res.statusCode, 200);
-  t.equal((res.json() as AdmissionReviewResponse).response.uid, review.request.uid);
+  t.equal(res.json<AdmissionReviewResponse>().response.uid, review.request.uid);
 
   const over = body.replace('"HTML_TEMPLATE"', `"${'X'.repeat(DEFAULT_MAX_BODY_BYTES - body.length + 1 + 'HTML_TEMPLATE'.length)}"`);
   t.equal(over.length, DEFAULT_MAX_BODY_BYTES + 1);

@@ -31,7 +31,7 @@ t.test('an allowed review: 200, the uid echoed, allowed true', async (t) => {
   const res = await post(webhook, review);
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^application\/json/);
-  const body = res.json() as AdmissionReviewResponse;
+  const body = res.json<AdmissionReviewResponse>();
   t.equal(body.apiVersion, 'admission.k8s.io/v1');
   t.equal(body.kind, 'AdmissionReview');
   t.equal(body.response.uid, review.request.uid);
@@ -45,7 +45,7 @@ t.test('a denied review: status.code 403 and the message, uid echoed', async (t)
   review.request.namespace = 'team-b';
   const res = await post(webhook, review);
   t.equal(res.statusCode, 200, 'a denial is a successful webhook call');
-  const body = res.json() as AdmissionReviewResponse;
+  const body = res.json<AdmissionReviewResponse>();
   t.equal(body.response.uid, review.request.uid);
   t.equal(body.response.allowed, false);
   t.equal(body.response.status?.code, 403);
@@ -55,7 +55,7 @@ t.test('a denied review: status.code 403 and the message, uid echoed', async (t)
 
 t.test('warn mode returns warnings (batch-* override)', async (t) => {
   const { webhook } = app(t);
-  const body = (await post(webhook, loadAdmissionReview('cronjob-create'))).json() as AdmissionReviewResponse;
+  const body = (await post(webhook, loadAdmissionReview('cronjob-create'))).json<AdmissionReviewResponse>();
   t.equal(body.response.allowed, true);
   t.same(body.response.warnings, ['ecr-admission: report: [origin] registry ghcr.io is not allowed']);
 });
@@ -86,7 +86,7 @@ t.test('bodies that are not an AdmissionReview get 400 with a reason', async (t)
   for (const [label, payload, headers, why] of cases) {
     const res = await post(webhook, payload, headers);
     t.equal(res.statusCode, 400, label);
-    const body = res.json() as { error: string; code: string };
+    const body = res.json<{ error: string; code: string }>();
     t.match(body.error, why, label);
     t.type(body.code, 'string', `${label} has a code`);
   }

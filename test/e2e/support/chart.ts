@@ -62,7 +62,7 @@ export async function renderChart(dir: string, values: object): Promise<Rendered
   const deployment = one('Deployment') as KubeObject & { spec: { template: { spec: { containers: Array<{ name: string; env?: EnvVar[] }> } } } };
   const container = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook');
   if (!container) throw new Error('the rendered Deployment has no "webhook" container');
-  const trust = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-trust')) as (KubeObject & { data?: Record<string, string> }) | undefined;
+  const trust = objects.find((o): o is KubeObject & { data?: Record<string, string> } => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-trust'));
   return {
     objects,
     webhookConfiguration: one('ValidatingWebhookConfiguration') as unknown as V1ValidatingWebhookConfiguration,
