@@ -56,8 +56,20 @@ async function cases(): Promise<Case[]> {
   return [
     { name: 'AWS-shaped ES384, 4 certs, JWS', ...jws, target, options: awsOptions },
     { name: 'AWS-shaped ES384, 4 certs, COSE', ...cose, target, options: awsOptions },
-    { name: 'alpine PS256, 1 cert, JWS', envelope: readFileSync(`${VECTORS}jws_signature.sig`), mediaType: 'application/jose+json', target: alpineTarget, options: alpineOptions },
-    { name: 'alpine PS256, 1 cert, COSE', envelope: readFileSync(`${VECTORS}cose_signature.sig`), mediaType: 'application/cose', target: alpineTarget, options: alpineOptions },
+    {
+      name: 'alpine PS256, 1 cert, JWS',
+      envelope: readFileSync(`${VECTORS}jws_signature.sig`),
+      mediaType: 'application/jose+json',
+      target: alpineTarget,
+      options: alpineOptions,
+    },
+    {
+      name: 'alpine PS256, 1 cert, COSE',
+      envelope: readFileSync(`${VECTORS}cose_signature.sig`),
+      mediaType: 'application/cose',
+      target: alpineTarget,
+      options: alpineOptions,
+    },
   ];
 }
 
@@ -77,5 +89,7 @@ for (const c of all) {
   for (let i = 0; i < N; i++) samples.push(await timeOnce(c));
   samples.sort((a, b) => a - b);
   const at = (q: number) => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] as number).toFixed(3);
-  console.log(`${c.name.padEnd(34)} ${String(c.envelope.length).padStart(5)} B  cold ${cold.toFixed(3)} ms  median ${at(0.5)} ms  p95 ${at(0.95)} ms  (${(1000 / Number(at(0.5))).toFixed(0)}/s)`);
+  console.log(
+    `${c.name.padEnd(34)} ${String(c.envelope.length).padStart(5)} B  cold ${cold.toFixed(3)} ms  median ${at(0.5)} ms  p95 ${at(0.95)} ms  (${(1000 / Number(at(0.5))).toFixed(0)}/s)`,
+  );
 }

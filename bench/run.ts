@@ -26,15 +26,34 @@ import { rollout } from './scenarios/rollout.ts';
 import { warmAndBaseline } from './scenarios/warm.ts';
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | ScenarioResult[]>> = {
-  warm: warmAndBaseline, cold, rollout, churn, degraded, 'ecr-facts': ecrFacts,
+  warm: warmAndBaseline,
+  cold,
+  rollout,
+  churn,
+  degraded,
+  'ecr-facts': ecrFacts,
 };
 
 /** Regions the churn images are spread over: the sandbox answers Inspector ListFindings by
  *  scanning every image of the region, so ten thousand images in one region would make the
  *  sandbox, not the webhook, the bottleneck. */
 const CHURN_REGIONS = [
-  'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'sa-east-1', 'eu-west-1', 'eu-west-2', 'eu-west-3',
-  'eu-central-1', 'eu-north-1', 'ap-south-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'me-south-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ca-central-1',
+  'sa-east-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-north-1',
+  'ap-south-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'me-south-1',
 ];
 
 function settingsFrom(env: NodeJS.ProcessEnv): BenchSettings {
@@ -67,7 +86,10 @@ function layoutFor(settings: BenchSettings): WorldLayout {
 
 async function main(): Promise<void> {
   const settings = settingsFrom(process.env);
-  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const only = (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const name of only) if (!SCENARIOS[name]) throw new Error(`BENCH_ONLY: no scenario ${name} (${Object.keys(SCENARIOS).join(', ')})`);
   const out = process.env.BENCH_OUT || join(ROOT, 'bench/results');
   const dir = mkdtempSync(join(tmpdir(), 'ecr-admission-bench-'));
@@ -99,9 +121,12 @@ async function main(): Promise<void> {
   const report = {
     machine: machineInfo(),
     run: {
-      date: new Date().toISOString(), commit: gitCommit(), settings,
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      settings,
       fixture: { images: sandbox.images, buildMs: sandbox.buildMs },
-      seconds: Math.round((performance.now() - started) / 1000), loadAverage: { start: loadStart, end: loadAverage() },
+      seconds: Math.round((performance.now() - started) / 1000),
+      loadAverage: { start: loadStart, end: loadAverage() },
     },
     scenarios: results,
   };

@@ -52,7 +52,13 @@ const chain = await buildAwsSignerShapedChain();
 writeFileSync(join(dir, 'root.pem'), chain.rootPem);
 function signed(image: ImageFixture, n: number): ImageFixture {
   const d = imageDescriptor(image);
-  const s = signEnvelope({ format: n % 2 === 0 ? 'jws' : 'cose', target: { digest: d.digest, mediaType: d.mediaType, size: d.size }, certificates: chain.certificates, privateKey: chain.leafKey, aws: { profileVersionArn: `${PROFILE}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/job-${n}` } });
+  const s = signEnvelope({
+    format: n % 2 === 0 ? 'jws' : 'cose',
+    target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    certificates: chain.certificates,
+    privateKey: chain.leafKey,
+    aws: { profileVersionArn: `${PROFILE}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/job-${n}` },
+  });
   image.signatures = [{ envelope: s.envelope, envelopeMediaType: s.mediaType }];
   return image;
 }
@@ -64,8 +70,18 @@ for (const [group, count] of Object.entries(GROUPS) as Array<[Group, number]>) {
     const images = Array.from({ length: 10 }, (_, i) => {
       const n = r * 10 + i;
       const image = ociImage({
-        seed: `${group}-${n}`, tags: [`v${i}`], scanStatus: { status: 'ACTIVE' },
-        ...(group === 'vulnerable' && { findings: [{ vulnerabilityId: `CVE-2024-${1000 + n}`, severity: 'CRITICAL' as const, packages: [{ name: 'openssl', version: '3.0.0', fixedInVersion: '3.0.1' }] }] }),
+        seed: `${group}-${n}`,
+        tags: [`v${i}`],
+        scanStatus: { status: 'ACTIVE' },
+        ...(group === 'vulnerable' && {
+          findings: [
+            {
+              vulnerabilityId: `CVE-2024-${1000 + n}`,
+              severity: 'CRITICAL' as const,
+              packages: [{ name: 'openssl', version: '3.0.0', fixedInVersion: '3.0.1' }],
+            },
+          ],
+        }),
       });
       return group === 'unsigned' ? image : signed(image, n);
     });
@@ -73,7 +89,10 @@ for (const [group, count] of Object.entries(GROUPS) as Array<[Group, number]>) {
   }
 }
 const imageOf = (group: Group, n: number) => `${HOST}/soak/${group}-${Math.floor(n / 10)}:v${n % 10}`;
-const sandbox = await startSandbox({ fixture: { defaultAccount: ACCOUNT, accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories } } } } }, random: seededRandom(11) });
+const sandbox = await startSandbox({
+  fixture: { defaultAccount: ACCOUNT, accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories } } } } },
+  random: seededRandom(11),
+});
 
 // 5% of all AWS calls fail, spread evenly over eight kinds of failure.
 const KINDS: FaultKind[] = ['throttle', 'server-error', 'unavailable', 'reset', 'access-denied', 'expired-token', 'malformed', 'slow'];
@@ -84,7 +103,9 @@ for (const kind of KINDS) sandbox.inject('*', { kind, probability: perKind, ...(
 const pair = await generateSelfSigned(['127.0.0.1']);
 writeFileSync(join(dir, 'tls.crt'), pair.cert);
 writeFileSync(join(dir, 'tls.key'), pair.key);
-writeFileSync(join(dir, 'policy.yaml'), `mode: enforce
+writeFileSync(
+  join(dir, 'policy.yaml'),
+  `mode: enforce
 onError: deny
 registries:
   ecr: [{ accountId: "${ACCOUNT}", regions: [${REGION}] }]
@@ -100,21 +121,57 @@ cache:
   maxEntries: 1000
   ttlSeconds: { mutableTag: 5, immutableTag: 20, repository: 20, digest: 20, revocation: 20, findings: 20, notFound: 5 }
   staleSeconds: 5
-`);
+`,
+);
 const logPath = join(dir, 'webhook.log');
 const log = openSync(logPath, 'w');
-const webhook = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'src/main.ts'), 'serve', '--config', join(dir, 'policy.yaml'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
-  '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--budget-ms', String(BUDGET_MS), '--log-level', 'info'], {
-  cwd: ROOT, stdio: ['ignore', log, log],
-  env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), ...sandbox.endpoints(), AWS_ACCESS_KEY_ID: 'AKIDSANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true' },
-});
+const webhook = spawn(
+  process.execPath,
+  [
+    ...NODE_FLAGS,
+    join(ROOT, 'src/main.ts'),
+    'serve',
+    '--config',
+    join(dir, 'policy.yaml'),
+    '--tls-cert',
+    join(dir, 'tls.crt'),
+    '--tls-key',
+    join(dir, 'tls.key'),
+    '--port',
+    '0',
+    '--health-port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--budget-ms',
+    String(BUDGET_MS),
+    '--log-level',
+    'info',
+  ],
+  {
+    cwd: ROOT,
+    stdio: ['ignore', log, log],
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: tmpdir(),
+      ...sandbox.endpoints(),
+      AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
+      AWS_SECRET_ACCESS_KEY: 'sandbox',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    },
+  },
+);
 closeSync(log);
 let exited: string | undefined;
-webhook.once('exit', (code, signal) => { exited = `code ${code}, signal ${signal}`; });
+webhook.once('exit', (code, signal) => {
+  exited = `code ${code}, signal ${signal}`;
+});
 let ports: { port: number; healthPort: number } | undefined;
 for (const started = Date.now(); !ports; await new Promise((r) => setTimeout(r, 100))) {
   if (exited || Date.now() - started > 60_000) throw new Error(`the webhook did not start (${exited ?? 'timeout'}); see ${logPath}`);
-  const line = readFileSync(logPath, 'utf8').split('\n').find((l) => l.includes('"ecr-admission serving"'));
+  const line = readFileSync(logPath, 'utf8')
+    .split('\n')
+    .find((l) => l.includes('"ecr-admission serving"'));
   if (line) ports = JSON.parse(line) as { port: number; healthPort: number };
 }
 
@@ -135,20 +192,32 @@ const heapMiB = async () => (await runtimeMemory()).heapUsed;
 type Pick = { image: string; bad: boolean };
 function pickImage(): Pick {
   const x = random();
-  if (x < 0.70) return { image: imageOf('good', Math.floor(random() * GROUPS.good)), bad: false };
+  if (x < 0.7) return { image: imageOf('good', Math.floor(random() * GROUPS.good)), bad: false };
   if (x < 0.82) return { image: imageOf('unsigned', Math.floor(random() * GROUPS.unsigned)), bad: true };
-  if (x < 0.90) return { image: imageOf('vulnerable', Math.floor(random() * GROUPS.vulnerable)), bad: true };
+  if (x < 0.9) return { image: imageOf('vulnerable', Math.floor(random() * GROUPS.vulnerable)), bad: true };
   if (x < 0.95) return { image: 'registry.k8s.io/pause:3.10', bad: false };
   return { image: `ghcr.io/example/tool:${Math.floor(random() * 50)}`, bad: true };
 }
 function review(uid: string, picks: Pick[]): string {
   return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
     request: {
-      uid, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
-      name: `soak-${uid}`, namespace: 'team-a', operation: 'CREATE', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `soak-${uid}`, namespace: 'team-a' }, spec: { containers: picks.map((p, i) => ({ name: `c${i}`, image: p.image, env: [{ name: 'MODE', value: 'soak' }] })) } },
-      oldObject: null, dryRun: false,
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      name: `soak-${uid}`,
+      namespace: 'team-a',
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `soak-${uid}`, namespace: 'team-a' },
+        spec: { containers: picks.map((p, i) => ({ name: `c${i}`, image: p.image, env: [{ name: 'MODE', value: 'soak' }] })) },
+      },
+      oldObject: null,
+      dryRun: false,
     },
   });
 }
@@ -156,19 +225,41 @@ function review(uid: string, picks: Pick[]): string {
 const agent = new Agent({ keepAlive: true, maxSockets: 64, ca: pair.caPem });
 function post(body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolvePost, reject) => {
-    const req = request({ host: '127.0.0.1', port: ports!.port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: DEADLINE_MS * 3 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: ports!.port,
+        path: '/validate',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: DEADLINE_MS * 3,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('no answer')));
     req.on('error', reject);
     req.end(body);
   });
 }
 
-const stats = { sent: 0, answered: 0, transportErrors: 0, httpErrors: 0, missedDeadlines: 0, allowed: 0, denied: 0, deniedByAwsError: 0, wrongAdmits: 0, wrongDenials: 0 };
+const stats = {
+  sent: 0,
+  answered: 0,
+  transportErrors: 0,
+  httpErrors: 0,
+  missedDeadlines: 0,
+  allowed: 0,
+  denied: 0,
+  deniedByAwsError: 0,
+  wrongAdmits: 0,
+  wrongDenials: 0,
+};
 const latencies: number[] = [];
 const samples: Array<{ at: number; rssMiB: number; heapMiB: number; inFlight: number }> = [];
 const SAMPLE_EVERY_S = Number(process.env.SOAK_SAMPLE_SECONDS ?? 15);
@@ -217,7 +308,9 @@ async function one(n: number): Promise<void> {
 
 const memoryAtStart = memory();
 const heapAtStart = await heapMiB();
-process.stdout.write(`soak: ${SECONDS} s at ${RATE}/s, ${(FAULT_RATE * 100).toFixed(1)}% of AWS calls failing, budget ${BUDGET_MS} ms; webhook pid ${webhook.pid} (node ${NODE_FLAGS.join(' ')}), RSS ${memoryAtStart.rssMiB} MiB\n`);
+process.stdout.write(
+  `soak: ${SECONDS} s at ${RATE}/s, ${(FAULT_RATE * 100).toFixed(1)}% of AWS calls failing, budget ${BUDGET_MS} ms; webhook pid ${webhook.pid} (node ${NODE_FLAGS.join(' ')}), RSS ${memoryAtStart.rssMiB} MiB\n`,
+);
 const pending = new Set<Promise<void>>();
 const t0 = performance.now();
 let memoryAfterWarmup = memoryAtStart;
@@ -241,7 +334,9 @@ for (let n = 0; ; n++) {
       memoryAfterWarmup = m;
       heapAfterWarmup = heap;
     }
-    process.stdout.write(`  ${String(Math.round(elapsed)).padStart(4)} s  sent ${stats.sent}  RSS ${m.rssMiB} MiB  heap ${heap}/${runtime.heapTotal} MiB  external ${runtime.external} MiB  in flight ${inFlight}  missed ${stats.missedDeadlines}  errors ${stats.transportErrors + stats.httpErrors}\n`);
+    process.stdout.write(
+      `  ${String(Math.round(elapsed)).padStart(4)} s  sent ${stats.sent}  RSS ${m.rssMiB} MiB  heap ${heap}/${runtime.heapTotal} MiB  external ${runtime.external} MiB  in flight ${inFlight}  missed ${stats.missedDeadlines}  errors ${stats.transportErrors + stats.httpErrors}\n`,
+    );
   }
 }
 await Promise.all(pending);
@@ -259,18 +354,33 @@ const alive = !exited && webhook.exitCode === null;
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0);
 const result = {
-  seconds: Math.round(elapsedS), rate: RATE, nodeFlags: NODE_FLAGS, budgetMs: BUDGET_MS, deadlineMs: DEADLINE_MS, faultRate: FAULT_RATE,
-  requests: stats.sent, answered: stats.answered, transportErrors: stats.transportErrors, httpErrors: stats.httpErrors,
-  missedDeadlines: stats.missedDeadlines, allowed: stats.allowed, denied: stats.denied, deniedByAwsError: stats.deniedByAwsError,
-  wrongAdmits: stats.wrongAdmits, wrongDenials: stats.wrongDenials,
+  seconds: Math.round(elapsedS),
+  rate: RATE,
+  nodeFlags: NODE_FLAGS,
+  budgetMs: BUDGET_MS,
+  deadlineMs: DEADLINE_MS,
+  faultRate: FAULT_RATE,
+  requests: stats.sent,
+  answered: stats.answered,
+  transportErrors: stats.transportErrors,
+  httpErrors: stats.httpErrors,
+  missedDeadlines: stats.missedDeadlines,
+  allowed: stats.allowed,
+  denied: stats.denied,
+  deniedByAwsError: stats.deniedByAwsError,
+  wrongAdmits: stats.wrongAdmits,
+  wrongDenials: stats.wrongDenials,
   latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: Math.round(latencies[latencies.length - 1] ?? 0) },
-  awsCalls, awsCallsWithErrorStatusOrReset: faulted,
+  awsCalls,
+  awsCallsWithErrorStatusOrReset: faulted,
   webhook: { alive, exited: exited ?? null, errorLogLines: errorLines.length, logLines: logLines.length },
   rssMiB: { start: memoryAtStart.rssMiB, afterWarmup: memoryAfterWarmup.rssMiB, end: memoryAtEnd.rssMiB, peak: memoryAtEnd.peakMiB },
   heapMiB: { start: heapAtStart, afterWarmup: heapAfterWarmup, end: heapAtEnd },
-  samples, firstErrors,
+  samples,
+  firstErrors,
 };
-process.stdout.write(`\nrequests ${result.requests} in ${result.seconds} s (answered ${result.answered}): allowed ${result.allowed}, denied ${result.denied} (${result.deniedByAwsError} by an AWS error under onError deny)
+process.stdout
+  .write(`\nrequests ${result.requests} in ${result.seconds} s (answered ${result.answered}): allowed ${result.allowed}, denied ${result.denied} (${result.deniedByAwsError} by an AWS error under onError deny)
 errors: transport ${result.transportErrors}, HTTP ${result.httpErrors}; missed deadlines (> ${DEADLINE_MS} ms or none): ${result.missedDeadlines}
 wrong decisions: bad images admitted ${result.wrongAdmits}, good pods denied without an AWS error ${result.wrongDenials}
 latency ms: p50 ${result.latencyMs.p50}, p90 ${result.latencyMs.p90}, p99 ${result.latencyMs.p99}, max ${result.latencyMs.max}

@@ -36,14 +36,20 @@ const CREDENTIALS = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' };
 
 function world(): SandboxFixture {
   const pod = Array.from({ length: 10 }, (_, i) => ({
-    name: `app-${i}`, tagMutability: 'IMMUTABLE' as const,
-    images: [ociImage({
-      seed: `app-${i}`, tags: ['1'],
-      findings: [
-        { vulnerabilityId: `CVE-2025-${1000 + i}`, severity: 'MEDIUM', packages: [{ name: 'openssl', version: '3.0.13', fixedInVersion: '3.0.14' }] },
-        ...(i === 9 ? [{ vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL' as const, packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] }] : []),
-      ],
-    })],
+    name: `app-${i}`,
+    tagMutability: 'IMMUTABLE' as const,
+    images: [
+      ociImage({
+        seed: `app-${i}`,
+        tags: ['1'],
+        findings: [
+          { vulnerabilityId: `CVE-2025-${1000 + i}`, severity: 'MEDIUM', packages: [{ name: 'openssl', version: '3.0.13', fixedInVersion: '3.0.14' }] },
+          ...(i === 9
+            ? [{ vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL' as const, packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] }]
+            : []),
+        ],
+      }),
+    ],
   }));
   const platform = (arch: string): ImageFixture => ociImage({ seed: `multi-${arch}`, platform: { os: 'linux', architecture: arch } });
   return {
@@ -82,8 +88,17 @@ let uid = 0;
 function podRequest(images: readonly string[]): AdmissionRequest {
   uid++;
   return {
-    uid: `bench-${uid}`, kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'team-a', name: `pod-${uid}`,
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `pod-${uid}`, namespace: 'team-a' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+    uid: `bench-${uid}`,
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    operation: 'CREATE',
+    namespace: 'team-a',
+    name: `pod-${uid}`,
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `pod-${uid}`, namespace: 'team-a' },
+      spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+    },
   };
 }
 
@@ -93,7 +108,14 @@ async function setUp(policy: string): Promise<{ sandbox: Sandbox; runtime: Runti
   const metrics = createMetrics();
   const policyStore = createPolicyStore({ text: policy, logger, metrics });
   const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: 10_000, env: sandbox.endpoints(), credentials: CREDENTIALS });
-  return { sandbox, runtime, close: async () => { await runtime.close(); await sandbox.close(); } };
+  return {
+    sandbox,
+    runtime,
+    close: async () => {
+      await runtime.close();
+      await sandbox.close();
+    },
+  };
 }
 
 const POD = Array.from({ length: 10 }, (_, i) => `${host(REGION)}/app-${i}:1`);
@@ -106,13 +128,15 @@ function callTable(sandbox: Sandbox): Record<string, number> {
 
 async function runPool(count: number, concurrency: number, task: () => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      next++;
-      await task();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        await task();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }),
+  );
 }
 
 async function perThousand(): Promise<void> {
@@ -126,8 +150,12 @@ async function perThousand(): Promise<void> {
   const ms = performance.now() - started;
   const calls = callTable(env.sandbox);
   const inspector = env.sandbox.calls('inspector2:*');
-  console.log(`\n1. ${ADMISSIONS} admissions of a Pod with 10 images (concurrency ${CONCURRENCY}, ${LATENCY} ms per AWS call): ${ms.toFixed(0)} ms, ${denied} denied`);
-  console.log(`   Inspector calls: ${inspector} (${(inspector * 1000 / ADMISSIONS).toFixed(1)} per 1000 admissions, ${(inspector / (ADMISSIONS * 10) * 1000).toFixed(2)} per 1000 image checks)`);
+  console.log(
+    `\n1. ${ADMISSIONS} admissions of a Pod with 10 images (concurrency ${CONCURRENCY}, ${LATENCY} ms per AWS call): ${ms.toFixed(0)} ms, ${denied} denied`,
+  );
+  console.log(
+    `   Inspector calls: ${inspector} (${((inspector * 1000) / ADMISSIONS).toFixed(1)} per 1000 admissions, ${((inspector / (ADMISSIONS * 10)) * 1000).toFixed(2)} per 1000 image checks)`,
+  );
   console.log('   all AWS calls:', calls);
   await env.close();
 }
@@ -137,20 +165,24 @@ async function steadyState(): Promise<void> {
   const env = await setUp(POLICY('cache:\n  ttlSeconds: { findings: 1 }\n  staleSeconds: 1\n'));
   const until = Date.now() + seconds * 1000;
   let admissions = 0;
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (Date.now() < until) {
-      admissions++;
-      await env.runtime.reviewer.review(podRequest(POD));
-      // A cached decision resolves in microtasks only; yield to I/O as a server between
-      // requests does, or the background refreshes could never complete.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < until) {
+        admissions++;
+        await env.runtime.reviewer.review(podRequest(POD));
+        // A cached decision resolves in microtasks only; yield to I/O as a server between
+        // requests does, or the background refreshes could never complete.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }),
+  );
   const inspector = env.sandbox.calls('inspector2:*');
   const loads = inspector / 10 / 2;
   console.log(`\n2. Steady load for ${seconds} s with a 1 s findings TTL (stale-while-revalidate 1 s): ${admissions} admissions of the 10-image Pod`);
-  console.log(`   Inspector calls: ${inspector} = ${loads.toFixed(1)} loads per image (1 cold + ${(loads - 1).toFixed(1)} background refreshes, ListCoverage + ListFindings each), ` +
-    `${(inspector * 1000 / admissions).toFixed(1)} per 1000 admissions`);
+  console.log(
+    `   Inspector calls: ${inspector} = ${loads.toFixed(1)} loads per image (1 cold + ${(loads - 1).toFixed(1)} background refreshes, ListCoverage + ListFindings each), ` +
+      `${((inspector * 1000) / admissions).toFixed(1)} per 1000 admissions`,
+  );
   console.log('   so calls follow the TTL, not the admission rate: with the default 300 s TTL, 2 Inspector calls per image per 5 minutes in use');
   await env.close();
 }

@@ -57,8 +57,13 @@ function importsOf(path: string): Import[] {
     if (ts.isImportDeclaration(node)) {
       const clause = node.importClause;
       const named = clause?.namedBindings;
-      const allNamedTypeOnly = clause !== undefined && clause.name === undefined && named !== undefined
-        && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+      const allNamedTypeOnly =
+        clause !== undefined &&
+        clause.name === undefined &&
+        named !== undefined &&
+        ts.isNamedImports(named) &&
+        named.elements.length > 0 &&
+        named.elements.every((e) => e.isTypeOnly);
       add(node.moduleSpecifier, clause?.phaseModifier === ts.SyntaxKind.TypeKeyword || allNamedTypeOnly);
     } else if (ts.isExportDeclaration(node)) {
       const named = node.exportClause;
@@ -123,8 +128,14 @@ t.test('every bare import of src/ names a package package.json declares where it
   for (const name of ['fastify', '@aws-sdk/client-ecr', '@peculiar/asn1-x509', '@peculiar/asn1-schema', '@smithy/types']) {
     t.ok(seen.has(name), `src/ imports ${name}`);
   }
-  t.ok(imports.some((i) => i.specifier === '@smithy/types' && i.typeOnly), '@smithy/types is seen as a type-only import');
-  t.ok(imports.some((i) => i.specifier === 'fastify' && !i.typeOnly), 'fastify is seen as a runtime import');
+  t.ok(
+    imports.some((i) => i.specifier === '@smithy/types' && i.typeOnly),
+    '@smithy/types is seen as a type-only import',
+  );
+  t.ok(
+    imports.some((i) => i.specifier === 'fastify' && !i.typeOnly),
+    'fastify is seen as a runtime import',
+  );
 });
 
 t.test('the check fails when a package is not declared', async (t) => {
@@ -134,16 +145,29 @@ t.test('the check fails when a package is not declared', async (t) => {
     return copy;
   };
   const refusesOnly = (problems: string[], pattern: RegExp): boolean => problems.length > 0 && problems.every((p) => pattern.test(p));
-  t.ok(refusesOnly(undeclared(imports, without('dependencies', '@peculiar/asn1-x509')), /^[^:]+\.ts: '@peculiar\/asn1-x509' is not declared; product code needs it in dependencies$/),
-    'a runtime import that is not declared');
-  t.ok(refusesOnly(undeclared(imports, without('devDependencies', '@smithy/types')), /^[^:]+\.ts: '@smithy\/types' is in neither dependencies nor devDependencies$/),
-    'a type-only import that is not declared');
+  t.ok(
+    refusesOnly(
+      undeclared(imports, without('dependencies', '@peculiar/asn1-x509')),
+      /^[^:]+\.ts: '@peculiar\/asn1-x509' is not declared; product code needs it in dependencies$/,
+    ),
+    'a runtime import that is not declared',
+  );
+  t.ok(
+    refusesOnly(
+      undeclared(imports, without('devDependencies', '@smithy/types')),
+      /^[^:]+\.ts: '@smithy\/types' is in neither dependencies nor devDependencies$/,
+    ),
+    'a type-only import that is not declared',
+  );
   // A runtime import of a devDependency is refused in product code.
   const moved = structuredClone(manifest);
   moved.devDependencies = { ...moved.devDependencies, fastify: moved.dependencies?.fastify ?? '*' };
   delete moved.dependencies?.fastify;
   const problems = undeclared(imports, moved);
-  t.ok(refusesOnly(problems, /^[^:]+\.ts: 'fastify' is only in devDependencies; product code needs it in dependencies$/), 'a runtime import of a devDependency');
+  t.ok(
+    refusesOnly(problems, /^[^:]+\.ts: 'fastify' is only in devDependencies; product code needs it in dependencies$/),
+    'a runtime import of a devDependency',
+  );
 });
 
 t.test('development support may import devDependencies, and nothing undeclared', async (t) => {
@@ -175,7 +199,7 @@ t.test('import forms: each is read, with its type-only flag', async (t) => {
       "import { join } from 'path';",
       "import m from './local.ts';",
       '// import n from "pkg-in-a-comment";',
-      "const o = 'from \"pkg-in-a-string\"';",
+      'const o = \'from "pkg-in-a-string"\';',
     ].join('\n'),
   });
   const found = importsOf(join(dir, 'forms.ts')).map((i) => [i.specifier, i.typeOnly]);

@@ -52,12 +52,19 @@ function signInWorkers(specs: ImageSpec[], signing: { certificates: Uint8Array[]
   const workers = Math.max(1, Math.min(availableParallelism(), Math.ceil(specs.length / 500)));
   const size = Math.ceil(specs.length / workers);
   const parts = Array.from({ length: workers }, (_, w) => specs.slice(w * size, (w + 1) * size));
-  return Promise.all(parts.map((part) => new Promise<ImageFixture[]>((resolve, reject) => {
-    const worker = new Worker(new URL('./sign-worker.ts', import.meta.url), { workerData: { ...signing, specs: part } });
-    worker.once('message', (images: ImageFixture[]) => resolve(images));
-    worker.once('error', reject);
-    worker.once('exit', (code) => { if (code !== 0) reject(new Error(`sign worker exited with ${code}`)); });
-  }))).then((lists) => lists.flat());
+  return Promise.all(
+    parts.map(
+      (part) =>
+        new Promise<ImageFixture[]>((resolve, reject) => {
+          const worker = new Worker(new URL('./sign-worker.ts', import.meta.url), { workerData: { ...signing, specs: part } });
+          worker.once('message', (images: ImageFixture[]) => resolve(images));
+          worker.once('error', reject);
+          worker.once('exit', (code) => {
+            if (code !== 0) reject(new Error(`sign worker exited with ${code}`));
+          });
+        }),
+    ),
+  ).then((lists) => lists.flat());
 }
 
 export async function buildWorld(layout: WorldLayout, dir: string): Promise<BenchWorld> {

@@ -37,15 +37,22 @@ export function makeSignedImage(spec: ImageSpec, signing: Signing): ImageFixture
     scanStatus: { status: 'ACTIVE' },
     findings: spec.findings
       ? [
-          { vulnerabilityId: `CVE-2025-${10000 + (spec.n % 5000)}`, severity: 'MEDIUM', packages: [{ name: 'openssl', version: '3.0.13', fixedInVersion: '3.0.14' }] },
+          {
+            vulnerabilityId: `CVE-2025-${10000 + (spec.n % 5000)}`,
+            severity: 'MEDIUM',
+            packages: [{ name: 'openssl', version: '3.0.13', fixedInVersion: '3.0.14' }],
+          },
           { vulnerabilityId: 'CVE-2024-0001', severity: 'LOW', packages: [{ name: 'zlib', version: '1.3' }] },
         ]
       : [],
   });
   const d = imageDescriptor(image);
   const signed = signEnvelope({
-    format: 'jws', target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
-    certificates: signing.certificates, privateKey: signing.leafKey, signingTime: signing.signingTime,
+    format: 'jws',
+    target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    certificates: signing.certificates,
+    privateKey: signing.leafKey,
+    signingTime: signing.signingTime,
     // One signing job per image, as AWS Signer makes them: revocation is asked per job.
     aws: { profileVersionArn: PROFILE_VERSION, jobArn: jobArn(spec.n) },
   });

@@ -90,7 +90,11 @@ export interface SandboxProcess {
 
 export async function startSandboxProcess(options: { dir: string; layout: WorldLayout; latencyMs: number; seed: number }): Promise<SandboxProcess> {
   const child = spawn(NODE, [join(ROOT, 'bench/procs/sandbox.ts'), JSON.stringify(options)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = await firstJsonLine<{ sandboxUrl: string; controlUrl: string; trustStorePath: string; images: number; buildMs: number }>(child, 'the sandbox', 600_000);
+  const ready = await firstJsonLine<{ sandboxUrl: string; controlUrl: string; trustStorePath: string; images: number; buildMs: number }>(
+    child,
+    'the sandbox',
+    600_000,
+  );
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${ready.controlUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body) }) });
     if (!res.ok) throw new Error(`sandbox control ${method} ${path}: HTTP ${res.status}`);
@@ -104,10 +108,18 @@ export async function startSandboxProcess(options: { dir: string; layout: WorldL
     pid: child.pid!,
     cpuMs: () => cpuMsOf(child.pid!),
     calls: async () => (await call('GET', '/calls')) as CallCounts,
-    resetCalls: async () => { await call('POST', '/reset'); },
-    setLatency: async (ms) => { await call('POST', '/latency', { ms }); },
-    inject: async (op, fault) => { await call('POST', '/fault', { op, fault }); },
-    clearFaults: async () => { await call('POST', '/clear-faults'); },
+    resetCalls: async () => {
+      await call('POST', '/reset');
+    },
+    setLatency: async (ms) => {
+      await call('POST', '/latency', { ms });
+    },
+    inject: async (op, fault) => {
+      await call('POST', '/fault', { op, fault });
+    },
+    clearFaults: async () => {
+      await call('POST', '/clear-faults');
+    },
     stop: () => stop(child),
   };
 }
@@ -131,10 +143,17 @@ export type WebhookEntry = { kind: 'dist'; path: string } | { kind: 'src' };
 export async function buildWebhook(): Promise<WebhookEntry> {
   const outDir = join(ROOT, 'bench/.build/dist');
   rmSync(outDir, { recursive: true, force: true });
-  const child = spawn(NODE, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout.on('data', (c: Buffer) => { output += c.toString('utf8'); });
-  child.stderr.on('data', (c: Buffer) => { output += c.toString('utf8'); });
+  child.stdout.on('data', (c: Buffer) => {
+    output += c.toString('utf8');
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    output += c.toString('utf8');
+  });
   await once(child, 'exit');
   const path = join(outDir, 'main.js');
   if (!existsSync(path)) throw new Error(`tsc emitted no ${path}:\n${output}`);
@@ -144,32 +163,59 @@ export async function buildWebhook(): Promise<WebhookEntry> {
 
 /** `ecr-admission serve` as deployed: the policy file, AWS endpoints from the standard
  *  variables, its log at info level (one line per admission) written to `logPath`. */
-export async function startWebhook(options: { entry: WebhookEntry; policyPath: string; sandboxUrl: string; logPath: string; budgetMs: number; nodeFlags?: readonly string[] }): Promise<ServerProcess> {
+export async function startWebhook(options: {
+  entry: WebhookEntry;
+  policyPath: string;
+  sandboxUrl: string;
+  logPath: string;
+  budgetMs: number;
+  nodeFlags?: readonly string[];
+}): Promise<ServerProcess> {
   const log = openSync(options.logPath, 'w');
   const main = options.entry.kind === 'dist' ? options.entry.path : join(ROOT, 'src/main.ts');
-  const child = spawn(NODE, [...(options.nodeFlags ?? []), main, 'serve', '--config', options.policyPath, '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--log-level', 'info'], {
-    cwd: ROOT,
-    stdio: ['ignore', log, 'inherit'],
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      AWS_ENDPOINT_URL_ECR: options.sandboxUrl,
-      AWS_ENDPOINT_URL_INSPECTOR2: options.sandboxUrl,
-      AWS_ENDPOINT_URL_SIGNER: options.sandboxUrl,
-      // The sandbox's fixed credentials; IMDS off so the SDK never looks for an instance role.
-      AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
-      AWS_SECRET_ACCESS_KEY: 'sandbox',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      ECR_ADMISSION_BUDGET_MS: String(options.budgetMs),
+  const child = spawn(
+    NODE,
+    [
+      ...(options.nodeFlags ?? []),
+      main,
+      'serve',
+      '--config',
+      options.policyPath,
+      '--port',
+      '0',
+      '--health-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--log-level',
+      'info',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', log, 'inherit'],
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        AWS_ENDPOINT_URL_ECR: options.sandboxUrl,
+        AWS_ENDPOINT_URL_INSPECTOR2: options.sandboxUrl,
+        AWS_ENDPOINT_URL_SIGNER: options.sandboxUrl,
+        // The sandbox's fixed credentials; IMDS off so the SDK never looks for an instance role.
+        AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
+        AWS_SECRET_ACCESS_KEY: 'sandbox',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ECR_ADMISSION_BUDGET_MS: String(options.budgetMs),
+      },
     },
-  });
+  );
   closeSync(log);
   const started = Date.now();
   let ports: { port: number; healthPort: number } | undefined;
   while (!ports) {
     if (child.exitCode !== null) throw new Error(`the webhook exited with ${child.exitCode}; see ${options.logPath}`);
     if (Date.now() - started > 60_000) throw new Error(`the webhook did not start in 60 s; see ${options.logPath}`);
-    const line = readFileSync(options.logPath, 'utf8').split('\n').find((l) => l.includes('"ecr-admission serving"'));
+    const line = readFileSync(options.logPath, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"ecr-admission serving"'));
     if (line) ports = JSON.parse(line) as { port: number; healthPort: number };
     else await new Promise((r) => setTimeout(r, 100));
   }
@@ -187,7 +233,14 @@ export async function startWebhook(options: { entry: WebhookEntry; policyPath: s
 export async function startBaseline(): Promise<ServerProcess> {
   const child = spawn(NODE, [join(ROOT, 'bench/procs/baseline.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await firstJsonLine<{ url: string }>(child, 'the baseline', 60_000);
-  return { url: ready.url, pid: child.pid!, metrics: async () => '', memory: () => memoryOf(child.pid!), cpuMs: () => cpuMsOf(child.pid!), stop: () => stop(child) };
+  return {
+    url: ready.url,
+    pid: child.pid!,
+    metrics: async () => '',
+    memory: () => memoryOf(child.pid!),
+    cpuMs: () => cpuMsOf(child.pid!),
+    stop: () => stop(child),
+  };
 }
 
 /** Runs one load-generator process to completion and returns its recorded phases. */
@@ -196,8 +249,10 @@ export async function runLoad(spec: LoadSpec, dir: string, name: string): Promis
   writeFileSync(specPath, JSON.stringify(spec));
   const child = spawn(NODE, [join(ROOT, 'bench/procs/load.ts'), specPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString('utf8'); });
-  const [code] = await once(child, 'exit') as [number | null];
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`the load generator exited with ${code}`);
   return (JSON.parse(out) as { phases: PhaseResult[] }).phases;
 }

@@ -44,9 +44,13 @@ export function toMarkdown(report: RunReport): string {
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const sc of report.scenarios) {
-    const rss = Object.entries(sc.peakRssMiB).map(([who, v]) => (Object.keys(sc.peakRssMiB).length > 1 ? `${who} ${num(v)}` : num(v))).join(', ');
+    const rss = Object.entries(sc.peakRssMiB)
+      .map(([who, v]) => (Object.keys(sc.peakRssMiB).length > 1 ? `${who} ${num(v)}` : num(v)))
+      .join(', ');
     sc.rows.forEach((r, i) => {
-      lines.push(`| ${i === 0 ? cell(sc.title) : ''} | ${cell(r.measure)} | ${r.admissions} | ${num(r.requestsPerSecond, 0)} | ${num(r.p50, 2)} | ${num(r.p99, 2)} | ${num(r.max, 1)} | ${r.awsCalls ?? ''} | ${num(r.cpuMsPerAdmission, 2)} | ${i === 0 ? rss : ''} |`);
+      lines.push(
+        `| ${i === 0 ? cell(sc.title) : ''} | ${cell(r.measure)} | ${r.admissions} | ${num(r.requestsPerSecond, 0)} | ${num(r.p50, 2)} | ${num(r.p99, 2)} | ${num(r.max, 1)} | ${r.awsCalls ?? ''} | ${num(r.cpuMsPerAdmission, 2)} | ${i === 0 ? rss : ''} |`,
+      );
     });
   }
   lines.push('', '## Notes', '');

@@ -12,7 +12,11 @@ import { TLS_OPTIONS } from '../../src/server/tls.ts';
 const pair = await generateSelfSigned(['localhost', '127.0.0.1']);
 const app = Fastify({ logger: false, bodyLimit: 3 * 1024 * 1024, https: { ...TLS_OPTIONS, cert: pair.cert, key: pair.key } });
 
-interface Review { apiVersion?: string; kind?: string; request?: { uid?: string } }
+interface Review {
+  apiVersion?: string;
+  kind?: string;
+  request?: { uid?: string };
+}
 
 app.post('/validate', async (request) => {
   const review = request.body as Review;

@@ -10,8 +10,12 @@ import { podReview } from '../lib/review.ts';
 import { summarize } from '../lib/stats.ts';
 import type { Decisions, LoadSpec, PhaseResult, PhaseSpec } from '../lib/load-types.ts';
 
-interface AuditImage { results?: Record<string, string> }
-interface ReviewAnswer { response?: { allowed?: boolean; status?: { message?: string }; auditAnnotations?: Record<string, string> } }
+interface AuditImage {
+  results?: Record<string, string>;
+}
+interface ReviewAnswer {
+  response?: { allowed?: boolean; status?: { message?: string }; auditAnnotations?: Record<string, string> };
+}
 
 function classifier(decisions: Decisions) {
   return (status: number, body: string): void => {
@@ -33,8 +37,14 @@ function classifier(decisions: Decisions) {
     let images: AuditImage[] = [];
     try {
       images = JSON.parse(r?.auditAnnotations?.images ?? '[]') as AuditImage[];
-    } catch { /* truncated annotation: counted below as a verdict */ }
-    const errored = images.flatMap((i) => Object.entries(i.results ?? {}).filter(([, s]) => s === 'error').map(([c]) => c));
+    } catch {
+      /* truncated annotation: counted below as a verdict */
+    }
+    const errored = images.flatMap((i) =>
+      Object.entries(i.results ?? {})
+        .filter(([, s]) => s === 'error')
+        .map(([c]) => c),
+    );
     for (const c of errored) decisions.checkErrors[c] = (decisions.checkErrors[c] ?? 0) + 1;
     const failed = images.some((i) => Object.values(i.results ?? {}).includes('fail'));
     if (failed || errored.length === 0) decisions.deniedByVerdict++;
@@ -59,14 +69,16 @@ async function runPhase(spec: LoadSpec, phase: PhaseSpec, counter: { n: number }
     ...(phase.duration !== undefined ? { duration: phase.duration } : {}),
     ...(phase.amount !== undefined ? { amount: phase.amount } : {}),
     ...(phase.overallRate !== undefined ? { overallRate: phase.overallRate } : {}),
-    requests: [{
-      setupRequest: (req: Record<string, unknown>) => {
-        const image = phase.images[index++ % phase.images.length]!;
-        counter.n++;
-        return { ...req, body: podReview(`bench-${process.pid}-${counter.n}`, image, counter.n) };
+    requests: [
+      {
+        setupRequest: (req: Record<string, unknown>) => {
+          const image = phase.images[index++ % phase.images.length]!;
+          counter.n++;
+          return { ...req, body: podReview(`bench-${process.pid}-${counter.n}`, image, counter.n) };
+        },
+        ...(classify && { onResponse: (status: number, body: string) => classify(status, body) }),
       },
-      ...(classify && { onResponse: (status: number, body: string) => classify(status, body) }),
-    }],
+    ],
   });
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
     latencies.push(responseTime);

@@ -18,10 +18,19 @@ interface Options {
 
 /** Every operation the webhook can call, so per-operation counts need no call log. */
 export const OPERATIONS = [
-  'ecr:BatchGetImage', 'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:ListImageReferrers',
-  'ecr:GetDownloadUrlForLayer', 'ecr:GetRegistryScanningConfiguration', 'ecr:DescribeImageSigningStatus',
-  'ecr:DescribeImageScanFindings', 'ecr:GetAuthorizationToken', 'inspector2:ListFindings', 'inspector2:ListCoverage',
-  'signer:GetRevocationStatus', 'layer:GET',
+  'ecr:BatchGetImage',
+  'ecr:DescribeRepositories',
+  'ecr:DescribeImages',
+  'ecr:ListImageReferrers',
+  'ecr:GetDownloadUrlForLayer',
+  'ecr:GetRegistryScanningConfiguration',
+  'ecr:DescribeImageSigningStatus',
+  'ecr:DescribeImageScanFindings',
+  'ecr:GetAuthorizationToken',
+  'inspector2:ListFindings',
+  'inspector2:ListCoverage',
+  'signer:GetRevocationStatus',
+  'layer:GET',
 ] as const;
 
 const options = JSON.parse(process.argv[2] ?? '{}') as Options;
@@ -60,15 +69,23 @@ async function control(req: IncomingMessage, res: ServerResponse): Promise<void>
   const route = `${req.method} ${req.url}`;
   let out: unknown = { ok: true };
   switch (route) {
-    case 'GET /calls': out = counts(); break;
-    case 'POST /reset': sandbox.resetCalls(); break;
-    case 'POST /latency': sandbox.setLatency((await body(req) as { ms: number }).ms); break;
+    case 'GET /calls':
+      out = counts();
+      break;
+    case 'POST /reset':
+      sandbox.resetCalls();
+      break;
+    case 'POST /latency':
+      sandbox.setLatency(((await body(req)) as { ms: number }).ms);
+      break;
     case 'POST /fault': {
-      const { op, fault } = await body(req) as { op: string; fault: Fault };
+      const { op, fault } = (await body(req)) as { op: string; fault: Fault };
       sandbox.inject(op, fault);
       break;
     }
-    case 'POST /clear-faults': sandbox.clearFaults(); break;
+    case 'POST /clear-faults':
+      sandbox.clearFaults();
+      break;
     default:
       res.writeHead(404).end();
       return;
@@ -81,7 +98,9 @@ const server = createServer((req, res) => {
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address() as AddressInfo;
-process.stdout.write(`${JSON.stringify({ sandboxUrl: sandbox.url, controlUrl: `http://127.0.0.1:${port}`, trustStorePath: world.trustStorePath, images: world.images, buildMs })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ sandboxUrl: sandbox.url, controlUrl: `http://127.0.0.1:${port}`, trustStorePath: world.trustStorePath, images: world.images, buildMs })}\n`,
+);
 
 const stop = () => {
   server.close();

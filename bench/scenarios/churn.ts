@@ -15,10 +15,25 @@ export async function churn(ctx: BenchContext): Promise<ScenarioResult> {
   const sampler = sampleRss(webhook.pid);
   await ctx.sandbox.resetCalls();
   const sandboxCpuBefore = ctx.sandbox.cpuMs();
-  const { value: { value: [phase], cpuMs }, ...timing } = await timed(() => withCpu(webhook, () => runLoad({
-    url: webhook.url, timeoutSeconds: ctx.settings.timeoutSeconds,
-    phases: [{ name: 'churn', connections: CONNECTIONS, amount: count, images, record: true, classify: true }],
-  }, ctx.dir, 'churn')));
+  const {
+    value: {
+      value: [phase],
+      cpuMs,
+    },
+    ...timing
+  } = await timed(() =>
+    withCpu(webhook, () =>
+      runLoad(
+        {
+          url: webhook.url,
+          timeoutSeconds: ctx.settings.timeoutSeconds,
+          phases: [{ name: 'churn', connections: CONNECTIONS, amount: count, images, record: true, classify: true }],
+        },
+        ctx.dir,
+        'churn',
+      ),
+    ),
+  );
   const samples = sampler.stop();
   const sandboxCpuMs = ctx.sandbox.cpuMs() - sandboxCpuBefore;
   const calls = await ctx.sandbox.calls();
@@ -27,13 +42,30 @@ export async function churn(ctx: BenchContext): Promise<ScenarioResult> {
   await webhook.stop();
   const p = phase!;
   return {
-    id: 'churn', title: `5. churn: ${count} distinct images, cache of ${CHURN_CACHE_ENTRIES} entries`, ...timing,
-    params: { images: count, cacheMaxEntries: CHURN_CACHE_ENTRIES, connections: CONNECTIONS, injectedLatencyMs: ctx.settings.latencyMs, regions: ctx.layout.churn?.regions?.length ?? 1 },
+    id: 'churn',
+    title: `5. churn: ${count} distinct images, cache of ${CHURN_CACHE_ENTRIES} entries`,
+    ...timing,
+    params: {
+      images: count,
+      cacheMaxEntries: CHURN_CACHE_ENTRIES,
+      connections: CONNECTIONS,
+      injectedLatencyMs: ctx.settings.latencyMs,
+      regions: ctx.layout.churn?.regions?.length ?? 1,
+    },
     figures: {
-      admissions: p.completed, requestsPerSecond: p.requestsPerSecond, latencyMs: p.latencyMs, decisions: p.decisions,
-      errors: p.errors, timeouts: p.timeouts, awsCalls: calls.total, awsCallsPerAdmission: Math.round((calls.total / Math.max(1, p.completed)) * 100) / 100,
+      admissions: p.completed,
+      requestsPerSecond: p.requestsPerSecond,
+      latencyMs: p.latencyMs,
+      decisions: p.decisions,
+      errors: p.errors,
+      timeouts: p.timeouts,
+      awsCalls: calls.total,
+      awsCallsPerAdmission: Math.round((calls.total / Math.max(1, p.completed)) * 100) / 100,
       sandboxCpuMsPerAdmission: Math.round((sandboxCpuMs / Math.max(1, p.completed)) * 100) / 100,
-      rssAtStartMiB: startMemory.rssMiB, rssSamplesMaxMiB: Math.max(...samples, 0), rssAtEndMiB: memory.rssMiB, webhookMetrics: metrics,
+      rssAtStartMiB: startMemory.rssMiB,
+      rssSamplesMaxMiB: Math.max(...samples, 0),
+      rssAtEndMiB: memory.rssMiB,
+      webhookMetrics: metrics,
     },
     rows: [rowOf(`${CONNECTIONS} connections`, p, { awsCalls: calls.total, cpuMs })],
     peakRssMiB: { webhook: memory.peakRssMiB },

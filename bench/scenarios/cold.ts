@@ -40,22 +40,56 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
   const timing = await timed(async () => {
     // Connections to the sandbox, the JIT and the registry's scanning configuration are warm in
     // a running webhook; only the images' own facts are cold.
-    await runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 1, amount: warmupCount, images: take(warmupCount), record: false }] }, ctx.dir, 'cold-warmup');
+    await runLoad(
+      { url: webhook.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 1, amount: warmupCount, images: take(warmupCount), record: false }] },
+      ctx.dir,
+      'cold-warmup',
+    );
     await ctx.sandbox.resetCalls();
     const sandboxBefore = ctx.sandbox.cpuMs();
-    const s = await withCpu(webhook, () => runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: 'cold-c1', connections: 1, amount: serialCount, images: take(serialCount), record: true, classify: true }] }, ctx.dir, 'cold-c1'));
+    const s = await withCpu(webhook, () =>
+      runLoad(
+        {
+          url: webhook.url,
+          timeoutSeconds,
+          phases: [{ name: 'cold-c1', connections: 1, amount: serialCount, images: take(serialCount), record: true, classify: true }],
+        },
+        ctx.dir,
+        'cold-c1',
+      ),
+    );
     cpu.sandboxSerial = ctx.sandbox.cpuMs() - sandboxBefore;
     [serial] = s.value;
     cpu.serial = s.cpuMs;
     const counts = await ctx.sandbox.calls();
     callsPerAdmission = counts.total / serialCount;
     callsByOp = Object.fromEntries(Object.entries(counts.byOp).map(([op, n]) => [op, Math.round((n / serialCount) * 100) / 100]));
-    const b = await withCpu(webhook, () => runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: 'cold-c16', connections: 16, amount: burstCount, images: take(burstCount), record: true, classify: true }] }, ctx.dir, 'cold-c16'));
+    const b = await withCpu(webhook, () =>
+      runLoad(
+        {
+          url: webhook.url,
+          timeoutSeconds,
+          phases: [{ name: 'cold-c16', connections: 16, amount: burstCount, images: take(burstCount), record: true, classify: true }],
+        },
+        ctx.dir,
+        'cold-c16',
+      ),
+    );
     [burst] = b.value;
     cpu.burst = b.cpuMs;
     await ctx.sandbox.setLatency(0);
     try {
-      const f = await withCpu(webhook, () => runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: 'cold-c1-0ms', connections: 1, amount: floorCount, images: take(floorCount), record: true, classify: true }] }, ctx.dir, 'cold-0ms'));
+      const f = await withCpu(webhook, () =>
+        runLoad(
+          {
+            url: webhook.url,
+            timeoutSeconds,
+            phases: [{ name: 'cold-c1-0ms', connections: 1, amount: floorCount, images: take(floorCount), record: true, classify: true }],
+          },
+          ctx.dir,
+          'cold-0ms',
+        ),
+      );
       [floor] = f.value;
       cpu.floor = f.cpuMs;
     } finally {
@@ -69,10 +103,24 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
   const chainMs = COLD_CHAIN_CALLS * latencyMs;
   const s = serial!;
   const ratio = (x: number) => Math.round((x / chainMs) * 100) / 100;
-  const phase = (p: PhaseResult) => ({ admissions: p.completed, requestsPerSecond: p.requestsPerSecond, latencyMs: p.latencyMs, decisions: p.decisions, errors: p.errors, timeouts: p.timeouts });
+  const phase = (p: PhaseResult) => ({
+    admissions: p.completed,
+    requestsPerSecond: p.requestsPerSecond,
+    latencyMs: p.latencyMs,
+    decisions: p.decisions,
+    errors: p.errors,
+    timeouts: p.timeouts,
+  });
   return {
-    id: 'cold', title: '3. cold: distinct uncached images', ...timing,
-    params: { injectedLatencyMs: latencyMs, chainCalls: COLD_CHAIN_CALLS, chainMs, images: { warmUp: warmupCount, serial: serialCount, burst: burstCount, zeroLatency: floorCount } },
+    id: 'cold',
+    title: '3. cold: distinct uncached images',
+    ...timing,
+    params: {
+      injectedLatencyMs: latencyMs,
+      chainCalls: COLD_CHAIN_CALLS,
+      chainMs,
+      images: { warmUp: warmupCount, serial: serialCount, burst: burstCount, zeroLatency: floorCount },
+    },
     figures: {
       serial: { ...phase(s), p50OverChain: ratio(s.latencyMs.p50), p99OverChain: ratio(s.latencyMs.p99) },
       burst16: phase(burst!),
@@ -89,8 +137,18 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
     ],
     peakRssMiB: { webhook: memory.peakRssMiB },
     targets: [
-      { name: 'cold decision (p50, 1 connection) vs the 6-call chain', target: `<= 1.2 x ${chainMs} ms = ${fmt(chainMs * 1.2, 0)} ms`, value: `${fmt(s.latencyMs.p50)} ms (${fmt(ratio(s.latencyMs.p50), 2)}x)`, met: s.latencyMs.p50 <= chainMs * 1.2 },
-      { name: 'cold decision (p99, 1 connection) vs the chain', target: `<= ${fmt(chainMs * 1.2, 0)} ms`, value: `${fmt(s.latencyMs.p99)} ms (${fmt(ratio(s.latencyMs.p99), 2)}x)`, met: s.latencyMs.p99 <= chainMs * 1.2 },
+      {
+        name: 'cold decision (p50, 1 connection) vs the 6-call chain',
+        target: `<= 1.2 x ${chainMs} ms = ${fmt(chainMs * 1.2, 0)} ms`,
+        value: `${fmt(s.latencyMs.p50)} ms (${fmt(ratio(s.latencyMs.p50), 2)}x)`,
+        met: s.latencyMs.p50 <= chainMs * 1.2,
+      },
+      {
+        name: 'cold decision (p99, 1 connection) vs the chain',
+        target: `<= ${fmt(chainMs * 1.2, 0)} ms`,
+        value: `${fmt(s.latencyMs.p99)} ms (${fmt(ratio(s.latencyMs.p99), 2)}x)`,
+        met: s.latencyMs.p99 <= chainMs * 1.2,
+      },
     ],
     notes: [
       `At 0 ms injected latency a cold decision takes ${fmt(floor!.latencyMs.p50)} ms (p50): the webhook's own work (SDK request building, signature and chain verification) plus the sandbox's; it adds to the chain.`,

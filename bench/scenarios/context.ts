@@ -41,11 +41,18 @@ export interface Row {
   readonly cpuMsPerAdmission?: number;
 }
 
-export function rowOf(measure: string, p: { completed: number; requestsPerSecond?: number; latencyMs: { p50: number; p99: number; max: number } }, extra: { awsCalls?: number; cpuMs?: number } = {}): Row {
+export function rowOf(
+  measure: string,
+  p: { completed: number; requestsPerSecond?: number; latencyMs: { p50: number; p99: number; max: number } },
+  extra: { awsCalls?: number; cpuMs?: number } = {},
+): Row {
   return {
-    measure, admissions: p.completed,
+    measure,
+    admissions: p.completed,
     ...(p.requestsPerSecond !== undefined && { requestsPerSecond: p.requestsPerSecond }),
-    p50: p.latencyMs.p50, p99: p.latencyMs.p99, max: p.latencyMs.max,
+    p50: p.latencyMs.p50,
+    p99: p.latencyMs.p99,
+    max: p.latencyMs.max,
     ...(extra.awsCalls !== undefined && { awsCalls: extra.awsCalls }),
     ...(extra.cpuMs !== undefined && p.completed > 0 && { cpuMsPerAdmission: Math.round((extra.cpuMs / p.completed) * 1000) / 1000 }),
   };
@@ -81,7 +88,14 @@ export class BenchContext {
   readonly entry: WebhookEntry;
   #webhooks = 0;
 
-  constructor(options: { sandbox: SandboxProcess; entry: WebhookEntry; dir: string; settings: BenchSettings; layout: WorldLayout; log: (line: string) => void }) {
+  constructor(options: {
+    sandbox: SandboxProcess;
+    entry: WebhookEntry;
+    dir: string;
+    settings: BenchSettings;
+    layout: WorldLayout;
+    log: (line: string) => void;
+  }) {
     this.sandbox = options.sandbox;
     this.entry = options.entry;
     this.dir = options.dir;
@@ -106,8 +120,22 @@ export class BenchContext {
   async webhook(options: { maxEntries?: number; ecrOnly?: boolean } = {}): Promise<ServerProcess> {
     const n = ++this.#webhooks;
     const policyPath = join(this.dir, `policy-${n}.yaml`);
-    writeFileSync(policyPath, benchPolicy(this.sandbox.trustStorePath, { maxEntries: options.maxEntries ?? 10_000, regions: regionsOf(this.layout), ...(options.ecrOnly && { ecrOnly: true }) }));
-    return startWebhook({ entry: this.entry, nodeFlags: this.settings.webhookNodeFlags, policyPath, sandboxUrl: this.sandbox.url, logPath: join(this.dir, `webhook-${n}.log`), budgetMs: this.settings.budgetMs });
+    writeFileSync(
+      policyPath,
+      benchPolicy(this.sandbox.trustStorePath, {
+        maxEntries: options.maxEntries ?? 10_000,
+        regions: regionsOf(this.layout),
+        ...(options.ecrOnly && { ecrOnly: true }),
+      }),
+    );
+    return startWebhook({
+      entry: this.entry,
+      nodeFlags: this.settings.webhookNodeFlags,
+      policyPath,
+      sandboxUrl: this.sandbox.url,
+      logPath: join(this.dir, `webhook-${n}.log`),
+      budgetMs: this.settings.budgetMs,
+    });
   }
 }
 
@@ -118,9 +146,16 @@ export function sampleRss(pid: number, everyMs = 500): { stop(): number[] } {
   const timer = setInterval(() => {
     try {
       samples.push(memoryOf(pid).rssMiB);
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }, everyMs);
-  return { stop: () => { clearInterval(timer); return samples; } };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples;
+    },
+  };
 }
 
 /** Times the measured part of a scenario, and the machine's load around it. */

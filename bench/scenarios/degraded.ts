@@ -19,7 +19,11 @@ interface Variant {
 
 const VARIANTS: readonly Variant[] = [
   { id: 'degraded', title: '6. degraded: 50% of all AWS calls throttled', ops: ['*'] },
-  { id: 'degraded-api', title: '6b. degraded: 50% of ECR, Inspector and Signer API calls throttled (S3 envelope downloads not)', ops: ['ecr:*', 'inspector2:*', 'signer:*'] },
+  {
+    id: 'degraded-api',
+    title: '6b. degraded: 50% of ECR, Inspector and Signer API calls throttled (S3 envelope downloads not)',
+    ops: ['ecr:*', 'inspector2:*', 'signer:*'],
+  },
 ];
 
 export async function degraded(ctx: BenchContext): Promise<ScenarioResult[]> {
@@ -31,7 +35,11 @@ export async function degraded(ctx: BenchContext): Promise<ScenarioResult[]> {
     const images = ctx.images('degraded', i * count, count);
     const webhook = await ctx.webhook();
     // One unthrottled admission of another image warms connections and the registry facts.
-    await runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 1, amount: 1, images: ctx.images('warm', 0, 1), record: false }] }, ctx.dir, `${variant.id}-warmup`);
+    await runLoad(
+      { url: webhook.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 1, amount: 1, images: ctx.images('warm', 0, 1), record: false }] },
+      ctx.dir,
+      `${variant.id}-warmup`,
+    );
     await ctx.sandbox.resetCalls();
     for (const op of variant.ops) await ctx.sandbox.inject(op, { kind: 'throttle', probability: PROBABILITY });
     let phase: PhaseResult | undefined;
@@ -39,7 +47,15 @@ export async function degraded(ctx: BenchContext): Promise<ScenarioResult[]> {
     const timing = await timed(async () => {
       try {
         const before = webhook.cpuMs();
-        [phase] = await runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: variant.id, connections: CONNECTIONS, amount: count, images, record: true, classify: true, raw: true }] }, ctx.dir, variant.id);
+        [phase] = await runLoad(
+          {
+            url: webhook.url,
+            timeoutSeconds,
+            phases: [{ name: variant.id, connections: CONNECTIONS, amount: count, images, record: true, classify: true, raw: true }],
+          },
+          ctx.dir,
+          variant.id,
+        );
         cpuMs = webhook.cpuMs() - before;
       } finally {
         await ctx.sandbox.clearFaults();
@@ -56,15 +72,35 @@ export async function degraded(ctx: BenchContext): Promise<ScenarioResult[]> {
     const inBudget = latencies.filter((l) => l <= budgetMs).length;
     const onFacts = (p.decisions?.allowed ?? 0) + (p.decisions?.deniedByVerdict ?? 0);
     const share = (n: number) => Math.round((n / Math.max(1, sent)) * 1000) / 10;
-    const throttled = Object.entries(calls.byStatus).filter(([s]) => s === '400' || s === '429' || s === '503').reduce((a, [, n]) => a + n, 0);
+    const throttled = Object.entries(calls.byStatus)
+      .filter(([s]) => s === '400' || s === '429' || s === '503')
+      .reduce((a, [, n]) => a + n, 0);
     out.push({
-      id: variant.id, title: variant.title, ...timing,
-      params: { throttledOps: variant.ops, probability: PROBABILITY, images: count, connections: CONNECTIONS, budgetMs, apiServerTimeoutSeconds: timeoutSeconds, injectedLatencyMs: ctx.settings.latencyMs },
+      id: variant.id,
+      title: variant.title,
+      ...timing,
+      params: {
+        throttledOps: variant.ops,
+        probability: PROBABILITY,
+        images: count,
+        connections: CONNECTIONS,
+        budgetMs,
+        apiServerTimeoutSeconds: timeoutSeconds,
+        injectedLatencyMs: ctx.settings.latencyMs,
+      },
       figures: {
-        admissions: sent, latencyMs: p.latencyMs, timeouts: p.timeouts, errors: p.errors,
-        withinBudgetPercent: share(inBudget), answeredBeforeApiServerTimeoutPercent: share(p.completed),
-        decidedOnFactsPercent: share(onFacts), decisions: p.decisions,
-        awsCalls: calls.total, awsCallsThrottled: throttled, awsCallsByOp: calls.byOp, webhookMetrics: metrics,
+        admissions: sent,
+        latencyMs: p.latencyMs,
+        timeouts: p.timeouts,
+        errors: p.errors,
+        withinBudgetPercent: share(inBudget),
+        answeredBeforeApiServerTimeoutPercent: share(p.completed),
+        decidedOnFactsPercent: share(onFacts),
+        decisions: p.decisions,
+        awsCalls: calls.total,
+        awsCallsThrottled: throttled,
+        awsCallsByOp: calls.byOp,
+        webhookMetrics: metrics,
       },
       rows: [rowOf(`${CONNECTIONS} connections`, p, { awsCalls: calls.total, cpuMs })],
       peakRssMiB: { webhook: memory.peakRssMiB },

@@ -27,15 +27,29 @@ export async function ecrFacts(ctx: BenchContext): Promise<ScenarioResult[]> {
       let calls = await ctx.sandbox.calls();
       const timing = await timed(async () => {
         // The first admission also opens the SDK's connections: not counted as cold.
-        [cold, warm] = await runLoad({ url: webhook.url, timeoutSeconds, phases: [
-          { name: 'warm-up', connections: 1, amount: 1, images: coldImages.slice(0, 1), record: false },
-          { name: 'cold', connections: 1, amount: coldCount, images: coldImages.slice(1), record: true, classify: true },
-          { name: 'warm', connections: 1, duration: 3, images: coldImages.slice(1, 2), record: true, classify: true },
-        ] }, ctx.dir, `${id}-latency`);
+        [cold, warm] = await runLoad(
+          {
+            url: webhook.url,
+            timeoutSeconds,
+            phases: [
+              { name: 'warm-up', connections: 1, amount: 1, images: coldImages.slice(0, 1), record: false },
+              { name: 'cold', connections: 1, amount: coldCount, images: coldImages.slice(1), record: true, classify: true },
+              { name: 'warm', connections: 1, duration: 3, images: coldImages.slice(1, 2), record: true, classify: true },
+            ],
+          },
+          ctx.dir,
+          `${id}-latency`,
+        );
         await ctx.sandbox.resetCalls();
-        [burst] = await runLoad({ url: webhook.url, timeoutSeconds, phases: [
-          { name: '1000 over 10 images', connections: 16, amount: admissions, images: ten, record: true, classify: true },
-        ] }, ctx.dir, `${id}-ten`);
+        [burst] = await runLoad(
+          {
+            url: webhook.url,
+            timeoutSeconds,
+            phases: [{ name: '1000 over 10 images', connections: 16, amount: admissions, images: ten, record: true, classify: true }],
+          },
+          ctx.dir,
+          `${id}-ten`,
+        );
         calls = await ctx.sandbox.calls();
       });
       const metrics = metricSummary(await webhook.metrics());
@@ -45,18 +59,43 @@ export async function ecrFacts(ctx: BenchContext): Promise<ScenarioResult[]> {
       const w = warm!;
       const b = burst!;
       out.push({
-        id, title: `issue 3: ${ecrOnly ? 'ECR-facts policy (digest, immutability)' : 'full policy'}, ${ECR_FACTS_LATENCY_MS} ms per AWS call`, ...timing,
-        params: { injectedLatencyMs: ECR_FACTS_LATENCY_MS, policy: ecrOnly ? 'origin, digest, immutability' : 'all checks', coldImages: coldCount, admissions, distinctImages: 10, connections: 16 },
+        id,
+        title: `issue 3: ${ecrOnly ? 'ECR-facts policy (digest, immutability)' : 'full policy'}, ${ECR_FACTS_LATENCY_MS} ms per AWS call`,
+        ...timing,
+        params: {
+          injectedLatencyMs: ECR_FACTS_LATENCY_MS,
+          policy: ecrOnly ? 'origin, digest, immutability' : 'all checks',
+          coldImages: coldCount,
+          admissions,
+          distinctImages: 10,
+          connections: 16,
+        },
         figures: {
-          coldLatencyMs: c.latencyMs, warmLatencyMs: w.latencyMs, warmRequestsPerSecond: w.requestsPerSecond,
-          tenImages: { admissions: b.completed, latencyMs: b.latencyMs, allowed: b.decisions?.allowed ?? 0, awsCalls: calls.total, awsCallsPer1000: Math.round((calls.total / Math.max(1, b.completed)) * 1000 * 10) / 10, distinctFacts: calls.distinct, awsCallsByOp: calls.byOp },
+          coldLatencyMs: c.latencyMs,
+          warmLatencyMs: w.latencyMs,
+          warmRequestsPerSecond: w.requestsPerSecond,
+          tenImages: {
+            admissions: b.completed,
+            latencyMs: b.latencyMs,
+            allowed: b.decisions?.allowed ?? 0,
+            awsCalls: calls.total,
+            awsCallsPer1000: Math.round((calls.total / Math.max(1, b.completed)) * 1000 * 10) / 10,
+            distinctFacts: calls.distinct,
+            awsCallsByOp: calls.byOp,
+          },
           decisions: { cold: c.decisions, warm: w.decisions },
           webhookMetrics: metrics,
         },
-        rows: [rowOf('cold, 1 connection', c), rowOf('warm, 1 connection', w), rowOf(`${b.completed} admissions of 10 images, 16 connections`, b, { awsCalls: calls.total })],
+        rows: [
+          rowOf('cold, 1 connection', c),
+          rowOf('warm, 1 connection', w),
+          rowOf(`${b.completed} admissions of 10 images, 16 connections`, b, { awsCalls: calls.total }),
+        ],
         peakRssMiB: { webhook: memory.peakRssMiB },
         targets: [],
-        notes: [`cold p50 ${fmt(c.latencyMs.p50)} ms, warm p50 ${fmt(w.latencyMs.p50, 2)} ms; ${calls.total} AWS calls for ${b.completed} admissions of 10 images (${calls.distinct} distinct requests).`],
+        notes: [
+          `cold p50 ${fmt(c.latencyMs.p50)} ms, warm p50 ${fmt(w.latencyMs.p50, 2)} ms; ${calls.total} AWS calls for ${b.completed} admissions of 10 images (${calls.distinct} distinct requests).`,
+        ],
       });
     }
   } finally {

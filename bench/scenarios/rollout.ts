@@ -18,12 +18,34 @@ export async function rollout(ctx: BenchContext): Promise<ScenarioResult> {
   const image = ctx.images('rollout', 0, 1);
   const webhook = await ctx.webhook();
   await ctx.sandbox.resetCalls();
-  const { value: { value: phases, cpuMs }, ...timing } = await timed(() => withCpu(webhook, () => runLoad({
-    url: webhook.url, timeoutSeconds: ctx.settings.timeoutSeconds, phases: [
-      { name: 'burst', connections: CONTROLLER_BURST, amount: CONTROLLER_BURST, images: image, record: true, classify: true, raw: true },
-      { name: 'paced', connections: CONTROLLER_QPS, amount: total - CONTROLLER_BURST, overallRate: CONTROLLER_QPS, images: image, record: true, classify: true, raw: true },
-    ],
-  }, ctx.dir, 'rollout')));
+  const {
+    value: { value: phases, cpuMs },
+    ...timing
+  } = await timed(() =>
+    withCpu(webhook, () =>
+      runLoad(
+        {
+          url: webhook.url,
+          timeoutSeconds: ctx.settings.timeoutSeconds,
+          phases: [
+            { name: 'burst', connections: CONTROLLER_BURST, amount: CONTROLLER_BURST, images: image, record: true, classify: true, raw: true },
+            {
+              name: 'paced',
+              connections: CONTROLLER_QPS,
+              amount: total - CONTROLLER_BURST,
+              overallRate: CONTROLLER_QPS,
+              images: image,
+              record: true,
+              classify: true,
+              raw: true,
+            },
+          ],
+        },
+        ctx.dir,
+        'rollout',
+      ),
+    ),
+  );
   const calls = await ctx.sandbox.calls();
   const metrics = metricSummary(await webhook.metrics());
   const memory = webhook.memory();
@@ -35,17 +57,31 @@ export async function rollout(ctx: BenchContext): Promise<ScenarioResult> {
   const errors = phases.reduce((a, p) => a + p.errors + p.timeouts + p.non2xx, 0);
   const perFact = calls.total / Math.max(1, calls.distinct);
   return {
-    id: 'rollout', title: `4. rollout: ${total} admissions of one image at ${CONTROLLER_QPS} QPS, burst ${CONTROLLER_BURST}`, ...timing,
+    id: 'rollout',
+    title: `4. rollout: ${total} admissions of one image at ${CONTROLLER_QPS} QPS, burst ${CONTROLLER_BURST}`,
+    ...timing,
     params: { image: image[0], admissions: total, qps: CONTROLLER_QPS, burst: CONTROLLER_BURST, injectedLatencyMs: ctx.settings.latencyMs },
     figures: {
-      admissions: all.count, allowed, errorsAndTimeouts: errors, latencyMs: all,
-      burstLatencyMs: phases[0]?.latencyMs, pacedLatencyMs: phases[1]?.latencyMs,
-      awsCalls: calls.total, distinctFacts: calls.distinct, awsCallsByOp: calls.byOp, webhookMetrics: metrics,
+      admissions: all.count,
+      allowed,
+      errorsAndTimeouts: errors,
+      latencyMs: all,
+      burstLatencyMs: phases[0]?.latencyMs,
+      pacedLatencyMs: phases[1]?.latencyMs,
+      awsCalls: calls.total,
+      distinctFacts: calls.distinct,
+      awsCallsByOp: calls.byOp,
+      webhookMetrics: metrics,
     },
     rows: [rowOf(`burst ${CONTROLLER_BURST} then ${CONTROLLER_QPS}/s`, { completed: all.count, latencyMs: all }, { awsCalls: calls.total, cpuMs })],
     peakRssMiB: { webhook: memory.peakRssMiB },
     targets: [
-      { name: 'rollout: AWS calls per distinct fact', target: '<= 1', value: `${fmt(perFact, 2)} (${calls.total} calls, ${calls.distinct} distinct)`, met: perFact <= 1 },
+      {
+        name: 'rollout: AWS calls per distinct fact',
+        target: '<= 1',
+        value: `${fmt(perFact, 2)} (${calls.total} calls, ${calls.distinct} distinct)`,
+        met: perFact <= 1,
+      },
       { name: 'rollout: errors and timeouts', target: '0', value: String(errors + (all.count - allowed)), met: errors === 0 && allowed === all.count },
     ],
     notes: [`p99 over all ${all.count} admissions ${fmt(all.p99)} ms; the burst's first admissions wait for the cold chain (max ${fmt(all.max)} ms).`],

@@ -19,16 +19,40 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
   const timing = await timed(async () => {
     // First admission fills the cache (and shows the decision is "allowed"); the warm-up
     // lets both servers' JIT settle before anything is recorded.
-    warmup = await runLoad({ url: webhook.url, timeoutSeconds, phases: [
-      { name: 'fill', connections: 1, amount: 1, images: image, record: true, classify: true },
-      { name: 'warm-up', connections: 16, duration: 3, images: image, record: true, classify: true },
-    ] }, ctx.dir, 'warm-fill');
-    await runLoad({ url: baseline.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 16, duration: 3, images: image, record: false }] }, ctx.dir, 'baseline-warmup');
+    warmup = await runLoad(
+      {
+        url: webhook.url,
+        timeoutSeconds,
+        phases: [
+          { name: 'fill', connections: 1, amount: 1, images: image, record: true, classify: true },
+          { name: 'warm-up', connections: 16, duration: 3, images: image, record: true, classify: true },
+        ],
+      },
+      ctx.dir,
+      'warm-fill',
+    );
+    await runLoad(
+      { url: baseline.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 16, duration: 3, images: image, record: false }] },
+      ctx.dir,
+      'baseline-warmup',
+    );
     await ctx.sandbox.resetCalls();
     for (const connections of LEVELS) {
       ctx.log(`  ${connections} connections, ${duration} s each`);
-      const b = await withCpu(baseline, () => runLoad({ url: baseline.url, timeoutSeconds, phases: [{ name: `baseline-c${connections}`, connections, duration, images: image, record: true }] }, ctx.dir, `baseline-c${connections}`));
-      const w = await withCpu(webhook, () => runLoad({ url: webhook.url, timeoutSeconds, phases: [{ name: `warm-c${connections}`, connections, duration, images: image, record: true }] }, ctx.dir, `warm-c${connections}`));
+      const b = await withCpu(baseline, () =>
+        runLoad(
+          { url: baseline.url, timeoutSeconds, phases: [{ name: `baseline-c${connections}`, connections, duration, images: image, record: true }] },
+          ctx.dir,
+          `baseline-c${connections}`,
+        ),
+      );
+      const w = await withCpu(webhook, () =>
+        runLoad(
+          { url: webhook.url, timeoutSeconds, phases: [{ name: `warm-c${connections}`, connections, duration, images: image, record: true }] },
+          ctx.dir,
+          `warm-c${connections}`,
+        ),
+      );
       rows.push({ connections, webhook: w.value[0]!, baseline: b.value[0]!, webhookCpuMs: w.cpuMs, baselineCpuMs: b.cpuMs });
     }
     calls = (await ctx.sandbox.calls()).total;
@@ -39,9 +63,19 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
   await webhook.stop();
   await baseline.stop();
 
-  const level = (r: PhaseResult) => ({ requestsPerSecond: r.requestsPerSecond, latencyMs: r.latencyMs, completed: r.completed, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts });
+  const level = (r: PhaseResult) => ({
+    requestsPerSecond: r.requestsPerSecond,
+    latencyMs: r.latencyMs,
+    completed: r.completed,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  });
   const at16 = rows.find((r) => r.connections === 16)!;
-  const ratios = rows.map((r) => ({ connections: r.connections, ratio: Math.round((r.webhook.requestsPerSecond / r.baseline.requestsPerSecond) * 1000) / 1000 }));
+  const ratios = rows.map((r) => ({
+    connections: r.connections,
+    ratio: Math.round((r.webhook.requestsPerSecond / r.baseline.requestsPerSecond) * 1000) / 1000,
+  }));
   const best = Math.max(...rows.map((r) => r.webhook.requestsPerSecond / r.baseline.requestsPerSecond));
   const fill = warmup[0]?.decisions;
   const warmDecisions = warmup[1]?.decisions;
@@ -53,16 +87,22 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
   const common = { loadAverage: timing.loadAverage, seconds: timing.seconds };
   return [
     {
-      id: 'warm', title: '1. warm: one cached image', ...common,
+      id: 'warm',
+      title: '1. warm: one cached image',
+      ...common,
       params: { image: image[0], connections: LEVELS, durationSeconds: duration },
       figures: { levels: rows.map((r) => ({ connections: r.connections, ...level(r.webhook) })), awsCallsWhileMeasured: calls, webhookMetrics: metrics },
       rows: rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.webhook, { awsCalls: 0, cpuMs: r.webhookCpuMs })),
       peakRssMiB: { webhook: webhookMemory.peakRssMiB },
-      targets: [{ name: 'warm p99 at 16 connections', target: '< 5 ms', value: `${fmt(at16.webhook.latencyMs.p99, 2)} ms`, met: at16.webhook.latencyMs.p99 < 5 }],
+      targets: [
+        { name: 'warm p99 at 16 connections', target: '< 5 ms', value: `${fmt(at16.webhook.latencyMs.p99, 2)} ms`, met: at16.webhook.latencyMs.p99 < 5 },
+      ],
       notes,
     },
     {
-      id: 'baseline', title: '2. baseline: allow-all Fastify, same TLS', ...common,
+      id: 'baseline',
+      title: '2. baseline: allow-all Fastify, same TLS',
+      ...common,
       params: { connections: LEVELS, durationSeconds: duration },
       figures: { levels: rows.map((r) => ({ connections: r.connections, ...level(r.baseline) })), warmOverBaseline: ratios },
       rows: rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.baseline, { cpuMs: r.baselineCpuMs })),
@@ -70,14 +110,20 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
       targets: [
         ...rows.map((r) => {
           const ratio = r.webhook.requestsPerSecond / r.baseline.requestsPerSecond;
-          return { name: `warm/baseline throughput at ${r.connections} connection${r.connections === 1 ? '' : 's'}`, target: '>= 70%', value: `${fmt(ratio * 100, 0)}% (${fmt(r.webhook.requestsPerSecond, 0)} vs ${fmt(r.baseline.requestsPerSecond, 0)} req/s)`, met: ratio >= 0.7 };
+          return {
+            name: `warm/baseline throughput at ${r.connections} connection${r.connections === 1 ? '' : 's'}`,
+            target: '>= 70%',
+            value: `${fmt(ratio * 100, 0)}% (${fmt(r.webhook.requestsPerSecond, 0)} vs ${fmt(r.baseline.requestsPerSecond, 0)} req/s)`,
+            met: ratio >= 0.7,
+          };
         }),
         // The load generator shares the 2 cores and caps both servers' req/s; CPU per request
         // is what each server would need on a core of its own.
         {
-          name: 'warm/baseline capacity at 16 connections (baseline CPU ms per admission / webhook\'s)', target: '>= 70%',
-          value: `${fmt((at16.baselineCpuMs / at16.baseline.completed) / (at16.webhookCpuMs / at16.webhook.completed) * 100, 0)}% (${fmt(at16.webhookCpuMs / at16.webhook.completed, 3)} vs ${fmt(at16.baselineCpuMs / at16.baseline.completed, 3)} ms)`,
-          met: (at16.baselineCpuMs / at16.baseline.completed) / (at16.webhookCpuMs / at16.webhook.completed) >= 0.7,
+          name: "warm/baseline capacity at 16 connections (baseline CPU ms per admission / webhook's)",
+          target: '>= 70%',
+          value: `${fmt((at16.baselineCpuMs / at16.baseline.completed / (at16.webhookCpuMs / at16.webhook.completed)) * 100, 0)}% (${fmt(at16.webhookCpuMs / at16.webhook.completed, 3)} vs ${fmt(at16.baselineCpuMs / at16.baseline.completed, 3)} ms)`,
+          met: at16.baselineCpuMs / at16.baseline.completed / (at16.webhookCpuMs / at16.webhook.completed) >= 0.7,
         },
       ],
       notes: [`Best ratio over the levels: ${fmt(best * 100, 0)}%.`],

@@ -2,7 +2,11 @@
 // of any shape yields either a typed request or a clear 400 reason, never an exception.
 import { isObject } from '../support/json.ts';
 
-export interface GroupVersionKind { group: string; version: string; kind: string }
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
 
 export interface AdmissionRequest {
   uid: string;
@@ -43,13 +47,17 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
   if (body.apiVersion !== 'admission.k8s.io/v1') {
     // Only a string is quoted back: stringifying any JSON value would recurse through a body
     // nested half a million deep and overflow the stack (a 500 instead of this 400).
-    const got = typeof body.apiVersion === 'string' ? JSON.stringify(body.apiVersion.slice(0, 60)) : `a value of type ${Array.isArray(body.apiVersion) ? 'array' : typeof body.apiVersion}`;
+    const got =
+      typeof body.apiVersion === 'string'
+        ? JSON.stringify(body.apiVersion.slice(0, 60))
+        : `a value of type ${Array.isArray(body.apiVersion) ? 'array' : typeof body.apiVersion}`;
     return { ok: false, reason: `apiVersion must be admission.k8s.io/v1, got ${got}` };
   }
   if (body.kind !== 'AdmissionReview') return { ok: false, reason: 'kind must be AdmissionReview' };
   const r = body.request;
   if (!isObject(r)) return { ok: false, reason: 'request is missing or not an object' };
-  if (typeof r.uid !== 'string' || r.uid.length === 0 || r.uid.length > 128) return { ok: false, reason: 'request.uid must be a non-empty string of at most 128 characters' };
+  if (typeof r.uid !== 'string' || r.uid.length === 0 || r.uid.length > 128)
+    return { ok: false, reason: 'request.uid must be a non-empty string of at most 128 characters' };
   if (typeof r.operation !== 'string') return { ok: false, reason: 'request.operation must be a string' };
   const kind = r.kind;
   if (!isObject(kind) || typeof kind.kind !== 'string' || typeof kind.version !== 'string' || !optionalString(kind.group)) {
@@ -61,9 +69,10 @@ export function parseAdmissionReview(body: unknown): ParsedReview {
   if (r.dryRun !== undefined && typeof r.dryRun !== 'boolean') return { ok: false, reason: 'request.dryRun must be a boolean' };
   // Strings only: String() of a deeply nested array recurses through Array#join.
   const text = (v: unknown): string => (typeof v === 'string' ? v : '');
-  const resource = isObject(r.resource) && typeof r.resource.resource === 'string'
-    ? { group: text(r.resource.group), version: text(r.resource.version), resource: r.resource.resource }
-    : undefined;
+  const resource =
+    isObject(r.resource) && typeof r.resource.resource === 'string'
+      ? { group: text(r.resource.group), version: text(r.resource.version), resource: r.resource.resource }
+      : undefined;
   const userInfo = isObject(r.userInfo) ? userInfoOf(r.userInfo) : undefined;
   return {
     ok: true,
@@ -89,9 +98,10 @@ const GROUP_MAX = 1024;
 
 function userInfoOf(u: Record<string, unknown>): AdmissionRequest['userInfo'] | undefined {
   const username = typeof u.username === 'string' ? u.username : undefined;
-  const groups = Array.isArray(u.groups) && u.groups.length <= GROUPS_MAX && u.groups.every((g) => typeof g === 'string' && g.length <= GROUP_MAX)
-    ? (u.groups as string[])
-    : undefined;
+  const groups =
+    Array.isArray(u.groups) && u.groups.length <= GROUPS_MAX && u.groups.every((g) => typeof g === 'string' && g.length <= GROUP_MAX)
+      ? (u.groups as string[])
+      : undefined;
   if (username === undefined && groups === undefined) return undefined;
   return { ...(username !== undefined && { username }), ...(groups !== undefined && { groups }) };
 }

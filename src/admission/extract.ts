@@ -6,10 +6,7 @@ import type { ContainerImage, ContainerKind } from '../decision/types.ts';
 
 export type { ContainerImage, ContainerKind };
 
-export type Extraction =
-  | { handled: true; images: ContainerImage[] }
-  | { handled: false }
-  | { handled: true; error: string };
+export type Extraction = { handled: true; images: ContainerImage[] } | { handled: false } | { handled: true; error: string };
 
 /** Where each kind keeps its pod spec. Group "" is the core API group. */
 const POD_SPEC_PATHS: Record<string, readonly string[]> = {
@@ -37,7 +34,6 @@ const CONTAINER_LISTS: ReadonlyArray<[string, ContainerKind]> = [
 
 /** More than any real pod has: bounds the work a hostile object can ask for. */
 export const MAX_CONTAINERS = 256;
-
 
 export function isHandledKind(group: string, kind: string): boolean {
   return `${group}/${kind}` in POD_SPEC_PATHS;

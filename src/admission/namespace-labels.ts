@@ -40,7 +40,10 @@ export function namespaceLabelGuardFromEnv(env: Env): NamespaceLabelGuard | unde
   const optOutLabel = env['ECR_ADMISSION_OPT_OUT_LABEL'];
   if (optOutLabel === undefined || optOutLabel === '') return undefined;
   const optInLabel = env['ECR_ADMISSION_OPT_IN_LABEL'] || undefined;
-  for (const [variable, key] of [['ECR_ADMISSION_OPT_OUT_LABEL', optOutLabel], ['ECR_ADMISSION_OPT_IN_LABEL', optInLabel]] as const) {
+  for (const [variable, key] of [
+    ['ECR_ADMISSION_OPT_OUT_LABEL', optOutLabel],
+    ['ECR_ADMISSION_OPT_IN_LABEL', optInLabel],
+  ] as const) {
     if (key !== undefined && (key.length > 317 || !LABEL_KEY.test(key))) throw new Error(`${variable} ${JSON.stringify(key.slice(0, 80))} is not a label key`);
   }
   return {
@@ -68,12 +71,19 @@ export function narrowingChange(guard: NamespaceLabelGuard, request: AdmissionRe
   const old = request.operation === 'UPDATE' ? request.oldObject : undefined;
   const changes: string[] = [];
   if (labelOf(request.object, guard.optOutLabel) === 'true' && labelOf(old, guard.optOutLabel) !== 'true') changes.push(`${guard.optOutLabel}=true set`);
-  if (guard.optInLabel !== undefined && request.operation === 'UPDATE' && labelOf(old, guard.optInLabel) === 'true' && labelOf(request.object, guard.optInLabel) !== 'true') {
+  if (
+    guard.optInLabel !== undefined &&
+    request.operation === 'UPDATE' &&
+    labelOf(old, guard.optInLabel) === 'true' &&
+    labelOf(request.object, guard.optInLabel) !== 'true'
+  ) {
     changes.push(`${guard.optInLabel}=true removed`);
   }
   if (changes.length === 0) return undefined;
   const user = request.userInfo?.username;
   const permitted = (user !== undefined && guard.users.has(user)) || (request.userInfo?.groups ?? []).some((g) => guard.groups.has(g));
-  const editors = [guard.groups.size > 0 ? `groups ${[...guard.groups].join(', ')}` : '', guard.users.size > 0 ? `users ${[...guard.users].join(', ')}` : ''].filter((s) => s !== '').join('; ');
+  const editors = [guard.groups.size > 0 ? `groups ${[...guard.groups].join(', ')}` : '', guard.users.size > 0 ? `users ${[...guard.users].join(', ')}` : '']
+    .filter((s) => s !== '')
+    .join('; ');
   return { change: changes.join(' and '), requester: user ?? '(unknown user)', permitted, editors: editors || 'nobody' };
 }

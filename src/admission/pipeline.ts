@@ -96,7 +96,13 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     return digest !== undefined && recentPasses.passedWithin(policy, namespace, image, ttlMs, now().getTime()) === digest;
   }
 
-  async function checkImage(image: string, namespace: string, policy: CompiledPolicy, signal: AbortSignal, deadline: number): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
+  async function checkImage(
+    image: string,
+    namespace: string,
+    policy: CompiledPolicy,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
     let ref;
     try {
       ref = parseImageReference(image);
@@ -171,10 +177,12 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
         // The same image in several containers is checked once.
         const byImage = new Map<string, ReturnType<typeof checkImage>>();
         for (const c of images) if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, controller.signal, deadline));
-        verdicts = await Promise.all(images.map(async (container) => {
-          const { results, effective, digest } = await byImage.get(container.image)!;
-          return { container, policy: effective, results, ...(digest && { digest }) };
-        }));
+        verdicts = await Promise.all(
+          images.map(async (container) => {
+            const { results, effective, digest } = await byImage.get(container.image)!;
+            return { container, policy: effective, results, ...(digest && { digest }) };
+          }),
+        );
       } finally {
         clearTimeout(timer);
       }

@@ -19,15 +19,21 @@ function notYetCached(ctx: CheckContext, err: unknown, what: string) {
   if (!(err instanceof FactError) || (err.code !== ErrorCodes.IMAGE_NOT_FOUND && err.code !== ErrorCodes.REPOSITORY_NOT_FOUND)) return undefined;
   const origin = pullThroughCacheOrigin(loc.repository, ctx.compiled.ecrAccounts.get(loc.accountId)?.pullThroughCachePrefixes ?? []);
   if (!origin) return undefined;
-  return fail('digest', `${what} is not in the pull-through cache ${origin.prefix} (upstream ${origin.upstreamPath}) yet`,
-    `ECR fills the cache on the first pull: pull it once (docker pull ${loc.host}/${loc.repository}${ctx.image.ref.tag ? `:${ctx.image.ref.tag}` : ''}) so it is scanned and signed like the rest, then deploy again.`);
+  return fail(
+    'digest',
+    `${what} is not in the pull-through cache ${origin.prefix} (upstream ${origin.upstreamPath}) yet`,
+    `ECR fills the cache on the first pull: pull it once (docker pull ${loc.host}/${loc.repository}${ctx.image.ref.tag ? `:${ctx.image.ref.tag}` : ''}) so it is scanned and signed like the rest, then deploy again.`,
+  );
 }
 
 /** An index the webhook cannot account for child by child names images no check would see. */
 function uncheckableIndex(err: unknown, what: string) {
   if (!(err instanceof UncheckableIndexError)) return undefined;
-  return fail('digest', `${what} is an index the webhook cannot check: ${err.message}`,
-    `Push an index whose every entry names a platform manifest by sha256 digest and size, at most ${MAX_INDEX_CHILDREN} of them and no nested index.`);
+  return fail(
+    'digest',
+    `${what} is an index the webhook cannot check: ${err.message}`,
+    `Push an index whose every entry names a platform manifest by sha256 digest and size, at most ${MAX_INDEX_CHILDREN} of them and no nested index.`,
+  );
 }
 
 export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {

@@ -16,11 +16,19 @@ export function factFailure(check: CheckId, err: unknown, loc: EcrImageLocation,
   const repo = `repository ${loc.repository} (${loc.accountId}, ${loc.region})`;
   switch (e.code) {
     case ErrorCodes.IMAGE_NOT_FOUND:
-      return fail(check, `${what} not found in ${repo}`, `Push it, or check the name: aws ecr describe-images --repository-name ${loc.repository} ${cliScope(loc)}.`);
+      return fail(
+        check,
+        `${what} not found in ${repo}`,
+        `Push it, or check the name: aws ecr describe-images --repository-name ${loc.repository} ${cliScope(loc)}.`,
+      );
     case ErrorCodes.REPOSITORY_NOT_FOUND:
       return fail(check, `${repo} does not exist`, 'Check the repository name, account and region in the image reference.');
     case ErrorCodes.IMAGE_ARCHIVED:
-      return fail(check, `${what} is archived in ${repo} and cannot be pulled`, `Restore it first: aws ecr update-image-storage-class --repository-name ${loc.repository} --image-id imageTag=... --target-storage-class STANDARD ${cliScope(loc)}.`);
+      return fail(
+        check,
+        `${what} is archived in ${repo} and cannot be pulled`,
+        `Restore it first: aws ecr update-image-storage-class --repository-name ${loc.repository} --image-id imageTag=... --target-storage-class STANDARD ${cliScope(loc)}.`,
+      );
     case ErrorCodes.IMAGE_ACTIVATING:
       return fail(check, `${what} is being restored from the archive in ${repo}`, 'Deploy again when the restore has finished.');
     case ErrorCodes.TAG_DIGEST_MISMATCH:
@@ -28,11 +36,15 @@ export function factFailure(check: CheckId, err: unknown, loc: EcrImageLocation,
     case ErrorCodes.INVALID_MANIFEST:
       return fail(check, `ECR returned a manifest that does not match its digest: ${e.message}`, 'Report this; do not deploy the image until it is explained.');
     case ErrorCodes.ACCESS_DENIED:
-      return error(check, e.message, `Grant the webhook's IAM role (IRSA or Pod Identity) ecr:${e.operation} on ${loc.accountId}, or set registries.ecr[].roleArn for a cross-account registry.`);
+      return error(
+        check,
+        e.message,
+        `Grant the webhook's IAM role (IRSA or Pod Identity) ecr:${e.operation} on ${loc.accountId}, or set registries.ecr[].roleArn for a cross-account registry.`,
+      );
     case ErrorCodes.THROTTLED:
       return error(check, e.message, 'Retry in a moment; the webhook caches answers so retries are cheap.');
     case ErrorCodes.TIMEOUT:
-      return error(check, e.message, 'Retry; if it persists, check the webhook\'s network path to AWS (VPC endpoints).');
+      return error(check, e.message, "Retry; if it persists, check the webhook's network path to AWS (VPC endpoints).");
     default:
       return error(check, e.message);
   }

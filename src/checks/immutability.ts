@@ -36,7 +36,10 @@ export function immutabilityCheck(ecr: EcrFacts): Check {
       const tag = image.ref.tag ?? 'latest';
       try {
         const repo = await ecr.repository(loc, signal, remainingMs(deadline));
-        if (isTagImmutable(repo, tag)) return pass('immutability', { reason: `${repo.tagMutability}${repo.exclusionFilters.length ? ` (filters ${repo.exclusionFilters.join(', ')})` : ''}` });
+        if (isTagImmutable(repo, tag))
+          return pass('immutability', {
+            reason: `${repo.tagMutability}${repo.exclusionFilters.length ? ` (filters ${repo.exclusionFilters.join(', ')})` : ''}`,
+          });
         return fail('immutability', whyMutable(repo, tag), fixHint(loc, repo));
       } catch (err) {
         return factFailure('immutability', err, loc, `tag ${tag}`);

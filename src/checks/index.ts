@@ -17,5 +17,11 @@ export interface CheckDeps {
 }
 
 export function buildChecks(deps: CheckDeps): Check[] {
-  return [originCheck, digestCheck(deps.ecr, deps.oci), immutabilityCheck(deps.ecr), signatureCheck(deps.signature), vulnerabilitiesCheck(deps.vulnerabilities)];
+  return [
+    originCheck,
+    digestCheck(deps.ecr, deps.oci),
+    immutabilityCheck(deps.ecr),
+    signatureCheck(deps.signature),
+    vulnerabilitiesCheck(deps.vulnerabilities),
+  ];
 }

@@ -17,16 +17,22 @@ function judgeOrigin({ image, compiled }: CheckContext): CheckOutcome {
     const allowed = compiled.ecrAccounts.get(ecr.accountId);
     if (allowed && (!allowed.regions || allowed.regions.includes(ecr.region))) return pass('origin');
     if (allowed) {
-      return fail('origin', `ECR registry ${ecr.accountId} is allowed only in ${allowed.regions?.join(', ')}, not ${ecr.region}`,
-        `Push the image to ${ecr.accountId} in an allowed region. Allowed: ${compiled.describeAllowedRegistries()}.`);
+      return fail(
+        'origin',
+        `ECR registry ${ecr.accountId} is allowed only in ${allowed.regions?.join(', ')}, not ${ecr.region}`,
+        `Push the image to ${ecr.accountId} in an allowed region. Allowed: ${compiled.describeAllowedRegistries()}.`,
+      );
     }
   }
   // A registry-shaped host naming a region AWS does not have can be no registry a node pulls
   // from; the image reference is the requester's, so this is a failure, never an error.
   const unknownRegion = ecr ? undefined : unknownEcrRegion(ref.domain);
   if (unknownRegion !== undefined) {
-    return fail('origin', `ECR registry host names region "${unknownRegion.slice(0, 40)}", which is not a region of the aws, aws-cn or aws-us-gov partitions (AWS SDK partition data)`,
-      `Use the registry's real region. A region AWS opened after this release of ecr-admission needs a newer release. Allowed: ${compiled.describeAllowedRegistries()}.`);
+    return fail(
+      'origin',
+      `ECR registry host names region "${unknownRegion.slice(0, 40)}", which is not a region of the aws, aws-cn or aws-us-gov partitions (AWS SDK partition data)`,
+      `Use the registry's real region. A region AWS opened after this release of ecr-admission needs a newer release. Allowed: ${compiled.describeAllowedRegistries()}.`,
+    );
   }
   if (image.oci) return pass('origin', { reason: `OCI registry ${image.oci.host}: digest and signature are checked through the OCI API` });
   if (compiled.allowImage(ref.normalized)) return pass('origin', { reason: 'allowed non-ECR pattern: ECR checks do not apply' });

@@ -9,8 +9,11 @@ function deadlineResult(check: Check, ctx: CheckContext, startedAt: number, call
   const waited = Date.now() - startedAt;
   const pending = calls?.describe() ?? [];
   const on = pending.length > 0 ? `; waiting on ${pending.slice(0, 3).join(', ')}` : '';
-  return error(check.id, `not decided within the admission deadline (waited ${waited} ms${on})`,
-    `${pending.length > 0 ? pending[0] : 'AWS'} answered too slowly; retry, and check the network path to AWS (VPC endpoints) if it persists.`);
+  return error(
+    check.id,
+    `not decided within the admission deadline (waited ${waited} ms${on})`,
+    `${pending.length > 0 ? pending[0] : 'AWS'} answered too slowly; retry, and check the network path to AWS (VPC endpoints) if it persists.`,
+  );
 }
 
 function raceDeadline(check: Check, ctx: CheckContext): Promise<CheckOutcome> {
@@ -25,10 +28,12 @@ function raceDeadline(check: Check, ctx: CheckContext): Promise<CheckOutcome> {
   return new Promise((resolve) => {
     const onAbort = () => resolve(deadlineResult(check, ctx, startedAt, calls));
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (result) => resolve(result),
-      (err: unknown) => resolve(error(check.id, `internal error: ${errorMessage(err)}`)),
-    ).finally(() => ctx.signal.removeEventListener('abort', onAbort));
+    work
+      .then(
+        (result) => resolve(result),
+        (err: unknown) => resolve(error(check.id, `internal error: ${errorMessage(err)}`)),
+      )
+      .finally(() => ctx.signal.removeEventListener('abort', onAbort));
   });
 }
 

@@ -12,7 +12,15 @@ import type { SignatureListing } from '../facts/ecr/signatures.ts';
 import type { EnvelopeBudget } from '../facts/signature-budget.ts';
 import type { SignerRevocation } from '../facts/signer/revocation.ts';
 import { ErrorCodes, errorMessage } from '../support/errors.ts';
-import { SIGNING_SCHEME_X509, verifySignature, signerOf, type RejectionCode, type RevocationInput, type TargetDescriptor, type VerifiedSignature } from '../notation/index.ts';
+import {
+  SIGNING_SCHEME_X509,
+  verifySignature,
+  signerOf,
+  type RejectionCode,
+  type RevocationInput,
+  type TargetDescriptor,
+  type VerifiedSignature,
+} from '../notation/index.ts';
 import { parseEnvelope } from '../notation/verify.ts';
 import type { CompiledTrust } from '../policy/trust.ts';
 
@@ -91,38 +99,52 @@ function validUntil(result: VerifiedSignature, envelope: Uint8Array, mediaType: 
   return limits.length > 0 ? Math.min(...limits) : undefined;
 }
 
-export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, list: ListSignatures, target: TargetDescriptor, signal: AbortSignal, budgetMs: () => number, budget: EnvelopeBudget): Promise<SignatureVerdict> {
+export async function computeVerdict(
+  deps: VerdictDeps,
+  trust: CompiledTrust,
+  list: ListSignatures,
+  target: TargetDescriptor,
+  signal: AbortSignal,
+  budgetMs: () => number,
+  budget: EnvelopeBudget,
+): Promise<SignatureVerdict> {
   const listing = await list(target.digest, signal, budget);
   const rejected: RejectedEntry[] = listing.unreadable.map((u) => ({
-    code: ErrorCodes.UNREADABLE, reason: `signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`, definitive: u.error.definitive,
+    code: ErrorCodes.UNREADABLE,
+    reason: `signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`,
+    definitive: u.error.definitive,
   }));
   const valid: ValidSignature[] = [];
-  await Promise.all(listing.artifacts.map(async (a) => {
-    let askedSigner = false;
-    let revocationInput: RevocationInput | undefined;
-    const result = await verifySignature(a.envelope, a.envelopeMediaType, target, {
-      trustStores: trust.trustStores,
-      trustedIdentities: trust.identities,
-      revocation: trust.revocation,
-      checkRevocation: (input, s) => {
-        askedSigner = true;
-        revocationInput = input;
-        return deps.revocation.revoked(input, s ?? signal, budgetMs());
-      },
-      signal,
-      ...(deps.now && { now: new Date(deps.now()) }),
-    });
-    if (result.ok) {
-      const until = validUntil(result, a.envelope, a.envelopeMediaType);
-      valid.push({ ...result, ...(revocationInput && { revocationInput }), ...(until !== undefined && { validUntil: until }) });
-    }
-    else {
-      const signer = result.signer ?? signerOf(a.envelope, a.envelopeMediaType);
-      // Cancelled once Signer was asked: the deadline struck while Signer had not answered.
-      const reason = result.code === ErrorCodes.ABORTED && askedSigner ? `${result.reason}: signer GetRevocationStatus did not answer within the admission deadline` : result.reason;
-      rejected.push({ code: result.code, reason, ...(signer !== undefined && { signer }), definitive: !TRANSIENT.has(result.code) });
-    }
-  }));
+  await Promise.all(
+    listing.artifacts.map(async (a) => {
+      let askedSigner = false;
+      let revocationInput: RevocationInput | undefined;
+      const result = await verifySignature(a.envelope, a.envelopeMediaType, target, {
+        trustStores: trust.trustStores,
+        trustedIdentities: trust.identities,
+        revocation: trust.revocation,
+        checkRevocation: (input, s) => {
+          askedSigner = true;
+          revocationInput = input;
+          return deps.revocation.revoked(input, s ?? signal, budgetMs());
+        },
+        signal,
+        ...(deps.now && { now: new Date(deps.now()) }),
+      });
+      if (result.ok) {
+        const until = validUntil(result, a.envelope, a.envelopeMediaType);
+        valid.push({ ...result, ...(revocationInput && { revocationInput }), ...(until !== undefined && { validUntil: until }) });
+      } else {
+        const signer = result.signer ?? signerOf(a.envelope, a.envelopeMediaType);
+        // Cancelled once Signer was asked: the deadline struck while Signer had not answered.
+        const reason =
+          result.code === ErrorCodes.ABORTED && askedSigner
+            ? `${result.reason}: signer GetRevocationStatus did not answer within the admission deadline`
+            : result.reason;
+        rejected.push({ code: result.code, reason, ...(signer !== undefined && { signer }), definitive: !TRANSIENT.has(result.code) });
+      }
+    }),
+  );
   return { valid, rejected, truncated: listing.truncated, overBudget: listing.overBudget };
 }
 
@@ -131,25 +153,34 @@ export async function computeVerdict(deps: VerdictDeps, trust: CompiledTrust, li
  * until the revocation TTL passes). A signature revoked since the verdict was made is
  * rejected under `enforce`; under `warn` it passes with a warning, as at verification.
  */
-export async function withCurrentRevocation(deps: VerdictDeps, trust: CompiledTrust, verdict: SignatureVerdict, signal: AbortSignal, budgetMs: number): Promise<SignatureVerdict> {
+export async function withCurrentRevocation(
+  deps: VerdictDeps,
+  trust: CompiledTrust,
+  verdict: SignatureVerdict,
+  signal: AbortSignal,
+  budgetMs: number,
+): Promise<SignatureVerdict> {
   if (trust.revocation === 'skip' || !verdict.valid.some((s) => s.revocation === 'checked' && s.revocationInput)) return verdict;
   const valid: ValidSignature[] = [];
   const rejected: RejectedEntry[] = [...verdict.rejected];
-  await Promise.all(verdict.valid.map(async (s) => {
-    if (s.revocation !== 'checked' || !s.revocationInput) {
-      valid.push(s);
-      return;
-    }
-    let problem: RejectedEntry | undefined;
-    try {
-      const revoked = await deps.revocation.revoked(s.revocationInput, signal, budgetMs);
-      if (revoked.length > 0) problem = { code: ErrorCodes.REVOKED, reason: `signed by ${s.signer}, revoked: ${revoked.join(', ')}`, signer: s.signer, definitive: true };
-    } catch (err) {
-      problem = { code: ErrorCodes.REVOCATION_ERROR, reason: `revocation status unknown: ${errorMessage(err)}`, signer: s.signer, definitive: false };
-    }
-    if (!problem) valid.push(s);
-    else if (trust.revocation === 'warn') valid.push({ ...s, warnings: [...s.warnings, problem.reason] });
-    else rejected.push(problem);
-  }));
+  await Promise.all(
+    verdict.valid.map(async (s) => {
+      if (s.revocation !== 'checked' || !s.revocationInput) {
+        valid.push(s);
+        return;
+      }
+      let problem: RejectedEntry | undefined;
+      try {
+        const revoked = await deps.revocation.revoked(s.revocationInput, signal, budgetMs);
+        if (revoked.length > 0)
+          problem = { code: ErrorCodes.REVOKED, reason: `signed by ${s.signer}, revoked: ${revoked.join(', ')}`, signer: s.signer, definitive: true };
+      } catch (err) {
+        problem = { code: ErrorCodes.REVOCATION_ERROR, reason: `revocation status unknown: ${errorMessage(err)}`, signer: s.signer, definitive: false };
+      }
+      if (!problem) valid.push(s);
+      else if (trust.revocation === 'warn') valid.push({ ...s, warnings: [...s.warnings, problem.reason] });
+      else rejected.push(problem);
+    }),
+  );
   return { ...verdict, valid, rejected };
 }

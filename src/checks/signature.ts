@@ -30,7 +30,8 @@ const MAX_LISTED = 3;
 function notExamined(verdict: SignatureVerdict): string {
   const parts: string[] = [];
   if (verdict.truncated) parts.push(`more than ${MAX_REFERRERS} signature referrers: only ${MAX_REFERRERS} examined`);
-  if (verdict.overBudget > 0) parts.push(`${verdict.overBudget} not read: the ${ENVELOPE_BUDGET_BYTES / 1048576} MiB envelope budget of one image check was spent`);
+  if (verdict.overBudget > 0)
+    parts.push(`${verdict.overBudget} not read: the ${ENVELOPE_BUDGET_BYTES / 1048576} MiB envelope budget of one image check was spent`);
   return parts.join('; ');
 }
 
@@ -65,7 +66,13 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
   async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor, budget: EnvelopeBudget): Promise<SignatureVerdict> {
     const { place, list } = sourceOf(ctx, trust);
     const key = `${trust.settingsKey}/${place}@${target.digest}`;
-    const verdict = await deps.cache.get(spec, key, (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline), budget), ctx.signal, remainingMs(ctx.deadline));
+    const verdict = await deps.cache.get(
+      spec,
+      key,
+      (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline), budget),
+      ctx.signal,
+      remainingMs(ctx.deadline),
+    );
     return withCurrentRevocation(deps, trust, verdict, ctx.signal, remainingMs(ctx.deadline));
   }
 
@@ -78,9 +85,14 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
   async function judge(ctx: CheckContext, trust: CompiledTrust, verdict: SignatureVerdict, digest: string, label: string): Promise<CheckOutcome | undefined> {
     if (verdict.valid.length > 0) return undefined;
     if (verdict.rejected.some((r) => !r.definitive)) {
-      return error('signature', `${label}signatures could not all be checked (${describeRejections(verdict)})`, 'Retry; the webhook logs name the AWS call that failed.');
+      return error(
+        'signature',
+        `${label}signatures could not all be checked (${describeRejections(verdict)})`,
+        'Retry; the webhook logs name the AWS call that failed.',
+      );
     }
-    if (verdict.rejected.length === 0 && verdict.overBudget > 0) return fail('signature', `${label}no signature could be examined (${notExamined(verdict)})`, signHint(trust));
+    if (verdict.rejected.length === 0 && verdict.overBudget > 0)
+      return fail('signature', `${label}no signature could be examined (${notExamined(verdict)})`, signHint(trust));
     if (verdict.rejected.length === 0) return fail('signature', `${label}${await explainUnsigned(ctx, digest)}`, signHint(trust));
     const revoked = verdict.rejected.find((r) => r.code === ErrorCodes.REVOKED);
     const headline = revoked ? 'the signature was revoked' : 'no valid signature from a trusted identity';
@@ -98,7 +110,12 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
       const trust = ctx.policy.trust;
       // Unreachable with a policy from compilePolicy; closed (a fail, which onError never
       // admits) rather than open, were it ever reached.
-      if (!trust) return fail('signature', 'internal error: the policy\'s signature settings were not compiled, so no signature can be checked', 'Report this to the webhook\'s maintainers.');
+      if (!trust)
+        return fail(
+          'signature',
+          "internal error: the policy's signature settings were not compiled, so no signature can be checked",
+          "Report this to the webhook's maintainers.",
+        );
       // One envelope budget for the image and its platform children together.
       const budget = new EnvelopeBudget();
       try {
@@ -106,7 +123,8 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
         const children = resolved.platforms ?? [];
         if (trust.multiArch === 'indexOrChildren' || children.length === 0) {
           const verdict = await verdictFor(ctx, trust, resolved, budget);
-          if (verdict.valid.length > 0) return pass('signature', { reason: `signed by ${signer(verdict)}`, warnings: verdict.valid.flatMap((v) => v.warnings) });
+          if (verdict.valid.length > 0)
+            return pass('signature', { reason: `signed by ${signer(verdict)}`, warnings: verdict.valid.flatMap((v) => v.warnings) });
           if (children.length === 0) return (await judge(ctx, trust, verdict, resolved.digest, ''))!;
         }
         // Every platform manifest must then carry its own valid signature.
@@ -116,7 +134,10 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
           const problem = await judge(ctx, trust, v, child.digest, `platform ${child.platform} (${shortDigest(child.digest)}): `);
           if (problem) return problem;
         }
-        return pass('signature', { reason: `every platform signed (${[...new Set(verdicts.map(signer))].join('; ')})`, warnings: verdicts.flatMap((v) => v.valid.flatMap((s) => s.warnings)) });
+        return pass('signature', {
+          reason: `every platform signed (${[...new Set(verdicts.map(signer))].join('; ')})`,
+          warnings: verdicts.flatMap((v) => v.valid.flatMap((s) => s.warnings)),
+        });
       } catch (err) {
         const what = `signatures of ${shortDigest(resolved.digest)}`;
         return ctx.image.oci ? ociFactFailure('signature', err, ctx.image.oci, what) : factFailure('signature', err, ctx.image.ecr!, what);

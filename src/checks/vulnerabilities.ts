@@ -7,7 +7,13 @@ import { isScanned, type VulnerabilityFacts, type VulnerabilityFinding, type Vul
 import { remainingMs } from './ecr-messages.ts';
 import { error, fail, pass, type Check, type CheckOutcome, type EcrImageLocation } from './types.ts';
 import {
-  describeFindings, describeScanState, findingsSource, fixHint, groupByVulnerability, subjectOf, vulnerabilityFactFailure,
+  describeFindings,
+  describeScanState,
+  findingsSource,
+  fixHint,
+  groupByVulnerability,
+  subjectOf,
+  vulnerabilityFactFailure,
 } from './vulnerability-messages.ts';
 
 export const DEFAULT_DENY_SEVERITIES = ['CRITICAL'] as const;
@@ -31,7 +37,12 @@ function expiryWarning(e: VulnerabilityException, now: number): string {
 /** Pure: the verdict on one image's report under one policy (its settings and its exceptions,
  *  compiled at load) at one instant. */
 export function evaluateReport(
-  report: VulnerabilityReport, config: VulnerabilitiesCheckConfig, policyExceptions: readonly VulnerabilityException[], imageRef: string, now: Date, loc: EcrImageLocation,
+  report: VulnerabilityReport,
+  config: VulnerabilitiesCheckConfig,
+  policyExceptions: readonly VulnerabilityException[],
+  imageRef: string,
+  now: Date,
+  loc: EcrImageLocation,
 ): CheckOutcome {
   const at = now.getTime();
   const exceptions = policyExceptions.filter((e) => e.matches(imageRef));
@@ -64,8 +75,11 @@ export function evaluateReport(
     return fail('vulnerabilities', reason, fixHint(report, lapsed.length > 0), extra);
   }
   if (report.truncated) {
-    return error('vulnerabilities', 'more findings than the webhook reads per image; every finding it read is waived or filtered, so the rest decide',
-      'Fix the image\'s findings, or narrow denySeverities; the webhook does not admit an image it could not read fully.');
+    return error(
+      'vulnerabilities',
+      'more findings than the webhook reads per image; every finding it read is waived or filtered, so the rest decide',
+      "Fix the image's findings, or narrow denySeverities; the webhook does not admit an image it could not read fully.",
+    );
   }
 
   const severities = (config.denySeverities ?? DEFAULT_DENY_SEVERITIES).join('/');

@@ -8,7 +8,6 @@ export const DEFAULT_CONFIG = '/etc/ecr-admission/policy.yaml';
 export const DEFAULT_TLS_CERT = '/etc/ecr-admission/tls/tls.crt';
 export const DEFAULT_TLS_KEY = '/etc/ecr-admission/tls/tls.key';
 
-
 export interface ServeOptions {
   readonly command: 'serve';
   readonly config?: string;
@@ -53,7 +52,9 @@ export interface SandboxOptions {
   readonly host: string;
 }
 
-export interface HelpOptions { readonly command: 'help' | 'version' }
+export interface HelpOptions {
+  readonly command: 'help' | 'version';
+}
 
 export type Command = ServeOptions | CheckOptions | DemoOptions | SandboxOptions | HelpOptions;
 
@@ -114,19 +115,49 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     case '--version':
       return { command: 'version' };
     case 'serve': {
-      const { values } = parse(rest, { config: STRING, 'tls-cert': STRING, 'tls-key': STRING, port: STRING, 'health-port': STRING, host: STRING, 'budget-ms': STRING, 'max-body-bytes': STRING, 'log-level': STRING, 'reload-interval-ms': STRING, 'certificate-secret': STRING, 'tls-hosts': STRING, 'webhook-configuration': STRING, 'ca-promote-after-ms': STRING, 'ca-retire-after-ms': STRING }, false);
+      const { values } = parse(
+        rest,
+        {
+          config: STRING,
+          'tls-cert': STRING,
+          'tls-key': STRING,
+          port: STRING,
+          'health-port': STRING,
+          host: STRING,
+          'budget-ms': STRING,
+          'max-body-bytes': STRING,
+          'log-level': STRING,
+          'reload-interval-ms': STRING,
+          'certificate-secret': STRING,
+          'tls-hosts': STRING,
+          'webhook-configuration': STRING,
+          'ca-promote-after-ms': STRING,
+          'ca-retire-after-ms': STRING,
+        },
+        false,
+      );
       const tlsCert = pick(values, env, 'tls-cert');
       const tlsKey = pick(values, env, 'tls-key');
       if ((tlsCert === undefined) !== (tlsKey === undefined)) throw usage('--tls-cert and --tls-key go together');
       const config = pick(values, env, 'config');
       const ownNamespace = env.ECR_ADMISSION_NAMESPACE;
       const certificateSecret = pick(values, env, 'certificate-secret');
-      const tlsHosts = pick(values, env, 'tls-hosts')?.split(',').map((h) => h.trim()).filter((h) => h !== '');
-      const webhookConfigurations = pick(values, env, 'webhook-configuration')?.split(',').map((h) => h.trim()).filter((h) => h !== '');
-      if (certificateSecret !== undefined && tlsCert !== undefined) throw usage('--certificate-secret and --tls-cert are two sources of the serving certificate: give one');
-      if (certificateSecret !== undefined && (tlsHosts === undefined || tlsHosts.length === 0)) throw usage('--certificate-secret needs --tls-hosts (the names the API server calls)');
-      if (certificateSecret !== undefined && (webhookConfigurations === undefined || webhookConfigurations.length === 0)) throw usage('--certificate-secret needs --webhook-configuration (where the CA bundle goes)');
-      if (certificateSecret !== undefined && (ownNamespace === undefined || ownNamespace === '')) throw usage('--certificate-secret needs ECR_ADMISSION_NAMESPACE (the Secret\'s namespace)');
+      const tlsHosts = pick(values, env, 'tls-hosts')
+        ?.split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== '');
+      const webhookConfigurations = pick(values, env, 'webhook-configuration')
+        ?.split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== '');
+      if (certificateSecret !== undefined && tlsCert !== undefined)
+        throw usage('--certificate-secret and --tls-cert are two sources of the serving certificate: give one');
+      if (certificateSecret !== undefined && (tlsHosts === undefined || tlsHosts.length === 0))
+        throw usage('--certificate-secret needs --tls-hosts (the names the API server calls)');
+      if (certificateSecret !== undefined && (webhookConfigurations === undefined || webhookConfigurations.length === 0))
+        throw usage('--certificate-secret needs --webhook-configuration (where the CA bundle goes)');
+      if (certificateSecret !== undefined && (ownNamespace === undefined || ownNamespace === ''))
+        throw usage("--certificate-secret needs ECR_ADMISSION_NAMESPACE (the Secret's namespace)");
       return {
         command: 'serve',
         ...(config !== undefined && { config }),

@@ -7,7 +7,12 @@ import { createRuntime } from './wiring.ts';
 import { createMetrics } from '../support/metrics.ts';
 import { checkInputs } from './inputs.ts';
 
-export async function check(options: CheckOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger, print: (line: string) => void): Promise<number> {
+export async function check(
+  options: CheckOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+  print: (line: string) => void,
+): Promise<number> {
   const metrics = createMetrics();
   const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), logger, metrics });
   const inputs = checkInputs(options.inputs, options.namespace);
@@ -22,9 +27,21 @@ export async function check(options: CheckOptions, env: Readonly<Record<string, 
       const subject = `${input.request.kind.kind} ${input.request.namespace ?? ''}/${input.request.name ?? ''}`;
       if (options.output === 'json') {
         report.push({
-          input: input.origin, kind: input.request.kind.kind, namespace: input.request.namespace, name: input.request.name,
-          allowed: response.allowed, result: outcome.result, message: response.status?.message, warnings: response.warnings ?? [],
-          images: outcome.images.map((i) => ({ container: i.container.containerName, image: i.container.image, digest: i.digest, policy: i.policy.name, results: i.results })),
+          input: input.origin,
+          kind: input.request.kind.kind,
+          namespace: input.request.namespace,
+          name: input.request.name,
+          allowed: response.allowed,
+          result: outcome.result,
+          message: response.status?.message,
+          warnings: response.warnings ?? [],
+          images: outcome.images.map((i) => ({
+            container: i.container.containerName,
+            image: i.container.image,
+            digest: i.digest,
+            policy: i.policy.name,
+            results: i.results,
+          })),
         });
         continue;
       }

@@ -73,11 +73,15 @@ export function createCredentialCheck(options: CredentialCheckOptions): Credenti
           // Pods that reach instance metadata get the node's role when IRSA and Pod Identity
           // are missing: it works until the node role lacks a permission, and grants every pod
           // on the node the same. Said once, loudly.
-          if (source.startsWith('instance metadata')) options.logger.warn('AWS credentials come from the node\'s instance role: neither IRSA nor EKS Pod Identity is set up for this ServiceAccount');
+          if (source.startsWith('instance metadata'))
+            options.logger.warn("AWS credentials come from the node's instance role: neither IRSA nor EKS Pod Identity is set up for this ServiceAccount");
         } catch (err) {
           if (stopped) return;
           lastError = errorMessage(err);
-          options.logger.warn({ err: lastError, attempts, retryInMs: delay }, 'cannot obtain AWS credentials (IRSA role annotation, Pod Identity association, trust policy?): not ready');
+          options.logger.warn(
+            { err: lastError, attempts, retryInMs: delay },
+            'cannot obtain AWS credentials (IRSA role annotation, Pod Identity association, trust policy?): not ready',
+          );
           timer = setTimeout(() => void attempt(Math.min(delay * 2, max)), delay);
         }
       };

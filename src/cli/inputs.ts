@@ -13,7 +13,6 @@ export interface CheckInput {
   readonly request: AdmissionRequest;
 }
 
-
 function requestFor(object: Record<string, unknown>, namespace: string, uid: string): AdmissionRequest {
   const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
@@ -40,7 +39,8 @@ function fromFile(path: string, namespace: string): CheckInput[] {
   const list = Array.isArray(docs) ? docs : [docs];
   const out: CheckInput[] = [];
   list.forEach((doc, i) => {
-    if (doc.errors.length > 0) throw new AdmissionError(ErrorCodes.USAGE, `${path}: document ${i + 1} is not valid YAML: ${doc.errors[0]?.message.split('\n')[0]}`);
+    if (doc.errors.length > 0)
+      throw new AdmissionError(ErrorCodes.USAGE, `${path}: document ${i + 1} is not valid YAML: ${doc.errors[0]?.message.split('\n')[0]}`);
     const value: unknown = doc.toJS({ maxAliasCount: 50 });
     if (value === null || value === undefined) return;
     if (!isObject(value)) throw new AdmissionError(ErrorCodes.USAGE, `${path}: document ${i + 1} is not a Kubernetes object`);
@@ -63,7 +63,8 @@ function fromFile(path: string, namespace: string): CheckInput[] {
 /** Image references become one Pod with a container per image, as `kubectl run` would make. */
 function fromImages(images: readonly string[], namespace: string): CheckInput {
   const pod = {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: { name: 'ecr-admission-check', namespace },
     spec: { containers: images.map((image, i) => ({ name: `image-${i + 1}`, image })) },
   };

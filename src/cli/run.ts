@@ -64,6 +64,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
 
 /** The exit code for an error that escaped a command: 2 for usage and configuration. */
 export function exitCodeOf(err: unknown): number {
-  const usage = err instanceof AdmissionError && (err.code === ErrorCodes.USAGE || err.code === ErrorCodes.CONFIG_INVALID || err.code === ErrorCodes.CONFIG_READ || err.code === ErrorCodes.TLS_INVALID);
+  const usage =
+    err instanceof AdmissionError &&
+    (err.code === ErrorCodes.USAGE || err.code === ErrorCodes.CONFIG_INVALID || err.code === ErrorCodes.CONFIG_READ || err.code === ErrorCodes.TLS_INVALID);
   return usage ? 2 : 1;
 }

@@ -29,7 +29,13 @@ export interface ServeInjections {
   readonly credentials?: AwsCredentialIdentityProvider;
 }
 
-export async function serve(options: ServeOptions, env: Readonly<Record<string, string | undefined>>, logger: Logger, print: (line: string) => void, inject: ServeInjections = {}): Promise<RunningServer> {
+export async function serve(
+  options: ServeOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+  print: (line: string) => void,
+  inject: ServeInjections = {},
+): Promise<RunningServer> {
   // Everything that can refuse to start (TLS files, the policy file) is read before anything
   // listens or polls, so a bad file fails fast instead of leaving half a server running.
   let pair: KeyPair;
@@ -37,14 +43,24 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   const metrics = createMetrics({ defaultMetrics: true });
   // The policy first: a bad one ends the process before it touches the API server (and so
   // before any webhook configuration could be armed for a server that will not run).
-  const policyStore = createPolicyStore({ ...(options.config !== undefined && { path: options.config }), ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }), logger, metrics });
+  const policyStore = createPolicyStore({
+    ...(options.config !== undefined && { path: options.config }),
+    ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }),
+    logger,
+    metrics,
+  });
   const observeServing = (served: KeyPair) => metrics.certificateNotAfter.set(Math.floor(new Date(new X509Certificate(served.cert).validTo).getTime() / 1000));
   // `serve` is set once the webhook app exists; the certificate manager hands it renewed pairs.
   const newPairs: { serve?: (served: KeyPair) => void } = {};
-  const certificates = await certificateManager(options, logger, (served) => {
-    observeServing(served);
-    newPairs.serve?.(served);
-  }, () => pair);
+  const certificates = await certificateManager(
+    options,
+    logger,
+    (served) => {
+      observeServing(served);
+      newPairs.serve?.(served);
+    },
+    () => pair,
+  );
   if (certificates && options.certificateSecret) {
     // The first replica makes the CA and certificate, the others read them: nothing listens
     // (and no Pod is Ready) before this process holds the pair the webhook configuration trusts.
@@ -58,7 +74,14 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
     print(`No --tls-cert/--tls-key: serving with a self-signed certificate for localhost and 127.0.0.1. Its CA:\n${generated.caPem}`);
   }
   observeServing(pair);
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs, env, ...(inject.credentials !== undefined && { credentials: inject.credentials }) });
+  const runtime = createRuntime({
+    policyStore,
+    logger,
+    metrics,
+    budgetMs: options.budgetMs,
+    env,
+    ...(inject.credentials !== undefined && { credentials: inject.credentials }),
+  });
 
   const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
   let tlsReloads = 0;
@@ -95,9 +118,18 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
     throw err;
   }
   const stopPolicyWatch = policyStore.watch(options.reloadIntervalMs);
-  const stopTlsWatch = options.tlsCert && options.tlsKey
-    ? watchKeyPair(webhook.server as unknown as HttpsServer, { certPath: options.tlsCert, keyPath: options.tlsKey }, pair, { intervalMs: options.reloadIntervalMs, logger, onReload: (_fp, reloaded) => { tlsReloads++; pair = reloaded; observeServing(reloaded); } })
-    : () => {};
+  const stopTlsWatch =
+    options.tlsCert && options.tlsKey
+      ? watchKeyPair(webhook.server as unknown as HttpsServer, { certPath: options.tlsCert, keyPath: options.tlsKey }, pair, {
+          intervalMs: options.reloadIntervalMs,
+          logger,
+          onReload: (_fp, reloaded) => {
+            tlsReloads++;
+            pair = reloaded;
+            observeServing(reloaded);
+          },
+        })
+      : () => {};
   // Only now may the webhook configuration be switched to its failurePolicy: this replica answers.
   certificates?.listening();
   const stopCertificates = certificates ? certificates.start(options.reloadIntervalMs) : () => {};
@@ -105,7 +137,10 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
   const healthAddress = health.server.address();
   const portOf = (a: typeof webhookAddress) => (typeof a === 'object' && a ? a.port : 0);
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
-  logger.info({ port: portOf(webhookAddress), healthPort: portOf(healthAddress), policyVersion: policyStore.current().version, budgetMs: options.budgetMs }, 'ecr-admission serving');
+  logger.info(
+    { port: portOf(webhookAddress), healthPort: portOf(healthAddress), policyVersion: policyStore.current().version, budgetMs: options.budgetMs },
+    'ecr-admission serving',
+  );
   return {
     webhookUrl: `https://${shownHost}:${portOf(webhookAddress)}`,
     healthUrl: `http://${shownHost}:${portOf(healthAddress)}`,
@@ -128,7 +163,12 @@ export async function serve(options: ServeOptions, env: Readonly<Record<string, 
  * The certificate manager when the server maintains a webhook configuration: with
  * --certificate-secret it keeps the certificates too; with files it only arms failurePolicy.
  */
-async function certificateManager(options: ServeOptions, logger: Logger, onServing: (pair: KeyPair) => void, currentPair: () => KeyPair | undefined): Promise<CertificateManager | undefined> {
+async function certificateManager(
+  options: ServeOptions,
+  logger: Logger,
+  onServing: (pair: KeyPair) => void,
+  currentPair: () => KeyPair | undefined,
+): Promise<CertificateManager | undefined> {
   if (options.webhookConfigurations === undefined) return undefined;
   // Loaded only here: the Kubernetes client costs about 34 MB of heap.
   const { createKubeCluster } = await import('../server/kube-cluster.ts');

@@ -96,7 +96,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     ...(now !== undefined && { now: () => new Date(now()) }),
     // The UPDATE shortcut asks whether a tag's digest is still trusted from the cache.
     tagDigests: {
-      freshTagDigest: (subject, tag) => (subject.oci ? oci.freshTagDigest(subject.oci, tag) : subject.ecr && subject.managed ? ecr.freshTagDigest(subject.ecr, tag) : undefined),
+      freshTagDigest: (subject, tag) =>
+        subject.oci ? oci.freshTagDigest(subject.oci, tag) : subject.ecr && subject.managed ? ecr.freshTagDigest(subject.ecr, tag) : undefined,
     },
   });
   const credentials = createCredentialCheck({ provider, logger: options.logger });

@@ -95,7 +95,8 @@ function decideNamespaceLabel(input: DecisionInput, change: NamespaceLabelChange
     return { allowed: true, warnings: [], auditAnnotations, result: 'allow' };
   }
   auditAnnotations.decision = 'deny';
-  const message = `ecr-admission denied ${subject(input)}: ${clip(change.change, 512)} would switch the image checks off for it; ` +
+  const message =
+    `ecr-admission denied ${subject(input)}: ${clip(change.change, 512)} would switch the image checks off for it; ` +
     `${clip(change.requester, 253)} may not (allowed: ${clip(change.editors, 512)}). Ask a platform admin.`;
   return { allowed: false, message, warnings: [], auditAnnotations, result: 'deny' };
 }
@@ -127,7 +128,8 @@ export function decide(input: DecisionInput): Decision {
   }
 
   const auditAnnotations: Record<string, string> = { images: annotationSummary(input) };
-  if (audited.length > 0) auditAnnotations['audit-violations'] = clip(audited.map((p) => `${p.image.container.containerName}: ${problemText(p.result)}`).join('; '), 4096);
+  if (audited.length > 0)
+    auditAnnotations['audit-violations'] = clip(audited.map((p) => `${p.image.container.containerName}: ${problemText(p.result)}`).join('; '), 4096);
   const uniqueWarnings = [...new Set(warnings)];
 
   if (denying.length > 0) {

@@ -137,10 +137,10 @@ export class AwsClients {
     const stack = client.middlewareStack as unknown as { add(mw: InitializeMiddleware<object, object>, options: { step: 'initialize'; name: string }): void };
     // Around the SDK's retries: a call is in flight from the first attempt to the last answer,
     // so a deadline that strikes during a retry back-off still names it.
-    stack.add(
-      (next, context) => (args) => trackCall(`${service} ${(context.commandName ?? 'unknown').replace(/Command$/, '')}`, () => next(args)),
-      { step: 'initialize', name: 'ecrAdmissionPendingCalls' },
-    );
+    stack.add((next, context) => (args) => trackCall(`${service} ${(context.commandName ?? 'unknown').replace(/Command$/, '')}`, () => next(args)), {
+      step: 'initialize',
+      name: 'ecrAdmissionPendingCalls',
+    });
     if (metrics) {
       stack.add(
         (next, context) => async (args) => {
@@ -192,7 +192,9 @@ export class AwsClients {
   }
 
   inspector(accountId: string, region: string): Inspector2Client {
-    return this.#cached(`inspector2/${accountId}/${region}`, () => this.#instrument('inspector2', new Inspector2Client(this.#config('inspector2', accountId, region))));
+    return this.#cached(`inspector2/${accountId}/${region}`, () =>
+      this.#instrument('inspector2', new Inspector2Client(this.#config('inspector2', accountId, region))),
+    );
   }
 
   /** The client for Signer's GetRevocationStatus, routed to the data plane (signerDataPlaneRoute). */

@@ -6,7 +6,14 @@ import { ErrorCodes, hasCode, type FactErrorCode } from '../support/errors.ts';
 
 export type { FactErrorCode };
 
-const DEFINITIVE: ReadonlySet<FactErrorCode> = new Set([ErrorCodes.IMAGE_NOT_FOUND, ErrorCodes.REPOSITORY_NOT_FOUND, ErrorCodes.IMAGE_ARCHIVED, ErrorCodes.IMAGE_ACTIVATING, ErrorCodes.TAG_DIGEST_MISMATCH, ErrorCodes.INVALID_MANIFEST]);
+const DEFINITIVE: ReadonlySet<FactErrorCode> = new Set([
+  ErrorCodes.IMAGE_NOT_FOUND,
+  ErrorCodes.REPOSITORY_NOT_FOUND,
+  ErrorCodes.IMAGE_ARCHIVED,
+  ErrorCodes.IMAGE_ACTIVATING,
+  ErrorCodes.TAG_DIGEST_MISMATCH,
+  ErrorCodes.INVALID_MANIFEST,
+]);
 
 export class FactError extends Error {
   readonly code: FactErrorCode;
@@ -26,7 +33,15 @@ export class FactError extends Error {
   }
 }
 
-const ACCESS = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'ExpiredTokenException', 'InvalidSignatureException', 'ExpiredToken', 'InvalidClientTokenId', 'CredentialsProviderError']);
+const ACCESS = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'ExpiredTokenException',
+  'InvalidSignatureException',
+  'ExpiredToken',
+  'InvalidClientTokenId',
+  'CredentialsProviderError',
+]);
 const THROTTLE = new Set(['ThrottlingException', 'TooManyRequestsException', 'Throttling', 'LimitExceededException']);
 
 /** Turns an SDK error into a FactError naming the service and operation that failed. */
@@ -43,5 +58,7 @@ export function fromAwsError(error: unknown, service: string, operation: string)
     return new FactError(ErrorCodes.TIMEOUT, service, operation, `${where} did not answer within the admission deadline`, { cause: error });
   }
   const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return new FactError(ErrorCodes.AWS_ERROR, service, operation, `${where} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message.slice(0, 200)}`, { cause: error });
+  return new FactError(ErrorCodes.AWS_ERROR, service, operation, `${where} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${message.slice(0, 200)}`, {
+    cause: error,
+  });
 }

@@ -54,15 +54,20 @@ function childOf(entry: unknown, index: number, where: { service: string; operat
   const bad = (why: string) => new UncheckableIndexError(where, `index entry ${index} ${why}`);
   if (!isObject(entry)) throw bad('is not an object');
   const { digest, size, mediaType, platform } = entry;
-  if (typeof digest !== 'string' || !isDigest(digest)) throw bad(`has no sha256 digest (${typeof digest === 'string' ? `'${digest.slice(0, 80)}'` : typeof digest})`);
+  if (typeof digest !== 'string' || !isDigest(digest))
+    throw bad(`has no sha256 digest (${typeof digest === 'string' ? `'${digest.slice(0, 80)}'` : typeof digest})`);
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw bad(`(${digest}) has no valid size`);
   if (mediaType !== undefined && typeof mediaType !== 'string') throw bad(`(${digest}) has a mediaType that is not a string`);
   let label = UNSPECIFIED_PLATFORM;
   if (platform !== undefined) {
     // A platform that is there but unreadable fails a pull (containerd cannot decode it):
     // refusing it costs nothing real and leaves no room for a parser difference.
-    if (!isObject(platform) || typeof platform.os !== 'string' || typeof platform.architecture !== 'string'
-      || (platform.variant !== undefined && typeof platform.variant !== 'string')) {
+    if (
+      !isObject(platform) ||
+      typeof platform.os !== 'string' ||
+      typeof platform.architecture !== 'string' ||
+      (platform.variant !== undefined && typeof platform.variant !== 'string')
+    ) {
       throw bad(`(${digest}) has a platform without string os and architecture`);
     }
     if (platform.os.toLowerCase() === 'unknown') return undefined;
@@ -79,7 +84,7 @@ function childOf(entry: unknown, index: number, where: { service: string; operat
 /** Every child of an index a node could pull, each once, in the index's order. */
 function childrenOf(manifests: unknown, where: { service: string; operation: string }): PlatformManifest[] {
   if (manifests === undefined || manifests === null) return [];
-  if (!Array.isArray(manifests)) throw new UncheckableIndexError(where, 'the index\'s manifests field is not a list');
+  if (!Array.isArray(manifests)) throw new UncheckableIndexError(where, "the index's manifests field is not a list");
   const children = new Map<string, PlatformManifest>();
   let selectable = 0;
   for (const [i, entry] of manifests.entries()) {
@@ -93,7 +98,12 @@ function childrenOf(manifests: unknown, where: { service: string; operation: str
   return [...children.values()];
 }
 
-export function describeManifest(manifest: string, digest: string, declaredMediaType: string | undefined, where: { service: string; operation: string }): ResolvedImage {
+export function describeManifest(
+  manifest: string,
+  digest: string,
+  declaredMediaType: string | undefined,
+  where: { service: string; operation: string },
+): ResolvedImage {
   const bytes = Buffer.from(manifest, 'utf8');
   if (!digest.startsWith('sha256:') || sha256Digest(bytes) !== digest) {
     throw new FactError(ErrorCodes.INVALID_MANIFEST, where.service, where.operation, `manifest bytes do not hash to ${digest}`);

@@ -31,4 +31,3 @@ export interface OciImageLocation {
   readonly repository: string;
   readonly plainHttp: boolean;
 }
-

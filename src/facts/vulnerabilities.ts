@@ -85,11 +85,17 @@ export function stateFromCoverage(c: Coverage | undefined): ScanState {
 /** ECR's imageScanStatus under BASIC scanning as a scan state. */
 export function stateFromEcr(s: EcrScanStatus): ScanState {
   switch (s.status) {
-    case undefined: return 'NEVER_SCANNED';
-    case 'COMPLETE': case 'ACTIVE': return 'SCANNED';
-    case 'IN_PROGRESS': return 'SCAN_IN_PROGRESS';
-    case 'PENDING': return 'PENDING_INITIAL_SCAN';
-    default: return s.status;
+    case undefined:
+      return 'NEVER_SCANNED';
+    case 'COMPLETE':
+    case 'ACTIVE':
+      return 'SCANNED';
+    case 'IN_PROGRESS':
+      return 'SCAN_IN_PROGRESS';
+    case 'PENDING':
+      return 'PENDING_INITIAL_SCAN';
+    default:
+      return s.status;
   }
 }
 
@@ -126,30 +132,41 @@ export class VulnerabilityFacts {
     const wanted = [...new Set(severities)].sort();
     // Keyed by digest, never by tag: an index's own bytes name its platform images.
     const key = `${loc.accountId}/${loc.region}/${loc.repository}@${image.digest}|${wanted.join(',')}`;
-    return this.#cache.get(this.#reportSpec, key, async (loadSignal) => {
-      // Without ecr:GetRegistryScanningConfiguration the scanning type is found by asking.
-      const scanning = await this.#ecr.registryScanning(loc, loadSignal, budgetMs).catch((error: unknown) => {
-        if (error instanceof FactError && error.code === ErrorCodes.ACCESS_DENIED) return undefined;
-        throw error;
-      });
-      const targets: Target[] = image.platforms && image.platforms.length > 0
-        ? image.platforms.map((p) => ({ digest: p.digest, platform: p.platform }))
-        : [{ digest: image.digest }];
-      if (scanning?.authoritative) {
-        if (scanning.scanType === 'BASIC') return this.#fromEcr(loc, targets, wanted, loadSignal);
-        return this.#enhanced(loc, targets, wanted, repositoryCovered(scanning, loc.repository), loadSignal);
-      }
-      // ECR described the caller's own registry, not the image's (another account, no role),
-      // or refused: ask Inspector first; if it covers none of the manifests, ask ECR, which
-      // answers with the basic or the enhanced scan, whichever the registry runs.
-      const enhanced = await this.#enhanced(loc, targets, wanted, true, loadSignal);
-      if (enhanced.findings.length > 0 || enhanced.manifests.some((m) => m.state !== 'NOT_COVERED')) return enhanced;
-      const fromEcr = await this.#fromEcr(loc, targets, wanted, loadSignal);
-      return fromEcr.manifests.some((m) => m.state !== 'NEVER_SCANNED') ? fromEcr : enhanced;
-    }, signal, budgetMs);
+    return this.#cache.get(
+      this.#reportSpec,
+      key,
+      async (loadSignal) => {
+        // Without ecr:GetRegistryScanningConfiguration the scanning type is found by asking.
+        const scanning = await this.#ecr.registryScanning(loc, loadSignal, budgetMs).catch((error: unknown) => {
+          if (error instanceof FactError && error.code === ErrorCodes.ACCESS_DENIED) return undefined;
+          throw error;
+        });
+        const targets: Target[] =
+          image.platforms && image.platforms.length > 0 ? image.platforms.map((p) => ({ digest: p.digest, platform: p.platform })) : [{ digest: image.digest }];
+        if (scanning?.authoritative) {
+          if (scanning.scanType === 'BASIC') return this.#fromEcr(loc, targets, wanted, loadSignal);
+          return this.#enhanced(loc, targets, wanted, repositoryCovered(scanning, loc.repository), loadSignal);
+        }
+        // ECR described the caller's own registry, not the image's (another account, no role),
+        // or refused: ask Inspector first; if it covers none of the manifests, ask ECR, which
+        // answers with the basic or the enhanced scan, whichever the registry runs.
+        const enhanced = await this.#enhanced(loc, targets, wanted, true, loadSignal);
+        if (enhanced.findings.length > 0 || enhanced.manifests.some((m) => m.state !== 'NOT_COVERED')) return enhanced;
+        const fromEcr = await this.#fromEcr(loc, targets, wanted, loadSignal);
+        return fromEcr.manifests.some((m) => m.state !== 'NEVER_SCANNED') ? fromEcr : enhanced;
+      },
+      signal,
+      budgetMs,
+    );
   }
 
-  async #enhanced(loc: EcrImageLocation, targets: readonly Target[], severities: readonly string[], covered: boolean, signal: AbortSignal): Promise<VulnerabilityReport> {
+  async #enhanced(
+    loc: EcrImageLocation,
+    targets: readonly Target[],
+    severities: readonly string[],
+    covered: boolean,
+    signal: AbortSignal,
+  ): Promise<VulnerabilityReport> {
     const digests = targets.map((t) => t.digest);
     const [coverage, page] = await Promise.all([
       this.#inspector.coverage(loc, digests, signal),

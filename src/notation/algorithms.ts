@@ -73,18 +73,11 @@ export function algorithmForKey(key: KeyObject): { alg: SignatureAlgorithm } | {
 }
 
 function keyOptions(alg: SignatureAlgorithm, key: KeyObject) {
-  return alg.startsWith('PS')
-    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH[alg].bytes }
-    : { key, dsaEncoding: 'ieee-p1363' as const };
+  return alg.startsWith('PS') ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH[alg].bytes } : { key, dsaEncoding: 'ieee-p1363' as const };
 }
 
 /** Verifies a raw signature (r||s for ECDSA, as JWS and COSE both carry it). Never throws. */
-export function verifySignatureBytes(
-  alg: SignatureAlgorithm,
-  key: KeyObject,
-  data: Uint8Array,
-  signature: Uint8Array,
-): boolean {
+export function verifySignatureBytes(alg: SignatureAlgorithm, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
   try {
     return cryptoVerify(HASH[alg].name, data, keyOptions(alg, key), signature);
   } catch {

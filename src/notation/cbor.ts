@@ -20,17 +20,7 @@ export class CborTag {
 }
 
 export type CborKey = number | string;
-export type CborValue =
-  | number
-  | bigint
-  | string
-  | boolean
-  | null
-  | undefined
-  | Uint8Array
-  | CborValue[]
-  | Map<CborKey, CborValue>
-  | CborTag;
+export type CborValue = number | bigint | string | boolean | null | undefined | Uint8Array | CborValue[] | Map<CborKey, CborValue> | CborTag;
 
 export interface CborLimits {
   /** Data items in the whole input, containers and their contents alike. */

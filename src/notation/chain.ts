@@ -3,14 +3,7 @@
 // trust store of the type the signing scheme demands. Trust comes from certificates
 // (byte-equal, or a verified issuer), never from a matching name.
 import { algorithmForKey } from './algorithms.ts';
-import {
-  describeSubject,
-  infoOfTrusted,
-  isIssuedBy,
-  isSelfSigned,
-  KEY_USAGE,
-  type CertificateInfo,
-} from './certificate.ts';
+import { describeSubject, infoOfTrusted, isIssuedBy, isSelfSigned, KEY_USAGE, type CertificateInfo } from './certificate.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { SIGNING_SCHEME_X509, type SigningScheme, type TrustStore, type TrustStoreType } from './types.ts';
 import { ErrorCodes } from '../support/errors.ts';

@@ -3,13 +3,7 @@
 // plugins, only AWS Signer's is accepted: its checks (profile identity and revocation)
 // are done natively here, as the specification allows an implementation that does not
 // run plugins to do ("Guidelines for implementations ...").
-import {
-  describe,
-  HEADER_VERIFICATION_PLUGIN,
-  HEADER_VERIFICATION_PLUGIN_MIN_VERSION,
-  STANDARD_ATTRIBUTES,
-  type ParsedEnvelope,
-} from './envelope.ts';
+import { describe, HEADER_VERIFICATION_PLUGIN, HEADER_VERIFICATION_PLUGIN_MIN_VERSION, STANDARD_ATTRIBUTES, type ParsedEnvelope } from './envelope.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { SIGNING_SCHEME_SIGNING_AUTHORITY } from './types.ts';
 import { ErrorCodes } from '../support/errors.ts';
@@ -37,10 +31,7 @@ export function checkCriticalAttributes(env: ParsedEnvelope): Parsed<{ aws?: Aws
       return failure(ErrorCodes.CRITICAL_HEADER, `${HEADER_VERIFICATION_PLUGIN} must be marked critical`);
     }
     if (plugin !== AWS_SIGNER_PLUGIN) {
-      return failure(
-        ErrorCodes.UNSUPPORTED_PLUGIN,
-        `the signature requires verification plugin ${describe(plugin)}; only ${AWS_SIGNER_PLUGIN} is supported`,
-      );
+      return failure(ErrorCodes.UNSUPPORTED_PLUGIN, `the signature requires verification plugin ${describe(plugin)}; only ${AWS_SIGNER_PLUGIN} is supported`);
     }
     if (env.signingScheme !== SIGNING_SCHEME_SIGNING_AUTHORITY) {
       return failure(

@@ -4,13 +4,7 @@
 import type { SignatureAlgorithm } from './algorithms.ts';
 import { failure, parsed, type Parsed } from './errors.ts';
 import { ErrorCodes } from '../support/errors.ts';
-import {
-  MAX_CERTIFICATES,
-  MEDIA_TYPE_PAYLOAD,
-  SIGNING_SCHEME_SIGNING_AUTHORITY,
-  SIGNING_SCHEME_X509,
-  type SigningScheme,
-} from './types.ts';
+import { MAX_CERTIFICATES, MEDIA_TYPE_PAYLOAD, SIGNING_SCHEME_SIGNING_AUTHORITY, SIGNING_SCHEME_X509, type SigningScheme } from './types.ts';
 
 export const HEADER_SIGNING_SCHEME = 'io.cncf.notary.signingScheme';
 export const HEADER_SIGNING_TIME = 'io.cncf.notary.signingTime';
@@ -20,12 +14,7 @@ export const HEADER_VERIFICATION_PLUGIN = 'io.cncf.notary.verificationPlugin';
 export const HEADER_VERIFICATION_PLUGIN_MIN_VERSION = 'io.cncf.notary.verificationPluginMinVersion';
 
 /** Signed attributes with a meaning in the specification itself; everything else is "extended". */
-export const STANDARD_ATTRIBUTES: ReadonlySet<string> = new Set([
-  HEADER_SIGNING_SCHEME,
-  HEADER_SIGNING_TIME,
-  HEADER_AUTHENTIC_SIGNING_TIME,
-  HEADER_EXPIRY,
-]);
+export const STANDARD_ATTRIBUTES: ReadonlySet<string> = new Set([HEADER_SIGNING_SCHEME, HEADER_SIGNING_TIME, HEADER_AUTHENTIC_SIGNING_TIME, HEADER_EXPIRY]);
 
 export interface ParsedEnvelope {
   mediaType: string;
@@ -65,9 +54,7 @@ export interface EnvelopeFields {
  * signing scheme, the time attribute each scheme requires (and forbids), and that the
  * attributes that must be critical are listed in `crit`, and everything in `crit` exists.
  */
-export function checkSignedAttributes(
-  f: EnvelopeFields,
-): Parsed<{ signingScheme: SigningScheme; critical: ReadonlySet<string> }> {
+export function checkSignedAttributes(f: EnvelopeFields): Parsed<{ signingScheme: SigningScheme; critical: ReadonlySet<string> }> {
   if (f.contentType !== MEDIA_TYPE_PAYLOAD) {
     return failure(ErrorCodes.PARSE, `unsupported payload content type ${describe(f.contentType)} (want ${MEDIA_TYPE_PAYLOAD})`);
   }

@@ -17,9 +17,7 @@ import { MAX_CERTIFICATES, MAX_ENVELOPE_BYTES, MEDIA_TYPE_JWS } from './types.ts
 import { ErrorCodes } from '../support/errors.ts';
 
 /** Header names JWS itself defines (RFC 7515 4.1); `crit` must not list them. */
-const REGISTERED_HEADERS: ReadonlySet<string> = new Set([
-  'alg', 'jku', 'jwk', 'kid', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'typ', 'cty', 'crit',
-]);
+const REGISTERED_HEADERS: ReadonlySet<string> = new Set(['alg', 'jku', 'jwk', 'kid', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'typ', 'cty', 'crit']);
 const TOP_LEVEL_KEYS: ReadonlySet<string> = new Set(['payload', 'protected', 'header', 'signature']);
 const HEADER_SIGNING_AGENT = 'io.cncf.notary.signingAgent';
 const HEADER_TIMESTAMP_SIGNATURE = 'io.cncf.notary.timestampSignature';

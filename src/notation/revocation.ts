@@ -22,12 +22,7 @@ export function certificateHashes(chain: CertificateInfo[]): string[] {
   return hashes.map((h, i) => h + (hashes[i + 1] ?? h));
 }
 
-export function revocationInput(
-  chain: CertificateInfo[],
-  profileVersionArn: string,
-  jobArn: string,
-  authenticSigningTime: Date,
-): RevocationInput {
+export function revocationInput(chain: CertificateInfo[], profileVersionArn: string, jobArn: string, authenticSigningTime: Date): RevocationInput {
   return {
     platformId: AWS_SIGNER_PLATFORM_ID,
     profileVersionArn,
@@ -73,11 +68,7 @@ export type RevocationOutcome =
 class RevocationAborted extends Error {}
 
 /** Runs the callback, giving up when the caller's signal aborts even if the callback ignores it. */
-async function callChecker(
-  check: NonNullable<VerifyOptions['checkRevocation']>,
-  input: RevocationInput,
-  signal: AbortSignal | undefined,
-): Promise<unknown> {
+async function callChecker(check: NonNullable<VerifyOptions['checkRevocation']>, input: RevocationInput, signal: AbortSignal | undefined): Promise<unknown> {
   if (!signal) return check(input);
   if (signal.aborted) throw new RevocationAborted();
   let onAbort: (() => void) | undefined;

@@ -92,12 +92,7 @@ function invalidAt(certs: CertificateInfo[], at: Date, what: string): string | u
   return undefined;
 }
 
-async function verify(
-  envelope: Uint8Array,
-  mediaType: string,
-  target: TargetDescriptor,
-  opts: VerifyOptions,
-): Promise<VerificationResult> {
+async function verify(envelope: Uint8Array, mediaType: string, target: TargetDescriptor, opts: VerifyOptions): Promise<VerificationResult> {
   if (opts.signal?.aborted) return reject(ErrorCodes.ABORTED, 'verification was cancelled');
   const parsedEnv = parseEnvelope(envelope, mediaType);
   if (!parsedEnv.ok) return reject(parsedEnv.code, parsedEnv.reason);
@@ -147,9 +142,7 @@ async function verify(
   // the chain must be valid now. Timestamp countersignatures (RFC 3161) are not used.
   const validated = anchor.value.outsideChain ? [...chain, anchor.value.certificate] : chain;
   const authenticTime = env.signingScheme === SIGNING_SCHEME_SIGNING_AUTHORITY ? env.authenticSigningTime : undefined;
-  const validity = authenticTime
-    ? invalidAt(validated, authenticTime, 'authentic signing time')
-    : invalidAt(validated, now, 'verification time');
+  const validity = authenticTime ? invalidAt(validated, authenticTime, 'authentic signing time') : invalidAt(validated, now, 'verification time');
   if (validity) return reject(ErrorCodes.CERT_VALIDITY, validity, signer);
 
   const warnings: string[] = [];

@@ -102,7 +102,9 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     ecrAccounts: new Map(file.registries.ecr.map((r) => [r.accountId, r])),
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
-    trustStorePaths: Object.freeze([...new Set([file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => c?.signature?.trustStores.map((s) => s.path) ?? []))]),
+    trustStorePaths: Object.freeze([
+      ...new Set([file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => c?.signature?.trustStores.map((s) => s.path) ?? [])),
+    ]),
     isNamespaceExcluded: excluded,
     forImage(namespace: string, image: ImageReference): EffectivePolicy {
       for (const o of overrides) {

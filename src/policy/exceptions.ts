@@ -18,14 +18,16 @@ export interface VulnerabilityException {
 }
 
 export function compileExceptions(config: VulnerabilitiesCheckConfig | undefined): readonly VulnerabilityException[] {
-  return Object.freeze((config?.exceptions ?? []).map((e): VulnerabilityException => {
-    const matchers = e.images.map(imageMatcher);
-    return Object.freeze({
-      id: e.id.toUpperCase(),
-      images: e.images,
-      matches: (ref: string) => matchers.some((m) => m(ref)),
-      expires: e.expires,
-      endsAt: Date.parse(`${e.expires}T00:00:00Z`) + DAY_MS,
-    });
-  }));
+  return Object.freeze(
+    (config?.exceptions ?? []).map((e): VulnerabilityException => {
+      const matchers = e.images.map(imageMatcher);
+      return Object.freeze({
+        id: e.id.toUpperCase(),
+        images: e.images,
+        matches: (ref: string) => matchers.some((m) => m(ref)),
+        expires: e.expires,
+        endsAt: Date.parse(`${e.expires}T00:00:00Z`) + DAY_MS,
+      });
+    }),
+  );
 }

@@ -27,8 +27,9 @@ export interface PolicyProblem {
 }
 
 const MAX_POLICY_BYTES = 1024 * 1024;
-const EMPTY_POLICY_MESSAGE = 'the file holds no policy (it is empty, or only whitespace, comments or a YAML null); '
-  + 'check the ConfigMap key the file comes from, or write `mode: enforce` for the built-in defaults';
+const EMPTY_POLICY_MESSAGE =
+  'the file holds no policy (it is empty, or only whitespace, comments or a YAML null); ' +
+  'check the ConfigMap key the file comes from, or write `mode: enforce` for the built-in defaults';
 /** Problems listed in one error; the rest are counted. Finding each one's line walks the
  *  document, so listing all of them made a 290 KB file of unknown keys take 20 s (and a 1 MB
  *  one minutes, with the event loop held) and gave a 26 MB message. */

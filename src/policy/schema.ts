@@ -6,7 +6,10 @@ import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@si
 const closed = { additionalProperties: false } as const;
 
 function Enum<const T extends readonly string[]>(values: T, description: string): TUnion<TLiteral<T[number]>[]> {
-  return Type.Union(values.map((v) => Type.Literal(v)), { description });
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { description },
+  );
 }
 
 export const MODES = ['enforce', 'warn', 'audit'] as const;
@@ -19,124 +22,169 @@ const Region = Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$' });
 const Url = Type.String({ pattern: '^https?://[^\\s]+$' });
 const Seconds = (dflt: number) => Type.Integer({ minimum: 0, maximum: 86_400 * 7, default: dflt });
 
-export const EcrRegistrySchema = Type.Object({
-  accountId: AccountId,
-  regions: Type.Optional(Type.Array(Region, { minItems: 1 })),
-  /** Role assumed (from the default credentials) to read this account's registries. */
-  roleArn: Type.Optional(Type.String({ pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$' })),
-  /** Repository prefixes of pull-through-cache rules, so messages can name the upstream. */
-  pullThroughCachePrefixes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._/-]*$' }))),
-}, closed);
+export const EcrRegistrySchema = Type.Object(
+  {
+    accountId: AccountId,
+    regions: Type.Optional(Type.Array(Region, { minItems: 1 })),
+    /** Role assumed (from the default credentials) to read this account's registries. */
+    roleArn: Type.Optional(Type.String({ pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$' })),
+    /** Repository prefixes of pull-through-cache rules, so messages can name the upstream. */
+    pullThroughCachePrefixes: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9._/-]*$' }))),
+  },
+  closed,
+);
 
-export const OciRegistrySchema = Type.Object({
-  /** host[:port] exactly as image references name it. */
-  host: Type.String({ pattern: '^[a-z0-9.-]+(:[0-9]{1,5})?$', description: 'host[:port], lower case' }),
-  /** Plain HTTP instead of HTTPS: only for registries on loopback in tests. */
-  plainHttp: Type.Optional(Type.Boolean()),
-}, closed);
+export const OciRegistrySchema = Type.Object(
+  {
+    /** host[:port] exactly as image references name it. */
+    host: Type.String({ pattern: '^[a-z0-9.-]+(:[0-9]{1,5})?$', description: 'host[:port], lower case' }),
+    /** Plain HTTP instead of HTTPS: only for registries on loopback in tests. */
+    plainHttp: Type.Optional(Type.Boolean()),
+  },
+  closed,
+);
 
-export const TrustStoreSchema = Type.Object({
-  type: Enum(['ca', 'signingAuthority'] as const, 'ca for notary.x509, signingAuthority for AWS Signer'),
-  path: Type.String({ minLength: 1 }),
-  name: Type.Optional(Type.String({ minLength: 1 })),
-}, closed);
+export const TrustStoreSchema = Type.Object(
+  {
+    type: Enum(['ca', 'signingAuthority'] as const, 'ca for notary.x509, signingAuthority for AWS Signer'),
+    path: Type.String({ minLength: 1 }),
+    name: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  closed,
+);
 
-export const SignatureCheckSchema = Type.Object({
-  trustStores: Type.Array(TrustStoreSchema, { minItems: 1 }),
-  trustedIdentities: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
-  revocation: Type.Optional(Enum(['enforce', 'warn', 'skip'] as const, 'revocation mode')),
-  /** indexOrChildren: a signature on the index, or on every platform child, counts.
-   *  allChildren: every platform child must carry its own signature. */
-  multiArch: Type.Optional(Enum(['indexOrChildren', 'allChildren'] as const, 'multi-arch rule')),
-  /** Where ECR images' signatures are read: the ECR API (ListImageReferrers, default) or the
-   *  registry's OCI referrers API with a GetAuthorizationToken password. */
-  source: Type.Optional(Enum(['ecr-api', 'registry'] as const, 'ecr-api | registry')),
-}, closed);
+export const SignatureCheckSchema = Type.Object(
+  {
+    trustStores: Type.Array(TrustStoreSchema, { minItems: 1 }),
+    trustedIdentities: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    revocation: Type.Optional(Enum(['enforce', 'warn', 'skip'] as const, 'revocation mode')),
+    /** indexOrChildren: a signature on the index, or on every platform child, counts.
+     *  allChildren: every platform child must carry its own signature. */
+    multiArch: Type.Optional(Enum(['indexOrChildren', 'allChildren'] as const, 'multi-arch rule')),
+    /** Where ECR images' signatures are read: the ECR API (ListImageReferrers, default) or the
+     *  registry's OCI referrers API with a GetAuthorizationToken password. */
+    source: Type.Optional(Enum(['ecr-api', 'registry'] as const, 'ecr-api | registry')),
+  },
+  closed,
+);
 
-export const ExceptionSchema = Type.Object({
-  id: Type.String({ minLength: 1 }),
-  images: Type.Array(Pattern, { minItems: 1 }),
-  expires: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD (UTC, end of day)' }),
-  reason: Type.String({ minLength: 1 }),
-}, closed);
+export const ExceptionSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    images: Type.Array(Pattern, { minItems: 1 }),
+    expires: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'YYYY-MM-DD (UTC, end of day)' }),
+    reason: Type.String({ minLength: 1 }),
+  },
+  closed,
+);
 
-export const VulnerabilitiesCheckSchema = Type.Object({
-  denySeverities: Type.Optional(Type.Array(Enum(SEVERITIES, 'Inspector severity'), { minItems: 1 })),
-  notScanned: Type.Optional(Enum(['deny', 'warn', 'allow'] as const, 'what an image Inspector has not scanned gets')),
-  exceptions: Type.Optional(Type.Array(ExceptionSchema)),
-  fixAvailableOnly: Type.Optional(Type.Boolean()),
-  minInspectorScore: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
-}, closed);
+export const VulnerabilitiesCheckSchema = Type.Object(
+  {
+    denySeverities: Type.Optional(Type.Array(Enum(SEVERITIES, 'Inspector severity'), { minItems: 1 })),
+    notScanned: Type.Optional(Enum(['deny', 'warn', 'allow'] as const, 'what an image Inspector has not scanned gets')),
+    exceptions: Type.Optional(Type.Array(ExceptionSchema)),
+    fixAvailableOnly: Type.Optional(Type.Boolean()),
+    minInspectorScore: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+  },
+  closed,
+);
 
-export const ChecksSchema = Type.Object({
-  immutability: Type.Optional(Type.Boolean()),
-  signature: Type.Optional(SignatureCheckSchema),
-  vulnerabilities: Type.Optional(VulnerabilitiesCheckSchema),
-}, closed);
+export const ChecksSchema = Type.Object(
+  {
+    immutability: Type.Optional(Type.Boolean()),
+    signature: Type.Optional(SignatureCheckSchema),
+    vulnerabilities: Type.Optional(VulnerabilitiesCheckSchema),
+  },
+  closed,
+);
 
-export const OverrideSchema = Type.Object({
-  name: Type.String({ minLength: 1 }),
-  namespaces: Type.Optional(Type.Array(Pattern, { minItems: 1 })),
-  images: Type.Optional(Type.Array(Pattern, { minItems: 1 })),
-  mode: Type.Optional(Enum(MODES, 'enforce | warn | audit')),
-  onError: Type.Optional(Enum(ON_ERROR, 'deny | allow')),
-  checks: Type.Optional(ChecksSchema),
-}, closed);
+export const OverrideSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    namespaces: Type.Optional(Type.Array(Pattern, { minItems: 1 })),
+    images: Type.Optional(Type.Array(Pattern, { minItems: 1 })),
+    mode: Type.Optional(Enum(MODES, 'enforce | warn | audit')),
+    onError: Type.Optional(Enum(ON_ERROR, 'deny | allow')),
+    checks: Type.Optional(ChecksSchema),
+  },
+  closed,
+);
 
-export const CacheSchema = Type.Object({
-  maxEntries: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 10_000 }),
-  ttlSeconds: Type.Object({
-    /** A tag's digest in a MUTABLE repository: the tag can move, so trust it briefly. */
-    mutableTag: Seconds(15),
-    /** Accepted for compatibility; governs nothing until Pods are pinned to the verified
-     *  digest: ECR lets a tag be reused after its image is deleted, even in an IMMUTABLE
-     *  repository, so every tag's digest is trusted for mutableTag only (facts/ecr.ts). */
-    immutableTag: Seconds(3600),
-    repository: Seconds(300),
-    /** Facts about a digest (manifest, signatures' verdict): content-addressed. */
-    digest: Seconds(3600),
-    revocation: Seconds(300),
-    findings: Seconds(300),
-    notFound: Seconds(10),
-  }, { ...closed, default: {} }),
-  /** A stale fact may be served while it is refreshed, up to this long past its TTL. */
-  staleSeconds: Seconds(300),
-}, { ...closed, default: {} });
+export const CacheSchema = Type.Object(
+  {
+    maxEntries: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 10_000 }),
+    ttlSeconds: Type.Object(
+      {
+        /** A tag's digest in a MUTABLE repository: the tag can move, so trust it briefly. */
+        mutableTag: Seconds(15),
+        /** Accepted for compatibility; governs nothing until Pods are pinned to the verified
+         *  digest: ECR lets a tag be reused after its image is deleted, even in an IMMUTABLE
+         *  repository, so every tag's digest is trusted for mutableTag only (facts/ecr.ts). */
+        immutableTag: Seconds(3600),
+        repository: Seconds(300),
+        /** Facts about a digest (manifest, signatures' verdict): content-addressed. */
+        digest: Seconds(3600),
+        revocation: Seconds(300),
+        findings: Seconds(300),
+        notFound: Seconds(10),
+      },
+      { ...closed, default: {} },
+    ),
+    /** A stale fact may be served while it is refreshed, up to this long past its TTL. */
+    staleSeconds: Seconds(300),
+  },
+  { ...closed, default: {} },
+);
 
-export const AwsSchema = Type.Object({
-  endpoints: Type.Object({
-    ecr: Type.Optional(Url),
-    inspector2: Type.Optional(Url),
-    signer: Type.Optional(Url),
-    /** Signer's data plane (GetRevocationStatus), when it is not data-<signer endpoint host>:
-     *  a VPC endpoint of its own (facts/aws-clients.ts). */
-    signerData: Type.Optional(Url),
-    sts: Type.Optional(Url),
-    /** The ECR registry endpoint (https://<account>.dkr.ecr.<region>.amazonaws.com by default)
-     *  for checks.signature.source: registry. */
-    ecrRegistry: Type.Optional(Url),
-  }, { ...closed, default: {} }),
-  maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
-}, { ...closed, default: {} });
+export const AwsSchema = Type.Object(
+  {
+    endpoints: Type.Object(
+      {
+        ecr: Type.Optional(Url),
+        inspector2: Type.Optional(Url),
+        signer: Type.Optional(Url),
+        /** Signer's data plane (GetRevocationStatus), when it is not data-<signer endpoint host>:
+         *  a VPC endpoint of its own (facts/aws-clients.ts). */
+        signerData: Type.Optional(Url),
+        sts: Type.Optional(Url),
+        /** The ECR registry endpoint (https://<account>.dkr.ecr.<region>.amazonaws.com by default)
+         *  for checks.signature.source: registry. */
+        ecrRegistry: Type.Optional(Url),
+      },
+      { ...closed, default: {} },
+    ),
+    maxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+  },
+  { ...closed, default: {} },
+);
 
-export const PolicySchema = Type.Object({
-  mode: Enum(MODES, 'enforce | warn | audit'),
-  onError: Enum(ON_ERROR, 'deny | allow'),
-  registries: Type.Object({
-    ecr: Type.Array(EcrRegistrySchema, { default: [] }),
-    allow: Type.Array(Pattern, { default: [] }),
-    /** Non-ECR registries read through the OCI distribution API: their images are admitted
-     *  when the digest resolves and, if checks.signature is set, a valid signature is found. */
-    oci: Type.Array(OciRegistrySchema, { default: [] }),
-  }, { ...closed, default: {} }),
-  namespaces: Type.Object({
-    exclude: Type.Array(Pattern, { default: [] }),
-  }, { ...closed, default: {} }),
-  checks: Type.Object(ChecksSchema.properties, { ...closed, default: {} }),
-  overrides: Type.Array(OverrideSchema, { default: [] }),
-  cache: CacheSchema,
-  aws: AwsSchema,
-}, closed);
+export const PolicySchema = Type.Object(
+  {
+    mode: Enum(MODES, 'enforce | warn | audit'),
+    onError: Enum(ON_ERROR, 'deny | allow'),
+    registries: Type.Object(
+      {
+        ecr: Type.Array(EcrRegistrySchema, { default: [] }),
+        allow: Type.Array(Pattern, { default: [] }),
+        /** Non-ECR registries read through the OCI distribution API: their images are admitted
+         *  when the digest resolves and, if checks.signature is set, a valid signature is found. */
+        oci: Type.Array(OciRegistrySchema, { default: [] }),
+      },
+      { ...closed, default: {} },
+    ),
+    namespaces: Type.Object(
+      {
+        exclude: Type.Array(Pattern, { default: [] }),
+      },
+      { ...closed, default: {} },
+    ),
+    checks: Type.Object(ChecksSchema.properties, { ...closed, default: {} }),
+    overrides: Type.Array(OverrideSchema, { default: [] }),
+    cache: CacheSchema,
+    aws: AwsSchema,
+  },
+  closed,
+);
 
 // Defaults for the two enums are set here rather than in the schema so a missing mode reads
 // as "enforce" in one obvious place.

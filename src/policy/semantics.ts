@@ -11,7 +11,6 @@ export interface SemanticProblem {
   readonly message: string;
 }
 
-
 function patterns(list: readonly string[] | undefined, at: Array<string | number>, out: SemanticProblem[], validate = validatePattern): void {
   list?.forEach((p, i) => {
     const why = validate(p);
@@ -35,7 +34,8 @@ function checksProblems(checks: ChecksConfig | undefined, at: Array<string | num
     trust = compiled.trust;
   }
   checks?.vulnerabilities?.exceptions?.forEach((e, i) => {
-    if (!isCalendarDate(e.expires)) out.push({ segments: [...at, 'vulnerabilities', 'exceptions', i, 'expires'], message: `"${e.expires}" is not a calendar date` });
+    if (!isCalendarDate(e.expires))
+      out.push({ segments: [...at, 'vulnerabilities', 'exceptions', i, 'expires'], message: `"${e.expires}" is not a calendar date` });
     patterns(e.images, [...at, 'vulnerabilities', 'exceptions', i, 'images'], out, validateImagePattern);
   });
   return trust;
@@ -61,7 +61,10 @@ export function checkSemantics(policy: PolicyFile): { problems: SemanticProblem[
   const names = new Set<string>();
   policy.overrides.forEach((o, i) => {
     if (RESERVED_OVERRIDE_NAMES.has(o.name.toLowerCase())) {
-      out.push({ segments: ['overrides', i, 'name'], message: `override name "${o.name}" is reserved: it names the base policy in logs, audit annotations and \`check\` output; choose another name` });
+      out.push({
+        segments: ['overrides', i, 'name'],
+        message: `override name "${o.name}" is reserved: it names the base policy in logs, audit annotations and \`check\` output; choose another name`,
+      });
     }
     if (names.has(o.name)) out.push({ segments: ['overrides', i, 'name'], message: `override name "${o.name}" is used twice` });
     names.add(o.name);

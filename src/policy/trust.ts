@@ -55,7 +55,10 @@ export function compileTrust(config: SignatureCheckConfig): { trust?: CompiledTr
     try {
       identities.push(parseTrustedIdentity(id));
     } catch (err) {
-      problems.push({ at: ['trustedIdentities', i], message: `${errorMessage(err)} (use "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN)` });
+      problems.push({
+        at: ['trustedIdentities', i],
+        message: `${errorMessage(err)} (use "*", "x509.subject: <DN>", or an AWS Signer signing-profile or profile-version ARN)`,
+      });
     }
   });
   const trustStores: TrustStore[] = [];

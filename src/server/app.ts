@@ -61,7 +61,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   // not reserved: Fastify answers that 413 itself, unread.
   const bodyBudget = options.bodyBudget ?? createBodyBudget();
   const releases = new WeakMap<object, () => void>();
-  const release = (request: object) => { releases.get(request)?.(); };
+  const release = (request: object) => {
+    releases.get(request)?.();
+  };
   app.addHook('preParsing', async (request, reply, payload) => {
     const header = request.headers['content-length'];
     const declared = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;

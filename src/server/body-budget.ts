@@ -101,10 +101,18 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
       const charge = (cost: number): BodyBudgetError | undefined => {
         const delta = cost - charged;
         if (cost > limit) {
-          return new BodyBudgetError(413, ErrorCodes.BODY_TOO_COSTLY, `request body too costly to parse: its JSON would need about ${mib(cost)} of heap, over the ${mib(limit)} bodies may use`);
+          return new BodyBudgetError(
+            413,
+            ErrorCodes.BODY_TOO_COSTLY,
+            `request body too costly to parse: its JSON would need about ${mib(cost)} of heap, over the ${mib(limit)} bodies may use`,
+          );
         }
         if (held + delta > limit) {
-          return new BodyBudgetError(503, ErrorCodes.BODY_BUDGET_BUSY, `too many large request bodies in flight (${mib(held)} of ${mib(limit)} of heap held); retry`);
+          return new BodyBudgetError(
+            503,
+            ErrorCodes.BODY_BUDGET_BUSY,
+            `too many large request bodies in flight (${mib(held)} of ${mib(limit)} of heap held); retry`,
+          );
         }
         held += delta;
         charged = cost;

@@ -101,7 +101,8 @@ export interface Plan {
 export async function planCertificates(current: CertificateState, liveBundle: string, now: number, settings: CertificateSettings, mint: Minter): Promise<Plan> {
   const changes: string[] = [];
   let state: CertificateState = current;
-  const newServing = async (ca: CertificateAuthority) => mint.serving(ca, settings.hosts, new Date(now), new Date(Math.min(now + settings.servingValidityMs, notAfterMs(ca.cert))));
+  const newServing = async (ca: CertificateAuthority) =>
+    mint.serving(ca, settings.hosts, new Date(now), new Date(Math.min(now + settings.servingValidityMs, notAfterMs(ca.cert))));
 
   if (!state.ca) {
     const ca = await mint.ca(new Date(now), new Date(now + settings.caValidityMs));

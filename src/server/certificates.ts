@@ -60,7 +60,10 @@ export function stateFromSecret(secret: SecretDocument): CertificateState {
   return {
     ...(d['ca.crt'] && d['ca.key'] && { ca: { cert: d['ca.crt'], key: d['ca.key'] } }),
     ...(d['tls.crt'] && d['tls.key'] && { serving: { cert: d['tls.crt'], key: d['tls.key'] } }),
-    ...(d['next-ca.crt'] && d['next-ca.key'] && { next: { cert: d['next-ca.crt'], key: d['next-ca.key'], stagedAt: stagedAt ?? 0, ...(publishedAt !== undefined && { publishedAt }) } }),
+    ...(d['next-ca.crt'] &&
+      d['next-ca.key'] && {
+        next: { cert: d['next-ca.crt'], key: d['next-ca.key'], stagedAt: stagedAt ?? 0, ...(publishedAt !== undefined && { publishedAt }) },
+      }),
     ...(d['previous-ca.crt'] && { previous: { cert: d['previous-ca.crt'], retireAt: retireAt ?? 0 } }),
     ...(a[ROTATE_ANNOTATION] !== undefined && a[ROTATE_ANNOTATION] !== '' && { rotateRequested: true }),
   };
@@ -193,12 +196,14 @@ export function createCertificateManager(options: CertificateManagerOptions): Ce
 
   async function tick(): Promise<void> {
     // One reconciliation at a time per replica; a tick during one joins it.
-    running ??= reconcile().catch((err: unknown) => {
-      status = { ...status, lastError: errorMessage(err) };
-      options.logger?.warn({ err: errorMessage(err) }, 'certificate and webhook registration: will retry');
-    }).finally(() => {
-      running = undefined;
-    });
+    running ??= reconcile()
+      .catch((err: unknown) => {
+        status = { ...status, lastError: errorMessage(err) };
+        options.logger?.warn({ err: errorMessage(err) }, 'certificate and webhook registration: will retry');
+      })
+      .finally(() => {
+        running = undefined;
+      });
     return running;
   }
 

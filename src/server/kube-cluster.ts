@@ -84,11 +84,15 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
       // cainjector own the rest).
       const ops: object[] = [{ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion }];
       for (let i = 0; i < count; i++) {
-        if (change.caBundle !== undefined) ops.push({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: Buffer.from(change.caBundle).toString('base64') });
+        if (change.caBundle !== undefined)
+          ops.push({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: Buffer.from(change.caBundle).toString('base64') });
         if (change.failurePolicy !== undefined) ops.push({ op: 'add', path: `/webhooks/${i}/failurePolicy`, value: change.failurePolicy });
       }
       try {
-        await admission.patchValidatingWebhookConfiguration({ name: configuration, body: ops, fieldManager: FIELD_MANAGER }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+        await admission.patchValidatingWebhookConfiguration(
+          { name: configuration, body: ops, fieldManager: FIELD_MANAGER },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        );
         return true;
       } catch (err) {
         // 409: changed since read; 422: the test op failed (the same, said by the JSON patch).

@@ -25,7 +25,12 @@ export interface ListenAddresses {
  * Listens on `host`; for ALL_ADDRESSES (or `addresses.any6`), dual-stack, falling back to IPv4
  * where the host has no IPv6. Returns the host actually bound.
  */
-export async function listenOn(app: Listener, port: number, host: string, addresses: ListenAddresses = { any6: ALL_ADDRESSES, any4: '0.0.0.0' }): Promise<string> {
+export async function listenOn(
+  app: Listener,
+  port: number,
+  host: string,
+  addresses: ListenAddresses = { any6: ALL_ADDRESSES, any4: '0.0.0.0' },
+): Promise<string> {
   if (host !== addresses.any6) {
     await app.listen({ port, host });
     return host;

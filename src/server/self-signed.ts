@@ -11,7 +11,10 @@ const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const BACKDATE_MS = 60_000;
 
 function pemOf(label: string, der: ArrayBuffer): string {
-  return `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END ${label}-----\n`;
 }
 
 async function exportKey(key: webcrypto.CryptoKey): Promise<string> {
@@ -39,7 +42,12 @@ export interface CertificateAuthority {
 export async function createCertificateAuthority(options: { commonName: string; notBefore: Date; notAfter: Date }): Promise<CertificateAuthority> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: `CN=${options.commonName}`, notBefore: new Date(options.notBefore.getTime() - BACKDATE_MS), notAfter: options.notAfter, keys, signingAlgorithm: ALG,
+    serialNumber: serial(),
+    name: `CN=${options.commonName}`,
+    notBefore: new Date(options.notBefore.getTime() - BACKDATE_MS),
+    notAfter: options.notAfter,
+    keys,
+    signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -50,18 +58,28 @@ export async function createCertificateAuthority(options: { commonName: string; 
 }
 
 /** A serving certificate for `hosts` (DNS names or IP addresses) signed by `ca`. */
-export async function issueServingCertificate(ca: CertificateAuthority, options: { hosts: readonly string[]; notBefore: Date; notAfter: Date }): Promise<KeyPair> {
+export async function issueServingCertificate(
+  ca: CertificateAuthority,
+  options: { hosts: readonly string[]; notBefore: Date; notAfter: Date },
+): Promise<KeyPair> {
   const caCert = new x509.X509Certificate(ca.cert);
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const leaf = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(), subject: `CN=${options.hosts[0] ?? 'localhost'}`, issuer: caCert.subject,
-    notBefore: new Date(options.notBefore.getTime() - BACKDATE_MS), notAfter: options.notAfter,
-    publicKey: keys.publicKey, signingKey: await importKey(ca.key), signingAlgorithm: ALG,
+    serialNumber: serial(),
+    subject: `CN=${options.hosts[0] ?? 'localhost'}`,
+    issuer: caCert.subject,
+    notBefore: new Date(options.notBefore.getTime() - BACKDATE_MS),
+    notAfter: options.notAfter,
+    publicKey: keys.publicKey,
+    signingKey: await importKey(ca.key),
+    signingAlgorithm: ALG,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(options.hosts.map((h) => (/^[\d.]+$|:/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }))),
+      new x509.SubjectAlternativeNameExtension(
+        options.hosts.map((h) => (/^[\d.]+$|:/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h })),
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],
   });

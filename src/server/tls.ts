@@ -11,9 +11,15 @@ import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
 export const TLS_OPTIONS: SecureContextOptions = {
   minVersion: 'TLSv1.2',
   ciphers: [
-    'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
-    'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
   ].join(':'),
   honorCipherOrder: true,
 };
@@ -33,7 +39,9 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair {
   try {
     createSecureContext({ ...TLS_OPTIONS, ...pair }); // fails on a mismatched or malformed pair
   } catch (err) {
-    throw new AdmissionError(ErrorCodes.TLS_INVALID, `TLS certificate ${certPath} and key ${keyPath} are not a usable pair: ${errorMessage(err)}`, { cause: err });
+    throw new AdmissionError(ErrorCodes.TLS_INVALID, `TLS certificate ${certPath} and key ${keyPath} are not a usable pair: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   return pair;
 }
@@ -43,7 +51,12 @@ export function fingerprint(pair: KeyPair): string {
 }
 
 /** Polls the files and swaps the server's secure context when they change. Returns a stop function. */
-export function watchKeyPair(server: HttpsServer, paths: { certPath: string; keyPath: string }, initial: KeyPair, options: { intervalMs: number; logger?: Logger; onReload?: (fp: string, pair: KeyPair) => void }): () => void {
+export function watchKeyPair(
+  server: HttpsServer,
+  paths: { certPath: string; keyPath: string },
+  initial: KeyPair,
+  options: { intervalMs: number; logger?: Logger; onReload?: (fp: string, pair: KeyPair) => void },
+): () => void {
   let current = fingerprint(initial);
   const timer = setInterval(() => {
     let pair: KeyPair;

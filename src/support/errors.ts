@@ -72,18 +72,39 @@ export const ErrorCodes = {
 type Registry = typeof ErrorCodes;
 export type ErrorCode = Registry[keyof Registry];
 
-export type AdmissionErrorCode = Registry['USAGE' | 'CONFIG_INVALID' | 'CONFIG_READ' | 'TLS_INVALID' | 'REFERENCE_INVALID' | 'REVIEW_INVALID' | 'OBJECT_INVALID'];
+export type AdmissionErrorCode = Registry[
+  'USAGE' | 'CONFIG_INVALID' | 'CONFIG_READ' | 'TLS_INVALID' | 'REFERENCE_INVALID' | 'REVIEW_INVALID' | 'OBJECT_INVALID'];
 export type BodyBudgetErrorCode = Registry['BODY_TOO_COSTLY' | 'BODY_BUDGET_BUSY'];
 export type FactErrorCode = Registry[
-  | 'IMAGE_NOT_FOUND' | 'REPOSITORY_NOT_FOUND' | 'IMAGE_ARCHIVED' | 'IMAGE_ACTIVATING' | 'TAG_DIGEST_MISMATCH' | 'INVALID_MANIFEST'
-  | 'ACCESS_DENIED' | 'THROTTLED' | 'TIMEOUT' | 'AWS_ERROR'
-];
+  | 'IMAGE_NOT_FOUND'
+  | 'REPOSITORY_NOT_FOUND'
+  | 'IMAGE_ARCHIVED'
+  | 'IMAGE_ACTIVATING'
+  | 'TAG_DIGEST_MISMATCH'
+  | 'INVALID_MANIFEST'
+  | 'ACCESS_DENIED'
+  | 'THROTTLED'
+  | 'TIMEOUT'
+  | 'AWS_ERROR'];
 export type NotationErrorCode = Registry['TRUST_STORE_INVALID' | 'TRUSTED_IDENTITY_INVALID'];
 export type RejectionCode = Registry[
-  | 'PARSE' | 'UNSUPPORTED_ALGORITHM' | 'INTEGRITY' | 'TARGET_MISMATCH' | 'INVALID_CHAIN' | 'UNTRUSTED_CHAIN'
-  | 'WRONG_TRUST_STORE_TYPE' | 'UNTRUSTED_IDENTITY' | 'EXPIRED' | 'CERT_VALIDITY' | 'CRITICAL_HEADER' | 'UNSUPPORTED_PLUGIN'
-  | 'REVOKED' | 'REVOCATION_ERROR' | 'REVOCATION_UNSUPPORTED' | 'ABORTED' | 'INTERNAL'
-];
+  | 'PARSE'
+  | 'UNSUPPORTED_ALGORITHM'
+  | 'INTEGRITY'
+  | 'TARGET_MISMATCH'
+  | 'INVALID_CHAIN'
+  | 'UNTRUSTED_CHAIN'
+  | 'WRONG_TRUST_STORE_TYPE'
+  | 'UNTRUSTED_IDENTITY'
+  | 'EXPIRED'
+  | 'CERT_VALIDITY'
+  | 'CRITICAL_HEADER'
+  | 'UNSUPPORTED_PLUGIN'
+  | 'REVOKED'
+  | 'REVOCATION_ERROR'
+  | 'REVOCATION_UNSUPPORTED'
+  | 'ABORTED'
+  | 'INTERNAL'];
 
 export class AdmissionError extends Error {
   readonly code: AdmissionErrorCode;

@@ -46,7 +46,6 @@ export class AbortedError extends Error {
   }
 }
 
-
 /** What a remembered failure keeps: its class, code and message, not its cause nor its
  *  captured stack. An AWS SDK exception holds the whole HTTP response (~13 KB), and a full
  *  cache of "repository not found" answers held that 10,000 times over (168 MB, near the
@@ -157,7 +156,8 @@ export class FactCache {
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
-        if (ttl !== undefined && ttl > 0) this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0 }, { ttl });
+        if (ttl !== undefined && ttl > 0)
+          this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0 }, { ttl });
         throw error;
       } finally {
         // Calls inside the load carry the same deadline and can time out a moment before

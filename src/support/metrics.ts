@@ -35,24 +35,54 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   // nodejs_heap_size_used_bytes, ...), so the usual Node.js dashboards and alerts work as they are.
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const buildInfo = new Gauge({ name: 'ecr_admission_build_info', help: 'Always 1: the version running and its Node.js', labelNames: ['version', 'node_version'], registers });
+  const buildInfo = new Gauge({
+    name: 'ecr_admission_build_info',
+    help: 'Always 1: the version running and its Node.js',
+    labelNames: ['version', 'node_version'],
+    registers,
+  });
   buildInfo.set({ version: packageVersion(), node_version: process.version }, 1);
   return {
     registry,
-    admissions: new Counter({ name: 'ecr_admission_admissions_total', help: 'Admission reviews answered, by kind, operation, result (allow, deny, warn, audit, invalid) and dry_run', labelNames: ['kind', 'operation', 'result', 'dry_run'], registers }),
+    admissions: new Counter({
+      name: 'ecr_admission_admissions_total',
+      help: 'Admission reviews answered, by kind, operation, result (allow, deny, warn, audit, invalid) and dry_run',
+      labelNames: ['kind', 'operation', 'result', 'dry_run'],
+      registers,
+    }),
     decisionSeconds: new Histogram({
-      name: 'ecr_admission_decision_duration_seconds', help: 'Time from request to decision', labelNames: ['kind'], registers,
+      name: 'ecr_admission_decision_duration_seconds',
+      help: 'Time from request to decision',
+      labelNames: ['kind'],
+      registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
     checkResults: new Counter({ name: 'ecr_admission_check_results_total', help: 'Per-image check results', labelNames: ['check', 'status'], registers }),
-    awsCalls: new Counter({ name: 'ecr_admission_aws_calls_total', help: 'AWS API calls by service, operation and outcome', labelNames: ['service', 'operation', 'outcome'], registers }),
+    awsCalls: new Counter({
+      name: 'ecr_admission_aws_calls_total',
+      help: 'AWS API calls by service, operation and outcome',
+      labelNames: ['service', 'operation', 'outcome'],
+      registers,
+    }),
     awsCallSeconds: new Histogram({
-      name: 'ecr_admission_aws_call_duration_seconds', help: 'AWS API call latency, retries included, by service and operation', labelNames: ['service', 'operation'], registers,
+      name: 'ecr_admission_aws_call_duration_seconds',
+      help: 'AWS API call latency, retries included, by service and operation',
+      labelNames: ['service', 'operation'],
+      registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
-    cacheEvents: new Counter({ name: 'ecr_admission_cache_events_total', help: 'Cache hits, misses, coalesced waits, stale serves, by fact', labelNames: ['fact', 'event'], registers }),
+    cacheEvents: new Counter({
+      name: 'ecr_admission_cache_events_total',
+      help: 'Cache hits, misses, coalesced waits, stale serves, by fact',
+      labelNames: ['fact', 'event'],
+      registers,
+    }),
     cacheEntries: new Gauge({ name: 'ecr_admission_cache_entries', help: 'Entries held in the fact cache', labelNames: ['fact'], registers }),
     policyReloads: new Counter({ name: 'ecr_admission_policy_reloads_total', help: 'Policy file reloads by outcome', labelNames: ['outcome'], registers }),
-    certificateNotAfter: new Gauge({ name: 'ecr_admission_certificate_not_after_seconds', help: 'Unix time of the notAfter of the serving certificate this process serves', registers }),
+    certificateNotAfter: new Gauge({
+      name: 'ecr_admission_certificate_not_after_seconds',
+      help: 'Unix time of the notAfter of the serving certificate this process serves',
+      registers,
+    }),
   };
 }

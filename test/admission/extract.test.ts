@@ -5,11 +5,7 @@ import { ADMISSION_FIXTURES, loadAdmissionReview, type AdmissionFixtureName } fr
 import { ECR } from '../fixtures/policy.ts';
 
 const MIGRATE_DIGEST = `sha256:3c4c1f42a89e${'0'.repeat(52)}`;
-const WORKLOAD = [
-  `initContainer migrate ${ECR}/web-migrate:1.4.2`,
-  `container app ${ECR}/web:1.4.2`,
-  `container sidecar ${ECR}/envoy:1.30.2`,
-];
+const WORKLOAD = [`initContainer migrate ${ECR}/web-migrate:1.4.2`, `container app ${ECR}/web:1.4.2`, `container sidecar ${ECR}/envoy:1.30.2`];
 
 const EXPECTED: Record<Exclude<AdmissionFixtureName, 'deployment-delete' | 'configmap-create'>, string[]> = {
   'pod-create': [
@@ -50,14 +46,33 @@ t.test('every workload fixture yields its images with the right container kinds'
       t.fail(`${name}: ${JSON.stringify(got)}`);
       continue;
     }
-    t.same(got.images.map((i) => `${i.containerKind} ${i.containerName} ${i.image}`), want, name);
+    t.same(
+      got.images.map((i) => `${i.containerKind} ${i.containerName} ${i.image}`),
+      want,
+      name,
+    );
   }
 });
 
 t.test('every fixture is used and every handled kind has a fixture', async (t) => {
-  const kinds = new Set(ADMISSION_FIXTURES.map((n) => { const k = loadAdmissionReview(n).request.kind; return `${k.group}/${k.kind}`; }));
+  const kinds = new Set(
+    ADMISSION_FIXTURES.map((n) => {
+      const k = loadAdmissionReview(n).request.kind;
+      return `${k.group}/${k.kind}`;
+    }),
+  );
   for (const k of HANDLED_KINDS) t.ok(kinds.has(`${k.group}/${k.kind}`), `fixture for ${k.group || 'core'}/${k.kind}`);
-  t.same(HANDLED_KINDS.map((k) => k.kind).sort(), ['CronJob', 'DaemonSet', 'Deployment', 'Job', 'Pod', 'PodTemplate', 'ReplicaSet', 'ReplicationController', 'StatefulSet']);
+  t.same(HANDLED_KINDS.map((k) => k.kind).sort(), [
+    'CronJob',
+    'DaemonSet',
+    'Deployment',
+    'Job',
+    'Pod',
+    'PodTemplate',
+    'ReplicaSet',
+    'ReplicationController',
+    'StatefulSet',
+  ]);
 });
 
 t.test('kinds are matched by API group as well as kind', async (t) => {
@@ -80,10 +95,22 @@ t.test('malformed objects give an error, never a throw', async (t) => {
     ['CronJob with a list for jobTemplate', 'batch', 'CronJob', { spec: { jobTemplate: [] } }, /no spec\.jobTemplate object/],
     ['containers not a list', '', 'Pod', { spec: { containers: { name: 'a', image: 'x' } } }, /spec\.containers is not a list/],
     ['container not an object', '', 'Pod', { spec: { containers: ['nginx'] } }, /spec\.containers\[0\] is not an object/],
-    ['container without image', 'apps', 'Deployment', { spec: { template: { spec: { containers: [{ name: 'a' }] } } } }, /spec\.template\.spec\.containers\[0\] has no image string/],
+    [
+      'container without image',
+      'apps',
+      'Deployment',
+      { spec: { template: { spec: { containers: [{ name: 'a' }] } } } },
+      /spec\.template\.spec\.containers\[0\] has no image string/,
+    ],
     ['image not a string', '', 'Pod', { spec: { containers: [{ name: 'a', image: 42 }] } }, /has no image string/],
     ['empty image', '', 'Pod', { spec: { containers: [{ name: 'a', image: '' }] } }, /has no image string/],
-    ['bad init container after good containers', '', 'Pod', { spec: { containers: [{ name: 'a', image: 'x' }], initContainers: [{ name: 'b', image: null }] } }, /initContainers\[0\] has no image string/],
+    [
+      'bad init container after good containers',
+      '',
+      'Pod',
+      { spec: { containers: [{ name: 'a', image: 'x' }], initContainers: [{ name: 'b', image: null }] } },
+      /initContainers\[0\] has no image string/,
+    ],
     ['ephemeralContainers not a list', '', 'Pod', { spec: { containers: [], ephemeralContainers: 'busybox' } }, /ephemeralContainers is not a list/],
   ];
   for (const [label, group, kind, object, why] of cases) {
@@ -107,8 +134,18 @@ t.test('a nameless container is named by position; null lists are empty', async 
 
 t.test('property: any value for any handled kind returns a result and never throws', async (t) => {
   const kinds = HANDLED_KINDS;
-  const container = fc.record({ name: fc.oneof(fc.string(), fc.constant(undefined)), image: fc.oneof(fc.string(), fc.integer(), fc.constant(null)) }, { requiredKeys: [] });
-  const podSpec = fc.record({ containers: fc.oneof(fc.array(container), fc.anything()), initContainers: fc.oneof(fc.array(container), fc.anything()), ephemeralContainers: fc.anything() }, { requiredKeys: [] });
+  const container = fc.record(
+    { name: fc.oneof(fc.string(), fc.constant(undefined)), image: fc.oneof(fc.string(), fc.integer(), fc.constant(null)) },
+    { requiredKeys: [] },
+  );
+  const podSpec = fc.record(
+    {
+      containers: fc.oneof(fc.array(container), fc.anything()),
+      initContainers: fc.oneof(fc.array(container), fc.anything()),
+      ephemeralContainers: fc.anything(),
+    },
+    { requiredKeys: [] },
+  );
   const object = fc.oneof(
     fc.anything(),
     fc.record({ spec: podSpec }),
@@ -116,11 +153,14 @@ t.test('property: any value for any handled kind returns a result and never thro
     fc.record({ template: fc.record({ spec: fc.anything() }) }),
     fc.record({ spec: fc.record({ jobTemplate: fc.record({ spec: fc.record({ template: fc.record({ spec: podSpec }) }) }) }) }),
   );
-  fc.assert(fc.property(fc.integer({ min: 0, max: kinds.length - 1 }), object, (i, o) => {
-    const k = kinds[i]!;
-    const got = extractImages(k.group, k.kind, o);
-    if (!got.handled) return false;
-    return 'error' in got ? typeof got.error === 'string' : got.images.every((c) => typeof c.image === 'string' && c.image !== '');
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: kinds.length - 1 }), object, (i, o) => {
+      const k = kinds[i]!;
+      const got = extractImages(k.group, k.kind, o);
+      if (!got.handled) return false;
+      return 'error' in got ? typeof got.error === 'string' : got.images.every((c) => typeof c.image === 'string' && c.image !== '');
+    }),
+    { numRuns: 2000 },
+  );
   t.pass('2000 generated objects');
 });

@@ -12,14 +12,24 @@ import { compileText, silentLogger } from '../fixtures/policy.ts';
 
 const OPT_OUT = 'ecr-admission.io/ignore';
 const OPT_IN = 'ecr-admission.io/enforce';
-const ENV = { ECR_ADMISSION_OPT_OUT_LABEL: OPT_OUT, ECR_ADMISSION_LABEL_EDITOR_GROUPS: '["platform-admins"]', ECR_ADMISSION_LABEL_EDITOR_USERS: '["arn:aws:iam::111122223333:role/admin"]' };
+const ENV = {
+  ECR_ADMISSION_OPT_OUT_LABEL: OPT_OUT,
+  ECR_ADMISSION_LABEL_EDITOR_GROUPS: '["platform-admins"]',
+  ECR_ADMISSION_LABEL_EDITOR_USERS: '["arn:aws:iam::111122223333:role/admin"]',
+};
 // team-a is excluded by the policy: the guard still applies (a Namespace's labels decide its scope).
 const POLICY = 'mode: enforce\nnamespaces:\n  exclude: [team-a]\n';
 
 function webhook(t: { teardown(fn: () => unknown): void }, guard: NamespaceLabelGuard | undefined) {
   const policy = compileText(POLICY);
   const metrics = createMetrics();
-  const reviewer = createReviewer({ policy: () => policy, checks: [originCheck], budgetMs: 2000, logger: silentLogger, ...(guard && { namespaceLabels: guard }) });
+  const reviewer = createReviewer({
+    policy: () => policy,
+    checks: [originCheck],
+    budgetMs: 2000,
+    logger: silentLogger,
+    ...(guard && { namespaceLabels: guard }),
+  });
   const app = buildWebhookApp({ reviewer, logger: silentLogger, metrics });
   t.teardown(() => app.close());
   return async (review: object) => {
@@ -28,15 +38,29 @@ function webhook(t: { teardown(fn: () => unknown): void }, guard: NamespaceLabel
   };
 }
 
-const namespace = (labels?: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', uid: 'e1f0d2c4-0000-4000-8000-000000000001', ...(labels && { labels: { 'kubernetes.io/metadata.name': 'team-a', ...labels } }) } });
+const namespace = (labels?: Record<string, string>) => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name: 'team-a', uid: 'e1f0d2c4-0000-4000-8000-000000000001', ...(labels && { labels: { 'kubernetes.io/metadata.name': 'team-a', ...labels } }) },
+});
 
 function review(operation: 'CREATE' | 'UPDATE', object: object, oldObject: object | null, userInfo: unknown) {
   return {
-    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
     request: {
-      uid: '705ab4f5-6393-11e8-b7cc-42010a800002', kind: { group: '', version: 'v1', kind: 'Namespace' }, resource: { group: '', version: 'v1', resource: 'namespaces' },
-      requestKind: { group: '', version: 'v1', kind: 'Namespace' }, name: 'team-a', namespace: 'team-a', operation, userInfo,
-      object, oldObject, dryRun: false, options: { apiVersion: 'meta.k8s.io/v1', kind: operation === 'CREATE' ? 'CreateOptions' : 'UpdateOptions' },
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind: { group: '', version: 'v1', kind: 'Namespace' },
+      resource: { group: '', version: 'v1', resource: 'namespaces' },
+      requestKind: { group: '', version: 'v1', kind: 'Namespace' },
+      name: 'team-a',
+      namespace: 'team-a',
+      operation,
+      userInfo,
+      object,
+      oldObject,
+      dryRun: false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: operation === 'CREATE' ? 'CreateOptions' : 'UpdateOptions' },
     },
   };
 }
@@ -50,7 +74,10 @@ t.test('setting the opt-out label: denied to others, allowed to the editors', as
   const created = await send(review('CREATE', namespace({ [OPT_OUT]: 'true' }), null, developer));
   t.equal(created.allowed, false, 'a CREATE with the label, by a developer');
   t.equal(created.status?.code, 403);
-  t.match(created.status?.message, /ecr-admission denied Namespace team-a: ecr-admission\.io\/ignore=true set would switch the image checks off for it; dev@example\.com may not \(allowed: groups platform-admins; users arn:aws:iam::111122223333:role\/admin\)/);
+  t.match(
+    created.status?.message,
+    /ecr-admission denied Namespace team-a: ecr-admission\.io\/ignore=true set would switch the image checks off for it; dev@example\.com may not \(allowed: groups platform-admins; users arn:aws:iam::111122223333:role\/admin\)/,
+  );
   t.equal(created.auditAnnotations?.['decision'], 'deny');
 
   const added = await send(review('UPDATE', namespace({ [OPT_OUT]: 'true', team: 'a' }), namespace({ team: 'a' }), developer));
@@ -62,7 +89,7 @@ t.test('setting the opt-out label: denied to others, allowed to the editors', as
   t.equal((await send(review('CREATE', namespace({ [OPT_OUT]: 'true' }), null, adminRole))).allowed, true, 'allowed to the listed user');
 });
 
-t.test('changes that keep the checks are not the guard\'s business', async (t) => {
+t.test("changes that keep the checks are not the guard's business", async (t) => {
   const send = webhook(t, namespaceLabelGuardFromEnv(ENV));
   for (const [name, r] of [
     ['a CREATE without the label', review('CREATE', namespace({ team: 'a' }), null, developer)],
@@ -81,7 +108,7 @@ t.test('optIn mode: taking the opt-in label off is guarded too', async (t) => {
   const removed = await send(review('UPDATE', namespace({ team: 'a' }), namespace({ [OPT_IN]: 'true', team: 'a' }), developer));
   t.equal(removed.allowed, false);
   t.match(removed.status?.message, /ecr-admission\.io\/enforce=true removed/);
-  t.equal((await send(review('UPDATE', namespace({ [OPT_IN]: 'true' }), namespace({}), developer))).allowed, true, 'adding it (more checks) is anyone\'s');
+  t.equal((await send(review('UPDATE', namespace({ [OPT_IN]: 'true' }), namespace({}), developer))).allowed, true, "adding it (more checks) is anyone's");
   t.equal((await send(review('UPDATE', namespace({}), namespace({ [OPT_IN]: 'true' }), admin))).allowed, true, 'an editor may remove it');
 });
 
@@ -107,9 +134,15 @@ t.test('without an opt-out label, Namespace requests are not checked', async (t)
   t.equal(response.auditAnnotations?.['decision'], 'skipped');
 });
 
-t.test('the guard\'s settings are checked at start', async (t) => {
-  t.throws(() => namespaceLabelGuardFromEnv({ ...ENV, ECR_ADMISSION_LABEL_EDITOR_GROUPS: 'platform-admins' }), /ECR_ADMISSION_LABEL_EDITOR_GROUPS must be a JSON array/);
-  t.throws(() => namespaceLabelGuardFromEnv({ ...ENV, ECR_ADMISSION_LABEL_EDITOR_USERS: '[1]' }), /ECR_ADMISSION_LABEL_EDITOR_USERS must be a JSON array of at most 256 non-empty strings/);
+t.test("the guard's settings are checked at start", async (t) => {
+  t.throws(
+    () => namespaceLabelGuardFromEnv({ ...ENV, ECR_ADMISSION_LABEL_EDITOR_GROUPS: 'platform-admins' }),
+    /ECR_ADMISSION_LABEL_EDITOR_GROUPS must be a JSON array/,
+  );
+  t.throws(
+    () => namespaceLabelGuardFromEnv({ ...ENV, ECR_ADMISSION_LABEL_EDITOR_USERS: '[1]' }),
+    /ECR_ADMISSION_LABEL_EDITOR_USERS must be a JSON array of at most 256 non-empty strings/,
+  );
   t.throws(() => namespaceLabelGuardFromEnv({ ...ENV, ECR_ADMISSION_OPT_OUT_LABEL: 'not a label' }), /is not a label key/);
   t.same([...namespaceLabelGuardFromEnv(ENV)!.groups], ['platform-admins']);
 });

@@ -18,7 +18,14 @@ t.test('a CREATE of allowed images is allowed, with per-image audit annotations'
   t.equal(out.response.status, undefined);
   t.equal(out.images.length, 3);
   const annotated = JSON.parse(out.response.auditAnnotations?.images ?? '[]') as Array<{ container: string; results: Record<string, string> }>;
-  t.same(annotated.map((i) => [i.container, i.results.origin]), [['migrate', 'pass'], ['app', 'pass'], ['sidecar', 'pass']]);
+  t.same(
+    annotated.map((i) => [i.container, i.results.origin]),
+    [
+      ['migrate', 'pass'],
+      ['app', 'pass'],
+      ['sidecar', 'pass'],
+    ],
+  );
   t.equal(out.response.auditAnnotations?.decision, 'allow');
 });
 
@@ -29,7 +36,10 @@ t.test('a CREATE from a registry the policy does not allow is denied with the DE
   t.equal(out.response.allowed, false);
   t.equal(out.response.status?.code, 403);
   t.equal(out.response.status?.message.split('\n')[0], 'ecr-admission denied Pod team-a/web-7d9c5b8f6-x2k4q: 1 of 3 images failed');
-  t.match(out.response.status?.message, /\n- container "log-shipper" docker\.io\/fluent\/fluent-bit:3\.0\.7: \[origin\] registry docker\.io is not allowed\. Use an image from an allowed registry: ECR 111122223333 \(us-east-1, us-west-2\); non-ECR registry\.k8s\.io\/pause:\*\.$/);
+  t.match(
+    out.response.status?.message,
+    /\n- container "log-shipper" docker\.io\/fluent\/fluent-bit:3\.0\.7: \[origin\] registry docker\.io is not allowed\. Use an image from an allowed registry: ECR 111122223333 \(us-east-1, us-west-2\); non-ECR registry\.k8s\.io\/pause:\*\.$/,
+  );
 });
 
 t.test('DELETE, CONNECT and subresources other than ephemeralcontainers are allowed without checks', async (t) => {
@@ -47,20 +57,26 @@ t.test('DELETE, CONNECT and subresources other than ephemeralcontainers are allo
   t.equal((await reviewer.review(requestOf(connect))).response.allowed, true);
 });
 
-t.test('pods/ephemeralcontainers is checked: the debug container\'s image is denied', async (t) => {
+t.test("pods/ephemeralcontainers is checked: the debug container's image is denied", async (t) => {
   const reviewer = reviewerFor(FIXTURE_POLICY);
   const out = await reviewer.review(requestOf(loadAdmissionReview('pod-ephemeralcontainers-update')));
   t.equal(out.result, 'deny');
   const checked = out.images.map((i) => i.container.image);
   t.ok(checked.includes('docker.io/library/busybox:1.36'), 'the image the update adds is checked');
-  t.notOk(checked.some((i) => i.includes('@sha256:')), 'an unchanged digest reference is not checked again');
-  t.same(checked.filter((i) => !i.includes('busybox')), [`${ECR}/web:1.4.2`, 'docker.io/fluent/fluent-bit:3.0.7'],
-    'unchanged tags are checked again: no fact cache vouches for their digest (a tag can be reused)');
+  t.notOk(
+    checked.some((i) => i.includes('@sha256:')),
+    'an unchanged digest reference is not checked again',
+  );
+  t.same(
+    checked.filter((i) => !i.includes('busybox')),
+    [`${ECR}/web:1.4.2`, 'docker.io/fluent/fluent-bit:3.0.7'],
+    'unchanged tags are checked again: no fact cache vouches for their digest (a tag can be reused)',
+  );
   t.match(out.response.status?.message, /^ecr-admission denied Pod team-a\/web-7d9c5b8f6-x2k4q: 2 of 3 images failed\n/);
   t.match(out.response.status?.message, /\n- ephemeralContainer "debugger-7mvkq" docker\.io\/library\/busybox:1\.36: \[origin\]/);
 });
 
-t.test('excluded namespaces, including the webhook\'s own, are allowed without checks', async (t) => {
+t.test("excluded namespaces, including the webhook's own, are allowed without checks", async (t) => {
   const reviewer = reviewerFor(`${DENY_ALL}namespaces:\n  exclude: ["team-*"]\n`, { ownNamespace: 'ecr-admission' });
   const out = await reviewer.review(requestOf(loadAdmissionReview('pod-create')));
   t.same([out.result, out.response.allowed, out.why], ['skipped', true, 'namespace team-a is excluded']);
@@ -73,7 +89,8 @@ t.test('excluded namespaces, including the webhook\'s own, are allowed without c
 /** `review` with every image of its object and oldObject turned into a digest reference. */
 function pinned(review: ReturnType<typeof loadAdmissionReview>): ReturnType<typeof loadAdmissionReview> {
   for (const o of [review.request.object, review.request.oldObject]) {
-    const spec = (o as { spec?: { template?: { spec?: { containers?: Array<{ image: string }>; initContainers?: Array<{ image: string }> } } } } | null)?.spec?.template?.spec;
+    const spec = (o as { spec?: { template?: { spec?: { containers?: Array<{ image: string }>; initContainers?: Array<{ image: string }> } } } } | null)?.spec
+      ?.template?.spec;
     for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? [])]) c.image = `${c.image.replace(/:[^:/]+$/, '')}@sha256:${'a'.repeat(64)}`;
   }
   return review;
@@ -104,7 +121,9 @@ t.test('annotations and ownerReferences claiming a check was done change nothing
   const object = review.request.object!;
   object.metadata.annotations = { ...object.metadata.annotations, ...forged };
   (object.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata.annotations = forged;
-  object.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'trusted', uid: '00000000-0000-4000-8000-000000000000', controller: true }];
+  object.metadata.ownerReferences = [
+    { apiVersion: 'apps/v1', kind: 'Deployment', name: 'trusted', uid: '00000000-0000-4000-8000-000000000000', controller: true },
+  ];
   const spec = (object.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec;
   spec.containers[0]!.image = 'evil.example.com/web:1.5.0';
   const out = await reviewer.review(requestOf(review));
@@ -114,12 +133,22 @@ t.test('annotations and ownerReferences claiming a check was done change nothing
 
 t.test('an UPDATE that adds an image checks only the new image', async (t) => {
   const seen: string[] = [];
-  const recording: Check = { id: 'digest', needs: ['origin'], enabled: () => true, run: async (ctx) => { seen.push(ctx.image.ref.original); return pass('digest'); } };
+  const recording: Check = {
+    id: 'digest',
+    needs: ['origin'],
+    enabled: () => true,
+    run: async (ctx) => {
+      seen.push(ctx.image.ref.original);
+      return pass('digest');
+    },
+  };
   const reviewer = reviewerFor(ECR_ONLY, { checks: [originCheck, recording] });
   const review = loadAdmissionReview('deployment-update-image');
   // sidecar and migrate are unchanged digest references: only app's new image is checked.
   for (const o of [review.request.object!, review.request.oldObject!]) {
-    const spec = (o.spec as { template: { spec: { containers: Array<{ name: string; image: string }>; initContainers?: Array<{ name: string; image: string }> } } }).template.spec;
+    const spec = (
+      o.spec as { template: { spec: { containers: Array<{ name: string; image: string }>; initContainers?: Array<{ name: string; image: string }> } } }
+    ).template.spec;
     for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
       if (c.name !== 'app') c.image = `${c.image.replace(/:[^:/]+$/, '')}@sha256:${'b'.repeat(64)}`;
     }
@@ -127,7 +156,10 @@ t.test('an UPDATE that adds an image checks only the new image', async (t) => {
   const out = await reviewer.review(requestOf(review));
   t.equal(out.result, 'allow');
   t.same(seen, [`${ECR}/web:1.5.0`]);
-  t.same(out.images.map((i) => i.container.containerName), ['app']);
+  t.same(
+    out.images.map((i) => i.container.containerName),
+    ['app'],
+  );
 
   seen.length = 0;
   await reviewer.review(requestOf(loadAdmissionReview('deployment-update-image')));
@@ -136,7 +168,15 @@ t.test('an UPDATE that adds an image checks only the new image', async (t) => {
 
 t.test('the same image in several containers is checked once', async (t) => {
   let runs = 0;
-  const counting: Check = { id: 'digest', needs: [], enabled: () => true, run: async () => { runs++; return pass('digest'); } };
+  const counting: Check = {
+    id: 'digest',
+    needs: [],
+    enabled: () => true,
+    run: async () => {
+      runs++;
+      return pass('digest');
+    },
+  };
   const reviewer = reviewerFor(ECR_ONLY, { checks: [originCheck, counting] });
   const review = loadAdmissionReview('pod-create');
   const spec = review.request.object!.spec as { containers: Array<{ image: string }>; initContainers: Array<{ image: string }> };
@@ -187,14 +227,16 @@ t.test('dry-run requests are decided exactly like real ones', async (t) => {
     const real = await reviewer.review(requestOf(loadAdmissionReview('deployment-create')));
     const dry = await reviewer.review(requestOf(loadAdmissionReview('deployment-create-dry-run')));
     t.equal(requestOf(loadAdmissionReview('deployment-create-dry-run')).dryRun, true);
-    t.same({ allowed: dry.response.allowed, status: dry.response.status, warnings: dry.response.warnings, result: dry.result },
-      { allowed: real.response.allowed, status: real.response.status, warnings: real.response.warnings, result: real.result });
+    t.same(
+      { allowed: dry.response.allowed, status: dry.response.status, warnings: dry.response.warnings, result: dry.result },
+      { allowed: real.response.allowed, status: real.response.status, warnings: real.response.warnings, result: real.result },
+    );
   }
 });
 
-t.test('an invalid image reference fails origin with the parser\'s reason', async (t) => {
+t.test("an invalid image reference fails origin with the parser's reason", async (t) => {
   const review = loadAdmissionReview('replicationcontroller-create');
-  ((review.request.object!.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!).image = 'Nginx:1.27';
+  (review.request.object!.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image = 'Nginx:1.27';
   const out = await reviewerFor(ECR_ONLY).review(requestOf(review));
   t.equal(out.result, 'deny');
   t.match(out.response.status?.message, /container "web" Nginx:1\.27: \[origin\] invalid image reference "Nginx:1\.27": repository path component "Nginx"/);
@@ -209,7 +251,9 @@ t.test('a check that hangs past the budget is an error, decided by onError', asy
   t.ok(Date.now() - started < 1500, 'answered soon after the budget');
   t.equal(denied.response.allowed, false);
   t.match(denied.response.status?.message, /\[digest\] could not be verified: not decided within the admission deadline/);
-  const allowed = await reviewerFor(ECR_ONLY.replace('onError: deny', 'onError: allow'), { checks: [originCheck, hanging], budgetMs: 150 }).review(requestOf(loadAdmissionReview('job-create')));
+  const allowed = await reviewerFor(ECR_ONLY.replace('onError: deny', 'onError: allow'), { checks: [originCheck, hanging], budgetMs: 150 }).review(
+    requestOf(loadAdmissionReview('job-create')),
+  );
   t.equal(allowed.response.allowed, true);
   t.match(allowed.response.warnings, [/^ecr-admission: report: \[digest\] not verified \(not decided within the admission deadline/]);
 });

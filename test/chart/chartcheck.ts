@@ -20,9 +20,16 @@ let binaryPath: string | undefined;
 /** Path of the chartcheck binary; the first call in a fresh cache builds it (about a minute). */
 export function chartcheckBinary(): string {
   if (binaryPath) return binaryPath;
-  const sources = readdirSync(SOURCE_DIR).filter((name) => /\.go$|^go\.(mod|sum)$/.test(name)).sort();
+  const sources = readdirSync(SOURCE_DIR)
+    .filter((name) => /\.go$|^go\.(mod|sum)$/.test(name))
+    .sort();
   const hash = createHash('sha256');
-  for (const name of sources) hash.update(name).update('\0').update(readFileSync(join(SOURCE_DIR, name))).update('\0');
+  for (const name of sources)
+    hash
+      .update(name)
+      .update('\0')
+      .update(readFileSync(join(SOURCE_DIR, name)))
+      .update('\0');
   const dir = join(cacheRoot(), `chartcheck-${hash.digest('hex').slice(0, 16)}`);
   const binary = join(dir, 'chartcheck');
   if (!existsSync(binary)) {

@@ -29,14 +29,14 @@ for (const ciValues of [[], ['self-signed-values.yaml'], ['kind-values.yaml']]) 
     t.equal(serve.config, '/etc/ecr-admission/policy.yaml', 'reads the mounted policy');
     if (serve.certificateSecret !== undefined) {
       // tls.source webhook: certificates from the Secret the RBAC names, for the Service names.
-      t.equal(serve.certificateSecret, 'ecr-admission-certificates', 'certificates kept in the chart\'s Secret');
+      t.equal(serve.certificateSecret, 'ecr-admission-certificates', "certificates kept in the chart's Secret");
       t.ok(serve.tlsHosts?.includes('ecr-admission.security-system.svc'), 'for the name the API server calls');
       t.notOk(mountDir(webhook, 'tls'), 'and no TLS mount');
     } else {
       t.equal(serve.tlsCert, `${mountDir(webhook, 'tls')}/tls.crt`, 'certificate from the TLS mount');
       t.equal(serve.tlsKey, `${mountDir(webhook, 'tls')}/tls.key`, 'key from the TLS mount');
     }
-    t.same(serve.webhookConfigurations, ['ecr-admission'], 'maintains the chart\'s webhook configuration');
+    t.same(serve.webhookConfigurations, ['ecr-admission'], "maintains the chart's webhook configuration");
     t.equal(serve.ownNamespace, 'security-system', 'knows its namespace');
     t.equal(String(serve.budgetMs), envOf(webhook).get('ECR_ADMISSION_BUDGET_MS'), 'takes the derived budget');
   });
@@ -52,7 +52,11 @@ t.test('the kind sandbox container listens where the SDK endpoints point', async
   }
   t.ok(env.get('AWS_ACCESS_KEY_ID') && env.get('AWS_SECRET_ACCESS_KEY'), 'with stand-in credentials');
   const production = only<Deployment>(renderChart(), 'Deployment');
-  t.same(production.spec.template.spec.containers.map((c) => c.name), ['webhook'], 'no sandbox unless asked for');
+  t.same(
+    production.spec.template.spec.containers.map((c) => c.name),
+    ['webhook'],
+    'no sandbox unless asked for',
+  );
   t.notOk(envOf(containerNamed(production.spec.template.spec, 'webhook')).has('AWS_ACCESS_KEY_ID'), 'and no static credentials');
 });
 
@@ -60,7 +64,7 @@ t.test('aws.endpoints become the SDK variables the server reads, signerData as A
   const urls = { signer: 'https://signer.vpce.example', signerData: 'https://signer-data.vpce.example' };
   const deployment = only<Deployment>(renderChart({ setJson: Object.entries(urls).map(([k, v]) => `aws.endpoints.${k}=${JSON.stringify(v)}`) }), 'Deployment');
   const env = envOf(containerNamed(deployment.spec.template.spec, 'webhook'));
-  t.equal(env.get('AWS_ENDPOINT_URL_SIGNER_DATA'), urls.signerData, 'signerData: AWS_ENDPOINT_URL_SIGNER_DATA, the SDK\'s name for Signer Data');
+  t.equal(env.get('AWS_ENDPOINT_URL_SIGNER_DATA'), urls.signerData, "signerData: AWS_ENDPOINT_URL_SIGNER_DATA, the SDK's name for Signer Data");
   t.notOk(env.has('AWS_ENDPOINT_URL_SIGNERDATA'), 'not upper-cased into one word');
   const podEnv: Record<string, string> = {};
   for (const [name, value] of env) if (value !== undefined) podEnv[name] = value;

@@ -8,7 +8,12 @@ import { CI_VALUES_FILES, renderChart } from './helm.ts';
 
 t.setTimeout(15 * 60_000);
 
-const CRD_KINDS = new Set(['cert-manager.io/v1 Certificate', 'cert-manager.io/v1 Issuer', 'monitoring.coreos.com/v1 ServiceMonitor', 'monitoring.coreos.com/v1 PrometheusRule']);
+const CRD_KINDS = new Set([
+  'cert-manager.io/v1 Certificate',
+  'cert-manager.io/v1 Issuer',
+  'monitoring.coreos.com/v1 ServiceMonitor',
+  'monitoring.coreos.com/v1 PrometheusRule',
+]);
 
 for (const ciValues of [[], ...CI_VALUES_FILES.map((file) => [file])]) {
   t.test(ciValues[0] ?? 'default values', async (t) => {

@@ -80,12 +80,24 @@ t.test("the README's IAM policy grants what the server calls", async (t) => {
   t.ok(used.size >= 5, `the server's AWS calls found: ${[...used].join(', ')}`);
   for (const action of used) t.ok(granted.has(action), `${action} is granted`);
   for (const action of [
-    'ecr:DescribeImages', 'ecr:BatchGetImage', 'ecr:DescribeRepositories', 'ecr:GetDownloadUrlForLayer', 'ecr:GetAuthorizationToken',
-    'ecr:DescribeImageSigningStatus', 'ecr:DescribeImageScanFindings', 'ecr:GetRegistryScanningConfiguration',
-    'inspector2:ListFindings', 'inspector2:ListCoverage', 'signer:GetRevocationStatus', 'sts:AssumeRole',
+    'ecr:DescribeImages',
+    'ecr:BatchGetImage',
+    'ecr:DescribeRepositories',
+    'ecr:GetDownloadUrlForLayer',
+    'ecr:GetAuthorizationToken',
+    'ecr:DescribeImageSigningStatus',
+    'ecr:DescribeImageScanFindings',
+    'ecr:GetRegistryScanningConfiguration',
+    'inspector2:ListFindings',
+    'inspector2:ListCoverage',
+    'signer:GetRevocationStatus',
+    'sts:AssumeRole',
   ]) {
     t.ok(granted.has(action), `${action} is in the policy`);
   }
   t.notOk(granted.has('ecr:ListImageReferrers'), 'no made-up ecr:ListImageReferrers action');
-  t.notOk([...granted].some((a) => a.endsWith('*')), 'no wildcard actions');
+  t.notOk(
+    [...granted].some((a) => a.endsWith('*')),
+    'no wildcard actions',
+  );
 });

@@ -28,25 +28,41 @@ t.test('Dockerfile: pinned, multi-stage, distroless non-root', async (t) => {
   t.match(dev[0], /^FROM gcr\.io\/distroless\/nodejs24-debian1[23]:nonroot@sha256:\S+ AS dev$/, 'the dev target is named and distroless too');
   t.ok(dev.includes('ENTRYPOINT ["/nodejs/bin/node", "dist/dev/main.js"]'), 'the dev target runs the checkout entry (demo, sandbox)');
   t.ok(runtime.includes('COPY --from=build /app/dist ./dist'), 'the product copies the product build only');
-  t.notOk(runtime.some((l) => l.includes('dist-dev')), 'the product never carries the dev build');
-  t.ok(build.some((l) => /tsc -p tsconfig\.dev-build\.json/.test(l)), 'the dev build is a second entry');
+  t.notOk(
+    runtime.some((l) => l.includes('dist-dev')),
+    'the product never carries the dev build',
+  );
+  t.ok(
+    build.some((l) => /tsc -p tsconfig\.dev-build\.json/.test(l)),
+    'the dev build is a second entry',
+  );
   t.match(build[0], /^FROM node:24(-bookworm|-trixie)?@sha256:/, 'built on the full Node 24 image');
   t.match(runtime[0], /^FROM gcr\.io\/distroless\/nodejs24-debian1[23]:nonroot@sha256:/, 'runs on distroless Node 24, nonroot');
-  t.ok(build.some((l) => /^RUN npm ci\b/.test(l)), 'npm ci');
-  t.ok(build.some((l) => /npm run build/.test(l) && /npm prune --omit=dev/.test(l)), 'npm run build, then only production dependencies');
-  t.notOk(runtime.some((l) => /^RUN\s/.test(l)), 'the runtime stage runs nothing (there is no shell)');
+  t.ok(
+    build.some((l) => /^RUN npm ci\b/.test(l)),
+    'npm ci',
+  );
+  t.ok(
+    build.some((l) => /npm run build/.test(l) && /npm prune --omit=dev/.test(l)),
+    'npm run build, then only production dependencies',
+  );
+  t.notOk(
+    runtime.some((l) => /^RUN\s/.test(l)),
+    'the runtime stage runs nothing (there is no shell)',
+  );
   t.ok(runtime.includes('USER 65532:65532'), 'USER 65532:65532');
   t.ok(runtime.includes('ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]'), 'exec-form ENTRYPOINT: node dist/main.js');
   t.ok(runtime.includes('CMD ["serve"]'), 'serve by default');
 });
 
 t.test('.dockerignore lets in exactly what the Dockerfile copies from the context', async (t) => {
-  const ignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   t.equal(ignore[0], '*', 'everything is excluded first');
   const allowed = new Set(ignore.slice(1).map((l) => l.replace(/^!/, '').replace(/\/$/, '')));
-  const copied = instructions
-    .filter((l) => /^COPY\s/.test(l) && !l.includes('--from='))
-    .flatMap((l) => l.split(/\s+/).slice(1, -1));
+  const copied = instructions.filter((l) => /^COPY\s/.test(l) && !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1));
   t.ok(copied.length >= 4, `sources copied: ${copied.join(' ')}`);
   for (const source of copied) {
     t.ok(allowed.has(source.replace(/\/$/, '')), `${source} is allowed into the context`);
@@ -55,7 +71,10 @@ t.test('.dockerignore lets in exactly what the Dockerfile copies from the contex
 });
 
 t.test('kind-config.yaml: pinned node image, two workers in two zones', async (t) => {
-  const config = parse(readFileSync(join(REPO_ROOT, 'kind-config.yaml'), 'utf8')) as { kind: string; nodes: Array<{ role: string; image: string; labels?: Record<string, string> }> };
+  const config = parse(readFileSync(join(REPO_ROOT, 'kind-config.yaml'), 'utf8')) as {
+    kind: string;
+    nodes: Array<{ role: string; image: string; labels?: Record<string, string> }>;
+  };
   t.equal(config.kind, 'Cluster');
   for (const node of config.nodes) t.match(node.image, /^kindest\/node:v1\.\d+\.\d+@sha256:[0-9a-f]{64}$/, `${node.role}: node image pinned`);
   const zones = config.nodes.filter((n) => n.role === 'worker').map((n) => n.labels?.['topology.kubernetes.io/zone']);
@@ -68,7 +87,11 @@ t.test('mk/kind.mk: kind-up builds, loads and installs; kind-e2e checks decision
   t.match(up, /kind create cluster --name 'ecr-admission' --config kind-config\.yaml/, 'creates the cluster from kind-config.yaml');
   t.match(up, /docker build --tag 'ecr-admission:dev' \./, 'builds the image');
   t.match(up, /kind load docker-image 'ecr-admission:dev'/, 'loads it into kind');
-  t.match(up, /helm upgrade --install 'ecr-admission' chart\/ecr-admission[\s\S]*--values 'chart\/ecr-admission\/ci\/kind-values\.yaml'[\s\S]*--wait/, 'installs the chart with the kind values and waits');
+  t.match(
+    up,
+    /helm upgrade --install 'ecr-admission' chart\/ecr-admission[\s\S]*--values 'chart\/ecr-admission\/ci\/kind-values\.yaml'[\s\S]*--wait/,
+    'installs the chart with the kind values and waits',
+  );
   t.match(up, /helm test 'ecr-admission'/, 'runs helm test');
   t.match(up, /docker info/, 'checks for a Docker engine first');
   t.match(dryRun('kind-down'), /kind delete cluster --name 'ecr-admission'/, 'kind-down deletes the cluster');

@@ -11,7 +11,16 @@
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { e2eOutputDir, startApiServer, startEtcd } from '../e2e/rig/index.ts';
 import { CHART_DIR, helm } from './helm.ts';
 
@@ -69,7 +78,8 @@ t.test('helm install and upgrade on a real API server', async (t) => {
   const readTls = async () => ({
     ca: await core.readNamespacedSecret({ name: `${FULLNAME}-ca`, namespace: NS }),
     serving: await core.readNamespacedSecret({ name: `${FULLNAME}-tls`, namespace: NS }),
-    caBundle: (await api.kubeConfig.makeApiClient(AdmissionregistrationV1Api).readValidatingWebhookConfiguration({ name: FULLNAME })).webhooks?.[0]?.clientConfig.caBundle,
+    caBundle: (await api.kubeConfig.makeApiClient(AdmissionregistrationV1Api).readValidatingWebhookConfiguration({ name: FULLNAME })).webhooks?.[0]
+      ?.clientConfig.caBundle,
   });
   const first = await readTls();
   const pem = (b64: string | undefined) => Buffer.from(b64 ?? '', 'base64').toString('utf8');
@@ -83,13 +93,23 @@ t.test('helm install and upgrade on a real API server', async (t) => {
     t.equal(installed.webhooks?.[0]?.failurePolicy, 'Ignore', 'no pod serves yet: nothing is rejected');
     const target = installed.metadata?.annotations?.['ecr-admission.io/failure-policy'];
     t.equal(target, 'Fail', 'the target, for the pods');
-    t.equal(await outcome(() => core.createNamespacedPod({ namespace: 'team-a', body: pod('before-armed', 'registry.example/app:1') })), 'admitted', 'a Pod is created while no webhook pod runs');
+    t.equal(
+      await outcome(() => core.createNamespacedPod({ namespace: 'team-a', body: pod('before-armed', 'registry.example/app:1') })),
+      'admitted',
+      'a Pod is created while no webhook pod runs',
+    );
     // What a webhook pod does once it serves (src/server/certificates.ts; the real process does
     // it in test/e2e/scenarios/lockout.test.ts). No controllers here, so no pod ever will.
-    await admission.patchValidatingWebhookConfiguration({ name: FULLNAME, body: [
-      { op: 'test', path: '/metadata/resourceVersion', value: installed.metadata?.resourceVersion },
-      { op: 'replace', path: '/webhooks/0/failurePolicy', value: target },
-    ] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+    await admission.patchValidatingWebhookConfiguration(
+      {
+        name: FULLNAME,
+        body: [
+          { op: 'test', path: '/metadata/resourceVersion', value: installed.metadata?.resourceVersion },
+          { op: 'replace', path: '/webhooks/0/failurePolicy', value: target },
+        ],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
   });
 
   await t.test('the webhook is sent exactly the requests that can bring in an image', async (t) => {
@@ -102,27 +122,64 @@ t.test('helm install and upgrade on a real API server', async (t) => {
     }
     t.pass('a new Pod in an ordinary namespace is sent to the webhook (and, unanswered, rejected: failurePolicy Fail)');
 
-    t.equal(await outcome(() => core.createNamespacedPod({ namespace: NS, body: pod('own', 'registry.example/app:1') })), 'admitted', 'its own namespace is not sent');
-    t.equal(await outcome(() => core.createNamespacedPod({ namespace: 'kube-system', body: pod('system', 'registry.example/app:1') })), 'admitted', 'kube-system is not sent');
+    t.equal(
+      await outcome(() => core.createNamespacedPod({ namespace: NS, body: pod('own', 'registry.example/app:1') })),
+      'admitted',
+      'its own namespace is not sent',
+    );
+    t.equal(
+      await outcome(() => core.createNamespacedPod({ namespace: 'kube-system', body: pod('system', 'registry.example/app:1') })),
+      'admitted',
+      'kube-system is not sent',
+    );
 
     const teamB = await core.readNamespace({ name: 'team-b' });
-    await core.replaceNamespace({ name: 'team-b', body: { ...teamB, metadata: { ...teamB.metadata, labels: { ...teamB.metadata?.labels, 'ecr-admission.io/ignore': 'true' } } } });
-    t.equal(await outcome(() => core.createNamespacedPod({ namespace: 'team-b', body: pod('opted-out', 'registry.example/app:1') })), 'webhook', 'a namespace labelled ecr-admission.io/ignore=true is still sent: no opt-out label by default');
+    await core.replaceNamespace({
+      name: 'team-b',
+      body: { ...teamB, metadata: { ...teamB.metadata, labels: { ...teamB.metadata?.labels, 'ecr-admission.io/ignore': 'true' } } },
+    });
+    t.equal(
+      await outcome(() => core.createNamespacedPod({ namespace: 'team-b', body: pod('opted-out', 'registry.example/app:1') })),
+      'webhook',
+      'a namespace labelled ecr-admission.io/ignore=true is still sent: no opt-out label by default',
+    );
 
     const existing = await core.readNamespacedPod({ name: 'existing', namespace: 'team-a' });
     const relabelled = { ...existing, metadata: { ...existing.metadata, labels: { tier: 'web' } } };
-    t.equal(await outcome(() => core.replaceNamespacedPod({ name: 'existing', namespace: 'team-a', body: relabelled })), 'admitted', 'a Pod UPDATE that keeps its images is not sent');
+    t.equal(
+      await outcome(() => core.replaceNamespacedPod({ name: 'existing', namespace: 'team-a', body: relabelled })),
+      'admitted',
+      'a Pod UPDATE that keeps its images is not sent',
+    );
     const current = await core.readNamespacedPod({ name: 'existing', namespace: 'team-a' });
     const newImage = { ...current, spec: { ...current.spec!, containers: [{ ...current.spec!.containers[0]!, image: 'registry.example/app:2' }] } };
-    t.equal(await outcome(() => core.replaceNamespacedPod({ name: 'existing', namespace: 'team-a', body: newImage })), 'webhook', 'a Pod UPDATE that changes an image is sent');
+    t.equal(
+      await outcome(() => core.replaceNamespacedPod({ name: 'existing', namespace: 'team-a', body: newImage })),
+      'webhook',
+      'a Pod UPDATE that changes an image is sent',
+    );
 
     const web = await apps.readNamespacedDeployment({ name: 'web', namespace: 'team-a' });
     const scaled = { ...web, spec: { ...web.spec!, replicas: 3 } };
-    t.equal(await outcome(() => apps.replaceNamespacedDeployment({ name: 'web', namespace: 'team-a', body: scaled })), 'admitted', 'scaling a Deployment is not sent');
+    t.equal(
+      await outcome(() => apps.replaceNamespacedDeployment({ name: 'web', namespace: 'team-a', body: scaled })),
+      'admitted',
+      'scaling a Deployment is not sent',
+    );
     const web2 = await apps.readNamespacedDeployment({ name: 'web', namespace: 'team-a' });
     const template = web2.spec!.template;
-    const retagged = { ...web2, spec: { ...web2.spec!, template: { ...template, spec: { ...template.spec!, containers: [{ ...template.spec!.containers[0]!, image: 'registry.example/app:2' }] } } } };
-    t.equal(await outcome(() => apps.replaceNamespacedDeployment({ name: 'web', namespace: 'team-a', body: retagged })), 'webhook', 'changing a Deployment image is sent');
+    const retagged = {
+      ...web2,
+      spec: {
+        ...web2.spec!,
+        template: { ...template, spec: { ...template.spec!, containers: [{ ...template.spec!.containers[0]!, image: 'registry.example/app:2' }] } },
+      },
+    };
+    t.equal(
+      await outcome(() => apps.replaceNamespacedDeployment({ name: 'web', namespace: 'team-a', body: retagged })),
+      'webhook',
+      'changing a Deployment image is sent',
+    );
   });
 
   await t.test('helm upgrade keeps the CA and the serving certificate', async (t) => {
@@ -155,11 +212,21 @@ t.test('helm install and upgrade on a real API server', async (t) => {
     const uninstall = helm(['uninstall', RELEASE, ...kube, '--wait']);
     t.equal(uninstall.status, 0, `helm uninstall\n${uninstall.stderr}`);
     const remaining = await api.kubeConfig.makeApiClient(AdmissionregistrationV1Api).listValidatingWebhookConfiguration();
-    t.same(remaining.items.map((w) => w.metadata?.name), [], 'no webhook configuration left behind');
+    t.same(
+      remaining.items.map((w) => w.metadata?.name),
+      [],
+      'no webhook configuration left behind',
+    );
     // cert-manager-* and monitoring-values.yaml need CRDs this API server does not have.
     for (const file of [undefined, 'irsa-values.yaml', 'kind-values.yaml']) {
       // image.repository is required: the default values are the chart's plus that one.
-      const args = ['--kubeconfig', api.kubeconfigPath, '--namespace', 'variant', ...(file ? ['--values', join(CHART_DIR, 'ci', file)] : ['--set', 'image.repository=registry.example/ecr-admission'])];
+      const args = [
+        '--kubeconfig',
+        api.kubeconfigPath,
+        '--namespace',
+        'variant',
+        ...(file ? ['--values', join(CHART_DIR, 'ci', file)] : ['--set', 'image.repository=registry.example/ecr-admission']),
+      ];
       const installed = helm(['install', 'variant', CHART_DIR, '--create-namespace', ...args]);
       t.equal(installed.status, 0, `${file ?? 'default values'}: helm install\n${installed.stderr}`);
       const removed = helm(['uninstall', 'variant', ...args.slice(0, 4), '--wait']);

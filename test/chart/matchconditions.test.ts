@@ -45,14 +45,68 @@ const meta = (labels: Record<string, string> = {}) => ({ name: 'x', namespace: '
 // Each kind the webhook admits, as a function of its pod spec parts and a replica/label knob.
 const KINDS: Record<string, { resource: string; make: (parts: PodSpecParts, knob?: number) => Json }> = {
   Pod: { resource: 'pods', make: (p, knob = 0) => ({ apiVersion: 'v1', kind: 'Pod', metadata: meta({ knob: String(knob) }), spec: podSpec(p) }) },
-  ReplicationController: { resource: 'replicationcontrollers', make: (p, knob = 1) => ({ apiVersion: 'v1', kind: 'ReplicationController', metadata: meta(), spec: { replicas: knob, selector: { app: 'x' }, template: template(p) } }) },
-  PodTemplate: { resource: 'podtemplates', make: (p, knob = 0) => ({ apiVersion: 'v1', kind: 'PodTemplate', metadata: meta({ knob: String(knob) }), template: template(p) }) },
-  Deployment: { resource: 'deployments', make: (p, knob = 1) => ({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(), spec: { replicas: knob, selector: { matchLabels: { app: 'x' } }, template: template(p) } }) },
-  ReplicaSet: { resource: 'replicasets', make: (p, knob = 1) => ({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: meta(), spec: { replicas: knob, selector: { matchLabels: { app: 'x' } }, template: template(p) } }) },
-  StatefulSet: { resource: 'statefulsets', make: (p, knob = 1) => ({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta(), spec: { replicas: knob, serviceName: 'x', selector: { matchLabels: { app: 'x' } }, template: template(p) } }) },
-  DaemonSet: { resource: 'daemonsets', make: (p, knob = 1) => ({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: meta(), spec: { minReadySeconds: knob, selector: { matchLabels: { app: 'x' } }, template: template(p) } }) },
-  Job: { resource: 'jobs', make: (p, knob = 1) => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: meta(), spec: { parallelism: knob, template: template(p) } }) },
-  CronJob: { resource: 'cronjobs', make: (p, knob = 1) => ({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: meta(), spec: { schedule: `${knob} * * * *`, jobTemplate: { spec: { template: template(p) } } } }) },
+  ReplicationController: {
+    resource: 'replicationcontrollers',
+    make: (p, knob = 1) => ({
+      apiVersion: 'v1',
+      kind: 'ReplicationController',
+      metadata: meta(),
+      spec: { replicas: knob, selector: { app: 'x' }, template: template(p) },
+    }),
+  },
+  PodTemplate: {
+    resource: 'podtemplates',
+    make: (p, knob = 0) => ({ apiVersion: 'v1', kind: 'PodTemplate', metadata: meta({ knob: String(knob) }), template: template(p) }),
+  },
+  Deployment: {
+    resource: 'deployments',
+    make: (p, knob = 1) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(),
+      spec: { replicas: knob, selector: { matchLabels: { app: 'x' } }, template: template(p) },
+    }),
+  },
+  ReplicaSet: {
+    resource: 'replicasets',
+    make: (p, knob = 1) => ({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: meta(),
+      spec: { replicas: knob, selector: { matchLabels: { app: 'x' } }, template: template(p) },
+    }),
+  },
+  StatefulSet: {
+    resource: 'statefulsets',
+    make: (p, knob = 1) => ({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: meta(),
+      spec: { replicas: knob, serviceName: 'x', selector: { matchLabels: { app: 'x' } }, template: template(p) },
+    }),
+  },
+  DaemonSet: {
+    resource: 'daemonsets',
+    make: (p, knob = 1) => ({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: meta(),
+      spec: { minReadySeconds: knob, selector: { matchLabels: { app: 'x' } }, template: template(p) },
+    }),
+  },
+  Job: {
+    resource: 'jobs',
+    make: (p, knob = 1) => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: meta(), spec: { parallelism: knob, template: template(p) } }),
+  },
+  CronJob: {
+    resource: 'cronjobs',
+    make: (p, knob = 1) => ({
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: meta(),
+      spec: { schedule: `${knob} * * * *`, jobTemplate: { spec: { template: template(p) } } },
+    }),
+  },
 };
 
 function cases(): Case[] {
@@ -70,12 +124,49 @@ function cases(): Case[] {
   }
   const pod = KINDS['Pod']!.make;
   all.push(
-    { name: 'Pod: adding an ephemeral container (pods/ephemeralcontainers)', operation: 'UPDATE', resource: 'pods', subResource: 'ephemeralcontainers', object: pod({ ephemeralImage: 'busybox:1' }), oldObject: pod({}), sent: true },
-    { name: 'Pod: ephemeral container update keeping images', operation: 'UPDATE', resource: 'pods', subResource: 'ephemeralcontainers', object: pod({ ephemeralImage: 'busybox:1' }, 1), oldObject: pod({ ephemeralImage: 'busybox:1' }), sent: false },
-    { name: 'Pod: finalizer removal while terminating', operation: 'UPDATE', resource: 'pods', object: { ...pod({}), metadata: { ...meta(), deletionTimestamp: '2026-01-01T00:00:00Z' } }, oldObject: { ...pod({}), metadata: { ...meta(), finalizers: ['example.com/x'], deletionTimestamp: '2026-01-01T00:00:00Z' } }, sent: false },
-    { name: 'ReplicationController: UPDATE without a template', operation: 'UPDATE', resource: 'replicationcontrollers', object: { apiVersion: 'v1', kind: 'ReplicationController', metadata: meta(), spec: { replicas: 0 } }, oldObject: { apiVersion: 'v1', kind: 'ReplicationController', metadata: meta(), spec: { replicas: 1 } }, sent: false },
+    {
+      name: 'Pod: adding an ephemeral container (pods/ephemeralcontainers)',
+      operation: 'UPDATE',
+      resource: 'pods',
+      subResource: 'ephemeralcontainers',
+      object: pod({ ephemeralImage: 'busybox:1' }),
+      oldObject: pod({}),
+      sent: true,
+    },
+    {
+      name: 'Pod: ephemeral container update keeping images',
+      operation: 'UPDATE',
+      resource: 'pods',
+      subResource: 'ephemeralcontainers',
+      object: pod({ ephemeralImage: 'busybox:1' }, 1),
+      oldObject: pod({ ephemeralImage: 'busybox:1' }),
+      sent: false,
+    },
+    {
+      name: 'Pod: finalizer removal while terminating',
+      operation: 'UPDATE',
+      resource: 'pods',
+      object: { ...pod({}), metadata: { ...meta(), deletionTimestamp: '2026-01-01T00:00:00Z' } },
+      oldObject: { ...pod({}), metadata: { ...meta(), finalizers: ['example.com/x'], deletionTimestamp: '2026-01-01T00:00:00Z' } },
+      sent: false,
+    },
+    {
+      name: 'ReplicationController: UPDATE without a template',
+      operation: 'UPDATE',
+      resource: 'replicationcontrollers',
+      object: { apiVersion: 'v1', kind: 'ReplicationController', metadata: meta(), spec: { replicas: 0 } },
+      oldObject: { apiVersion: 'v1', kind: 'ReplicationController', metadata: meta(), spec: { replicas: 1 } },
+      sent: false,
+    },
     // A kind the condition does not know (a rule someone adds later) is always sent.
-    { name: 'Service: UPDATE of a kind the condition does not know', operation: 'UPDATE', resource: 'services', object: { apiVersion: 'v1', kind: 'Service', metadata: meta({ a: 'b' }), spec: {} }, oldObject: { apiVersion: 'v1', kind: 'Service', metadata: meta(), spec: {} }, sent: true },
+    {
+      name: 'Service: UPDATE of a kind the condition does not know',
+      operation: 'UPDATE',
+      resource: 'services',
+      object: { apiVersion: 'v1', kind: 'Service', metadata: meta({ a: 'b' }), spec: {} },
+      oldObject: { apiVersion: 'v1', kind: 'Service', metadata: meta(), spec: {} },
+      sent: true,
+    },
   );
   return all;
 }
@@ -83,7 +174,11 @@ function cases(): Case[] {
 t.test('matchConditions as kube-apiserver evaluates them', async (t) => {
   const vwc = only<ValidatingWebhookConfiguration>(renderChart(), 'ValidatingWebhookConfiguration');
   const conditions = vwc.webhooks[0]?.matchConditions ?? [];
-  t.same(conditions.map((c) => c.name), ['images-may-change'], 'one condition by default');
+  t.same(
+    conditions.map((c) => c.name),
+    ['images-may-change'],
+    'one condition by default',
+  );
   const all = cases();
   const output = chartcheck<Output>('conditions', { conditions, cases: all });
   t.same(output.compileErrors, [], 'compiles in the API server CEL environment');
@@ -96,12 +191,22 @@ t.test('matchConditions as kube-apiserver evaluates them', async (t) => {
 });
 
 t.test('without the skip, every request is sent; extra conditions are added', async (t) => {
-  const off = only<ValidatingWebhookConfiguration>(renderChart({ setJson: ['webhook.skipUpdatesWithUnchangedImages=false'] }), 'ValidatingWebhookConfiguration');
+  const off = only<ValidatingWebhookConfiguration>(
+    renderChart({ setJson: ['webhook.skipUpdatesWithUnchangedImages=false'] }),
+    'ValidatingWebhookConfiguration',
+  );
   t.notOk(off.webhooks[0]?.matchConditions, 'no matchConditions');
   const extra = { name: 'not-dry-run', expression: '!request.dryRun' };
-  const both = only<ValidatingWebhookConfiguration>(renderChart({ setJson: [`webhook.extraMatchConditions=${JSON.stringify([extra])}`] }), 'ValidatingWebhookConfiguration');
+  const both = only<ValidatingWebhookConfiguration>(
+    renderChart({ setJson: [`webhook.extraMatchConditions=${JSON.stringify([extra])}`] }),
+    'ValidatingWebhookConfiguration',
+  );
   const conditions = both.webhooks[0]?.matchConditions ?? [];
-  t.same(conditions.map((c) => c.name), ['images-may-change', 'not-dry-run'], 'the chart condition and the extra one');
+  t.same(
+    conditions.map((c) => c.name),
+    ['images-may-change', 'not-dry-run'],
+    'the chart condition and the extra one',
+  );
   const output = chartcheck<Output>('conditions', { conditions, cases: [] });
   t.same(output.compileErrors, [], 'both compile');
 });

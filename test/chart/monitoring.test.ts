@@ -7,21 +7,29 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHART_DIR, NAMESPACE, only, renderChart, type KubeObject } from './helm.ts';
 
-type ServiceMonitor = KubeObject & { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: Array<{ port: string; path: string }> } };
+type ServiceMonitor = KubeObject & {
+  spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: { matchNames: string[] }; endpoints: Array<{ port: string; path: string }> };
+};
 type Service = KubeObject & { spec: { ports: Array<{ name: string; port: number }> } };
-type PrometheusRule = KubeObject & { spec: { groups: Array<{ rules: Array<{ alert: string; expr: string; for?: string; labels?: Record<string, string> }> }> } };
+type PrometheusRule = KubeObject & {
+  spec: { groups: Array<{ rules: Array<{ alert: string; expr: string; for?: string; labels?: Record<string, string> }> }> };
+};
 
 const objects = renderChart({ ciValues: ['monitoring-values.yaml'] });
 
 t.test('the ServiceMonitor scrapes /metrics on the Service', async (t) => {
   const monitor = only<ServiceMonitor>(objects, 'ServiceMonitor');
   const service = only<Service>(objects, 'Service');
-  for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels)) t.equal(service.metadata.labels?.[key], value, `the Service has ${key}=${value}`);
+  for (const [key, value] of Object.entries(monitor.spec.selector.matchLabels))
+    t.equal(service.metadata.labels?.[key], value, `the Service has ${key}=${value}`);
   t.same(monitor.spec.namespaceSelector.matchNames, [NAMESPACE], 'in the release namespace');
   t.equal(monitor.metadata.labels?.['release'], 'kube-prometheus-stack', 'with the labels Prometheus selects by');
   const endpoint = monitor.spec.endpoints[0];
   t.equal(endpoint?.path, '/metrics');
-  t.ok(service.spec.ports.some((p) => p.name === endpoint?.port), `the Service has the ${endpoint?.port} port`);
+  t.ok(
+    service.spec.ports.some((p) => p.name === endpoint?.port),
+    `the Service has the ${endpoint?.port} port`,
+  );
 });
 
 t.test('alerts use the metrics and labels the server exports', async (t) => {
@@ -29,8 +37,18 @@ t.test('alerts use the metrics and labels the server exports', async (t) => {
   const alerts = rule.spec.groups.flatMap((g) => g.rules);
   t.same(
     alerts.map((a) => a.alert).sort(),
-    ['EcrAdmissionApiServerRejecting', 'EcrAdmissionAwsErrors', 'EcrAdmissionCertificateExpiring', 'EcrAdmissionDenyRateSpike', 'EcrAdmissionDown',
-      'EcrAdmissionFailingOpen', 'EcrAdmissionInvalidReviews', 'EcrAdmissionLatencyNearTimeout', 'EcrAdmissionPolicyReloadRefused', 'EcrAdmissionReplicasLow'],
+    [
+      'EcrAdmissionApiServerRejecting',
+      'EcrAdmissionAwsErrors',
+      'EcrAdmissionCertificateExpiring',
+      'EcrAdmissionDenyRateSpike',
+      'EcrAdmissionDown',
+      'EcrAdmissionFailingOpen',
+      'EcrAdmissionInvalidReviews',
+      'EcrAdmissionLatencyNearTimeout',
+      'EcrAdmissionPolicyReloadRefused',
+      'EcrAdmissionReplicasLow',
+    ],
     'down, API server rejecting, failing open, replicas low, certificate expiry, policy reload refused, invalid reviews, deny spike, AWS errors, p99 near timeout',
   );
   const registry = createMetrics().registry;
@@ -56,12 +74,27 @@ t.test('the alerts that page: API server rejections within minutes, replicas, ce
   const alerts = new Map(rule.spec.groups.flatMap((g) => g.rules).map((a) => [a.alert, a]));
   const minutes = (d?: string) => Number(/^(\d+)m$/.exec(d ?? '')?.[1] ?? Number.NaN);
   const rejecting = alerts.get('EcrAdmissionApiServerRejecting');
-  t.match(rejecting?.expr, /apiserver_admission_webhook_rejection_count\{name=~"images\.ecr-admission\.io\|namespace-label\.ecr-admission\.io", error_type=~"calling_webhook_error\|apiserver_internal_error"\}/, 'the API server rejecting calls to either webhook');
-  t.notMatch(rejecting?.expr, /no_error/, 'not the webhook\'s own denials');
+  t.match(
+    rejecting?.expr,
+    /apiserver_admission_webhook_rejection_count\{name=~"images\.ecr-admission\.io\|namespace-label\.ecr-admission\.io", error_type=~"calling_webhook_error\|apiserver_internal_error"\}/,
+    'the API server rejecting calls to either webhook',
+  );
+  t.notMatch(rejecting?.expr, /no_error/, "not the webhook's own denials");
   t.ok(minutes(rejecting?.for) <= 5, `pages within minutes (for ${rejecting?.for})`);
-  t.match(alerts.get('EcrAdmissionFailingOpen')?.expr, /apiserver_admission_webhook_fail_open_count\{name=~"images\.ecr-admission\.io\|namespace-label\.ecr-admission\.io"\}/);
-  t.match(alerts.get('EcrAdmissionReplicasLow')?.expr, /kube_deployment_status_replicas_available\{deployment="ecr-admission", namespace="security-system"\}\) < 2/, 'fewer than two ready replicas of this Deployment');
-  t.match(alerts.get('EcrAdmissionCertificateExpiring')?.expr, /ecr_admission_certificate_not_after_seconds\{namespace="security-system"\}\) - time\(\) < 1209600/, '14 days before notAfter');
+  t.match(
+    alerts.get('EcrAdmissionFailingOpen')?.expr,
+    /apiserver_admission_webhook_fail_open_count\{name=~"images\.ecr-admission\.io\|namespace-label\.ecr-admission\.io"\}/,
+  );
+  t.match(
+    alerts.get('EcrAdmissionReplicasLow')?.expr,
+    /kube_deployment_status_replicas_available\{deployment="ecr-admission", namespace="security-system"\}\) < 2/,
+    'fewer than two ready replicas of this Deployment',
+  );
+  t.match(
+    alerts.get('EcrAdmissionCertificateExpiring')?.expr,
+    /ecr_admission_certificate_not_after_seconds\{namespace="security-system"\}\) - time\(\) < 1209600/,
+    '14 days before notAfter',
+  );
   t.match(alerts.get('EcrAdmissionPolicyReloadRefused')?.expr, /ecr_admission_policy_reloads_total\{outcome="refused"/);
   for (const name of ['EcrAdmissionApiServerRejecting', 'EcrAdmissionFailingOpen', 'EcrAdmissionReplicasLow', 'EcrAdmissionCertificateExpiring']) {
     t.equal(alerts.get(name)?.labels?.['severity'], 'critical', `${name} is critical`);

@@ -65,5 +65,8 @@ t.test('the deployment points the server at the mounted policy file', async (t) 
   const webhook = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook');
   const config = webhook?.env?.find((e) => e.name === 'ECR_ADMISSION_CONFIG')?.value;
   t.equal(config, '/etc/ecr-admission/policy.yaml');
-  t.same(webhook?.volumeMounts?.find((m) => m.mountPath === config), { name: 'policy', mountPath: config, subPath: 'policy.yaml', readOnly: true });
+  t.same(
+    webhook?.volumeMounts?.find((m) => m.mountPath === config),
+    { name: 'policy', mountPath: config, subPath: 'policy.yaml', readOnly: true },
+  );
 });

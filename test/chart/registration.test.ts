@@ -7,14 +7,23 @@ import t from 'tap';
 import { NAMESPACE, RELEASE, helmTemplate, only, renderChart, type KubeObject } from './helm.ts';
 import type { Deployment, ValidatingWebhookConfiguration } from './kube-types.ts';
 
-interface Rule { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[]; nonResourceURLs?: string[] }
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  resourceNames?: string[];
+  verbs: string[];
+  nonResourceURLs?: string[];
+}
 type RoleObject = KubeObject & { rules: Rule[] };
 type Binding = KubeObject & { roleRef: { kind: string; name: string }; subjects: Array<{ kind: string; name: string; namespace?: string }> };
 
 const optOut = ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]'];
 
 t.test('helm template renders the same bytes twice (Argo CD, Flux): no CA made at render time', async (t) => {
-  for (const [label, setJson] of [['defaults', []], ['with the namespace-label webhook', optOut]] as const) {
+  for (const [label, setJson] of [
+    ['defaults', []],
+    ['with the namespace-label webhook', optOut],
+  ] as const) {
     const first = helmTemplate({ setJson });
     const second = helmTemplate({ setJson });
     t.equal(first.status, 0, first.stderr);
@@ -35,7 +44,11 @@ t.test('the webhook configuration rejects nothing until a pod serves', async (t)
     t.equal(vwc.metadata.annotations?.['ecr-admission.io/failure-policy'], target, `target ${target}: the pods' target in the annotation`);
   }
   const cm = renderChart({ ciValues: ['cert-manager-values.yaml'] });
-  t.equal(only<ValidatingWebhookConfiguration>(cm, 'ValidatingWebhookConfiguration').webhooks[0]?.failurePolicy, 'Ignore', 'with cert-manager too (the pods switch it)');
+  t.equal(
+    only<ValidatingWebhookConfiguration>(cm, 'ValidatingWebhookConfiguration').webhooks[0]?.failurePolicy,
+    'Ignore',
+    'with cert-manager too (the pods switch it)',
+  );
 });
 
 t.test('the pods reach the API server with their own token, and are told what to maintain', async (t) => {
@@ -62,17 +75,36 @@ function rbac(objects: readonly KubeObject[]) {
 
 t.test('RBAC is least privilege: each verb on each named object, nothing else', async (t) => {
   const { clusterRoles, roles, bindings } = rbac(renderChart());
-  t.same(clusterRoles.map((r) => r.rules), [[{ apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: [RELEASE], verbs: ['get', 'patch'] }]], 'cluster-wide: get and patch its own webhook configuration only');
-  t.same(roles.map((r) => [r.metadata.namespace, r.rules]), [[NAMESPACE, [{ apiGroups: [''], resources: ['secrets'], resourceNames: [`${RELEASE}-certificates`], verbs: ['get', 'update'] }]]], 'in its namespace: get and update its certificate Secret only');
+  t.same(
+    clusterRoles.map((r) => r.rules),
+    [[{ apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: [RELEASE], verbs: ['get', 'patch'] }]],
+    'cluster-wide: get and patch its own webhook configuration only',
+  );
+  t.same(
+    roles.map((r) => [r.metadata.namespace, r.rules]),
+    [[NAMESPACE, [{ apiGroups: [''], resources: ['secrets'], resourceNames: [`${RELEASE}-certificates`], verbs: ['get', 'update'] }]]],
+    'in its namespace: get and update its certificate Secret only',
+  );
   for (const rule of [...clusterRoles, ...roles].flatMap((r) => r.rules)) {
     t.ok(rule.resourceNames && rule.resourceNames.length > 0, `${rule.resources.join()}: limited by resourceNames`);
-    t.same(rule.verbs.filter((v) => FORBIDDEN_VERBS.includes(v)), [], `${rule.resources.join()}: no create/list/watch/delete/escalation verb`);
+    t.same(
+      rule.verbs.filter((v) => FORBIDDEN_VERBS.includes(v)),
+      [],
+      `${rule.resources.join()}: no create/list/watch/delete/escalation verb`,
+    );
     t.notOk(rule.apiGroups.includes('*') || rule.resources.includes('*'), 'no wildcard');
   }
   t.equal(bindings.length, 2, 'one binding per role');
   for (const binding of bindings) {
-    t.same(binding.subjects, [{ kind: 'ServiceAccount', name: RELEASE, namespace: NAMESPACE }], `${binding.kind} ${binding.metadata.name}: the chart's ServiceAccount only`);
-    t.ok([...clusterRoles, ...roles].some((r) => r.kind === binding.roleRef.kind && r.metadata.name === binding.roleRef.name), 'binds the chart\'s role');
+    t.same(
+      binding.subjects,
+      [{ kind: 'ServiceAccount', name: RELEASE, namespace: NAMESPACE }],
+      `${binding.kind} ${binding.metadata.name}: the chart's ServiceAccount only`,
+    );
+    t.ok(
+      [...clusterRoles, ...roles].some((r) => r.kind === binding.roleRef.kind && r.metadata.name === binding.roleRef.name),
+      "binds the chart's role",
+    );
   }
 
   const withLabel = rbac(renderChart({ setJson: optOut }));

@@ -2,13 +2,28 @@
 // safety properties every one of those renders must keep.
 import t, { type Test } from 'tap';
 import { CI_VALUES_FILES, NAMESPACE, helmLint, only, renderChart, type KubeObject } from './helm.ts';
-import { containerNamed, envOf, type Deployment, type Pod, type SecurityContext, type ServiceAccount, type ValidatingWebhookConfiguration } from './kube-types.ts';
+import {
+  containerNamed,
+  envOf,
+  type Deployment,
+  type Pod,
+  type SecurityContext,
+  type ServiceAccount,
+  type ValidatingWebhookConfiguration,
+} from './kube-types.ts';
 
 // What the server admits (DESIGN.md): every kind carrying a pod spec, and ephemeral containers.
 const REQUIRED_RESOURCES: ReadonlyArray<readonly [group: string, resource: string]> = [
-  ['', 'pods'], ['', 'pods/ephemeralcontainers'], ['', 'replicationcontrollers'], ['', 'podtemplates'],
-  ['apps', 'deployments'], ['apps', 'replicasets'], ['apps', 'statefulsets'], ['apps', 'daemonsets'],
-  ['batch', 'jobs'], ['batch', 'cronjobs'],
+  ['', 'pods'],
+  ['', 'pods/ephemeralcontainers'],
+  ['', 'replicationcontrollers'],
+  ['', 'podtemplates'],
+  ['apps', 'deployments'],
+  ['apps', 'replicasets'],
+  ['apps', 'statefulsets'],
+  ['apps', 'daemonsets'],
+  ['batch', 'jobs'],
+  ['batch', 'cronjobs'],
 ];
 
 const VARIANTS: ReadonlyArray<{ name: string; ciValues: string[] }> = [
@@ -96,7 +111,10 @@ for (const variant of VARIANTS) {
       t.ok(rule, `a rule covers ${group || 'core'}/${resource}`);
       t.ok(rule?.operations.includes('CREATE') && rule.operations.includes('UPDATE'), `${resource}: CREATE and UPDATE`);
     }
-    t.notOk(webhook.rules.some((r) => r.resources.includes('*') || r.apiGroups.includes('*')), 'no wildcard rule');
+    t.notOk(
+      webhook.rules.some((r) => r.resources.includes('*') || r.apiGroups.includes('*')),
+      'no wildcard rule',
+    );
 
     const test = only<Pod>(objects, 'Pod', '-test');
     t.equal(test.metadata.annotations?.['helm.sh/hook'], 'test', 'a helm test hook');

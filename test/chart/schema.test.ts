@@ -39,13 +39,24 @@ t.test('mistyped values are rejected', async (t) => {
 t.test('cross-field checks', async (t) => {
   rejects(t, ['podDisruptionBudget.minAvailable=3'], /minAvailable.*replicaCount/, 'a PDB that would block every drain');
   rejects(t, ['server.shutdownDelaySeconds=40'], /shutdownDelaySeconds/, 'a preStop delay longer than the grace period');
-  const signature = 'policy.checks.signature={"trustStores":[{"type":"ca","path":"/etc/ecr-admission/trust/root.pem"}],"trustedIdentities":["x509.subject: CN=release"]}';
+  const signature =
+    'policy.checks.signature={"trustStores":[{"type":"ca","path":"/etc/ecr-admission/trust/root.pem"}],"trustedIdentities":["x509.subject: CN=release"]}';
   rejects(t, [signature], /root\.pem.*trustStores/, 'a trust store the chart does not mount');
-  rejects(t, [signature, 'trustStores.pems={"other.pem":"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----"}'], /has no key "root\.pem"/, 'a trust store file missing from pems');
+  rejects(
+    t,
+    [signature, 'trustStores.pems={"other.pem":"-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----"}'],
+    /has no key "root\.pem"/,
+    'a trust store file missing from pems',
+  );
   rejects(t, [signature, 'trustStores.existingSecret="a"', 'trustStores.existingConfigMap="b"'], /only one of/, 'two trust store sources');
   const mounted = helmTemplate({ setJson: [signature, 'trustStores.existingSecret="signing-roots"'] });
   t.equal(mounted.status, 0, `a trust store from an existing Secret renders: ${mounted.stderr}`);
-  rejects(t, ['policy.checks.signature={"trustStores":[{"type":"ca","path":"/tmp/root.pem"}],"trustedIdentities":["x"]}', 'trustStores.existingSecret="s"'], /mounted under \/etc\/ecr-admission\/trust/, 'a trust store outside the mount');
+  rejects(
+    t,
+    ['policy.checks.signature={"trustStores":[{"type":"ca","path":"/tmp/root.pem"}],"trustedIdentities":["x"]}', 'trustStores.existingSecret="s"'],
+    /mounted under \/etc\/ecr-admission\/trust/,
+    'a trust store outside the mount',
+  );
 });
 
 t.test("values.schema.json's policy property is generated from src/policy/schema.ts", async (t) => {

@@ -14,7 +14,10 @@ interface Peer {
   podSelector?: { matchLabels?: Record<string, string> };
   namespaceSelector?: { matchLabels?: Record<string, string> };
 }
-interface PortRef { port: string | number; protocol?: string }
+interface PortRef {
+  port: string | number;
+  protocol?: string;
+}
 interface NetworkPolicy extends KubeObject {
   spec: {
     podSelector: { matchLabels: Record<string, string> };
@@ -26,7 +29,10 @@ interface NetworkPolicy extends KubeObject {
 
 // The image webhook (the namespace-label guard, when rendered, is a second configuration).
 const webhookOf = (objects: KubeObject[]) =>
-  only<ValidatingWebhookConfiguration>(objects.filter((o) => !o.metadata.name.endsWith('-namespace-label')), 'ValidatingWebhookConfiguration').webhooks[0]!;
+  only<ValidatingWebhookConfiguration>(
+    objects.filter((o) => !o.metadata.name.endsWith('-namespace-label')),
+    'ValidatingWebhookConfiguration',
+  ).webhooks[0]!;
 const policyOf = (objects: KubeObject[]) => parsePolicy(only<ConfigMap>(objects, 'ConfigMap', '-policy').data?.['policy.yaml'] ?? '', 'policy.yaml').policy;
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
   selector !== undefined && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
@@ -34,37 +40,63 @@ const selects = (selector: Record<string, string> | undefined, labels: Record<st
 t.test('default values: no opt-out label, unscanned images denied, no NetworkPolicy', async (t) => {
   const objects = renderChart();
   const expressions = webhookOf(objects).namespaceSelector.matchExpressions;
-  t.same(expressions.map((e) => e.key), ['kubernetes.io/metadata.name'], 'the only namespace exclusion is by name (release namespace, kube-system)');
+  t.same(
+    expressions.map((e) => e.key),
+    ['kubernetes.io/metadata.name'],
+    'the only namespace exclusion is by name (release namespace, kube-system)',
+  );
   t.notOk(JSON.stringify(webhookOf(objects)).includes('ecr-admission.io/ignore'), 'no ecr-admission.io/ignore label anywhere in the webhook');
   t.equal(policyOf(objects).checks.vulnerabilities?.notScanned, 'deny', 'notScanned: deny in the default policy');
-  t.same(objects.filter((o) => o.kind === 'NetworkPolicy'), [], 'no NetworkPolicy');
+  t.same(
+    objects.filter((o) => o.kind === 'NetworkPolicy'),
+    [],
+    'no NetworkPolicy',
+  );
 });
 
 t.test('an opt-out label, when an admin sets one, is a NotIn "true" expression', async (t) => {
-  const expressions = webhookOf(renderChart({ setJson: ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]'] })).namespaceSelector.matchExpressions;
-  t.same(expressions.find((e) => e.key === 'ecr-admission.io/ignore'), { key: 'ecr-admission.io/ignore', operator: 'NotIn', values: ['true'] });
+  const expressions = webhookOf(
+    renderChart({ setJson: ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]'] }),
+  ).namespaceSelector.matchExpressions;
+  t.same(
+    expressions.find((e) => e.key === 'ecr-admission.io/ignore'),
+    { key: 'ecr-admission.io/ignore', operator: 'NotIn', values: ['true'] },
+  );
 });
 
 function enabled(setJson: string[]): { policy: NetworkPolicy; deployment: Deployment; testPod: Pod } {
   const objects = renderChart({ setJson: ['networkPolicy.enabled=true', ...setJson] });
-  return { policy: only<NetworkPolicy>(objects, 'NetworkPolicy'), deployment: only<Deployment>(objects, 'Deployment'), testPod: only<Pod>(objects, 'Pod', '-test') };
+  return {
+    policy: only<NetworkPolicy>(objects, 'NetworkPolicy'),
+    deployment: only<Deployment>(objects, 'Deployment'),
+    testPod: only<Pod>(objects, 'Pod', '-test'),
+  };
 }
 
 t.test('enabled with the EKS values: the webhook port admits the control-plane CIDRs and the test pod only', async (t) => {
   const cidrs = ['10.0.0.0/24', '10.0.1.0/24', '2600:1f18:1234:5600::/64'];
   const dns = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } };
-  const { policy, deployment, testPod } = enabled([`networkPolicy.apiServerCIDRs=${JSON.stringify(cidrs)}`, `networkPolicy.dnsTo=[${JSON.stringify(dns)}]`, 'networkPolicy.awsTo=[{"ipBlock":{"cidr":"10.0.128.0/20"}}]']);
+  const { policy, deployment, testPod } = enabled([
+    `networkPolicy.apiServerCIDRs=${JSON.stringify(cidrs)}`,
+    `networkPolicy.dnsTo=[${JSON.stringify(dns)}]`,
+    'networkPolicy.awsTo=[{"ipBlock":{"cidr":"10.0.128.0/20"}}]',
+  ]);
   t.same(policy.spec.policyTypes, ['Ingress', 'Egress']);
   t.same(policy.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels, 'it selects the webhook pods');
 
   const webhookContainer = containerNamed(deployment.spec.template.spec, 'webhook');
   const portNames = new Set((webhookContainer.ports ?? []).map((p) => p.name));
-  for (const rule of policy.spec.ingress) for (const p of rule.ports) t.ok(portNames.has(String(p.port)), `ingress port ${p.port} is a named port of the webhook container`);
+  for (const rule of policy.spec.ingress)
+    for (const p of rule.ports) t.ok(portNames.has(String(p.port)), `ingress port ${p.port} is a named port of the webhook container`);
 
   const https = policy.spec.ingress.filter((r) => r.ports.some((p) => p.port === 'https'));
   t.equal(https.length, 1, 'one ingress rule for the webhook port');
   const from = https[0]!.from ?? [];
-  t.same(from.filter((p) => p.ipBlock).map((p) => p.ipBlock), cidrs.map((cidr) => ({ cidr })), 'each apiServerCIDR is an ipBlock source');
+  t.same(
+    from.filter((p) => p.ipBlock).map((p) => p.ipBlock),
+    cidrs.map((cidr) => ({ cidr })),
+    'each apiServerCIDR is an ipBlock source',
+  );
   const blocks = new BlockList();
   for (const peer of from) {
     if (!peer.ipBlock) continue;
@@ -77,7 +109,10 @@ t.test('enabled with the EKS values: the webhook port admits the control-plane C
   t.equal(podPeers.length, 1, 'one pod peer on the webhook port');
   t.ok(selects(podPeers[0]!.podSelector?.matchLabels, testPod.metadata.labels), "it is the chart's helm test pod (it checks the webhook port's certificate)");
   t.notOk(selects(podPeers[0]!.podSelector?.matchLabels, deployment.spec.template.metadata.labels), 'and not every pod of the release');
-  t.notOk(from.some((p) => p.namespaceSelector), 'no namespace-wide source');
+  t.notOk(
+    from.some((p) => p.namespaceSelector),
+    'no namespace-wide source',
+  );
 
   const egressTo = (port: number) => policy.spec.egress.filter((r) => r.ports.some((p) => p.port === port));
   const dnsRules = egressTo(53);

@@ -31,13 +31,33 @@ async function waitFor(url: string, deadlineMs: number): Promise<Response> {
   }
 }
 
-function postReview(port: number, ca: string, body: unknown): Promise<{ status: number; json: { response: { allowed: boolean; status?: { message?: string } } } }> {
+function postReview(
+  port: number,
+  ca: string,
+  body: unknown,
+): Promise<{ status: number; json: { response: { allowed: boolean; status?: { message?: string } } } }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, servername: SERVICE_DNS, headers: { 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { response: { allowed: boolean; status?: { message?: string } } } }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/validate',
+        method: 'POST',
+        ca,
+        servername: SERVICE_DNS,
+        headers: { 'content-type': 'application/json' },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { response: { allowed: boolean; status?: { message?: string } } } }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -67,7 +87,14 @@ t.test('the rendered webhook pod serves', async (t) => {
 
   const [port, healthPort] = [await freePort(), await freePort()];
   // Static sandbox keys stand in for IRSA / Pod Identity: readiness waits for credentials.
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDSANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox', ECR_ADMISSION_HOST: '127.0.0.1', ECR_ADMISSION_NAMESPACE: NAMESPACE };
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
+    AWS_SECRET_ACCESS_KEY: 'sandbox',
+    ECR_ADMISSION_HOST: '127.0.0.1',
+    ECR_ADMISSION_NAMESPACE: NAMESPACE,
+  };
   for (const [name, value] of envOf(webhook)) {
     if (value !== undefined) env[name] = value.startsWith('/etc/ecr-admission/') ? join(root, value) : value;
   }
@@ -79,8 +106,12 @@ t.test('the rendered webhook pod serves', async (t) => {
 
   const server = spawn(process.execPath, [join(REPO_ROOT, 'src', 'main.ts'), ...(webhook.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  server.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  server.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  server.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  server.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
   t.teardown(async () => {
     server.kill('SIGTERM');

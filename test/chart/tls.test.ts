@@ -21,7 +21,11 @@ function tlsVolume(deployment: Deployment): Record<string, unknown> | undefined 
 t.test('default: the webhook pods make their certificates; the chart renders no key material', async (t) => {
   const objects = renderChart();
   const secrets = objects.filter((o) => o.kind === 'Secret') as Secret[];
-  t.same(secrets.map((s) => s.metadata.name), [`${RELEASE}-certificates`], 'one Secret, for the pods to fill');
+  t.same(
+    secrets.map((s) => s.metadata.name),
+    [`${RELEASE}-certificates`],
+    'one Secret, for the pods to fill',
+  );
   t.equal(secrets[0]!.type, 'Opaque', 'Opaque (kubernetes.io/tls would need data the chart does not have)');
   t.notOk(secrets[0]!.data, 'without data: Helm never owns (or reverts) what the pods write');
   const webhook = only<ValidatingWebhookConfiguration>(objects, 'ValidatingWebhookConfiguration').webhooks[0]!;
@@ -60,7 +64,18 @@ t.test('chart-made TLS (tls.source chart)', async (t) => {
   t.ok(Math.abs(notAfter - new Date(serving.validTo).getTime()) < DAY_MS, 'the not-after annotation (read back on upgrade) matches the certificate');
 
   const deployment = only<Deployment>(objects, 'Deployment');
-  t.same(tlsVolume(deployment)?.['secret'], { secretName: servingSecret.metadata.name, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }], defaultMode: 0o440 }, 'the pod gets only tls.crt and tls.key');
+  t.same(
+    tlsVolume(deployment)?.['secret'],
+    {
+      secretName: servingSecret.metadata.name,
+      items: [
+        { key: 'tls.crt', path: 'tls.crt' },
+        { key: 'tls.key', path: 'tls.key' },
+      ],
+      defaultMode: 0o440,
+    },
+    'the pod gets only tls.crt and tls.key',
+  );
   t.notOk(JSON.stringify(deployment).includes(caSecret.metadata.name), 'the CA key Secret is never mounted');
   t.equal(objects.filter((o) => o.apiVersion.startsWith('cert-manager.io/')).length, 0, 'no cert-manager objects');
 });
@@ -71,19 +86,36 @@ t.test('cert-manager with the chart-made CA chain', async (t) => {
   const vwc = only<ValidatingWebhookConfiguration>(objects, 'ValidatingWebhookConfiguration');
   t.notOk(vwc.webhooks[0]?.clientConfig.caBundle, 'no caBundle in the chart: the cainjector writes it');
 
-  type Certificate = KubeObject & { spec: { secretName: string; dnsNames?: string[]; isCA?: boolean; duration?: string; renewBefore?: string; issuerRef: { name: string; kind: string } } };
+  type Certificate = KubeObject & {
+    spec: { secretName: string; dnsNames?: string[]; isCA?: boolean; duration?: string; renewBefore?: string; issuerRef: { name: string; kind: string } };
+  };
   type Issuer = KubeObject & { spec: { selfSigned?: object; ca?: { secretName: string } } };
   const serving = only<Certificate>(objects, 'Certificate', '-tls');
   t.equal(vwc.metadata.annotations?.['cert-manager.io/inject-ca-from'], `${NAMESPACE}/${serving.metadata.name}`, 'cainjector reads the serving Certificate');
   t.same(serving.spec.dnsNames, SERVICE_NAMES, 'for the Service names');
   t.equal(serving.spec.duration, '720h', 'duration from values');
   t.equal(serving.spec.renewBefore, '240h', 'renewBefore from values');
-  t.same(tlsVolume(only<Deployment>(objects, 'Deployment'))?.['secret'], { secretName: serving.spec.secretName, items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }], defaultMode: 0o440 }, 'the pod mounts its Secret');
+  t.same(
+    tlsVolume(only<Deployment>(objects, 'Deployment'))?.['secret'],
+    {
+      secretName: serving.spec.secretName,
+      items: [
+        { key: 'tls.crt', path: 'tls.crt' },
+        { key: 'tls.key', path: 'tls.key' },
+      ],
+      defaultMode: 0o440,
+    },
+    'the pod mounts its Secret',
+  );
 
   const caIssuer = only<Issuer>(objects, 'Issuer', '-ca');
   const caCert = only<Certificate>(objects, 'Certificate', '-ca');
   const selfSigned = only<Issuer>(objects, 'Issuer', '-selfsigned');
-  t.same(serving.spec.issuerRef, { name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' }, 'the serving certificate comes from the CA issuer');
+  t.same(
+    serving.spec.issuerRef,
+    { name: caIssuer.metadata.name, kind: 'Issuer', group: 'cert-manager.io' },
+    'the serving certificate comes from the CA issuer',
+  );
   t.same(caIssuer.spec.ca, { secretName: caCert.spec.secretName }, 'which signs with the CA certificate');
   t.equal(caCert.spec.isCA, true, 'a CA certificate');
   t.equal(caCert.spec.issuerRef.name, selfSigned.metadata.name, 'from the self-signed issuer');

@@ -72,7 +72,11 @@ t.test('digest: tags, digests, indexes, archives and errors', async (t) => {
 
   const archived = await h.reviewPod([`${HOST}/web:old`]);
   t.equal(archived.response.allowed, false);
-  t.match(archived.response.status?.message, /tag old is archived in repository web .* update-image-storage-class/, 'archived is named as such, not as not found');
+  t.match(
+    archived.response.status?.message,
+    /tag old is archived in repository web .* update-image-storage-class/,
+    'archived is named as such, not as not found',
+  );
 
   const index = await h.reviewPod([`${HOST}/multi:2.0`]);
   t.equal(index.response.allowed, true);
@@ -88,7 +92,11 @@ t.test('immutability: the four mutability settings and exclusion filters', async
   t.teardown(() => h.close());
   const cases: Array<[string, boolean, RegExp?]> = [
     ['web:1.4.2', true],
-    ['mutable:1.0', false, /repository mutable has MUTABLE tags: 1\.0 can be moved.*put-image-tag-mutability --repository-name mutable --image-tag-mutability IMMUTABLE/],
+    [
+      'mutable:1.0',
+      false,
+      /repository mutable has MUTABLE tags: 1\.0 can be moved.*put-image-tag-mutability --repository-name mutable --image-tag-mutability IMMUTABLE/,
+    ],
     ['imm-excl:1.0', true],
     ['imm-excl:dev-7', false, /tag dev-7 matches an exclusion filter \(dev-\*\)/],
     ['mut-excl:release-3', true],
@@ -107,11 +115,15 @@ t.test('200 concurrent admissions of one uncached image make one BatchGetImage',
   const h = await startHarness({ fixture: fixture(), policy: POLICY, latencyMs: 30 });
   t.teardown(() => h.close());
   const outcomes = await Promise.all(Array.from({ length: 200 }, () => h.reviewPod([`${HOST}/web:1.4.2`])));
-  t.ok(outcomes.every((o) => o.response.allowed), 'all 200 admitted');
+  t.ok(
+    outcomes.every((o) => o.response.allowed),
+    'all 200 admitted',
+  );
   t.equal(h.sandbox.calls('ecr:BatchGetImage'), 1, 'exactly one BatchGetImage');
   t.equal(h.sandbox.calls('ecr:DescribeRepositories'), 1, 'exactly one DescribeRepositories');
   const coalesced = (await h.metrics.registry.getSingleMetric('ecr_admission_cache_events_total')!.get()).values
-    .filter((v) => v.labels.event === 'coalesced').reduce((a, v) => a + v.value, 0);
+    .filter((v) => v.labels.event === 'coalesced')
+    .reduce((a, v) => a + v.value, 0);
   t.ok(coalesced >= 199, `the other admissions waited on the same call (coalesced ${coalesced})`);
 });
 
@@ -131,7 +143,10 @@ t.test('access denied is an error that names the service and operation, folded b
   const out = await h.reviewPod([`${HOST}/web:1.4.2`]);
   t.equal(resultOf(out, 'digest')?.status, 'error');
   t.equal(out.response.allowed, false, 'onError deny (the default) denies');
-  t.match(out.response.status?.message, /\[digest\] could not be verified: ecr BatchGetImage was refused \(AccessDeniedException\).*Grant the webhook's IAM role/);
+  t.match(
+    out.response.status?.message,
+    /\[digest\] could not be verified: ecr BatchGetImage was refused \(AccessDeniedException\).*Grant the webhook's IAM role/,
+  );
   h.sandbox.clearFaults();
   const again = await h.reviewPod([`${HOST}/web:1.4.2`]);
   t.equal(again.response.allowed, true, 'the failure was not cached: the next admission asks again and passes');
@@ -157,7 +172,9 @@ t.test('a cross-account registry is read with the role the policy names', async 
   const OTHER = '444455556666';
   const ROLE = `arn:aws:iam::${OTHER}:role/ecr-admission-read`;
   const f = fixture();
-  f.accounts[OTHER] = { regions: { [REGION]: { repositories: [{ name: 'shared', tagMutability: 'IMMUTABLE', images: [ociImage({ seed: 'shared', tags: ['1'] })] }] } } };
+  f.accounts[OTHER] = {
+    regions: { [REGION]: { repositories: [{ name: 'shared', tagMutability: 'IMMUTABLE', images: [ociImage({ seed: 'shared', tags: ['1'] })] }] } },
+  };
   const policy = `registries:\n  ecr:\n    - accountId: "${ACCOUNT}"\n    - accountId: "${OTHER}"\n      roleArn: ${ROLE}\n`;
   const h = await startHarness({ fixture: f, policy });
   t.teardown(() => h.close());
@@ -174,11 +191,17 @@ t.test('a cross-account registry is read with the role the policy names', async 
 });
 
 t.test('a pull-through-cache repository that has not been filled says so', async (t) => {
-  const h = await startHarness({ fixture: fixture(), policy: `registries:\n  ecr:\n    - accountId: "${ACCOUNT}"\n      pullThroughCachePrefixes: [docker-hub]\n` });
+  const h = await startHarness({
+    fixture: fixture(),
+    policy: `registries:\n  ecr:\n    - accountId: "${ACCOUNT}"\n      pullThroughCachePrefixes: [docker-hub]\n`,
+  });
   t.teardown(() => h.close());
   const out = await h.reviewPod([`${HOST}/docker-hub/library/nginx:1.27`]);
   t.equal(out.response.allowed, false);
-  t.match(out.response.status?.message, /\[digest\] tag 1\.27 is not in the pull-through cache docker-hub \(upstream library\/nginx\) yet\. ECR fills the cache on the first pull/);
+  t.match(
+    out.response.status?.message,
+    /\[digest\] tag 1\.27 is not in the pull-through cache docker-hub \(upstream library\/nginx\) yet\. ECR fills the cache on the first pull/,
+  );
   const plain = await h.reviewPod([`${HOST}/other/nginx:1.27`]);
   t.match(plain.response.status?.message, /\[digest\] repository other\/nginx .* does not exist/, 'a repository outside the prefixes is plainly not found');
 });

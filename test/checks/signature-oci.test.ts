@@ -18,7 +18,13 @@ writeFileSync(rootPath, chain.rootPem);
 
 function sign(image: ImageFixture, format: 'jws' | 'cose'): SignatureFixture {
   const d = imageDescriptor(image);
-  const s = signEnvelope({ format, target: { digest: d.digest, mediaType: d.mediaType, size: d.size }, certificates: chain.certificates, privateKey: chain.leafKey, aws: { profileVersionArn: `${PROFILE}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/j1` } });
+  const s = signEnvelope({
+    format,
+    target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    certificates: chain.certificates,
+    privateKey: chain.leafKey,
+    aws: { profileVersionArn: `${PROFILE}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/j1` },
+  });
   return { envelope: s.envelope, envelopeMediaType: s.mediaType };
 }
 
@@ -39,7 +45,10 @@ const signature = `
 
 t.test('a registries.oci registry: digest and signature through the OCI API', async (t) => {
   // The sandbox's /v2/ API stands in for a non-ECR registry on 127.0.0.1.
-  const h = await startHarness({ fixture: fixture(false), policy: (url) => `registries:\n  oci: [{ host: "${new URL(url).host}", plainHttp: true }]\nchecks:${signature}\n` });
+  const h = await startHarness({
+    fixture: fixture(false),
+    policy: (url) => `registries:\n  oci: [{ host: "${new URL(url).host}", plainHttp: true }]\nchecks:${signature}\n`,
+  });
   t.teardown(() => h.close());
   const registryHost = new URL(h.sandbox.url).host;
 
@@ -47,7 +56,10 @@ t.test('a registries.oci registry: digest and signature through the OCI API', as
   t.equal(ok.response.allowed, true, 'a signed image in an OCI registry is admitted');
   t.equal(ok.images[0]?.digest, imageDigest(signed), 'its tag resolved through the OCI API');
   t.match(resultOf(ok, 'signature')?.reason, `signed by ${PROFILE}/v1`);
-  t.ok(h.sandbox.callLog().some((c) => c.op.startsWith('oci:')), 'read through /v2/');
+  t.ok(
+    h.sandbox.callLog().some((c) => c.op.startsWith('oci:')),
+    'read through /v2/',
+  );
   t.equal(h.sandbox.calls('ecr:ListImageReferrers'), 0, 'not through the ECR API');
   t.notOk(resultOf(ok, 'immutability') || resultOf(ok, 'vulnerabilities'), 'ECR-only checks do not run');
 
@@ -60,13 +72,20 @@ t.test('a registries.oci registry: digest and signature through the OCI API', as
 });
 
 t.test('ECR signatures read from the registry endpoint with a GetAuthorizationToken password', async (t) => {
-  const h = await startHarness({ fixture: fixture(true), policy: (url) => `registries:\n  ecr: [{ accountId: "${ACCOUNT}" }]\naws:\n  endpoints: { ecrRegistry: "${url}" }\nchecks:${signature}\n    source: registry\n` });
+  const h = await startHarness({
+    fixture: fixture(true),
+    policy: (url) =>
+      `registries:\n  ecr: [{ accountId: "${ACCOUNT}" }]\naws:\n  endpoints: { ecrRegistry: "${url}" }\nchecks:${signature}\n    source: registry\n`,
+  });
   t.teardown(() => h.close());
   const ok = await h.reviewPod([`${HOST}/app:signed`]);
   t.equal(ok.response.allowed, true, 'signed: admitted');
   t.equal(h.sandbox.calls('ecr:ListImageReferrers'), 0, 'the ECR API was not used for signatures');
   t.equal(h.sandbox.calls('ecr:GetAuthorizationToken'), 1, 'one GetAuthorizationToken');
-  t.ok(h.sandbox.callLog().some((c) => c.op.startsWith('oci:')), 'signatures came through the registry API');
+  t.ok(
+    h.sandbox.callLog().some((c) => c.op.startsWith('oci:')),
+    'signatures came through the registry API',
+  );
   const no = await h.reviewPod([`${HOST}/app:unsigned`]);
   t.equal(no.response.allowed, false, 'unsigned: denied');
 });

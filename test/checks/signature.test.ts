@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAwsSignerShapedChain } from '../../src/dev/notation/testchain.ts';
 import { signEnvelope } from '../../src/dev/notation/sign.ts';
-import { imageDescriptor, imageDigest, ociImage, ociIndex, type ImageFixture, type SandboxFixture, type SignatureFixture } from '../../src/dev/sandbox/index.ts';
+import {
+  imageDescriptor,
+  imageDigest,
+  ociImage,
+  ociIndex,
+  type ImageFixture,
+  type SandboxFixture,
+  type SignatureFixture,
+} from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, resultOf, startHarness } from '../helpers/harness.ts';
 
 const PROFILE = `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-profiles/release`;
@@ -45,7 +53,11 @@ const jws = ociImage({ seed: 'jws', tags: ['jws'] });
 jws.signatures = [sign(jws)];
 const cose = ociImage({ seed: 'cose', tags: ['cose'] });
 cose.signatures = [sign(cose, { format: 'cose' })];
-const unsigned = ociImage({ seed: 'unsigned', tags: ['unsigned'], signingStatuses: [{ signingProfileArn: PROFILE, status: 'FAILED', failureReason: 'KMS key disabled' }] });
+const unsigned = ociImage({
+  seed: 'unsigned',
+  tags: ['unsigned'],
+  signingStatuses: [{ signingProfileArn: PROFILE, status: 'FAILED', failureReason: 'KMS key disabled' }],
+});
 const dev = ociImage({ seed: 'dev', tags: ['dev'] });
 dev.signatures = [sign(dev, { profileVersionArn: DEV_VERSION })];
 const revokedImage = ociImage({ seed: 'revoked', tags: ['revoked'] });
@@ -65,16 +77,27 @@ const amd2 = ociImage({ seed: 'amd2', platform: { os: 'linux', architecture: 'am
 const arm2 = ociImage({ seed: 'arm2', platform: { os: 'linux', architecture: 'arm64' } });
 amd2.signatures = [sign(amd2)];
 const halfSigned = ociIndex({ children: [amd2, arm2], tags: ['half-signed'] });
-const indexSigned = ociIndex({ children: [ociImage({ seed: 'amd3' }), ociImage({ seed: 'arm3', platform: { os: 'linux', architecture: 'arm64' } })], tags: ['index-signed'] });
+const indexSigned = ociIndex({
+  children: [ociImage({ seed: 'amd3' }), ociImage({ seed: 'arm3', platform: { os: 'linux', architecture: 'arm64' } })],
+  tags: ['index-signed'],
+});
 indexSigned.signatures = [sign(indexSigned)];
 
 const fixture = (): SandboxFixture => ({
   defaultAccount: ACCOUNT,
   revoked: [REVOKED_JOB],
-  accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories: [
-    { name: 'app', tagMutability: 'IMMUTABLE', images: [jws, cose, unsigned, dev, revokedImage, broken, legacy] },
-    { name: 'multi', tagMutability: 'IMMUTABLE', images: [signedChildren, halfSigned, indexSigned] },
-  ] } } } },
+  accounts: {
+    [ACCOUNT]: {
+      regions: {
+        [REGION]: {
+          repositories: [
+            { name: 'app', tagMutability: 'IMMUTABLE', images: [jws, cose, unsigned, dev, revokedImage, broken, legacy] },
+            { name: 'multi', tagMutability: 'IMMUTABLE', images: [signedChildren, halfSigned, indexSigned] },
+          ],
+        },
+      },
+    },
+  },
 });
 
 const policy = (extra = '') => `
@@ -98,7 +121,10 @@ t.test('signatures found through ECR and verified', async (t) => {
 
   const none = await h.reviewPod([`${HOST}/app:unsigned`]);
   t.equal(none.response.allowed, false, 'unsigned: denied');
-  t.match(none.response.status?.message, `[signature] no Notation signature found on ${imageDigest(unsigned).slice(0, 19)} (ECR managed signing FAILED: KMS key disabled)`);
+  t.match(
+    none.response.status?.message,
+    `[signature] no Notation signature found on ${imageDigest(unsigned).slice(0, 19)} (ECR managed signing FAILED: KMS key disabled)`,
+  );
   t.match(none.response.status?.message, /Sign the image with a trusted identity/);
 
   const untrusted = await h.reviewPod([`${HOST}/app:dev`]);
@@ -160,7 +186,10 @@ t.test('revocation unavailable: enforce is an error folded by onError, warn admi
   w.sandbox.inject('signer:GetRevocationStatus', { kind: 'server-error' });
   const warned = await w.reviewPod([`${HOST}/app:jws`]);
   t.equal(warned.response.allowed, true, 'revocation warn: admitted');
-  t.ok((warned.response.warnings ?? []).some((x) => /revocation/i.test(x)), 'with a warning about revocation');
+  t.ok(
+    (warned.response.warnings ?? []).some((x) => /revocation/i.test(x)),
+    'with a warning about revocation',
+  );
 });
 
 t.test('a signature revoked after its verdict was cached: one GetRevocationStatus call finds it', async (t) => {
@@ -171,7 +200,9 @@ t.test('a signature revoked after its verdict was cached: one GetRevocationStatu
   t.equal((await h.reviewPod([`${HOST}/app:jws`])).response.allowed, true, 'admitted before the revocation');
   const referrers = h.sandbox.calls('ecr:ListImageReferrers');
   const revocations = h.sandbox.calls('signer:GetRevocationStatus');
-  h.sandbox.update((f) => { f.revoked = [...(f.revoked ?? []), JOB]; });
+  h.sandbox.update((f) => {
+    f.revoked = [...(f.revoked ?? []), JOB];
+  });
   now += 999;
   t.equal((await h.reviewPod([`${HOST}/app:jws`])).response.allowed, true, 'within the revocation TTL the cached answer stands');
   t.equal(h.sandbox.calls('signer:GetRevocationStatus'), revocations, 'without asking Signer');

@@ -6,7 +6,13 @@ import { AwsClients } from '../../src/facts/aws-clients.ts';
 import { TRANSIENT_TTL_MS, VulnerabilityFacts } from '../../src/facts/vulnerabilities.ts';
 import { parsePolicy } from '../../src/policy/load.ts';
 import {
-  imageDigest, ociImage, ociIndex, type CoverageReason, type FindingFixture, type ImageFixture, type SandboxFixture,
+  imageDigest,
+  ociImage,
+  ociIndex,
+  type CoverageReason,
+  type FindingFixture,
+  type ImageFixture,
+  type SandboxFixture,
 } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, OTHER_ACCOUNT, REGION, SANDBOX_CREDENTIALS, resultOf, startHarness } from '../helpers/harness.ts';
 
@@ -20,9 +26,24 @@ const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Cont
 const DAY = 86_400_000;
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * DAY).toISOString().slice(0, 10);
 
-const xz: FindingFixture = { vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] };
-const webp: FindingFixture = { vulnerabilityId: 'CVE-2023-4863', severity: 'HIGH', inspectorScore: 8.8, packages: [{ name: 'libwebp', version: '1.3.1', fixedInVersion: '1.3.2' }] };
-const legacyCve: FindingFixture = { vulnerabilityId: 'CVE-2025-0001', severity: 'CRITICAL', inspectorScore: 9.1, packages: [{ name: 'openssl', version: '1.1.1k' }] };
+const xz: FindingFixture = {
+  vulnerabilityId: 'CVE-2024-3094',
+  severity: 'CRITICAL',
+  inspectorScore: 10,
+  packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }],
+};
+const webp: FindingFixture = {
+  vulnerabilityId: 'CVE-2023-4863',
+  severity: 'HIGH',
+  inspectorScore: 8.8,
+  packages: [{ name: 'libwebp', version: '1.3.1', fixedInVersion: '1.3.2' }],
+};
+const legacyCve: FindingFixture = {
+  vulnerabilityId: 'CVE-2025-0001',
+  severity: 'CRITICAL',
+  inspectorScore: 9.1,
+  packages: [{ name: 'openssl', version: '1.1.1k' }],
+};
 
 const image = (seed: string, extra: Partial<ImageFixture> = {}) => ociImage({ seed, tags: ['1'], ...extra });
 const covered = (reason: CoverageReason, statusCode: 'ACTIVE' | 'INACTIVE' = 'INACTIVE') => ({ coverage: { statusCode, reason } });
@@ -34,7 +55,9 @@ const pendingArm = ociImage({ seed: 'half-arm64', platform: { os: 'linux', archi
 const half = ociIndex({ children: [ociImage({ seed: 'half-amd64' }), pendingArm], tags: ['1'] });
 
 const many: FindingFixture[] = Array.from({ length: 230 }, (_, i) => ({
-  vulnerabilityId: `CVE-2026-${String(10000 + i)}`, severity: 'CRITICAL', inspectorScore: i === 117 ? 9.9 : 9.0,
+  vulnerabilityId: `CVE-2026-${String(10000 + i)}`,
+  severity: 'CRITICAL',
+  inspectorScore: i === 117 ? 9.9 : 9.0,
   packages: [{ name: `pkg${i}`, version: '1.0', fixedInVersion: '1.1' }],
 }));
 
@@ -50,7 +73,14 @@ function fixture(): SandboxFixture {
             repositories: [
               repo('clean', [image('clean')]),
               repo('crit', [image('crit', { findings: [xz, { ...webp, severity: 'LOW' }] })]),
-              repo('suppressed', [image('suppressed', { findings: [{ ...xz, status: 'SUPPRESSED' }, { ...legacyCve, status: 'CLOSED' }] })]),
+              repo('suppressed', [
+                image('suppressed', {
+                  findings: [
+                    { ...xz, status: 'SUPPRESSED' },
+                    { ...legacyCve, status: 'CLOSED' },
+                  ],
+                }),
+              ]),
               repo('high', [image('high', { findings: [webp] })]),
               repo('many', [image('many', { findings: many })]),
               repo('nofix', [image('nofix', { findings: [{ ...legacyCve, fixAvailable: 'NO' }] })]),
@@ -67,8 +97,15 @@ function fixture(): SandboxFixture {
               repo('uncovered', [image('uncovered', { coverage: null })]),
               // Scan frequency SCAN_ON_PUSH: scanned once, or (no lastScannedAt) never.
               repo('onpush', [image('onpush', covered('SCAN_FREQUENCY_SCAN_ON_PUSH'))]),
-              repo('onpush-scanned', [image('onpush-scanned', { coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-03-01T00:00:00Z' }, findings: [xz] })]),
-              repo('onpush-clean', [image('onpush-clean', { coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-03-01T00:00:00Z' } })]),
+              repo('onpush-scanned', [
+                image('onpush-scanned', {
+                  coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-03-01T00:00:00Z' },
+                  findings: [xz],
+                }),
+              ]),
+              repo('onpush-clean', [
+                image('onpush-clean', { coverage: { statusCode: 'INACTIVE', reason: 'SCAN_FREQUENCY_SCAN_ON_PUSH', lastScannedAt: '2026-03-01T00:00:00Z' } }),
+              ]),
             ],
           },
           [RULES]: {
@@ -76,7 +113,8 @@ function fixture(): SandboxFixture {
             // 'core' has no wildcard: it matches every repository whose name contains it.
             scanningRules: [{ scanFrequency: 'CONTINUOUS_SCAN', filters: ['prod-*', 'core'] }],
             repositories: [
-              repo('prod-app', [image('prod-app')]), repo('dev-app', [image('dev-app')]),
+              repo('prod-app', [image('prod-app')]),
+              repo('dev-app', [image('dev-app')]),
               repo('lib-core-svc', [image('lib-core-svc')]),
               repo('lib-core-new', [image('lib-core-new', { coverage: null })]),
             ],
@@ -84,14 +122,25 @@ function fixture(): SandboxFixture {
           [WEST]: {
             scanType: 'BASIC',
             repositories: [
-              repo('basic', [image('basic-bad', {
-                scanStatus: { status: 'COMPLETE' },
-                basicFindings: [
-                  { name: 'CVE-2024-3094', severity: 'CRITICAL', attributes: [{ key: 'package_name', value: 'xz-utils' }, { key: 'package_version', value: '5.6.0' }] },
-                  { name: 'CVE-2022-0001', severity: 'HIGH' },
-                ],
-              })]),
-              repo('basic-clean', [image('basic-clean', { scanStatus: { status: 'COMPLETE' }, basicFindings: [{ name: 'CVE-2022-0002', severity: 'MEDIUM' }] })]),
+              repo('basic', [
+                image('basic-bad', {
+                  scanStatus: { status: 'COMPLETE' },
+                  basicFindings: [
+                    {
+                      name: 'CVE-2024-3094',
+                      severity: 'CRITICAL',
+                      attributes: [
+                        { key: 'package_name', value: 'xz-utils' },
+                        { key: 'package_version', value: '5.6.0' },
+                      ],
+                    },
+                    { name: 'CVE-2022-0001', severity: 'HIGH' },
+                  ],
+                }),
+              ]),
+              repo('basic-clean', [
+                image('basic-clean', { scanStatus: { status: 'COMPLETE' }, basicFindings: [{ name: 'CVE-2022-0002', severity: 'MEDIUM' }] }),
+              ]),
               repo('basic-failed', [image('basic-failed', { scanStatus: { status: 'FAILED', description: 'Unable to retrieve image layers' } })]),
               repo('basic-running', [image('basic-running', { scanStatus: { status: 'IN_PROGRESS' } })]),
               repo('basic-never', [image('basic-never')]),
@@ -101,7 +150,12 @@ function fixture(): SandboxFixture {
       },
       [OTHER_ACCOUNT]: {
         regions: {
-          [REGION]: { scanType: 'BASIC', repositories: [repo('shared', [image('shared', { scanStatus: { status: 'COMPLETE' }, basicFindings: [{ name: 'CVE-2024-3094', severity: 'CRITICAL' }] })])] },
+          [REGION]: {
+            scanType: 'BASIC',
+            repositories: [
+              repo('shared', [image('shared', { scanStatus: { status: 'COMPLETE' }, basicFindings: [{ name: 'CVE-2024-3094', severity: 'CRITICAL' }] })]),
+            ],
+          },
           // Another account's ENHANCED registry, no role: Inspector does not show it to the webhook.
           [VENDOR]: {
             scanType: 'ENHANCED',
@@ -125,12 +179,15 @@ checks:
   vulnerabilities: ${vulnerabilities}
 ${extra}`;
 
-const DEFAULT = policy('{}', `overrides:
+const DEFAULT = policy(
+  '{}',
+  `overrides:
   - { name: high, namespaces: ["strict"], checks: { vulnerabilities: { denySeverities: [CRITICAL, HIGH] } } }
   - { name: warn, namespaces: ["warn"], checks: { vulnerabilities: { notScanned: warn } } }
   - { name: allow, namespaces: ["allow"], checks: { vulnerabilities: { notScanned: allow } } }
   - { name: fix, namespaces: ["fix"], checks: { vulnerabilities: { fixAvailableOnly: true } } }
-  - { name: score, namespaces: ["score"], checks: { vulnerabilities: { minInspectorScore: 7 } } }`);
+  - { name: score, namespaces: ["score"], checks: { vulnerabilities: { minInspectorScore: 7 } } }`,
+);
 
 t.test('findings: none, one CRITICAL, suppressed, HIGH under two policies, filters', async (t) => {
   const h = await startHarness({ fixture: fixture(), policy: DEFAULT });
@@ -143,7 +200,10 @@ t.test('findings: none, one CRITICAL, suppressed, HIGH under two policies, filte
 
   const crit = await h.reviewPod([`${HOST}/crit:1`]);
   t.equal(crit.response.allowed, false, 'one CRITICAL finding denies');
-  t.match(crit.response.status?.message, /\[vulnerabilities\] 1 CRITICAL finding: CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\. Update the affected packages/);
+  t.match(
+    crit.response.status?.message,
+    /\[vulnerabilities\] 1 CRITICAL finding: CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\. Update the affected packages/,
+  );
   t.notMatch(crit.response.status?.message, /CVE-2023-4863/, 'the LOW finding is not a denied severity');
 
   const suppressed = await h.reviewPod([`${HOST}/suppressed:1`]);
@@ -154,9 +214,19 @@ t.test('findings: none, one CRITICAL, suppressed, HIGH under two policies, filte
   const strict = await h.reviewPod([`${HOST}/high:1`], 'strict');
   t.equal(strict.response.allowed, false, 'HIGH denies under denySeverities [CRITICAL, HIGH]');
   t.match(strict.response.status?.message, /\[vulnerabilities\] 1 HIGH finding: CVE-2023-4863 \(libwebp 1\.3\.1, fixed in 1\.3\.2\)/);
-  const severityFilters = h.sandbox.callLog().filter((c) => c.op === 'inspector2:ListFindings')
+  const severityFilters = h.sandbox
+    .callLog()
+    .filter((c) => c.op === 'inspector2:ListFindings')
     .map((c) => JSON.stringify((c.input as { filterCriteria: { severity: unknown } }).filterCriteria.severity));
-  t.ok(severityFilters.includes(JSON.stringify([{ comparison: 'EQUALS', value: 'CRITICAL' }, { comparison: 'EQUALS', value: 'HIGH' }])), 'Inspector filters by the denied severities');
+  t.ok(
+    severityFilters.includes(
+      JSON.stringify([
+        { comparison: 'EQUALS', value: 'CRITICAL' },
+        { comparison: 'EQUALS', value: 'HIGH' },
+      ]),
+    ),
+    'Inspector filters by the denied severities',
+  );
 
   const nofix = await h.reviewPod([`${HOST}/nofix:1`], 'fix');
   t.equal(nofix.response.allowed, true, 'fixAvailableOnly: a finding without a fix does not deny');
@@ -181,14 +251,18 @@ t.test('ListFindings request shape and pagination across pages, worst first', as
 
   const first = h.sandbox.callLog().find((c) => c.op === 'inspector2:ListFindings')?.input as Record<string, unknown>;
   const digest = out.images[0]?.digest;
-  t.same(first.filterCriteria, {
-    resourceType: [{ comparison: 'EQUALS', value: 'AWS_ECR_CONTAINER_IMAGE' }],
-    ecrImageRegistry: [{ comparison: 'EQUALS', value: ACCOUNT }],
-    ecrImageRepositoryName: [{ comparison: 'EQUALS', value: 'many' }],
-    ecrImageHash: [{ comparison: 'EQUALS', value: digest }],
-    findingStatus: [{ comparison: 'EQUALS', value: 'ACTIVE' }],
-    severity: [{ comparison: 'EQUALS', value: 'CRITICAL' }],
-  }, 'filtered by resource type, registry, repository, image hash, ACTIVE and severity');
+  t.same(
+    first.filterCriteria,
+    {
+      resourceType: [{ comparison: 'EQUALS', value: 'AWS_ECR_CONTAINER_IMAGE' }],
+      ecrImageRegistry: [{ comparison: 'EQUALS', value: ACCOUNT }],
+      ecrImageRepositoryName: [{ comparison: 'EQUALS', value: 'many' }],
+      ecrImageHash: [{ comparison: 'EQUALS', value: digest }],
+      findingStatus: [{ comparison: 'EQUALS', value: 'ACTIVE' }],
+      severity: [{ comparison: 'EQUALS', value: 'CRITICAL' }],
+    },
+    'filtered by resource type, registry, repository, image hash, ACTIVE and severity',
+  );
   t.same(first.sortCriteria, { field: 'SEVERITY', sortOrder: 'DESC' });
   t.equal(first.maxResults, 100);
 });
@@ -203,7 +277,11 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
     ['mediatype', /does not support its manifest media type \(UNSUPPORTED_MEDIA_TYPE\)/, /OCI or Docker v2 image manifest/],
     ['expired', /scan eligibility expired \(SCAN_ELIGIBILITY_EXPIRED\)/, /push it again \(Inspector scans it anew\)/],
     ['uncovered', /not known to Inspector yet/, /Deploy again/],
-    ['onpush', /repository onpush is scanned on push only, and Inspector has never scanned this image \(SCAN_FREQUENCY_SCAN_ON_PUSH, no lastScannedAt\)/, /Push it again so that the on-push scan runs/],
+    [
+      'onpush',
+      /repository onpush is scanned on push only, and Inspector has never scanned this image \(SCAN_FREQUENCY_SCAN_ON_PUSH, no lastScannedAt\)/,
+      /Push it again so that the on-push scan runs/,
+    ],
   ];
   for (const [repo, what, hint] of cases) {
     const denied = await h.reviewPod([`${HOST}/${repo}:1`]);
@@ -220,24 +298,45 @@ t.test('scan states: each one named, under notScanned deny, warn and allow', asy
 
     const allowed = await h.reviewPod([`${HOST}/${repo}:1`], 'allow');
     t.equal(allowed.response.allowed, true, `${repo}: notScanned allow admits`);
-    t.notOk(allowed.response.warnings?.some((w) => w.includes('[vulnerabilities]')), `${repo}: silently`);
+    t.notOk(
+      allowed.response.warnings?.some((w) => w.includes('[vulnerabilities]')),
+      `${repo}: silently`,
+    );
     t.match(resultOf(allowed, 'vulnerabilities')?.reason, /admitted by notScanned: allow/);
   }
   const expired = (await h.reviewPod([`${HOST}/expired:1`])).response.status?.message ?? '';
-  t.match(expired, /A pull would renew it, but this denial blocks the pull that would renew it/, 'expired: says the denial blocks the pull that would renew it');
-  t.match(expired, /pullDateRescanDuration=DAYS_180/, 'expired: names Inspector\'s pull-date re-scan duration');
+  t.match(
+    expired,
+    /A pull would renew it, but this denial blocks the pull that would renew it/,
+    'expired: says the denial blocks the pull that would renew it',
+  );
+  t.match(expired, /pullDateRescanDuration=DAYS_180/, "expired: names Inspector's pull-date re-scan duration");
   t.match(expired, /or set notScanned: allow for it in a policy override/, 'expired: and the way to admit it anyway');
   t.equal((await h.reviewPod([`${RULES_HOST}/prod-app:1`])).response.allowed, true, 'a repository a scanning rule covers is scanned');
   t.equal((await h.reviewPod([`${HOST}/onpush-clean:1`])).response.allowed, true, 'SCAN_FREQUENCY_SCAN_ON_PUSH with a lastScannedAt: scanned once, clean');
   t.match((await h.reviewPod([`${HOST}/onpush-scanned:1`])).response.status?.message, /1 CRITICAL finding: CVE-2024-3094/, 'and its findings deny');
   const dev = await h.reviewPod([`${RULES_HOST}/dev-app:1`]);
-  t.match(dev.response.status?.message, /not scanned: repository dev-app matches no enhanced scanning rule of the registry.*put-registry-scanning-configuration/);
-  t.equal((await h.reviewPod([`${RULES_HOST}/lib-core-svc:1`])).response.allowed, true, 'filter "core" (no wildcard) scans lib-core-svc: it contains the filter');
+  t.match(
+    dev.response.status?.message,
+    /not scanned: repository dev-app matches no enhanced scanning rule of the registry.*put-registry-scanning-configuration/,
+  );
+  t.equal(
+    (await h.reviewPod([`${RULES_HOST}/lib-core-svc:1`])).response.allowed,
+    true,
+    'filter "core" (no wildcard) scans lib-core-svc: it contains the filter',
+  );
   const coreNew = await h.reviewPod([`${RULES_HOST}/lib-core-new:1`]);
-  t.match(coreNew.response.status?.message, /not known to Inspector yet/, 'a repository a no-wildcard filter contains is in the rules: its image is not known yet');
+  t.match(
+    coreNew.response.status?.message,
+    /not known to Inspector yet/,
+    'a repository a no-wildcard filter contains is in the rules: its image is not known yet',
+  );
   t.notMatch(coreNew.response.status?.message, /matches no enhanced scanning rule/, 'and is not blamed on the rules');
   const basicFailed = await h.reviewPod([`${WEST_HOST}/basic-failed:1`]);
-  t.match(basicFailed.response.status?.message, /its ECR basic scanning scan failed \(FAILED; ECR scan status FAILED: Unable to retrieve image layers\).*start-image-scan/);
+  t.match(
+    basicFailed.response.status?.message,
+    /its ECR basic scanning scan failed \(FAILED; ECR scan status FAILED: Unable to retrieve image layers\).*start-image-scan/,
+  );
   const basicRunning = await h.reviewPod([`${WEST_HOST}/basic-running:1`]);
   t.match(basicRunning.response.status?.message, /being scanned by ECR basic scanning \(SCAN_IN_PROGRESS\)/);
   const never = await h.reviewPod([`${WEST_HOST}/basic-never:1`]);
@@ -266,32 +365,38 @@ t.test('BASIC scanning registries fall back to DescribeImageScanFindings and say
   t.match(shared.response.status?.message, /1 CRITICAL finding \(ECR basic scanning\): CVE-2024-3094/);
 });
 
-t.test('another account\'s ENHANCED registry without a role: enhanced findings are read through ECR', async (t) => {
+t.test("another account's ENHANCED registry without a role: enhanced findings are read through ECR", async (t) => {
   const h = await startHarness({ fixture: fixture(), policy: DEFAULT });
   t.teardown(() => h.close());
   const denied = await h.reviewPod([`${VENDOR_HOST}/vendor:1`]);
   t.equal(denied.response.allowed, false, 'a CRITICAL finding Inspector relays through ECR denies');
-  t.match(denied.response.status?.message,
+  t.match(
+    denied.response.status?.message,
     /\[vulnerabilities\] 1 CRITICAL finding \(ECR enhanced scanning, read through ECR\): CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\./,
-    'with the package, the fixed version and the source named');
+    'with the package, the fixed version and the source named',
+  );
   t.notMatch(denied.response.status?.message, /CVE-2023-4863/, 'the LOW finding is not a denied severity');
   t.ok(h.sandbox.calls('inspector2:ListCoverage') >= 1, 'Inspector was asked first');
   t.equal(h.sandbox.calls('ecr:DescribeImageScanFindings'), 1, 'then ECR, once');
   const asked = h.sandbox.callLog().find((c) => c.op === 'ecr:DescribeImageScanFindings')?.input as { registryId?: string };
-  t.equal(asked.registryId, OTHER_ACCOUNT, 'ECR is asked about the image\'s registry');
+  t.equal(asked.registryId, OTHER_ACCOUNT, "ECR is asked about the image's registry");
 
   const clean = await h.reviewPod([`${VENDOR_HOST}/vendor-clean:1`]);
   t.equal(clean.response.allowed, true);
   t.equal(resultOf(clean, 'vulnerabilities')?.reason, 'no active CRITICAL findings (ECR enhanced scanning, read through ECR)');
 });
 
-t.test('the webhook\'s account as Inspector\'s delegated administrator reads another account through Inspector', async (t) => {
+t.test("the webhook's account as Inspector's delegated administrator reads another account through Inspector", async (t) => {
   const f = fixture();
   f.inspector = { delegatedAdministrator: ACCOUNT };
   const h = await startHarness({ fixture: f, policy: DEFAULT });
   t.teardown(() => h.close());
   const denied = await h.reviewPod([`${VENDOR_HOST}/vendor:1`]);
-  t.match(denied.response.status?.message, /\[vulnerabilities\] 1 CRITICAL finding: CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\./, 'Inspector\'s own answer: no source named');
+  t.match(
+    denied.response.status?.message,
+    /\[vulnerabilities\] 1 CRITICAL finding: CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\)\./,
+    "Inspector's own answer: no source named",
+  );
   t.equal(h.sandbox.calls('ecr:DescribeImageScanFindings'), 0, 'ECR is not asked');
 });
 
@@ -307,7 +412,8 @@ t.test('without ecr:GetRegistryScanningConfiguration the scanning type is found 
 });
 
 t.test('exceptions: valid, expired, expiring soon, for another image; never for a scan state', async (t) => {
-  const exceptions = (expires: string, images = '["*/legacy/*"]') => policy(`
+  const exceptions = (expires: string, images = '["*/legacy/*"]') =>
+    policy(`
     exceptions:
       - { id: CVE-2025-0001, images: ${images}, expires: "${expires}", reason: "vendor fix due" }
       - { id: CVE-2024-0000, images: ["*"], expires: "${day(30)}", reason: "waives no scan state" }`);
@@ -334,7 +440,10 @@ t.test('exceptions: valid, expired, expiring soon, for another image; never for 
 
   const expired = await run(day(-2), 'legacy/app');
   t.equal(expired.response.allowed, false, 'an expired exception no longer waives');
-  t.match(expired.response.status?.message, new RegExp(`1 CRITICAL finding: CVE-2025-0001 \\(openssl 1\\.1\\.1k\\); exception for CVE-2025-0001 \\(\\*/legacy/\\*\\) expired on ${day(-2)}`));
+  t.match(
+    expired.response.status?.message,
+    new RegExp(`1 CRITICAL finding: CVE-2025-0001 \\(openssl 1\\.1\\.1k\\); exception for CVE-2025-0001 \\(\\*/legacy/\\*\\) expired on ${day(-2)}`),
+  );
   t.match(expired.response.status?.message, /renew the expired exception/);
 
   const other = await run(day(30), 'other/app');
@@ -353,8 +462,9 @@ t.test('multi-arch: the platform images are checked, the finding on one is named
   t.match(out.response.status?.message, /1 CRITICAL finding: CVE-2024-3094 \(xz-utils 5\.6\.0, fixed in 5\.6\.1\) on linux\/arm64\/v8/);
   t.equal(h.sandbox.calls('inspector2:ListFindings'), 1, 'both platform images in one ListFindings');
   t.equal(h.sandbox.calls('inspector2:ListCoverage'), 1, 'and in one ListCoverage');
-  const hashes = (h.sandbox.callLog().find((c) => c.op === 'inspector2:ListFindings')?.input as { filterCriteria: { ecrImageHash: Array<{ value: string }> } })
-    .filterCriteria.ecrImageHash.map((f) => f.value);
+  const hashes = (
+    h.sandbox.callLog().find((c) => c.op === 'inspector2:ListFindings')?.input as { filterCriteria: { ecrImageHash: Array<{ value: string }> } }
+  ).filterCriteria.ecrImageHash.map((f) => f.value);
   t.same(hashes, [imageDigest(amd), imageDigest(arm)], 'asked for the children, not the index');
 
   const partial = await h.reviewPod([`${HOST}/half:1`]);
@@ -372,7 +482,10 @@ t.test('throttling is retried by the SDK, then succeeds; access denied names the
   h.sandbox.inject('inspector2:ListCoverage', { kind: 'access-denied' });
   const denied = await h.reviewPod([`${HOST}/clean:1`]);
   t.equal(resultOf(denied, 'vulnerabilities')?.status, 'error');
-  t.match(denied.response.status?.message, /\[vulnerabilities\] could not be verified: inspector2 ListCoverage was refused \(AccessDeniedException\).*inspector2:ListCoverage/);
+  t.match(
+    denied.response.status?.message,
+    /\[vulnerabilities\] could not be verified: inspector2 ListCoverage was refused \(AccessDeniedException\).*inspector2:ListCoverage/,
+  );
   h.sandbox.clearFaults();
   t.equal((await h.reviewPod([`${HOST}/clean:1`])).response.allowed, true, 'the failure was not cached');
 });
@@ -410,7 +523,10 @@ t.test('50 concurrent admissions of one image make one ListFindings call', async
   const h = await startHarness({ fixture: fixture(), policy: DEFAULT, latencyMs: 30 });
   t.teardown(() => h.close());
   const outcomes = await Promise.all(Array.from({ length: 50 }, () => h.reviewPod([`${HOST}/crit:1`])));
-  t.ok(outcomes.every((o) => resultOf(o, 'vulnerabilities')?.status === 'fail'), 'all 50 see the finding');
+  t.ok(
+    outcomes.every((o) => resultOf(o, 'vulnerabilities')?.status === 'fail'),
+    'all 50 see the finding',
+  );
   t.equal(h.sandbox.calls('inspector2:ListFindings'), 1, 'one ListFindings');
   t.equal(h.sandbox.calls('inspector2:ListCoverage'), 1, 'one ListCoverage');
   t.equal(h.sandbox.calls('ecr:GetRegistryScanningConfiguration'), 1);
@@ -423,7 +539,12 @@ t.test('a pending scan is trusted briefly; a finished one for the findings TTL',
   t.teardown(() => h.close());
   let now = 1_000_000;
   const cache = new FactCache({ maxEntries: 100, now: () => now });
-  const clients = new AwsClients({ env: h.sandbox.endpoints(), aws: { endpoints: {}, maxAttempts: 3 }, roleFor: () => undefined, credentials: SANDBOX_CREDENTIALS });
+  const clients = new AwsClients({
+    env: h.sandbox.endpoints(),
+    aws: { endpoints: {}, maxAttempts: 3 },
+    roleFor: () => undefined,
+    credentials: SANDBOX_CREDENTIALS,
+  });
   t.teardown(() => clients.destroy());
   const ttl = parsePolicy('mode: enforce\n', 'test').policy.cache;
   const facts = new VulnerabilityFacts({ clients, cache, ttl: { ...ttl, staleSeconds: 0 } });
@@ -443,7 +564,11 @@ t.test('a pending scan is trusted briefly; a finished one for the findings TTL',
   now += 2;
   const scanned = await ask();
   t.equal(scanned.manifests[0]?.state, 'SCANNED', 'asked again after it: the scan has finished');
-  t.same(scanned.findings.map((f) => f.id), ['CVE-2024-3094'], 'and the findings are read with it, not served from before the scan');
+  t.same(
+    scanned.findings.map((f) => f.id),
+    ['CVE-2024-3094'],
+    'and the findings are read with it, not served from before the scan',
+  );
   const calls = h.sandbox.calls('inspector2:ListFindings');
   now += ttl.ttlSeconds.findings * 1000 - 1;
   await ask();

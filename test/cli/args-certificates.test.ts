@@ -14,7 +14,7 @@ const CHART_ENV = {
   ECR_ADMISSION_CA_RETIRE_AFTER_MS: '3600000',
 };
 
-t.test('the chart\'s environment', async (t) => {
+t.test("the chart's environment", async (t) => {
   const o = serve([], CHART_ENV);
   t.equal(o.certificateSecret, 'ecr-admission-certificates');
   t.same(o.tlsHosts, ['ecr-admission.security-system.svc', 'ecr-admission.security-system.svc.cluster.local'], 'host list, trimmed');
@@ -28,7 +28,7 @@ t.test('without them: no certificate keeping, no registration', async (t) => {
   const o = serve([]);
   t.equal(o.certificateSecret, undefined);
   t.equal(o.webhookConfigurations, undefined);
-  t.equal(o.caPromoteAfterMs, undefined, 'the plan\'s defaults apply');
+  t.equal(o.caPromoteAfterMs, undefined, "the plan's defaults apply");
   t.same(serve(['--webhook-configuration', 'x', '--tls-cert', '/c', '--tls-key', '/k']).webhookConfigurations, ['x'], 'files plus registration (cert-manager)');
 });
 

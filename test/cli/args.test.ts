@@ -7,29 +7,81 @@ const check = (argv: string[], env: Record<string, string> = {}) => parseCommand
 
 t.test('serve: defaults', async (t) => {
   t.same(serve([]), {
-    command: 'serve', port: 8443, healthPort: 8080, host: '::', budgetMs: 8000,
-    maxBodyBytes: 2 * 6 * 1.5 * 1024 * 1024 + 64 * 1024, logLevel: 'info', reloadIntervalMs: 5000,
+    command: 'serve',
+    port: 8443,
+    healthPort: 8080,
+    host: '::',
+    budgetMs: 8000,
+    maxBodyBytes: 2 * 6 * 1.5 * 1024 * 1024 + 64 * 1024,
+    logLevel: 'info',
+    reloadIntervalMs: 5000,
   });
 });
 
 t.test('serve: every flag', async (t) => {
-  const o = serve(['--config', '/p.yaml', '--tls-cert', '/c', '--tls-key', '/k', '--port', '9443', '--health-port=9090', '--host', '127.0.0.1',
-    '--budget-ms', '2500', '--max-body-bytes', '65536', '--log-level', 'debug', '--reload-interval-ms', '100']);
+  const o = serve([
+    '--config',
+    '/p.yaml',
+    '--tls-cert',
+    '/c',
+    '--tls-key',
+    '/k',
+    '--port',
+    '9443',
+    '--health-port=9090',
+    '--host',
+    '127.0.0.1',
+    '--budget-ms',
+    '2500',
+    '--max-body-bytes',
+    '65536',
+    '--log-level',
+    'debug',
+    '--reload-interval-ms',
+    '100',
+  ]);
   t.same(o, {
-    command: 'serve', config: '/p.yaml', tlsCert: '/c', tlsKey: '/k', port: 9443, healthPort: 9090, host: '127.0.0.1',
-    budgetMs: 2500, maxBodyBytes: 65536, logLevel: 'debug', reloadIntervalMs: 100,
+    command: 'serve',
+    config: '/p.yaml',
+    tlsCert: '/c',
+    tlsKey: '/k',
+    port: 9443,
+    healthPort: 9090,
+    host: '127.0.0.1',
+    budgetMs: 2500,
+    maxBodyBytes: 65536,
+    logLevel: 'debug',
+    reloadIntervalMs: 100,
   });
 });
 
 t.test('serve: every flag falls back to its ECR_ADMISSION_* variable', async (t) => {
   const o = serve([], {
-    ECR_ADMISSION_CONFIG: '/env.yaml', ECR_ADMISSION_TLS_CERT: '/ec', ECR_ADMISSION_TLS_KEY: '/ek', ECR_ADMISSION_PORT: '10443',
-    ECR_ADMISSION_HEALTH_PORT: '10080', ECR_ADMISSION_HOST: '::', ECR_ADMISSION_BUDGET_MS: '3000', ECR_ADMISSION_MAX_BODY_BYTES: '2048',
-    ECR_ADMISSION_LOG_LEVEL: 'warn', ECR_ADMISSION_RELOAD_INTERVAL_MS: '250', ECR_ADMISSION_NAMESPACE: 'ecr-admission',
+    ECR_ADMISSION_CONFIG: '/env.yaml',
+    ECR_ADMISSION_TLS_CERT: '/ec',
+    ECR_ADMISSION_TLS_KEY: '/ek',
+    ECR_ADMISSION_PORT: '10443',
+    ECR_ADMISSION_HEALTH_PORT: '10080',
+    ECR_ADMISSION_HOST: '::',
+    ECR_ADMISSION_BUDGET_MS: '3000',
+    ECR_ADMISSION_MAX_BODY_BYTES: '2048',
+    ECR_ADMISSION_LOG_LEVEL: 'warn',
+    ECR_ADMISSION_RELOAD_INTERVAL_MS: '250',
+    ECR_ADMISSION_NAMESPACE: 'ecr-admission',
   });
   t.same(o, {
-    command: 'serve', config: '/env.yaml', tlsCert: '/ec', tlsKey: '/ek', port: 10443, healthPort: 10080, host: '::', budgetMs: 3000,
-    maxBodyBytes: 2048, logLevel: 'warn', ownNamespace: 'ecr-admission', reloadIntervalMs: 250,
+    command: 'serve',
+    config: '/env.yaml',
+    tlsCert: '/ec',
+    tlsKey: '/ek',
+    port: 10443,
+    healthPort: 10080,
+    host: '::',
+    budgetMs: 3000,
+    maxBodyBytes: 2048,
+    logLevel: 'warn',
+    ownNamespace: 'ecr-admission',
+    reloadIntervalMs: 250,
   });
 });
 
@@ -42,10 +94,22 @@ t.test('serve: a flag beats its variable; an empty variable counts as unset', as
 
 t.test('check: flags, env and positionals', async (t) => {
   t.same(check(['nginx:1.27']), { command: 'check', namespace: 'default', output: 'text', budgetMs: 20_000, inputs: ['nginx:1.27'] });
-  t.same(check(['--config', '/p.yaml', '--namespace', 'team-a', '--output', 'json', 'a', 'b.yaml']),
-    { command: 'check', config: '/p.yaml', namespace: 'team-a', output: 'json', budgetMs: 20_000, inputs: ['a', 'b.yaml'] });
-  t.same(check(['x'], { ECR_ADMISSION_CONFIG: '/e.yaml', ECR_ADMISSION_NAMESPACE: 'env-ns', ECR_ADMISSION_OUTPUT: 'json' }),
-    { command: 'check', config: '/e.yaml', namespace: 'env-ns', output: 'json', budgetMs: 20_000, inputs: ['x'] });
+  t.same(check(['--config', '/p.yaml', '--namespace', 'team-a', '--output', 'json', 'a', 'b.yaml']), {
+    command: 'check',
+    config: '/p.yaml',
+    namespace: 'team-a',
+    output: 'json',
+    budgetMs: 20_000,
+    inputs: ['a', 'b.yaml'],
+  });
+  t.same(check(['x'], { ECR_ADMISSION_CONFIG: '/e.yaml', ECR_ADMISSION_NAMESPACE: 'env-ns', ECR_ADMISSION_OUTPUT: 'json' }), {
+    command: 'check',
+    config: '/e.yaml',
+    namespace: 'env-ns',
+    output: 'json',
+    budgetMs: 20_000,
+    inputs: ['x'],
+  });
   t.equal(check(['--output', 'text', 'x'], { ECR_ADMISSION_OUTPUT: 'json' }).output, 'text', 'flag beats env');
 });
 

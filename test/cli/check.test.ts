@@ -62,7 +62,11 @@ spec:
           containers: [{ name: report, image: "ghcr.io/example/report:7" }]
 `;
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -72,11 +76,18 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -90,7 +101,9 @@ t.test('the tests and the CLI run on Node 24', async (t) => {
   const child = await new Promise<string>((resolve, reject) => {
     const c = spawn(process.execPath, ['-p', 'process.versions.node'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     c.on('error', reject);
     c.on('close', () => resolve(out.trim()));
   });
@@ -109,11 +122,14 @@ t.test('exit 1 for a denied image, with the message on stdout', async (t) => {
   const { policy } = files(t);
   const r = await run(['check', '--config', policy, '--namespace', 'team-a', 'registry.k8s.io/pause:3.10', 'busybox:1.36']);
   t.equal(r.code, 1);
-  t.equal(r.stdout, [
-    'ecr-admission denied Pod team-a/ecr-admission-check: 1 of 2 images failed',
-    '- container "image-2" busybox:1.36: [origin] registry docker.io is not allowed. Use an image from an allowed registry: ECR 999988887777; non-ECR registry.k8s.io/*, docker.io/library/nginx:*.',
-    '',
-  ].join('\n'));
+  t.equal(
+    r.stdout,
+    [
+      'ecr-admission denied Pod team-a/ecr-admission-check: 1 of 2 images failed',
+      '- container "image-2" busybox:1.36: [origin] registry docker.io is not allowed. Use an image from an allowed registry: ECR 999988887777; non-ECR registry.k8s.io/*, docker.io/library/nginx:*.',
+      '',
+    ].join('\n'),
+  );
   const excluded = await run(['check', '--config', policy, '--namespace', 'kube-system', 'busybox:1.36']);
   t.equal(excluded.code, 0, 'an excluded namespace is allowed');
   t.match(excluded.stdout, /allowed Pod kube-system\/ecr-admission-check \(namespace kube-system is excluded\)/);
@@ -136,7 +152,13 @@ t.test('exit 2 for an empty policy file (an empty ConfigMap key), naming the fil
     const r = await run(['check', '--config', join(dir, name), 'registry.k8s.io/pause:3.10']);
     t.equal(r.code, 2, `${name}: exit 2`);
     t.equal(r.stdout, '', `${name}: no decision printed`);
-    t.match(r.stderr, new RegExp(`^ecr-admission: invalid policy file .*${name.replace('.', '\\.')}:\\n  .*${name.replace('.', '\\.')}: \\(top level\\): the file holds no policy`), name);
+    t.match(
+      r.stderr,
+      new RegExp(
+        `^ecr-admission: invalid policy file .*${name.replace('.', '\\.')}:\\n  .*${name.replace('.', '\\.')}: \\(top level\\): the file holds no policy`,
+      ),
+      name,
+    );
   }
 });
 
@@ -168,7 +190,14 @@ t.test('--output json parses and carries each decision', async (t) => {
   t.equal(report.length, 1);
   t.match(report[0], { input: 'command line', kind: 'Pod', namespace: 'default', name: 'ecr-admission-check', allowed: false, result: 'deny', warnings: [] });
   t.match(report[0]?.message, /^ecr-admission denied Pod default\/ecr-admission-check: 1 of 1 image failed/);
-  t.match(report[0]?.images, [{ container: 'image-1', image: 'busybox:1.36', policy: 'default', results: [{ check: 'origin', status: 'fail', reason: 'registry docker.io is not allowed' }] }]);
+  t.match(report[0]?.images, [
+    {
+      container: 'image-1',
+      image: 'busybox:1.36',
+      policy: 'default',
+      results: [{ check: 'origin', status: 'fail', reason: 'registry docker.io is not allowed' }],
+    },
+  ]);
   const env = await run(['check', '--config', policy, 'nginx:1.27'], { ECR_ADMISSION_OUTPUT: 'json' });
   t.equal(env.code, 0);
   t.match(JSON.parse(env.stdout), [{ allowed: true, result: 'allow' }], 'ECR_ADMISSION_OUTPUT works too');
@@ -185,13 +214,23 @@ t.test('a multi-document YAML file: every object is decided; one denial makes ex
   t.equal(lines[3], 'ecr-admission allowed CronJob batch-nightly/report', 'the CronJob takes the --namespace and its warn override');
   t.equal(lines[4], 'Warning: ecr-admission: report: [origin] registry ghcr.io is not allowed');
 
-  const json = JSON.parse((await run(['check', '--config', policy, '--output', 'json', workloads])).stdout) as Array<{ input: string; kind: string; allowed: boolean }>;
-  t.same(json.map((j) => [j.input.replace(/^.*\//, ''), j.kind, j.allowed]), [
-    ['workloads.yaml#1', 'Service', true], ['workloads.yaml#2', 'Deployment', false], ['workloads.yaml#4', 'CronJob', false],
-  ], 'documents numbered as in the file; empty documents skipped');
+  const json = JSON.parse((await run(['check', '--config', policy, '--output', 'json', workloads])).stdout) as Array<{
+    input: string;
+    kind: string;
+    allowed: boolean;
+  }>;
+  t.same(
+    json.map((j) => [j.input.replace(/^.*\//, ''), j.kind, j.allowed]),
+    [
+      ['workloads.yaml#1', 'Service', true],
+      ['workloads.yaml#2', 'Deployment', false],
+      ['workloads.yaml#4', 'CronJob', false],
+    ],
+    'documents numbered as in the file; empty documents skipped',
+  );
 });
 
-t.test('an AdmissionReview file gets the webhook\'s own decision and message', async (t) => {
+t.test("an AdmissionReview file gets the webhook's own decision and message", async (t) => {
   const { policy } = files(t);
   const allowed = await run(['check', '--config', policy, admissionFixturePath('replicationcontroller-create')]);
   t.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
@@ -204,11 +243,18 @@ t.test('an AdmissionReview file gets the webhook\'s own decision and message', a
   // The same review through the webhook app, same policy: the same answer.
   const webhook = buildWebhookApp({ reviewer: reviewerFor(POLICY), logger: silentLogger, metrics: createMetrics() });
   t.teardown(() => webhook.close());
-  const res = await webhook.inject({ method: 'POST', url: '/validate', payload: loadAdmissionReview('deployment-create') as unknown as Record<string, unknown> });
+  const res = await webhook.inject({
+    method: 'POST',
+    url: '/validate',
+    payload: loadAdmissionReview('deployment-create') as unknown as Record<string, unknown>,
+  });
   const fromWebhook = res.json<AdmissionReviewResponse>().response;
   t.equal(fromCli?.allowed, fromWebhook.allowed);
   t.equal(fromCli?.message, fromWebhook.status?.message);
-  t.match(fromCli?.message, /^ecr-admission denied Deployment team-a\/web: 3 of 3 images failed\n- initContainer "migrate" 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com\/web-migrate:1\.4\.2: \[origin\] ECR account 111122223333 \(us-east-1\) is not an allowed registry/);
+  t.match(
+    fromCli?.message,
+    /^ecr-admission denied Deployment team-a\/web: 3 of 3 images failed\n- initContainer "migrate" 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com\/web-migrate:1\.4\.2: \[origin\] ECR account 111122223333 \(us-east-1\) is not an allowed registry/,
+  );
 
   const del = await run(['check', '--config', policy, admissionFixturePath('deployment-delete')]);
   t.equal(del.code, 0);

@@ -25,7 +25,11 @@ t.test('npm run build compiles the product without src/dev/, and the product ref
   const files = filesUnder(out).map((f) => relative(out, f));
   t.ok(files.includes('main.js'), 'the entry is built');
   t.ok(files.includes(join('cli', 'serve.js')) && files.includes(join('cli', 'check.js')), 'serve and check are built');
-  t.same(files.filter((f) => f.startsWith(`dev/`) || /sandbox|demo|testchain|sign\.js$/.test(f)), [], 'no development support in the product build');
+  t.same(
+    files.filter((f) => f.startsWith(`dev/`) || /sandbox|demo|testchain|sign\.js$/.test(f)),
+    [],
+    'no development support in the product build',
+  );
 
   const help = spawnSync(process.execPath, [join(out, 'main.js'), '--help'], { cwd: ROOT, encoding: 'utf8' });
   t.equal(help.status, 0, 'the built product runs');
@@ -33,6 +37,10 @@ t.test('npm run build compiles the product without src/dev/, and the product ref
   for (const command of ['demo', 'sandbox']) {
     const run = spawnSync(process.execPath, [join(out, 'main.js'), command], { cwd: ROOT, encoding: 'utf8' });
     t.equal(run.status, 2, `${command}: a usage error in the product build`);
-    t.match(run.stderr, new RegExp(`${command} is a development command, not part of this build: from a checkout run \`make demo\``), `${command}: says where it lives`);
+    t.match(
+      run.stderr,
+      new RegExp(`${command} is a development command, not part of this build: from a checkout run \`make demo\``),
+      `${command}: says where it lives`,
+    );
   }
 });

@@ -29,15 +29,36 @@ function flaky(failures: number): { provider: () => Promise<AwsCredentialIdentit
 
 function capturingLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
   return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 t.test('serve: unready until the credentials provider succeeds, with the reason in /readyz and the log', async (t) => {
   const pair = await generateSelfSigned(['127.0.0.1']);
   const dir = t.testdir({ 'policy.yaml': 'mode: enforce\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
-  const options = parseCommandLine(['serve', '--config', `${dir}/policy.yaml`, '--tls-cert', `${dir}/tls.crt`, '--tls-key', `${dir}/tls.key`,
-    '--port', '0', '--health-port', '0', '--host', '127.0.0.1'], { ECR_ADMISSION_NAMESPACE: 'ecr-admission' }) as ServeOptions;
+  const options = parseCommandLine(
+    [
+      'serve',
+      '--config',
+      `${dir}/policy.yaml`,
+      '--tls-cert',
+      `${dir}/tls.crt`,
+      '--tls-key',
+      `${dir}/tls.key`,
+      '--port',
+      '0',
+      '--health-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+    ],
+    { ECR_ADMISSION_NAMESPACE: 'ecr-admission' },
+  ) as ServeOptions;
   const { logger, lines } = capturingLogger();
   const credentials = flaky(2);
   const server = await serve(options, {}, logger, () => {}, { credentials: credentials.provider });
@@ -49,7 +70,10 @@ t.test('serve: unready until the credentials provider succeeds, with the reason 
   t.equal(detail.status, 'not ready');
   t.equal(detail.awsCredentials.obtained, false);
   t.match(detail.awsCredentials.lastError, /Could not load credentials/, 'the reason is shown');
-  t.ok(lines.some((l) => l['level'] === 40 && /cannot obtain AWS credentials/.test(String(l['msg'])) && /Could not load credentials/.test(String(l['err']))), 'and logged as a warning');
+  t.ok(
+    lines.some((l) => l['level'] === 40 && /cannot obtain AWS credentials/.test(String(l['msg'])) && /Could not load credentials/.test(String(l['err']))),
+    'and logged as a warning',
+  );
 
   let ready = first;
   for (let i = 0; i < 100 && ready.status !== 200; i++) {

@@ -26,20 +26,32 @@ t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPT
   const dir = t.testdir({ 'policy.yaml': 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
   const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--health-port', '0', '--host', '127.0.0.1'], {
     env: {
-      PATH: process.env.PATH ?? '', AWS_EC2_METADATA_DISABLED: 'true', NODE_OPTIONS: CHART_NODE_OPTIONS,
-      ECR_ADMISSION_CONFIG: join(dir, 'policy.yaml'), ECR_ADMISSION_TLS_CERT: join(dir, 'tls.crt'), ECR_ADMISSION_TLS_KEY: join(dir, 'tls.key'),
+      PATH: process.env.PATH ?? '',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      NODE_OPTIONS: CHART_NODE_OPTIONS,
+      ECR_ADMISSION_CONFIG: join(dir, 'policy.yaml'),
+      ECR_ADMISSION_TLS_CERT: join(dir, 'tls.crt'),
+      ECR_ADMISSION_TLS_KEY: join(dir, 'tls.key'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString('utf8'); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString('utf8'); });
+  child.stdout.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
   let port: number | undefined;
   for (let i = 0; i < 600 && port === undefined && child.exitCode === null; i++) {
     await sleep(50);
-    const m = /"msg":"ecr-admission serving"/.test(stdout) ? /"port":(\d+)/.exec(stdout.split('\n').find((l) => l.includes('ecr-admission serving')) ?? '') : null;
+    const m = /"msg":"ecr-admission serving"/.test(stdout)
+      ? /"port":(\d+)/.exec(stdout.split('\n').find((l) => l.includes('ecr-admission serving')) ?? '')
+      : null;
     if (m) port = Number(m[1]);
   }
   t.ok(port, `the server started (${stderr.slice(0, 500)})`);
@@ -53,15 +65,22 @@ t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPT
   // socket with the body unread: the client may see the reset before it reads the 413.
   const agent = new Agent({ keepAlive: true, ca: pair.caPem });
   t.teardown(() => agent.destroy());
-  const post = (body: string) => new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
-    const req = request(`https://127.0.0.1:${port}/validate`, { method: 'POST', ca: pair.caPem, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString('utf8'); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+  const post = (body: string) =>
+    new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(
+        `https://127.0.0.1:${port}/validate`,
+        { method: 'POST', ca: pair.caPem, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString('utf8');
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     });
-    req.on('error', reject);
-    req.end(body);
-  });
   const uidOf = (json: Record<string, unknown>) => (json.response as { uid?: string } | undefined)?.uid;
   /** A POST whose body is sent in two steps: `sent(n)` resolves once the first n bytes are
    *  written to the socket, `finish()` sends the rest and waits for the answer. */
@@ -70,18 +89,37 @@ t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPT
     let response: { status: number; json: Record<string, unknown> } | undefined;
     let settle: (r: { status: number; json: Record<string, unknown> }) => void = () => undefined;
     let fail: (e: Error) => void = () => undefined;
-    const done = new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => { settle = resolve; fail = reject; });
-    const req = request(`https://127.0.0.1:${port}/validate`, { method: 'POST', ca: pair.caPem, agent, headers: { 'content-type': 'application/json', 'content-length': bytes.byteLength } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString('utf8'); });
-      res.on('end', () => { response = { status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }; settle(response); });
+    const done = new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
     });
+    const req = request(
+      `https://127.0.0.1:${port}/validate`,
+      { method: 'POST', ca: pair.caPem, agent, headers: { 'content-type': 'application/json', 'content-length': bytes.byteLength } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString('utf8');
+        });
+        res.on('end', () => {
+          response = { status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> };
+          settle(response);
+        });
+      },
+    );
     req.on('error', fail);
     let offset = 0;
     return {
-      sent: (n: number) => new Promise<void>((resolve) => { req.write(bytes.subarray(0, n), () => resolve()); offset = n; }),
+      sent: (n: number) =>
+        new Promise<void>((resolve) => {
+          req.write(bytes.subarray(0, n), () => resolve());
+          offset = n;
+        }),
       answered: () => response !== undefined,
-      finish: () => { req.end(bytes.subarray(offset)); return done; },
+      finish: () => {
+        req.end(bytes.subarray(offset));
+        return done;
+      },
     };
   };
 
@@ -101,9 +139,19 @@ t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPT
     throw e;
   };
   const bombs = await Promise.all(Array.from({ length: 8 }, () => post(bomb).catch(reset)));
-  t.same([...new Set(bombs.map((r) => r.status))].filter((s) => s !== 413 && s !== 503 && s !== 0), [], `8 bombs of 18 MiB of {} at once: ${bombs.map((r) => r.status || 'reset').join(' ')}`);
-  t.ok(bombs.every((r) => r.json.code === 'E_BODY_TOO_COSTLY' || r.json.code === 'E_BODY_BUDGET_BUSY' || r.json.code === 'reset'), 'each refused by the body budget (or the connection closed after a refusal part way)');
-  t.ok(bombs.some((r) => r.status !== 0), 'at least one refusal was read');
+  t.same(
+    [...new Set(bombs.map((r) => r.status))].filter((s) => s !== 413 && s !== 503 && s !== 0),
+    [],
+    `8 bombs of 18 MiB of {} at once: ${bombs.map((r) => r.status || 'reset').join(' ')}`,
+  );
+  t.ok(
+    bombs.every((r) => r.json.code === 'E_BODY_TOO_COSTLY' || r.json.code === 'E_BODY_BUDGET_BUSY' || r.json.code === 'reset'),
+    'each refused by the body budget (or the connection closed after a refusal part way)',
+  );
+  t.ok(
+    bombs.some((r) => r.status !== 0),
+    'at least one refusal was read',
+  );
 
   // First come, first served: an UPDATE whose base cost (2 x Content-Length, 35 MiB here, of a
   // 56 MiB budget) is reserved when it arrives keeps its place while its body still streams;
@@ -117,8 +165,15 @@ t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPT
   await first.sent(Math.floor(large.body.length / 2));
   await sleep(250);
   const meanwhile = await Promise.all(Array.from({ length: 3 }, () => post(large.body)));
-  t.same(meanwhile.map((r) => r.status), [503, 503, 503], `3 UPDATEs of ${size} arriving while the first streams: refused at once`);
-  t.ok(meanwhile.every((r) => r.json.code === 'E_BODY_BUDGET_BUSY'), 'each refused by the body budget, busy');
+  t.same(
+    meanwhile.map((r) => r.status),
+    [503, 503, 503],
+    `3 UPDATEs of ${size} arriving while the first streams: refused at once`,
+  );
+  t.ok(
+    meanwhile.every((r) => r.json.code === 'E_BODY_BUDGET_BUSY'),
+    'each refused by the body budget, busy',
+  );
   t.equal(first.answered(), false, 'the first was not answered yet: its body is incomplete');
   const answered = await first.finish();
   t.equal(answered.status, 200, 'the first is answered when its body is complete');

@@ -8,14 +8,28 @@ import type { Mode, OnError } from '../../src/policy/schema.ts';
 import { compileText } from '../fixtures/policy.ts';
 
 const policy = (mode: Mode, onError: OnError = 'allow', name = 'default'): EffectivePolicy => ({ name, mode, onError, checks: {} });
-const input = (p: EffectivePolicy) => ({ kind: 'Pod', namespace: 'team-a', name: 'p', images: [], unreadable: { reason: 'more than 256 containers', policy: p } });
+const input = (p: EffectivePolicy) => ({
+  kind: 'Pod',
+  namespace: 'team-a',
+  name: 'p',
+  images: [],
+  unreadable: { reason: 'more than 256 containers', policy: p },
+});
 
 t.test('enforce denies, warn warns, audit records; onError has no say', async (t) => {
   for (const onError of ['deny', 'allow'] as const) {
     const denied = decide(input(policy('enforce', onError)));
-    t.same([denied.allowed, denied.result, denied.message], [false, 'deny', 'ecr-admission denied Pod team-a/p: cannot read the object: more than 256 containers'], `enforce, onError ${onError}`);
+    t.same(
+      [denied.allowed, denied.result, denied.message],
+      [false, 'deny', 'ecr-admission denied Pod team-a/p: cannot read the object: more than 256 containers'],
+      `enforce, onError ${onError}`,
+    );
     const warned = decide(input(policy('warn', onError)));
-    t.same([warned.allowed, warned.result, warned.warnings], [true, 'warn', ['ecr-admission could not read Pod team-a/p: cannot read the object: more than 256 containers']], `warn, onError ${onError}`);
+    t.same(
+      [warned.allowed, warned.result, warned.warnings],
+      [true, 'warn', ['ecr-admission could not read Pod team-a/p: cannot read the object: more than 256 containers']],
+      `warn, onError ${onError}`,
+    );
     const audited = decide(input(policy('audit', onError)));
     t.same([audited.allowed, audited.result, audited.warnings, audited.message], [true, 'audit', [], undefined], `audit, onError ${onError}`);
     t.equal(audited.auditAnnotations['audit-violations'], 'cannot read the object: more than 256 containers');
@@ -25,7 +39,7 @@ t.test('enforce denies, warn warns, audit records; onError has no say', async (t
   t.ok(long.warnings[0]!.length <= 119, 'the warning stays under 120 characters');
 });
 
-t.test('the mode for unknown images: the namespace\'s catch-all, else the base, never softer than an override before it', async (t) => {
+t.test("the mode for unknown images: the namespace's catch-all, else the base, never softer than an override before it", async (t) => {
   const p = compileText(`mode: enforce
 onError: deny
 overrides:

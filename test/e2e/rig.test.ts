@@ -55,12 +55,23 @@ t.test('rig smoke', async (t) => {
   t.teardown(() => registry.stop());
 
   await t.test('every peer listens on 127.0.0.1 only', async (t) => {
-    for (const [name, pid] of [['etcd', etcd.pid], ['kube-apiserver', api.pid], ['olareg', registry.pid]] as const) {
+    for (const [name, pid] of [
+      ['etcd', etcd.pid],
+      ['kube-apiserver', api.pid],
+      ['olareg', registry.pid],
+    ] as const) {
       const sockets = listeningSockets(pid);
       t.ok(sockets.length > 0, `${name} listens`);
-      t.same(sockets.filter((s) => s.address !== '127.0.0.1'), [], `${name}: no listener off 127.0.0.1 (${JSON.stringify(sockets)})`);
+      t.same(
+        sockets.filter((s) => s.address !== '127.0.0.1'),
+        [],
+        `${name}: no listener off 127.0.0.1 (${JSON.stringify(sockets)})`,
+      );
     }
-    t.ok(listeningSockets(api.pid).some((s) => `https://127.0.0.1:${s.port}` === api.url), 'API server on its secure port');
+    t.ok(
+      listeningSockets(api.pid).some((s) => `https://127.0.0.1:${s.port}` === api.url),
+      'API server on its secure port',
+    );
   });
 
   await t.test('API server is the pinned release and serves Pods', async (t) => {
@@ -78,7 +89,12 @@ t.test('rig smoke', async (t) => {
   await t.test('API server calls a webhook by url and surfaces its denial', async (t) => {
     const webhook = await startDenyingWebhook(join(out, 'webhook'), denialMessage);
     t.teardown(() => webhook.close());
-    t.same(listeningSockets(process.pid).filter((s) => s.port === webhook.port).map((s) => s.address), ['127.0.0.1']);
+    t.same(
+      listeningSockets(process.pid)
+        .filter((s) => s.port === webhook.port)
+        .map((s) => s.address),
+      ['127.0.0.1'],
+    );
 
     await api.kubeConfig.makeApiClient(AdmissionregistrationV1Api).createValidatingWebhookConfiguration({
       body: {
@@ -131,7 +147,9 @@ t.test('rig smoke', async (t) => {
     const pushed = await oras(['push', '--plain-http', '--format', 'json', `${repository}:v1`, ...image.orasPushArgs], { cwd: image.dir });
     const digest = (JSON.parse(pushed.stdout) as { digest: string }).digest;
     t.match(digest, /^sha256:[0-9a-f]{64}$/, 'oras pushed an image');
-    const manifest = (await (await fetch(`${registry.url}/v2/rig/smoke/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { config: { mediaType: string }; layers: unknown[] };
+    const manifest = (await (
+      await fetch(`${registry.url}/v2/rig/smoke/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+    ).json()) as { config: { mediaType: string }; layers: unknown[] };
     t.equal(manifest.config.mediaType, 'application/vnd.oci.image.config.v1+json', 'an image manifest, not a bare artifact');
     t.equal(manifest.layers.length, 1);
 
@@ -148,7 +166,9 @@ t.test('rig smoke', async (t) => {
     t.equal(signatures.length, 2, 'two notary signatures among the referrers');
     const envelopeTypes = [];
     for (const signature of signatures) {
-      const sigManifest = (await (await fetch(`${registry.url}/v2/rig/smoke/manifests/${signature.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as {
+      const sigManifest = (await (
+        await fetch(`${registry.url}/v2/rig/smoke/manifests/${signature.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+      ).json()) as {
         subject?: { digest: string };
         layers: { mediaType: string }[];
       };
@@ -158,10 +178,15 @@ t.test('rig smoke', async (t) => {
     t.same(envelopeTypes.sort(), ['application/cose', 'application/jose+json'], 'one JWS and one COSE envelope');
 
     const policyPath = join(out, 'notation', 'trustpolicy.json');
-    writeFileSync(policyPath, JSON.stringify({
-      version: '1.0',
-      trustPolicies: [{ name: 'rig-smoke', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:rig-smoke'], trustedIdentities: ['*'] }],
-    }));
+    writeFileSync(
+      policyPath,
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          { name: 'rig-smoke', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:rig-smoke'], trustedIdentities: ['*'] },
+        ],
+      }),
+    );
     await notation(['policy', 'import', '--force', policyPath], env);
     const verified = await notation(['verify', '--insecure-registry', `${repository}@${digest}`], env);
     t.match(verified.stdout, 'Successfully verified signature', 'notation verifies its own signature');

@@ -41,7 +41,12 @@ t.test('Basic auth with the GetAuthorizationToken password; 401 without it', asy
   t.equal(unauthorized.length, 1, 'only the first request was challenged; Basic is sent up front after that');
 
   const anonymous = new OciRegistryClient({ baseUrl: sb.url, plainHttp: true });
-  await t.rejects(anonymous.resolve('web', { tag: '1.4.2' }, live()), { name: 'FactError', code: 'ACCESS_DENIED', service: 'oci', message: /requires credentials/ });
+  await t.rejects(anonymous.resolve('web', { tag: '1.4.2' }, live()), {
+    name: 'FactError',
+    code: 'ACCESS_DENIED',
+    service: 'oci',
+    message: /requires credentials/,
+  });
   const guessing = new OciRegistryClient({ baseUrl: sb.url, plainHttp: true, credentials: async () => ({ username: 'AWS', password: 'guess' }) });
   await t.rejects(guessing.signatures('web', resolved.digest, live()), { code: 'ACCESS_DENIED', message: /refused the configured credentials/ });
 
@@ -55,7 +60,12 @@ t.test('GetAuthorizationToken failures are FactErrors of ECR', async (t) => {
   const { sb, clients } = await authSandbox(t);
   sb.inject('ecr:GetAuthorizationToken', { kind: 'access-denied', times: 1 });
   const oci = ecrRegistryClient({ clients, accountId: ACCOUNT, region: 'us-east-1', baseUrl: sb.url, plainHttp: true });
-  await t.rejects(oci.resolve('web', { tag: '1.4.2' }, live()), { name: 'FactError', code: 'ACCESS_DENIED', service: 'ecr', operation: 'GetAuthorizationToken' });
+  await t.rejects(oci.resolve('web', { tag: '1.4.2' }, live()), {
+    name: 'FactError',
+    code: 'ACCESS_DENIED',
+    service: 'ecr',
+    operation: 'GetAuthorizationToken',
+  });
   t.match((await oci.resolve('web', { tag: '1.4.2' }, live())).digest, /^sha256:/, 'a failure is not cached');
 
   sb.setLatency((op) => (op === 'ecr:GetAuthorizationToken' ? 500 : 0));

@@ -32,10 +32,13 @@ async function local(t: { teardown(fn: () => unknown): void }, handler: Handler)
     handler(req, res, url);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
@@ -53,10 +56,20 @@ function signedImage(envelopeText = '{"signed":true}', extra: object = {}) {
   const envelope = Buffer.from(envelopeText);
   const layer = blobDescriptor('application/jose+json', envelope);
   const signature = manifestBytes({
-    schemaVersion: 2, mediaType: MediaTypes.OCI_MANIFEST, artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE,
-    config: blobDescriptor(MediaTypes.OCI_EMPTY, '{}'), layers: [layer], subject, ...extra,
+    schemaVersion: 2,
+    mediaType: MediaTypes.OCI_MANIFEST,
+    artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE,
+    config: blobDescriptor(MediaTypes.OCI_EMPTY, '{}'),
+    layers: [layer],
+    subject,
+    ...extra,
   });
-  const descriptor = { mediaType: MediaTypes.OCI_MANIFEST, digest: sha256Digest(signature), size: signature.byteLength, artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE };
+  const descriptor = {
+    mediaType: MediaTypes.OCI_MANIFEST,
+    digest: sha256Digest(signature),
+    size: signature.byteLength,
+    artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE,
+  };
   return { image, subject, envelope, layer, signature, descriptor };
 }
 
@@ -105,7 +118,11 @@ t.test('Bearer token flow: challenge, token, retry, cache until expiry', async (
   t.equal(resolved.digest, sig.subject.digest);
   t.equal(tokensIssued, 1);
   t.match(auth.seen[0]?.path, '/token?service=local.test&scope=repository%3Ateam%2Fapp%3Apull');
-  t.same(registry.seen.map((s) => s.headers.authorization?.split(' ')[0] ?? 'none'), ['none', 'Bearer'], 'anonymous, challenged, retried with the token');
+  t.same(
+    registry.seen.map((s) => s.headers.authorization?.split(' ')[0] ?? 'none'),
+    ['none', 'Bearer'],
+    'anonymous, challenged, retried with the token',
+  );
 
   const list = await oci.signatures('team/app', sig.subject.digest, live());
   t.equal(list.signatures.length, 1);
@@ -117,7 +134,11 @@ t.test('Bearer token flow: challenge, token, retry, cache until expiry', async (
   t.equal(tokensIssued, 2, 'an expired token is replaced before use');
 
   const wrong = client(registry.url, { credentials: async () => ({ username: 'robot', password: 'guess' }) });
-  await t.rejects(wrong.resolve('team/app', { digest: sig.subject.digest }, live()), { code: 'ACCESS_DENIED', operation: 'GET token', message: /refused the configured credentials/ });
+  await t.rejects(wrong.resolve('team/app', { digest: sig.subject.digest }, live()), {
+    code: 'ACCESS_DENIED',
+    operation: 'GET token',
+    message: /refused the configured credentials/,
+  });
   await t.rejects(client(registry.url).resolve('team/app', { digest: sig.subject.digest }, live()), { code: 'ACCESS_DENIED', message: /an anonymous request/ });
 
   const concurrent = client(registry.url, { credentials });
@@ -128,7 +149,10 @@ t.test('Bearer token flow: challenge, token, retry, cache until expiry', async (
 
 t.test('Bearer: insufficient scope, an http realm for an https registry, a realm that is not a URL', async (t) => {
   const registry = await local(t, (req, res) => {
-    if (req.headers.authorization) return send(res, 401, ociErrorBody('DENIED'), { 'www-authenticate': 'Bearer realm="http://127.0.0.1:1/token",error="insufficient_scope",scope="repository:x:pull"' });
+    if (req.headers.authorization)
+      return send(res, 401, ociErrorBody('DENIED'), {
+        'www-authenticate': 'Bearer realm="http://127.0.0.1:1/token",error="insufficient_scope",scope="repository:x:pull"',
+      });
     send(res, 401, ociErrorBody('UNAUTHORIZED'), { 'www-authenticate': 'Bearer realm="not a url"' });
   });
   await t.rejects(client(registry.url).resolve('x', { tag: 'a' }, live()), { code: 'ACCESS_DENIED', operation: 'GET token', message: /unusable token realm/ });
@@ -154,7 +178,10 @@ t.test('referrers API answering 404 falls back to the sha256-<hex> tag', async (
   });
   const list = await client(registry.url).signatures('app', sig.subject.digest, live());
   t.equal(list.source, 'referrers-tag');
-  t.same(list.signatures.map((s) => Buffer.from(s.envelope).toString()), ['{"signed":true}']);
+  t.same(
+    list.signatures.map((s) => Buffer.from(s.envelope).toString()),
+    ['{"signed":true}'],
+  );
   tagged = false;
   const none = await client(registry.url).signatures('app', sig.subject.digest, live());
   t.same({ source: none.source, listed: none.listed }, { source: 'referrers-tag', listed: 0 }, 'no tag: nothing refers to the digest');
@@ -170,9 +197,14 @@ t.test('a registry that ignores the filter, paginates, and lists a signature abo
     if (url.pathname === `/v2/app/referrers/${sig.subject.digest}`) {
       // No OCI-Filters-Applied header: every artifact type comes back, over two pages.
       if (url.searchParams.get('last') === null) {
-        return send(res, 200, index([sbom, sig.descriptor]), { 'content-type': MediaTypes.OCI_INDEX, link: `</v2/app/referrers/${sig.subject.digest}?last=2>; rel="next"` });
+        return send(res, 200, index([sbom, sig.descriptor]), {
+          'content-type': MediaTypes.OCI_INDEX,
+          link: `</v2/app/referrers/${sig.subject.digest}?last=2>; rel="next"`,
+        });
       }
-      return send(res, 200, index([attestation, { ...other.descriptor, annotations: { 'org.opencontainers.image.created': 'garbage' } }, sig.descriptor]), { 'content-type': MediaTypes.OCI_INDEX });
+      return send(res, 200, index([attestation, { ...other.descriptor, annotations: { 'org.opencontainers.image.created': 'garbage' } }, sig.descriptor]), {
+        'content-type': MediaTypes.OCI_INDEX,
+      });
     }
     if (url.pathname === `/v2/app/manifests/${sig.descriptor.digest}`) return send(res, 200, sig.signature);
     if (url.pathname === `/v2/app/manifests/${other.descriptor.digest}`) return send(res, 200, other.signature);
@@ -181,11 +213,20 @@ t.test('a registry that ignores the filter, paginates, and lists a signature abo
   });
   const list = await client(registry.url).signatures('app', sig.subject.digest, live());
   t.equal(list.signatures.length, 1, 'the duplicate listing is examined once');
-  t.same(list.skipped.map((s) => s.problem), ['subject-mismatch']);
+  t.same(
+    list.skipped.map((s) => s.problem),
+    ['subject-mismatch'],
+  );
   t.equal(list.listed, 2);
   const paths = registry.seen.map((s) => s.path);
-  t.ok(paths.some((p) => p.includes('last=2')), 'the Link header was followed');
-  t.notOk(paths.some((p) => p.includes(sbom.digest) || p.includes(attestation.digest)), 'other artifact types are never fetched');
+  t.ok(
+    paths.some((p) => p.includes('last=2')),
+    'the Link header was followed',
+  );
+  t.notOk(
+    paths.some((p) => p.includes(sbom.digest) || p.includes(attestation.digest)),
+    'other artifact types are never fetched',
+  );
 });
 
 t.test('blobs: redirects to another origin, size and digest checks, the envelope bound', async (t) => {
@@ -212,7 +253,9 @@ t.test('blobs: redirects to another origin, size and digest checks, the envelope
         }
         res.end();
       };
-      res.on('close', () => { streamed.closedEarly = streamed.written < STREAM; });
+      res.on('close', () => {
+        streamed.closedEarly = streamed.written < STREAM;
+      });
       return pump();
     }
     send(res, 404, '');
@@ -240,13 +283,23 @@ t.test('blobs: redirects to another origin, size and digest checks, the envelope
   await t.rejects(oci.blob('app', unknown, live()), { code: 'IMAGE_NOT_FOUND', operation: 'GET blobs', message: /BLOB_UNKNOWN/ });
   // Bytes that do not hash to the digest: no push can store them, so the registry (or the
   // transfer) is at fault, whatever their length: an error for onError, not a content problem.
-  await t.rejects(oci.blob('app', stored('wrong', { ...sig.layer, digest: sha256Digest('other') }), live()),
-    { name: 'FactError', code: 'AWS_ERROR', operation: 'GET blobs', message: /hash to sha256:.*a fault of the registry or the transfer/ });
-  await t.rejects(oci.blob('app', stored('wrong', { ...sig.layer, digest: sha256Digest('other'), size: sig.layer.size + 10 }), live()),
-    { name: 'FactError', code: 'AWS_ERROR', operation: 'GET blobs' }, 'a length off too does not make it the descriptor\'s fault');
+  await t.rejects(oci.blob('app', stored('wrong', { ...sig.layer, digest: sha256Digest('other') }), live()), {
+    name: 'FactError',
+    code: 'AWS_ERROR',
+    operation: 'GET blobs',
+    message: /hash to sha256:.*a fault of the registry or the transfer/,
+  });
+  await t.rejects(
+    oci.blob('app', stored('wrong', { ...sig.layer, digest: sha256Digest('other'), size: sig.layer.size + 10 }), live()),
+    { name: 'FactError', code: 'AWS_ERROR', operation: 'GET blobs' },
+    "a length off too does not make it the descriptor's fault",
+  );
   // Bytes that do hash to it, but are not the size the descriptor states: the descriptor lies.
-  await t.rejects(oci.blob('app', stored('short', { ...sig.layer, digest: sha256Digest(sig.envelope.subarray(1)) }), live()),
-    { name: 'OciContentError', problem: 'size-mismatch', message: /bytes, not the/ });
+  await t.rejects(oci.blob('app', stored('short', { ...sig.layer, digest: sha256Digest(sig.envelope.subarray(1)) }), live()), {
+    name: 'OciContentError',
+    problem: 'size-mismatch',
+    message: /bytes, not the/,
+  });
 
   const before = registry.seen.length;
   const overLimit = new RegExp(`5242880 bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
@@ -255,12 +308,19 @@ t.test('blobs: redirects to another origin, size and digest checks, the envelope
 
   const huge = { mediaType: 'application/jose+json', digest: sha256Digest('huge'), size: MAX_ENVELOPE_BYTES };
   await t.rejects(oci.blob('app', stored('declared-huge', huge), live()), { problem: 'too-large', message: overLimit }, 'Content-Length over the limit');
-  await t.rejects(oci.blob('app', stored('streamed-huge', huge), live()), { problem: 'too-large', message: /stopped reading at/ }, 'no Content-Length: reading stops past the limit');
+  await t.rejects(
+    oci.blob('app', stored('streamed-huge', huge), live()),
+    { problem: 'too-large', message: /stopped reading at/ },
+    'no Content-Length: reading stops past the limit',
+  );
   await new Promise((r) => setTimeout(r, 50));
   t.ok(streamed.closedEarly && streamed.written < 16 * MiB, `the connection was closed after ${streamed.written} of ${STREAM} bytes`);
   streamed.written = 0;
   const small = { mediaType: 'application/jose+json', digest: sha256Digest('small'), size: 1000 };
-  await t.rejects(oci.blob('app', stored('streamed-huge', small), live()), { problem: 'size-mismatch', message: /larger than the 1000 bytes its descriptor states/ });
+  await t.rejects(oci.blob('app', stored('streamed-huge', small), live()), {
+    problem: 'size-mismatch',
+    message: /larger than the 1000 bytes its descriptor states/,
+  });
 
   const loop = await local(t, (_req, res, url) => send(res, 302, '', { location: `${url.pathname}x` }));
   await t.rejects(client(loop.url).blob('app', sig.layer, live()), { code: 'AWS_ERROR', message: /more than 5 redirects/ });
@@ -299,21 +359,34 @@ t.test('hostile input: the parsers never throw anything but content errors, and 
   const { FactError } = await import('../../src/facts/errors.ts');
   const subject = sha256Digest('subject');
   const json = fc.jsonValue({ maxDepth: 6 }).map((v) => new TextEncoder().encode(JSON.stringify(v)));
-  const bytes = fc.oneof(json, fc.uint8Array({ maxLength: 512 }), fc.string({ unit: 'grapheme-ascii' }).map((s) => new TextEncoder().encode(s)));
-  fc.assert(fc.property(fc.string({ maxLength: 300 }), (header) => parseChallenges(header).every((c) => /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(c.scheme))), { numRuns: 2000 });
-  fc.assert(fc.property(bytes, (b) => {
-    for (const parse of [() => parseReferrersIndex(b, 'GET referrers', 'x'), () => parseSignatureManifest(b, subject, subject, 'GET manifests')]) {
-      try {
-        parse();
-      } catch (error) {
-        if (!(error instanceof FactError)) throw error;
+  const bytes = fc.oneof(
+    json,
+    fc.uint8Array({ maxLength: 512 }),
+    fc.string({ unit: 'grapheme-ascii' }).map((s) => new TextEncoder().encode(s)),
+  );
+  fc.assert(
+    fc.property(fc.string({ maxLength: 300 }), (header) => parseChallenges(header).every((c) => /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(c.scheme))),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(bytes, (b) => {
+      for (const parse of [() => parseReferrersIndex(b, 'GET referrers', 'x'), () => parseSignatureManifest(b, subject, subject, 'GET manifests')]) {
+        try {
+          parse();
+        } catch (error) {
+          if (!(error instanceof FactError)) throw error;
+        }
       }
-    }
-  }), { numRuns: 2000 });
-  fc.assert(fc.property(fc.string({ maxLength: 200 }), (link) => {
-    const next = nextPageUrl(link, new URL('http://127.0.0.1:5000/v2/a/referrers/x'));
-    return next === undefined || next.origin === 'http://127.0.0.1:5000'; // pagination never leaves the registry
-  }), { numRuns: 2000 });
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ maxLength: 200 }), (link) => {
+      const next = nextPageUrl(link, new URL('http://127.0.0.1:5000/v2/a/referrers/x'));
+      return next === undefined || next.origin === 'http://127.0.0.1:5000'; // pagination never leaves the registry
+    }),
+    { numRuns: 2000 },
+  );
   t.equal(nextPageUrl('<http://evil.example/v2/a/referrers/x?last=1>; rel="next"', new URL('http://127.0.0.1:5000/v2/')), undefined);
   t.pass('2000 runs each');
 });

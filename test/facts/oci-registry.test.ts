@@ -7,8 +7,15 @@ import { OciContentError, OciRegistryClient, type OciRegistryOptions } from '../
 import { FactError } from '../../src/facts/errors.ts';
 import { MAX_ENVELOPE_BYTES } from '../../src/facts/signature-budget.ts';
 import {
-  MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, manifestBytes, ociImage, sha256Digest,
-  type Descriptor, type SandboxFixture,
+  MediaTypes,
+  NOTARY_SIGNATURE_ARTIFACT_TYPE,
+  blobDescriptor,
+  imageDescriptor,
+  manifestBytes,
+  ociImage,
+  sha256Digest,
+  type Descriptor,
+  type SandboxFixture,
 } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, imageDigest, notationFile, sandbox, standardFixture } from '../dev/sandbox/helpers.ts';
 
@@ -43,7 +50,13 @@ t.test('tag and digest resolution through the sandbox registry', async (t) => {
 
   const multi = await oci.resolve('web', { tag: 'multi' }, live());
   t.equal(multi.mediaType, MediaTypes.OCI_INDEX);
-  t.same(multi.platforms?.map((p) => [p.platform, p.digest]), [['linux/amd64', imageDigest(s.amd64)], ['linux/arm64/v8', imageDigest(s.arm64)]]);
+  t.same(
+    multi.platforms?.map((p) => [p.platform, p.digest]),
+    [
+      ['linux/amd64', imageDigest(s.amd64)],
+      ['linux/arm64/v8', imageDigest(s.arm64)],
+    ],
+  );
 
   const nested = await oci.resolve('team/api', { tag: 'v1' }, live());
   t.match(nested.digest, /^sha256:[a-f0-9]{64}$/);
@@ -57,14 +70,17 @@ t.test('tag and digest resolution through the sandbox registry', async (t) => {
   await t.rejects(oci.resolve('web', {}, live()), { code: 'IMAGE_NOT_FOUND' });
 });
 
-t.test('bytes that do not hash to the digest are refused, as the registry\'s fault', async (t) => {
+t.test("bytes that do not hash to the digest are refused, as the registry's fault", async (t) => {
   const s = standardFixture();
   const sb = await sandbox(t, s.fixture);
   const oci = client(sb.url);
   sb.inject('oci:GET manifests', { kind: 'malformed', times: 1 });
   // A registry checks digests at push: no pusher can store such bytes, so this is not a
   // content problem of the image (OciContentError, definitive) but an error for onError.
-  const error = await oci.resolve('web', { tag: '1.4.2' }, live()).then(() => undefined, (e: unknown) => e);
+  const error = await oci.resolve('web', { tag: '1.4.2' }, live()).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.match(error, { name: 'FactError', code: 'AWS_ERROR', service: 'oci', message: new RegExp(`served for ${imageDigest(s.web)} hash to sha256:`) });
   t.notOk(error instanceof OciContentError, 'not a content problem');
   t.equal((error as FactError).definitive, false, 'not definitive: the decision follows onError and nothing is cached');
@@ -130,7 +146,8 @@ t.test('Notation signatures through the referrers API', async (t) => {
 t.test('legacy signatures, the 50-referrer cap, and malformed referrers', async (t) => {
   const envelope = notationFile('ca_valid_sig_env.json');
   const image = ociImage({
-    seed: 'many', tags: ['v1'],
+    seed: 'many',
+    tags: ['v1'],
     signatures: Array.from({ length: 60 }, (_, i) => ({
       envelope: Buffer.concat([envelope, Buffer.from(`\n${i}`)]),
       envelopeMediaType: 'application/jose+json' as const,
@@ -157,7 +174,13 @@ t.test('legacy signatures, the 50-referrer cap, and malformed referrers', async 
   const subject = imageDescriptor(target);
   const env = Buffer.from('{"payload":"x"}');
   const envDesc = blobDescriptor('application/jose+json', env);
-  const notation = { schemaVersion: 2, mediaType: MediaTypes.OCI_MANIFEST, artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE, config: blobDescriptor(MediaTypes.OCI_EMPTY, '{}'), subject };
+  const notation = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.OCI_MANIFEST,
+    artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE,
+    config: blobDescriptor(MediaTypes.OCI_EMPTY, '{}'),
+    subject,
+  };
   const referrer = (layers: Descriptor[], extra: object = {}) => ({ manifest: { ...notation, layers, ...extra }, blobs: ['{}', env] });
   const big = Buffer.alloc(5 * MiB, 0x61);
   const odd = fixtureWith([
@@ -175,7 +198,10 @@ t.test('legacy signatures, the 50-referrer cap, and malformed referrers', async 
   sb.update((f) => Object.assign(f, odd));
   sb.resetCalls();
   const mixed = await client(sb.url).signatures('app', imageDigest(target), live());
-  t.same(mixed.signatures.map((x) => x.annotations.n), ['good']);
+  t.same(
+    mixed.signatures.map((x) => x.annotations.n),
+    ['good'],
+  );
   t.same(mixed.skipped.map((x) => x.problem).sort(), ['layer-count', 'missing', 'size-mismatch', 'too-large', 'unsupported-envelope']);
   t.match(mixed.skipped.find((x) => x.problem === 'too-large')?.reason, new RegExp(`5242880 bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`));
   t.equal(sb.calls('oci:GET blobs'), 3, 'no blob GET for the oversized, two-layer or unsupported envelopes');

@@ -35,7 +35,10 @@ async function revocationUrl(client: SignerClient): Promise<string> {
     throw new Captured('captured, not sent');
   };
   // The stack's add() is typed per step for the client's own input and output types.
-  const stack = client.middlewareStack as unknown as { add(mw: BuildMiddleware<object, object>, options: { step: 'build'; priority: 'low'; name: string }): void; remove(name: string): boolean };
+  const stack = client.middlewareStack as unknown as {
+    add(mw: BuildMiddleware<object, object>, options: { step: 'build'; priority: 'low'; name: string }): void;
+    remove(name: string): boolean;
+  };
   stack.add(capture, { step: 'build', priority: 'low', name: 'testCaptureRequest' });
   try {
     await client.send(new GetRevocationStatusCommand(input));
@@ -56,7 +59,11 @@ t.test('a hostname Signer endpoint keeps the data- prefix: revocation reaches th
   t.equal(await revocationUrl(fromPolicy.signer(ACCOUNT, REGION)), `https://data-signer.${REGION}.amazonaws.com/revocations`, 'aws.endpoints.signer');
   const none = clientsWith({});
   t.teardown(() => none.destroy());
-  t.equal(await revocationUrl(none.signer(ACCOUNT, REGION)), `https://data-signer.${REGION}.amazonaws.com/revocations`, 'no endpoint: the SDK default is the data plane');
+  t.equal(
+    await revocationUrl(none.signer(ACCOUNT, REGION)),
+    `https://data-signer.${REGION}.amazonaws.com/revocations`,
+    'no endpoint: the SDK default is the data plane',
+  );
 });
 
 t.test('a data-plane endpoint of its own is used as given (a VPC endpoint DNS name takes no prefix)', async (t) => {

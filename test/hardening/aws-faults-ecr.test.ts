@@ -9,7 +9,9 @@ import { fullPolicy, HOST } from './helpers.ts';
 const OPS = ['ecr:BatchGetImage', 'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:ListImageReferrers', 'ecr:GetDownloadUrlForLayer'];
 
 t.test('every fault on every ECR operation: a decision per onError, named, in time, not remembered', async (t) => {
-  const cells = TARGETS.filter((x) => OPS.includes(x.op)).flatMap((target) => FAULT_KINDS.flatMap((kind) => (['deny', 'allow'] as const).map((onError) => ({ target, kind, onError }))));
+  const cells = TARGETS.filter((x) => OPS.includes(x.op)).flatMap((target) =>
+    FAULT_KINDS.flatMap((kind) => (['deny', 'allow'] as const).map((onError) => ({ target, kind, onError }))),
+  );
   const results = await runCells(cells, 4, ({ target, kind, onError }) => runCell(target, kind, onError));
   for (const r of results.sort((a, b) => a.label.localeCompare(b.label))) t.same(r.problems, [], `${r.label} (${r.ms} ms)`);
   t.comment(`${results.length} fault cells, slowest ${Math.max(...results.map((r) => r.ms))} ms`);

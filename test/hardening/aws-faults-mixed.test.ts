@@ -42,18 +42,21 @@ for (const onError of ['deny', 'allow'] as const) {
     let errors = 0;
     let slowest = 0;
     for (let i = 0; i < names.length; i += 16) {
-      await Promise.all(names.slice(i, i + 16).map(async (name) => {
-        h.runtime.cache.clear();
-        const started = Date.now();
-        const out = await h.reviewPod([IMAGES[name]]);
-        slowest = Math.max(slowest, Date.now() - started);
-        const results = out.images[0]?.results ?? [];
-        if (results.some((r) => r.status === 'error')) errors++;
-        const wrong = wrongUnderFaults(name, results);
-        if (wrong) problems.push(`${name}: ${wrong}`);
-        if (name !== 'good' && out.response.allowed && onError === 'deny') problems.push(`${name} admitted under onError deny`);
-        if (name === 'good' && !out.response.allowed && onError === 'allow') problems.push(`good denied under onError allow: ${out.response.status?.message}`);
-      }));
+      await Promise.all(
+        names.slice(i, i + 16).map(async (name) => {
+          h.runtime.cache.clear();
+          const started = Date.now();
+          const out = await h.reviewPod([IMAGES[name]]);
+          slowest = Math.max(slowest, Date.now() - started);
+          const results = out.images[0]?.results ?? [];
+          if (results.some((r) => r.status === 'error')) errors++;
+          const wrong = wrongUnderFaults(name, results);
+          if (wrong) problems.push(`${name}: ${wrong}`);
+          if (name !== 'good' && out.response.allowed && onError === 'deny') problems.push(`${name} admitted under onError deny`);
+          if (name === 'good' && !out.response.allowed && onError === 'allow')
+            problems.push(`good denied under onError allow: ${out.response.status?.message}`);
+        }),
+      );
     }
     t.same(problems, [], `${n} admissions under random faults: no wrong pass or fail`);
     t.ok(errors > 0, `${errors} of them met a fault`);

@@ -28,16 +28,31 @@ const decide = async (review: FixtureAdmissionReview | Record<string, unknown>) 
 
 /** Things a user can write on an object, in the names peers and users reach for. */
 const SKIP_ANNOTATIONS: Record<string, string> = {
-  'ecr-admission/skip': 'true', 'ecr-admission.io/skip': 'true', 'ecr-admission/exclude': 'true', 'ecr-admission/mode': 'audit',
-  'ecr-admission/onError': 'allow', 'ecr-admission/verified': 'true', 'ecr-admission/digest': `sha256:${'a'.repeat(64)}`,
-  'policy.sigstore.dev/exclude': 'true', 'kyverno.io/skip': 'true', 'policies.kyverno.io/skip': 'true',
-  'admission.datadoghq.com/enabled': 'false', 'ratify.deislabs.io/skip': 'true', 'kubernetes.io/config.mirror': 'mirror',
-  'kubernetes.io/config.source': 'file', 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
+  'ecr-admission/skip': 'true',
+  'ecr-admission.io/skip': 'true',
+  'ecr-admission/exclude': 'true',
+  'ecr-admission/mode': 'audit',
+  'ecr-admission/onError': 'allow',
+  'ecr-admission/verified': 'true',
+  'ecr-admission/digest': `sha256:${'a'.repeat(64)}`,
+  'policy.sigstore.dev/exclude': 'true',
+  'kyverno.io/skip': 'true',
+  'policies.kyverno.io/skip': 'true',
+  'admission.datadoghq.com/enabled': 'false',
+  'ratify.deislabs.io/skip': 'true',
+  'kubernetes.io/config.mirror': 'mirror',
+  'kubernetes.io/config.source': 'file',
+  'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
 };
 const SKIP_LABELS: Record<string, string> = {
-  'ecr-admission/skip': 'true', 'ecr-admission.io/ignore': 'true', 'admission.ecr-admission.io/enabled': 'false',
-  'policy.sigstore.dev/include': 'false', 'control-plane': 'controller-manager', 'app.kubernetes.io/managed-by': 'Helm',
-  'kubernetes.io/metadata.name': 'kube-system', 'pod-security.kubernetes.io/enforce': 'privileged',
+  'ecr-admission/skip': 'true',
+  'ecr-admission.io/ignore': 'true',
+  'admission.ecr-admission.io/enabled': 'false',
+  'policy.sigstore.dev/include': 'false',
+  'control-plane': 'controller-manager',
+  'app.kubernetes.io/managed-by': 'Helm',
+  'kubernetes.io/metadata.name': 'kube-system',
+  'pod-security.kubernetes.io/enforce': 'privileged',
 };
 const OWNER_REFERENCES = [
   { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'kube-proxy', uid: '00000000-0000-0000-0000-000000000001', controller: true, blockOwnerDeletion: true },
@@ -47,7 +62,10 @@ const OWNER_REFERENCES = [
 
 /** Where a workload keeps its pod template's metadata: spec.template (Deployment) or
  *  spec.jobTemplate.spec.template (CronJob); a Pod has neither. */
-interface TemplateMetadata { annotations?: Record<string, string>; labels?: Record<string, string> }
+interface TemplateMetadata {
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+}
 interface PodTemplateHolder {
   spec?: { template?: { metadata?: TemplateMetadata }; jobTemplate?: { spec?: { template?: { metadata?: TemplateMetadata } } } };
 }
@@ -72,9 +90,21 @@ t.test('annotations, labels and ownerReferences a user writes do not skip or sof
       decorated.request.userInfo = { username: 'system:serviceaccount:ecr-admission:ecr-admission', groups: ['system:masters', 'system:nodes'] };
       decorated.request.dryRun = true;
       const out = await decide(decorated);
-      t.equal(out.response.allowed, false, `${name} ${image}: still denied with skip annotations, labels, ownerReferences, a claimed namespace, a privileged user and dryRun`);
-      t.same(out.images.map((i) => i.results.map((r) => [r.check, r.status])), plain.images.map((i) => i.results.map((r) => [r.check, r.status])), `${name} ${image}: the same check results`);
-      t.equal(out.response.status?.message?.replace(/ecr-admission denied \S+ \S+/, ''), plain.response.status?.message?.replace(/ecr-admission denied \S+ \S+/, ''), `${name} ${image}: the same denial`);
+      t.equal(
+        out.response.allowed,
+        false,
+        `${name} ${image}: still denied with skip annotations, labels, ownerReferences, a claimed namespace, a privileged user and dryRun`,
+      );
+      t.same(
+        out.images.map((i) => i.results.map((r) => [r.check, r.status])),
+        plain.images.map((i) => i.results.map((r) => [r.check, r.status])),
+        `${name} ${image}: the same check results`,
+      );
+      t.equal(
+        out.response.status?.message?.replace(/ecr-admission denied \S+ \S+/, ''),
+        plain.response.status?.message?.replace(/ecr-admission denied \S+ \S+/, ''),
+        `${name} ${image}: the same denial`,
+      );
     }
   }
 });
@@ -84,19 +114,34 @@ t.test('random metadata on the object never changes a decision', async (t) => {
   const base = reviewWith('pod-create', UNSIGNED);
   const plain = await decide(base);
   const key = fc.oneof(fc.constantFrom(...Object.keys(SKIP_ANNOTATIONS), ...Object.keys(SKIP_LABELS)), fc.string({ minLength: 1, maxLength: 60 }));
-  const metadata = fc.record({
-    annotations: fc.dictionary(key, fc.oneof(fc.constantFrom('true', 'false', 'skip', 'audit', 'allow', GOOD), fc.string())),
-    labels: fc.dictionary(key, fc.constantFrom('true', 'false', 'skip', 'enabled', 'disabled')),
-    ownerReferences: fc.array(fc.record({ apiVersion: fc.constantFrom('apps/v1', 'v1', 'batch/v1'), kind: fc.constantFrom('ReplicaSet', 'DaemonSet', 'Job', 'Node', 'StatefulSet'), name: fc.string(), uid: fc.uuid(), controller: fc.boolean() }), { maxLength: 3 }),
-    finalizers: fc.array(fc.string(), { maxLength: 2 }),
-  }, { requiredKeys: [] });
-  await fc.assert(fc.asyncProperty(metadata, async (extra) => {
-    const review = structuredClone(base);
-    Object.assign(review.request.object!.metadata, extra);
-    const out = await decide(review);
-    if (out.response.allowed) throw new Error(`admitted with ${JSON.stringify(extra).slice(0, 300)}`);
-    if (out.response.status?.message !== plain.response.status?.message) throw new Error(`a different denial with ${JSON.stringify(extra).slice(0, 200)}`);
-  }), { numRuns: n });
+  const metadata = fc.record(
+    {
+      annotations: fc.dictionary(key, fc.oneof(fc.constantFrom('true', 'false', 'skip', 'audit', 'allow', GOOD), fc.string())),
+      labels: fc.dictionary(key, fc.constantFrom('true', 'false', 'skip', 'enabled', 'disabled')),
+      ownerReferences: fc.array(
+        fc.record({
+          apiVersion: fc.constantFrom('apps/v1', 'v1', 'batch/v1'),
+          kind: fc.constantFrom('ReplicaSet', 'DaemonSet', 'Job', 'Node', 'StatefulSet'),
+          name: fc.string(),
+          uid: fc.uuid(),
+          controller: fc.boolean(),
+        }),
+        { maxLength: 3 },
+      ),
+      finalizers: fc.array(fc.string(), { maxLength: 2 }),
+    },
+    { requiredKeys: [] },
+  );
+  await fc.assert(
+    fc.asyncProperty(metadata, async (extra) => {
+      const review = structuredClone(base);
+      Object.assign(review.request.object!.metadata, extra);
+      const out = await decide(review);
+      if (out.response.allowed) throw new Error(`admitted with ${JSON.stringify(extra).slice(0, 300)}`);
+      if (out.response.status?.message !== plain.response.status?.message) throw new Error(`a different denial with ${JSON.stringify(extra).slice(0, 200)}`);
+    }),
+    { numRuns: n },
+  );
   t.pass(`${n} random metadata sets: the same denial each time`);
 });
 
@@ -127,7 +172,11 @@ t.test('ephemeral containers (kubectl debug) are checked', async (t) => {
   t.equal(review.request.subResource, 'ephemeralcontainers');
   t.equal(out.response.allowed, false, 'an unsigned debug container is denied');
   t.match(out.response.status?.message, /ephemeralContainer "debugger" .*app:unsigned/);
-  t.same(out.images.map((i) => i.container.containerKind), ['ephemeralContainer'], 'only the added container is checked');
+  t.same(
+    out.images.map((i) => i.container.containerKind),
+    ['ephemeralContainer'],
+    'only the added container is checked',
+  );
   spec.ephemeralContainers = [{ name: 'debugger', image: GOOD }];
   t.equal((await decide(review)).response.allowed, true, 'a good debug container is admitted');
   spec.ephemeralContainers = [{ name: 'debugger', image: 'docker.io/library/busybox:1.36' }];
@@ -137,7 +186,10 @@ t.test('ephemeral containers (kubectl debug) are checked', async (t) => {
 t.test('an UPDATE that adds or changes an image is checked; one that does not is not re-decided', async (t) => {
   const update = (oldImages: string[], newImages: string[], where: 'containers' | 'initContainers' = 'containers') => {
     const review = loadAdmissionReview('deployment-update-image');
-    for (const [o, images] of [[review.request.oldObject!, oldImages], [review.request.object!, newImages]] as const) {
+    for (const [o, images] of [
+      [review.request.oldObject!, oldImages],
+      [review.request.object!, newImages],
+    ] as const) {
       const spec = podSpecOf(o);
       spec.containers = [{ name: 'app', image: GOOD }];
       spec.initContainers = [];
@@ -165,7 +217,12 @@ t.test('a tag moved after its verdict was cached is re-resolved once mutableTag 
   // The runtime's clock is this test's: time passes only when the test moves it, so the
   // moment of re-resolution is exact, not a sample of a sleeping loop.
   let now = Date.now();
-  const moving = await startHarness({ fixture: fixture(), policy: fullPolicy({ immutability: false, extra: `cache:\n  ttlSeconds:\n    mutableTag: ${TTL_S}\n` }), budgetMs: 3000, now: () => now });
+  const moving = await startHarness({
+    fixture: fixture(),
+    policy: fullPolicy({ immutability: false, extra: `cache:\n  ttlSeconds:\n    mutableTag: ${TTL_S}\n` }),
+    budgetMs: 3000,
+    now: () => now,
+  });
   t.teardown(() => moving.close());
   const image = `${HOST}/moving:stable`;
   const first = await moving.reviewPod([image]);
@@ -188,7 +245,7 @@ t.test('a tag moved after its verdict was cached is re-resolved once mutableTag 
     if (!out.response.allowed && deniedAt === undefined) {
       deniedAt = at;
       t.equal(out.images[0]?.digest, imageDigest(IMAGES.mutableB), 'the denial is about the digest the tag points to now');
-      t.match(resultOf(out, 'signature')?.reason, /no Notation signature found/, 'and its own (missing) signature, not the old digest\'s verdict');
+      t.match(resultOf(out, 'signature')?.reason, /no Notation signature found/, "and its own (missing) signature, not the old digest's verdict");
     }
     if (out.response.allowed && deniedAt !== undefined) admittedAfterDenial = true;
     samples.push(`${at}:${out.response.allowed ? 'A' : 'D'}`);

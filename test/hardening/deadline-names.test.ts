@@ -21,24 +21,26 @@ const CASES: Array<[op: string, image: string, check: string, names: RegExp]> = 
 ];
 
 t.test('a call slower than the deadline is named by the check that waited on it', async (t) => {
-  await Promise.all(CASES.map(async ([op, image, check, names]) => {
-    const h = await startHarness({ fixture: faultFixture(), policy: fullPolicy(), budgetMs: BUDGET_MS });
-    try {
-      h.sandbox.inject(op, SLOW);
-      const started = Date.now();
-      const out = await h.reviewPod([image]);
-      t.ok(Date.now() - started < BUDGET_MS + 1000, `${op}: decided in ${Date.now() - started} ms`);
-      const result = resultOf(out, check);
-      t.equal(result?.status, 'error', `${op}: [${check}] is an error`);
-      t.match(result?.reason, names, `${op}: [${check}] names the call: ${result?.reason}`);
-      for (const r of out.images[0]?.results.filter((x) => x.status === 'error') ?? []) t.match(r.reason, NAMES_A_CALL, `${op}: [${r.check}] names a call`);
-    } finally {
-      await h.close();
-    }
-  }));
+  await Promise.all(
+    CASES.map(async ([op, image, check, names]) => {
+      const h = await startHarness({ fixture: faultFixture(), policy: fullPolicy(), budgetMs: BUDGET_MS });
+      try {
+        h.sandbox.inject(op, SLOW);
+        const started = Date.now();
+        const out = await h.reviewPod([image]);
+        t.ok(Date.now() - started < BUDGET_MS + 1000, `${op}: decided in ${Date.now() - started} ms`);
+        const result = resultOf(out, check);
+        t.equal(result?.status, 'error', `${op}: [${check}] is an error`);
+        t.match(result?.reason, names, `${op}: [${check}] names the call: ${result?.reason}`);
+        for (const r of out.images[0]?.results.filter((x) => x.status === 'error') ?? []) t.match(r.reason, NAMES_A_CALL, `${op}: [${r.check}] names a call`);
+      } finally {
+        await h.close();
+      }
+    }),
+  );
 });
 
-t.test('an admission that joined another admission\'s call names it too', async (t) => {
+t.test("an admission that joined another admission's call names it too", async (t) => {
   const h = await startHarness({ fixture: faultFixture(), policy: fullPolicy(), budgetMs: BUDGET_MS });
   t.teardown(() => h.close());
   h.sandbox.inject('ecr:DescribeRepositories', SLOW);
@@ -49,5 +51,6 @@ t.test('an admission that joined another admission\'s call names it too', async 
   // It joined the first one's call, and asked again when that call ran out of the first's time.
   t.equal(h.sandbox.calls('ecr:DescribeRepositories'), 2, 'one call per admission deadline, not one per admission');
   t.match(resultOf(second, 'immutability')?.reason, /ecr DescribeRepositories/, 'and names it');
-  for (const r of second.images[0]?.results.filter((x) => x.status === 'error') ?? []) t.match(r.reason, NAMES_A_CALL, `[${r.check}] names a call: ${r.reason}`);
+  for (const r of second.images[0]?.results.filter((x) => x.status === 'error') ?? [])
+    t.match(r.reason, NAMES_A_CALL, `[${r.check}] names a call: ${r.reason}`);
 });

@@ -63,8 +63,12 @@ function runCase(args: [string, number | null, string, 'verify' | 'decodeCbor'])
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -90,7 +94,14 @@ const JSON_DEPTH = /nested deeper than \d/;
 // [name, builder, builder argument, media type, what is called, the reason expected]
 const CASES: Array<[string, string, number | null, string, 'verify' | 'decodeCbor', RegExp]> = [
   ['COSE: 4.2 million empty arrays in a 4 MiB body', 'coseEmptyArraysInBody', 4 * MiB, COSE, 'verify', SIZE],
-  ['COSE: empty arrays where the protected header belongs, 64 KiB', 'coseEmptyArraysInBody', 64 * 1024, COSE, 'verify', /protected header must be a byte string/],
+  [
+    'COSE: empty arrays where the protected header belongs, 64 KiB',
+    'coseEmptyArraysInBody',
+    64 * 1024,
+    COSE,
+    'verify',
+    /protected header must be a byte string/,
+  ],
   ['COSE: empty arrays as the x5chain of the unprotected header, 64 KiB', 'coseEmptyArraysInUnprotected', 64 * 1024, COSE, 'verify', ITEMS],
   ['COSE: empty arrays inside the protected header, 60 KiB', 'coseEmptyArraysInProtected', 60 * 1024, COSE, 'verify', ITEMS],
   ['COSE: maps nested 30,000 deep, 60 KiB', 'coseDeepMaps', 30_000, COSE, 'verify', NESTING],
@@ -119,7 +130,9 @@ t.test(`envelope bombs under the chart's NODE_OPTIONS (${NODE_OPTIONS})`, async 
       t.fail(`${name}: the process died (${run.exit}) ${run.stderr.split('\n').filter(Boolean).slice(-3).join(' | ')}`);
       continue;
     }
-    t.comment(`${name}: ${o.inputBytes} bytes, ${o.ms.toFixed(1)} ms, heap +${(o.heapGrowth / MiB).toFixed(2)} MiB, peak RSS +${(o.rssGrowth / MiB).toFixed(1)} MiB: ${o.reason}`);
+    t.comment(
+      `${name}: ${o.inputBytes} bytes, ${o.ms.toFixed(1)} ms, heap +${(o.heapGrowth / MiB).toFixed(2)} MiB, peak RSS +${(o.rssGrowth / MiB).toFixed(1)} MiB: ${o.reason}`,
+    );
     t.match(o, { ok: false, code: 'PARSE' }, `${name}: refused as unparseable`);
     t.match(o.reason ?? '', reason, `${name}: the reason names the bound`);
     t.ok(o.ms < MAX_MS, `${name}: refused in ${o.ms.toFixed(1)} ms`);
@@ -149,11 +162,20 @@ t.test('real envelopes still verify within the bounds (control)', async (t) => {
     t.equal(r.ok, true, `AWS-Signer-shaped ${format} (${envelope.length} bytes) verifies`);
   }
   // The Notary Project reference implementation's COSE and JWS envelopes for alpine.
-  const alpine = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0', size: 481 };
+  const alpine = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0',
+    size: 481,
+  };
   const store = loadTrustStore({ type: 'ca', path: `${ROOT}test/fixtures/notation/alpine-root.pem` });
-  for (const [file, mediaType] of [['cose_signature.sig', COSE], ['jws_signature.sig', JWS]] as const) {
+  for (const [file, mediaType] of [
+    ['cose_signature.sig', COSE],
+    ['jws_signature.sig', JWS],
+  ] as const) {
     const r = await verifySignature(readVector(file), mediaType, alpine, {
-      trustStores: [store], trustedIdentities: [parseTrustedIdentity('*')], revocation: 'enforce',
+      trustStores: [store],
+      trustedIdentities: [parseTrustedIdentity('*')],
+      revocation: 'enforce',
     });
     t.equal(r.ok, true, `${file} verifies`);
   }

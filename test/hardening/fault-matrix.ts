@@ -12,7 +12,15 @@ export const BUDGET_MS = 1500;
 export const SLACK_MS = 1000;
 
 export const FAULT_KINDS: readonly FaultKind[] = [
-  'throttle', 'server-error', 'unavailable', 'reset', 'slow', 'access-denied', 'expired-token', 'unrecognized-client', 'malformed',
+  'throttle',
+  'server-error',
+  'unavailable',
+  'reset',
+  'slow',
+  'access-denied',
+  'expired-token',
+  'unrecognized-client',
+  'malformed',
 ];
 
 export interface FaultTarget {
@@ -43,7 +51,14 @@ const good = `${HOST}/app:1.0`;
 export const TARGETS: readonly FaultTarget[] = [
   { op: 'ecr:BatchGetImage', check: 'digest', names: /ecr BatchGetImage/, image: good, allowedWithoutFault: true },
   { op: 'ecr:DescribeRepositories', check: 'immutability', names: /ecr DescribeRepositories/, image: good, allowedWithoutFault: true },
-  { op: 'ecr:DescribeImages', check: 'digest', names: /ecr DescribeImages/, image: `${HOST}/app:old`, allowedWithoutFault: false, messageWithoutFault: /tag old is archived/ },
+  {
+    op: 'ecr:DescribeImages',
+    check: 'digest',
+    names: /ecr DescribeImages/,
+    image: `${HOST}/app:old`,
+    allowedWithoutFault: false,
+    messageWithoutFault: /tag old is archived/,
+  },
   { op: 'ecr:ListImageReferrers', check: 'signature', names: /ecr ListImageReferrers/, image: good, allowedWithoutFault: true },
   { op: 'ecr:GetDownloadUrlForLayer', check: 'signature', names: /ecr GetDownloadUrlForLayer/, image: good, allowedWithoutFault: true },
   { op: 'layer:GET', check: 'signature', names: /ecr layer download/, image: good, allowedWithoutFault: true },
@@ -70,13 +85,15 @@ function problemsOf(outcome: ReviewOutcome, target: FaultTarget, onError: 'deny'
   const errors = failing.filter((r) => r.status === 'error');
   if (errors.length === 0) problems.push(`no error result (${failing.map((r) => `${r.check}:${r.status}:${r.reason}`).join('; ') || 'all passed'})`);
   // The faulted call is named; a check that ran out of time meanwhile names its own call.
-  if (errors.length > 0 && !errors.some((r) => target.names.test(r.reason ?? ''))) problems.push(`no error names ${target.names.source}: ${errors.map((r) => `[${r.check}] ${r.reason}`).join('; ')}`);
+  if (errors.length > 0 && !errors.some((r) => target.names.test(r.reason ?? '')))
+    problems.push(`no error names ${target.names.source}: ${errors.map((r) => `[${r.check}] ${r.reason}`).join('; ')}`);
   for (const r of errors) if (!NAMES_A_CALL.test(r.reason ?? '')) problems.push(`[${r.check}] error names no AWS call: ${r.reason}`);
   if (failing.some((r) => r.status === 'fail') && target.allowedWithoutFault) problems.push(`a fail from a fault: ${failing.map((r) => r.reason).join('; ')}`);
   const wantAllowed = onError === 'allow' && !failing.some((r) => r.status === 'fail');
   if (outcome.response.allowed !== wantAllowed) problems.push(`allowed=${outcome.response.allowed} under onError ${onError}`);
-  const said = onError === 'deny' ? outcome.response.status?.message ?? '' : (outcome.response.warnings ?? []).join('\n');
-  if (!said.includes(`[${errors[0]?.check ?? target.check}]`)) problems.push(`the ${onError === 'deny' ? 'denial' : 'warnings'} do not name the check: ${said.slice(0, 200)}`);
+  const said = onError === 'deny' ? (outcome.response.status?.message ?? '') : (outcome.response.warnings ?? []).join('\n');
+  if (!said.includes(`[${errors[0]?.check ?? target.check}]`))
+    problems.push(`the ${onError === 'deny' ? 'denial' : 'warnings'} do not name the check: ${said.slice(0, 200)}`);
   return problems;
 }
 
@@ -94,9 +111,12 @@ export async function runCell(target: FaultTarget, kind: FaultKind, onError: 'de
     h.sandbox.clearFaults();
     const callsBefore = h.sandbox.calls(target.op);
     const healthy = await h.reviewPod([target.image]);
-    if (h.sandbox.calls(target.op) === callsBefore) problems.push(`after the fault cleared, ${target.op} was not asked again (an answer was remembered from the failure)`);
-    if (healthy.response.allowed !== target.allowedWithoutFault) problems.push(`after the fault cleared: allowed=${healthy.response.allowed}: ${healthy.response.status?.message ?? ''}`);
-    if (target.messageWithoutFault && !target.messageWithoutFault.test(healthy.response.status?.message ?? '')) problems.push(`after the fault cleared: ${healthy.response.status?.message}`);
+    if (h.sandbox.calls(target.op) === callsBefore)
+      problems.push(`after the fault cleared, ${target.op} was not asked again (an answer was remembered from the failure)`);
+    if (healthy.response.allowed !== target.allowedWithoutFault)
+      problems.push(`after the fault cleared: allowed=${healthy.response.allowed}: ${healthy.response.status?.message ?? ''}`);
+    if (target.messageWithoutFault && !target.messageWithoutFault.test(healthy.response.status?.message ?? ''))
+      problems.push(`after the fault cleared: ${healthy.response.status?.message}`);
     return { label, problems, ms };
   } finally {
     await h.close();
@@ -107,11 +127,13 @@ export async function runCell(target: FaultTarget, kind: FaultKind, onError: 'de
 export async function runCells<T>(items: readonly T[], width: number, run: (item: T) => Promise<CellResult>): Promise<CellResult[]> {
   const out: CellResult[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      out.push(await run(item));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        out.push(await run(item));
+      }
+    }),
+  );
   return out;
 }

@@ -52,7 +52,9 @@ export const IMAGES = {
   unsigned: ociImage({ seed: 'hardening-unsigned', tags: ['unsigned'], scanStatus: { status: 'ACTIVE' } }),
   vulnerable: (() => {
     const image = ociImage({
-      seed: 'hardening-vulnerable', tags: ['vuln'], scanStatus: { status: 'ACTIVE' },
+      seed: 'hardening-vulnerable',
+      tags: ['vuln'],
+      scanStatus: { status: 'ACTIVE' },
       findings: [{ vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] }],
     });
     image.signatures = [sign(image)];
@@ -98,10 +100,23 @@ ${options.extra ?? ''}`;
 /** A pino logger at `level` whose output is kept, for tests that read the logs. */
 export function logCapture(level = 'trace'): { logger: Logger; text: () => string; lines: () => Array<Record<string, unknown>> } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { chunks.push(chunk.toString('utf8')); cb(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
   const logger: Logger = pino({ level }, stream);
   const text = () => chunks.join('');
-  return { logger, text, lines: () => text().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    text,
+    lines: () =>
+      text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** Heap in use after a full collection, when the process allows forcing one. */

@@ -60,15 +60,18 @@ t.test('random strings: parsed or refused, never mistaken for ECR, origin passes
     fc.string({ maxLength: 60 }).map((s) => `${REAL_HOST}${s}`),
     fc.string({ maxLength: 60 }).map((s) => `${s}${REAL_HOST}/app:1`),
   );
-  await fc.assert(fc.asyncProperty(arbitrary, async (image) => {
-    const problem = referenceProblem(image);
-    if (problem) throw new Error(problem);
-    const origin = await originOf(image);
-    if (origin.status === 'pass') {
-      passed++;
-      if (!mayPass(image)) throw new Error(`origin passed ${JSON.stringify(image)}`);
-    } else if (origin.status !== 'fail') throw new Error(`origin ${origin.status} for ${JSON.stringify(image)}`);
-  }), { numRuns: n });
+  await fc.assert(
+    fc.asyncProperty(arbitrary, async (image) => {
+      const problem = referenceProblem(image);
+      if (problem) throw new Error(problem);
+      const origin = await originOf(image);
+      if (origin.status === 'pass') {
+        passed++;
+        if (!mayPass(image)) throw new Error(`origin passed ${JSON.stringify(image)}`);
+      } else if (origin.status !== 'fail') throw new Error(`origin ${origin.status} for ${JSON.stringify(image)}`);
+    }),
+    { numRuns: n },
+  );
   t.pass(`${n} random strings: ${passed} passed origin, each on the real host`);
 });
 
@@ -136,26 +139,49 @@ const hostMutations: fc.Arbitrary<{ name: string; mutate: Mutation }> = fc.oneof
 );
 
 const restMutations = fc.constantFrom(
-  '/app:1.0', '/App:1.0', '/app:1.0@sha256:' + 'a'.repeat(64), '/app@sha256:' + 'A'.repeat(64), '/app@sha256:' + 'a'.repeat(63),
-  '/app@sha1:' + 'a'.repeat(40), '/app@sha256:' + 'g'.repeat(64), '/app@' , '/app:', '/app:-x', '/app:' + 'x'.repeat(129),
-  '//app:1', '/app//x:1', '/app/:1', '/a/b/c/d/e/f:1', '/app:1#frag', '/app:1?x=y', '/app:1 ', '/APP', '/app@@sha256:' + 'a'.repeat(64),
-  '/../app:1', '/./app:1', '/app:1.0/extra', '/app%2fx:1',
+  '/app:1.0',
+  '/App:1.0',
+  '/app:1.0@sha256:' + 'a'.repeat(64),
+  '/app@sha256:' + 'A'.repeat(64),
+  '/app@sha256:' + 'a'.repeat(63),
+  '/app@sha1:' + 'a'.repeat(40),
+  '/app@sha256:' + 'g'.repeat(64),
+  '/app@',
+  '/app:',
+  '/app:-x',
+  '/app:' + 'x'.repeat(129),
+  '//app:1',
+  '/app//x:1',
+  '/app/:1',
+  '/a/b/c/d/e/f:1',
+  '/app:1#frag',
+  '/app:1?x=y',
+  '/app:1 ',
+  '/APP',
+  '/app@@sha256:' + 'a'.repeat(64),
+  '/../app:1',
+  '/./app:1',
+  '/app:1.0/extra',
+  '/app%2fx:1',
 );
 
 t.test('near-valid references: lookalike, extended and decorated ECR hosts are never the allowed registry', async (t) => {
   const n = runs(4000);
   const counts = new Map<string, number>();
-  await fc.assert(fc.asyncProperty(hostMutations, restMutations, async ({ name, mutate }, rest) => {
-    const host = mutate(REAL_HOST);
-    const image = `${host}${rest}`;
-    const kind = name.startsWith('lookalike') ? 'lookalike' : name;
-    counts.set(kind, (counts.get(kind) ?? 0) + 1);
-    const problem = referenceProblem(image);
-    if (problem) throw new Error(`${name}: ${problem}`);
-    const origin = await originOf(image);
-    if (origin.status === 'pass' && !mayPass(image)) throw new Error(`${name}: origin passed ${JSON.stringify(image)}`);
-    if (asciiLower(host) !== REAL_HOST && origin.status !== 'fail') throw new Error(`${name}: ${JSON.stringify(image)} got origin ${origin.status}`);
-  }), { numRuns: n });
+  await fc.assert(
+    fc.asyncProperty(hostMutations, restMutations, async ({ name, mutate }, rest) => {
+      const host = mutate(REAL_HOST);
+      const image = `${host}${rest}`;
+      const kind = name.startsWith('lookalike') ? 'lookalike' : name;
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+      const problem = referenceProblem(image);
+      if (problem) throw new Error(`${name}: ${problem}`);
+      const origin = await originOf(image);
+      if (origin.status === 'pass' && !mayPass(image)) throw new Error(`${name}: origin passed ${JSON.stringify(image)}`);
+      if (asciiLower(host) !== REAL_HOST && origin.status !== 'fail') throw new Error(`${name}: ${JSON.stringify(image)} got origin ${origin.status}`);
+    }),
+    { numRuns: n },
+  );
   t.pass(`${n} near-valid references (${counts.size} kinds of host mutation) refused by origin`);
 });
 
@@ -201,10 +227,13 @@ t.test('named cases', async (t) => {
 t.test('parsing stays fast on the longest inputs (no catastrophic backtracking)', async (t) => {
   const n = runs(500);
   let slowest = 0;
-  fc.assert(fc.property(fc.string({ unit: fc.constantFrom('a', '-', '.', '_', ':', '/', '@', '0', 'A'), minLength: 3000, maxLength: 4096 }), (image) => {
-    const started = performance.now();
-    referenceProblem(image);
-    slowest = Math.max(slowest, performance.now() - started);
-  }), { numRuns: n });
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom('a', '-', '.', '_', ':', '/', '@', '0', 'A'), minLength: 3000, maxLength: 4096 }), (image) => {
+      const started = performance.now();
+      referenceProblem(image);
+      slowest = Math.max(slowest, performance.now() - started);
+    }),
+    { numRuns: n },
+  );
   t.ok(slowest < 50, `slowest of ${n} references of 3-4 KiB parsed in ${slowest.toFixed(2)} ms`);
 });

@@ -16,7 +16,8 @@ s390x.signatures = [sign(s390x)];
 const amd64 = signedImage('idx-amd64', []);
 /** The attacker's child: unsigned, with a CRITICAL finding. */
 const attacker = ociImage({
-  seed: 'idx-attacker', scanStatus: { status: 'ACTIVE' },
+  seed: 'idx-attacker',
+  scanStatus: { status: 'ACTIVE' },
   findings: [{ vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] }],
 });
 /** Another attacker child: unsigned and never scanned. */
@@ -58,13 +59,31 @@ const INDEXES = {
   stringSize: index('string-size', [entry(s390x), { ...entry(attacker), size: '1000' }], [s390x, attacker]),
   nullEntry: index('null-entry', [entry(s390x), null as unknown as Entry], [s390x]),
   badPlatform: index('bad-platform', [entry(s390x), { ...entry(attacker), platform: 'linux/amd64' }], [s390x, attacker]),
-  tooMany: index('too-many', Array.from({ length: MAX_INDEX_CHILDREN + 1 }, () => entry(amd64)), [amd64]),
-  atBound: index('at-bound', Array.from({ length: MAX_INDEX_CHILDREN }, () => entry(amd64)), [amd64]),
+  tooMany: index(
+    'too-many',
+    Array.from({ length: MAX_INDEX_CHILDREN + 1 }, () => entry(amd64)),
+    [amd64],
+  ),
+  atBound: index(
+    'at-bound',
+    Array.from({ length: MAX_INDEX_CHILDREN }, () => entry(amd64)),
+    [amd64],
+  ),
 };
 
 const fixture = (): SandboxFixture => ({
   defaultAccount: ACCOUNT,
-  accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories: [{ name: 'multi', tagMutability: 'IMMUTABLE', images: [...Object.values(INDEXES), innerIndex, s390x, amd64, attacker, unscanned, attestation] }] } } } },
+  accounts: {
+    [ACCOUNT]: {
+      regions: {
+        [REGION]: {
+          repositories: [
+            { name: 'multi', tagMutability: 'IMMUTABLE', images: [...Object.values(INDEXES), innerIndex, s390x, amd64, attacker, unscanned, attestation] },
+          ],
+        },
+      },
+    },
+  },
 });
 
 const policy = (multiArch: 'indexOrChildren' | 'allChildren', registries = '') => `mode: enforce
@@ -90,7 +109,11 @@ for (const multiArch of ['indexOrChildren', 'allChildren'] as const) {
       t.equal(out.response.allowed, false, `${tag}: an unsigned index with an unsigned child a node can pull is denied (even under onError allow)`);
       t.match(resultOf(out, 'digest')?.reason, /index of 2 platforms/, `${tag}: both entries are children`);
       t.equal(resultOf(out, 'signature')?.status, 'fail', `${tag}: [signature] fails`);
-      t.match(resultOf(out, 'signature')?.reason, new RegExp(`\\(${imageDigest(attacker).slice(0, 19)}\\): no Notation signature found`), `${tag}: on the attacker's child`);
+      t.match(
+        resultOf(out, 'signature')?.reason,
+        new RegExp(`\\(${imageDigest(attacker).slice(0, 19)}\\): no Notation signature found`),
+        `${tag}: on the attacker's child`,
+      );
       t.equal(resultOf(out, 'vulnerabilities')?.status, 'fail', `${tag}: [vulnerabilities] fails`);
       t.match(resultOf(out, 'vulnerabilities')?.reason, /CVE-2024-3094/, `${tag}: on the attacker's child's finding`);
     }
@@ -135,7 +158,11 @@ t.test('an index the webhook cannot account for entry by entry is a fail, whatev
 });
 
 t.test('the OCI /v2/ path applies the same rule', async (t) => {
-  const h = await startHarness({ fixture: fixture(), policy: (url) => policy('allChildren', `  oci: [{ host: "${new URL(url).host}", plainHttp: true }]\n`), budgetMs: 3000 });
+  const h = await startHarness({
+    fixture: fixture(),
+    policy: (url) => policy('allChildren', `  oci: [{ host: "${new URL(url).host}", plainHttp: true }]\n`),
+    budgetMs: 3000,
+  });
   t.teardown(() => h.close());
   const host = new URL(h.sandbox.url).host;
   const out = await h.reviewPod([`${host}/multi:no-platform`]);

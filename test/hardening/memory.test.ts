@@ -16,7 +16,9 @@ t.test('a flood of distinct missing repositories and tags: each remembered answe
   const before = await settledHeap();
   const images = runs(2000);
   for (let i = 0; i < images; i += 50) {
-    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, j) => h.reviewPod([i % 100 === 0 ? `${HOST}/app:missing-${i + j}` : `${HOST}/missing-${i + j}:1`])));
+    const outcomes = await Promise.all(
+      Array.from({ length: 50 }, (_, j) => h.reviewPod([i % 100 === 0 ? `${HOST}/app:missing-${i + j}` : `${HOST}/missing-${i + j}:1`])),
+    );
     if (outcomes.some((o) => o.response.allowed)) throw new Error('a missing image was admitted');
   }
   h.sandbox.resetCalls();
@@ -27,7 +29,7 @@ t.test('a flood of distinct missing repositories and tags: each remembered answe
   t.comment(`heap ${(before / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MiB, ${(perEntry / 1024).toFixed(1)} KiB per entry`);
   // At maxEntries (10,000) this is the whole cache: 3 KiB each is 30 MiB (an SDK exception
   // kept with each was 13-17 KiB: 168 MiB).
-  t.ok(perEntry < 3072, `${(perEntry / 1024).toFixed(1)} KiB per remembered answer (a full cache: ${(perEntry * 10_000 / 1048576).toFixed(0)} MiB)`);
+  t.ok(perEntry < 3072, `${(perEntry / 1024).toFixed(1)} KiB per remembered answer (a full cache: ${((perEntry * 10_000) / 1048576).toFixed(0)} MiB)`);
 
   // The slimmed answer still decides the same way, and says the same thing.
   const again = await h.reviewPod([`${HOST}/missing-1:1`]);
@@ -48,5 +50,8 @@ t.test('a full cache stays flat: admissions beyond maxEntries do not grow the he
   await round(runs(2000));
   const after = await settledHeap();
   t.equal(h.runtime.cache.size, 500, 'the cache is full');
-  t.ok(after - before < 2 * 1024 * 1024, `heap ${(before / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MiB over ${i - 1000} more admissions of new images`);
+  t.ok(
+    after - before < 2 * 1024 * 1024,
+    `heap ${(before / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MiB over ${i - 1000} more admissions of new images`,
+  );
 });

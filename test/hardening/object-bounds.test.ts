@@ -20,7 +20,11 @@ const h = await startHarness({ fixture: fixture(), policy: fullPolicy({ onError:
 t.teardown(() => h.close());
 
 /** A Pod in `namespace` with `n` containers, each running a good, signed, scanned image. */
-const overBound = (namespace: string, n = MAX_CONTAINERS + 1) => podRequest(Array.from({ length: n }, () => GOOD), namespace);
+const overBound = (namespace: string, n = MAX_CONTAINERS + 1) =>
+  podRequest(
+    Array.from({ length: n }, () => GOOD),
+    namespace,
+  );
 
 t.test('a Pod with 257 containers is denied under onError allow, and under an override with onError allow', async (t) => {
   h.sandbox.resetCalls();
@@ -28,7 +32,11 @@ t.test('a Pod with 257 containers is denied under onError allow, and under an ov
     const out = await h.runtime.reviewer.review(overBound(namespace));
     t.equal(out.response.allowed, false, `${namespace}: denied`);
     t.equal(out.result, 'deny');
-    t.match(out.response.status?.message, /^ecr-admission denied Pod \S+\/pod-\d+: cannot read the object: more than 256 containers$/, `${namespace}: ${out.response.status?.message}`);
+    t.match(
+      out.response.status?.message,
+      /^ecr-admission denied Pod \S+\/pod-\d+: cannot read the object: more than 256 containers$/,
+      `${namespace}: ${out.response.status?.message}`,
+    );
     t.equal(out.response.status?.code, 403);
   }
   t.equal(h.sandbox.callLog().length, 0, 'decided without a single AWS call');

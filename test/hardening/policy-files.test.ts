@@ -19,7 +19,13 @@ const MAX_HUGE_MS = 10_000;
 /** ...with a message short enough to log and to show in /readyz. */
 const MAX_MESSAGE = 16 * 1024;
 
-interface Refusal { refused: boolean; ms: number; message: string; code?: string; other?: string }
+interface Refusal {
+  refused: boolean;
+  ms: number;
+  message: string;
+  code?: string;
+  other?: string;
+}
 
 function load(text: string): Refusal {
   const started = performance.now();
@@ -62,9 +68,19 @@ const MB = 1024 * 1024 - 64;
 
 t.test('malformed YAML, wrong types, bombs and huge files are refused quickly and clearly', async (t) => {
   const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-  for (let i = 1; i < 9; i++) laughs.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+  for (let i = 1; i < 9; i++)
+    laughs.push(
+      `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+        .fill(`*${String.fromCharCode(96 + i)}`)
+        .join(',')}]`,
+    );
   const underBudget = ['x0: &x0 ["registry.k8s.io/*"]'];
-  for (let i = 1; i < 7; i++) underBudget.push(`x${i}: &x${i} [${Array(7).fill(`*x${i - 1}`).join(',')}]`);
+  for (let i = 1; i < 7; i++)
+    underBudget.push(
+      `x${i}: &x${i} [${Array(7)
+        .fill(`*x${i - 1}`)
+        .join(',')}]`,
+    );
   const cases: Array<[string, string, RegExp?]> = [
     ['unclosed quote', 'mode: "enforce\n', /yaml/],
     ['unclosed flow sequence', 'registries:\n  allow: [a, b\n', /yaml/],
@@ -110,7 +126,11 @@ t.test('malformed YAML, wrong types, bombs and huge files are refused quickly an
   for (const [label, text, where] of cases) {
     const r = load(text);
     // A 1 MiB file takes the YAML parser itself a second or two; bounded, not instant.
-    t.same(refusalProblems(r, where, text.length > 100_000 ? MAX_HUGE_MS : MAX_MS), [], `${label}: refused in ${Math.round(r.ms)} ms, ${r.message.length} characters`);
+    t.same(
+      refusalProblems(r, where, text.length > 100_000 ? MAX_HUGE_MS : MAX_MS),
+      [],
+      `${label}: refused in ${Math.round(r.ms)} ms, ${r.message.length} characters`,
+    );
   }
   t.comment(`${cases.length} named malformed policy files`);
 });
@@ -122,31 +142,62 @@ t.test('random text is accepted or refused with E_CONFIG_INVALID, never another 
     fc.string({ maxLength: 400 }),
     fc.string({ unit: fc.constantFrom(...'{}[]:,-&*!|>\'"#%@` \n\tmodeabc123'.split('')), maxLength: 300 }),
     // A valid policy with one edit: a character replaced, inserted or dropped.
-    fc.record({ at: fc.nat({ max: valid.length - 1 }), ch: fc.constantFrom(...' \n\t:-[]{}&*"\''.split('')), kind: fc.constantFrom('replace', 'insert', 'delete') })
-      .map(({ at, ch, kind }) => (kind === 'delete' ? valid.slice(0, at) + valid.slice(at + 1) : valid.slice(0, at) + ch + valid.slice(kind === 'replace' ? at + 1 : at))),
+    fc
+      .record({
+        at: fc.nat({ max: valid.length - 1 }),
+        ch: fc.constantFrom(...' \n\t:-[]{}&*"\''.split('')),
+        kind: fc.constantFrom('replace', 'insert', 'delete'),
+      })
+      .map(({ at, ch, kind }) =>
+        kind === 'delete' ? valid.slice(0, at) + valid.slice(at + 1) : valid.slice(0, at) + ch + valid.slice(kind === 'replace' ? at + 1 : at),
+      ),
   );
   let refused = 0;
-  fc.assert(fc.property(text, (s) => {
-    const r = load(s);
-    if (r.other) throw new Error(`${JSON.stringify(s.slice(0, 200))}: ${r.other}`);
-    if (r.refused) refused++;
-  }), { numRuns: n });
+  fc.assert(
+    fc.property(text, (s) => {
+      const r = load(s);
+      if (r.other) throw new Error(`${JSON.stringify(s.slice(0, 200))}: ${r.other}`);
+      if (r.refused) refused++;
+    }),
+    { numRuns: n },
+  );
   t.ok(refused > 0, `${n} random or edited files: ${refused} refused, all with E_CONFIG_INVALID`);
 });
 
 /** A policy with every key set, as data: each path of it gets each wrong-typed value. */
 function everyKeyPolicy(): Record<string, unknown> {
   return {
-    mode: 'enforce', onError: 'deny',
-    registries: { ecr: [{ accountId: '111122223333', regions: ['us-east-1'], roleArn: 'arn:aws:iam::111122223333:role/r', pullThroughCachePrefixes: ['ecr-public'] }], allow: ['registry.k8s.io/*'], oci: [{ host: 'registry.example.com', plainHttp: false }] },
+    mode: 'enforce',
+    onError: 'deny',
+    registries: {
+      ecr: [{ accountId: '111122223333', regions: ['us-east-1'], roleArn: 'arn:aws:iam::111122223333:role/r', pullThroughCachePrefixes: ['ecr-public'] }],
+      allow: ['registry.k8s.io/*'],
+      oci: [{ host: 'registry.example.com', plainHttp: false }],
+    },
     namespaces: { exclude: ['kube-system'] },
     checks: {
       immutability: true,
-      signature: { trustStores: [{ type: 'signingAuthority', path: ROOT_PEM_PATH, name: 'root' }], trustedIdentities: ['*'], revocation: 'enforce', multiArch: 'indexOrChildren', source: 'ecr-api' },
-      vulnerabilities: { denySeverities: ['CRITICAL'], notScanned: 'deny', exceptions: [{ id: 'CVE-1', images: ['*/legacy/*'], expires: '2027-03-01', reason: 'r' }], fixAvailableOnly: true, minInspectorScore: 7 },
+      signature: {
+        trustStores: [{ type: 'signingAuthority', path: ROOT_PEM_PATH, name: 'root' }],
+        trustedIdentities: ['*'],
+        revocation: 'enforce',
+        multiArch: 'indexOrChildren',
+        source: 'ecr-api',
+      },
+      vulnerabilities: {
+        denySeverities: ['CRITICAL'],
+        notScanned: 'deny',
+        exceptions: [{ id: 'CVE-1', images: ['*/legacy/*'], expires: '2027-03-01', reason: 'r' }],
+        fixAvailableOnly: true,
+        minInspectorScore: 7,
+      },
     },
     overrides: [{ name: 'o', namespaces: ['batch-*'], images: ['*'], mode: 'warn', onError: 'allow', checks: { immutability: false } }],
-    cache: { maxEntries: 100, ttlSeconds: { mutableTag: 15, immutableTag: 3600, repository: 300, digest: 3600, revocation: 300, findings: 300, notFound: 10 }, staleSeconds: 300 },
+    cache: {
+      maxEntries: 100,
+      ttlSeconds: { mutableTag: 15, immutableTag: 3600, repository: 300, digest: 3600, revocation: 300, findings: 300, notFound: 10 },
+      staleSeconds: 300,
+    },
     aws: { endpoints: { ecr: 'https://ecr.example' }, maxAttempts: 3 },
   };
 }
@@ -177,11 +228,16 @@ t.test('a wrong type at any key of a full policy is refused, naming that key', a
       node[path[path.length - 1]!] = value;
       const r = load(stringify(copy));
       tried++;
-      const shown = path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').slice(1).replace(/\.\[/g, '[');
+      const shown = path
+        .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
+        .join('')
+        .slice(1)
+        .replace(/\.\[/g, '[');
       const parent = shown.replace(/(\.[^.[]+|\[\d+\])$/, '');
       if (!r.refused) failures.push(`${shown} = ${JSON.stringify(value)?.slice(0, 40)}: accepted`);
       else if (r.other) failures.push(`${shown}: ${r.other}`);
-      else if (!r.message.includes(shown) && !r.message.includes(`${parent}:`) && !r.message.includes(`${parent}.`)) failures.push(`${shown} = ${JSON.stringify(value)?.slice(0, 40)}: message does not name it: ${r.message.slice(0, 300)}`);
+      else if (!r.message.includes(shown) && !r.message.includes(`${parent}:`) && !r.message.includes(`${parent}.`))
+        failures.push(`${shown} = ${JSON.stringify(value)?.slice(0, 40)}: message does not name it: ${r.message.slice(0, 300)}`);
     }
   }
   t.same(failures.slice(0, 20), [], `${tried} wrong-typed values at ${pathsOf(base).length} keys`);

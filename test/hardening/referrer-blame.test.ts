@@ -8,7 +8,17 @@
 // not remembered.
 // Both the ECR API path and the registry (OCI referrers API) path, through the real runtime.
 import t from 'tap';
-import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, blobDescriptor, imageDescriptor, ociImage, toBytes, type Descriptor, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import {
+  MediaTypes,
+  NOTARY_SIGNATURE_ARTIFACT_TYPE,
+  blobDescriptor,
+  imageDescriptor,
+  ociImage,
+  toBytes,
+  type Descriptor,
+  type ImageFixture,
+  type SandboxFixture,
+} from '../../src/dev/sandbox/index.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.ts';
 
@@ -16,8 +26,13 @@ import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.t
 function handWritten(target: ImageFixture, layer: Descriptor, blobs: Uint8Array[], n: string): ImageFixture {
   return {
     manifest: {
-      schemaVersion: 2, mediaType: MediaTypes.OCI_MANIFEST, artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE,
-      config: blobDescriptor(MediaTypes.OCI_EMPTY, '{}'), layers: [layer], subject: imageDescriptor(target), annotations: { n },
+      schemaVersion: 2,
+      mediaType: MediaTypes.OCI_MANIFEST,
+      artifactType: NOTARY_SIGNATURE_ARTIFACT_TYPE,
+      config: blobDescriptor(MediaTypes.OCI_EMPTY, '{}'),
+      layers: [layer],
+      subject: imageDescriptor(target),
+      annotations: { n },
     },
     blobs: ['{}', ...blobs],
   };
@@ -45,9 +60,17 @@ signed.signatures = [sign(signed)];
 
 const fixture = (): SandboxFixture => ({
   defaultAccount: ACCOUNT,
-  accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories: [
-    { name: 'app', tagMutability: 'IMMUTABLE', images: [lyingSize, lyingSizeRef, missingBlob, missingBlobRef, twoLayers, twoLayersRef, signed] },
-  ] } } } },
+  accounts: {
+    [ACCOUNT]: {
+      regions: {
+        [REGION]: {
+          repositories: [
+            { name: 'app', tagMutability: 'IMMUTABLE', images: [lyingSize, lyingSizeRef, missingBlob, missingBlobRef, twoLayers, twoLayersRef, signed] },
+          ],
+        },
+      },
+    },
+  },
 });
 
 const policy = (source: 'ecr-api' | 'registry', onError: 'allow' | 'deny') => (url: string) => `mode: enforce
@@ -67,7 +90,11 @@ for (const source of ['ecr-api', 'registry'] as const) {
   t.test(`${source}: a referrer at fault is a fail, whatever onError says`, async (t) => {
     const h = await startHarness({ fixture: fixture(), policy: policy(source, 'allow') });
     t.teardown(() => h.close());
-    for (const [tag, why] of [['lying-size', /bytes/], ['missing-blob', /./], ['two-layers', /layer/]] as const) {
+    for (const [tag, why] of [
+      ['lying-size', /bytes/],
+      ['missing-blob', /./],
+      ['two-layers', /layer/],
+    ] as const) {
       const out = await h.reviewPod([`${HOST}/app:${tag}`]);
       t.equal(resultOf(out, 'signature')?.status, 'fail', `${tag}: fail, not error`);
       t.equal(out.response.allowed, false, `${tag}: denied under onError allow`);

@@ -35,9 +35,11 @@ const index = ociIndex({ children, tags: ['index'] });
 
 const fixture = (): SandboxFixture => ({
   defaultAccount: ACCOUNT,
-  accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories: [
-    { name: 'app', tagMutability: 'IMMUTABLE', images: [flooded, jwsFlooded, budgeted, floodedSigned, index] },
-  ] } } } },
+  accounts: {
+    [ACCOUNT]: {
+      regions: { [REGION]: { repositories: [{ name: 'app', tagMutability: 'IMMUTABLE', images: [flooded, jwsFlooded, budgeted, floodedSigned, index] }] } },
+    },
+  },
 });
 
 const policy = (source: 'ecr-api' | 'registry') => (url: string) => `mode: enforce

@@ -51,7 +51,11 @@ t.test('ecr-api: ListImageReferrers asks for 50 per page, and at most two pages'
   t.ok(calls.length > 0 && calls.every((c) => (c.input as { maxResults?: number }).maxResults === 50), 'every page asked for maxResults 50');
   t.equal(calls.length, 2, '60 signature referrers: two pages of up to 50');
   t.ok((calls[1]?.input as { nextToken?: string }).nextToken, 'the second page follows the nextToken');
-  t.same(calls.map((c) => (c.input as { filter?: unknown }).filter), calls.map(() => ({ artifactTypes: ['application/vnd.cncf.notary.signature'] })), 'filtered by the Notation artifact type');
+  t.same(
+    calls.map((c) => (c.input as { filter?: unknown }).filter),
+    calls.map(() => ({ artifactTypes: ['application/vnd.cncf.notary.signature'] })),
+    'filtered by the Notation artifact type',
+  );
 });
 
 for (const source of ['ecr-api', 'registry'] as const) {
@@ -65,6 +69,10 @@ for (const source of ['ecr-api', 'registry'] as const) {
     const only = await h.reviewPod([`${HOST}/app:only-bad`]);
     t.equal(only.response.allowed, false);
     t.equal(resultOf(only, 'signature')?.status, 'fail');
-    t.match(only.response.status?.message, `more than ${MAX_REFERRERS} signature referrers: only ${MAX_REFERRERS} examined`, 'the denial says the cap was reached');
+    t.match(
+      only.response.status?.message,
+      `more than ${MAX_REFERRERS} signature referrers: only ${MAX_REFERRERS} examined`,
+      'the denial says the cap was reached',
+    );
   });
 }

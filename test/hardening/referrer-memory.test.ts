@@ -29,18 +29,33 @@ const PEAK_BOUND_MIB = 200;
 const bigCose = coseBomb(4 * MiB);
 const bigJws = jwsBomb(4 * MiB);
 const hostile: Array<{ tag: string; image: ImageFixture }> = [
-  ...[0, 1, 2, 3].map((i) => ({ tag: `flood-${i}`, image: { ...ociImage({ seed: `flood-${i}`, tags: [`flood-${i}`] }), signatures: referrersOf(bigCose, 60, 'application/cose') } })),
-  { tag: 'cose-bomb', image: { ...ociImage({ seed: 'cose-bomb', tags: ['cose-bomb'] }), signatures: [...referrersOf(bigCose, 2, 'application/cose'), ...referrersOf(coseBomb(MAX_ENVELOPE_BYTES), 30, 'application/cose')] } },
-  { tag: 'jws-bomb', image: { ...ociImage({ seed: 'jws-bomb', tags: ['jws-bomb'] }), signatures: [...referrersOf(bigJws, 2, 'application/jose+json'), ...referrersOf(jwsBomb(MAX_ENVELOPE_BYTES), 30, 'application/jose+json')] } },
+  ...[0, 1, 2, 3].map((i) => ({
+    tag: `flood-${i}`,
+    image: { ...ociImage({ seed: `flood-${i}`, tags: [`flood-${i}`] }), signatures: referrersOf(bigCose, 60, 'application/cose') },
+  })),
+  {
+    tag: 'cose-bomb',
+    image: {
+      ...ociImage({ seed: 'cose-bomb', tags: ['cose-bomb'] }),
+      signatures: [...referrersOf(bigCose, 2, 'application/cose'), ...referrersOf(coseBomb(MAX_ENVELOPE_BYTES), 30, 'application/cose')],
+    },
+  },
+  {
+    tag: 'jws-bomb',
+    image: {
+      ...ociImage({ seed: 'jws-bomb', tags: ['jws-bomb'] }),
+      signatures: [...referrersOf(bigJws, 2, 'application/jose+json'), ...referrersOf(jwsBomb(MAX_ENVELOPE_BYTES), 30, 'application/jose+json')],
+    },
+  },
 ];
 const good = ociImage({ seed: 'memory-good', tags: ['good'] });
 good.signatures = [sign(good)];
 
 const fixture = (): SandboxFixture => ({
   defaultAccount: ACCOUNT,
-  accounts: { [ACCOUNT]: { regions: { [REGION]: { repositories: [
-    { name: 'app', tagMutability: 'IMMUTABLE', images: [...hostile.map((h) => h.image), good] },
-  ] } } } },
+  accounts: {
+    [ACCOUNT]: { regions: { [REGION]: { repositories: [{ name: 'app', tagMutability: 'IMMUTABLE', images: [...hostile.map((h) => h.image), good] }] } } },
+  },
 });
 
 t.test('the webhook process survives envelope bombs and a referrer flood, denies them, and stays bounded', async (t) => {
@@ -51,7 +66,9 @@ t.test('the webhook process survives envelope bombs and a referrer flood, denies
   const pair = await generateSelfSigned(['127.0.0.1']);
   writeFileSync(join(dir, 'tls.crt'), pair.cert);
   writeFileSync(join(dir, 'tls.key'), pair.key);
-  writeFileSync(join(dir, 'policy.yaml'), `mode: enforce
+  writeFileSync(
+    join(dir, 'policy.yaml'),
+    `mode: enforce
 onError: allow
 registries:
   ecr: [{ accountId: "${ACCOUNT}", regions: [${REGION}] }]
@@ -59,27 +76,62 @@ checks:
   signature:
     trustStores: [{ type: signingAuthority, path: ${ROOT_PEM_PATH} }]
     trustedIdentities: ["${PROFILE}"]
-`);
+`,
+  );
   const logPath = join(dir, 'webhook.log');
   const log = openSync(logPath, 'w');
-  const webhook = spawn(process.execPath, [join(ROOT, 'src/main.ts'), 'serve', '--config', join(dir, 'policy.yaml'),
-    '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--health-port', '0', '--host', '127.0.0.1',
-    '--budget-ms', '20000', '--log-level', 'info'], {
-    cwd: ROOT, stdio: ['ignore', log, log],
-    env: {
-      PATH: process.env.PATH ?? '', HOME: tmpdir(), NODE_OPTIONS, ...sandbox.endpoints(),
-      AWS_ACCESS_KEY_ID: 'AKIDSANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox', AWS_EC2_METADATA_DISABLED: 'true',
+  const webhook = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'src/main.ts'),
+      'serve',
+      '--config',
+      join(dir, 'policy.yaml'),
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--port',
+      '0',
+      '--health-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--budget-ms',
+      '20000',
+      '--log-level',
+      'info',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', log, log],
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: tmpdir(),
+        NODE_OPTIONS,
+        ...sandbox.endpoints(),
+        AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
+        AWS_SECRET_ACCESS_KEY: 'sandbox',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
     },
-  });
+  );
   closeSync(log);
   let exited: string | undefined;
-  webhook.once('exit', (code, signal) => { exited = `code ${code}, signal ${signal}`; });
-  t.teardown(() => { if (!exited) webhook.kill('SIGKILL'); });
+  webhook.once('exit', (code, signal) => {
+    exited = `code ${code}, signal ${signal}`;
+  });
+  t.teardown(() => {
+    if (!exited) webhook.kill('SIGKILL');
+  });
 
   let port: number | undefined;
   for (const started = Date.now(); port === undefined; await new Promise((r) => setTimeout(r, 100))) {
-    if (exited || Date.now() - started > 60_000) throw new Error(`the webhook did not start (${exited ?? 'timeout'}): ${readFileSync(logPath, 'utf8').slice(-2000)}`);
-    const line = readFileSync(logPath, 'utf8').split('\n').find((l) => l.includes('"ecr-admission serving"'));
+    if (exited || Date.now() - started > 60_000)
+      throw new Error(`the webhook did not start (${exited ?? 'timeout'}): ${readFileSync(logPath, 'utf8').slice(-2000)}`);
+    const line = readFileSync(logPath, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"ecr-admission serving"'));
     if (line) port = (JSON.parse(line) as { port: number }).port;
   }
   const memory = () => {
@@ -93,19 +145,41 @@ checks:
   const review = async (images: string[]): Promise<{ allowed: boolean; message: string }> => {
     uid += 1;
     const body = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
       request: {
-        uid: `memory-${uid}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
-        operation: 'CREATE', namespace: 'team-a', name: `memory-${uid}`, userInfo: { username: 'tenant' },
-        object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `memory-${uid}`, namespace: 'team-a' }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+        uid: `memory-${uid}`,
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        operation: 'CREATE',
+        namespace: 'team-a',
+        name: `memory-${uid}`,
+        userInfo: { username: 'tenant' },
+        object: {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `memory-${uid}`, namespace: 'team-a' },
+          spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+        },
       },
     });
     const text = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 60_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/validate',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          timeout: 60_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        },
+      );
       req.on('error', reject);
       req.on('timeout', () => req.destroy(new Error('no answer within 60 s')));
       req.end(body);
@@ -122,9 +196,18 @@ checks:
   const answers = await Promise.all([...all.map((image) => review([image])), review(all), review(all), review([...all].reverse())]);
   const after = memory();
   t.notOk(exited, `the webhook is alive (${exited ?? 'running'})`);
-  t.ok(answers.every((a) => !a.allowed), `all ${answers.length} admissions denied under onError allow`);
-  t.ok(answers.every((a) => a.message.includes('[signature]')), 'each denial names the signature check');
-  t.notOk(answers.some((a) => /could not all be checked|did not answer/.test(a.message)), 'none of them was an error left to onError');
+  t.ok(
+    answers.every((a) => !a.allowed),
+    `all ${answers.length} admissions denied under onError allow`,
+  );
+  t.ok(
+    answers.every((a) => a.message.includes('[signature]')),
+    'each denial names the signature check',
+  );
+  t.notOk(
+    answers.some((a) => /could not all be checked|did not answer/.test(a.message)),
+    'none of them was an error left to onError',
+  );
   t.match(answers[0]?.message, new RegExp(`over the ${MAX_ENVELOPE_BYTES}-byte limit`), 'the flood: refused by declared size');
   t.comment(`RSS ${before.rss.toFixed(1)} MiB before, ${after.rss.toFixed(1)} after; peak (VmHWM) ${after.peak.toFixed(1)} MiB; chart limit ${LIMIT_MIB} MiB`);
   t.ok(after.peak < PEAK_BOUND_MIB, `peak RSS ${after.peak.toFixed(1)} MiB < ${PEAK_BOUND_MIB} MiB (chart limit ${LIMIT_MIB} MiB)`);

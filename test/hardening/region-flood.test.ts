@@ -13,20 +13,52 @@ import { ACCOUNT, fixture, fullPolicy, REGION, runs, settledHeap } from './helpe
 
 /** Real regions of every partition ECR hosts are recognised for. */
 const REAL_REGIONS = [
-  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'mx-central-1', 'sa-east-1',
-  'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2',
-  'il-central-1', 'me-central-1', 'me-south-1', 'af-south-1', 'ap-east-1', 'ap-south-1', 'ap-south-2',
-  'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3',
-  'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7',
-  'cn-north-1', 'cn-northwest-1', 'us-gov-west-1', 'us-gov-east-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ca-central-1',
+  'ca-west-1',
+  'mx-central-1',
+  'sa-east-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-central-2',
+  'eu-north-1',
+  'eu-south-1',
+  'eu-south-2',
+  'il-central-1',
+  'me-central-1',
+  'me-south-1',
+  'af-south-1',
+  'ap-east-1',
+  'ap-south-1',
+  'ap-south-2',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-4',
+  'ap-southeast-5',
+  'ap-southeast-7',
+  'cn-north-1',
+  'cn-northwest-1',
+  'us-gov-west-1',
+  'us-gov-east-1',
 ];
 
 /** Registry hosts for a real region in each form ECR serves: IPv4, FIPS, dual-stack, FIPS dual-stack. */
 function hostsOf(region: string): string[] {
   if (region.startsWith('cn-')) return [`${ACCOUNT}.dkr.ecr.${region}.amazonaws.com.cn`];
   return [
-    `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, `${ACCOUNT}.dkr.ecr-fips.${region}.amazonaws.com`,
-    `${ACCOUNT}.dkr-ecr.${region}.on.aws`, `${ACCOUNT}.dkr-ecr-fips.${region}.on.aws`,
+    `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com`,
+    `${ACCOUNT}.dkr.ecr-fips.${region}.amazonaws.com`,
+    `${ACCOUNT}.dkr-ecr.${region}.on.aws`,
+    `${ACCOUNT}.dkr-ecr-fips.${region}.on.aws`,
   ];
 }
 
@@ -45,11 +77,16 @@ function word(n: number): string {
 function inventedHost(n: number): { host: string; region: string } {
   const w = word(n);
   switch (n % 5) {
-    case 0: return { host: `${ACCOUNT}.dkr.ecr.us-${w}-1.amazonaws.com`, region: `us-${w}-1` };
-    case 1: return { host: `${ACCOUNT}.dkr.ecr.eu-west-${10 + (n % 89)}.amazonaws.com`, region: `eu-west-${10 + (n % 89)}` };
-    case 2: return { host: `${ACCOUNT}.dkr-ecr.zz-${w}-2.on.aws`, region: `zz-${w}-2` };
-    case 3: return { host: `${ACCOUNT}.dkr.ecr.cn-${w}-1.amazonaws.com.cn`, region: `cn-${w}-1` };
-    default: return { host: `${ACCOUNT}.dkr.ecr-fips.us-gov-${w}-1.amazonaws.com`, region: `us-gov-${w}-1` };
+    case 0:
+      return { host: `${ACCOUNT}.dkr.ecr.us-${w}-1.amazonaws.com`, region: `us-${w}-1` };
+    case 1:
+      return { host: `${ACCOUNT}.dkr.ecr.eu-west-${10 + (n % 89)}.amazonaws.com`, region: `eu-west-${10 + (n % 89)}` };
+    case 2:
+      return { host: `${ACCOUNT}.dkr-ecr.zz-${w}-2.on.aws`, region: `zz-${w}-2` };
+    case 3:
+      return { host: `${ACCOUNT}.dkr.ecr.cn-${w}-1.amazonaws.com.cn`, region: `cn-${w}-1` };
+    default:
+      return { host: `${ACCOUNT}.dkr.ecr-fips.us-gov-${w}-1.amazonaws.com`, region: `us-gov-${w}-1` };
   }
 }
 
@@ -148,7 +185,13 @@ t.test('the client set is an LRU: bounded, and an evicted client is destroyed', 
 t.test('an evicted client with a call under way is destroyed only once the call has answered', async (t) => {
   const sandbox = await startSandbox({ fixture: fixture() });
   t.teardown(() => sandbox.close());
-  const clients = new AwsClients({ env: sandbox.endpoints(), aws: { endpoints: {}, maxAttempts: 1 }, roleFor: () => undefined, credentials: SANDBOX_CREDENTIALS, maxClients: 2 });
+  const clients = new AwsClients({
+    env: sandbox.endpoints(),
+    aws: { endpoints: {}, maxAttempts: 1 },
+    roleFor: () => undefined,
+    credentials: SANDBOX_CREDENTIALS,
+    maxClients: 2,
+  });
   t.teardown(() => clients.destroy());
   const busy = clients.ecr(ACCOUNT, REGION);
   let destroyed = 0;

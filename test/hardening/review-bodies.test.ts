@@ -23,7 +23,11 @@ t.teardown(async () => {
   await h.close();
 });
 
-interface Answer { status: number; ms: number; body: string }
+interface Answer {
+  status: number;
+  ms: number;
+  body: string;
+}
 let slowest = 0;
 
 async function post(payload: string | Buffer, contentType = 'application/json'): Promise<Answer> {
@@ -64,11 +68,14 @@ const uidOf = (v: unknown): unknown => (v as { request?: { uid?: unknown } } | n
 t.test('random JSON bodies', async (t) => {
   const n = runs(1500);
   let tried = 0;
-  await fc.assert(fc.asyncProperty(fc.jsonValue({ maxDepth: 8 }), async (value) => {
-    tried++;
-    const problem = verdictProblem(await post(JSON.stringify(value)));
-    if (problem) throw new Error(problem);
-  }), { numRuns: n });
+  await fc.assert(
+    fc.asyncProperty(fc.jsonValue({ maxDepth: 8 }), async (value) => {
+      tried++;
+      const problem = verdictProblem(await post(JSON.stringify(value)));
+      if (problem) throw new Error(problem);
+    }),
+    { numRuns: n },
+  );
   t.equal(tried, n, `${tried} random JSON bodies answered by contract`);
 });
 
@@ -76,22 +83,40 @@ t.test('random AdmissionReview-shaped bodies (valid envelope, random request fie
   const n = runs(1500);
   const base = loadAdmissionReview('deployment-create');
   const field = fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.string(), fc.constantFrom('CREATE', 'UPDATE', 'Pod', 'Deployment', '', 'apps'));
-  const request = fc.record({
-    uid: fc.oneof(fc.uuid(), fc.jsonValue({ maxDepth: 2 })),
-    kind: fc.oneof(fc.record({ group: fc.constantFrom('', 'apps', 'batch'), version: fc.constant('v1'), kind: fc.constantFrom('Pod', 'Deployment', 'CronJob', 'Job', 'Unknown') }), fc.jsonValue({ maxDepth: 3 })),
-    operation: fc.oneof(fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT'), field),
-    namespace: field, name: field, subResource: field, dryRun: field, resource: field, userInfo: field,
-    object: fc.oneof(fc.constant(base.request.object), fc.jsonValue({ maxDepth: 6 })),
-    oldObject: fc.oneof(fc.constant(null), fc.constant(base.request.object), fc.jsonValue({ maxDepth: 4 })),
-  }, { requiredKeys: [] });
+  const request = fc.record(
+    {
+      uid: fc.oneof(fc.uuid(), fc.jsonValue({ maxDepth: 2 })),
+      kind: fc.oneof(
+        fc.record({
+          group: fc.constantFrom('', 'apps', 'batch'),
+          version: fc.constant('v1'),
+          kind: fc.constantFrom('Pod', 'Deployment', 'CronJob', 'Job', 'Unknown'),
+        }),
+        fc.jsonValue({ maxDepth: 3 }),
+      ),
+      operation: fc.oneof(fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT'), field),
+      namespace: field,
+      name: field,
+      subResource: field,
+      dryRun: field,
+      resource: field,
+      userInfo: field,
+      object: fc.oneof(fc.constant(base.request.object), fc.jsonValue({ maxDepth: 6 })),
+      oldObject: fc.oneof(fc.constant(null), fc.constant(base.request.object), fc.jsonValue({ maxDepth: 4 })),
+    },
+    { requiredKeys: [] },
+  );
   let decisions = 0;
-  await fc.assert(fc.asyncProperty(request, async (req) => {
-    const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req };
-    const answer = await post(JSON.stringify(body));
-    if (answer.status === 200) decisions++;
-    const problem = verdictProblem(answer, uidOf(body));
-    if (problem) throw new Error(problem);
-  }), { numRuns: n });
+  await fc.assert(
+    fc.asyncProperty(request, async (req) => {
+      const body = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req };
+      const answer = await post(JSON.stringify(body));
+      if (answer.status === 200) decisions++;
+      const problem = verdictProblem(answer, uidOf(body));
+      if (problem) throw new Error(problem);
+    }),
+    { numRuns: n },
+  );
   t.ok(decisions > 0, `${n} shaped bodies answered by contract, ${decisions} of them with a decision`);
 });
 
@@ -136,9 +161,10 @@ const HOSTILE_VALUES: ReadonlyArray<readonly [string, () => unknown]> = [
 /** Each path of these gets every hostile value (HARDENING_ALL_FIXTURES=1: every fixture);
  *  between them they hold a Pod with init and ephemeral containers, an UPDATE with its
  *  oldObject, the deepest template (CronJob) and a PodTemplate. */
-const MUTATED_FIXTURES = process.env.HARDENING_ALL_FIXTURES === '1'
-  ? ADMISSION_FIXTURES
-  : (['pod-ephemeralcontainers-update', 'deployment-update-image', 'cronjob-create', 'podtemplate-create'] as const);
+const MUTATED_FIXTURES =
+  process.env.HARDENING_ALL_FIXTURES === '1'
+    ? ADMISSION_FIXTURES
+    : (['pod-ephemeralcontainers-update', 'deployment-update-image', 'cronjob-create', 'podtemplate-create'] as const);
 
 t.test('wrong types at every path of AdmissionReview fixtures', async (t) => {
   let tried = 0;
@@ -146,16 +172,19 @@ t.test('wrong types at every path of AdmissionReview fixtures', async (t) => {
   const cases: Array<{ label: string; body: unknown }> = [];
   for (const name of MUTATED_FIXTURES) {
     for (const path of pathsOf(loadAdmissionReview(name))) {
-      for (const [label, make] of HOSTILE_VALUES) cases.push({ label: `${name} ${path.join('.') || '(body)'} = ${label}`, body: setAt(loadAdmissionReview(name), path, make()) });
+      for (const [label, make] of HOSTILE_VALUES)
+        cases.push({ label: `${name} ${path.join('.') || '(body)'} = ${label}`, body: setAt(loadAdmissionReview(name), path, make()) });
     }
   }
   // Many at a time, as an API server under load sends them.
   for (let i = 0; i < cases.length; i += 32) {
-    await Promise.all(cases.slice(i, i + 32).map(async ({ label, body }) => {
-      const problem = verdictProblem(await post(JSON.stringify(body)), uidOf(body));
-      tried++;
-      if (problem && failures.length < 20) failures.push(`${label}: ${problem}`);
-    }));
+    await Promise.all(
+      cases.slice(i, i + 32).map(async ({ label, body }) => {
+        const problem = verdictProblem(await post(JSON.stringify(body)), uidOf(body));
+        tried++;
+        if (problem && failures.length < 20) failures.push(`${label}: ${problem}`);
+      }),
+    );
   }
   t.same(failures, [], `${tried} mutated fixtures answered by contract`);
   t.comment(`wrong-type mutations: ${tried}`);
@@ -205,7 +234,10 @@ t.test('deep nesting, built as text beyond what JSON.stringify can make', async 
     ['apiVersion 500,000 deep', valid.replace('"apiVersion":"admission.k8s.io/v1"', `"apiVersion":${deepArray(500_000)}`)],
     ['request.kind.kind 500,000 deep', valid.replace('"kind":"Pod"', `"kind":${deepArray(500_000)}`)],
     ['request.resource.group 500,000 deep', valid.replace('"resource":{"group":""', `"resource":{"group":${deepArray(500_000)}`)],
-    ['request.resource.version 300,000 deep object', valid.replace('"resource":{"group":"","version":"v1"', `"resource":{"group":"","version":${deepObject(300_000)}`)],
+    [
+      'request.resource.version 300,000 deep object',
+      valid.replace('"resource":{"group":"","version":"v1"', `"resource":{"group":"","version":${deepObject(300_000)}`),
+    ],
     ['request.uid 500,000 deep', valid.replace(/"uid":"[^"]+"/, `"uid":${deepArray(500_000)}`)],
     ['userInfo.username 500,000 deep', valid.replace(/"username":"[^"]+"/, `"username":${deepArray(500_000)}`)],
     ['an annotation 500,000 deep', valid.replace('"labels":', `"annotations":{"x":${deepArray(500_000)}},"labels":`)],
@@ -227,15 +259,51 @@ t.test('very long strings', async (t) => {
     return JSON.stringify(r);
   };
   const cases: Array<[string, string, number]> = [
-    ['uid of 2 MiB', at((r) => { r.request.uid = mb(2); }), 400],
-    ['name of 2 MiB', at((r) => { r.request.name = mb(2); }), 200],
-    ['namespace of 2 MiB', at((r) => { r.request.namespace = mb(2); }), 200],
-    ['kind of 2 MiB', at((r) => { r.request.kind.kind = mb(2); }), 200],
-    ['operation of 2 MiB', at((r) => { r.request.operation = mb(2) as 'CREATE'; }), 200],
+    [
+      'uid of 2 MiB',
+      at((r) => {
+        r.request.uid = mb(2);
+      }),
+      400,
+    ],
+    [
+      'name of 2 MiB',
+      at((r) => {
+        r.request.name = mb(2);
+      }),
+      200,
+    ],
+    [
+      'namespace of 2 MiB',
+      at((r) => {
+        r.request.namespace = mb(2);
+      }),
+      200,
+    ],
+    [
+      'kind of 2 MiB',
+      at((r) => {
+        r.request.kind.kind = mb(2);
+      }),
+      200,
+    ],
+    [
+      'operation of 2 MiB',
+      at((r) => {
+        r.request.operation = mb(2) as 'CREATE';
+      }),
+      200,
+    ],
     ['image of 2 MiB', JSON.stringify(podReview([{ name: 'a', image: mb(2) }])), 200],
     ['ECR host with a 2 MiB tag', JSON.stringify(podReview([{ name: 'a', image: `${HOST}/app:${mb(2)}` }])), 200],
     ['container name of 2 MiB', JSON.stringify(podReview([{ name: mb(2), image: `${HOST}/app:1.0` }])), 200],
-    ['19 MiB body (over the 18 MiB + 64 KiB limit)', at((r) => { r.request.name = mb(19); }), 413],
+    [
+      '19 MiB body (over the 18 MiB + 64 KiB limit)',
+      at((r) => {
+        r.request.name = mb(19);
+      }),
+      413,
+    ],
   ];
   for (const [label, text, status] of cases) {
     const answer = await post(text);
@@ -299,7 +367,11 @@ t.test('duplicate keys: the value JSON.parse keeps (the last) is the value check
   const dupRequest = review.replace('"request":{', '"request":{"uid":"shadow"},"request":{');
   t.notOk(verdictProblem(await post(dupRequest)), 'duplicate request: answered by contract');
   const dupOperation = review.replace('"operation":"CREATE"', '"operation":"DELETE","operation":"CREATE"');
-  t.equal(decisionOf(await post(dupOperation)).auditAnnotations?.decision, 'allow', 'duplicate operation: the CREATE that is parsed is checked (not skipped as a DELETE)');
+  t.equal(
+    decisionOf(await post(dupOperation)).auditAnnotations?.decision,
+    'allow',
+    'duplicate operation: the CREATE that is parsed is checked (not skipped as a DELETE)',
+  );
   const proto = review.replace('"request":{', '"request":{"__proto__":{"allowed":true},');
   const protoAnswer = await post(proto);
   t.equal(protoAnswer.status, 400, '__proto__ keys are refused (prototype poisoning)');
@@ -311,21 +383,122 @@ t.test('duplicate keys: the value JSON.parse keeps (the last) is the value check
 t.test('missing uid, unknown kinds, wrong apiVersion and kind', async (t) => {
   const base = () => loadAdmissionReview('deployment-create') as unknown as { apiVersion: unknown; kind: unknown; request: Record<string, unknown> };
   const cases: Array<[string, (r: ReturnType<typeof base>) => void, number, RegExp?]> = [
-    ['no uid', (r) => { delete r.request.uid; }, 400, /uid/],
-    ['uid null', (r) => { r.request.uid = null; }, 400, /uid/],
-    ['uid a number', (r) => { r.request.uid = 7; }, 400, /uid/],
-    ['empty uid', (r) => { r.request.uid = ''; }, 400, /uid/],
-    ['apiVersion v1beta1', (r) => { r.apiVersion = 'admission.k8s.io/v1beta1'; }, 400, /apiVersion/],
-    ['apiVersion missing', (r) => { delete r.apiVersion; }, 400, /apiVersion/],
-    ['apiVersion an object', (r) => { r.apiVersion = { secret: 's3cr3t'.repeat(100) }; }, 400, /apiVersion/],
-    ['apiVersion with a trailing space', (r) => { r.apiVersion = 'admission.k8s.io/v1 '; }, 400, /apiVersion/],
-    ['kind AdmissionReviewList', (r) => { r.kind = 'AdmissionReviewList'; }, 400, /kind/],
-    ['kind lower case', (r) => { r.kind = 'admissionreview'; }, 400, /kind/],
-    ['request an array', (r) => { (r as { request: unknown }).request = [r.request]; }, 400, /request/],
-    ['unknown kind in a known group', (r) => { r.request.kind = { group: 'apps', version: 'v1', kind: 'Deploymentt' }; }, 200],
-    ['a CRD kind', (r) => { r.request.kind = { group: 'example.com', version: 'v1', kind: 'Widget' }; }, 200],
-    ['Deployment in the core group', (r) => { r.request.kind = { group: '', version: 'v1', kind: 'Deployment' }; }, 200],
-    ['lower-case pod kind', (r) => { r.request.kind = { group: '', version: 'v1', kind: 'pod' }; }, 200],
+    [
+      'no uid',
+      (r) => {
+        delete r.request.uid;
+      },
+      400,
+      /uid/,
+    ],
+    [
+      'uid null',
+      (r) => {
+        r.request.uid = null;
+      },
+      400,
+      /uid/,
+    ],
+    [
+      'uid a number',
+      (r) => {
+        r.request.uid = 7;
+      },
+      400,
+      /uid/,
+    ],
+    [
+      'empty uid',
+      (r) => {
+        r.request.uid = '';
+      },
+      400,
+      /uid/,
+    ],
+    [
+      'apiVersion v1beta1',
+      (r) => {
+        r.apiVersion = 'admission.k8s.io/v1beta1';
+      },
+      400,
+      /apiVersion/,
+    ],
+    [
+      'apiVersion missing',
+      (r) => {
+        delete r.apiVersion;
+      },
+      400,
+      /apiVersion/,
+    ],
+    [
+      'apiVersion an object',
+      (r) => {
+        r.apiVersion = { secret: 's3cr3t'.repeat(100) };
+      },
+      400,
+      /apiVersion/,
+    ],
+    [
+      'apiVersion with a trailing space',
+      (r) => {
+        r.apiVersion = 'admission.k8s.io/v1 ';
+      },
+      400,
+      /apiVersion/,
+    ],
+    [
+      'kind AdmissionReviewList',
+      (r) => {
+        r.kind = 'AdmissionReviewList';
+      },
+      400,
+      /kind/,
+    ],
+    [
+      'kind lower case',
+      (r) => {
+        r.kind = 'admissionreview';
+      },
+      400,
+      /kind/,
+    ],
+    [
+      'request an array',
+      (r) => {
+        (r as { request: unknown }).request = [r.request];
+      },
+      400,
+      /request/,
+    ],
+    [
+      'unknown kind in a known group',
+      (r) => {
+        r.request.kind = { group: 'apps', version: 'v1', kind: 'Deploymentt' };
+      },
+      200,
+    ],
+    [
+      'a CRD kind',
+      (r) => {
+        r.request.kind = { group: 'example.com', version: 'v1', kind: 'Widget' };
+      },
+      200,
+    ],
+    [
+      'Deployment in the core group',
+      (r) => {
+        r.request.kind = { group: '', version: 'v1', kind: 'Deployment' };
+      },
+      200,
+    ],
+    [
+      'lower-case pod kind',
+      (r) => {
+        r.request.kind = { group: '', version: 'v1', kind: 'pod' };
+      },
+      200,
+    ],
   ];
   for (const [label, mutate, status, why] of cases) {
     const r = base();
@@ -334,21 +507,30 @@ t.test('missing uid, unknown kinds, wrong apiVersion and kind', async (t) => {
     t.equal(answer.status, status, `${label}: ${status}`);
     t.notOk(verdictProblem(answer), `${label}: answered by contract`);
     if (why) t.match((JSON.parse(answer.body) as { error: string }).error, why, `${label}: the reason says what is wrong`);
-    if (status === 200) t.equal((JSON.parse(answer.body) as AdmissionReviewResponse).response.allowed, true, `${label}: not a kind with a pod template, so skipped`);
+    if (status === 200)
+      t.equal((JSON.parse(answer.body) as AdmissionReviewResponse).response.allowed, true, `${label}: not a kind with a pod template, so skipped`);
     t.ok(answer.body.length < 2048, `${label}: the answer does not echo the body`);
   }
 });
 
 t.test('memory stays bounded over a large hostile batch; metric series do not grow with input', async (t) => {
   const batch = runs(3000);
-  const hostile = fc.sample(fc.oneof(
-    fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
-    fc.record({ uid: fc.uuid(), kind: fc.string({ minLength: 1, maxLength: 200 }), op: fc.string({ maxLength: 200 }), ns: fc.string({ maxLength: 63 }) }).map(({ uid, kind, op, ns }) => JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-      request: { uid, operation: op, namespace: ns, kind: { group: kind.slice(0, 10), version: 'v1', kind }, object: {} },
-    })),
-    fc.nat({ max: 1_000_000 }).map((i) => JSON.stringify(podReview([{ name: 'a', image: `${HOST}/missing-${i}:1` }]))),
-  ), { numRuns: batch, seed: 8 });
+  const hostile = fc.sample(
+    fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
+      fc
+        .record({ uid: fc.uuid(), kind: fc.string({ minLength: 1, maxLength: 200 }), op: fc.string({ maxLength: 200 }), ns: fc.string({ maxLength: 63 }) })
+        .map(({ uid, kind, op, ns }) =>
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            request: { uid, operation: op, namespace: ns, kind: { group: kind.slice(0, 10), version: 'v1', kind }, object: {} },
+          }),
+        ),
+      fc.nat({ max: 1_000_000 }).map((i) => JSON.stringify(podReview([{ name: 'a', image: `${HOST}/missing-${i}:1` }]))),
+    ),
+    { numRuns: batch, seed: 8 },
+  );
   const warm = async (items: string[]) => {
     for (let i = 0; i < items.length; i += 50) await Promise.all(items.slice(i, i + 50).map((b) => post(b)));
   };

@@ -10,7 +10,13 @@ import { fullPolicy, HOST } from './helpers.ts';
 
 const BUDGET_MS = 800;
 
-for (const [op, check] of [['ecr:BatchGetImage', 'digest'], ['ecr:DescribeImages', 'digest'], ['ecr:ListImageReferrers', 'signature'], ['signer:GetRevocationStatus', 'signature'], ['inspector2:ListFindings', 'vulnerabilities']] as const) {
+for (const [op, check] of [
+  ['ecr:BatchGetImage', 'digest'],
+  ['ecr:DescribeImages', 'digest'],
+  ['ecr:ListImageReferrers', 'signature'],
+  ['signer:GetRevocationStatus', 'signature'],
+  ['inspector2:ListFindings', 'vulnerabilities'],
+] as const) {
   t.test(`${op}: a later admission does not inherit the first one's timeout`, async (t) => {
     for (const onError of ['deny', 'allow'] as const) {
       const h = await startHarness({ fixture: faultFixture(), policy: fullPolicy({ onError }), budgetMs: BUDGET_MS });

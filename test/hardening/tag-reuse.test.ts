@@ -21,14 +21,17 @@ async function start(teardown: (close: () => Promise<void>) => void) {
   let clock = Date.now();
   const h = await startHarness({ fixture: fixture(), policy: POLICY, budgetMs: 3000, now: () => clock });
   teardown(() => h.close());
-  const advance = (ms: number) => { clock += ms; };
+  const advance = (ms: number) => {
+    clock += ms;
+  };
   /** BatchDeleteImage of the signed image, then a push of an unsigned one as app:1.0. */
-  const reuseTag = () => h.sandbox.update((f) => {
-    const repo = f.accounts[ACCOUNT]!.regions[REGION]!.repositories.find((r) => r.name === 'app')!;
-    if (repo.tagMutability !== 'IMMUTABLE') throw new Error('the app repository must be IMMUTABLE');
-    repo.images = repo.images.filter((i) => imageDigest(i) !== imageDigest(IMAGES.good));
-    repo.images.push(REPLACEMENT);
-  });
+  const reuseTag = () =>
+    h.sandbox.update((f) => {
+      const repo = f.accounts[ACCOUNT]!.regions[REGION]!.repositories.find((r) => r.name === 'app')!;
+      if (repo.tagMutability !== 'IMMUTABLE') throw new Error('the app repository must be IMMUTABLE');
+      repo.images = repo.images.filter((i) => imageDigest(i) !== imageDigest(IMAGES.good));
+      repo.images.push(REPLACEMENT);
+    });
   return { h, advance, reuseTag };
 }
 
@@ -37,12 +40,19 @@ let uid = 0;
 function deploymentUpdate(oldImages: string[], newImages: string[], namespace = 'team-a'): AdmissionRequest {
   uid++;
   const object = (images: string[], generation: number) => ({
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace, generation },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace, generation },
     spec: { replicas: generation, template: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } } },
   });
   return {
-    uid: `tag-reuse-${uid}`, kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, operation: 'UPDATE', namespace, name: 'web',
-    object: object(newImages, 2), oldObject: object(oldImages, 1),
+    uid: `tag-reuse-${uid}`,
+    kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+    operation: 'UPDATE',
+    namespace,
+    name: 'web',
+    object: object(newImages, 2),
+    oldObject: object(oldImages, 1),
   };
 }
 
@@ -64,7 +74,7 @@ t.test('a tag deleted and re-pushed in an IMMUTABLE repository is re-resolved on
   t.ok(h.sandbox.calls('ecr:BatchGetImage') >= 1, 'at the TTL the tag is asked of ECR again');
   t.equal(after.images[0]?.digest, imageDigest(REPLACEMENT), 'and resolves to the re-pushed image');
   t.equal(after.response.allowed, false, 'which is denied');
-  t.match(resultOf(after, 'signature')?.reason, /no Notation signature found/, 'for its own missing signature, not the old digest\'s verdict');
+  t.match(resultOf(after, 'signature')?.reason, /no Notation signature found/, "for its own missing signature, not the old digest's verdict");
 });
 
 t.test('an UPDATE keeps an unchanged tag unchecked only while its cached digest is fresh and passed', async (t) => {

@@ -62,7 +62,15 @@ t.test('TLS 1.0 and 1.1 are refused; 1.2 and 1.3 are served', async (t) => {
 });
 
 t.test('weak TLS 1.2 suites (CBC, SHA-1 MAC, no forward secrecy) are refused', async (t) => {
-  const weak = ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA384', 'AES128-SHA', 'AES256-SHA256', 'AES128-GCM-SHA256'];
+  const weak = [
+    'ECDHE-ECDSA-AES128-SHA',
+    'ECDHE-ECDSA-AES256-SHA',
+    'ECDHE-ECDSA-AES128-SHA256',
+    'ECDHE-ECDSA-AES256-SHA384',
+    'AES128-SHA',
+    'AES256-SHA256',
+    'AES128-GCM-SHA256',
+  ];
   for (const cipher of weak) {
     const r = await handshake({ maxVersion: 'TLSv1.2', ciphers: `${cipher}@SECLEVEL=0` });
     t.equal(r.ok, false, `${cipher}: refused${r.ok ? '' : ` (${r.error})`}`);
@@ -73,10 +81,16 @@ t.test('weak TLS 1.2 suites (CBC, SHA-1 MAC, no forward secrecy) are refused', a
   const { createServer } = await import('node:tls');
   const plain = createServer({ ...pair }, (s) => s.end());
   await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
-  t.teardown(() => { plain.close(); return lax.close(); });
+  t.teardown(() => {
+    plain.close();
+    return lax.close();
+  });
   const controlPort = (plain.address() as { port: number }).port;
   const control = await new Promise<string>((resolve) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: controlPort, ca: pair.caPem, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA' }, () => { resolve(s.getCipher().name); s.end(); });
+    const s = tlsConnect({ host: '127.0.0.1', port: controlPort, ca: pair.caPem, maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA' }, () => {
+      resolve(s.getCipher().name);
+      s.end();
+    });
     s.on('error', (e: Error) => resolve(`error: ${e.message}`));
   });
   t.equal(control, 'ECDHE-ECDSA-AES128-SHA', 'a default Node TLS server would have accepted ECDHE-ECDSA-AES128-SHA');
@@ -89,10 +103,16 @@ function raw(bytes: Buffer | string, secure: boolean): Promise<{ received: strin
     const socket = secure
       ? tlsConnect({ host: '127.0.0.1', port, ca: pair.caPem, servername: '127.0.0.1' }, () => socket.write(bytes))
       : tcpConnect({ host: '127.0.0.1', port }, () => socket.write(bytes));
-    const timer = setTimeout(() => { socket.destroy(); resolve({ received: Buffer.concat(chunks).toString('latin1'), closed: false }); }, 3000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ received: Buffer.concat(chunks).toString('latin1'), closed: false });
+    }, 3000);
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', () => undefined);
-    socket.on('close', () => { clearTimeout(timer); resolve({ received: Buffer.concat(chunks).toString('latin1'), closed: true }); });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ received: Buffer.concat(chunks).toString('latin1'), closed: true });
+    });
   });
 }
 
@@ -111,14 +131,34 @@ t.test('plain HTTP on the webhook port is refused: no decision is ever sent in c
 t.test('hostile HTTP framing over TLS: a 4xx or a closed connection, and the server keeps serving', async (t) => {
   const body = goodReview();
   const cases: Array<[string, string, RegExp]> = [
-    ['Content-Length and Transfer-Encoding together (smuggling)', `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, /^HTTP\/1\.1 400|^$/],
-    ['two Content-Length headers', `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`, /^HTTP\/1\.1 400|^$/],
-    ['a bad chunk size', `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, /^HTTP\/1\.1 400|^$/],
-    ['20,000 headers', `POST /validate HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 20_000 }, (_, i) => `X-H${i}: v`).join('\r\n')}\r\n\r\n`, /^HTTP\/1\.1 431|^$/],
+    [
+      'Content-Length and Transfer-Encoding together (smuggling)',
+      `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      /^HTTP\/1\.1 400|^$/,
+    ],
+    [
+      'two Content-Length headers',
+      `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+      /^HTTP\/1\.1 400|^$/,
+    ],
+    [
+      'a bad chunk size',
+      `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+      /^HTTP\/1\.1 400|^$/,
+    ],
+    [
+      '20,000 headers',
+      `POST /validate HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 20_000 }, (_, i) => `X-H${i}: v`).join('\r\n')}\r\n\r\n`,
+      /^HTTP\/1\.1 431|^$/,
+    ],
     ['a 100 KB URL', `POST /validate?${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, /^HTTP\/1\.1 (414|431|400)|^$/],
     ['a NUL in the request line', `POST /val\u0000idate HTTP/1.1\r\nHost: x\r\n\r\n`, /^HTTP\/1\.1 400|^$/],
     ['HTTP/0.9', `GET /validate\r\n\r\n`, /^HTTP\/1\.1 4\d\d|^$/],
-    ['a body shorter than its Content-Length, then close', `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n${body.slice(0, 100)}`, /^$|^HTTP\/1\.1 400/],
+    [
+      'a body shorter than its Content-Length, then close',
+      `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n${body.slice(0, 100)}`,
+      /^$|^HTTP\/1\.1 400/,
+    ],
     ['garbage', '\u0016\u0003\u0001\u0000\u0000garbage\r\n\r\n', /^HTTP\/1\.1 400|^$/],
   ];
   for (const [label, bytes, answer] of cases) {
@@ -140,14 +180,25 @@ t.test('hostile bodies over TLS: random JSON, deep nesting, invalid UTF-8, too l
     answered++;
     return answer.status;
   };
-  await fc.assert(fc.asyncProperty(fc.jsonValue({ maxDepth: 6 }), async (v) => {
-    const status = await send(JSON.stringify(v));
-    if (status !== 400 && status !== 200) throw new Error(`status ${status}`);
-  }), { numRuns: n });
+  await fc.assert(
+    fc.asyncProperty(fc.jsonValue({ maxDepth: 6 }), async (v) => {
+      const status = await send(JSON.stringify(v));
+      if (status !== 400 && status !== 200) throw new Error(`status ${status}`);
+    }),
+    { numRuns: n },
+  );
   const valid = goodReview();
   t.equal(await send(`${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`), 400, 'a 1,000,000-deep array: 400');
-  t.equal(await send(valid.replace('"apiVersion":"admission.k8s.io/v1"', `"apiVersion":${'['.repeat(500_000)}${']'.repeat(500_000)}`)), 400, 'a deep apiVersion: 400');
-  const mangled = Buffer.concat([Buffer.from(valid.slice(0, valid.indexOf(':1.0"'))), Buffer.from([0xff, 0xfe, 0xc0, 0xaf]), Buffer.from(valid.slice(valid.indexOf(':1.0"')))]);
+  t.equal(
+    await send(valid.replace('"apiVersion":"admission.k8s.io/v1"', `"apiVersion":${'['.repeat(500_000)}${']'.repeat(500_000)}`)),
+    400,
+    'a deep apiVersion: 400',
+  );
+  const mangled = Buffer.concat([
+    Buffer.from(valid.slice(0, valid.indexOf(':1.0"'))),
+    Buffer.from([0xff, 0xfe, 0xc0, 0xaf]),
+    Buffer.from(valid.slice(valid.indexOf(':1.0"'))),
+  ]);
   t.equal(await send(mangled), 200, 'invalid UTF-8 in the image: a decision');
   t.equal(await send(`{"x":"${'a'.repeat(19 * 1024 * 1024)}"}`), 413, 'a 19 MiB body (over the default limit): 413');
   t.pass(`${answered} hostile bodies over TLS answered by contract`);
@@ -156,9 +207,16 @@ t.test('hostile bodies over TLS: random JSON, deep nesting, invalid UTF-8, too l
 
 t.test('200 concurrent connections, each with a review: every one answered in time', async (t) => {
   const started = Date.now();
-  const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => httpsCall(url, { ca: pair.caPem, body: i % 2 === 0 ? goodReview() : goodReview().replace('app:1.0', 'app:unsigned') })));
+  const answers = await Promise.all(
+    Array.from({ length: 200 }, (_, i) =>
+      httpsCall(url, { ca: pair.caPem, body: i % 2 === 0 ? goodReview() : goodReview().replace('app:1.0', 'app:unsigned') }),
+    ),
+  );
   const took = Date.now() - started;
-  t.ok(answers.every((a) => a.status === 200), 'all 200 answered 200');
+  t.ok(
+    answers.every((a) => a.status === 200),
+    'all 200 answered 200',
+  );
   const allowed = answers.filter((a) => (JSON.parse(a.body) as { response: { allowed: boolean } }).response.allowed).length;
   t.equal(allowed, 100, 'the good half admitted, the unsigned half denied');
   t.ok(took < BUDGET_MS + 3000, `in ${took} ms`);

@@ -22,7 +22,10 @@ writeFileSync(rootPath, chain.rootPem);
 function signedBy(image: ImageFixture, profile: string): ImageFixture {
   const d = imageDescriptor(image);
   const s = signEnvelope({
-    format: 'jws', target: { digest: d.digest, mediaType: d.mediaType, size: d.size }, certificates: chain.certificates, privateKey: chain.leafKey,
+    format: 'jws',
+    target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    certificates: chain.certificates,
+    privateKey: chain.leafKey,
     aws: { profileVersionArn: `${profile}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/j1` },
   });
   image.signatures = [{ envelope: s.envelope, envelopeMediaType: s.mediaType }];

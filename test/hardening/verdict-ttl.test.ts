@@ -34,8 +34,12 @@ const EXPIRES_IN_MS = 10 * 60 * 1000;
 const image = ociImage({ seed: 'expiring', tags: ['expiring'] });
 const target = imageDescriptor(image);
 const signed = signEnvelope({
-  format: 'jws', target: { digest: target.digest, mediaType: target.mediaType, size: target.size },
-  certificates: chain.certificates, privateKey: chain.leafKey, signingTime: new Date(START - 1000), expiry: new Date(START + EXPIRES_IN_MS),
+  format: 'jws',
+  target: { digest: target.digest, mediaType: target.mediaType, size: target.size },
+  certificates: chain.certificates,
+  privateKey: chain.leafKey,
+  signingTime: new Date(START - 1000),
+  expiry: new Date(START + EXPIRES_IN_MS),
   aws: { profileVersionArn: `${PROFILE}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/j1` },
 });
 image.signatures = [{ envelope: signed.envelope, envelopeMediaType: signed.mediaType }];
@@ -59,14 +63,21 @@ t.test('a verdict is cached no longer than its signature verifies', async (t) =>
   let now = START;
   const clock = () => now;
   const cache = new FactCache({ maxEntries: 100, now: clock });
-  const clients = new AwsClients({ env: h.sandbox.endpoints(), aws: { endpoints: {}, maxAttempts: 3 }, roleFor: () => undefined, credentials: SANDBOX_CREDENTIALS });
+  const clients = new AwsClients({
+    env: h.sandbox.endpoints(),
+    aws: { endpoints: {}, maxAttempts: 3 },
+    roleFor: () => undefined,
+    credentials: SANDBOX_CREDENTIALS,
+  });
   t.teardown(() => clients.destroy());
   const loaded = parsePolicy(policyText, 'policy.yaml');
   const compiled = compilePolicy(loaded);
   const ttl = loaded.policy.cache;
   t.ok(ttl.ttlSeconds.digest * 1000 > EXPIRES_IN_MS, 'the digest TTL alone would outlive the signature');
   const check = signatureCheck({
-    cache, ttl, now: clock,
+    cache,
+    ttl,
+    now: clock,
     source: new EcrSignatureSource(clients),
     oci: new OciFacts({ cache, ttl, clients, aws: loaded.policy.aws }),
     revocation: new SignerRevocation({ clients, cache, ttlSeconds: ttl.ttlSeconds.revocation }),
@@ -74,9 +85,18 @@ t.test('a verdict is cached no longer than its signature verifies', async (t) =>
   const ref = parseImageReference(`${HOST}/app:expiring`);
   const run = () => {
     const ctx: CheckContext = {
-      image: { ref, ecr: { ...parseEcrHost(HOST)!, repository: 'app' }, managed: true, resolved: { digest: target.digest, mediaType: target.mediaType, size: target.size } },
-      policy: compiled.forImage('team-a', ref), compiled, namespace: 'team-a',
-      signal: AbortSignal.timeout(5000), deadline: Date.now() + 5000, now: new Date(now),
+      image: {
+        ref,
+        ecr: { ...parseEcrHost(HOST)!, repository: 'app' },
+        managed: true,
+        resolved: { digest: target.digest, mediaType: target.mediaType, size: target.size },
+      },
+      policy: compiled.forImage('team-a', ref),
+      compiled,
+      namespace: 'team-a',
+      signal: AbortSignal.timeout(5000),
+      deadline: Date.now() + 5000,
+      now: new Date(now),
     };
     return check.run(ctx);
   };

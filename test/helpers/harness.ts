@@ -34,20 +34,38 @@ export function podRequest(images: readonly string[], namespace = 'team-a'): Adm
     operation: 'CREATE',
     namespace,
     name: `pod-${uid}`,
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `pod-${uid}`, namespace }, spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `pod-${uid}`, namespace },
+      spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) },
+    },
   };
 }
 
 /** `policy` may be a function of the sandbox's URL, for policies that name it (registries.oci, aws.endpoints). */
 /** `now` is the fact cache's clock: a test that needs a TTL to pass moves it instead of sleeping. */
-export async function startHarness(options: { fixture: SandboxFixture; policy: string | ((sandboxUrl: string) => string); budgetMs?: number; latencyMs?: number; now?: () => number }): Promise<Harness> {
+export async function startHarness(options: {
+  fixture: SandboxFixture;
+  policy: string | ((sandboxUrl: string) => string);
+  budgetMs?: number;
+  latencyMs?: number;
+  now?: () => number;
+}): Promise<Harness> {
   const sandbox = await startSandbox({ fixture: options.fixture, ...(options.latencyMs !== undefined && { latencyMs: options.latencyMs }) });
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics();
   const text = typeof options.policy === 'function' ? options.policy(sandbox.url) : options.policy;
   const policyStore = createPolicyStore({ text, logger, metrics });
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: options.budgetMs ?? 5000, env: sandbox.endpoints(), credentials: SANDBOX_CREDENTIALS,
-    ...(options.now !== undefined && { now: options.now }) });
+  const runtime = createRuntime({
+    policyStore,
+    logger,
+    metrics,
+    budgetMs: options.budgetMs ?? 5000,
+    env: sandbox.endpoints(),
+    credentials: SANDBOX_CREDENTIALS,
+    ...(options.now !== undefined && { now: options.now }),
+  });
   return {
     sandbox,
     runtime,

@@ -81,7 +81,8 @@ t.test('only regions the SDK partition data lists by name are regions; the rest 
     t.equal(unknownEcrRegion(`${A}.dkr.ecr.${region}.amazonaws.com`), region, `${region} is named as unknown`);
   }
   // Pseudo-regions of the partition data and regions of partitions whose ECR hosts differ.
-  for (const region of ['aws-global', 'aws-cn-global', 'aws-us-gov-global', 'us-iso-east-1', 'us-isob-east-1', 'eusc-de-east-1']) t.equal(knownRegion(region), undefined, region);
+  for (const region of ['aws-global', 'aws-cn-global', 'aws-us-gov-global', 'us-iso-east-1', 'us-isob-east-1', 'eusc-de-east-1'])
+    t.equal(knownRegion(region), undefined, region);
   t.same(knownRegion('us-east-1'), { partition: 'aws', dnsSuffix: 'amazonaws.com' });
   t.same(knownRegion('cn-northwest-1'), { partition: 'aws-cn', dnsSuffix: 'amazonaws.com.cn' });
   t.same(knownRegion('us-gov-west-1'), { partition: 'aws-us-gov', dnsSuffix: 'amazonaws.com' });

@@ -4,19 +4,7 @@ import t from 'tap';
 import { CborTag } from '../../src/notation/cbor.ts';
 import { parseTrustedIdentity, signerOf, verifySignature } from '../../src/notation/index.ts';
 import type { RevocationInput, VerificationResult } from '../../src/notation/index.ts';
-import {
-  awsChain,
-  awsOptions,
-  DAY,
-  JOB_ARN,
-  NOW,
-  PROFILE_ARN,
-  PROFILE_VERSION_ARN,
-  signAws,
-  TARGET,
-  tamperCose,
-  tamperJws,
-} from './helpers.ts';
+import { awsChain, awsOptions, DAY, JOB_ARN, NOW, PROFILE_ARN, PROFILE_VERSION_ARN, signAws, TARGET, tamperCose, tamperJws } from './helpers.ts';
 
 const chain = await awsChain();
 const code = (r: VerificationResult) => (r.ok ? 'OK' : r.code);
@@ -26,12 +14,17 @@ for (const format of ['jws', 'cose'] as const) {
   t.test(`${format}: valid envelope`, async (t) => {
     const { envelope, mediaType } = signAws(chain, format);
     let seen: RevocationInput | undefined;
-    const r = await verifySignature(envelope, mediaType, TARGET, awsOptions(chain, {
-      checkRevocation: async (input) => {
-        seen = input;
-        return [];
-      },
-    }));
+    const r = await verifySignature(
+      envelope,
+      mediaType,
+      TARGET,
+      awsOptions(chain, {
+        checkRevocation: async (input) => {
+          seen = input;
+          return [];
+        },
+      }),
+    );
     if (!r.ok) return t.fail(`${r.code}: ${r.reason}`);
     t.equal(r.signingScheme, 'notary.x509.signingAuthority');
     t.equal(r.signer, PROFILE_VERSION_ARN);
@@ -47,13 +40,15 @@ for (const format of ['jws', 'cose'] as const) {
     t.equal(seen?.jobArn, JOB_ARN);
     t.equal(seen?.signatureTimestamp.getTime(), NOW.getTime() - 60_000);
     t.equal(seen?.certificateHashes.length, 4);
-    t.ok(seen?.certificateHashes.every((h) => /^[0-9a-f]{192}$/.test(h)), '4 pairs of SHA-384 hex');
+    t.ok(
+      seen?.certificateHashes.every((h) => /^[0-9a-f]{192}$/.test(h)),
+      '4 pairs of SHA-384 hex',
+    );
   });
 
   t.test(`${format}: identities`, async (t) => {
     const { envelope, mediaType } = signAws(chain, format);
-    const verify = (ids: string[]) =>
-      verifySignature(envelope, mediaType, TARGET, awsOptions(chain, { trustedIdentities: ids.map(parseTrustedIdentity) }));
+    const verify = (ids: string[]) => verifySignature(envelope, mediaType, TARGET, awsOptions(chain, { trustedIdentities: ids.map(parseTrustedIdentity) }));
     t.equal(code(await verify([PROFILE_VERSION_ARN])), 'OK', 'exact profile version ARN');
     t.equal(code(await verify([PROFILE_ARN.toUpperCase().replace('ARN:AWS:SIGNER', 'arn:aws:signer')])), 'OK', 'case-insensitive');
     t.equal(code(await verify([`${PROFILE_ARN}/OtherVersion1`])), 'UNTRUSTED_IDENTITY', 'another version');
@@ -62,35 +57,75 @@ for (const format of ['jws', 'cose'] as const) {
     const wildcard = await verify(['*']);
     t.equal(code(wildcard), 'UNTRUSTED_IDENTITY', '"*" is refused for AWS Signer, as its plugin refuses it');
     t.match(reason(wildcard), /every AWS account/);
-    t.equal(code(await verify(['x509.subject: C=US, ST=WA, O=ecr-admission test'])), 'UNTRUSTED_IDENTITY', 'AWS Signer signatures are identified by profile, not subject');
+    t.equal(
+      code(await verify(['x509.subject: C=US, ST=WA, O=ecr-admission test'])),
+      'UNTRUSTED_IDENTITY',
+      'AWS Signer signatures are identified by profile, not subject',
+    );
   });
 
   t.test(`${format}: tampering breaks integrity`, async (t) => {
     const { envelope, mediaType } = signAws(chain, format);
     const otherDigest = `sha256:${'1'.repeat(64)}`;
-    const payload = format === 'jws'
-      ? tamperJws(envelope, { payload: (p) => { (p.targetArtifact as { digest: string }).digest = otherDigest; } })
-      : tamperCose(envelope, { payload: (p) => { (p.targetArtifact as { digest: string }).digest = otherDigest; } });
+    const payload =
+      format === 'jws'
+        ? tamperJws(envelope, {
+            payload: (p) => {
+              (p.targetArtifact as { digest: string }).digest = otherDigest;
+            },
+          })
+        : tamperCose(envelope, {
+            payload: (p) => {
+              (p.targetArtifact as { digest: string }).digest = otherDigest;
+            },
+          });
     t.equal(code(await verifySignature(payload, mediaType, { ...TARGET, digest: otherDigest }, awsOptions(chain))), 'INTEGRITY', 'payload');
 
     const otherProfile = `${PROFILE_ARN}/Forged00001`;
-    const header = format === 'jws'
-      ? tamperJws(envelope, { protected: (h) => { h['com.amazonaws.signer.signingProfileVersion'] = otherProfile; } })
-      : tamperCose(envelope, { protected: (h) => { h.set('com.amazonaws.signer.signingProfileVersion', otherProfile); } });
+    const header =
+      format === 'jws'
+        ? tamperJws(envelope, {
+            protected: (h) => {
+              h['com.amazonaws.signer.signingProfileVersion'] = otherProfile;
+            },
+          })
+        : tamperCose(envelope, {
+            protected: (h) => {
+              h.set('com.amazonaws.signer.signingProfileVersion', otherProfile);
+            },
+          });
     t.equal(code(await verifySignature(header, mediaType, TARGET, awsOptions(chain))), 'INTEGRITY', 'protected header');
 
-    const time = format === 'jws'
-      ? tamperJws(envelope, { protected: (h) => { h['io.cncf.notary.authenticSigningTime'] = '2020-01-01T00:00:00Z'; } })
-      : tamperCose(envelope, { protected: (h) => { h.set('io.cncf.notary.authenticSigningTime', new CborTag(1, 1577836800)); } });
+    const time =
+      format === 'jws'
+        ? tamperJws(envelope, {
+            protected: (h) => {
+              h['io.cncf.notary.authenticSigningTime'] = '2020-01-01T00:00:00Z';
+            },
+          })
+        : tamperCose(envelope, {
+            protected: (h) => {
+              h.set('io.cncf.notary.authenticSigningTime', new CborTag(1, 1577836800));
+            },
+          });
     t.equal(code(await verifySignature(time, mediaType, TARGET, awsOptions(chain))), 'INTEGRITY', 'signing time');
   });
 
   t.test(`${format}: a different chain cannot carry the signature`, async (t) => {
     const other = await awsChain();
     const { envelope, mediaType } = signAws(chain, format);
-    const swapped = format === 'jws'
-      ? tamperJws(envelope, { top: (e) => { (e.header as { x5c: string[] }).x5c = other.certificates.map((c) => Buffer.from(c).toString('base64')); } })
-      : tamperCose(envelope, { unprotected: (u) => { u.set(33, other.certificates); } });
+    const swapped =
+      format === 'jws'
+        ? tamperJws(envelope, {
+            top: (e) => {
+              (e.header as { x5c: string[] }).x5c = other.certificates.map((c) => Buffer.from(c).toString('base64'));
+            },
+          })
+        : tamperCose(envelope, {
+            unprotected: (u) => {
+              u.set(33, other.certificates);
+            },
+          });
     t.equal(code(await verifySignature(swapped, mediaType, TARGET, awsOptions(other))), 'INTEGRITY');
     // And our chain is not trusted through someone else's root.
     t.equal(code(await verifySignature(envelope, mediaType, TARGET, awsOptions(other))), 'UNTRUSTED_CHAIN');
@@ -99,14 +134,18 @@ for (const format of ['jws', 'cose'] as const) {
   t.test(`${format}: revocation`, async (t) => {
     const { envelope, mediaType } = signAws(chain, format);
     let hashes: string[] = [];
-    await verifySignature(envelope, mediaType, TARGET, awsOptions(chain, {
-      checkRevocation: async (input) => {
-        hashes = input.certificateHashes;
-        return [];
-      },
-    }));
-    const revokedBy = (entities: string[]) =>
-      verifySignature(envelope, mediaType, TARGET, awsOptions(chain, { checkRevocation: async () => entities }));
+    await verifySignature(
+      envelope,
+      mediaType,
+      TARGET,
+      awsOptions(chain, {
+        checkRevocation: async (input) => {
+          hashes = input.certificateHashes;
+          return [];
+        },
+      }),
+    );
+    const revokedBy = (entities: string[]) => verifySignature(envelope, mediaType, TARGET, awsOptions(chain, { checkRevocation: async () => entities }));
 
     const version = await revokedBy([PROFILE_VERSION_ARN]);
     t.equal(code(version), 'REVOKED');
@@ -133,13 +172,18 @@ for (const format of ['jws', 'cose'] as const) {
     t.match(warn.ok ? warn.warnings.join() : '', /revoked in AWS Signer: signing job/, '...with a warning');
 
     let called = false;
-    const skip = await verifySignature(envelope, mediaType, TARGET, awsOptions(chain, {
-      revocation: 'skip',
-      checkRevocation: async () => {
-        called = true;
-        return [JOB_ARN];
-      },
-    }));
+    const skip = await verifySignature(
+      envelope,
+      mediaType,
+      TARGET,
+      awsOptions(chain, {
+        revocation: 'skip',
+        checkRevocation: async () => {
+          called = true;
+          return [JOB_ARN];
+        },
+      }),
+    );
     t.equal(code(skip), 'OK');
     t.equal(called, false, 'skip does not call');
   });
@@ -158,9 +202,14 @@ for (const format of ['jws', 'cose'] as const) {
     t.match(warn.ok ? warn.warnings[0] : '', /revocation not checked: GetRevocationStatus failed/);
     const missing = await verifySignature(envelope, mediaType, TARGET, { ...awsOptions(chain), checkRevocation: undefined });
     t.equal(code(missing), 'REVOCATION_ERROR', 'enforce without a checker cannot pass');
-    const garbage = await verifySignature(envelope, mediaType, TARGET, awsOptions(chain, {
-      checkRevocation: async () => ({ revokedEntities: [] }) as unknown as string[],
-    }));
+    const garbage = await verifySignature(
+      envelope,
+      mediaType,
+      TARGET,
+      awsOptions(chain, {
+        checkRevocation: async () => ({ revokedEntities: [] }) as unknown as string[],
+      }),
+    );
     t.equal(code(garbage), 'REVOCATION_ERROR', 'a malformed answer is not "not revoked"');
   });
 
@@ -209,7 +258,11 @@ for (const format of ['jws', 'cose'] as const) {
     t.match(reason(r2), /com\.example\.other\.plugin/);
 
     const minVersion = signAws(chain, format, { aws: { profileVersionArn: PROFILE_VERSION_ARN, jobArn: JOB_ARN, pluginMinVersion: '1.0.0' } });
-    t.equal(code(await verifySignature(minVersion.envelope, minVersion.mediaType, TARGET, awsOptions(chain))), 'OK', 'the plugin minimum version is ours to honour');
+    t.equal(
+      code(await verifySignature(minVersion.envelope, minVersion.mediaType, TARGET, awsOptions(chain))),
+      'OK',
+      'the plugin minimum version is ours to honour',
+    );
 
     const noJob = signAws(chain, format, { aws: { profileVersionArn: PROFILE_VERSION_ARN, jobArn: 'not-an-arn' } });
     t.equal(code(await verifySignature(noJob.envelope, noJob.mediaType, TARGET, awsOptions(chain))), 'CRITICAL_HEADER');
@@ -235,10 +288,15 @@ for (const format of ['jws', 'cose'] as const) {
     const before = await verifySignature(envelope, mediaType, TARGET, awsOptions(chain, { signal: AbortSignal.abort() }));
     t.equal(code(before), 'ABORTED');
     const controller = new AbortController();
-    const pending = verifySignature(envelope, mediaType, TARGET, awsOptions(chain, {
-      signal: controller.signal,
-      checkRevocation: () => new Promise<string[]>(() => {}), // ignores the signal, never settles
-    }));
+    const pending = verifySignature(
+      envelope,
+      mediaType,
+      TARGET,
+      awsOptions(chain, {
+        signal: controller.signal,
+        checkRevocation: () => new Promise<string[]>(() => {}), // ignores the signal, never settles
+      }),
+    );
     setTimeout(() => controller.abort(), 10);
     t.equal(code(await pending), 'ABORTED', 'returns when aborted even if the checker hangs');
   });
@@ -255,7 +313,11 @@ t.test('other leaf algorithms: RSA-PSS and the other ECDSA curves', async (t) =>
     // alg must match the key: claiming another algorithm is an integrity failure.
     const claimed = leafAlgorithm === 'PS256' ? 'PS384' : 'PS256';
     const { envelope, mediaType } = signAws(c, 'jws');
-    const forged = tamperJws(envelope, { protected: (h) => { h.alg = claimed; } });
+    const forged = tamperJws(envelope, {
+      protected: (h) => {
+        h.alg = claimed;
+      },
+    });
     t.equal(code(await verifySignature(forged, mediaType, TARGET, awsOptions(c))), 'INTEGRITY', `${leafAlgorithm} claiming ${claimed}`);
   }
 });

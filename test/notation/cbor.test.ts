@@ -33,23 +33,32 @@ const { value } = fc.letrec<{ value: CborValue }>((tie) => ({
 }));
 
 t.test('our encoder, their decoder', async (t) => {
-  fc.assert(fc.property(value, (v) => {
-    t.same(normal(other.dec.decode(encodeCbor(v))), normal(v));
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(value, (v) => {
+      t.same(normal(other.dec.decode(encodeCbor(v))), normal(v));
+    }),
+    { numRuns: 300 },
+  );
 });
 
 t.test('their encoder, our decoder', async (t) => {
-  fc.assert(fc.property(value, (v) => {
-    const toTheirs = (x: CborValue): unknown =>
-      x instanceof CborTag ? new Tag(x.tag, toTheirs(x.value))
-        : Array.isArray(x) ? x.map(toTheirs)
-        : x instanceof Map ? new Map([...x].map(([k, y]) => [k, toTheirs(y)]))
-        : x;
-    // Random values may nest deeper than an envelope may: this compares decoding, not bounds.
-    const decoded = decodeCbor(other.enc.encode(toTheirs(v)), { maxItems: 1_000_000, maxDepth: 64 });
-    if (!decoded.ok) throw new Error(decoded.reason);
-    t.same(normal(decoded.value), normal(v));
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(value, (v) => {
+      const toTheirs = (x: CborValue): unknown =>
+        x instanceof CborTag
+          ? new Tag(x.tag, toTheirs(x.value))
+          : Array.isArray(x)
+            ? x.map(toTheirs)
+            : x instanceof Map
+              ? new Map([...x].map(([k, y]) => [k, toTheirs(y)]))
+              : x;
+      // Random values may nest deeper than an envelope may: this compares decoding, not bounds.
+      const decoded = decodeCbor(other.enc.encode(toTheirs(v)), { maxItems: 1_000_000, maxDepth: 64 });
+      if (!decoded.ok) throw new Error(decoded.reason);
+      t.same(normal(decoded.value), normal(v));
+    }),
+    { numRuns: 300 },
+  );
 });
 
 t.test('hostile and malformed input is refused with a reason', async (t) => {

@@ -30,7 +30,7 @@ t.test('the cache is keyed by content and keeps its own copy', async (t) => {
   const first = parse(bytes);
   t.equal(parse(new Uint8Array(bytes)), first, 'same bytes, same parsed certificate');
   bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0xff; // corrupt the signature in the caller's buffer
-  t.notOk(Buffer.from(first.der).equals(bytes), 'the cached certificate did not change with the caller\'s buffer');
+  t.notOk(Buffer.from(first.der).equals(bytes), "the cached certificate did not change with the caller's buffer");
   const other = parseCertificate(bytes);
   if (other.ok) {
     t.not(other.value, first, 'different bytes are parsed afresh');

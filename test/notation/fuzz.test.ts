@@ -57,7 +57,8 @@ t.test('random JSON and CBOR-looking structures are refused', async (t) => {
   t.pass('structured garbage refused');
 });
 
-type Edit = { kind: 'replace'; at: number; byte: number } | { kind: 'insert'; at: number; byte: number } | { kind: 'delete'; at: number } | { kind: 'cut'; at: number };
+type Edit =
+  { kind: 'replace'; at: number; byte: number } | { kind: 'insert'; at: number; byte: number } | { kind: 'delete'; at: number } | { kind: 'cut'; at: number };
 
 function applyEdit(bytes: Uint8Array, edit: Edit): Uint8Array | undefined {
   const at = edit.at % bytes.length;

@@ -64,7 +64,13 @@ t.test('AWS Signer ARNs', async (t) => {
 });
 
 t.test('subject matching is subset-of, order-insensitive, exact values', async (t) => {
-  const leaf = new Map([['C', 'US'], ['ST', 'WA'], ['L', 'Seattle'], ['O', 'Notary'], ['CN', 'alpine']]);
+  const leaf = new Map([
+    ['C', 'US'],
+    ['ST', 'WA'],
+    ['L', 'Seattle'],
+    ['O', 'Notary'],
+    ['CN', 'alpine'],
+  ]);
   const m = (s: string) => subjectMatches(new Map(Object.entries(attrs(s))), leaf);
   t.ok(m('x509.subject: CN=alpine, O=Notary, ST=WA, C=US'));
   t.ok(m('x509.subject: C=US, ST=WA, O=Notary'));

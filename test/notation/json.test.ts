@@ -21,21 +21,25 @@ t.test('within the bounds: exactly what JSON.parse gives; deeper: refused', asyn
   let within = 0;
   let deeper = 0;
   // A random value wrapped in up to four arrays or objects: depths on both sides of the bound.
-  const wrapped = fc.tuple(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.boolean(), { maxLength: 4 }))
+  const wrapped = fc
+    .tuple(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.boolean(), { maxLength: 4 }))
     .map(([v, wraps]) => wraps.reduce<unknown>((inner, asArray) => (asArray ? [inner] : { k: inner }), v));
-  fc.assert(fc.property(wrapped, (v) => {
-    const text = JSON.stringify(v);
-    if (text.length > LIMITS.maxBytes) return;
-    const r = parseBoundedJson(bytes(text), { ...LIMITS, maxValues: 10_000 }, 'the document');
-    if (depthOf(v) <= LIMITS.maxDepth) {
-      within++;
-      if (!r.ok) throw new Error(`refused ${text}: ${r.reason}`);
-      t.same(r.value, JSON.parse(text));
-    } else {
-      deeper++;
-      if (r.ok || !/nested deeper than 4/.test(r.reason)) throw new Error(`accepted ${text}`);
-    }
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(wrapped, (v) => {
+      const text = JSON.stringify(v);
+      if (text.length > LIMITS.maxBytes) return;
+      const r = parseBoundedJson(bytes(text), { ...LIMITS, maxValues: 10_000 }, 'the document');
+      if (depthOf(v) <= LIMITS.maxDepth) {
+        within++;
+        if (!r.ok) throw new Error(`refused ${text}: ${r.reason}`);
+        t.same(r.value, JSON.parse(text));
+      } else {
+        deeper++;
+        if (r.ok || !/nested deeper than 4/.test(r.reason)) throw new Error(`accepted ${text}`);
+      }
+    }),
+    { numRuns: 500 },
+  );
   t.ok(within > 50 && deeper > 10, `${within} documents within the depth bound, ${deeper} deeper`);
 });
 
@@ -67,10 +71,42 @@ t.test('JWS: each part is bounded before it is decoded', async (t) => {
   t.equal((await verifySignature(envelope, mediaType, TARGET, options)).ok, true, 'the real envelope verifies (control)');
   const verify = (e: Uint8Array) => verifySignature(e, mediaType, TARGET, options);
   const cases: Array<[string, Uint8Array, RegExp]> = [
-    ['a deep protected header', tamperJws(envelope, { protected: (h) => { h.x = [[[[['deep']]]]]; } }), /the JWS protected header is nested deeper than 4/],
-    ['a deep unprotected header member', tamperJws(envelope, { top: (e) => { (e.header as Record<string, unknown>).x = [[1]]; } }), /the JWS envelope is nested deeper than 3/],
-    ['a signature over 1 KiB', tamperJws(envelope, { top: (e) => { e.signature = 'A'.repeat(1400); } }), /the JWS signature has 1400 characters \(at most 1366\)/],
-    ['a non-string signingAgent', tamperJws(envelope, { top: (e) => { (e.header as Record<string, unknown>)['io.cncf.notary.signingAgent'] = 1; } }), /signingAgent must be a string/],
+    [
+      'a deep protected header',
+      tamperJws(envelope, {
+        protected: (h) => {
+          h.x = [[[[['deep']]]]];
+        },
+      }),
+      /the JWS protected header is nested deeper than 4/,
+    ],
+    [
+      'a deep unprotected header member',
+      tamperJws(envelope, {
+        top: (e) => {
+          (e.header as Record<string, unknown>).x = [[1]];
+        },
+      }),
+      /the JWS envelope is nested deeper than 3/,
+    ],
+    [
+      'a signature over 1 KiB',
+      tamperJws(envelope, {
+        top: (e) => {
+          e.signature = 'A'.repeat(1400);
+        },
+      }),
+      /the JWS signature has 1400 characters \(at most 1366\)/,
+    ],
+    [
+      'a non-string signingAgent',
+      tamperJws(envelope, {
+        top: (e) => {
+          (e.header as Record<string, unknown>)['io.cncf.notary.signingAgent'] = 1;
+        },
+      }),
+      /signingAgent must be a string/,
+    ],
   ];
   for (const [name, edited, reason] of cases) {
     const r = await verify(edited);

@@ -47,7 +47,10 @@ async function signed(where: 'leaf' | 'regional', extensions: x509.Extension[]) 
 
 t.test('a chain that names OCSP/CRL endpoints: enforce rejects, warn warns, skip is silent', async (t) => {
   for (const [name, { where, extension, names }] of Object.entries(ENDPOINTS)) {
-    const verify = await signed(where, name.startsWith('both') ? [extension(), new x509.AuthorityInfoAccessExtension({ ocsp: ['http://ocsp.example.com'] })] : [extension()]);
+    const verify = await signed(
+      where,
+      name.startsWith('both') ? [extension(), new x509.AuthorityInfoAccessExtension({ ocsp: ['http://ocsp.example.com'] })] : [extension()],
+    );
     const enforce = await verify('enforce');
     const warn = await verify('warn');
     const skip = await verify('skip');

@@ -34,7 +34,10 @@ t.test('certificateHashes: SHA-384(tbs) of each certificate, then of the next; t
   t.equal(hashes[1], `${single[1]}${single[2]}`);
   t.equal(hashes[2], `${single[2]}${single[3]}`);
   t.equal(hashes[3], `${single[3]}${single[3]}`);
-  t.ok(hashes.every((h) => /^[0-9a-f]{192}$/.test(h)), 'lower-case hex');
+  t.ok(
+    hashes.every((h) => /^[0-9a-f]{192}$/.test(h)),
+    'lower-case hex',
+  );
 
   // The reference vector chain (RSA, two certificates) too.
   const env = JSON.parse(Buffer.from(readVector('ca_valid_sig_env.json')).toString('utf8')) as { header: { x5c: string[] } };
@@ -45,7 +48,15 @@ t.test('certificateHashes: SHA-384(tbs) of each certificate, then of the next; t
   });
   const [leafHash, rootHash] = vec.map((c) => createHash('sha384').update(c.tbs).digest('hex'));
   t.same(certificateHashes(vec), [`${leafHash}${rootHash}`, `${rootHash}${rootHash}`]);
-  t.ok(cryptoVerify('sha256', (vec[0] as CertificateInfo).tbs, (vec[1] as CertificateInfo).publicKey, new Uint8Array(AsnConvert.parse((vec[0] as CertificateInfo).der, Certificate).signatureValue)), 'RSA chain: tbs slice verified by the root');
+  t.ok(
+    cryptoVerify(
+      'sha256',
+      (vec[0] as CertificateInfo).tbs,
+      (vec[1] as CertificateInfo).publicKey,
+      new Uint8Array(AsnConvert.parse((vec[0] as CertificateInfo).der, Certificate).signatureValue),
+    ),
+    'RSA chain: tbs slice verified by the root',
+  );
 });
 
 t.test('revocationInput', async (t) => {

@@ -36,7 +36,12 @@ t.test('files', async (t) => {
   rejects(t, { type: 'ca', path: join(dir, 'badpem.pem') }, /not base64/, 'bad PEM body');
   rejects(t, { type: 'ca', path: join(dir, 'missing.pem') }, /missing\.pem/, 'missing file, named');
   rejects(t, { type: 'bogus' as 'ca', path: join(dir, 'root.pem') }, /unknown trust store type/, 'bad type');
-  rejects(t, { type: 'signingAuthority', path: join(dir, 'aws.pem') }, new RegExp(`claims to be the AWS Signer root.*${AWS_SIGNER_ROOT_SHA256}`), 'an impostor of the AWS Signer root');
+  rejects(
+    t,
+    { type: 'signingAuthority', path: join(dir, 'aws.pem') },
+    new RegExp(`claims to be the AWS Signer root.*${AWS_SIGNER_ROOT_SHA256}`),
+    'an impostor of the AWS Signer root',
+  );
 });
 
 t.test('the reference vectors load', async (t) => {

@@ -44,14 +44,20 @@ t.test('sa_valid: valid against a signingAuthority store, authenticSigningTime 2
 });
 
 t.test('integrity failures', async (t) => {
-  for (const [file, store] of [['ca_invalid_sig_env.json', caStore], ['sa_invalid_sig_env.json', saStore]] as const) {
+  for (const [file, store] of [
+    ['ca_invalid_sig_env.json', caStore],
+    ['sa_invalid_sig_env.json', saStore],
+  ] as const) {
     const r = await verifySignature(readVector(file), JWS, TARGET, opts({ trustStores: [store] }));
     t.equal(code(r), 'INTEGRITY', file);
   }
 });
 
 t.test('expired envelopes fail expiry (2022-07-29T23:59:00Z)', async (t) => {
-  for (const [file, store] of [['ca_expired_sig_env.json', caStore], ['sa_expired_sig_env.json', saStore]] as const) {
+  for (const [file, store] of [
+    ['ca_expired_sig_env.json', caStore],
+    ['sa_expired_sig_env.json', saStore],
+  ] as const) {
     const r = await verifySignature(readVector(file), JWS, TARGET, opts({ trustStores: [store] }));
     t.equal(code(r), 'EXPIRED', file);
     t.match(r.ok ? '' : r.reason, /2022-07-29T23:59:00Z/);
@@ -81,7 +87,10 @@ t.test('a different target digest, media type or size is refused', async (t) => 
 });
 
 t.test('plugin envelopes are refused (only AWS Signer is implemented)', async (t) => {
-  for (const [file, store] of [['ca_plugin_sig_env.json', caStore], ['sa_plugin_sig_env.json', saStore]] as const) {
+  for (const [file, store] of [
+    ['ca_plugin_sig_env.json', caStore],
+    ['sa_plugin_sig_env.json', saStore],
+  ] as const) {
     const r = await verifySignature(readVector(file), JWS, TARGET, opts({ trustStores: [store] }));
     t.equal(code(r), 'UNSUPPORTED_PLUGIN', file);
     t.match(r.ok ? '' : r.reason, /plugin-name/);
@@ -96,10 +105,15 @@ t.test('wabbit-networks: trust is the chain, never the subject name', async (t) 
   };
   const env = readVector('sig_env_with_metadata.json');
   const sameName = loadTrustStore({ type: 'ca', path: `${VECTORS}wabbit-networks.io.crt` });
-  const trap = await verifySignature(env, JWS, target, opts({
-    trustStores: [sameName],
-    trustedIdentities: [parseTrustedIdentity('x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=wabbit-networks.io')],
-  }));
+  const trap = await verifySignature(
+    env,
+    JWS,
+    target,
+    opts({
+      trustStores: [sameName],
+      trustedIdentities: [parseTrustedIdentity('x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=wabbit-networks.io')],
+    }),
+  );
   t.equal(code(trap), 'UNTRUSTED_CHAIN', 'a different certificate with the same subject confers no trust');
 
   // With its own certificate as the anchor: notary.x509 without a timestamp checks validity now.
@@ -121,7 +135,10 @@ t.test('alpine JWS and COSE verify with an x509.subject identity', async (t) => 
   const store = loadTrustStore({ type: 'ca', path: `${VECTORS}alpine-root.pem` });
   const identity = parseTrustedIdentity('x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=alpine');
   const options = opts({ trustStores: [store], trustedIdentities: [identity] });
-  for (const [file, mediaType] of [['jws_signature.sig', JWS], ['cose_signature.sig', COSE]] as const) {
+  for (const [file, mediaType] of [
+    ['jws_signature.sig', JWS],
+    ['cose_signature.sig', COSE],
+  ] as const) {
     const r = await verifySignature(readVector(file), mediaType, target, options);
     if (!r.ok) {
       t.fail(`${file}: ${r.code} ${r.reason}`);

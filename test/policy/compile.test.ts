@@ -54,7 +54,7 @@ t.test('an override with checks replaces the named check and keeps the rest', as
   t.ok(Object.isFrozen(p.forImage('team-a', ref('registry.k8s.io/pause:3.10')).checks));
 });
 
-t.test('namespace exclusion, including the webhook\'s own namespace', async (t) => {
+t.test("namespace exclusion, including the webhook's own namespace", async (t) => {
   const p = compileText(POLICY, { ownNamespace: 'ecr-admission' });
   t.ok(p.isNamespaceExcluded('kube-system'));
   t.ok(p.isNamespaceExcluded('sandbox-1'));
@@ -143,14 +143,22 @@ overrides:
   const base = p.base.trust;
   t.ok(base, 'the base policy has its trust');
   t.equal(base?.trustStores[0]?.certificates[0]?.fingerprint256, new X509Certificate(readFileSync(root)).fingerprint256, 'with the store read at load');
-  t.same(base?.identities.map((i) => i.kind), ['x509Subject'], 'and the identity parsed');
+  t.same(
+    base?.identities.map((i) => i.kind),
+    ['x509Subject'],
+    'and the identity parsed',
+  );
   t.match(base?.settingsKey, /^[0-9a-f]{64}$/, 'and the verdict key hashed');
   t.equal(p.forImage('w', ref(`${ECR}/web:1`)).trust, base, 'an override without checks.signature keeps the very same compiled trust');
   const own = p.forImage('o', ref(`${ECR}/web:1`)).trust;
   t.equal(own?.revocation, 'skip', 'an override with its own checks.signature has its own trust');
   t.not(own?.settingsKey, base?.settingsKey);
   t.equal(p.forImage('s', ref(`${ECR}/web:1`)).trust?.settingsKey, own?.settingsKey, 'the same settings hash to the same key');
-  t.same(p.forImage('w', ref(`${ECR}/web:1`)).vulnerabilityExceptions?.map((e) => [e.id, e.endsAt]), [['CVE-2025-0001', Date.parse('2027-03-02T00:00:00Z')]], 'exceptions compiled: id upper case, ends the day after');
+  t.same(
+    p.forImage('w', ref(`${ECR}/web:1`)).vulnerabilityExceptions?.map((e) => [e.id, e.endsAt]),
+    [['CVE-2025-0001', Date.parse('2027-03-02T00:00:00Z')]],
+    'exceptions compiled: id upper case, ends the day after',
+  );
   t.ok(p.base.vulnerabilityExceptions?.[0]?.matches(`${ECR}/legacy/app:1`));
   t.notOk(p.base.vulnerabilityExceptions?.[0]?.matches(`${ECR}/web:1`));
   t.same(p.trustStorePaths, [root, alpine]);

@@ -13,7 +13,10 @@ function problems(text: string): string[] {
   } catch (err) {
     const e = err as { code?: string; message: string };
     if (e.code !== ErrorCodes.CONFIG_INVALID) throw err;
-    return e.message.split('\n').slice(1).map((l) => l.trim().replace(/^p\.yaml/, ''));
+    return e.message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().replace(/^p\.yaml/, ''));
   }
   throw new Error('policy was accepted');
 }
@@ -32,13 +35,22 @@ const EMPTY_POLICIES: Array<[label: string, text: string]> = [
 
 t.test('an empty policy file is refused, naming the file, instead of meaning the defaults', async (t) => {
   for (const [label, text] of EMPTY_POLICIES) {
-    t.throws(() => parsePolicy(text, '/etc/ecr-admission/policy.yaml'), {
-      code: ErrorCodes.CONFIG_INVALID,
-      message: /^invalid policy file \/etc\/ecr-admission\/policy\.yaml:\n {2}\/etc\/ecr-admission\/policy\.yaml: \(top level\): the file holds no policy \(it is empty, or only whitespace, comments or a YAML null\); check the ConfigMap key/,
-    }, label);
+    t.throws(
+      () => parsePolicy(text, '/etc/ecr-admission/policy.yaml'),
+      {
+        code: ErrorCodes.CONFIG_INVALID,
+        message:
+          /^invalid policy file \/etc\/ecr-admission\/policy\.yaml:\n {2}\/etc\/ecr-admission\/policy\.yaml: \(top level\): the file holds no policy \(it is empty, or only whitespace, comments or a YAML null\); check the ConfigMap key/,
+      },
+      label,
+    );
   }
   const dir = t.testdir({ 'empty.yaml': '' });
-  t.throws(() => loadPolicyFile(join(dir, 'empty.yaml')), { code: ErrorCodes.CONFIG_INVALID, message: /empty\.yaml: \(top level\): the file holds no policy/ }, 'through loadPolicyFile too');
+  t.throws(
+    () => loadPolicyFile(join(dir, 'empty.yaml')),
+    { code: ErrorCodes.CONFIG_INVALID, message: /empty\.yaml: \(top level\): the file holds no policy/ },
+    'through loadPolicyFile too',
+  );
 });
 
 t.test('an explicit empty mapping or a minimal file gets every default', async (t) => {
@@ -102,8 +114,12 @@ t.test('the loaded policy is frozen all the way down', async (t) => {
   t.ok(Object.isFrozen(policy.registries.ecr[0]));
   t.ok(Object.isFrozen(policy.registries.ecr[0]?.regions));
   t.ok(Object.isFrozen(policy.cache.ttlSeconds));
-  t.throws(() => { (policy as { mode: string }).mode = 'audit'; }, TypeError);
-  t.throws(() => { (policy.registries.ecr as unknown as string[]).push('x'); }, TypeError);
+  t.throws(() => {
+    (policy as { mode: string }).mode = 'audit';
+  }, TypeError);
+  t.throws(() => {
+    (policy.registries.ecr as unknown as string[]).push('x');
+  }, TypeError);
 });
 
 t.test('the version changes with the content', async (t) => {
@@ -114,38 +130,94 @@ t.test('the version changes with the content', async (t) => {
 t.test('every refusal names the key path and its line', async (t) => {
   const cases: Array<[label: string, text: string, want: RegExp]> = [
     ['unknown top-level key', 'mode: enforce\nmodes: warn\n', /^:2: modes: unknown key$/],
-    ['unknown nested key points at the key, not at its value on the next line',
-      'mode: enforce\nchecks:\n  signatur:\n    trustStores: []\n', /^:3: checks\.signatur: unknown key$/],
-    ['unknown key inside a list item', 'registries:\n  ecr:\n    - accountId: "111122223333"\n      region: us-east-1\n', /^:4: registries\.ecr\[0\]\.region: unknown key$/],
+    [
+      'unknown nested key points at the key, not at its value on the next line',
+      'mode: enforce\nchecks:\n  signatur:\n    trustStores: []\n',
+      /^:3: checks\.signatur: unknown key$/,
+    ],
+    [
+      'unknown key inside a list item',
+      'registries:\n  ecr:\n    - accountId: "111122223333"\n      region: us-east-1\n',
+      /^:4: registries\.ecr\[0\]\.region: unknown key$/,
+    ],
     ['unknown key in a flow mapping', 'overrides:\n  - { name: a, namespaces: [x], mode: warn, mdoe: audit }\n', /^:2: overrides\[0\]\.mdoe: unknown key$/],
     ['wrong type', 'namespaces:\n  exclude: kube-system\n', /^:2: namespaces\.exclude: must be array$/],
     ['wrong type for a block value points at its key', 'registries:\n  ecr:\n    accountId: "111122223333"\n', /^:2: registries\.ecr: must be array$/],
-    ['unquoted account id (a number)', 'registries:\n  ecr:\n    - accountId: 111122223333\n', /^:3: registries\.ecr\[0\]\.accountId: must be string \(a 12-digit AWS account id, quoted\)$/],
+    [
+      'unquoted account id (a number)',
+      'registries:\n  ecr:\n    - accountId: 111122223333\n',
+      /^:3: registries\.ecr\[0\]\.accountId: must be string \(a 12-digit AWS account id, quoted\)$/,
+    ],
     ['bad enum', '\n\nmode: enforcing\n', /^:3: mode: must be one of "enforce", "warn", "audit"$/],
-    ['bad enum in an override', 'overrides:\n  - name: x\n    namespaces: [a]\n    onError: ignore\n', /^:4: overrides\[0\]\.onError: must be one of "deny", "allow"$/],
+    [
+      'bad enum in an override',
+      'overrides:\n  - name: x\n    namespaces: [a]\n    onError: ignore\n',
+      /^:4: overrides\[0\]\.onError: must be one of "deny", "allow"$/,
+    ],
     ['bad pattern (account id)', 'registries:\n  ecr:\n    - accountId: "12345"\n', /^:3: registries\.ecr\[0\]\.accountId: must match pattern/],
-    ['bad pattern (region)', 'registries:\n  ecr:\n    - accountId: "111122223333"\n      regions: [US-EAST-1]\n', /^:4: registries\.ecr\[0\]\.regions\[0\]: must match pattern/],
+    [
+      'bad pattern (region)',
+      'registries:\n  ecr:\n    - accountId: "111122223333"\n      regions: [US-EAST-1]\n',
+      /^:4: registries\.ecr\[0\]\.regions\[0\]: must match pattern/,
+    ],
     ['bad endpoint URL', 'aws:\n  endpoints:\n    ecr: "ftp://x"\n', /^:3: aws\.endpoints\.ecr: must match pattern/],
     ['missing required key', 'checks:\n  signature:\n    trustedIdentities: ["*"]\n', /^:2: checks\.signature: missing required key "trustStores"$/],
-    ['empty list where one entry is needed', 'checks:\n  vulnerabilities:\n    denySeverities: []\n', /^:3: checks\.vulnerabilities\.denySeverities: must NOT have fewer than 1 items$/],
+    [
+      'empty list where one entry is needed',
+      'checks:\n  vulnerabilities:\n    denySeverities: []\n',
+      /^:3: checks\.vulnerabilities\.denySeverities: must NOT have fewer than 1 items$/,
+    ],
     ['number out of range', 'cache:\n  maxEntries: 1\n', /^:2: cache\.maxEntries: must be >= 10$/],
     ['null where a mapping is needed', 'checks:\n  signature:\n', /^:2: checks\.signature: must be object$/],
-    ['bad exception date', 'checks:\n  vulnerabilities:\n    exceptions:\n      - { id: CVE-1, images: ["*/x/*"], expires: 2027-02-30, reason: r }\n',
-      /^:4: checks\.vulnerabilities\.exceptions\[0\]\.expires: "2027-02-30" is not a calendar date$/],
-    ['exception date in another format', 'checks:\n  vulnerabilities:\n    exceptions:\n      - { id: CVE-1, images: ["*/x/*"], expires: "01/03/2027", reason: r }\n',
-      /^:4: checks\.vulnerabilities\.exceptions\[0\]\.expires: must match pattern/],
-    ['duplicate override names', 'overrides:\n  - { name: a, namespaces: ["x"], mode: warn }\n  - { name: a, namespaces: ["y"], mode: audit }\n',
-      /^:3: overrides\[1\]\.name: override name "a" is used twice$/],
-    ['override that matches nothing in particular', 'overrides:\n  - { name: a, mode: warn }\n', /^:2: overrides\[0\]: an override needs "namespaces" or "images"/],
-    ['override that changes nothing', 'overrides:\n  - { name: a, namespaces: [x] }\n', /^:2: overrides\[0\]: an override must set at least one of mode, onError, checks$/],
-    ['same account twice', 'registries:\n  ecr:\n    - accountId: "111122223333"\n    - accountId: "111122223333"\n', /^:4: registries\.ecr\[1\]\.accountId: account 111122223333 is listed twice$/],
-    ['untrusted identity syntax', 'checks:\n  signature:\n    trustStores: [{ type: ca, path: /dev/null }]\n    trustedIdentities: ["release"]\n', /^:4: checks\.signature\.trustedIdentities\[0\]: .*"release"/],
-    ['image pattern without a host', 'registries:\n  allow: ["*.example.com"]\n', /^:2: registries\.allow\[0\]: image pattern "\*\.example\.com" needs a registry host and a path/],
+    [
+      'bad exception date',
+      'checks:\n  vulnerabilities:\n    exceptions:\n      - { id: CVE-1, images: ["*/x/*"], expires: 2027-02-30, reason: r }\n',
+      /^:4: checks\.vulnerabilities\.exceptions\[0\]\.expires: "2027-02-30" is not a calendar date$/,
+    ],
+    [
+      'exception date in another format',
+      'checks:\n  vulnerabilities:\n    exceptions:\n      - { id: CVE-1, images: ["*/x/*"], expires: "01/03/2027", reason: r }\n',
+      /^:4: checks\.vulnerabilities\.exceptions\[0\]\.expires: must match pattern/,
+    ],
+    [
+      'duplicate override names',
+      'overrides:\n  - { name: a, namespaces: ["x"], mode: warn }\n  - { name: a, namespaces: ["y"], mode: audit }\n',
+      /^:3: overrides\[1\]\.name: override name "a" is used twice$/,
+    ],
+    [
+      'override that matches nothing in particular',
+      'overrides:\n  - { name: a, mode: warn }\n',
+      /^:2: overrides\[0\]: an override needs "namespaces" or "images"/,
+    ],
+    [
+      'override that changes nothing',
+      'overrides:\n  - { name: a, namespaces: [x] }\n',
+      /^:2: overrides\[0\]: an override must set at least one of mode, onError, checks$/,
+    ],
+    [
+      'same account twice',
+      'registries:\n  ecr:\n    - accountId: "111122223333"\n    - accountId: "111122223333"\n',
+      /^:4: registries\.ecr\[1\]\.accountId: account 111122223333 is listed twice$/,
+    ],
+    [
+      'untrusted identity syntax',
+      'checks:\n  signature:\n    trustStores: [{ type: ca, path: /dev/null }]\n    trustedIdentities: ["release"]\n',
+      /^:4: checks\.signature\.trustedIdentities\[0\]: .*"release"/,
+    ],
+    [
+      'image pattern without a host',
+      'registries:\n  allow: ["*.example.com"]\n',
+      /^:2: registries\.allow\[0\]: image pattern "\*\.example\.com" needs a registry host and a path/,
+    ],
     ['pattern with whitespace', 'namespaces:\n  exclude: ["kube system"]\n', /^:2: namespaces\.exclude\[0\]: pattern contains whitespace$/],
   ];
   for (const [label, text, want] of cases) {
     const got = problems(text);
-    t.ok(got.some((p) => want.test(p)), label, { got, want: String(want) });
+    t.ok(
+      got.some((p) => want.test(p)),
+      label,
+      { got, want: String(want) },
+    );
   }
 });
 
@@ -202,8 +274,13 @@ t.test('a trust store file that does not exist is refused with its key and line'
 });
 
 t.test('overrides get the same semantic checks as the top level', async (t) => {
-  const got = problems('overrides:\n  - name: x\n    images: ["nginx"]\n    checks:\n      vulnerabilities:\n        exceptions:\n          - { id: C, images: ["*/a/*"], expires: 2026-13-01, reason: r }\n');
-  t.match(got, [/^:3: overrides\[0\]\.images\[0\]: image pattern "nginx"/, /^:7: overrides\[0\]\.checks\.vulnerabilities\.exceptions\[0\]\.expires: "2026-13-01" is not a calendar date/]);
+  const got = problems(
+    'overrides:\n  - name: x\n    images: ["nginx"]\n    checks:\n      vulnerabilities:\n        exceptions:\n          - { id: C, images: ["*/a/*"], expires: 2026-13-01, reason: r }\n',
+  );
+  t.match(got, [
+    /^:3: overrides\[0\]\.images\[0\]: image pattern "nginx"/,
+    /^:7: overrides\[0\]\.checks\.vulnerabilities\.exceptions\[0\]\.expires: "2026-13-01" is not a calendar date/,
+  ]);
 });
 
 t.test('loadPolicyFile reads a file, and a missing file is a read error', async (t) => {
@@ -212,5 +289,8 @@ t.test('loadPolicyFile reads a file, and a missing file is a read error', async 
   t.equal(loaded.policy.mode, 'audit');
   t.equal(loaded.source, join(dir, 'policy.yaml'));
   t.throws(() => loadPolicyFile(join(dir, 'nope.yaml')), { code: ErrorCodes.CONFIG_READ, message: /cannot read policy file .*nope\.yaml/ });
-  t.throws(() => loadPolicyFile(join(dir, 'bad.yaml')), { code: ErrorCodes.CONFIG_INVALID, message: new RegExp(`${join(dir, 'bad.yaml').replace(/[.]/g, '\\.')}:2: extra: unknown key`) });
+  t.throws(() => loadPolicyFile(join(dir, 'bad.yaml')), {
+    code: ErrorCodes.CONFIG_INVALID,
+    message: new RegExp(`${join(dir, 'bad.yaml').replace(/[.]/g, '\\.')}:2: extra: unknown key`),
+  });
 });

@@ -23,7 +23,10 @@ function signedImage(seed: string, chain: TestChain): ImageFixture {
   const image = ociImage({ seed, tags: [seed] });
   const d = imageDescriptor(image);
   const s = signEnvelope({
-    format: 'jws', target: { digest: d.digest, mediaType: d.mediaType, size: d.size }, certificates: chain.certificates, privateKey: chain.leafKey,
+    format: 'jws',
+    target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+    certificates: chain.certificates,
+    privateKey: chain.leafKey,
     aws: { profileVersionArn: `${PROFILE}/v1`, jobArn: `arn:aws:signer:${REGION}:${ACCOUNT}:/signing-jobs/${seed}` },
   });
   image.signatures = [{ envelope: s.envelope, envelopeMediaType: s.mediaType }];
@@ -31,7 +34,13 @@ function signedImage(seed: string, chain: TestChain): ImageFixture {
 }
 
 // One image per review that must verify afresh (a cached verdict would prove nothing).
-const images = { a1: signedImage('a1', chainA), a2: signedImage('a2', chainA), a3: signedImage('a3', chainA), b1: signedImage('b1', chainB), b2: signedImage('b2', chainB) };
+const images = {
+  a1: signedImage('a1', chainA),
+  a2: signedImage('a2', chainA),
+  a3: signedImage('a3', chainA),
+  b1: signedImage('b1', chainB),
+  b2: signedImage('b2', chainB),
+};
 
 t.test('a trust store that breaks after load: admissions keep the loaded trust, the reload is refused whole, a good file is taken', async (t) => {
   const sandbox = await startSandbox({
@@ -44,7 +53,9 @@ t.test('a trust store that breaks after load: admissions keep the loaded trust, 
   const dir = t.testdir({ 'root.pem': chainA.rootPem });
   const rootPath = join(dir, 'root.pem');
   const policyPath = join(dir, 'policy.yaml');
-  writeFileSync(policyPath, `mode: enforce
+  writeFileSync(
+    policyPath,
+    `mode: enforce
 onError: deny
 registries:
   ecr: [{ accountId: "${ACCOUNT}", regions: [${REGION}] }]
@@ -53,9 +64,18 @@ checks:
     trustStores:
       - { type: signingAuthority, path: ${rootPath} }
     trustedIdentities: ["${PROFILE}"]
-`);
+`,
+  );
   const logged: Array<{ msg?: string; err?: string }> = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _enc, done) { logged.push(JSON.parse(chunk.toString()) as { msg?: string }); done(); } }));
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logged.push(JSON.parse(chunk.toString()) as { msg?: string });
+        done();
+      },
+    }),
+  );
   const metrics = createMetrics();
   const store = createPolicyStore({ path: policyPath, logger, metrics });
   const runtime = createRuntime({ policyStore: store, logger, metrics, budgetMs: 5000, env: sandbox.endpoints(), credentials: SANDBOX_CREDENTIALS });
@@ -76,7 +96,10 @@ checks:
   t.equal(store.reload(), false, 'the reload is refused');
   t.equal(store.current(), first, 'the last good policy stays in force');
   t.match(store.status().lastReloadError, /policy\.yaml:8: checks\.signature\.trustStores\[0\]\.path: .*root\.pem/, 'the error names the key and the line');
-  t.ok(logged.some((l) => l.msg === 'policy reload refused; the last good policy stays in force' && /root\.pem/.test(l.err ?? '')), 'and is logged');
+  t.ok(
+    logged.some((l) => l.msg === 'policy reload refused; the last good policy stays in force' && /root\.pem/.test(l.err ?? '')),
+    'and is logged',
+  );
   t.same(await reloads(), { refused: 1 }, 'and counted');
   t.equal((await review('a2')).allowed, true, 'after the refused reload, admissions still verify with the old trust');
 
@@ -91,7 +114,7 @@ checks:
 
   writeFileSync(rootPath, chainB.rootPem);
   t.equal(store.reload(), true, 'a new good trust store (same policy text) is taken by the next reload');
-  t.not(store.current().version, first.version, 'as a new policy version: the version hashes the trust stores\' certificates');
+  t.not(store.current().version, first.version, "as a new policy version: the version hashes the trust stores' certificates");
   t.notOk(store.status().lastReloadError);
   t.same(await reloads(), { refused: 2, applied: 1 });
   t.equal((await review('b2')).allowed, true, 'signed under root B: now admitted');

@@ -59,7 +59,10 @@ t.test('reload applies a good file, refuses a bad one and keeps the last good po
 
 t.test('an empty file: the store refuses to start on it, and a reload to it keeps the last good policy', async (t) => {
   const dir = t.testdir({ 'policy.yaml': GOOD_B, 'empty.yaml': '' });
-  t.throws(() => createPolicyStore({ path: join(dir, 'empty.yaml') }), { code: ErrorCodes.CONFIG_INVALID, message: /empty\.yaml: \(top level\): the file holds no policy/ });
+  t.throws(() => createPolicyStore({ path: join(dir, 'empty.yaml') }), {
+    code: ErrorCodes.CONFIG_INVALID,
+    message: /empty\.yaml: \(top level\): the file holds no policy/,
+  });
   const path = join(dir, 'policy.yaml');
   const metrics = createMetrics();
   const store = createPolicyStore({ path, logger: silentLogger, metrics });
@@ -83,7 +86,10 @@ t.test('the store refuses to start on a bad file', async (t) => {
 t.test('without a file: the built-in default allows no registry, and the own namespace is excluded', async (t) => {
   const store = createPolicyStore({ ownNamespace: 'ecr-admission' });
   t.equal(store.status().source, '<built-in default>');
-  t.same([store.current().ecrAccounts.size, store.current().ociRegistries.size, store.current().describeAllowedRegistries()], [0, 0, 'none (the policy allows no registry)']);
+  t.same(
+    [store.current().ecrAccounts.size, store.current().ociRegistries.size, store.current().describeAllowedRegistries()],
+    [0, 0, 'none (the policy allows no registry)'],
+  );
   t.ok(store.current().isNamespaceExcluded('ecr-admission'));
   t.notOk(store.current().isNamespaceExcluded('default'));
   t.equal(store.reload(), false);
@@ -116,7 +122,10 @@ t.test('watch also polls the trust stores of the policy in force: a broken one i
   const dir = t.testdir({ 'root.pem': readFileSync(NOTATION_ROOT, 'utf8'), 'trust-dir': { 'a.pem': readFileSync(NOTATION_ROOT, 'utf8') } });
   const path = join(dir, 'policy.yaml');
   const rootPath = join(dir, 'root.pem');
-  writeFileSync(path, `checks:\n  signature:\n    trustStores:\n      - { type: ca, path: ${rootPath} }\n    trustedIdentities: ["*"]\noverrides:\n  - name: dir\n    namespaces: [d]\n    checks:\n      signature:\n        trustStores: [{ type: ca, path: ${join(dir, 'trust-dir')} }]\n        trustedIdentities: ["*"]\n`);
+  writeFileSync(
+    path,
+    `checks:\n  signature:\n    trustStores:\n      - { type: ca, path: ${rootPath} }\n    trustedIdentities: ["*"]\noverrides:\n  - name: dir\n    namespaces: [d]\n    checks:\n      signature:\n        trustStores: [{ type: ca, path: ${join(dir, 'trust-dir')} }]\n        trustedIdentities: ["*"]\n`,
+  );
   const metrics = createMetrics();
   const store = createPolicyStore({ path, logger: silentLogger, metrics });
   t.same(store.current().trustStorePaths, [rootPath, join(dir, 'trust-dir')]);
@@ -134,7 +143,11 @@ t.test('watch also polls the trust stores of the policy in force: a broken one i
   writeFileSync(rootPath, readFileSync(ALPINE_ROOT, 'utf8'));
   await waitFor('the new good trust store was taken', () => store.current() !== first);
   t.notOk(store.status().lastReloadError);
-  t.equal(store.current().base.trust?.trustStores[0]?.certificates[0]?.fingerprint256, new X509Certificate(readFileSync(ALPINE_ROOT)).fingerprint256, 'with the new certificate');
+  t.equal(
+    store.current().base.trust?.trustStores[0]?.certificates[0]?.fingerprint256,
+    new X509Certificate(readFileSync(ALPINE_ROOT)).fingerprint256,
+    'with the new certificate',
+  );
   const second = store.current();
   writeFileSync(join(dir, 'trust-dir', 'b.pem'), readFileSync(ALPINE_ROOT, 'utf8'));
   await waitFor('a certificate added to a directory store was taken', () => store.current() !== second);

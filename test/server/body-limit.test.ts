@@ -40,7 +40,7 @@ t.test('an UPDATE over the old 3 MiB limit is answered, not 413', async (t) => {
   const { webhook, budget } = app(t);
   const { review, body } = largeDeploymentUpdate(1024 * 1024);
   t.ok(body.length > 3 * MiB, `the review is ${(body.length / MiB).toFixed(2)} MiB as the API server writes it`);
-  t.match(body, /\\u003centry key=\\"feature\.0\\u0026amp;flag\\"\\u003e/, 'with Go\'s escaping of <, & and >');
+  t.match(body, /\\u003centry key=\\"feature\.0\\u0026amp;flag\\"\\u003e/, "with Go's escaping of <, & and >");
   const res = await post(webhook, body);
   t.equal(res.statusCode, 200);
   const answer = res.json<AdmissionReviewResponse>();
@@ -77,11 +77,12 @@ t.test('a body whose parse would cost more heap than the budget is 413 before JS
 
 t.test('the budget: bodies in flight share it, 503 while it is held, returned at the end', async (t) => {
   const budget = createBodyBudget(10_000);
-  const feed = (meter: ReturnType<typeof budget.meter>, text: string) => new Promise<Error | undefined>((resolve) => {
-    meter.stream.once('error', resolve);
-    meter.stream.write(Buffer.from(text), (err) => resolve(err ?? undefined));
-    meter.stream.resume();
-  });
+  const feed = (meter: ReturnType<typeof budget.meter>, text: string) =>
+    new Promise<Error | undefined>((resolve) => {
+      meter.stream.once('error', resolve);
+      meter.stream.write(Buffer.from(text), (err) => resolve(err ?? undefined));
+      meter.stream.resume();
+    });
   const a = budget.meter();
   t.equal(await feed(a, 'x'.repeat(3000)), undefined, 'a 3000-byte body costs 6000 of 10000');
   t.equal(budget.inFlight(), 6000);
@@ -100,7 +101,10 @@ t.test('the budget: bodies in flight share it, 503 while it is held, returned at
   t.equal(await feed(c, quoted), undefined, 'separators inside strings, escaped quotes included, cost nothing');
   t.equal(budget.inFlight(), 2 * (1 + quoted.length) + 64);
   const tooCostly = await feed(c, ',{'.repeat(80));
-  t.ok(tooCostly instanceof BodyBudgetError && tooCostly.statusCode === 413 && tooCostly.code === 'E_BODY_TOO_COSTLY', 'a body that alone exceeds the budget: 413');
+  t.ok(
+    tooCostly instanceof BodyBudgetError && tooCostly.statusCode === 413 && tooCostly.code === 'E_BODY_TOO_COSTLY',
+    'a body that alone exceeds the budget: 413',
+  );
   c.release();
   t.equal(budget.inFlight(), 0);
 });
@@ -140,23 +144,30 @@ t.test('with one large body arriving, the next is refused at once and the first 
   const { port } = webhook.server.address() as { port: number };
   const { review, body } = largeDeploymentUpdate(5.5 * MiB);
   const length = Buffer.byteLength(body);
-  const answer = (req: ReturnType<typeof request>) => new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
-    req.on('response', (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString('utf8'); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+  const answer = (req: ReturnType<typeof request>) =>
+    new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString('utf8');
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+      });
+      req.on('error', reject);
     });
-    req.on('error', reject);
-  });
   const agent = new Agent({ keepAlive: true });
   t.teardown(() => agent.destroy());
-  const open = () => request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': length } });
+  const open = () =>
+    request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': length } });
   const first = open();
   const firstAnswer = answer(first);
   first.write(body.slice(0, 1024));
   for (let i = 0; i < 100 && budget.inFlight() === 0; i++) await sleep(20);
   const held = budget.inFlight();
-  t.ok(held >= 2 * length && held <= 2 * length + 1024 * 64, `with 1 KiB of its body read, the first holds its base cost (${(2 * length / MiB).toFixed(1)} MiB) and that KiB's separators (${held - 2 * length} bytes)`);
+  t.ok(
+    held >= 2 * length && held <= 2 * length + 1024 * 64,
+    `with 1 KiB of its body read, the first holds its base cost (${((2 * length) / MiB).toFixed(1)} MiB) and that KiB's separators (${held - 2 * length} bytes)`,
+  );
   const second = open();
   const secondAnswer = answer(second);
   second.write(body.slice(0, 1024));
@@ -176,7 +187,13 @@ t.test('a client that drops a large body half way holds no budget afterwards', a
   const { webhook, budget } = app(t);
   await webhook.listen({ host: '127.0.0.1', port: 0 });
   const { port } = webhook.server.address() as { port: number };
-  const req = request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 8 * MiB } });
+  const req = request({
+    host: '127.0.0.1',
+    port,
+    path: '/validate',
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': 8 * MiB },
+  });
   req.on('error', () => {});
   req.write('{"junk":"'.padEnd(2 * MiB, 'x'));
   for (let i = 0; i < 100 && budget.inFlight() === 0; i++) await sleep(20);

@@ -3,7 +3,17 @@
 // served (stage -> published -> promote -> retire).
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { bundleOf, certificatesIn, checkSettings, DAY_MS, DEFAULT_CERTIFICATE_SETTINGS, planCertificates, type CertificateSettings, type CertificateState, type Minter } from '../../src/server/certificate-plan.ts';
+import {
+  bundleOf,
+  certificatesIn,
+  checkSettings,
+  DAY_MS,
+  DEFAULT_CERTIFICATE_SETTINGS,
+  planCertificates,
+  type CertificateSettings,
+  type CertificateState,
+  type Minter,
+} from '../../src/server/certificate-plan.ts';
 import { createCertificateAuthority, issueServingCertificate } from '../../src/server/self-signed.ts';
 
 const HOSTS = ['ecr-admission.security-system.svc', 'ecr-admission.security-system.svc.cluster.local'];
@@ -12,7 +22,10 @@ const T0 = Date.parse('2027-01-01T00:00:00Z');
 
 let minted = 0;
 const minter: Minter = {
-  ca: (notBefore, notAfter) => { minted++; return createCertificateAuthority({ commonName: 'ecr-admission CA', notBefore, notAfter }); },
+  ca: (notBefore, notAfter) => {
+    minted++;
+    return createCertificateAuthority({ commonName: 'ecr-admission CA', notBefore, notAfter });
+  },
   serving: (ca, hosts, notBefore, notAfter) => issueServingCertificate(ca, { hosts, notBefore, notAfter }),
 };
 
@@ -21,7 +34,9 @@ const notAfter = (pem: string) => new Date(cert(pem).validTo).getTime();
 /** Does one of the bundle's CAs sign the serving certificate? (what the API server checks) */
 function bundleTrusts(bundle: string, servingPem: string): boolean {
   const leaf = cert(servingPem);
-  return (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).some((pem) => leaf.checkIssued(cert(pem)) && leaf.verify(cert(pem).publicKey));
+  return (bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).some(
+    (pem) => leaf.checkIssued(cert(pem)) && leaf.verify(cert(pem).publicKey),
+  );
 }
 
 t.test('the settings refuse a CA that could end before its serving certificate is renewed', async (t) => {
@@ -64,7 +79,7 @@ t.test('a serving certificate for other host names, or from another CA, is repla
   const foreign = (await planCertificates({}, '', T0, settings, minter)).state;
   const mixed: CertificateState = { ...first, serving: foreign.serving! };
   const fixed = await planCertificates(mixed, bundleOf(first), T0 + 1000, settings, minter);
-  t.ok(bundleTrusts(bundleOf(first), fixed.state.serving!.cert), 'reissued under the Secret\'s CA');
+  t.ok(bundleTrusts(bundleOf(first), fixed.state.serving!.cert), "reissued under the Secret's CA");
 });
 
 t.test('CA rotation: at every step the bundle trusts what is served, old and new CA overlap', async (t) => {
@@ -109,7 +124,7 @@ t.test('CA rotation: at every step the bundle trusts what is served, old and new
   t.ok(notAfter(state.ca!.cert) > now + settings.caValidityMs - DAY_MS, 'the new CA has a full lifetime');
 });
 
-t.test('an operator\'s rotation request stages a new CA at once, and only one', async (t) => {
+t.test("an operator's rotation request stages a new CA at once, and only one", async (t) => {
   const first = (await planCertificates({}, '', T0, settings, minter)).state;
   const before = minted;
   const { state, changes } = await planCertificates({ ...first, rotateRequested: true }, bundleOf(first), T0 + 1000, settings, minter);
@@ -121,7 +136,7 @@ t.test('an operator\'s rotation request stages a new CA at once, and only one', 
   t.equal(minted - before, 1, 'no second CA');
 });
 
-t.test('near the CA\'s end, without publication, the serving certificate is not re-issued on every poll', async (t) => {
+t.test("near the CA's end, without publication, the serving certificate is not re-issued on every poll", async (t) => {
   const first = (await planCertificates({}, '', T0, settings, minter)).state;
   const late = notAfter(first.ca!.cert) - settings.servingRenewBeforeMs + DAY_MS; // inside both windows
   const a = await planCertificates(first, bundleOf(first), late, settings, minter);

@@ -15,7 +15,7 @@ const settings = { ...DEFAULT_CERTIFICATE_SETTINGS, hosts: ['svc.ns.svc'] };
 const empty: SecretDocument = { resourceVersion: '7', data: {}, annotations: { 'ecr-admission.io/managed-by': 'webhook', 'meta.helm.sh/release-name': 'r' } };
 const T0 = Date.parse('2027-01-01T00:00:00Z');
 
-t.test('the chart\'s empty Secret is a state with no CA', async (t) => {
+t.test("the chart's empty Secret is a state with no CA", async (t) => {
   t.same(stateFromSecret(empty), {});
 });
 
@@ -24,7 +24,10 @@ t.test('a rotation in progress survives the round trip through the Secret', asyn
   const staged = (await planCertificates({ ...created, rotateRequested: true }, bundleOf(created), T0 + 1000, settings, minter)).state;
   const published = (await planCertificates(staged, bundleOf(staged), T0 + 2000, settings, minter)).state;
   const promoted = (await planCertificates(published, bundleOf(published), T0 + 2000 + settings.promoteAfterMs, settings, minter)).state;
-  for (const [label, state] of [['staged', published], ['promoted', promoted]] as const) {
+  for (const [label, state] of [
+    ['staged', published],
+    ['promoted', promoted],
+  ] as const) {
     const secret = secretFromState(state, empty);
     t.equal(secret.resourceVersion, '7', `${label}: written against the version read`);
     const { rotateRequested: _consumed, ...written } = state;
@@ -36,7 +39,7 @@ t.test('a rotation in progress survives the round trip through the Secret', asyn
   t.ok(secretFromState(promoted, empty).data['previous-ca.crt'], 'the previous CA kept after promotion');
 });
 
-t.test('an operator\'s rotation request is read, and cleared once taken', async (t) => {
+t.test("an operator's rotation request is read, and cleared once taken", async (t) => {
   const created = (await planCertificates({}, '', T0, settings, minter)).state;
   const requested: SecretDocument = { ...secretFromState(created, empty), annotations: { ...empty.annotations, [ROTATE_ANNOTATION]: 'now' } };
   const state = stateFromSecret(requested);

@@ -2,7 +2,9 @@
 // writes them: Go's encoding/json, which escapes <, > and & as \u003c, \u003e, \u0026.
 import { loadAdmissionReview, type FixtureAdmissionReview } from '../fixtures/admission.ts';
 
-interface DeploymentObject { spec: { template: { spec: { containers: Array<{ env?: unknown[] }> } } } }
+interface DeploymentObject {
+  spec: { template: { spec: { containers: Array<{ env?: unknown[] }> } } };
+}
 
 /** JSON text as Go's encoding/json writes it (HTML-safe escaping of <, > and &). */
 export function goJson(value: unknown): string {

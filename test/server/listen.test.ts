@@ -22,8 +22,24 @@ t.test('serve defaults to every IPv4 and IPv6 address', async (t) => {
 t.test('the webhook is reached over IPv6 (::1): an AdmissionReview answered, and the health port', async (t) => {
   const pair = await generateSelfSigned(['::1']);
   const dir = t.testdir({ 'policy.yaml': 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
-  const options = parseCommandLine(['serve', '--config', `${dir}/policy.yaml`, '--tls-cert', `${dir}/tls.crt`, '--tls-key', `${dir}/tls.key`,
-    '--port', '0', '--health-port', '0', '--host', '::1'], { ECR_ADMISSION_NAMESPACE: 'ecr-admission' }) as ServeOptions;
+  const options = parseCommandLine(
+    [
+      'serve',
+      '--config',
+      `${dir}/policy.yaml`,
+      '--tls-cert',
+      `${dir}/tls.crt`,
+      '--tls-key',
+      `${dir}/tls.key`,
+      '--port',
+      '0',
+      '--health-port',
+      '0',
+      '--host',
+      '::1',
+    ],
+    { ECR_ADMISSION_NAMESPACE: 'ecr-admission' },
+  ) as ServeOptions;
   const server = await serve(options, { AWS_ACCESS_KEY_ID: 'AKIDSANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' }, silentLogger, () => {});
   t.teardown(() => server.close());
   t.match(server.webhookUrl, /^https:\/\/\[::1\]:\d+$/, 'the URL brackets the IPv6 address');
@@ -35,7 +51,10 @@ t.test('the webhook is reached over IPv6 (::1): an AdmissionReview answered, and
 });
 
 /** A real Fastify app whose listen() records its options, and refuses a host as a node without IPv6 does. */
-function recording(refuse?: { host: string; code: string }): { app: Listener & { close(): Promise<void> }; calls: Array<{ host: string; ipv6Only?: boolean }> } {
+function recording(refuse?: { host: string; code: string }): {
+  app: Listener & { close(): Promise<void> };
+  calls: Array<{ host: string; ipv6Only?: boolean }>;
+} {
   const fastify = Fastify();
   fastify.get('/', async () => 'ok');
   const calls: Array<{ host: string; ipv6Only?: boolean }> = [];
@@ -61,7 +80,10 @@ t.test('no IPv6 on the node: IPv4 instead, still served', async (t) => {
   for (const code of ['EAFNOSUPPORT', 'EADDRNOTAVAIL']) {
     const { app, calls } = recording({ host: '::1', code });
     t.equal(await listenOn(app, 0, LOOPBACK.any6, LOOPBACK), '127.0.0.1', `${code}: bound IPv4`);
-    t.same(calls.map((c) => c.host), ['::1', '127.0.0.1']);
+    t.same(
+      calls.map((c) => c.host),
+      ['::1', '127.0.0.1'],
+    );
     await app.close();
   }
 });
@@ -70,7 +92,11 @@ t.test('other listen errors are not hidden by the fallback', async (t) => {
   const { app, calls } = recording({ host: '::1', code: 'EADDRINUSE' });
   t.teardown(() => app.close());
   await t.rejects(listenOn(app, 0, LOOPBACK.any6, LOOPBACK), { code: 'EADDRINUSE' });
-  t.same(calls.map((c) => c.host), ['::1'], 'no second attempt');
+  t.same(
+    calls.map((c) => c.host),
+    ['::1'],
+    'no second attempt',
+  );
 });
 
 t.test('a specific host is bound as given', async (t) => {

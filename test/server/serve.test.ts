@@ -21,16 +21,47 @@ const podReview = () => {
   return JSON.stringify(review);
 };
 
-async function start(t: { teardown(fn: () => unknown): void; testdir(f: Record<string, string>): string }, extra: string[] = []): Promise<{ server: RunningServer; dir: string }> {
+async function start(
+  t: { teardown(fn: () => unknown): void; testdir(f: Record<string, string>): string },
+  extra: string[] = [],
+): Promise<{ server: RunningServer; dir: string }> {
   const dir = t.testdir({ 'policy.yaml': POLICY, 'tls.crt': pair.cert, 'tls.key': pair.key });
-  const options = parseCommandLine(['serve', '--config', join(dir, 'policy.yaml'), '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
-    '--port', '0', '--health-port', '0', '--host', '127.0.0.1', '--reload-interval-ms', '50', ...extra], { ECR_ADMISSION_NAMESPACE: 'ecr-admission' }) as ServeOptions;
+  const options = parseCommandLine(
+    [
+      'serve',
+      '--config',
+      join(dir, 'policy.yaml'),
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--port',
+      '0',
+      '--health-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--reload-interval-ms',
+      '50',
+      ...extra,
+    ],
+    { ECR_ADMISSION_NAMESPACE: 'ecr-admission' },
+  ) as ServeOptions;
   // Static sandbox keys: readiness waits for AWS credentials (test/cli/readiness.test.ts).
   const server = await serve(options, { AWS_ACCESS_KEY_ID: 'AKIDSANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' }, silentLogger, () => {});
   let closed = false;
   t.teardown(() => (closed ? undefined : server.close()));
   const close = server.close.bind(server);
-  return { server: { ...server, close: async () => { closed = true; await close(); } }, dir };
+  return {
+    server: {
+      ...server,
+      close: async () => {
+        closed = true;
+        await close();
+      },
+    },
+    dir,
+  };
 }
 
 t.test('/healthz and /readyz on the plain-HTTP health port', async (t) => {
@@ -89,7 +120,9 @@ t.test('the own namespace (ECR_ADMISSION_NAMESPACE) is excluded', async (t) => {
   const { server } = await start(t);
   const review = loadAdmissionReview('cronjob-create');
   review.request.namespace = 'ecr-admission';
-  const answer = JSON.parse((await httpsCall(server.webhookUrl, { ca: pair.caPem, body: JSON.stringify(review) })).body) as { response: { allowed: boolean; auditAnnotations: Record<string, string> } };
+  const answer = JSON.parse((await httpsCall(server.webhookUrl, { ca: pair.caPem, body: JSON.stringify(review) })).body) as {
+    response: { allowed: boolean; auditAnnotations: Record<string, string> };
+  };
   t.equal(answer.response.allowed, true);
   t.equal(answer.response.auditAnnotations.reason, 'namespace ecr-admission is excluded');
 });
@@ -101,23 +134,38 @@ t.test('graceful close: an in-flight review finishes, new connections are refuse
   // Send the headers and half the body, close the server, then send the rest.
   let firstHalfSent: () => void = () => {};
   let restSentAt = Infinity;
-  const sent = new Promise<void>((resolve) => { firstHalfSent = resolve; });
+  const sent = new Promise<void>((resolve) => {
+    firstHalfSent = resolve;
+  });
   const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(url, { method: 'POST', ca: pair.caPem, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', ca: pair.caPem, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.write(body.slice(0, 100), () => firstHalfSent());
-    sent.then(() => setTimeout(() => { restSentAt = performance.now(); req.end(body.slice(100)); }, 400), reject);
+    sent.then(
+      () =>
+        setTimeout(() => {
+          restSentAt = performance.now();
+          req.end(body.slice(100));
+        }, 400),
+      reject,
+    );
   });
   // The first half is on the wire (so the connection and handshake are done); give the
   // server a moment to parse the headers, then close while the body is still incomplete.
   await sent;
   await sleep(150);
   let closedAt = 0;
-  const closing = server.close().then(() => { closedAt = performance.now(); });
+  const closing = server.close().then(() => {
+    closedAt = performance.now();
+  });
   await sleep(50);
   await t.rejects(httpsCall(server.webhookUrl, { ca: pair.caPem, body }), { code: 'ECONNREFUSED' }, 'no new connections while closing');
   const answer = await inFlight;
@@ -140,10 +188,33 @@ t.test('a taken port makes serve fail and leaves nothing listening', async (t) =
   await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
   const webhookPort = (free.address() as { port: number }).port;
   await new Promise<void>((resolve) => free.close(() => resolve()));
-  const options = parseCommandLine(['serve', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', String(webhookPort),
-    '--health-port', String(taken), '--host', '127.0.0.1'], {}) as ServeOptions;
-  await t.rejects(serve(options, {}, silentLogger, () => {}), { code: 'EADDRINUSE' });
+  const options = parseCommandLine(
+    [
+      'serve',
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--port',
+      String(webhookPort),
+      '--health-port',
+      String(taken),
+      '--host',
+      '127.0.0.1',
+    ],
+    {},
+  ) as ServeOptions;
+  await t.rejects(
+    serve(options, {}, silentLogger, () => {}),
+    { code: 'EADDRINUSE' },
+  );
   const probe = createServer();
-  await t.resolves(new Promise<void>((resolve, reject) => { probe.once('error', reject); probe.listen(webhookPort, '127.0.0.1', resolve); }), 'the webhook port was released');
+  await t.resolves(
+    new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(webhookPort, '127.0.0.1', resolve);
+    }),
+    'the webhook port was released',
+  );
   probe.close();
 });

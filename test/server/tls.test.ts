@@ -46,7 +46,10 @@ t.test('TLS 1.2 and 1.3 are accepted and the review is answered', async (t) => {
 
 t.test('TLS 1.1 is refused by the server (and the same client does get through to a TLS 1.1 server)', async (t) => {
   const url = await tlsApp(t);
-  const err = await httpsCall(url, { ca: pairA.caPem, body, ...TLS11_CLIENT }).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+  const err = await httpsCall(url, { ca: pairA.caPem, body, ...TLS11_CLIENT }).then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e,
+  );
   t.ok(err, 'the TLS 1.1 handshake failed');
   t.match(err?.message, /alert protocol version/, `the server answered with a protocol_version alert (${err?.message})`);
 
@@ -58,7 +61,12 @@ t.test('TLS 1.1 is refused by the server (and the same client does get through t
   t.teardown(() => legacy.close());
   await new Promise<void>((resolve) => legacy.listen(0, '127.0.0.1', resolve));
   const address = legacy.address();
-  const control = await httpsCall(`https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, { ca: pairA.caPem, method: 'GET', path: '/', ...TLS11_CLIENT });
+  const control = await httpsCall(`https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`, {
+    ca: pairA.caPem,
+    method: 'GET',
+    path: '/',
+    ...TLS11_CLIENT,
+  });
   t.equal(control.protocol, 'TLSv1.1');
   t.equal(control.body, 'ok');
 });
@@ -69,8 +77,25 @@ t.test('the TLS options say TLS 1.2 minimum', async (t) => {
 });
 
 function serveOptions(dir: string, extra: string[] = []): ServeOptions {
-  return parseCommandLine(['serve', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--port', '0', '--health-port', '0',
-    '--host', '127.0.0.1', '--reload-interval-ms', '50', ...extra], {}) as ServeOptions;
+  return parseCommandLine(
+    [
+      'serve',
+      '--tls-cert',
+      join(dir, 'tls.crt'),
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--port',
+      '0',
+      '--health-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--reload-interval-ms',
+      '50',
+      ...extra,
+    ],
+    {},
+  ) as ServeOptions;
 }
 
 async function until(what: () => Promise<boolean>, ms = 5000): Promise<boolean> {
@@ -108,7 +133,10 @@ t.test('serve reloads a rotated certificate without restart; a half-written pair
   const during = await httpsCall(server.webhookUrl, { ca: pairB.caPem, body });
   t.equal(during.certFingerprint, fingerprintOf(pairB.cert), 'a mismatched pair is not installed');
   writeFileSync(join(dir, 'tls.key'), pairA.key);
-  t.ok(await until(async () => (await httpsCall(server.webhookUrl, { ca: pairA.caPem, body })).certFingerprint === fingerprintOf(pairA.cert)), 'completing the pair installs it');
+  t.ok(
+    await until(async () => (await httpsCall(server.webhookUrl, { ca: pairA.caPem, body })).certFingerprint === fingerprintOf(pairA.cert)),
+    'completing the pair installs it',
+  );
 
   const ready = JSON.parse((await httpGet(`${server.healthUrl}/readyz`)).body) as { tlsReloads: number };
   t.equal(ready.tlsReloads, 2, '/readyz counts the reloads');
@@ -116,9 +144,15 @@ t.test('serve reloads a rotated certificate without restart; a half-written pair
 
 t.test('serve refuses to start on unusable TLS files, before listening', async (t) => {
   const dir = t.testdir({ 'tls.crt': pairA.cert, 'tls.key': pairB.key });
-  await t.rejects(serve(serveOptions(dir), {}, silentLogger, () => {}), { code: 'E_TLS_INVALID', message: /not a usable pair/ });
+  await t.rejects(
+    serve(serveOptions(dir), {}, silentLogger, () => {}),
+    { code: 'E_TLS_INVALID', message: /not a usable pair/ },
+  );
   const missing = t.testdir({});
-  await t.rejects(serve(serveOptions(missing), {}, silentLogger, () => {}), { code: 'E_TLS_INVALID', message: /cannot read TLS files/ });
+  await t.rejects(
+    serve(serveOptions(missing), {}, silentLogger, () => {}),
+    { code: 'E_TLS_INVALID', message: /cannot read TLS files/ },
+  );
 });
 
 t.test('serve without TLS files makes a self-signed pair and prints its CA', async (t) => {

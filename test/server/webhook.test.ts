@@ -10,20 +10,43 @@ import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts
 
 function logCapture(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _enc, cb) { chunks.push(chunk.toString('utf8')); cb(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
   const logger: Logger = pino({ level: 'info' }, stream);
-  return { logger, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 function app(t: { teardown(fn: () => unknown): void }, options: { maxBodyBytes?: number; logger?: Logger } = {}) {
   const metrics = createMetrics();
-  const webhook = buildWebhookApp({ reviewer: reviewerFor(FIXTURE_POLICY, { metrics }), logger: options.logger ?? silentLogger, metrics, ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }) });
+  const webhook = buildWebhookApp({
+    reviewer: reviewerFor(FIXTURE_POLICY, { metrics }),
+    logger: options.logger ?? silentLogger,
+    metrics,
+    ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+  });
   t.teardown(() => webhook.close());
   return { webhook, metrics };
 }
 
 const post = (webhook: ReturnType<typeof buildWebhookApp>, payload: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-  webhook.inject({ method: 'POST', url: '/validate', headers, payload: typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload) });
+  webhook.inject({
+    method: 'POST',
+    url: '/validate',
+    headers,
+    payload: typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload),
+  });
 
 t.test('an allowed review: 200, the uid echoed, allowed true', async (t) => {
   const { webhook } = app(t);
@@ -50,7 +73,10 @@ t.test('a denied review: status.code 403 and the message, uid echoed', async (t)
   t.equal(body.response.allowed, false);
   t.equal(body.response.status?.code, 403);
   t.equal(body.response.status?.reason, 'Forbidden');
-  t.match(body.response.status?.message, /^ecr-admission denied CronJob team-b\/report: 1 of 2 images failed\n- container "report" ghcr\.io\/example\/report:7: \[origin\] registry ghcr\.io is not allowed/);
+  t.match(
+    body.response.status?.message,
+    /^ecr-admission denied CronJob team-b\/report: 1 of 2 images failed\n- container "report" ghcr\.io\/example\/report:7: \[origin\] registry ghcr\.io is not allowed/,
+  );
 });
 
 t.test('warn mode returns warnings (batch-* override)', async (t) => {
@@ -73,7 +99,12 @@ t.test('bodies that are not an AdmissionReview get 400 with a reason', async (t)
     ['JSON null', 'null', undefined, /body is not a JSON object/],
     ['JSON array', '[1,2]', undefined, /body is not a JSON object/],
     ['text/plain body', 'hello', { 'content-type': 'text/plain' }, /body is not a JSON object/],
-    ['v1beta1', { ...valid, apiVersion: 'admission.k8s.io/v1beta1' }, undefined, /apiVersion must be admission\.k8s\.io\/v1, got "admission\.k8s\.io\/v1beta1"/],
+    [
+      'v1beta1',
+      { ...valid, apiVersion: 'admission.k8s.io/v1beta1' },
+      undefined,
+      /apiVersion must be admission\.k8s\.io\/v1, got "admission\.k8s\.io\/v1beta1"/,
+    ],
     ['another kind', { ...valid, kind: 'TokenReview' }, undefined, /kind must be AdmissionReview/],
     ['no request', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, undefined, /request is missing/],
     ['missing uid', noUid, undefined, /request\.uid must be a non-empty string/],
@@ -100,7 +131,10 @@ t.test('a body over the size limit gets 413 before any parsing', async (t) => {
   t.equal(res.statusCode, 413);
   t.match(res.json(), { code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
   const counted = await metrics.admissions.get();
-  t.ok(counted.values.some((v) => v.labels.result === 'invalid' && v.value === 1), 'counted as invalid');
+  t.ok(
+    counted.values.some((v) => v.labels.result === 'invalid' && v.value === 1),
+    'counted as invalid',
+  );
   const small = await post(webhook, loadAdmissionReview('pod-create'));
   t.equal(small.statusCode, 200, 'an ordinary review fits under the limit');
 });
@@ -115,18 +149,36 @@ t.test('one log line per admission: uid, kind, namespace/name, decision, duratio
   const capture = logCapture();
   const { webhook, metrics } = app(t, { logger: capture.logger });
   const review = loadAdmissionReview('pod-create');
-  review.request.object!.spec = { ...(review.request.object!.spec as object), containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'DB_PASSWORD', value: 'hunter2' }] }] };
+  review.request.object!.spec = {
+    ...(review.request.object!.spec as object),
+    containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'DB_PASSWORD', value: 'hunter2' }] }],
+  };
   await post(webhook, review);
   const admissions = capture.lines().filter((l) => l.msg === 'admission');
   t.equal(admissions.length, 1);
   const line = admissions[0]!;
-  t.match(line, { uid: review.request.uid, kind: 'Pod', operation: 'CREATE', namespace: 'team-a', name: 'web-7d9c5b8f6-x2k4q', decision: 'allow', dryRun: false, user: 'system:serviceaccount:kube-system:replicaset-controller' });
+  t.match(line, {
+    uid: review.request.uid,
+    kind: 'Pod',
+    operation: 'CREATE',
+    namespace: 'team-a',
+    name: 'web-7d9c5b8f6-x2k4q',
+    decision: 'allow',
+    dryRun: false,
+    user: 'system:serviceaccount:kube-system:replicaset-controller',
+  });
   t.type(line.durationMs, 'number');
-  t.match(line.images, [{ container: 'migrate', results: { origin: 'pass' } }, { container: 'app', image: 'registry.k8s.io/pause:3.10', results: { origin: 'pass' } }]);
+  t.match(line.images, [
+    { container: 'migrate', results: { origin: 'pass' } },
+    { container: 'app', image: 'registry.k8s.io/pause:3.10', results: { origin: 'pass' } },
+  ]);
   t.notMatch(JSON.stringify(capture.lines()), /hunter2/, 'no object content (env values can be secrets) in logs');
 
   const counted = await metrics.admissions.get();
-  t.same(counted.values.map((v) => v.labels), [{ kind: 'Pod', operation: 'CREATE', result: 'allow', dry_run: 'false' }]);
+  t.same(
+    counted.values.map((v) => v.labels),
+    [{ kind: 'Pod', operation: 'CREATE', result: 'allow', dry_run: 'false' }],
+  );
   const hist = await metrics.decisionSeconds.get();
   t.ok(hist.values.some((v) => v.metricName === 'ecr_admission_decision_duration_seconds_count' && v.value === 1));
   const checks = await metrics.checkResults.get();
@@ -143,6 +195,17 @@ t.test('a request that trickles in is cut after 30 s, the longest any API server
 t.test('a hostile container name or image cannot swell the denial message', async (t) => {
   const { decide } = await import('../../src/decision/decide.ts');
   const policy = { name: 'default', mode: 'enforce' as const, onError: 'deny' as const, checks: {} };
-  const d = decide({ kind: 'Pod', namespace: 'ns', name: 'p', images: [{ container: { containerKind: 'container', containerName: 'n'.repeat(5000), image: `x/${'y'.repeat(100_000)}` }, policy, results: [{ check: 'origin', status: 'fail', reason: 'no' }] }] });
+  const d = decide({
+    kind: 'Pod',
+    namespace: 'ns',
+    name: 'p',
+    images: [
+      {
+        container: { containerKind: 'container', containerName: 'n'.repeat(5000), image: `x/${'y'.repeat(100_000)}` },
+        policy,
+        results: [{ check: 'origin', status: 'fail', reason: 'no' }],
+      },
+    ],
+  });
   t.ok((d.message ?? '').length < 1200, `message is ${d.message?.length} characters`);
 });

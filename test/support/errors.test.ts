@@ -43,19 +43,21 @@ function literalCodes(root: string): Finding[] {
     const file = relative(root, path).split('\\').join('/');
     if (file === REGISTRY_FILE) continue;
     const allowed = new Set(OTHER_VOCABULARIES.filter((a) => a.file === file).map((a) => a.value));
-    readFileSync(path, 'utf8').split('\n').forEach((text, i) => {
-      if (/^\s*(\/\/|\/\*|\*)/.test(text)) return;
-      const report = (rule: string) => findings.push({ file, line: i + 1, text: text.trim(), rule });
-      // A `code` property or variable compared with a literal, on either side.
-      for (const m of text.matchAll(/\bcode\s*[!=]==?\s*(['"`])([^'"`]*)\1|(['"`])([^'"`]*)\3\s*[!=]==?\s*[\w$.?]*\bcode\b/g)) {
-        if (!TYPEOF_RESULTS.has(m[2] ?? m[4] ?? '')) report('code compared with a literal');
-      }
-      for (const m of text.matchAll(/(['"`])([A-Z][A-Z0-9_]*)\1/g)) {
-        const value = m[2]!;
-        if (VALUES.has(value) && !allowed.has(value)) report(`literal ${value} spells a registry code`);
-        else if (/^E_[A-Z0-9_]+$/.test(value) && !VALUES.has(value)) report(`literal ${value} is an error code missing from the registry`);
-      }
-    });
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .forEach((text, i) => {
+        if (/^\s*(\/\/|\/\*|\*)/.test(text)) return;
+        const report = (rule: string) => findings.push({ file, line: i + 1, text: text.trim(), rule });
+        // A `code` property or variable compared with a literal, on either side.
+        for (const m of text.matchAll(/\bcode\s*[!=]==?\s*(['"`])([^'"`]*)\1|(['"`])([^'"`]*)\3\s*[!=]==?\s*[\w$.?]*\bcode\b/g)) {
+          if (!TYPEOF_RESULTS.has(m[2] ?? m[4] ?? '')) report('code compared with a literal');
+        }
+        for (const m of text.matchAll(/(['"`])([A-Z][A-Z0-9_]*)\1/g)) {
+          const value = m[2]!;
+          if (VALUES.has(value) && !allowed.has(value)) report(`literal ${value} spells a registry code`);
+          else if (/^E_[A-Z0-9_]+$/.test(value) && !VALUES.has(value)) report(`literal ${value} is an error code missing from the registry`);
+        }
+      });
   }
   return findings;
 }
@@ -66,7 +68,11 @@ t.test('every code value in the registry is unique', async (t) => {
   const shared = [...byValue].filter(([, keys]) => keys.length > 1);
   t.same(shared, [], 'no two members share a value');
   t.ok(Object.keys(ErrorCodes).length >= 40, `the registry holds every vocabulary (${Object.keys(ErrorCodes).length} codes)`);
-  t.same(Object.values(ErrorCodes).filter((v) => !/^[A-Z][A-Z0-9_]*$/.test(v)), [], 'every value is an upper-case identifier');
+  t.same(
+    Object.values(ErrorCodes).filter((v) => !/^[A-Z][A-Z0-9_]*$/.test(v)),
+    [],
+    'every value is an upper-case identifier',
+  );
 });
 
 t.test('the allow-list of other vocabularies names only literals that exist', async (t) => {
@@ -78,7 +84,11 @@ t.test('the allow-list of other vocabularies names only literals that exist', as
 
 t.test('no file of src/ raises or compares an error code as a string literal', async (t) => {
   const findings = literalCodes(SRC);
-  t.same(findings.map((f) => `${f.file}:${f.line}: ${f.rule}: ${f.text}`), [], 'use ErrorCodes.<NAME> instead');
+  t.same(
+    findings.map((f) => `${f.file}:${f.line}: ${f.rule}: ${f.text}`),
+    [],
+    'use ErrorCodes.<NAME> instead',
+  );
   t.ok(tsFiles(SRC).length > 100, 'the scan read the whole of src/');
 });
 
@@ -93,7 +103,11 @@ t.test('the scan finds literals planted in a copy of src/', async (t) => {
     ['facts/oci/errors.ts', "export const unknown = (code: string) => code === 'NAME_UNKNOWN';", 'code compared with a literal'],
     ['facts/errors.ts', "export const planted = () => new FactError('AWS_ERROR', 's', 'op', 'm');", 'literal AWS_ERROR spells a registry code'],
     ['server/app.ts', 'export const body = { code: "E_BODY_TOO_COSTLY" };', 'literal E_BODY_TOO_COSTLY spells a registry code'],
-    ['checks/ecr-messages.ts', "export const other = (c: string) => { switch (c) { case 'E_DEADLINE': return 1; default: return 0; } };", 'literal E_DEADLINE spells a registry code'],
+    [
+      'checks/ecr-messages.ts',
+      "export const other = (c: string) => { switch (c) { case 'E_DEADLINE': return 1; default: return 0; } };",
+      'literal E_DEADLINE spells a registry code',
+    ],
     ['support/fact-cache.ts', "export const fresh = { code: 'E_NOT_IN_REGISTRY' };", 'literal E_NOT_IN_REGISTRY is an error code missing from the registry'],
     ['notation/verify.ts', 'export const parse = () => failure(`PARSE`, "bad");', 'literal PARSE spells a registry code'],
     // An allowance is per file: the scan status spelled in another file is flagged.
@@ -102,7 +116,10 @@ t.test('the scan finds literals planted in a copy of src/', async (t) => {
   for (const [file, line] of planted) writeFileSync(join(copy, file), `${readFileSync(join(copy, file), 'utf8')}\n${line}\n`);
   const findings = literalCodes(copy);
   for (const [file, line, rule] of planted) {
-    t.ok(findings.some((f) => f.file === file && f.text === line && f.rule === rule), `${file}: "${line}" is flagged (${rule})`);
+    t.ok(
+      findings.some((f) => f.file === file && f.text === line && f.rule === rule),
+      `${file}: "${line}" is flagged (${rule})`,
+    );
   }
   const elsewhere = findings.filter((f) => !planted.some(([file, line]) => f.file === file && f.text === line));
   t.same(elsewhere, [], 'and nothing else is');

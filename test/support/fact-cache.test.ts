@@ -42,11 +42,13 @@ class Clock {
 /** A load the test settles by hand, counting how often the cache started it. */
 class Loads<T> {
   readonly started: { key: string; signal: AbortSignal; resolve: (v: T) => void; reject: (e: unknown) => void }[] = [];
-  readonly load = (key: string) => (signal: AbortSignal): Promise<T> => {
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    this.started.push({ key, signal, resolve, reject });
-    return promise;
-  };
+  readonly load =
+    (key: string) =>
+    (signal: AbortSignal): Promise<T> => {
+      const { promise, resolve, reject } = Promise.withResolvers<T>();
+      this.started.push({ key, signal, resolve, reject });
+      return promise;
+    };
   get count(): number {
     return this.started.length;
   }
@@ -72,7 +74,10 @@ const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolv
 /** Whether `promise` has settled, without waiting for it. */
 async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   let settled = false;
-  promise.then(() => (settled = true), () => (settled = true));
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   await settle();
   return settled;
 }
@@ -237,7 +242,7 @@ t.test('negative entries: "not found" is remembered for its TTL, other failures 
   plainLoads.last().resolve('x');
 });
 
-t.test("deadlines: a caller whose deadline fires stops waiting; the shared load goes on for the others", async (t) => {
+t.test('deadlines: a caller whose deadline fires stops waiting; the shared load goes on for the others', async (t) => {
   const { cache, loads } = setup();
   const short = new AbortController();
   const impatient = cache.get(FRESH_ONLY, 'img', loads.load('img'), short.signal, LOAD_TIMEOUT_MS);
@@ -253,8 +258,11 @@ t.test("deadlines: a caller whose deadline fires stops waiting; the shared load 
 
   loads.last().resolve('sha256:late');
   t.equal(await patient, 'sha256:late', 'and gets the value');
-  t.equal(await cache.get(FRESH_ONLY, 'img', loads.load('img'), AbortSignal.abort(), LOAD_TIMEOUT_MS).catch(() => 'refused'), 'sha256:late',
-    'the value was cached for everyone (a hit needs no time, so even a caller out of time gets it)');
+  t.equal(
+    await cache.get(FRESH_ONLY, 'img', loads.load('img'), AbortSignal.abort(), LOAD_TIMEOUT_MS).catch(() => 'refused'),
+    'sha256:late',
+    'the value was cached for everyone (a hit needs no time, so even a caller out of time gets it)',
+  );
   t.equal(loads.count, 1);
 });
 

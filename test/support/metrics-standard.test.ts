@@ -16,7 +16,13 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 
 t.test("Node's default metrics keep their standard names", async (t) => {
   const text = await createMetrics({ defaultMetrics: true }).registry.metrics();
-  for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_version_info']) {
+  for (const name of [
+    'process_cpu_user_seconds_total',
+    'process_resident_memory_bytes',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_seconds',
+    'nodejs_version_info',
+  ]) {
     t.match(text, new RegExp(`^${name}[ {]`, 'm'), `${name} is exported as is`);
   }
   t.notMatch(text, /^ecr_admission_(process|nodejs)_/m, 'no project prefix on them');
@@ -24,7 +30,10 @@ t.test("Node's default metrics keep their standard names", async (t) => {
 
 t.test('build info: the package version and the Node version', async (t) => {
   const text = await createMetrics().registry.metrics();
-  t.match(text, new RegExp(`^ecr_admission_build_info\\{version="${VERSION.replace(/\./g, '\\.')}",node_version="${process.version.replace(/\./g, '\\.')}"\\} 1$`, 'm'));
+  t.match(
+    text,
+    new RegExp(`^ecr_admission_build_info\\{version="${VERSION.replace(/\./g, '\\.')}",node_version="${process.version.replace(/\./g, '\\.')}"\\} 1$`, 'm'),
+  );
 });
 
 t.test('AWS call latency by service and operation, from real SDK calls', async (t) => {
@@ -32,7 +41,13 @@ t.test('AWS call latency by service and operation, from real SDK calls', async (
   const sandbox = await startSandbox({ fixture });
   t.teardown(() => sandbox.close());
   const metrics = createMetrics();
-  const clients = new AwsClients({ env: { AWS_ENDPOINT_URL_ECR: sandbox.url }, aws: { endpoints: {}, maxAttempts: 1 }, roleFor: () => undefined, credentials: SANDBOX_CREDENTIALS, metrics });
+  const clients = new AwsClients({
+    env: { AWS_ENDPOINT_URL_ECR: sandbox.url },
+    aws: { endpoints: {}, maxAttempts: 1 },
+    roleFor: () => undefined,
+    credentials: SANDBOX_CREDENTIALS,
+    metrics,
+  });
   t.teardown(() => clients.destroy());
   await clients.ecr(ACCOUNT, REGION).send(new DescribeRepositoriesCommand({ registryId: ACCOUNT }));
   await t.rejects(clients.ecr(ACCOUNT, REGION).send(new DescribeRepositoriesCommand({ registryId: ACCOUNT, repositoryNames: ['does-not-exist'] })));
@@ -60,5 +75,11 @@ t.test('server-side dry runs are labelled dry_run="true"', async (t) => {
   await send(false);
   await send(false);
   const counted = (await metrics.admissions.get()).values.map((v) => ({ dryRun: v.labels.dry_run, value: v.value }));
-  t.same(counted.sort((a, b) => String(a.dryRun).localeCompare(String(b.dryRun))), [{ dryRun: 'false', value: 2 }, { dryRun: 'true', value: 1 }]);
+  t.same(
+    counted.sort((a, b) => String(a.dryRun).localeCompare(String(b.dryRun))),
+    [
+      { dryRun: 'false', value: 2 },
+      { dryRun: 'true', value: 1 },
+    ],
+  );
 });

@@ -35,7 +35,14 @@ export async function demo(options: DemoOptions, _env: Readonly<Record<string, s
   const sandbox = await startSandbox({ fixture: world.fixture, latencyMs: 20 });
   const policyText = demoPolicy(world.trustStorePath, DEMO_PROFILE);
   const policyStore = createPolicyStore({ text: policyText, logger, metrics });
-  const runtime = createRuntime({ policyStore, logger, metrics, budgetMs: 8000, env: sandbox.endpoints(), credentials: { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' } });
+  const runtime = createRuntime({
+    policyStore,
+    logger,
+    metrics,
+    budgetMs: 8000,
+    env: sandbox.endpoints(),
+    credentials: { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' },
+  });
   const tls = await generateSelfSigned();
   const app = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, tls });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -47,18 +54,32 @@ export async function demo(options: DemoOptions, _env: Readonly<Record<string, s
     for (const sample of DEMO_SAMPLES) {
       n++;
       const metadata = sample.object.metadata as { name: string; namespace: string };
-      const [group, version] = String(sample.object.apiVersion).includes('/') ? String(sample.object.apiVersion).split('/') : ['', String(sample.object.apiVersion)];
+      const [group, version] = String(sample.object.apiVersion).includes('/')
+        ? String(sample.object.apiVersion).split('/')
+        : ['', String(sample.object.apiVersion)];
       const review = {
-        apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-        request: { uid: `demo-${n}`, kind: { group, version, kind: sample.object.kind }, operation: 'CREATE', name: metadata.name, namespace: metadata.namespace, object: sample.object },
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: `demo-${n}`,
+          kind: { group, version, kind: sample.object.kind },
+          operation: 'CREATE',
+          name: metadata.name,
+          namespace: metadata.namespace,
+          object: sample.object,
+        },
       };
       const started = performance.now();
       const { response } = await post(url, tls.caPem, review);
       const ms = Math.round(performance.now() - started);
       print(`\n${n}. ${sample.title}\n   $ kubectl apply -f ${String(sample.object.kind).toLowerCase()}-${metadata.name}.yaml -n ${metadata.namespace}`);
       for (const w of response.warnings ?? []) print(`   Warning: ${w}`);
-      if (response.allowed) print(`   ${String(sample.object.kind).toLowerCase()}/${metadata.name} created (${response.auditAnnotations?.decision ?? 'allow'}, ${ms} ms)`);
-      else print(`   Error from server (Forbidden): admission webhook "ecr-admission.k8s.aws" denied the request (${ms} ms): ${response.status?.message?.replace(/\n/g, '\n   ')}`);
+      if (response.allowed)
+        print(`   ${String(sample.object.kind).toLowerCase()}/${metadata.name} created (${response.auditAnnotations?.decision ?? 'allow'}, ${ms} ms)`);
+      else
+        print(
+          `   Error from server (Forbidden): admission webhook "ecr-admission.k8s.aws" denied the request (${ms} ms): ${response.status?.message?.replace(/\n/g, '\n   ')}`,
+        );
     }
     print(`\nAWS calls made: ${sandbox.callLog().length} for ${n} admissions (answers are cached per digest).`);
   } finally {

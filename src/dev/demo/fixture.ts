@@ -18,8 +18,11 @@ function signer(chain: TestChain) {
   return (image: ImageFixture, profileVersionArn = VERSION): SignatureFixture => {
     const d = imageDescriptor(image);
     const signed = signEnvelope({
-      format: 'jws', target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
-      certificates: chain.certificates, privateKey: chain.leafKey, aws: { profileVersionArn, jobArn: JOB },
+      format: 'jws',
+      target: { digest: d.digest, mediaType: d.mediaType, size: d.size },
+      certificates: chain.certificates,
+      privateKey: chain.leafKey,
+      aws: { profileVersionArn, jobArn: JOB },
     });
     return { envelope: signed.envelope, envelopeMediaType: signed.mediaType };
   };
@@ -52,10 +55,23 @@ export async function demoWorld(): Promise<DemoWorld> {
   const worker = ociImage({ seed: 'worker-2', tags: ['2'] });
   worker.signatures = [sign(worker)];
   const legacy = ociImage({
-    seed: 'legacy-1', tags: ['1.0'],
+    seed: 'legacy-1',
+    tags: ['1.0'],
     findings: [
-      { vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, fixAvailable: 'YES', packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] },
-      { vulnerabilityId: 'CVE-2023-4863', severity: 'HIGH', inspectorScore: 8.8, fixAvailable: 'YES', packages: [{ name: 'libwebp', version: '1.3.1', fixedInVersion: '1.3.2' }] },
+      {
+        vulnerabilityId: 'CVE-2024-3094',
+        severity: 'CRITICAL',
+        inspectorScore: 10,
+        fixAvailable: 'YES',
+        packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }],
+      },
+      {
+        vulnerabilityId: 'CVE-2023-4863',
+        severity: 'HIGH',
+        inspectorScore: 8.8,
+        fixAvailable: 'YES',
+        packages: [{ name: 'libwebp', version: '1.3.1', fixedInVersion: '1.3.2' }],
+      },
     ],
   });
   legacy.signatures = [sign(legacy)];

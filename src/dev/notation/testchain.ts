@@ -114,16 +114,11 @@ export async function buildAwsSignerShapedChain(options: ChainOptions = {}): Pro
     extensions: [...caExtensions(0), ...(options.extraExtensions?.regional ?? [])],
   });
 
-  const leafKeys = await webcrypto.subtle.generateKey(KEY_PARAMS[leafAlgorithm], true, [
-    'sign',
-    'verify',
-  ]);
+  const leafKeys = await webcrypto.subtle.generateKey(KEY_PARAMS[leafAlgorithm], true, ['sign', 'verify']);
   const leafNotBefore = options.leafNotBefore ?? new Date(now.getTime() - 60 * 60 * 1000);
   const overrides = options.leaf ?? {};
   const eku = overrides.extendedKeyUsage === undefined ? [x509.ExtendedKeyUsage.codeSigning] : overrides.extendedKeyUsage;
-  const leafExtensions: x509.Extension[] = [
-    new x509.KeyUsagesExtension(overrides.keyUsage ?? x509.KeyUsageFlags.digitalSignature, true),
-  ];
+  const leafExtensions: x509.Extension[] = [new x509.KeyUsagesExtension(overrides.keyUsage ?? x509.KeyUsageFlags.digitalSignature, true)];
   if (eku) leafExtensions.push(new x509.ExtendedKeyUsageExtension(eku, false));
   if (overrides.ca) leafExtensions.push(new x509.BasicConstraintsExtension(true, undefined, true));
   leafExtensions.push(...(options.extraExtensions?.leaf ?? []));

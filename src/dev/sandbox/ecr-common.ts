@@ -51,16 +51,27 @@ export function showImageId(id: ImageId): string {
 }
 
 export function imageNotFound(repo: StoredRepository, id: ImageId): ApiError {
-  return new ApiError(400, 'ImageNotFoundException',
-    `The image with imageId ${showImageId(id)} does not exist within the repository with name '${repo.name}' in the registry with id '${repo.account}'`);
+  return new ApiError(
+    400,
+    'ImageNotFoundException',
+    `The image with imageId ${showImageId(id)} does not exist within the repository with name '${repo.name}' in the registry with id '${repo.account}'`,
+  );
 }
 
 export type Resolution =
   | { ok: true; image: StoredImage }
-  | { ok: false; code: (typeof ImageFailureCode)['MissingDigestAndTag' | 'InvalidImageDigest' | 'InvalidImageTag' | 'ImageTagDoesNotMatchDigest' | 'ImageNotFound']; reason: string };
+  | {
+      ok: false;
+      code: (typeof ImageFailureCode)['MissingDigestAndTag' | 'InvalidImageDigest' | 'InvalidImageTag' | 'ImageTagDoesNotMatchDigest' | 'ImageNotFound'];
+      reason: string;
+    };
 
 /** Failures that ECR's single-image operations answer with InvalidParameterException. */
-export const INVALID_PARAMETER: ReadonlySet<string> = new Set([ImageFailureCode.InvalidImageDigest, ImageFailureCode.InvalidImageTag, ImageFailureCode.MissingDigestAndTag]);
+export const INVALID_PARAMETER: ReadonlySet<string> = new Set([
+  ImageFailureCode.InvalidImageDigest,
+  ImageFailureCode.InvalidImageTag,
+  ImageFailureCode.MissingDigestAndTag,
+]);
 
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$/;
 

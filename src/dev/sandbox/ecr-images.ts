@@ -3,8 +3,18 @@
 import { ImageFailureCode } from '@aws-sdk/client-ecr';
 import { MediaTypes } from './builders.ts';
 import {
-  INVALID_PARAMETER, echoImageId, imageNotFound, invalidParameter, readImageId, repositoryName, requireImage,
-  requireRepository, resolveImage, type EcrHandler, type EcrRequest, type ImageId,
+  INVALID_PARAMETER,
+  echoImageId,
+  imageNotFound,
+  invalidParameter,
+  readImageId,
+  repositoryName,
+  requireImage,
+  requireRepository,
+  resolveImage,
+  type EcrHandler,
+  type EcrRequest,
+  type ImageId,
 } from './ecr-common.ts';
 import { DEFAULT_PUSHED_AT, toDate } from './fixture.ts';
 import { ecrEnhancedFinding, findingStatus, findingsOfImage, severityCounts } from './findings.ts';
@@ -49,8 +59,7 @@ export const describeImages: EcrHandler = (req) => {
     }
     return { imageDetails: details.map((i) => imageDetail(req, repo, i)) };
   }
-  const all = repo.images.filter(visible).filter((i) =>
-    tagStatus === 'ANY' || (tagStatus === 'TAGGED' ? i.tags.length > 0 : i.tags.length === 0));
+  const all = repo.images.filter(visible).filter((i) => tagStatus === 'ANY' || (tagStatus === 'TAGGED' ? i.tags.length > 0 : i.tags.length === 0));
   const p = page(all, `DescribeImages/${repo.account}/${repo.name}/${tagStatus}/${imageStatus}`, nextToken, maxResults ?? 100, invalidParameter);
   return { imageDetails: p.items.map((i) => imageDetail(req, repo, i)), ...(p.nextToken ? { nextToken: p.nextToken } : {}) };
 };
@@ -113,7 +122,11 @@ export const batchGetImage: EcrHandler = (req) => {
     if (!res.ok) {
       failures.push({ imageId: id, failureCode: res.code, failureReason: res.reason });
     } else if (res.image.status === 'ARCHIVED') {
-      failures.push({ imageId: id, failureCode: ImageFailureCode.ImageInaccessible, failureReason: 'The image is archived and cannot be pulled until it is restored' });
+      failures.push({
+        imageId: id,
+        failureCode: ImageFailureCode.ImageInaccessible,
+        failureReason: 'The image is archived and cannot be pulled until it is restored',
+      });
     } else if (!accepted.includes(res.image.mediaType)) {
       failures.push({ imageId: id, failureCode: ImageFailureCode.ImageNotFound, failureReason: 'Requested image not found' });
     } else {
@@ -151,8 +164,11 @@ export const describeImageScanFindings: EcrHandler = (req) => {
   const nextToken = req.input.optionalString('nextToken');
   const status = image.source.scanStatus;
   if (!status) {
-    throw new ApiError(400, 'ScanNotFoundException',
-      `Image scan does not exist for the image with '${JSON.stringify(asked)}' in the repository with name '${repo.name}' in the registry with id '${repo.account}'`);
+    throw new ApiError(
+      400,
+      'ScanNotFoundException',
+      `Image scan does not exist for the image with '${JSON.stringify(asked)}' in the repository with name '${repo.name}' in the registry with id '${repo.account}'`,
+    );
   }
   const base = { registryId: repo.account, repositoryName: repo.name, imageId: echoImageId(image, asked), imageScanStatus: { ...status } };
   const summary = findingsSummary(req, repo, image);

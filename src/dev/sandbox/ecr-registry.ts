@@ -1,9 +1,7 @@
 // ECR operations about repositories and the registry: DescribeRepositories,
 // ListImageReferrers, GetDownloadUrlForLayer, GetAuthorizationToken,
 // GetRegistryScanningConfiguration.
-import {
-  invalidParameter, repositoryName, repositoryNotFound, requireRepository, type EcrHandler,
-} from './ecr-common.ts';
+import { invalidParameter, repositoryName, repositoryNotFound, requireRepository, type EcrHandler } from './ecr-common.ts';
 import { DEFAULT_PUSHED_AT, toDate } from './fixture.ts';
 import { repositoryArn } from './findings.ts';
 import type { StoredRepository } from './store.ts';
@@ -64,9 +62,10 @@ export const listImageReferrers: EcrHandler = (req) => {
   // artifactTypes, and artifactStatus ACTIVE | ARCHIVED | ACTIVATING | ANY, ACTIVE when absent.
   const maxResults = input.optionalInt('maxResults', 1, 50) ?? 20;
   const nextToken = input.optionalString('nextToken');
-  const referrers = (repo.referrers.get(subject) ?? []).filter((r) =>
-    (artifactStatus === 'ANY' || r.status === artifactStatus) &&
-    (!artifactTypes || (r.artifactType !== undefined && artifactTypes.includes(r.artifactType))));
+  const referrers = (repo.referrers.get(subject) ?? []).filter(
+    (r) =>
+      (artifactStatus === 'ANY' || r.status === artifactStatus) && (!artifactTypes || (r.artifactType !== undefined && artifactTypes.includes(r.artifactType))),
+  );
   const query = `ListImageReferrers/${repo.account}/${repo.name}/${subject}/${artifactStatus}/${(artifactTypes ?? []).join(',')}`;
   const p = page(referrers, query, nextToken, maxResults, invalidParameter);
   return {
@@ -87,15 +86,19 @@ export const getDownloadUrlForLayer: EcrHandler = (req) => {
   const repo = requireRepository(req, repositoryName(input));
   const layerDigest = input.string('layerDigest', { pattern: DIGEST });
   if (!repo.blobs.has(layerDigest)) {
-    throw new ApiError(400, 'LayersNotFoundException',
-      `The image layer '${layerDigest}' does not exist within the repository with name '${repo.name}' in the registry with id '${repo.account}'`);
+    throw new ApiError(
+      400,
+      'LayersNotFoundException',
+      `The image layer '${layerDigest}' does not exist within the repository with name '${repo.name}' in the registry with id '${repo.account}'`,
+    );
   }
   return { downloadUrl: req.rt.issueLayerUrl(repo, layerDigest), layerDigest };
 };
 
 export const getAuthorizationToken: EcrHandler = (req) => {
   const ids = req.input.optionalStringList('registryIds', { min: 1, max: 10 }) ?? [req.account];
-  for (const id of ids) if (!ACCOUNT.test(id)) throw invalidParameter(`Invalid parameter at 'registryIds' failed to satisfy constraint: '${id}' is not an account id`);
+  for (const id of ids)
+    if (!ACCOUNT.test(id)) throw invalidParameter(`Invalid parameter at 'registryIds' failed to satisfy constraint: '${id}' is not an account id`);
   const { password, expiresAt } = req.rt.issueRegistryPassword();
   const token = Buffer.from(`AWS:${password}`).toString('base64');
   return {
@@ -106,8 +109,7 @@ export const getAuthorizationToken: EcrHandler = (req) => {
 export const getRegistryScanningConfiguration: EcrHandler = (req) => {
   const region = req.rt.state().region(req.account, req.region);
   const scanType = region?.scanType ?? 'BASIC';
-  const rules = region?.fixture.scanningRules ??
-    (scanType === 'ENHANCED' ? [{ scanFrequency: 'CONTINUOUS_SCAN' as const, filters: ['*'] }] : []);
+  const rules = region?.fixture.scanningRules ?? (scanType === 'ENHANCED' ? [{ scanFrequency: 'CONTINUOUS_SCAN' as const, filters: ['*'] }] : []);
   return {
     registryId: req.account,
     scanningConfiguration: {

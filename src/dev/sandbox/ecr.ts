@@ -2,10 +2,7 @@
 import type { Runtime } from './context.ts';
 import { registryOf, type EcrHandler } from './ecr-common.ts';
 import { batchGetImage, describeImageScanFindings, describeImageSigningStatus, describeImages } from './ecr-images.ts';
-import {
-  describeRepositories, getAuthorizationToken, getDownloadUrlForLayer, getRegistryScanningConfiguration,
-  listImageReferrers,
-} from './ecr-registry.ts';
+import { describeRepositories, getAuthorizationToken, getDownloadUrlForLayer, getRegistryScanningConfiguration, listImageReferrers } from './ecr-registry.ts';
 import { callerAccount } from './sts.ts';
 import { Reader } from './validate.ts';
 import { ApiError, json, parseJsonBody, requireScope, type Outgoing } from './wire.ts';

@@ -4,8 +4,7 @@
 import { ApiError } from './wire.ts';
 
 export type FaultKind =
-  | 'throttle' | 'server-error' | 'unavailable' | 'access-denied' | 'expired-token'
-  | 'unrecognized-client' | 'reset' | 'slow' | 'malformed';
+  'throttle' | 'server-error' | 'unavailable' | 'access-denied' | 'expired-token' | 'unrecognized-client' | 'reset' | 'slow' | 'malformed';
 
 export interface Fault {
   kind: FaultKind;
@@ -74,13 +73,20 @@ export function faultError(protocol: Protocol, service: string, op: string, faul
   switch (protocol) {
     case 'json11':
       switch (fault.kind) {
-        case 'throttle': return new ApiError(400, 'ThrottlingException', 'Rate exceeded');
-        case 'server-error': return new ApiError(500, 'ServerException', 'We encountered an internal error. Please try again.');
-        case 'unavailable': return new ApiError(503, 'ServiceUnavailableException', 'Service Unavailable');
-        case 'access-denied': return new ApiError(400, 'AccessDeniedException', denied);
-        case 'expired-token': return new ApiError(400, 'ExpiredTokenException', 'The security token included in the request is expired');
-        case 'unrecognized-client': return new ApiError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
-        default: break;
+        case 'throttle':
+          return new ApiError(400, 'ThrottlingException', 'Rate exceeded');
+        case 'server-error':
+          return new ApiError(500, 'ServerException', 'We encountered an internal error. Please try again.');
+        case 'unavailable':
+          return new ApiError(503, 'ServiceUnavailableException', 'Service Unavailable');
+        case 'access-denied':
+          return new ApiError(400, 'AccessDeniedException', denied);
+        case 'expired-token':
+          return new ApiError(400, 'ExpiredTokenException', 'The security token included in the request is expired');
+        case 'unrecognized-client':
+          return new ApiError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+        default:
+          break;
       }
       break;
     case 'rest-json':
@@ -94,33 +100,52 @@ export function faultError(protocol: Protocol, service: string, op: string, faul
             : new ApiError(429, 'ThrottlingException', 'Rate exceeded', { headers: retryAfter });
         case 'server-error':
           return new ApiError(500, service === 'signer' ? 'InternalServiceErrorException' : 'InternalServerException', 'Internal server error');
-        case 'unavailable': return new ApiError(503, 'ServiceUnavailableException', 'Service Unavailable');
-        case 'access-denied': return new ApiError(403, 'AccessDeniedException', denied);
-        case 'expired-token': return new ApiError(403, 'ExpiredTokenException', 'The security token included in the request is expired');
-        case 'unrecognized-client': return new ApiError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
-        default: break;
+        case 'unavailable':
+          return new ApiError(503, 'ServiceUnavailableException', 'Service Unavailable');
+        case 'access-denied':
+          return new ApiError(403, 'AccessDeniedException', denied);
+        case 'expired-token':
+          return new ApiError(403, 'ExpiredTokenException', 'The security token included in the request is expired');
+        case 'unrecognized-client':
+          return new ApiError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+        default:
+          break;
       }
       break;
     case 'oci':
       switch (fault.kind) {
-        case 'throttle': return new ApiError(429, 'TOOMANYREQUESTS', 'Rate exceeded', { headers: retryAfter });
-        case 'server-error': return new ApiError(500, 'UNKNOWN', 'internal error');
-        case 'unavailable': return new ApiError(503, 'UNAVAILABLE', 'service unavailable');
-        case 'access-denied': return new ApiError(403, 'DENIED', denied);
-        case 'expired-token': return new ApiError(401, 'UNAUTHORIZED', 'Your authorization token has expired. Reauthenticate and try again.');
-        case 'unrecognized-client': return new ApiError(401, 'UNAUTHORIZED', 'Not Authorized');
-        default: break;
+        case 'throttle':
+          return new ApiError(429, 'TOOMANYREQUESTS', 'Rate exceeded', { headers: retryAfter });
+        case 'server-error':
+          return new ApiError(500, 'UNKNOWN', 'internal error');
+        case 'unavailable':
+          return new ApiError(503, 'UNAVAILABLE', 'service unavailable');
+        case 'access-denied':
+          return new ApiError(403, 'DENIED', denied);
+        case 'expired-token':
+          return new ApiError(401, 'UNAUTHORIZED', 'Your authorization token has expired. Reauthenticate and try again.');
+        case 'unrecognized-client':
+          return new ApiError(401, 'UNAUTHORIZED', 'Not Authorized');
+        default:
+          break;
       }
       break;
     case 's3':
       switch (fault.kind) {
-        case 'throttle': return new ApiError(503, 'SlowDown', 'Please reduce your request rate.');
-        case 'server-error': return new ApiError(500, 'InternalError', 'We encountered an internal error. Please try again.');
-        case 'unavailable': return new ApiError(503, 'ServiceUnavailable', 'Service is unable to handle request.');
-        case 'access-denied': return new ApiError(403, 'AccessDenied', 'Access Denied');
-        case 'expired-token': return new ApiError(400, 'ExpiredToken', 'The provided token has expired.');
-        case 'unrecognized-client': return new ApiError(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
-        default: break;
+        case 'throttle':
+          return new ApiError(503, 'SlowDown', 'Please reduce your request rate.');
+        case 'server-error':
+          return new ApiError(500, 'InternalError', 'We encountered an internal error. Please try again.');
+        case 'unavailable':
+          return new ApiError(503, 'ServiceUnavailable', 'Service is unable to handle request.');
+        case 'access-denied':
+          return new ApiError(403, 'AccessDenied', 'Access Denied');
+        case 'expired-token':
+          return new ApiError(400, 'ExpiredToken', 'The provided token has expired.');
+        case 'unrecognized-client':
+          return new ApiError(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+        default:
+          break;
       }
       break;
   }

@@ -103,13 +103,15 @@ export function inspectorFinding(rec: FindingRecord): Record<string, unknown> {
     lastObservedAt: epochSeconds(last),
     updatedAt: epochSeconds(last),
     status: findingStatus(f),
-    resources: [{
-      type: 'AWS_ECR_CONTAINER_IMAGE',
-      id: imageResourceId(rec.repo, rec.image.digest),
-      partition: 'aws',
-      region: rec.repo.region,
-      details: { awsEcrContainerImage: awsEcrContainerImage(rec) },
-    }],
+    resources: [
+      {
+        type: 'AWS_ECR_CONTAINER_IMAGE',
+        id: imageResourceId(rec.repo, rec.image.digest),
+        partition: 'aws',
+        region: rec.repo.region,
+        details: { awsEcrContainerImage: awsEcrContainerImage(rec) },
+      },
+    ],
     ...(f.inspectorScore !== undefined ? { inspectorScore: f.inspectorScore } : {}),
     packageVulnerabilityDetails: packageDetails(f),
     fixAvailable: f.fixAvailable ?? defaultFixAvailable(f),
@@ -129,11 +131,13 @@ export function ecrEnhancedFinding(rec: FindingRecord): Record<string, unknown> 
     lastObservedAt: epochSeconds(last),
     updatedAt: epochSeconds(last),
     packageVulnerabilityDetails: packageDetails(f),
-    resources: [{
-      type: 'AWS_ECR_CONTAINER_IMAGE',
-      id: imageResourceId(rec.repo, rec.image.digest),
-      details: { awsEcrContainerImage: awsEcrContainerImage(rec) },
-    }],
+    resources: [
+      {
+        type: 'AWS_ECR_CONTAINER_IMAGE',
+        id: imageResourceId(rec.repo, rec.image.digest),
+        details: { awsEcrContainerImage: awsEcrContainerImage(rec) },
+      },
+    ],
     ...(f.inspectorScore !== undefined ? { score: f.inspectorScore } : {}),
     severity: f.severity,
     status: findingStatus(f),

@@ -3,7 +3,19 @@ export { startSandbox, type Sandbox, type SandboxOptions, type CallRecord, type 
 export type { Fault, FaultKind } from './faults.ts';
 export * from './fixture.ts';
 export {
-  MediaTypes, blobDescriptor, dockerImage, imageDescriptor, imageDigest, imageMediaType, manifestBytes,
-  ociImage, ociIndex, sha256Digest, toBytes, type Descriptor, type ImageOptions, type IndexOptions,
+  MediaTypes,
+  blobDescriptor,
+  dockerImage,
+  imageDescriptor,
+  imageDigest,
+  imageMediaType,
+  manifestBytes,
+  ociImage,
+  ociIndex,
+  sha256Digest,
+  toBytes,
+  type Descriptor,
+  type ImageOptions,
+  type IndexOptions,
 } from './builders.ts';
 export { SandboxFixtureError } from './store.ts';

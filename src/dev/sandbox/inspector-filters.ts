@@ -29,8 +29,7 @@ export function matchesFilters(filters: StringFilter[] | undefined, values: stri
   if (!filters) return true;
   const positive = filters.filter((f) => f.comparison !== 'NOT_EQUALS');
   const negative = filters.filter((f) => f.comparison === 'NOT_EQUALS');
-  const posOk = positive.length === 0 || positive.some((f) =>
-    values.some((v) => (f.comparison === 'EQUALS' ? v === f.value : v.startsWith(f.value))));
+  const posOk = positive.length === 0 || positive.some((f) => values.some((v) => (f.comparison === 'EQUALS' ? v === f.value : v.startsWith(f.value))));
   const negOk = negative.every((f) => values.every((v) => v !== f.value));
   return posOk && negOk;
 }
@@ -38,12 +37,7 @@ export function matchesFilters(filters: StringFilter[] | undefined, values: stri
 export type Accessors<T> = Record<string, (item: T) => string[]>;
 
 /** Reads the criteria object and returns a predicate; unknown criteria are refused. */
-export function compileCriteria<T>(
-  criteria: Reader | undefined,
-  accessors: Accessors<T>,
-  comparisons: readonly string[],
-  what: string,
-): (item: T) => boolean {
+export function compileCriteria<T>(criteria: Reader | undefined, accessors: Accessors<T>, comparisons: readonly string[], what: string): (item: T) => boolean {
   if (!criteria) return () => true;
   const compiled: Array<{ get: (item: T) => string[]; filters: StringFilter[] }> = [];
   for (const key of criteria.keys()) {

@@ -36,7 +36,13 @@ function decode(token: string | undefined, query: string): Position {
   throw inspectorValidation('The nextToken is not valid for this request');
 }
 
-export function inspectorPage<T>(rt: Runtime, items: readonly T[], query: string, nextToken: string | undefined, size: number): { items: T[]; nextToken?: string } {
+export function inspectorPage<T>(
+  rt: Runtime,
+  items: readonly T[],
+  query: string,
+  nextToken: string | undefined,
+  size: number,
+): { items: T[]; nextToken?: string } {
   const paging = rt.state().fixture.inspector?.paging;
   const empties = Math.min(Math.max(0, Math.trunc(paging?.emptyPages ?? 0)), MAX_EMPTY_PAGES);
   const pos = decode(nextToken, query);

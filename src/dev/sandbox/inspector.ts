@@ -6,9 +6,7 @@
 // accounts in Amazon Inspector with AWS Organizations").
 import type { Runtime } from './context.ts';
 import { DEFAULT_PUSHED_AT, toDate, type ImageFixture } from './fixture.ts';
-import {
-  findingStatus, findingsInRegion, imageResourceId, inspectorFinding, type FindingRecord,
-} from './findings.ts';
+import { findingStatus, findingsInRegion, imageResourceId, inspectorFinding, type FindingRecord } from './findings.ts';
 import { callerAccount } from './sts.ts';
 import { compileCriteria, inspectorValidation, readStringFilters, matchesFilters, type Accessors } from './inspector-filters.ts';
 import type { StoredImage, StoredRegion, StoredRepository } from './store.ts';
@@ -59,7 +57,10 @@ function listFindings(input: Reader, rt: Runtime, region: string, caller: string
   if (sort) {
     const field = sort.optionalEnum('field', ['SEVERITY', 'INSPECTOR_SCORE', 'LAST_OBSERVED_AT', 'FIRST_OBSERVED_AT', 'ECR_IMAGE_PUSHED_AT'] as const);
     const order = sort.optionalEnum('sortOrder', ['ASC', 'DESC'] as const) ?? 'DESC';
-    if (!field) throw inspectorValidation('sortCriteria.field is required (the sandbox sorts by SEVERITY, INSPECTOR_SCORE, LAST_OBSERVED_AT, FIRST_OBSERVED_AT, ECR_IMAGE_PUSHED_AT)');
+    if (!field)
+      throw inspectorValidation(
+        'sortCriteria.field is required (the sandbox sorts by SEVERITY, INSPECTOR_SCORE, LAST_OBSERVED_AT, FIRST_OBSERVED_AT, ECR_IMAGE_PUSHED_AT)',
+      );
     const key = (r: FindingRecord): number => {
       const f = inspectorFinding(r);
       if (field === 'SEVERITY') return SEVERITY_RANK[r.finding.severity] ?? 0;
@@ -167,7 +168,10 @@ function listCoverage(input: Reader, rt: Runtime, region: string, caller: string
       scanStatus: { statusCode: c.statusCode, reason: c.reason },
       resourceMetadata: {
         ecrRepository: { name: c.repo.name, scanFrequency: 'CONTINUOUS_SCAN' },
-        ecrImage: { tags: [...c.image.tags], ...(c.image.source.lastRecordedPullTime !== undefined ? { imagePulledAt: epochSeconds(toDate(c.image.source.lastRecordedPullTime)) } : {}) },
+        ecrImage: {
+          tags: [...c.image.tags],
+          ...(c.image.source.lastRecordedPullTime !== undefined ? { imagePulledAt: epochSeconds(toDate(c.image.source.lastRecordedPullTime)) } : {}),
+        },
       },
       ...(c.lastScannedAt ? { lastScannedAt: epochSeconds(c.lastScannedAt) } : {}),
     })),
@@ -176,7 +180,22 @@ function listCoverage(input: Reader, rt: Runtime, region: string, caller: string
 }
 
 function listFindingAggregations(input: Reader, rt: Runtime, region: string, caller: string): Record<string, unknown> {
-  const type = input.optionalEnum('aggregationType', ['ACCOUNT', 'AMI', 'AWS_EC2_INSTANCE', 'AWS_ECR_CONTAINER', 'AWS_LAMBDA_FUNCTION', 'CODE_REPOSITORY', 'CONTAINER_IMAGE', 'FINDING_TYPE', 'IMAGE_LAYER', 'LAMBDA_LAYER', 'PACKAGE', 'REPOSITORY', 'TITLE', 'LAMBDA_FUNCTION'] as const);
+  const type = input.optionalEnum('aggregationType', [
+    'ACCOUNT',
+    'AMI',
+    'AWS_EC2_INSTANCE',
+    'AWS_ECR_CONTAINER',
+    'AWS_LAMBDA_FUNCTION',
+    'CODE_REPOSITORY',
+    'CONTAINER_IMAGE',
+    'FINDING_TYPE',
+    'IMAGE_LAYER',
+    'LAMBDA_LAYER',
+    'PACKAGE',
+    'REPOSITORY',
+    'TITLE',
+    'LAMBDA_FUNCTION',
+  ] as const);
   if (!type) throw inspectorValidation("1 validation error detected: Value null at 'aggregationType' failed to satisfy constraint: Member must not be null");
   if (type !== 'AWS_ECR_CONTAINER') throw inspectorValidation(`aggregationType ${type} is not supported by the sandbox (AWS_ECR_CONTAINER is)`);
   const maxResults = input.optionalInt('maxResults', 1, 100) ?? 50;
@@ -194,9 +213,14 @@ function listFindingAggregations(input: Reader, rt: Runtime, region: string, cal
   for (const rec of findingsInRegion(rt.state(), region, caller)) {
     if (findingStatus(rec.finding) !== 'ACTIVE') continue;
     const resourceId = imageResourceId(rec.repo, rec.image.digest);
-    if (!matchesFilters(accountIds, [rec.repo.account]) || !matchesFilters(imageShas, [rec.image.digest]) ||
-        !matchesFilters(repositories, [rec.repo.name]) || !matchesFilters(resourceIds, [resourceId]) ||
-        !matchesFilters(imageTags, rec.image.tags)) continue;
+    if (
+      !matchesFilters(accountIds, [rec.repo.account]) ||
+      !matchesFilters(imageShas, [rec.image.digest]) ||
+      !matchesFilters(repositories, [rec.repo.name]) ||
+      !matchesFilters(resourceIds, [resourceId]) ||
+      !matchesFilters(imageTags, rec.image.tags)
+    )
+      continue;
     const entry = byImage.get(resourceId) ?? { rec, counts: { all: 0, critical: 0, high: 0, medium: 0 } };
     entry.counts.all += 1;
     const s = rec.finding.severity;

@@ -81,7 +81,13 @@ function manifest(repo: StoredRepository, reference: string, method: string, hea
   }
   return {
     status: 200,
-    headers: { 'content-type': image.mediaType, 'docker-content-digest': image.digest, 'content-length': String(image.bytes.byteLength), etag: `"${image.digest}"`, ...API_VERSION },
+    headers: {
+      'content-type': image.mediaType,
+      'docker-content-digest': image.digest,
+      'content-length': String(image.bytes.byteLength),
+      etag: `"${image.digest}"`,
+      ...API_VERSION,
+    },
     body: method === 'HEAD' ? '' : image.bytes,
   };
 }
@@ -97,8 +103,7 @@ function blob(repo: StoredRepository, digest: string, method: string, rt: Runtim
 }
 
 function referrers(repo: StoredRepository, subject: string, artifactType: string | null): Outgoing {
-  const list = (repo.referrers.get(subject) ?? []).filter((r) =>
-    r.status === 'ACTIVE' && (artifactType === null || r.artifactType === artifactType));
+  const list = (repo.referrers.get(subject) ?? []).filter((r) => r.status === 'ACTIVE' && (artifactType === null || r.artifactType === artifactType));
   const index = {
     schemaVersion: 2,
     mediaType: MediaTypes.OCI_INDEX,

@@ -75,8 +75,15 @@ export class SandboxRuntime implements Runtime {
 
   resolveLayerUrl(token: string): { repo: StoredRepository; digest: string } | 'expired' | undefined {
     const claim = this.open(token) as Partial<LayerClaim> | undefined;
-    if (!claim || typeof claim.a !== 'string' || typeof claim.r !== 'string' || typeof claim.n !== 'string' ||
-        typeof claim.d !== 'string' || typeof claim.e !== 'number') return undefined;
+    if (
+      !claim ||
+      typeof claim.a !== 'string' ||
+      typeof claim.r !== 'string' ||
+      typeof claim.n !== 'string' ||
+      typeof claim.d !== 'string' ||
+      typeof claim.e !== 'number'
+    )
+      return undefined;
     if (claim.e <= this.now().getTime()) return 'expired';
     const repo = this.state().repository(claim.a, claim.r, claim.n);
     return repo ? { repo, digest: claim.d } : undefined;

@@ -12,9 +12,7 @@ import { SandboxRuntime } from './runtime.ts';
 import { handleSigner, signerInput } from './signer.ts';
 import { SandboxState } from './store.ts';
 import { handleSts, isStsRequest, stsOperation } from './sts.ts';
-import {
-  ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, sigV4Scope, type Outgoing,
-} from './wire.ts';
+import { ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, sigV4Scope, type Outgoing } from './wire.ts';
 
 export type Latency = number | ((op: string) => number);
 
@@ -86,25 +84,48 @@ function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime)
     return { op: `ecr:${name}`, protocol: 'json11', service: 'ecr', input: parseEcrInput(body), run: () => handleEcr(name, auth, body, rt) };
   }
   if (isStsRequest(method, path, req.headers['content-type'], body)) {
-    return { op: `sts:${stsOperation(body)}`, protocol: 's3', service: 'sts', input: Object.fromEntries(new URLSearchParams(body.toString('utf8'))), run: () => handleSts(auth, body, new Date()) };
+    return {
+      op: `sts:${stsOperation(body)}`,
+      protocol: 's3',
+      service: 'sts',
+      input: Object.fromEntries(new URLSearchParams(body.toString('utf8'))),
+      run: () => handleSts(auth, body, new Date()),
+    };
   }
   const inspectorOp = INSPECTOR_ROUTES[path];
   if (method === 'POST' && inspectorOp) {
-    return { op: `inspector2:${inspectorOp}`, protocol: 'rest-json', service: 'inspector2', input: parseEcrInput(body), run: () => handleInspector(inspectorOp, auth, body, rt) };
+    return {
+      op: `inspector2:${inspectorOp}`,
+      protocol: 'rest-json',
+      service: 'inspector2',
+      input: parseEcrInput(body),
+      run: () => handleInspector(inspectorOp, auth, body, rt),
+    };
   }
   if (method === 'GET' && path === '/revocations') {
     return { op: 'signer:GetRevocationStatus', protocol: 'rest-json', service: 'signer', input: signerInput(url), run: () => handleSigner(auth, url, rt) };
   }
   if (path === '/v2' || path.startsWith('/v2/')) {
-    return { op: ociOperation(method, path), protocol: 'oci', service: 'ecr', input: { path, query: url.search }, run: () => handleOci(method, url, req.headers, rt) };
+    return {
+      op: ociOperation(method, path),
+      protocol: 'oci',
+      service: 'ecr',
+      input: { path, query: url.search },
+      run: () => handleOci(method, url, req.headers, rt),
+    };
   }
   if (path.startsWith('/layers/')) {
     const token = path.slice('/layers/'.length);
     return { op: `layer:${method}`, protocol: 's3', service: 's3', input: { token }, run: () => handleLayer(method, token, rt) };
   }
   return {
-    op: `unknown:${method} ${path}`, protocol: 'rest-json', service: 'unknown', input: undefined,
-    run: () => { throw new ApiError(404, 'UnknownOperationException', `No sandbox operation at ${method} ${path}`); },
+    op: `unknown:${method} ${path}`,
+    protocol: 'rest-json',
+    service: 'unknown',
+    input: undefined,
+    run: () => {
+      throw new ApiError(404, 'UnknownOperationException', `No sandbox operation at ${method} ${path}`);
+    },
   };
 }
 
@@ -120,7 +141,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const sleep = (ms: number): Promise<void> => {
     if (ms <= 0 || closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const entry = { timer: setTimeout(() => { pending.delete(entry); resolve(); }, ms), resolve };
+      const entry = {
+        timer: setTimeout(() => {
+          pending.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
       pending.add(entry);
     });
   };

@@ -31,7 +31,8 @@ export function handleSigner(authorization: string | undefined, url: URL, rt: Ru
   const q = url.searchParams;
   const one = (name: string): string => {
     const values = q.getAll(name);
-    if (values.length === 0 || values[0] === '') throw invalid(`1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`);
+    if (values.length === 0 || values[0] === '')
+      throw invalid(`1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`);
     if (values.length > 1) throw invalid(`'${name}' must be given once`);
     return values[0]!;
   };
@@ -47,7 +48,8 @@ export function handleSigner(authorization: string | undefined, url: URL, rt: Ru
   const job = JOB_ARN.exec(jobArn);
   if (!job) throw invalid(`jobArn '${jobArn}' is not a signing job ARN`);
   const hashes = q.getAll('certificateHashes');
-  if (hashes.length === 0) throw invalid("1 validation error detected: Value null at 'certificateHashes' failed to satisfy constraint: Member must not be null");
+  if (hashes.length === 0)
+    throw invalid("1 validation error detected: Value null at 'certificateHashes' failed to satisfy constraint: Member must not be null");
   for (const h of hashes) if (!HEX.test(h)) throw invalid(`certificateHashes entry '${h.slice(0, 40)}' is not hex`);
   // Signatures do not cross partitions: a GovCloud signature checked in aws fails, as in AWS.
   const partition = partitionOf(scope.region);

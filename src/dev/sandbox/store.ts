@@ -3,12 +3,25 @@ import { ErrorCodes } from '../../support/errors.ts';
 // and region, repositories with their manifests by digest, tags, blobs and referrers.
 // Recompiled whole after every update(), so handlers never see a half-applied change.
 import {
-  MediaTypes, blobDescriptor, imageDescriptor, imageMediaType, manifestBytes, parseManifestJson,
-  sha256Digest, toBytes, type Descriptor,
+  MediaTypes,
+  blobDescriptor,
+  imageDescriptor,
+  imageMediaType,
+  manifestBytes,
+  parseManifestJson,
+  sha256Digest,
+  toBytes,
+  type Descriptor,
 } from './builders.ts';
 import {
-  DEFAULT_PUSHED_AT, NOTARY_SIGNATURE_ARTIFACT_TYPE, toDate,
-  type ImageFixture, type ImageStatus, type RegionFixture, type RepositoryFixture, type SandboxFixture,
+  DEFAULT_PUSHED_AT,
+  NOTARY_SIGNATURE_ARTIFACT_TYPE,
+  toDate,
+  type ImageFixture,
+  type ImageStatus,
+  type RegionFixture,
+  type RepositoryFixture,
+  type SandboxFixture,
   type SignatureFixture,
 } from './fixture.ts';
 
@@ -131,8 +144,15 @@ function compileRepository(account: string, region: string, fixture: RepositoryF
     throw new SandboxFixtureError(`${where}: exclusionFilters are only valid with a *_WITH_EXCLUSION mutability`);
   }
   const repo: StoredRepository = {
-    account, region, name: fixture.name, fixture, images: [], byDigest: new Map(), tags: new Map(),
-    blobs: new Map(), referrers: new Map(),
+    account,
+    region,
+    name: fixture.name,
+    fixture,
+    images: [],
+    byDigest: new Map(),
+    tags: new Map(),
+    blobs: new Map(),
+    referrers: new Map(),
   };
   const signatures: Array<{ sig: SignatureFixture; subject: Descriptor | string; fallbackPushedAt: string | Date | number }> = [];
   const addImage = (image: ImageFixture): StoredImage => {
@@ -175,9 +195,7 @@ function subjectDescriptor(repo: StoredRepository, digest: string, where: string
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new SandboxFixtureError(`${where}: signature subjectDigest '${digest}' is not a sha256 digest`);
   const known = repo.byDigest.get(digest);
   // A signature over a digest the repository does not hold is allowed (a dangling referrer).
-  return known
-    ? { mediaType: known.mediaType, digest, size: known.bytes.byteLength }
-    : { mediaType: MediaTypes.OCI_MANIFEST, digest, size: 0 };
+  return known ? { mediaType: known.mediaType, digest, size: known.bytes.byteLength } : { mediaType: MediaTypes.OCI_MANIFEST, digest, size: 0 };
 }
 
 function storeImage(image: ImageFixture): StoredImage {
@@ -220,9 +238,7 @@ function signatureImage(sig: SignatureFixture, subject: Descriptor, fallbackPush
   const artifactType = sig.artifactType ?? NOTARY_SIGNATURE_ARTIFACT_TYPE;
   const pushedAt = sig.pushedAt ?? fallbackPushedAt;
   const configBytes = toBytes('{}');
-  const config = sig.legacyConfigMediaType
-    ? blobDescriptor(artifactType, configBytes)
-    : blobDescriptor(MediaTypes.OCI_EMPTY, configBytes);
+  const config = sig.legacyConfigMediaType ? blobDescriptor(artifactType, configBytes) : blobDescriptor(MediaTypes.OCI_EMPTY, configBytes);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.OCI_MANIFEST,
@@ -230,7 +246,12 @@ function signatureImage(sig: SignatureFixture, subject: Descriptor, fallbackPush
     config,
     layers: [blobDescriptor(sig.envelopeMediaType, envelope)],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    annotations: { 'org.opencontainers.image.created': toDate(pushedAt).toISOString().replace(/\.\d{3}Z$/, 'Z'), ...sig.annotations },
+    annotations: {
+      'org.opencontainers.image.created': toDate(pushedAt)
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
+      ...sig.annotations,
+    },
   };
   const image: ImageFixture = { manifest, status: sig.status ?? 'ACTIVE', pushedAt, sizeInBytes: envelope.byteLength + 2 };
   return { image, blobs: [envelope, configBytes] };

@@ -5,8 +5,10 @@ import { ApiError } from './wire.ts';
 
 export type ErrorFactory = (message: string) => ApiError;
 
-export const validationError = (extra: Record<string, unknown> = {}): ErrorFactory =>
-  (message) => new ApiError(400, 'ValidationException', message, { fields: extra });
+export const validationError =
+  (extra: Record<string, unknown> = {}): ErrorFactory =>
+  (message) =>
+    new ApiError(400, 'ValidationException', message, { fields: extra });
 
 export class Reader {
   private readonly input: Record<string, unknown>;

@@ -37,10 +37,14 @@ export function isTagImmutable(repo: RepositoryFacts, tag: string): boolean {
   }
   const matched = matcher(tag);
   switch (repo.tagMutability) {
-    case 'IMMUTABLE': return true;
-    case 'IMMUTABLE_WITH_EXCLUSION': return !matched;
-    case 'MUTABLE_WITH_EXCLUSION': return matched;
-    default: return false;
+    case 'IMMUTABLE':
+      return true;
+    case 'IMMUTABLE_WITH_EXCLUSION':
+      return !matched;
+    case 'MUTABLE_WITH_EXCLUSION':
+      return matched;
+    default:
+      return false;
   }
 }
 
@@ -80,22 +84,29 @@ export class EcrFacts {
 
   /** DescribeRepositories: tag mutability and its exclusion filters. */
   repository(loc: EcrImageLocation, signal: AbortSignal, budgetMs: number): Promise<RepositoryFacts> {
-    return this.#cache.get(this.#repositorySpec, where(loc), async (loadSignal) => {
-      try {
-        const out = await this.#clients.ecr(loc.accountId, loc.region).send(
-          new DescribeRepositoriesCommand({ registryId: loc.accountId, repositoryNames: [loc.repository] }), { abortSignal: loadSignal });
-        const repo = out.repositories?.[0];
-        if (!repo) throw new FactError(ErrorCodes.REPOSITORY_NOT_FOUND, 'ecr', 'DescribeRepositories', `repository ${loc.repository} not found`);
-        return {
-          name: loc.repository,
-          tagMutability: repo.imageTagMutability ?? 'MUTABLE',
-          exclusionFilters: (repo.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),
-          ...(repo.imageScanningConfiguration?.scanOnPush !== undefined && { scanOnPush: repo.imageScanningConfiguration.scanOnPush }),
-        };
-      } catch (error) {
-        throw fromAwsError(error, 'ecr', 'DescribeRepositories');
-      }
-    }, signal, budgetMs);
+    return this.#cache.get(
+      this.#repositorySpec,
+      where(loc),
+      async (loadSignal) => {
+        try {
+          const out = await this.#clients
+            .ecr(loc.accountId, loc.region)
+            .send(new DescribeRepositoriesCommand({ registryId: loc.accountId, repositoryNames: [loc.repository] }), { abortSignal: loadSignal });
+          const repo = out.repositories?.[0];
+          if (!repo) throw new FactError(ErrorCodes.REPOSITORY_NOT_FOUND, 'ecr', 'DescribeRepositories', `repository ${loc.repository} not found`);
+          return {
+            name: loc.repository,
+            tagMutability: repo.imageTagMutability ?? 'MUTABLE',
+            exclusionFilters: (repo.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),
+            ...(repo.imageScanningConfiguration?.scanOnPush !== undefined && { scanOnPush: repo.imageScanningConfiguration.scanOnPush }),
+          };
+        } catch (error) {
+          throw fromAwsError(error, 'ecr', 'DescribeRepositories');
+        }
+      },
+      signal,
+      budgetMs,
+    );
   }
 
   /** The image a reference names, confirmed to exist in this repository. */
@@ -112,11 +123,17 @@ export class EcrFacts {
   }
 
   #resolveTag(loc: EcrImageLocation, tag: string, signal: AbortSignal, budgetMs: number): Promise<TagFact> {
-    return this.#cache.get(this.#tagSpec, `${where(loc)}:${tag}`, async (loadSignal) => {
-      const image = await this.#batchGetImage(loc, { imageTag: tag }, loadSignal, explainBy(budgetMs));
-      this.#cache.prime(this.#manifestSpec, `${where(loc)}@${image.digest}`, image);
-      return { digest: image.digest };
-    }, signal, budgetMs);
+    return this.#cache.get(
+      this.#tagSpec,
+      `${where(loc)}:${tag}`,
+      async (loadSignal) => {
+        const image = await this.#batchGetImage(loc, { imageTag: tag }, loadSignal, explainBy(budgetMs));
+        this.#cache.prime(this.#manifestSpec, `${where(loc)}@${image.digest}`, image);
+        return { digest: image.digest };
+      },
+      signal,
+      budgetMs,
+    );
   }
 
   /** The digest `tag` names, if the cache still trusts that answer (the UPDATE shortcut may
@@ -126,15 +143,27 @@ export class EcrFacts {
   }
 
   #manifest(loc: EcrImageLocation, digest: string, signal: AbortSignal, budgetMs: number): Promise<ResolvedImage> {
-    return this.#cache.get(this.#manifestSpec, `${where(loc)}@${digest}`, (loadSignal) => this.#batchGetImage(loc, { imageDigest: digest }, loadSignal, explainBy(budgetMs)), signal, budgetMs);
+    return this.#cache.get(
+      this.#manifestSpec,
+      `${where(loc)}@${digest}`,
+      (loadSignal) => this.#batchGetImage(loc, { imageDigest: digest }, loadSignal, explainBy(budgetMs)),
+      signal,
+      budgetMs,
+    );
   }
 
   async #batchGetImage(loc: EcrImageLocation, imageId: ImageIdentifier, signal: AbortSignal, explainUntil: number): Promise<ResolvedImage> {
     let out;
     try {
-      out = await this.#clients.ecr(loc.accountId, loc.region).send(new BatchGetImageCommand({
-        registryId: loc.accountId, repositoryName: loc.repository, imageIds: [imageId], acceptedMediaTypes: ACCEPTED_MEDIA_TYPES,
-      }), { abortSignal: signal });
+      out = await this.#clients.ecr(loc.accountId, loc.region).send(
+        new BatchGetImageCommand({
+          registryId: loc.accountId,
+          repositoryName: loc.repository,
+          imageIds: [imageId],
+          acceptedMediaTypes: ACCEPTED_MEDIA_TYPES,
+        }),
+        { abortSignal: signal },
+      );
     } catch (error) {
       throw fromAwsError(error, 'ecr', 'BatchGetImage');
     }
@@ -147,22 +176,53 @@ export class EcrFacts {
     const what = imageId.imageTag !== undefined ? `tag ${imageId.imageTag}` : `digest ${imageId.imageDigest}`;
     const detail = `${code}${failure?.failureReason ? ` (${failure.failureReason})` : ''}`;
     // Archived images answer ImageNotFound or ImageInaccessible; only DescribeImages says which.
-    if (code === ImageFailureCode.ImageNotFound) throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', `${what} not found in ${loc.repository}`));
-    if (code === ImageFailureCode.ImageInaccessible) throw await this.#archivedOr(loc, imageId, what, signal, explainUntil, new FactError(ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', `ecr BatchGetImage cannot read ${what}: ${detail}`));
-    if (code === ImageFailureCode.ImageTagDoesNotMatchDigest) throw new FactError(ErrorCodes.TAG_DIGEST_MISMATCH, 'ecr', 'BatchGetImage', failure?.failureReason ?? 'tag does not match digest');
-    if (code === ImageFailureCode.InvalidImageDigest || code === ImageFailureCode.InvalidImageTag) throw new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', `${what} is not valid for ECR: ${failure?.failureReason ?? code}`);
+    if (code === ImageFailureCode.ImageNotFound)
+      throw await this.#archivedOr(
+        loc,
+        imageId,
+        what,
+        signal,
+        explainUntil,
+        new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', `${what} not found in ${loc.repository}`),
+      );
+    if (code === ImageFailureCode.ImageInaccessible)
+      throw await this.#archivedOr(
+        loc,
+        imageId,
+        what,
+        signal,
+        explainUntil,
+        new FactError(ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', `ecr BatchGetImage cannot read ${what}: ${detail}`),
+      );
+    if (code === ImageFailureCode.ImageTagDoesNotMatchDigest)
+      throw new FactError(ErrorCodes.TAG_DIGEST_MISMATCH, 'ecr', 'BatchGetImage', failure?.failureReason ?? 'tag does not match digest');
+    if (code === ImageFailureCode.InvalidImageDigest || code === ImageFailureCode.InvalidImageTag)
+      throw new FactError(ErrorCodes.IMAGE_NOT_FOUND, 'ecr', 'BatchGetImage', `${what} is not valid for ECR: ${failure?.failureReason ?? code}`);
     throw new FactError(ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', `ecr BatchGetImage failed for ${what}: ${detail}`);
   }
 
   /** DescribeImages with status ANY sees archived images; otherwise `fallback` stands. */
-  async #archivedOr(loc: EcrImageLocation, imageId: ImageIdentifier, what: string, signal: AbortSignal, explainUntil: number, fallback: FactError): Promise<FactError> {
+  async #archivedOr(
+    loc: EcrImageLocation,
+    imageId: ImageIdentifier,
+    what: string,
+    signal: AbortSignal,
+    explainUntil: number,
+    fallback: FactError,
+  ): Promise<FactError> {
     try {
       // Bounded so that a throttled or slow explanation cannot hold a definitive answer
       // past the admission's deadline, where it would become an error onError may admit.
       const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(explainUntil - Date.now())))]);
-      const out = await this.#clients.ecr(loc.accountId, loc.region).send(new DescribeImagesCommand({
-        registryId: loc.accountId, repositoryName: loc.repository, imageIds: [imageId], filter: { imageStatus: 'ANY' },
-      }), { abortSignal: bounded });
+      const out = await this.#clients.ecr(loc.accountId, loc.region).send(
+        new DescribeImagesCommand({
+          registryId: loc.accountId,
+          repositoryName: loc.repository,
+          imageIds: [imageId],
+          filter: { imageStatus: 'ANY' },
+        }),
+        { abortSignal: bounded },
+      );
       const status = out.imageDetails?.[0]?.imageStatus;
       if (status === 'ARCHIVED') return new FactError(ErrorCodes.IMAGE_ARCHIVED, 'ecr', 'DescribeImages', `${what} is archived`);
       if (status === 'ACTIVATING') return new FactError(ErrorCodes.IMAGE_ACTIVATING, 'ecr', 'DescribeImages', `${what} is being restored from the archive`);

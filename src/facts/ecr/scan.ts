@@ -7,8 +7,11 @@
 // configuration is cached here; the per-image call is raw: image-vulns.ts caches it together
 // with the rest of the image's snapshot.
 import {
-  GetRegistryScanningConfigurationCommand, paginateDescribeImageScanFindings, type ECRClient,
-  type EnhancedImageScanFinding, type ImageScanFinding,
+  GetRegistryScanningConfigurationCommand,
+  paginateDescribeImageScanFindings,
+  type ECRClient,
+  type EnhancedImageScanFinding,
+  type ImageScanFinding,
 } from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../ports.ts';
 import type { FactCache, FactSpec } from '../../support/fact-cache.ts';
@@ -102,7 +105,11 @@ function enhancedFinding(f: EnhancedImageScanFinding): EcrFinding {
     ...(f.fixAvailable !== undefined && { fixAvailable: f.fixAvailable }),
     packages: (details?.vulnerablePackages ?? []).map((p) => {
       const fixed = fixedVersion(p.fixedInVersion);
-      return { name: p.name ?? 'unknown package', ...(p.version !== undefined && { version: p.version }), ...(fixed !== undefined && { fixedInVersion: fixed }) };
+      return {
+        name: p.name ?? 'unknown package',
+        ...(p.version !== undefined && { version: p.version }),
+        ...(fixed !== undefined && { fixedInVersion: fixed }),
+      };
     }),
   };
 }
@@ -136,19 +143,25 @@ export class EcrScanFacts {
 
   /** GetRegistryScanningConfiguration, cached per account and region. */
   registryScanning(loc: EcrImageLocation, signal: AbortSignal, budgetMs: number): Promise<RegistryScanning> {
-    return this.#cache.get(this.#scanningSpec, `${loc.accountId}/${loc.region}`, async (loadSignal) => {
-      try {
-        const out = await this.#ecr(loc).send(new GetRegistryScanningConfigurationCommand({}), { abortSignal: loadSignal });
-        const config = out.scanningConfiguration;
-        return {
-          scanType: config?.scanType === 'ENHANCED' ? 'ENHANCED' : 'BASIC',
-          repositoryFilters: (config?.rules ?? []).flatMap((r) => (r.repositoryFilters ?? []).map((f) => f.filter ?? '')).filter((f) => f !== ''),
-          authoritative: out.registryId === undefined || out.registryId === loc.accountId,
-        };
-      } catch (error) {
-        throw fromAwsError(error, 'ecr', 'GetRegistryScanningConfiguration');
-      }
-    }, signal, budgetMs);
+    return this.#cache.get(
+      this.#scanningSpec,
+      `${loc.accountId}/${loc.region}`,
+      async (loadSignal) => {
+        try {
+          const out = await this.#ecr(loc).send(new GetRegistryScanningConfigurationCommand({}), { abortSignal: loadSignal });
+          const config = out.scanningConfiguration;
+          return {
+            scanType: config?.scanType === 'ENHANCED' ? 'ENHANCED' : 'BASIC',
+            repositoryFilters: (config?.rules ?? []).flatMap((r) => (r.repositoryFilters ?? []).map((f) => f.filter ?? '')).filter((f) => f !== ''),
+            authoritative: out.registryId === undefined || out.registryId === loc.accountId,
+          };
+        } catch (error) {
+          throw fromAwsError(error, 'ecr', 'GetRegistryScanningConfiguration');
+        }
+      },
+      signal,
+      budgetMs,
+    );
   }
 
   /** DescribeImageScanFindings: an image's scan status and findings in one call, basic
@@ -161,8 +174,11 @@ export class EcrScanFacts {
     let read = 0;
     // The SDK's paginator follows nextToken whatever a page holds (an empty page with a token
     // is not the end); the page bound is ours.
-    const pages = paginateDescribeImageScanFindings({ client: this.#ecr(loc), pageSize: SCAN_PAGE_SIZE },
-      { registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest } }, { abortSignal: signal });
+    const pages = paginateDescribeImageScanFindings(
+      { client: this.#ecr(loc), pageSize: SCAN_PAGE_SIZE },
+      { registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest } },
+      { abortSignal: signal },
+    );
     try {
       for await (const out of pages) {
         const s = out.imageScanStatus;

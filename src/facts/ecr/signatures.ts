@@ -14,7 +14,15 @@
 // blob's digest when it is pushed (PutImage, CompleteLayerUpload), so no pusher can store
 // such content; serving it is ECR's or S3's fault (or the network's), and it must not be
 // remembered as a verdict.
-import { BatchGetImageCommand, DescribeImageSigningStatusCommand, GetDownloadUrlForLayerCommand, ImageFailureCode, ListImageReferrersCommand, type ImageFailure, type ImageReferrer } from '@aws-sdk/client-ecr';
+import {
+  BatchGetImageCommand,
+  DescribeImageSigningStatusCommand,
+  GetDownloadUrlForLayerCommand,
+  ImageFailureCode,
+  ListImageReferrersCommand,
+  type ImageFailure,
+  type ImageReferrer,
+} from '@aws-sdk/client-ecr';
 import type { EcrImageLocation } from '../ports.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { outcomeOf } from '../aws-clients.ts';
@@ -25,9 +33,7 @@ import { mapBounded } from '../oci/pool.ts';
 import { signaturesFirst } from '../oci/referrers.ts';
 import { trackCall } from '../../support/pending-calls.ts';
 import { ErrorCodes } from '../../support/errors.ts';
-import {
-  EnvelopeBudget, MAX_ENVELOPE_BYTES, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY,
-} from '../signature-budget.ts';
+import { EnvelopeBudget, MAX_ENVELOPE_BYTES, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY } from '../signature-budget.ts';
 
 export const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
 /** ListImageReferrers pages read: 50 referrers each (the most AWS allows), so two pages tell
@@ -78,19 +84,30 @@ function downloadFailed(why: string): FactError {
 /** ECR served content that does not hash to the digest it was asked for: not something a
  *  pusher can cause (ECR checks digests at push), so a fault of ECR, S3 or the network. */
 function servedWrongBytes(operation: string, message: string): FactError {
-  return new FactError(ErrorCodes.AWS_ERROR, 'ecr', operation, `ecr ${operation} ${message} (ECR checks digests at push: a fault of the registry or the transfer)`);
+  return new FactError(
+    ErrorCodes.AWS_ERROR,
+    'ecr',
+    operation,
+    `ecr ${operation} ${message} (ECR checks digests at push: a fault of the registry or the transfer)`,
+  );
 }
 
 // BatchGetImage failure codes (ImageFailure.failureCode in @aws-sdk/client-ecr) that are a
 // service's fault rather than a fact about the referrer: KMS, and a pull-through cache's
 // upstream registry. The others (ImageNotFound: deleted since it was listed, InvalidImageDigest,
 // ...) are about the referrer the requester pushed.
-const FAULT_FAILURES: ReadonlySet<string> = new Set([ImageFailureCode.KmsError, ImageFailureCode.UpstreamAccessDenied, ImageFailureCode.UpstreamTooManyRequests, ImageFailureCode.UpstreamUnavailable]);
+const FAULT_FAILURES: ReadonlySet<string> = new Set([
+  ImageFailureCode.KmsError,
+  ImageFailureCode.UpstreamAccessDenied,
+  ImageFailureCode.UpstreamTooManyRequests,
+  ImageFailureCode.UpstreamUnavailable,
+]);
 
 function batchGetFailure(failure: ImageFailure | undefined, what: string): FactError {
   const code = failure?.failureCode ?? 'no manifest';
   const message = `${what} could not be read (BatchGetImage: ${code}${failure?.failureReason ? `: ${failure.failureReason.slice(0, 200)}` : ''})`;
-  if (FAULT_FAILURES.has(code)) return new FactError(code === ImageFailureCode.UpstreamTooManyRequests ? ErrorCodes.THROTTLED : ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', message);
+  if (FAULT_FAILURES.has(code))
+    return new FactError(code === ImageFailureCode.UpstreamTooManyRequests ? ErrorCodes.THROTTLED : ErrorCodes.AWS_ERROR, 'ecr', 'BatchGetImage', message);
   return badArtifact('BatchGetImage', message);
 }
 
@@ -178,21 +195,38 @@ export class EcrSignatureSource {
     for (let page = 0; page < MAX_LIST_PAGES && out.length <= MAX_REFERRERS; page++) {
       let response;
       try {
-        response = await this.#clients.ecr(loc.accountId, loc.region).send(new ListImageReferrersCommand({
-          registryId: loc.accountId, repositoryName: loc.repository, subjectId: { imageDigest: digest },
-          filter: { artifactTypes: [NOTARY_SIGNATURE] }, maxResults: 50, ...(nextToken !== undefined && { nextToken }),
-        }), { abortSignal: signal });
+        response = await this.#clients.ecr(loc.accountId, loc.region).send(
+          new ListImageReferrersCommand({
+            registryId: loc.accountId,
+            repositoryName: loc.repository,
+            subjectId: { imageDigest: digest },
+            filter: { artifactTypes: [NOTARY_SIGNATURE] },
+            maxResults: 50,
+            ...(nextToken !== undefined && { nextToken }),
+          }),
+          { abortSignal: signal },
+        );
       } catch (error) {
         throw fromAwsError(error, 'ecr', 'ListImageReferrers');
       }
-      out.push(...(response.referrers ?? []).filter((r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED' && (r.artifactType === undefined || r.artifactType === NOTARY_SIGNATURE)));
+      out.push(
+        ...(response.referrers ?? []).filter(
+          (r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED' && (r.artifactType === undefined || r.artifactType === NOTARY_SIGNATURE),
+        ),
+      );
       nextToken = response.nextToken;
       if (!nextToken) break;
     }
     return { referrers: out, more: nextToken !== undefined };
   }
 
-  async #fetch(loc: EcrImageLocation, subjectDigest: string, referrer: ImageReferrer, signal: AbortSignal, budget: EnvelopeBudget): Promise<SignatureArtifact | 'over-budget'> {
+  async #fetch(
+    loc: EcrImageLocation,
+    subjectDigest: string,
+    referrer: ImageReferrer,
+    signal: AbortSignal,
+    budget: EnvelopeBudget,
+  ): Promise<SignatureArtifact | 'over-budget'> {
     const manifestDigest = referrer.digest ?? '';
     const name = `signature manifest ${manifestDigest.slice(0, 19)}`;
     const bad = (why: string) => badArtifact('BatchGetImage', `${name} ${why}`);
@@ -201,13 +235,19 @@ export class EcrSignatureSource {
       throw bad(`is ${referrer.size} bytes, over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
     }
     const ecr = this.#clients.ecr(loc.accountId, loc.region);
-    const got = await ecr.send(new BatchGetImageCommand({
-      registryId: loc.accountId, repositoryName: loc.repository, imageIds: [{ imageDigest: manifestDigest }],
-      acceptedMediaTypes: [MEDIA_TYPES.ociManifest],
-    }), { abortSignal: signal });
+    const got = await ecr.send(
+      new BatchGetImageCommand({
+        registryId: loc.accountId,
+        repositoryName: loc.repository,
+        imageIds: [{ imageDigest: manifestDigest }],
+        acceptedMediaTypes: [MEDIA_TYPES.ociManifest],
+      }),
+      { abortSignal: signal },
+    );
     const text = got.images?.[0]?.imageManifest;
     if (text === undefined) throw batchGetFailure(got.failures?.[0], name);
-    if (Buffer.byteLength(text, 'utf8') > MAX_SIGNATURE_MANIFEST_BYTES) throw bad(`is over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
+    if (Buffer.byteLength(text, 'utf8') > MAX_SIGNATURE_MANIFEST_BYTES)
+      throw bad(`is over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
     if (sha256Digest(Buffer.from(text, 'utf8')) !== manifestDigest) {
       // BatchGetImage returns the manifest as a string: bytes that were not UTF-8 come back as
       // U+FFFD and cannot hash to their digest. Such bytes are the pusher's (if ECR stored them),
@@ -234,7 +274,11 @@ export class EcrSignatureSource {
 
     let url: string | undefined;
     try {
-      url = (await ecr.send(new GetDownloadUrlForLayerCommand({ registryId: loc.accountId, repositoryName: loc.repository, layerDigest: layer.digest }), { abortSignal: signal })).downloadUrl;
+      url = (
+        await ecr.send(new GetDownloadUrlForLayerCommand({ registryId: loc.accountId, repositoryName: loc.repository, layerDigest: layer.digest }), {
+          abortSignal: signal,
+        })
+      ).downloadUrl;
     } catch (error) {
       // The manifest names a blob the repository does not hold: the referrer's fault.
       if (outcomeOf(error) === 'LayersNotFoundException') throw bad(`names an envelope the repository cannot serve (${outcomeOf(error)})`);
@@ -259,7 +303,10 @@ export class EcrSignatureSource {
       // other than the declared size is the manifest's lie; bytes that do not hash to it are
       // not what anyone stored under that digest (ECR checked it at push): S3 or the network
       // served garbage, whatever their length.
-      if (sha256Digest(envelope) !== digest) throw downloadFailed(`served ${envelope.length} bytes for ${what} that do not hash to its digest (ECR checks digests at push: a fault of S3 or the transfer)`);
+      if (sha256Digest(envelope) !== digest)
+        throw downloadFailed(
+          `served ${envelope.length} bytes for ${what} that do not hash to its digest (ECR checks digests at push: a fault of S3 or the transfer)`,
+        );
       if (envelope.length !== size) throw badArtifact(LAYER_DOWNLOAD, `${what} is ${envelope.length} bytes, not the ${size} its signature manifest declares`);
       return envelope;
     } catch (error) {
@@ -270,9 +317,14 @@ export class EcrSignatureSource {
   /** ECR managed signing's own view, used only to explain a denial; never to decide. */
   async managedSigningStatus(loc: EcrImageLocation, digest: string, signal: AbortSignal): Promise<string | undefined> {
     try {
-      const out = await this.#clients.ecr(loc.accountId, loc.region).send(new DescribeImageSigningStatusCommand({
-        registryId: loc.accountId, repositoryName: loc.repository, imageId: { imageDigest: digest },
-      }), { abortSignal: signal });
+      const out = await this.#clients.ecr(loc.accountId, loc.region).send(
+        new DescribeImageSigningStatusCommand({
+          registryId: loc.accountId,
+          repositoryName: loc.repository,
+          imageId: { imageDigest: digest },
+        }),
+        { abortSignal: signal },
+      );
       const statuses = out.signingStatuses ?? [];
       const failed = statuses.find((s) => s.status === 'FAILED');
       if (failed) return `ECR managed signing FAILED: ${failed.failureReason ?? failed.failureCode ?? 'no reason given'}`;

@@ -8,9 +8,7 @@
 // paginators (paginateListFindings, paginateListCoverage) do exactly that; the page bound is
 // ours, and reaching it with a token still pending is an error (onError decides), never
 // "not covered" or "no findings".
-import {
-  paginateListCoverage, paginateListFindings, type Finding, type Inspector2Client, type ListCoverageCommandOutput,
-} from '@aws-sdk/client-inspector2';
+import { paginateListCoverage, paginateListFindings, type Finding, type Inspector2Client, type ListCoverageCommandOutput } from '@aws-sdk/client-inspector2';
 import type { EcrImageLocation } from '../ports.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { FactError, fromAwsError } from '../errors.ts';
@@ -94,7 +92,11 @@ function toFinding(f: Finding, digest: string): VulnerabilityFinding {
     ...(f.fixAvailable !== undefined && { fixAvailable: f.fixAvailable }),
     packages: (details?.vulnerablePackages ?? []).map((p) => {
       const fixed = fixedVersion(p.fixedInVersion);
-      return { name: p.name ?? 'unknown package', ...(p.version !== undefined && { version: p.version }), ...(fixed !== undefined && { fixedInVersion: fixed }) };
+      return {
+        name: p.name ?? 'unknown package',
+        ...(p.version !== undefined && { version: p.version }),
+        ...(fixed !== undefined && { fixedInVersion: fixed }),
+      };
     }),
     digest,
   };
@@ -128,8 +130,11 @@ export class InspectorFacts {
       severity: severities.map(eq),
     };
     const findings: VulnerabilityFinding[] = [];
-    const pages = paginateListFindings({ client: this.#inspector(loc), pageSize: PAGE_SIZE },
-      { filterCriteria, sortCriteria: { field: 'SEVERITY', sortOrder: 'DESC' } }, { abortSignal: signal });
+    const pages = paginateListFindings(
+      { client: this.#inspector(loc), pageSize: PAGE_SIZE },
+      { filterCriteria, sortCriteria: { field: 'SEVERITY', sortOrder: 'DESC' } },
+      { abortSignal: signal },
+    );
     let read = 0;
     try {
       for await (const page of pages) {
@@ -152,36 +157,49 @@ export class InspectorFacts {
    *  PENDING_INITIAL_SCAN, UNSUPPORTED_OS, ...}. A digest Inspector does not cover is absent. */
   async coverage(loc: EcrImageLocation, digests: readonly string[], signal: AbortSignal): Promise<Map<string, Coverage>> {
     const byResource = new Map(digests.map((d) => [imageResourceId(loc, d), d]));
-    const groups = await Promise.all(chunks([...byResource.keys()], FILTER_VALUES).map(async (group) => {
-      const found: Array<[string, Coverage]> = [];
-      const pages = paginateListCoverage({ client: this.#inspector(loc), pageSize: PAGE_SIZE },
-        { filterCriteria: { resourceType: [eq('AWS_ECR_CONTAINER_IMAGE')], resourceId: group.map(eq) } }, { abortSignal: signal });
-      let read = 0;
-      let last: ListCoverageCommandOutput | undefined;
-      try {
-        for await (const page of pages) {
-          last = page;
-          for (const r of page.coveredResources ?? []) {
-            const digest = r.resourceId !== undefined ? byResource.get(r.resourceId) : undefined;
-            if (digest !== undefined && r.scanStatus?.statusCode !== undefined) {
-              found.push([digest, {
-                statusCode: r.scanStatus.statusCode, reason: r.scanStatus.reason ?? 'UNKNOWN',
-                ...(r.lastScannedAt instanceof Date && !Number.isNaN(r.lastScannedAt.getTime()) && { lastScannedAt: r.lastScannedAt }),
-              }]);
+    const groups = await Promise.all(
+      chunks([...byResource.keys()], FILTER_VALUES).map(async (group) => {
+        const found: Array<[string, Coverage]> = [];
+        const pages = paginateListCoverage(
+          { client: this.#inspector(loc), pageSize: PAGE_SIZE },
+          { filterCriteria: { resourceType: [eq('AWS_ECR_CONTAINER_IMAGE')], resourceId: group.map(eq) } },
+          { abortSignal: signal },
+        );
+        let read = 0;
+        let last: ListCoverageCommandOutput | undefined;
+        try {
+          for await (const page of pages) {
+            last = page;
+            for (const r of page.coveredResources ?? []) {
+              const digest = r.resourceId !== undefined ? byResource.get(r.resourceId) : undefined;
+              if (digest !== undefined && r.scanStatus?.statusCode !== undefined) {
+                found.push([
+                  digest,
+                  {
+                    statusCode: r.scanStatus.statusCode,
+                    reason: r.scanStatus.reason ?? 'UNKNOWN',
+                    ...(r.lastScannedAt instanceof Date && !Number.isNaN(r.lastScannedAt.getTime()) && { lastScannedAt: r.lastScannedAt }),
+                  },
+                ]);
+              }
             }
+            if (++read >= MAX_COVERAGE_PAGES) break;
           }
-          if (++read >= MAX_COVERAGE_PAGES) break;
+        } catch (error) {
+          throw fromAwsError(error, 'inspector2', 'ListCoverage');
         }
-      } catch (error) {
-        throw fromAwsError(error, 'inspector2', 'ListCoverage');
-      }
-      // A digest absent from a listing that was not read to its end is unknown, not uncovered.
-      if (last?.nextToken) {
-        throw new FactError(ErrorCodes.AWS_ERROR, 'inspector2', 'ListCoverage',
-          `inspector2 ListCoverage still had more pages after ${MAX_COVERAGE_PAGES} (page limit reached): the scan state is unknown`);
-      }
-      return found;
-    }));
+        // A digest absent from a listing that was not read to its end is unknown, not uncovered.
+        if (last?.nextToken) {
+          throw new FactError(
+            ErrorCodes.AWS_ERROR,
+            'inspector2',
+            'ListCoverage',
+            `inspector2 ListCoverage still had more pages after ${MAX_COVERAGE_PAGES} (page limit reached): the scan state is unknown`,
+          );
+        }
+        return found;
+      }),
+    );
     return new Map(groups.flat());
   }
 }

@@ -30,7 +30,8 @@ const MAX_CACHED_TOKENS = 1000;
 
 const basicHeader = (c: RegistryCredentials): string => `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 
-const deadlineError = (operation: string) => () => ociError(ErrorCodes.TIMEOUT, operation, `registry ${operation} did not answer within the admission deadline`);
+const deadlineError = (operation: string) => () =>
+  ociError(ErrorCodes.TIMEOUT, operation, `registry ${operation} did not answer within the admission deadline`);
 
 export class RegistryAuthorizer {
   readonly #options: AuthorizerOptions;
@@ -83,7 +84,11 @@ export class RegistryAuthorizer {
       if (header === rejected) throw ociError(ErrorCodes.ACCESS_DENIED, operation, 'registry refused the configured credentials (HTTP 401)');
       return header;
     }
-    throw ociError(ErrorCodes.ACCESS_DENIED, operation, `registry answered HTTP 401 without a challenge this client can answer (${(wwwAuthenticate ?? 'no WWW-Authenticate').slice(0, 100)})`);
+    throw ociError(
+      ErrorCodes.ACCESS_DENIED,
+      operation,
+      `registry answered HTTP 401 without a challenge this client can answer (${(wwwAuthenticate ?? 'no WWW-Authenticate').slice(0, 100)})`,
+    );
   }
 
   async #credentials(signal: AbortSignal): Promise<RegistryCredentials | undefined> {
@@ -128,13 +133,24 @@ export class RegistryAuthorizer {
     // The shared fetch is bounded by its own timeout, not by the first caller's deadline.
     const credentials = await this.#credentials(AbortSignal.timeout(this.#options.timeoutMs));
     const response = await exchange({
-      method: 'GET', url, operation: TOKEN_OPERATION, what: `token for ${scope}`,
+      method: 'GET',
+      url,
+      operation: TOKEN_OPERATION,
+      what: `token for ${scope}`,
       headers: { accept: 'application/json', ...(credentials && { authorization: basicHeader(credentials) }) },
-      signal: new AbortController().signal, timeoutMs: this.#options.timeoutMs, maxBytes: MAX_SMALL_BODY_BYTES,
-      tooLarge: (m) => ociError(ErrorCodes.AWS_ERROR, TOKEN_OPERATION, m), plainHttp: this.#options.plainHttp, maxRedirects: 0,
+      signal: new AbortController().signal,
+      timeoutMs: this.#options.timeoutMs,
+      maxBytes: MAX_SMALL_BODY_BYTES,
+      tooLarge: (m) => ociError(ErrorCodes.AWS_ERROR, TOKEN_OPERATION, m),
+      plainHttp: this.#options.plainHttp,
+      maxRedirects: 0,
     });
     if (response.status === 401 || response.status === 403) {
-      throw ociError(ErrorCodes.ACCESS_DENIED, TOKEN_OPERATION, `token service ${url.host} refused ${credentials ? 'the configured credentials' : 'an anonymous request'} (HTTP ${response.status})`);
+      throw ociError(
+        ErrorCodes.ACCESS_DENIED,
+        TOKEN_OPERATION,
+        `token service ${url.host} refused ${credentials ? 'the configured credentials' : 'an anonymous request'} (HTTP ${response.status})`,
+      );
     }
     if (response.status < 200 || response.status >= 300) throw statusError(response.status, response.body, TOKEN_OPERATION, `token for ${scope}`);
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };

@@ -55,10 +55,12 @@ export function statusError(status: number, body: Uint8Array, operation: string,
   const { code, message } = parseErrorBody(body);
   const detail = code !== undefined ? ` (${code}${message ? `: ${message}` : ''})` : '';
   if (status === 404) {
-    if (code === DistributionErrorCodes.NAME_UNKNOWN) return ociError(ErrorCodes.REPOSITORY_NOT_FOUND, operation, `registry does not know the repository of ${what}${detail}`);
+    if (code === DistributionErrorCodes.NAME_UNKNOWN)
+      return ociError(ErrorCodes.REPOSITORY_NOT_FOUND, operation, `registry does not know the repository of ${what}${detail}`);
     return ociError(ErrorCodes.IMAGE_NOT_FOUND, operation, `${what} not found in the registry${detail}`);
   }
-  if (status === 401 || status === 403) return ociError(ErrorCodes.ACCESS_DENIED, operation, `registry refused ${operation} for ${what}: HTTP ${status}${detail}`);
+  if (status === 401 || status === 403)
+    return ociError(ErrorCodes.ACCESS_DENIED, operation, `registry refused ${operation} for ${what}: HTTP ${status}${detail}`);
   if (status === 429) return ociError(ErrorCodes.THROTTLED, operation, `registry throttled ${operation} for ${what}${detail}`);
   return ociError(ErrorCodes.AWS_ERROR, operation, `registry answered ${operation} for ${what} with HTTP ${status}${detail}`);
 }

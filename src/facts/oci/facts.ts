@@ -62,7 +62,13 @@ export class OciFacts {
     let client = this.#registries.get(key);
     if (!client) {
       const baseUrl = this.#options.aws.endpoints.ecrRegistry ?? `https://${loc.host}`;
-      client = ecrRegistryClient({ clients: this.#options.clients, accountId: loc.accountId, region: loc.region, baseUrl, plainHttp: baseUrl.startsWith('http:') });
+      client = ecrRegistryClient({
+        clients: this.#options.clients,
+        accountId: loc.accountId,
+        region: loc.region,
+        baseUrl,
+        plainHttp: baseUrl.startsWith('http:'),
+      });
       this.#registries.set(key, client);
     }
     return client;
@@ -71,10 +77,12 @@ export class OciFacts {
   /** The manifest a reference names; with both tag and digest, the tag must point to the digest. */
   async resolve(loc: OciImageLocation, ref: { tag?: string; digest?: string }, signal: AbortSignal, budgetMs: number): Promise<ResolvedImage> {
     const registry = this.#registry(loc);
-    const load = (r: { tag?: string; digest?: string }) => async (s: AbortSignal): Promise<ResolvedImage> => {
-      const { bytes: _bytes, ...resolved } = await registry.resolve(loc.repository, r, s);
-      return resolved;
-    };
+    const load =
+      (r: { tag?: string; digest?: string }) =>
+      async (s: AbortSignal): Promise<ResolvedImage> => {
+        const { bytes: _bytes, ...resolved } = await registry.resolve(loc.repository, r, s);
+        return resolved;
+      };
     const base = `${loc.host}/${loc.repository}`;
     if (ref.tag !== undefined) {
       const byTag = await this.#options.cache.get(this.#tagSpec, `${base}:${ref.tag}`, load({ tag: ref.tag }), signal, budgetMs);
@@ -83,7 +91,13 @@ export class OciFacts {
       }
       return byTag;
     }
-    return this.#options.cache.get(this.#digestSpec, `${base}@${ref.digest ?? ''}`, load({ ...(ref.digest !== undefined && { digest: ref.digest }) }), signal, budgetMs);
+    return this.#options.cache.get(
+      this.#digestSpec,
+      `${base}@${ref.digest ?? ''}`,
+      load({ ...(ref.digest !== undefined && { digest: ref.digest }) }),
+      signal,
+      budgetMs,
+    );
   }
 
   /** The digest `tag` names, if the cache still trusts that answer (mutableTag TTL). */

@@ -43,7 +43,11 @@ export const isConnectionFailure = (error: unknown): boolean => error instanceof
 export function checkScheme(url: URL, plainHttp: boolean, operation: string): void {
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && plainHttp) return;
-  throw ociError(ErrorCodes.ACCESS_DENIED, operation, `refusing ${url.protocol}//${url.host}: only https is allowed${url.protocol === 'http:' ? ' (plain HTTP was not enabled for this registry)' : ''}`);
+  throw ociError(
+    ErrorCodes.ACCESS_DENIED,
+    operation,
+    `refusing ${url.protocol}//${url.host}: only https is allowed${url.protocol === 'http:' ? ' (plain HTTP was not enabled for this registry)' : ''}`,
+  );
 }
 
 export async function exchange(request: HttpRequest): Promise<HttpResponse> {
@@ -58,7 +62,8 @@ export async function exchange(request: HttpRequest): Promise<HttpResponse> {
       const location = response.headers.get('location');
       if (REDIRECTS.has(response.status) && location !== null) {
         await response.body?.cancel();
-        if (hop >= request.maxRedirects) throw ociError(ErrorCodes.AWS_ERROR, request.operation, `${request.what}: more than ${request.maxRedirects} redirects`);
+        if (hop >= request.maxRedirects)
+          throw ociError(ErrorCodes.AWS_ERROR, request.operation, `${request.what}: more than ${request.maxRedirects} redirects`);
         const next = new URL(location, url);
         // Pre-signed object-storage URLs carry their own authorization; a registry token
         // must not travel to another origin (and S3 refuses requests that carry both).
@@ -69,22 +74,36 @@ export async function exchange(request: HttpRequest): Promise<HttpResponse> {
         continue;
       }
       const ok = response.status >= 200 && response.status < 300;
-      const body = request.method === 'HEAD'
-        ? new Uint8Array(0)
-        : await readBounded(response, ok ? request.maxBytes : MAX_SMALL_BODY_BYTES, ok ? request : undefined);
+      const body =
+        request.method === 'HEAD' ? new Uint8Array(0) : await readBounded(response, ok ? request.maxBytes : MAX_SMALL_BODY_BYTES, ok ? request : undefined);
       return { status: response.status, headers: response.headers, body, url };
     }
   } catch (error) {
     if (error instanceof FactError) throw error;
     if (request.signal.aborted) {
-      throw ociError(ErrorCodes.TIMEOUT, request.operation, `registry ${request.operation} for ${request.what} did not answer within the admission deadline`, error);
+      throw ociError(
+        ErrorCodes.TIMEOUT,
+        request.operation,
+        `registry ${request.operation} for ${request.what} did not answer within the admission deadline`,
+        error,
+      );
     }
     if (timeout.aborted) {
-      throw ociError(ErrorCodes.TIMEOUT, request.operation, `registry ${request.operation} for ${request.what} did not answer within ${request.timeoutMs} ms`, error);
+      throw ociError(
+        ErrorCodes.TIMEOUT,
+        request.operation,
+        `registry ${request.operation} for ${request.what} did not answer within ${request.timeoutMs} ms`,
+        error,
+      );
     }
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const detail = cause?.code ?? cause?.message ?? (error as Error).message;
-    const failure = ociError(ErrorCodes.AWS_ERROR, request.operation, `registry ${request.operation} for ${request.what} failed at ${url.host}: ${detail}`, error);
+    const failure = ociError(
+      ErrorCodes.AWS_ERROR,
+      request.operation,
+      `registry ${request.operation} for ${request.what} failed at ${url.host}: ${detail}`,
+      error,
+    );
     connectionFailures.add(failure);
     throw failure;
   }

@@ -1,7 +1,12 @@
 // Runs async work over a list with bounded concurrency. The first failure aborts the work
 // still running (through the signal handed to each task) and is what the caller sees.
 
-export async function mapBounded<T, R>(items: readonly T[], concurrency: number, signal: AbortSignal, task: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  signal: AbortSignal,
+  task: (item: T, signal: AbortSignal) => Promise<R>,
+): Promise<R[]> {
   const controller = new AbortController();
   const linked = AbortSignal.any([signal, controller.signal]);
   const results = new Array<R>(items.length);
@@ -14,10 +19,14 @@ export async function mapBounded<T, R>(items: readonly T[], concurrency: number,
   };
   const workers = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker);
   try {
-    await Promise.all(workers.map((w) => w.catch((error: unknown) => {
-      controller.abort(error);
-      throw error;
-    })));
+    await Promise.all(
+      workers.map((w) =>
+        w.catch((error: unknown) => {
+          controller.abort(error);
+          throw error;
+        }),
+      ),
+    );
   } finally {
     controller.abort();
   }

@@ -69,7 +69,8 @@ export function newestFirst<T extends { readonly annotations?: Readonly<Record<s
     const t = Date.parse(d.annotations?.[CREATED] ?? '');
     return Number.isFinite(t) ? t : Number.NEGATIVE_INFINITY;
   };
-  return items.map((d, i) => ({ d, i, t: time(d) }))
+  return items
+    .map((d, i) => ({ d, i, t: time(d) }))
     .sort((a, b) => (b.t === a.t ? a.i - b.i : b.t > a.t ? 1 : -1))
     .map((x) => x.d);
 }
@@ -77,7 +78,10 @@ export function newestFirst<T extends { readonly annotations?: Readonly<Record<s
 /** The order referrers are examined in, so that junk cannot push a signature past the cap:
  *  those that say they are `artifactType` first, then those that say nothing (the legacy form,
  *  or a registry that did not apply the filter), each newest first; any other type is dropped. */
-export function signaturesFirst<T extends { readonly artifactType?: string | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined }>(items: readonly T[], artifactType: string): T[] {
+export function signaturesFirst<T extends { readonly artifactType?: string | undefined; readonly annotations?: Readonly<Record<string, string>> | undefined }>(
+  items: readonly T[],
+  artifactType: string,
+): T[] {
   const typed = items.filter((d) => d.artifactType === artifactType);
   const untyped = items.filter((d) => d.artifactType === undefined);
   return [...newestFirst(typed), ...newestFirst(untyped)];
@@ -110,10 +114,18 @@ export function parseSignatureManifest(bytes: Uint8Array, manifestDigest: string
   if (!layer) throw new OciContentError('malformed', operation, `${name} has a layer that is not a valid descriptor`);
   const subject = asRecord(manifest.subject);
   if (subject?.digest !== subjectDigest) {
-    throw new OciContentError('subject-mismatch', operation, `${name} is about ${typeof subject?.digest === 'string' ? subject.digest.slice(0, 80) : 'no subject'}, not ${subjectDigest}`);
+    throw new OciContentError(
+      'subject-mismatch',
+      operation,
+      `${name} is about ${typeof subject?.digest === 'string' ? subject.digest.slice(0, 80) : 'no subject'}, not ${subjectDigest}`,
+    );
   }
   if (!ENVELOPE_MEDIA_TYPES.includes(layer.mediaType)) {
-    throw new OciContentError('unsupported-envelope', operation, `${name} carries a ${layer.mediaType.slice(0, 100)} envelope; only ${ENVELOPE_MEDIA_TYPES.join(' and ')} are read`);
+    throw new OciContentError(
+      'unsupported-envelope',
+      operation,
+      `${name} carries a ${layer.mediaType.slice(0, 100)} envelope; only ${ENVELOPE_MEDIA_TYPES.join(' and ')} are read`,
+    );
   }
   return { layer, annotations: stringRecord(manifest.annotations) ?? {} };
 }

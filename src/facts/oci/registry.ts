@@ -19,15 +19,23 @@ import { sha256Digest } from '../manifest.ts';
 import { OciContentError, ociError, servedWrongBytes, statusError } from './errors.ts';
 import { checkScheme, exchange, isConnectionFailure, type HttpResponse } from './http.ts';
 import { mapBounded } from './pool.ts';
-import {
-  isSignatureCandidate, nextPageUrl, parseReferrersIndex, parseSignatureManifest, signaturesFirst, type SignatureManifest,
-} from './referrers.ts';
+import { isSignatureCandidate, nextPageUrl, parseReferrersIndex, parseSignatureManifest, signaturesFirst, type SignatureManifest } from './referrers.ts';
 import { EnvelopeBudget } from '../signature-budget.ts';
 import { ErrorCodes } from '../../support/errors.ts';
 import {
-  DEFAULT_LIMITS, IMAGE_MEDIA_TYPES, NOTARY_SIGNATURE_ARTIFACT_TYPE, OCI_INDEX, OCI_MANIFEST,
-  type CredentialSource, type FailedSignature, type OciDescriptor, type OciLimits, type OciManifest, type OciSignature,
-  type OciSignatureList, type SkippedSignature,
+  DEFAULT_LIMITS,
+  IMAGE_MEDIA_TYPES,
+  NOTARY_SIGNATURE_ARTIFACT_TYPE,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  type CredentialSource,
+  type FailedSignature,
+  type OciDescriptor,
+  type OciLimits,
+  type OciManifest,
+  type OciSignature,
+  type OciSignatureList,
+  type SkippedSignature,
 } from './types.ts';
 
 export * from './types.ts';
@@ -111,7 +119,11 @@ export class OciRegistryClient {
     if (ref.tag === undefined) throw ociError(ErrorCodes.IMAGE_NOT_FOUND, 'GET manifests', 'the reference names neither tag nor digest');
     if (!isTag(ref.tag)) throw ociError(ErrorCodes.IMAGE_NOT_FOUND, 'GET manifests', `'${ref.tag.slice(0, 140)}' is not a valid tag`);
     const url = this.#url(repository, `manifests/${ref.tag}`);
-    const head = await this.#send({ ...this.#manifestRequest(repository, url, `tag ${ref.tag}`, IMAGE_MEDIA_TYPES.join(', '), signal), method: 'HEAD', operation: 'HEAD manifests' });
+    const head = await this.#send({
+      ...this.#manifestRequest(repository, url, `tag ${ref.tag}`, IMAGE_MEDIA_TYPES.join(', '), signal),
+      method: 'HEAD',
+      operation: 'HEAD manifests',
+    });
     if ([401, 403, 404, 429].includes(head.status)) throw statusError(head.status, head.body, 'HEAD manifests', `${repository}:${ref.tag}`);
     const hint = ok(head) ? head.headers.get('docker-content-digest') : null;
     if (hint !== null && isDigest(hint)) return this.#image(repository, hint, signal);
@@ -189,11 +201,19 @@ export class OciRegistryClient {
     const { digest } = descriptor;
     const max = this.limits.maxSignatureManifestBytes;
     if (descriptor.size > max) {
-      throw new OciContentError('too-large', 'GET manifests', `signature manifest ${digest} is ${descriptor.size} bytes, over the ${max}-byte limit of a signature manifest`);
+      throw new OciContentError(
+        'too-large',
+        'GET manifests',
+        `signature manifest ${digest} is ${descriptor.size} bytes, over the ${max}-byte limit of a signature manifest`,
+      );
     }
     const bytes = await this.#manifestBytes(repository, this.#checkDigest(digest, 'GET manifests'), OCI_MANIFEST, 'signature manifest', signal, max);
     if (bytes.body.byteLength !== descriptor.size) {
-      throw new OciContentError('size-mismatch', 'GET manifests', `signature manifest ${digest} is ${bytes.body.byteLength} bytes, not the ${descriptor.size} its descriptor states`);
+      throw new OciContentError(
+        'size-mismatch',
+        'GET manifests',
+        `signature manifest ${digest} is ${bytes.body.byteLength} bytes, not the ${descriptor.size} its descriptor states`,
+      );
     }
     return parseSignatureManifest(bytes.body, digest, subjectDigest, 'GET manifests');
   }
@@ -215,19 +235,36 @@ export class OciRegistryClient {
     if (!isDigest(digest)) throw new OciContentError('malformed', 'GET blobs', `'${digest.slice(0, 80)}' is not a sha256 digest`);
     if (size > max) throw new OciContentError('too-large', 'GET blobs', `${what} is ${size} bytes, over the ${max}-byte limit`);
     const response = await this.#send({
-      method: 'GET', repository, url: this.#url(repository, `blobs/${digest}`), operation: 'GET blobs', what, signal,
+      method: 'GET',
+      repository,
+      url: this.#url(repository, `blobs/${digest}`),
+      operation: 'GET blobs',
+      what,
+      signal,
       // Reading past the descriptor's size is already a mismatch: stop there.
       maxBytes: size,
-      tooLarge: (m, bytes) => new OciContentError(bytes > max ? 'too-large' : 'size-mismatch', 'GET blobs', bytes > max ? m : `${what} is larger than the ${size} bytes its descriptor states`),
+      tooLarge: (m, bytes) =>
+        new OciContentError(
+          bytes > max ? 'too-large' : 'size-mismatch',
+          'GET blobs',
+          bytes > max ? m : `${what} is larger than the ${size} bytes its descriptor states`,
+        ),
     });
     if (!ok(response)) throw statusError(response.status, response.body, 'GET blobs', `${what} of ${repository}`);
     const actual = sha256Digest(response.body);
     if (actual !== digest) throw servedWrongBytes('GET blobs', `registry served ${response.body.byteLength} bytes for ${what} that hash to ${actual}`);
-    if (response.body.byteLength !== size) throw new OciContentError('size-mismatch', 'GET blobs', `${what} is ${response.body.byteLength} bytes, not the ${size} its descriptor states`);
+    if (response.body.byteLength !== size)
+      throw new OciContentError('size-mismatch', 'GET blobs', `${what} is ${response.body.byteLength} bytes, not the ${size} its descriptor states`);
     return response.body;
   }
 
-  async #examine(repository: string, d: OciDescriptor, subject: string, signal: AbortSignal, budget: EnvelopeBudget): Promise<OciSignature | SkippedSignature | FailedSignature | 'over-budget' | undefined> {
+  async #examine(
+    repository: string,
+    d: OciDescriptor,
+    subject: string,
+    signal: AbortSignal,
+    budget: EnvelopeBudget,
+  ): Promise<OciSignature | SkippedSignature | FailedSignature | 'over-budget' | undefined> {
     try {
       const manifest = await this.#signatureManifest(repository, d, subject, signal);
       if (!manifest) return undefined;
@@ -236,7 +273,8 @@ export class OciRegistryClient {
       return await this.#withEnvelope(repository, d.digest, manifest, signal);
     } catch (error) {
       if (error instanceof OciContentError) return { manifestDigest: d.digest, problem: error.problem, reason: error.message };
-      if (error instanceof FactError && error.code === ErrorCodes.IMAGE_NOT_FOUND) return { manifestDigest: d.digest, problem: 'missing', reason: error.message };
+      if (error instanceof FactError && error.code === ErrorCodes.IMAGE_NOT_FOUND)
+        return { manifestDigest: d.digest, problem: 'missing', reason: error.message };
       if (error instanceof FactError) return { manifestDigest: d.digest, error };
       throw error;
     }
@@ -244,7 +282,9 @@ export class OciRegistryClient {
 
   async #referrersTag(repository: string, digest: string, signal: AbortSignal): Promise<OciDescriptor[]> {
     const tag = referrersTag(digest);
-    const response = await this.#send(this.#indexRequest(repository, this.#url(repository, `manifests/${tag}`), 'GET manifests', `referrers tag ${tag}`, signal));
+    const response = await this.#send(
+      this.#indexRequest(repository, this.#url(repository, `manifests/${tag}`), 'GET manifests', `referrers tag ${tag}`, signal),
+    );
     if (response.status === 404) {
       const error = statusError(404, response.body, 'GET manifests', `${repository}:${tag}`);
       if (error.code === ErrorCodes.REPOSITORY_NOT_FOUND) throw error;
@@ -260,8 +300,18 @@ export class OciRegistryClient {
   }
 
   /** GET manifests/<digest>: the bytes must hash to the digest asked for, whatever headers say. */
-  async #manifestBytes(repository: string, digest: string, accept: string, kind: string, signal: AbortSignal, maxBytes = this.limits.maxManifestBytes): Promise<HttpResponse> {
-    const response = await this.#send({ ...this.#manifestRequest(repository, this.#url(repository, `manifests/${digest}`), `${kind} ${digest}`, accept, signal), maxBytes });
+  async #manifestBytes(
+    repository: string,
+    digest: string,
+    accept: string,
+    kind: string,
+    signal: AbortSignal,
+    maxBytes = this.limits.maxManifestBytes,
+  ): Promise<HttpResponse> {
+    const response = await this.#send({
+      ...this.#manifestRequest(repository, this.#url(repository, `manifests/${digest}`), `${kind} ${digest}`, accept, signal),
+      maxBytes,
+    });
     if (!ok(response)) throw statusError(response.status, response.body, 'GET manifests', `${kind} ${repository}@${digest}`);
     const actual = sha256Digest(response.body);
     if (actual !== digest) throw servedWrongBytes('GET manifests', `${kind} bytes served for ${digest} hash to ${actual}`);
@@ -271,7 +321,12 @@ export class OciRegistryClient {
   #describe(response: HttpResponse, digest: string): OciManifest {
     const declared = contentType(response);
     const where = { service: 'oci', operation: 'GET manifests' };
-    const described = describeManifest(Buffer.from(response.body).toString('utf8'), digest, declared !== undefined && IMAGE_MEDIA_TYPES.includes(declared) ? declared : undefined, where);
+    const described = describeManifest(
+      Buffer.from(response.body).toString('utf8'),
+      digest,
+      declared !== undefined && IMAGE_MEDIA_TYPES.includes(declared) ? declared : undefined,
+      where,
+    );
     if (!IMAGE_MEDIA_TYPES.includes(described.mediaType)) {
       throw new OciContentError('malformed', 'GET manifests', `manifest ${digest} is ${described.mediaType.slice(0, 100)}, not an image manifest or index`);
     }
@@ -280,7 +335,14 @@ export class OciRegistryClient {
 
   #manifestRequest(repository: string, url: URL, what: string, accept: string, signal: AbortSignal): SendRequest {
     return {
-      method: 'GET', repository, url, operation: 'GET manifests', what, accept, signal, maxBytes: this.limits.maxManifestBytes,
+      method: 'GET',
+      repository,
+      url,
+      operation: 'GET manifests',
+      what,
+      accept,
+      signal,
+      maxBytes: this.limits.maxManifestBytes,
       tooLarge: (m) => new OciContentError('too-large', 'GET manifests', m),
     };
   }
@@ -294,7 +356,8 @@ export class OciRegistryClient {
   }
 
   #checkRepository(repository: string, operation: string): void {
-    if (!isRepositoryName(repository)) throw ociError(ErrorCodes.REPOSITORY_NOT_FOUND, operation, `'${repository.slice(0, 260)}' is not a valid repository name`);
+    if (!isRepositoryName(repository))
+      throw ociError(ErrorCodes.REPOSITORY_NOT_FOUND, operation, `'${repository.slice(0, 260)}' is not a valid repository name`);
   }
 
   #checkDigest(digest: string, operation: string): string {
@@ -307,15 +370,22 @@ export class OciRegistryClient {
     const scope = `repository:${request.repository}:pull`;
     let authorization = await this.#auth.authorization(scope, request.signal);
     let challenges = 0;
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       let response: HttpResponse;
       try {
         checkScheme(request.url, this.#plainHttp, request.operation);
         response = await exchange({
-          method: request.method, url: request.url, operation: request.operation, what: request.what, signal: request.signal,
+          method: request.method,
+          url: request.url,
+          operation: request.operation,
+          what: request.what,
+          signal: request.signal,
           headers: { ...(request.accept && { accept: request.accept }), ...(authorization && { authorization }) },
-          timeoutMs: this.#timeoutMs, maxBytes: request.maxBytes, tooLarge: request.tooLarge,
-          plainHttp: this.#plainHttp, maxRedirects: this.limits.maxRedirects,
+          timeoutMs: this.#timeoutMs,
+          maxBytes: request.maxBytes,
+          tooLarge: request.tooLarge,
+          plainHttp: this.#plainHttp,
+          maxRedirects: this.limits.maxRedirects,
         });
       } catch (error) {
         // Connection failures are worth one more try; timeouts and content errors are not.

@@ -88,12 +88,12 @@ export interface OciSignature {
  *  Bytes that do not hash to their digest are not here: no push can store them, so the
  *  registry is at fault (a FailedSignature, for onError). */
 export type SignatureProblem =
-  | 'missing'              // the registry listed it but cannot serve the manifest or the blob
-  | 'too-large'            // manifest or envelope over the limit
-  | 'size-mismatch'        // bytes hash to the descriptor's digest but are not its size
-  | 'malformed'            // not a readable OCI manifest
-  | 'layer-count'          // a Notation signature manifest has exactly one layer
-  | 'subject-mismatch'     // subject.digest is not the image digest
+  | 'missing' // the registry listed it but cannot serve the manifest or the blob
+  | 'too-large' // manifest or envelope over the limit
+  | 'size-mismatch' // bytes hash to the descriptor's digest but are not its size
+  | 'malformed' // not a readable OCI manifest
+  | 'layer-count' // a Notation signature manifest has exactly one layer
+  | 'subject-mismatch' // subject.digest is not the image digest
   | 'unsupported-envelope'; // layer media type is neither JWS nor COSE
 
 export interface SkippedSignature {

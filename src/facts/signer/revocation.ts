@@ -24,24 +24,37 @@ export class SignerRevocation {
   /** Revoked entities among the input's profile version, job and certificates (empty: none). */
   revoked(input: RevocationInput, signal: AbortSignal, budgetMs: number): Promise<string[]> {
     const match = PROFILE_ARN.exec(input.profileVersionArn);
-    if (!match) return Promise.reject(new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `not a signing profile ARN: ${input.profileVersionArn}`));
+    if (!match)
+      return Promise.reject(new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `not a signing profile ARN: ${input.profileVersionArn}`));
     const [, region = '', account = ''] = match;
     // The ARN comes from a signature: a client is made only for a region AWS has.
-    if (!knownRegion(region)) return Promise.reject(new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `signing profile ARN names no AWS region: ${input.profileVersionArn}`));
+    if (!knownRegion(region))
+      return Promise.reject(
+        new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `signing profile ARN names no AWS region: ${input.profileVersionArn}`),
+      );
     const key = [input.profileVersionArn, input.jobArn, input.signatureTimestamp.toISOString(), ...input.certificateHashes].join('|');
-    return this.#cache.get(this.#spec, key, async (loadSignal) => {
-      try {
-        const out = await this.#clients.signer(account, region).send(new GetRevocationStatusCommand({
-          signatureTimestamp: input.signatureTimestamp,
-          platformId: input.platformId,
-          profileVersionArn: input.profileVersionArn,
-          jobArn: input.jobArn,
-          certificateHashes: input.certificateHashes,
-        }), { abortSignal: loadSignal });
-        return out.revokedEntities ?? [];
-      } catch (error) {
-        throw fromAwsError(error, 'signer', 'GetRevocationStatus');
-      }
-    }, signal, budgetMs);
+    return this.#cache.get(
+      this.#spec,
+      key,
+      async (loadSignal) => {
+        try {
+          const out = await this.#clients.signer(account, region).send(
+            new GetRevocationStatusCommand({
+              signatureTimestamp: input.signatureTimestamp,
+              platformId: input.platformId,
+              profileVersionArn: input.profileVersionArn,
+              jobArn: input.jobArn,
+              certificateHashes: input.certificateHashes,
+            }),
+            { abortSignal: loadSignal },
+          );
+          return out.revokedEntities ?? [];
+        } catch (error) {
+          throw fromAwsError(error, 'signer', 'GetRevocationStatus');
+        }
+      },
+      signal,
+      budgetMs,
+    );
   }
 }

@@ -7,7 +7,7 @@ import { ListFindingsCommand } from '@aws-sdk/client-inspector2';
 import { assumedAccessKeyId } from '../../../src/dev/sandbox/sts.ts';
 import { ACCOUNT, OTHER_ACCOUNT, clients, imageDigest, sandbox, standardFixture } from './helpers.ts';
 
-t.test('GetRegistryScanningConfiguration describes the registry of the credentials\' account', async (t) => {
+t.test("GetRegistryScanningConfiguration describes the registry of the credentials' account", async (t) => {
   const s = standardFixture();
   s.fixture.accounts[OTHER_ACCOUNT]!.regions['us-east-1']!.scanType = 'BASIC';
   const sb = await sandbox(t, s.fixture);
@@ -30,7 +30,9 @@ t.test('DescribeImageScanFindings carries enhancedFindings of another account In
   const otherImage = s.fixture.accounts[OTHER_ACCOUNT]!.regions['us-east-1']!.repositories[0]!.images[0]!;
   const listed = await inspector.send(new ListFindingsCommand({ filterCriteria: { ecrImageRegistry: [{ comparison: 'EQUALS', value: OTHER_ACCOUNT }] } }));
   t.same(listed.findings, [], 'Inspector shows the caller nothing of the other account');
-  const out = await ecr.send(new DescribeImageScanFindingsCommand({ registryId: OTHER_ACCOUNT, repositoryName: 'web', imageId: { imageDigest: imageDigest(otherImage) } }));
+  const out = await ecr.send(
+    new DescribeImageScanFindingsCommand({ registryId: OTHER_ACCOUNT, repositoryName: 'web', imageId: { imageDigest: imageDigest(otherImage) } }),
+  );
   t.equal(out.imageScanStatus?.status, 'ACTIVE');
   t.notOk(out.imageScanFindings?.findings, 'no basic findings in an ENHANCED registry');
   const f = out.imageScanFindings?.enhancedFindings?.[0];
@@ -38,5 +40,8 @@ t.test('DescribeImageScanFindings carries enhancedFindings of another account In
   t.equal(f?.severity, 'LOW');
   t.equal(f?.status, 'ACTIVE');
   t.equal(f?.packageVulnerabilityDetails?.vulnerabilityId, 'CVE-2024-9999');
-  t.same(f?.packageVulnerabilityDetails?.vulnerablePackages?.map((p) => p.name), ['curl']);
+  t.same(
+    f?.packageVulnerabilityDetails?.vulnerablePackages?.map((p) => p.name),
+    ['curl'],
+  );
 });

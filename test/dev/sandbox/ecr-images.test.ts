@@ -1,7 +1,5 @@
 import t from 'tap';
-import {
-  BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImageSigningStatusCommand, DescribeImagesCommand,
-} from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, DescribeImageScanFindingsCommand, DescribeImageSigningStatusCommand, DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import { MediaTypes } from '../../../src/dev/sandbox/index.ts';
 import { ACCOUNT, OTHER_ACCOUNT, clients, imageDigest, sandbox, standardFixture } from './helpers.ts';
 
@@ -35,17 +33,16 @@ t.test('DescribeImages', async (t) => {
   t.test('by digest, and tag+digest together', async (t) => {
     const r = await ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageDigest: webDigest, imageTag: 'latest' }] }));
     t.equal(r.imageDetails?.[0]?.imageDigest, webDigest);
-    await t.rejects(
-      ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageDigest: webDigest, imageTag: 'multi' }] })),
-      { name: 'ImageNotFoundException' },
-    );
+    await t.rejects(ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageDigest: webDigest, imageTag: 'multi' }] })), {
+      name: 'ImageNotFoundException',
+    });
   });
 
   t.test('an archived image is invisible unless imageStatus is ANY', async (t) => {
-    await t.rejects(
-      ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageTag: '1.0.0' }] })),
-      { name: 'ImageNotFoundException', $metadata: { httpStatusCode: 400 } },
-    );
+    await t.rejects(ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageTag: '1.0.0' }] })), {
+      name: 'ImageNotFoundException',
+      $metadata: { httpStatusCode: 400 },
+    });
     const r = await ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageTag: '1.0.0' }], filter: { imageStatus: 'ANY' } }));
     t.equal(r.imageDetails?.[0]?.imageStatus, 'ARCHIVED');
     t.equal(r.imageDetails?.[0]?.imageDigest, imageDigest(s.old));
@@ -60,7 +57,10 @@ t.test('DescribeImages', async (t) => {
     t.ok(sig, 'the signature is listed with its subject');
     t.equal(sig?.artifactMediaType, MediaTypes.OCI_EMPTY);
     const untagged = await ecr.send(new DescribeImagesCommand({ repositoryName: 'web', filter: { tagStatus: 'UNTAGGED' } }));
-    t.ok(untagged.imageDetails?.every((d) => !d.imageTags), 'UNTAGGED only');
+    t.ok(
+      untagged.imageDetails?.every((d) => !d.imageTags),
+      'UNTAGGED only',
+    );
     const first = await ecr.send(new DescribeImagesCommand({ repositoryName: 'web', maxResults: 2 }));
     t.equal(first.imageDetails?.length, 2);
     t.ok(first.nextToken);
@@ -69,16 +69,16 @@ t.test('DescribeImages', async (t) => {
     t.notOk(rest.nextToken);
     await t.rejects(
       ecr.send(new DescribeImagesCommand({ repositoryName: 'team/api', nextToken: first.nextToken })),
-      { name: 'InvalidParameterException' }, 'a token of another query is refused',
+      { name: 'InvalidParameterException' },
+      'a token of another query is refused',
     );
   });
 
   t.test('errors: missing repository, bad digest, missing repositoryName', async (t) => {
     await t.rejects(ecr.send(new DescribeImagesCommand({ repositoryName: 'nope' })), { name: 'RepositoryNotFoundException' });
-    await t.rejects(
-      ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageDigest: 'not-a-digest' }] })),
-      { name: 'InvalidParameterException' },
-    );
+    await t.rejects(ecr.send(new DescribeImagesCommand({ repositoryName: 'web', imageIds: [{ imageDigest: 'not-a-digest' }] })), {
+      name: 'InvalidParameterException',
+    });
     await t.rejects(ecr.send(new DescribeImagesCommand({} as never)), { name: 'ValidationException', message: /repositoryName/ });
   });
 
@@ -107,16 +107,26 @@ t.test('BatchGetImage', async (t) => {
     t.equal(img?.imageId?.imageTag, '1.4.2');
     t.equal(img?.imageManifestMediaType, MediaTypes.OCI_MANIFEST);
     const { createHash } = await import('node:crypto');
-    t.equal(`sha256:${createHash('sha256').update(img?.imageManifest ?? '').digest('hex')}`, webDigest);
+    t.equal(
+      `sha256:${createHash('sha256')
+        .update(img?.imageManifest ?? '')
+        .digest('hex')}`,
+      webDigest,
+    );
     t.same(r.failures, []);
   });
 
   t.test('tag and digest that do not match fail with ImageTagDoesNotMatchDigest', async (t) => {
-    const r = await ecr.send(new BatchGetImageCommand({
-      repositoryName: 'web',
-      imageIds: [{ imageTag: 'multi', imageDigest: webDigest }, { imageTag: 'latest', imageDigest: webDigest }],
-      acceptedMediaTypes: ALL_TYPES,
-    }));
+    const r = await ecr.send(
+      new BatchGetImageCommand({
+        repositoryName: 'web',
+        imageIds: [
+          { imageTag: 'multi', imageDigest: webDigest },
+          { imageTag: 'latest', imageDigest: webDigest },
+        ],
+        acceptedMediaTypes: ALL_TYPES,
+      }),
+    );
     t.equal(r.images?.length, 1, 'the matching pair still succeeds');
     t.equal(r.failures?.[0]?.failureCode, 'ImageTagDoesNotMatchDigest');
     t.same(r.failures?.[0]?.imageId, { imageTag: 'multi', imageDigest: webDigest });
@@ -124,24 +134,34 @@ t.test('BatchGetImage', async (t) => {
   });
 
   t.test('acceptedMediaTypes is honoured: an index needs the index type', async (t) => {
-    const withoutIndex = await ecr.send(new BatchGetImageCommand({ repositoryName: 'web', imageIds: [{ imageTag: 'multi' }], acceptedMediaTypes: [MediaTypes.OCI_MANIFEST] }));
+    const withoutIndex = await ecr.send(
+      new BatchGetImageCommand({ repositoryName: 'web', imageIds: [{ imageTag: 'multi' }], acceptedMediaTypes: [MediaTypes.OCI_MANIFEST] }),
+    );
     t.equal(withoutIndex.failures?.[0]?.failureCode, 'ImageNotFound');
     const omitted = await ecr.send(new BatchGetImageCommand({ repositoryName: 'web', imageIds: [{ imageTag: 'multi' }] }));
     t.equal(omitted.failures?.[0]?.failureCode, 'ImageNotFound', 'omitted acceptedMediaTypes does not include indexes');
     const ok = await ecr.send(new BatchGetImageCommand({ repositoryName: 'web', imageIds: [{ imageTag: 'multi' }], acceptedMediaTypes: ALL_TYPES }));
     t.equal(ok.images?.[0]?.imageManifestMediaType, MediaTypes.OCI_INDEX);
     const index = JSON.parse(ok.images?.[0]?.imageManifest ?? '{}') as { manifests: Array<{ digest: string; platform: { architecture: string } }> };
-    t.same(index.manifests.map((m) => m.digest), [imageDigest(s.amd64), imageDigest(s.arm64)]);
+    t.same(
+      index.manifests.map((m) => m.digest),
+      [imageDigest(s.amd64), imageDigest(s.arm64)],
+    );
     t.equal(index.manifests[1]?.platform.architecture, 'arm64');
   });
 
   t.test('other failure codes', async (t) => {
-    const r = await ecr.send(new BatchGetImageCommand({
-      repositoryName: 'web',
-      imageIds: [{}, { imageTag: 'nope' }, { imageDigest: 'sha256:zz' }, { imageTag: '1.0.0' }],
-      acceptedMediaTypes: ALL_TYPES,
-    }));
-    t.same(r.failures?.map((f) => f.failureCode), ['MissingDigestAndTag', 'ImageNotFound', 'InvalidImageDigest', 'ImageInaccessible']);
+    const r = await ecr.send(
+      new BatchGetImageCommand({
+        repositoryName: 'web',
+        imageIds: [{}, { imageTag: 'nope' }, { imageDigest: 'sha256:zz' }, { imageTag: '1.0.0' }],
+        acceptedMediaTypes: ALL_TYPES,
+      }),
+    );
+    t.same(
+      r.failures?.map((f) => f.failureCode),
+      ['MissingDigestAndTag', 'ImageNotFound', 'InvalidImageDigest', 'ImageInaccessible'],
+    );
     t.same(r.images, []);
   });
 });
@@ -165,16 +185,19 @@ t.test('DescribeImageSigningStatus and DescribeImageScanFindings', async (t) => 
   const west = clients(t, sb, 'us-west-2').ecr;
   const basic = await west.send(new DescribeImageScanFindingsCommand({ repositoryName: 'web', imageId: { imageTag: '1.4.2' } }));
   t.equal(basic.imageScanStatus?.status, 'COMPLETE');
-  t.same(basic.imageScanFindings?.findings?.map((f) => f.name), ['CVE-2022-0001']);
+  t.same(
+    basic.imageScanFindings?.findings?.map((f) => f.name),
+    ['CVE-2022-0001'],
+  );
   t.same(basic.imageScanFindings?.findingSeverityCounts, { HIGH: 1 });
   t.notOk(basic.imageScanFindings?.enhancedFindings);
 
   await t.rejects(
     ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'team/api', imageId: { imageTag: 'v1' } })),
-    { name: 'ScanNotFoundException' }, 'no scan status: ScanNotFoundException',
+    { name: 'ScanNotFoundException' },
+    'no scan status: ScanNotFoundException',
   );
-  await t.rejects(
-    ecr.send(new DescribeImageSigningStatusCommand({ repositoryName: 'web', imageId: { imageTag: 'gone' } })),
-    { name: 'ImageNotFoundException' },
-  );
+  await t.rejects(ecr.send(new DescribeImageSigningStatusCommand({ repositoryName: 'web', imageId: { imageTag: 'gone' } })), {
+    name: 'ImageNotFoundException',
+  });
 });

@@ -1,16 +1,26 @@
 import t from 'tap';
 import {
-  DescribeRepositoriesCommand, GetAuthorizationTokenCommand, GetDownloadUrlForLayerCommand,
-  GetRegistryScanningConfigurationCommand, ListImageReferrersCommand, BatchGetImageCommand,
+  DescribeRepositoriesCommand,
+  GetAuthorizationTokenCommand,
+  GetDownloadUrlForLayerCommand,
+  GetRegistryScanningConfigurationCommand,
+  ListImageReferrersCommand,
+  BatchGetImageCommand,
 } from '@aws-sdk/client-ecr';
-import {
-  MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, ociImage, sha256Digest, type SandboxFixture,
-} from '../../../src/dev/sandbox/index.ts';
+import { MediaTypes, NOTARY_SIGNATURE_ARTIFACT_TYPE, ociImage, sha256Digest, type SandboxFixture } from '../../../src/dev/sandbox/index.ts';
 import { ACCOUNT, OTHER_ACCOUNT, clients, imageDigest, notationFile, sandbox, standardFixture } from './helpers.ts';
 
 /** The fields of an OCI image manifest these tests read; the assertions check the values. */
-interface Descriptor { mediaType?: string; digest?: string }
-interface SignatureManifest { artifactType?: string; config?: Descriptor; layers?: Descriptor[]; subject?: Descriptor }
+interface Descriptor {
+  mediaType?: string;
+  digest?: string;
+}
+interface SignatureManifest {
+  artifactType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  subject?: Descriptor;
+}
 
 t.test('DescribeRepositories', async (t) => {
   const s = standardFixture();
@@ -19,7 +29,10 @@ t.test('DescribeRepositories', async (t) => {
   const r = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['web', 'team/api'] }));
   const [web, api] = r.repositories ?? [];
   t.equal(web?.imageTagMutability, 'IMMUTABLE_WITH_EXCLUSION');
-  t.same(web?.imageTagMutabilityExclusionFilters, [{ filterType: 'WILDCARD', filter: 'latest' }, { filterType: 'WILDCARD', filter: 'dev-*' }]);
+  t.same(web?.imageTagMutabilityExclusionFilters, [
+    { filterType: 'WILDCARD', filter: 'latest' },
+    { filterType: 'WILDCARD', filter: 'dev-*' },
+  ]);
   t.equal(web?.repositoryArn, `arn:aws:ecr:us-east-1:${ACCOUNT}:repository/web`);
   t.equal(web?.repositoryUri, `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web`);
   t.same(web?.imageScanningConfiguration, { scanOnPush: true });
@@ -34,14 +47,18 @@ t.test('DescribeRepositories', async (t) => {
   t.equal(w.repositories?.[0]?.imageTagMutability, 'IMMUTABLE');
 
   const all = await ecr.send(new DescribeRepositoriesCommand({}));
-  t.same(all.repositories?.map((x) => x.repositoryName), ['web', 'team/api']);
+  t.same(
+    all.repositories?.map((x) => x.repositoryName),
+    ['web', 'team/api'],
+  );
   const paged = await ecr.send(new DescribeRepositoriesCommand({ maxResults: 1 }));
   t.equal(paged.repositories?.length, 1);
   const next = await ecr.send(new DescribeRepositoriesCommand({ maxResults: 1, nextToken: paged.nextToken }));
   t.equal(next.repositories?.[0]?.repositoryName, 'team/api');
 
   await t.rejects(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['web', 'missing'] })), {
-    name: 'RepositoryNotFoundException', message: /'missing'.*111122223333/,
+    name: 'RepositoryNotFoundException',
+    message: /'missing'.*111122223333/,
   });
   const other = await ecr.send(new DescribeRepositoriesCommand({ registryId: OTHER_ACCOUNT, repositoryNames: ['web'] }));
   t.equal(other.repositories?.[0]?.registryId, OTHER_ACCOUNT);
@@ -79,7 +96,14 @@ t.test('ListImageReferrers', async (t) => {
     const sizes: number[] = [];
     let nextToken: string | undefined;
     do {
-      const r = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, nextToken, ...(maxResults !== undefined && { maxResults }) }));
+      const r = await ecr.send(
+        new ListImageReferrersCommand({
+          repositoryName: 'app',
+          subjectId: { imageDigest: subject },
+          nextToken,
+          ...(maxResults !== undefined && { maxResults }),
+        }),
+      );
       sizes.push(r.referrers?.length ?? 0);
       seen.push(...(r.referrers ?? []).map((x) => x.digest ?? ''));
       nextToken = r.nextToken;
@@ -98,15 +122,28 @@ t.test('ListImageReferrers', async (t) => {
     t.same(sizes, [50, 9]);
     t.equal(seen.length, 59, 'the archived referrer is not listed by default');
     t.equal(new Set(seen).size, 59, 'no referrer repeats across pages');
-    const any = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactStatus: 'ANY' }, maxResults: 50 }));
-    const second = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactStatus: 'ANY' }, nextToken: any.nextToken }));
+    const any = await ecr.send(
+      new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactStatus: 'ANY' }, maxResults: 50 }),
+    );
+    const second = await ecr.send(
+      new ListImageReferrersCommand({
+        repositoryName: 'app',
+        subjectId: { imageDigest: subject },
+        filter: { artifactStatus: 'ANY' },
+        nextToken: any.nextToken,
+      }),
+    );
     t.equal((any.referrers?.length ?? 0) + (second.referrers?.length ?? 0), 60);
   });
 
   t.test('referrer fields and the artifactTypes filter', async (t) => {
-    const r = await ecr.send(new ListImageReferrersCommand({
-      repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactTypes: ['application/spdx+json'] },
-    }));
+    const r = await ecr.send(
+      new ListImageReferrersCommand({
+        repositoryName: 'app',
+        subjectId: { imageDigest: subject },
+        filter: { artifactTypes: ['application/spdx+json'] },
+      }),
+    );
     t.equal(r.referrers?.length, 1);
     const ref = r.referrers?.[0];
     t.equal(ref?.artifactType, 'application/spdx+json');
@@ -114,13 +151,23 @@ t.test('ListImageReferrers', async (t) => {
     t.equal(ref?.artifactStatus, 'ACTIVE');
     t.type(ref?.size, 'number');
     t.match(ref?.annotations, { 'org.opencontainers.image.created': /^\d{4}-\d\d-\d\dT/ });
-    const notary = await ecr.send(new ListImageReferrersCommand({
-      repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactTypes: [NOTARY_SIGNATURE_ARTIFACT_TYPE] }, maxResults: 50,
-    }));
+    const notary = await ecr.send(
+      new ListImageReferrersCommand({
+        repositoryName: 'app',
+        subjectId: { imageDigest: subject },
+        filter: { artifactTypes: [NOTARY_SIGNATURE_ARTIFACT_TYPE] },
+        maxResults: 50,
+      }),
+    );
     // 60 signatures: one SPDX, one archived; the legacy one (config.mediaType only) still counts.
-    const more = await ecr.send(new ListImageReferrersCommand({
-      repositoryName: 'app', subjectId: { imageDigest: subject }, filter: { artifactTypes: [NOTARY_SIGNATURE_ARTIFACT_TYPE] }, nextToken: notary.nextToken,
-    }));
+    const more = await ecr.send(
+      new ListImageReferrersCommand({
+        repositoryName: 'app',
+        subjectId: { imageDigest: subject },
+        filter: { artifactTypes: [NOTARY_SIGNATURE_ARTIFACT_TYPE] },
+        nextToken: notary.nextToken,
+      }),
+    );
     t.equal((notary.referrers?.length ?? 0) + (more.referrers?.length ?? 0), 58);
   });
 
@@ -142,8 +189,12 @@ t.test('ListImageReferrers', async (t) => {
   });
 
   t.test('validation', async (t) => {
-    await t.rejects(ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, maxResults: 51 })), { name: 'ValidationException' });
-    await t.rejects(ecr.send(new ListImageReferrersCommand({ repositoryName: 'nope', subjectId: { imageDigest: subject } })), { name: 'RepositoryNotFoundException' });
+    await t.rejects(ecr.send(new ListImageReferrersCommand({ repositoryName: 'app', subjectId: { imageDigest: subject }, maxResults: 51 })), {
+      name: 'ValidationException',
+    });
+    await t.rejects(ecr.send(new ListImageReferrersCommand({ repositoryName: 'nope', subjectId: { imageDigest: subject } })), {
+      name: 'RepositoryNotFoundException',
+    });
     await t.rejects(ecr.send(new ListImageReferrersCommand({ repositoryName: 'app' } as never)), { name: 'ValidationException', message: /subjectId/ });
   });
 });
@@ -175,7 +226,8 @@ t.test('GetDownloadUrlForLayer serves the exact envelope bytes from a URL on the
 
   await t.rejects(
     ecr.send(new GetDownloadUrlForLayerCommand({ repositoryName: 'team/api', layerDigest })),
-    { name: 'LayersNotFoundException' }, 'the layer must belong to the repository',
+    { name: 'LayersNotFoundException' },
+    'the layer must belong to the repository',
   );
 });
 

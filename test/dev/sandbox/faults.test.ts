@@ -14,7 +14,11 @@ t.test('throttle once: the SDK really retries and then succeeds', async (t) => {
   t.equal(r.imageDetails?.length, 1);
   t.equal(sb.calls('ecr:DescribeImages'), 2, 'two calls reached the sandbox');
   t.equal(r.$metadata.attempts, 2, 'the SDK counts two attempts');
-  t.same(sb.callLog().map((c) => c.status), [400, 200], 'ThrottlingException is a 400 on JSON 1.1');
+  t.same(
+    sb.callLog().map((c) => c.status),
+    [400, 200],
+    'ThrottlingException is a 400 on JSON 1.1',
+  );
 });
 
 t.test('ECR faults and how the SDK classifies them', async (t) => {
@@ -27,7 +31,10 @@ t.test('ECR faults and how the SDK classifies them', async (t) => {
     sb.inject('ecr:DescribeImages', { kind: 'unavailable', times: 1 });
     const r = await ecr.send(describe);
     t.equal(r.imageDetails?.length, 1);
-    t.same(sb.callLog().map((c) => c.status), [500, 503, 200]);
+    t.same(
+      sb.callLog().map((c) => c.status),
+      [500, 503, 200],
+    );
   });
 
   t.test('a throttle that never stops exhausts the attempts', async (t) => {
@@ -41,7 +48,11 @@ t.test('ECR faults and how the SDK classifies them', async (t) => {
   });
 
   t.test('access-denied, expired-token, unrecognized-client are not retried', async (t) => {
-    for (const [kind, name] of [['access-denied', 'AccessDeniedException'], ['expired-token', 'ExpiredTokenException'], ['unrecognized-client', 'UnrecognizedClientException']] as const) {
+    for (const [kind, name] of [
+      ['access-denied', 'AccessDeniedException'],
+      ['expired-token', 'ExpiredTokenException'],
+      ['unrecognized-client', 'UnrecognizedClientException'],
+    ] as const) {
       sb.resetCalls();
       sb.inject('ecr:DescribeImages', { kind, times: 1 });
       await t.rejects(ecr.send(describe), { name, $metadata: { httpStatusCode: 400 } }, kind);
@@ -54,13 +65,20 @@ t.test('ECR faults and how the SDK classifies them', async (t) => {
     sb.inject('ecr:DescribeImages', { kind: 'reset', times: 1 });
     const r = await ecr.send(describe);
     t.equal(r.imageDetails?.length, 1);
-    t.same(sb.callLog().map((c) => c.status), [0, 200], 'status 0: no answer was sent');
+    t.same(
+      sb.callLog().map((c) => c.status),
+      [0, 200],
+      'status 0: no answer was sent',
+    );
   });
 
   t.test('malformed answers are a deserialization error', async (t) => {
     sb.resetCalls();
     sb.inject('ecr:DescribeImages', { kind: 'malformed', times: 1 });
-    const err = await ecr.send(describe).then(() => undefined, (e: unknown) => e as Error & { $metadata?: { httpStatusCode?: number } });
+    const err = await ecr.send(describe).then(
+      () => undefined,
+      (e: unknown) => e as Error & { $metadata?: { httpStatusCode?: number } },
+    );
     t.ok(err, 'the call fails');
     t.match(`${err?.name} ${err?.message}`, /JSON|Unexpected|Deserializ/i, 'as unparseable JSON');
     t.equal(sb.calls('ecr:DescribeImages'), 1, 'a 200 that does not parse is not retried');
@@ -88,7 +106,10 @@ t.test('Inspector throttling is a 429 with Retry-After, which the SDK honours', 
   const r = await inspector.send(new ListFindingsCommand({}));
   t.ok(Array.isArray(r.findings));
   t.equal(sb.calls('inspector2:ListFindings'), 2);
-  t.same(sb.callLog().map((c) => c.status), [429, 200]);
+  t.same(
+    sb.callLog().map((c) => c.status),
+    [429, 200],
+  );
   t.ok(Date.now() - started >= 900, 'waited about Retry-After before retrying');
 
   sb.inject('inspector2:*', { kind: 'access-denied', times: 1 });
@@ -102,15 +123,20 @@ t.test('Signer faults', async (t) => {
   const sb = await sandbox(t, standardFixture().fixture);
   const { signer } = clients(t, sb);
   const cmd = new GetRevocationStatusCommand({
-    signatureTimestamp: new Date(), platformId: 'Notation-OCI-SHA384-ECDSA',
+    signatureTimestamp: new Date(),
+    platformId: 'Notation-OCI-SHA384-ECDSA',
     profileVersionArn: `arn:aws:signer:us-east-1:${ACCOUNT}:/signing-profiles/prof/abcdefghij`,
-    jobArn: `arn:aws:signer:us-east-1:${ACCOUNT}:/signing-jobs/j-1`, certificateHashes: ['ab'],
+    jobArn: `arn:aws:signer:us-east-1:${ACCOUNT}:/signing-jobs/j-1`,
+    certificateHashes: ['ab'],
   });
   sb.inject('signer:GetRevocationStatus', { kind: 'throttle', times: 1, retryAfterSeconds: 0 });
   sb.inject('signer:GetRevocationStatus', { kind: 'server-error', times: 1 });
   const r = await signer.send(cmd);
   t.same(r.revokedEntities, []);
-  t.same(sb.callLog().map((c) => c.status), [429, 500, 200]);
+  t.same(
+    sb.callLog().map((c) => c.status),
+    [429, 500, 200],
+  );
   sb.inject('*', { kind: 'expired-token', times: 1 });
   await t.rejects(signer.send(cmd), { name: 'ExpiredTokenException', $metadata: { httpStatusCode: 403 } });
 });

@@ -1,7 +1,14 @@
 import t from 'tap';
 import { BatchGetImageCommand, DescribeImagesCommand, ListImageReferrersCommand } from '@aws-sdk/client-ecr';
 import {
-  MediaTypes, dockerImage, imageDescriptor, imageDigest, ociImage, ociIndex, sha256Digest, startSandbox,
+  MediaTypes,
+  dockerImage,
+  imageDescriptor,
+  imageDigest,
+  ociImage,
+  ociIndex,
+  sha256Digest,
+  startSandbox,
   type SandboxFixture,
 } from '../../../src/dev/sandbox/index.ts';
 import { ACCOUNT, clients, notationFile, sandbox } from './helpers.ts';
@@ -32,13 +39,25 @@ t.test('builders', async (t) => {
   const manifest = d.manifest as { mediaType: string; layers: Array<{ digest: string; size: number; mediaType: string }>; config: { mediaType: string } };
   t.equal(manifest.mediaType, MediaTypes.DOCKER_MANIFEST);
   t.equal(manifest.config.mediaType, MediaTypes.DOCKER_CONFIG);
-  t.same(manifest.layers.map((l) => l.digest), [sha256Digest('one'), sha256Digest('two')]);
+  t.same(
+    manifest.layers.map((l) => l.digest),
+    [sha256Digest('one'), sha256Digest('two')],
+  );
   t.equal(d.blobs?.length, 3, 'config + 2 layers');
   const list = ociIndex({ format: 'docker', children: [a, b] });
   t.equal((list.manifest as { mediaType: string }).mediaType, MediaTypes.DOCKER_MANIFEST_LIST);
   t.same(imageDescriptor(a).platform, { os: 'linux', architecture: 'amd64' });
 
-  const sb = await sandbox(t, one({ name: 'xx', images: [{ ...list, tags: ['l'] }, { ...d, tags: ['d'] }] }));
+  const sb = await sandbox(
+    t,
+    one({
+      name: 'xx',
+      images: [
+        { ...list, tags: ['l'] },
+        { ...d, tags: ['d'] },
+      ],
+    }),
+  );
   const { ecr } = clients(t, sb);
   const r = await ecr.send(new DescribeImagesCommand({ repositoryName: 'xx', imageIds: [{ imageTag: 'l' }, { imageTag: 'd' }] }));
   t.equal(r.imageDetails?.[0]?.imageManifestMediaType, MediaTypes.DOCKER_MANIFEST_LIST);
@@ -49,14 +68,17 @@ t.test('repository-level signatures name their subject by digest, even a missing
   const image = ociImage({ seed: 'subject', tags: ['v1'] });
   const dangling = sha256Digest('an image that was deleted');
   const envelope = notationFile('cose_signature.sig');
-  const sb = await sandbox(t, one({
-    name: 'rr',
-    images: [image],
-    signatures: [
-      { subjectDigest: imageDigest(image), envelope, envelopeMediaType: 'application/cose' },
-      { subjectDigest: dangling, envelope, envelopeMediaType: 'application/cose', annotations: { 'io.cncf.notary.x509chain.thumbprint#S256': '["ab"]' } },
-    ],
-  }));
+  const sb = await sandbox(
+    t,
+    one({
+      name: 'rr',
+      images: [image],
+      signatures: [
+        { subjectDigest: imageDigest(image), envelope, envelopeMediaType: 'application/cose' },
+        { subjectDigest: dangling, envelope, envelopeMediaType: 'application/cose', annotations: { 'io.cncf.notary.x509chain.thumbprint#S256': '["ab"]' } },
+      ],
+    }),
+  );
   const { ecr } = clients(t, sb);
   const live = await ecr.send(new ListImageReferrersCommand({ repositoryName: 'rr', subjectId: { imageDigest: imageDigest(image) } }));
   t.equal(live.referrers?.length, 1);

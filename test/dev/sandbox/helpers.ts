@@ -6,7 +6,13 @@ import { ECRClient } from '@aws-sdk/client-ecr';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { SignerClient } from '@aws-sdk/client-signer';
 import {
-  imageDigest, ociImage, ociIndex, startSandbox, type ImageFixture, type Sandbox, type SandboxFixture,
+  imageDigest,
+  ociImage,
+  ociIndex,
+  startSandbox,
+  type ImageFixture,
+  type Sandbox,
+  type SandboxFixture,
   type SandboxOptions,
 } from '../../../src/dev/sandbox/index.ts';
 
@@ -63,7 +69,12 @@ export function standardFixture(): Standard {
     scanStatus: { status: 'ACTIVE', description: 'Continuous scan is selected for image.' },
     inspectorPlatform: 'DEBIAN_12',
     findings: [
-      { vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1', packageManager: 'OS' }] },
+      {
+        vulnerabilityId: 'CVE-2024-3094',
+        severity: 'CRITICAL',
+        inspectorScore: 10,
+        packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1', packageManager: 'OS' }],
+      },
       { vulnerabilityId: 'CVE-2025-1111', severity: 'HIGH', packages: [{ name: 'openssl', version: '3.0.1' }] },
       { vulnerabilityId: 'CVE-2023-0001', severity: 'MEDIUM', status: 'CLOSED', packages: [{ name: 'zlib', version: '1.2' }] },
     ],
@@ -83,33 +94,49 @@ export function standardFixture(): Standard {
             scanType: 'ENHANCED',
             repositories: [
               { name: 'web', tagMutability: 'IMMUTABLE_WITH_EXCLUSION', exclusionFilters: ['latest', 'dev-*'], scanOnPush: true, images: [web, old, multi] },
-              { name: 'team/api', tagMutability: 'MUTABLE', encryption: { type: 'KMS', kmsKey: 'arn:aws:kms:us-east-1:111122223333:key/k1' }, images: [ociImage({ seed: 'api', tags: ['v1'] })] },
+              {
+                name: 'team/api',
+                tagMutability: 'MUTABLE',
+                encryption: { type: 'KMS', kmsKey: 'arn:aws:kms:us-east-1:111122223333:key/k1' },
+                images: [ociImage({ seed: 'api', tags: ['v1'] })],
+              },
             ],
           },
           'us-west-2': {
             scanType: 'BASIC',
-            repositories: [{
-              name: 'web',
-              tagMutability: 'IMMUTABLE',
-              images: [ociImage({
-                seed: 'web-west', tags: ['1.4.2'],
-                scanStatus: { status: 'COMPLETE' },
-                basicFindings: [{ name: 'CVE-2022-0001', severity: 'HIGH', uri: 'https://example.invalid/CVE-2022-0001' }],
-              })],
-            }],
+            repositories: [
+              {
+                name: 'web',
+                tagMutability: 'IMMUTABLE',
+                images: [
+                  ociImage({
+                    seed: 'web-west',
+                    tags: ['1.4.2'],
+                    scanStatus: { status: 'COMPLETE' },
+                    basicFindings: [{ name: 'CVE-2022-0001', severity: 'HIGH', uri: 'https://example.invalid/CVE-2022-0001' }],
+                  }),
+                ],
+              },
+            ],
           },
         },
       },
       [OTHER_ACCOUNT]: {
         regions: {
           'us-east-1': {
-            repositories: [{
-              name: 'web',
-              images: [ociImage({
-                seed: 'other-web', tags: ['1.4.2'], scanStatus: { status: 'ACTIVE' },
-                findings: [{ vulnerabilityId: 'CVE-2024-9999', severity: 'LOW', packages: [{ name: 'curl', version: '8.0' }] }],
-              })],
-            }],
+            repositories: [
+              {
+                name: 'web',
+                images: [
+                  ociImage({
+                    seed: 'other-web',
+                    tags: ['1.4.2'],
+                    scanStatus: { status: 'ACTIVE' },
+                    findings: [{ vulnerabilityId: 'CVE-2024-9999', severity: 'LOW', packages: [{ name: 'curl', version: '8.0' }] }],
+                  }),
+                ],
+              },
+            ],
           },
         },
       },

@@ -66,7 +66,11 @@ t.test('OCI distribution API with ECR-style Basic auth', async (t) => {
     t.equal(r.status, 200);
     t.equal(r.headers.get('content-type'), MediaTypes.OCI_INDEX);
     t.equal(r.headers.get('oci-filters-applied'), 'artifactType');
-    const index = (await r.json()) as { schemaVersion: number; mediaType: string; manifests: Array<{ artifactType: string; digest: string; mediaType: string }> };
+    const index = (await r.json()) as {
+      schemaVersion: number;
+      mediaType: string;
+      manifests: Array<{ artifactType: string; digest: string; mediaType: string }>;
+    };
     t.equal(index.schemaVersion, 2);
     t.equal(index.manifests.length, 1);
     t.equal(index.manifests[0]?.artifactType, NOTARY_SIGNATURE_ARTIFACT_TYPE);
@@ -80,13 +84,19 @@ t.test('OCI distribution API with ECR-style Basic auth', async (t) => {
   t.test('the Host header names another account registry', async (t) => {
     const u = new URL(sb.url);
     const body = await new Promise<{ status: number; digest: string | undefined }>((resolve, reject) => {
-      const req = request({
-        host: u.hostname, port: u.port, path: '/v2/web/manifests/1.4.2', method: 'GET',
-        headers: { ...headers, host: `${OTHER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com` },
-      }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, digest: res.headers['docker-content-digest'] as string | undefined }));
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: '/v2/web/manifests/1.4.2',
+          method: 'GET',
+          headers: { ...headers, host: `${OTHER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com` },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, digest: res.headers['docker-content-digest'] as string | undefined }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -107,9 +117,14 @@ t.test('update() moves a tag; every protocol sees the change at once', async (t)
   });
   const after = await fetch(`${sb.url}/v2/web/manifests/latest`, { method: 'HEAD', headers: { accept: ACCEPT_ALL } });
   t.equal(after.headers.get('docker-content-digest'), imageDigest(s.multi));
-  t.throws(() => sb.update((f) => {
-    f.accounts['111122223333']!.regions['us-east-1']!.repositories[0]!.images[0]!.tags = ['multi'];
-  }), { code: 'E_SANDBOX_FIXTURE', message: /tag 'multi' is on two images/ }, 'an invalid update throws');
+  t.throws(
+    () =>
+      sb.update((f) => {
+        f.accounts['111122223333']!.regions['us-east-1']!.repositories[0]!.images[0]!.tags = ['multi'];
+      }),
+    { code: 'E_SANDBOX_FIXTURE', message: /tag 'multi' is on two images/ },
+    'an invalid update throws',
+  );
   const unchanged = await fetch(`${sb.url}/v2/web/manifests/latest`, { method: 'HEAD', headers: { accept: ACCEPT_ALL } });
   t.equal(unchanged.headers.get('docker-content-digest'), imageDigest(s.multi), 'and changes nothing');
 });

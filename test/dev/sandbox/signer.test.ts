@@ -21,14 +21,12 @@ const REVOKED_CERT = sha384('revoked-leaf') + sha384('intermediate');
 const fixture: SandboxFixture = {
   defaultAccount: ACCOUNT,
   accounts: { [ACCOUNT]: { regions: { 'us-east-1': { repositories: [] } } } },
-  revoked: [
-    { entity: PROFILE_V1, effectiveFrom: '2026-06-01T00:00:00Z' },
-    JOB_REVOKED,
-    REVOKED_CERT.toUpperCase(),
-  ],
+  revoked: [{ entity: PROFILE_V1, effectiveFrom: '2026-06-01T00:00:00Z' }, JOB_REVOKED, REVOKED_CERT.toUpperCase()],
 };
 
-const input = (over: Partial<{ signatureTimestamp: Date; platformId: string; profileVersionArn: string; jobArn: string; certificateHashes: string[] }> = {}) => ({
+const input = (
+  over: Partial<{ signatureTimestamp: Date; platformId: string; profileVersionArn: string; jobArn: string; certificateHashes: string[] }> = {},
+) => ({
   signatureTimestamp: new Date('2026-05-01T12:00:00Z'),
   platformId: 'Notation-OCI-SHA384-ECDSA',
   profileVersionArn: PROFILE_V2,
@@ -52,12 +50,17 @@ t.test('GetRevocationStatus', async (t) => {
 
   const before = await signer.send(new GetRevocationStatusCommand(input({ profileVersionArn: PROFILE_V1 })));
   t.same(before.revokedEntities, [], 'signed before the profile revocation took effect');
-  const after = await signer.send(new GetRevocationStatusCommand(input({ profileVersionArn: PROFILE_V1, signatureTimestamp: new Date('2026-07-01T00:00:00Z') })));
+  const after = await signer.send(
+    new GetRevocationStatusCommand(input({ profileVersionArn: PROFILE_V1, signatureTimestamp: new Date('2026-07-01T00:00:00Z') })),
+  );
   t.same(after.revokedEntities, [PROFILE_V1], 'signed after it: revoked');
 
   const logged = sb.callLog().find((c) => c.op === 'signer:GetRevocationStatus');
-  t.match(logged?.input, { signatureTimestamp: '2026-05-01T12:00:00Z', platformId: 'Notation-OCI-SHA384-ECDSA', certificateHashes: [LEAF, ROOT] },
-    'the SDK sends the query parameters the sandbox reads (repeated certificateHashes)');
+  t.match(
+    logged?.input,
+    { signatureTimestamp: '2026-05-01T12:00:00Z', platformId: 'Notation-OCI-SHA384-ECDSA', certificateHashes: [LEAF, ROOT] },
+    'the SDK sends the query parameters the sandbox reads (repeated certificateHashes)',
+  );
 
   sb.update((f) => {
     f.revoked = [...(f.revoked ?? []), PROFILE_V2];
@@ -77,10 +80,17 @@ t.test('GetRevocationStatus validation', async (t) => {
   await bad({ profileVersionArn: 'arn:aws:iam::111122223333:role/x' }, 'not a profile version ARN');
   await bad({ jobArn: 'job-1' }, 'not a job ARN');
   await bad({ certificateHashes: ['not hex'] }, 'hashes are hex');
-  await t.rejects(signer.send(new GetRevocationStatusCommand({ platformId: 'Notation-OCI-SHA384-ECDSA' } as never)), { name: 'ValidationException', message: /signatureTimestamp/ });
+  await t.rejects(signer.send(new GetRevocationStatusCommand({ platformId: 'Notation-OCI-SHA384-ECDSA' } as never)), {
+    name: 'ValidationException',
+    message: /signatureTimestamp/,
+  });
 
   const gov = clients(t, sb, 'us-gov-west-1').signer;
-  await t.rejects(gov.send(new GetRevocationStatusCommand(input())), { name: 'ValidationException', message: /partition/ }, 'signatures do not cross partitions');
+  await t.rejects(
+    gov.send(new GetRevocationStatusCommand(input())),
+    { name: 'ValidationException', message: /partition/ },
+    'signatures do not cross partitions',
+  );
 });
 
 t.test('without disableHostPrefix the SDK would address data-<endpoint host>', async (t) => {
@@ -99,7 +109,10 @@ t.test('a throttled GetRevocationStatus is TooManyRequestsException (429), retri
   const sb = await sandbox(t, fixture);
   const { signer } = clients(t, sb, 'us-east-1', { maxAttempts: 3 });
   sb.inject('signer:GetRevocationStatus', { kind: 'throttle', retryAfterSeconds: 0 });
-  const error = await signer.send(new GetRevocationStatusCommand(input())).then(() => undefined, (e: unknown) => e);
+  const error = await signer.send(new GetRevocationStatusCommand(input())).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(error instanceof TooManyRequestsException, 'the SDK deserialises the modelled error class');
   t.match(error, { name: 'TooManyRequestsException', $fault: 'client', $metadata: { httpStatusCode: 429, attempts: 3 } });
   t.equal(sb.calls('signer:GetRevocationStatus'), 3, 'the SDK retried it as throttling (a client fault it did not take for throttling would be tried once)');
@@ -110,8 +123,11 @@ t.test('a throttled GetRevocationStatus is TooManyRequestsException (429), retri
   const awsClients = new AwsClients({ env: sb.endpoints(), aws: { endpoints: {}, maxAttempts: 2 }, roleFor: () => undefined, credentials });
   t.teardown(() => awsClients.destroy());
   const revocation = new SignerRevocation({ clients: awsClients, cache: new FactCache({ maxEntries: 10 }), ttlSeconds: 60 });
-  await t.rejects(revocation.revoked(input(), AbortSignal.timeout(10_000), 10_000),
-    { name: 'FactError', code: 'THROTTLED', message: /signer GetRevocationStatus was throttled/ });
-  t.equal(sb.calls('signer:GetRevocationStatus'), 2, 'retried up to the policy\'s maxAttempts');
+  await t.rejects(revocation.revoked(input(), AbortSignal.timeout(10_000), 10_000), {
+    name: 'FactError',
+    code: 'THROTTLED',
+    message: /signer GetRevocationStatus was throttled/,
+  });
+  t.equal(sb.calls('signer:GetRevocationStatus'), 2, "retried up to the policy's maxAttempts");
   sb.clearFaults();
 });

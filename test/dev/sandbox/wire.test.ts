@@ -7,15 +7,16 @@ const AUTH = (region: string, service: string) =>
 
 t.test('ECR JSON 1.1 on the wire', async (t) => {
   const sb = await sandbox(t, standardFixture().fixture);
-  const post = (op: string, body: unknown, authorization: string | null = AUTH('us-east-1', 'ecr')) => fetch(`${sb.url}/`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `AmazonEC2ContainerRegistry_V20150921.${op}`,
-      ...(authorization ? { authorization } : {}),
-    },
-    body: JSON.stringify(body),
-  });
+  const post = (op: string, body: unknown, authorization: string | null = AUTH('us-east-1', 'ecr')) =>
+    fetch(`${sb.url}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AmazonEC2ContainerRegistry_V20150921.${op}`,
+        ...(authorization ? { authorization } : {}),
+      },
+      body: JSON.stringify(body),
+    });
 
   const ok = await post('DescribeImages', { repositoryName: 'web', imageIds: [{ imageTag: '1.4.2' }] });
   t.equal(ok.status, 200);
@@ -39,7 +40,11 @@ t.test('ECR JSON 1.1 on the wire', async (t) => {
   const wrongService = await post('DescribeImages', { repositoryName: 'web' }, AUTH('us-east-1', 'inspector2'));
   t.match(await wrongService.json(), { __type: 'InvalidSignatureException', message: /'ecr'/ });
 
-  const garbage = await fetch(`${sb.url}/`, { method: 'POST', headers: { 'x-amz-target': 'AmazonEC2ContainerRegistry_V20150921.DescribeImages', authorization: AUTH('us-east-1', 'ecr') }, body: '{not json' });
+  const garbage = await fetch(`${sb.url}/`, {
+    method: 'POST',
+    headers: { 'x-amz-target': 'AmazonEC2ContainerRegistry_V20150921.DescribeImages', authorization: AUTH('us-east-1', 'ecr') },
+    body: '{not json',
+  });
   t.match(await garbage.json(), { __type: 'SerializationException' });
 
   sb.inject('ecr:DescribeImages', { kind: 'throttle', times: 1 });
@@ -51,13 +56,21 @@ t.test('ECR JSON 1.1 on the wire', async (t) => {
 t.test('REST-JSON errors carry x-amzn-errortype', async (t) => {
   const sb = await sandbox(t, standardFixture().fixture);
   sb.inject('inspector2:ListFindings', { kind: 'throttle', times: 1, retryAfterSeconds: 3 });
-  const r = await fetch(`${sb.url}/findings/list`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: AUTH('us-east-1', 'inspector2') }, body: '{}' });
+  const r = await fetch(`${sb.url}/findings/list`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: AUTH('us-east-1', 'inspector2') },
+    body: '{}',
+  });
   t.equal(r.status, 429);
   t.equal(r.headers.get('x-amzn-errortype'), 'ThrottlingException');
   t.equal(r.headers.get('retry-after'), '3');
   t.match(await r.json(), { message: 'Rate exceeded' });
 
-  const bad = await fetch(`${sb.url}/findings/list`, { method: 'POST', headers: { authorization: AUTH('us-east-1', 'inspector2') }, body: '{"maxResults": 0}' });
+  const bad = await fetch(`${sb.url}/findings/list`, {
+    method: 'POST',
+    headers: { authorization: AUTH('us-east-1', 'inspector2') },
+    body: '{"maxResults": 0}',
+  });
   t.equal(bad.status, 400);
   t.equal(bad.headers.get('x-amzn-errortype'), 'ValidationException');
   t.match(await bad.json(), { reason: 'FIELD_VALIDATION_FAILED', message: /maxResults/ });

@@ -49,9 +49,10 @@ export async function startDenyingWebhook(dir: string, message: string): Promise
     port,
     caPem: cert.certPem,
     reviews,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

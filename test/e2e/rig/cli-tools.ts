@@ -52,17 +52,12 @@ export async function oras(args: string[], opts: OrasOptions = {}): Promise<Tool
 async function runTool(name: string, args: string[], env: Record<string, string>, cwd?: string): Promise<ToolOutput> {
   const command = join(await rigBinDir(), name);
   return new Promise((resolve, reject) => {
-    execFile(
-      command,
-      args,
-      { env: { ...process.env, ...env }, cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error) {
-          reject(new RigError('RIG_TOOL_FAILED', `${name} ${args.join(' ')} failed: ${error.message}\n${stderr}`, { cause: error }));
-          return;
-        }
-        resolve({ stdout, stderr });
-      },
-    );
+    execFile(command, args, { env: { ...process.env, ...env }, cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new RigError('RIG_TOOL_FAILED', `${name} ${args.join(' ')} failed: ${error.message}\n${stderr}`, { cause: error }));
+        return;
+      }
+      resolve({ stdout, stderr });
+    });
   });
 }

@@ -42,10 +42,6 @@ export async function startOlareg(opts: StartOlaregOptions): Promise<RigOlareg> 
       '--verbosity=info',
     ],
   });
-  await waitUntilReady(
-    peer,
-    async () => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) })).status === 200,
-    30_000,
-  );
+  await waitUntilReady(peer, async () => (await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000) })).status === 200, 30_000);
   return { url, host, pid: peer.pid, logPath: peer.logPath, stop: () => peer.stop() };
 }

@@ -88,11 +88,7 @@ export function startPeer(opts: StartPeerOptions): PeerProcess {
  * (a bad flag makes it exit at once: no point waiting out the timeout), and with
  * RIG_READY_TIMEOUT otherwise; both messages carry the peer's log tail.
  */
-export async function waitUntilReady(
-  peer: PeerProcess,
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
+export async function waitUntilReady(peer: PeerProcess, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -22,18 +22,12 @@ export function writeSmallImage(dir: string, content = 'hello from the ecr-admis
   const layerFile = 'layer.tar.gz';
   writeFileSync(join(dir, layerFile), gzipSync(tar));
   const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
-  writeFileSync(
-    join(dir, configFile),
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }),
-  );
+  writeFileSync(join(dir, configFile), JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }));
   return {
     dir,
     configFile,
     layerFile,
-    orasPushArgs: [
-      '--config', `${configFile}:application/vnd.oci.image.config.v1+json`,
-      `${layerFile}:application/vnd.oci.image.layer.v1.tar+gzip`,
-    ],
+    orasPushArgs: ['--config', `${configFile}:application/vnd.oci.image.config.v1+json`, `${layerFile}:application/vnd.oci.image.layer.v1.tar+gzip`],
   };
 }
 

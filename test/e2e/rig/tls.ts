@@ -19,11 +19,24 @@ export async function selfSignedServingCert(dir: string, commonName = 'rig-webho
   const certPath = join(dir, 'tls.crt');
   const keyPath = join(dir, 'tls.key');
   await execFileAsync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', keyPath, '-out', certPath, '-days', '1',
-    '-subj', `/CN=${commonName}`,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${commonName}`,
     // The API server checks the IP SAN against the url's host (CN is ignored by Go).
-    '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
   ]);
   return { certPath, keyPath, certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8') };
 }

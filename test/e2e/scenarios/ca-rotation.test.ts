@@ -60,14 +60,23 @@ t.test('CA rotation under steady admissions: none fails, the bundle overlaps', a
   });
   const [oldCa] = bundleCertificates(armed.webhooks?.[0]?.clientConfig.caBundle);
   t.equal(fingerprints(armed).length, 1, 'one CA before the rotation');
-  for (const [name, replica] of [['a', a!], ['b', b!]] as const) {
+  for (const [name, replica] of [
+    ['a', a!],
+    ['b', b!],
+  ] as const) {
     t.ok((await replica.servedCertificate()).checkIssued(oldCa!), `replica ${name} serves a certificate of that CA (the replicas agree)`);
   }
   // The API server calls replica a (no kubelet: by url); both keep the Secret and the bundle.
-  await admission.patchValidatingWebhookConfiguration({ name: RELEASE, body: [
-    { op: 'remove', path: '/webhooks/0/clientConfig/service' },
-    { op: 'add', path: '/webhooks/0/clientConfig/url', value: `https://127.0.0.1:${a!.port}/validate` },
-  ] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+  await admission.patchValidatingWebhookConfiguration(
+    {
+      name: RELEASE,
+      body: [
+        { op: 'remove', path: '/webhooks/0/clientConfig/service' },
+        { op: 'add', path: '/webhooks/0/clientConfig/url', value: `https://127.0.0.1:${a!.port}/validate` },
+      ],
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+  );
   let n = 0;
   const admit = () => attempt(() => core.createNamespacedPod({ namespace: NS, body: pod(`steady-${n++}`, ALLOWED), dryRun: 'All' }));
   await until('admissions through the webhook', async () => ((await admit()).allowed ? true : undefined));
@@ -88,7 +97,10 @@ t.test('CA rotation under steady admissions: none fails, the bundle overlaps', a
   await sleep(1000);
   const before = outcomes.length;
 
-  await core.patchNamespacedSecret({ name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE, body: { metadata: { annotations: { 'ecr-admission.io/rotate-ca': 'now' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await core.patchNamespacedSecret(
+    { name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE, body: { metadata: { annotations: { 'ecr-admission.io/rotate-ca': 'now' } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
   const started = Date.now();
   const newCa = await until('replica a serving a certificate of a new CA', async () => {
     const served = await a!.servedCertificate();
@@ -106,15 +118,31 @@ t.test('CA rotation under steady admissions: none fails, the bundle overlaps', a
   await Promise.all([...loops, watcher]);
 
   const failed = outcomes.filter((o) => !o.allowed);
-  t.same(failed.map((o) => o.message), [], 'no admission failed');
+  t.same(
+    failed.map((o) => o.message),
+    [],
+    'no admission failed',
+  );
   t.ok(outcomes.length - before > 20, `${outcomes.length} admissions, ${outcomes.length - before} of them from the rotation request on`);
-  t.ok(bundlesSeen.some((f) => f.length === 2 && f.includes(oldCa!.fingerprint256) && f.includes(newCa.fingerprint256)), 'the caBundle held the old and the new CA together');
-  t.ok(bundlesSeen.every((f) => f.includes(oldCa!.fingerprint256) || f.includes(newCa.fingerprint256)), 'it never held neither');
+  t.ok(
+    bundlesSeen.some((f) => f.length === 2 && f.includes(oldCa!.fingerprint256) && f.includes(newCa.fingerprint256)),
+    'the caBundle held the old and the new CA together',
+  );
+  t.ok(
+    bundlesSeen.every((f) => f.includes(oldCa!.fingerprint256) || f.includes(newCa.fingerprint256)),
+    'it never held neither',
+  );
   t.ok((await b!.servedCertificate()).checkIssued(newCa), 'replica b moved to the new CA too');
   const secret = await core.readNamespacedSecret({ name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE });
   t.notOk(secret.metadata?.annotations?.['ecr-admission.io/rotate-ca'], 'the rotation request is consumed');
   t.notOk(secret.data?.['previous-ca.crt'] ?? secret.data?.['next-ca.crt'], 'no previous or next CA left in the Secret');
   const served = await a!.servedCertificate();
-  t.match(await a!.metrics(), new RegExp(`ecr_admission_certificate_not_after_seconds ${Math.floor(new Date(served.validTo).getTime() / 1000)}`), 'the expiry gauge follows the new certificate');
-  t.comment(`rotation: new certificate served after ${switchedMs} ms, old CA retired after ${retiredMs} ms; ${outcomes.length} admissions, ${failed.length} failed; ${bundlesSeen.filter((f) => f.length === 2).length} of ${bundlesSeen.length} bundle samples held two CAs`);
+  t.match(
+    await a!.metrics(),
+    new RegExp(`ecr_admission_certificate_not_after_seconds ${Math.floor(new Date(served.validTo).getTime() / 1000)}`),
+    'the expiry gauge follows the new certificate',
+  );
+  t.comment(
+    `rotation: new certificate served after ${switchedMs} ms, old CA retired after ${retiredMs} ms; ${outcomes.length} admissions, ${failed.length} failed; ${bundlesSeen.filter((f) => f.length === 2).length} of ${bundlesSeen.length} bundle samples held two CAs`,
+  );
 });

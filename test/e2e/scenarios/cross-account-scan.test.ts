@@ -19,11 +19,23 @@ const VENDOR_ACCOUNT = '444455556666';
 const VENDOR_HOST = `${VENDOR_ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
 const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
 const critical = ociImage({
-  seed: 'e2e-vendor-critical', tags: ['3.1.0'], ...continuous,
-  findings: [{ vulnerabilityId: CRITICAL_CVE, severity: 'CRITICAL', inspectorScore: 10, fixAvailable: 'YES', packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] }],
+  seed: 'e2e-vendor-critical',
+  tags: ['3.1.0'],
+  ...continuous,
+  findings: [
+    {
+      vulnerabilityId: CRITICAL_CVE,
+      severity: 'CRITICAL',
+      inspectorScore: 10,
+      fixAvailable: 'YES',
+      packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }],
+    },
+  ],
 });
 const clean = ociImage({
-  seed: 'e2e-vendor-clean', tags: ['3.2.0'], ...continuous,
+  seed: 'e2e-vendor-clean',
+  tags: ['3.2.0'],
+  ...continuous,
   findings: [{ vulnerabilityId: 'CVE-2023-4863', severity: 'LOW', packages: [{ name: 'libwebp', version: '1.3.1', fixedInVersion: '1.3.2' }] }],
 });
 
@@ -48,7 +60,7 @@ function values(): Record<string, unknown> {
   };
 }
 
-t.test('another account\'s ENHANCED registry without a role, through the API server', async (t) => {
+t.test("another account's ENHANCED registry without a role, through the API server", async (t) => {
   const stack = await startStack(t, { name: 'scenario-cross-account-scan', fixture, values, namespaces: [NS.enforce] });
   const { cluster, sandbox } = stack;
   const ns = NS.enforce;
@@ -56,8 +68,11 @@ t.test('another account\'s ENHANCED registry without a role, through the API ser
   const denied = await attempt(() => cluster.core.createNamespacedPod({ namespace: ns, body: pod('vendor-critical', `${VENDOR_HOST}/vendor/app:3.1.0`) }));
   t.equal(denied.code, 403, 'rejected by the webhook');
   t.match(denied.message, `admission webhook "${WEBHOOK_NAME}" denied the request: ecr-admission denied Pod ${ns}/vendor-critical`);
-  t.match(denied.message, `[vulnerabilities] 1 CRITICAL finding (ECR enhanced scanning, read through ECR): ${CRITICAL_CVE} (xz-utils 5.6.0, fixed in 5.6.1)`,
-    'the finding, its package and fixed version, and where it was read');
+  t.match(
+    denied.message,
+    `[vulnerabilities] 1 CRITICAL finding (ECR enhanced scanning, read through ECR): ${CRITICAL_CVE} (xz-utils 5.6.0, fixed in 5.6.1)`,
+    'the finding, its package and fixed version, and where it was read',
+  );
 
   const run = await cluster.kubectl(['apply', '-f', '-'], manifest(pod('vendor-critical-kubectl', `${VENDOR_HOST}/vendor/app:3.1.0`), ns));
   t.equal(run.code, 1, 'kubectl apply is refused');
@@ -67,11 +82,16 @@ t.test('another account\'s ENHANCED registry without a role, through the API ser
   t.ok(admitted.allowed, `an image of the same registry with only a LOW finding is admitted ${admitted.message ?? ''}`);
 
   const calls = sandbox.callLog();
-  const inspectorAccounts = calls.filter((c) => c.op === 'inspector2:ListFindings')
+  const inspectorAccounts = calls
+    .filter((c) => c.op === 'inspector2:ListFindings')
     .map((c) => (c.input as { filterCriteria?: { ecrImageRegistry?: Array<{ value: string }> } }).filterCriteria?.ecrImageRegistry?.[0]?.value);
   t.ok(inspectorAccounts.includes(VENDOR_ACCOUNT), 'Inspector was asked about the vendor account first (and shows the webhook nothing of it)');
-  const ecrAsked = calls.filter((c) => c.op === 'ecr:DescribeImageScanFindings')
+  const ecrAsked = calls
+    .filter((c) => c.op === 'ecr:DescribeImageScanFindings')
     .map((c) => c.input as { registryId?: string; imageId?: { imageDigest?: string } });
-  t.ok(ecrAsked.some((i) => i.registryId === VENDOR_ACCOUNT && i.imageId?.imageDigest === imageDigest(critical)), 'then ECR, for the image\'s own registry and digest');
+  t.ok(
+    ecrAsked.some((i) => i.registryId === VENDOR_ACCOUNT && i.imageId?.imageDigest === imageDigest(critical)),
+    "then ECR, for the image's own registry and digest",
+  );
   t.comment(`denial: ${denied.message}`);
 });

@@ -20,11 +20,26 @@ const short = (digest: string | undefined) => (digest ?? '').slice(0, 19);
 /** Each rejected case: the image, the check that must name it, and the reason a developer reads. */
 const rejections: Array<{ name: string; image: string; check: string; reason: string }> = [
   { name: 'unsigned', image: images.unsigned, check: 'signature', reason: `no Notation signature found on ${short(digests.unsigned)}` },
-  { name: 'untrusted', image: images.untrusted, check: 'signature', reason: 'signed by arn:aws:signer:us-east-1:111122223333:/signing-profiles/dev/e2e0dev1, which matches no trusted signing-profile ARN' },
-  { name: 'tampered', image: images.tampered, check: 'signature', reason: 'the signature does not verify with the signing certificate (tampered or corrupted)' },
+  {
+    name: 'untrusted',
+    image: images.untrusted,
+    check: 'signature',
+    reason: 'signed by arn:aws:signer:us-east-1:111122223333:/signing-profiles/dev/e2e0dev1, which matches no trusted signing-profile ARN',
+  },
+  {
+    name: 'tampered',
+    image: images.tampered,
+    check: 'signature',
+    reason: 'the signature does not verify with the signing certificate (tampered or corrupted)',
+  },
   { name: 'mutable', image: images.mutable, check: 'immutability', reason: 'repository shop/mutable has MUTABLE tags: 1.0.0 can be moved to another image' },
   { name: 'critical', image: images.critical, check: 'vulnerabilities', reason: `1 CRITICAL finding: ${CRITICAL_CVE} (xz-utils 5.6.0, fixed in 5.6.1)` },
-  { name: 'not-scanned', image: images.notScanned, check: 'vulnerabilities', reason: 'not scanned: it is pending its first Inspector scan (PENDING_INITIAL_SCAN)' },
+  {
+    name: 'not-scanned',
+    image: images.notScanned,
+    check: 'vulnerabilities',
+    reason: 'not scanned: it is pending its first Inspector scan (PENDING_INITIAL_SCAN)',
+  },
   { name: 'non-ecr', image: images.nonEcr, check: 'origin', reason: 'registry docker.io is not allowed' },
   { name: 'unknown-tag', image: images.unknownTag, check: 'digest', reason: 'tag 9.9.9 not found in repository shop/web (111122223333, us-east-1)' },
 ];
@@ -53,7 +68,11 @@ t.test('enforce mode through the API server', async (t) => {
     t.equal(running.clientConfig.url, webhook.url, 'clientConfig points at the local webhook');
     t.notOk(running.clientConfig.service, 'no service reference');
     t.equal(rendered.failurePolicy, 'Ignore', 'rendered with failurePolicy Ignore (nothing rejected before a pod serves)');
-    t.equal(running.failurePolicy, chart.webhookConfiguration.metadata?.annotations?.['ecr-admission.io/failure-policy'], "running with the chart's target, as a serving pod switches it");
+    t.equal(
+      running.failurePolicy,
+      chart.webhookConfiguration.metadata?.annotations?.['ecr-admission.io/failure-policy'],
+      "running with the chart's target, as a serving pod switches it",
+    );
     t.equal(running.timeoutSeconds, rendered.timeoutSeconds, 'timeoutSeconds as rendered');
     t.equal(running.sideEffects, 'None');
     t.same(running.rules, rendered.rules, 'rules as rendered');
@@ -69,7 +88,14 @@ t.test('enforce mode through the API server', async (t) => {
     for (const kind of ['Deployment', 'Service', 'ConfigMap', 'Secret', 'ServiceAccount', 'PodDisruptionBudget', 'NetworkPolicy']) {
       t.ok(kinds.includes(kind), `the chart rendered a ${kind}`);
     }
-    t.equal(run.stdout.trim().split('\n').filter((l) => l.endsWith('(server dry run)')).length, kinds.length, `one dry-run line per object:\n${run.stdout}`);
+    t.equal(
+      run.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.endsWith('(server dry run)')).length,
+      kinds.length,
+      `one dry-run line per object:\n${run.stdout}`,
+    );
     const left = await cluster.kubectl(['get', 'deployments,services,configmaps,secrets', '-n', RELEASE_NAMESPACE, '-o', 'name']);
     t.notMatch(left.stdout, /ecr-admission/, 'the dry-run left no object behind');
   });
@@ -77,7 +103,11 @@ t.test('enforce mode through the API server', async (t) => {
   await t.test('a signed image from an immutable repository without critical findings is admitted', async (t) => {
     const byClient: Array<[string, string, () => Promise<unknown>]> = [
       ['Pod', 'good-pod', () => core.createNamespacedPod({ namespace: ns, body: pod('good-pod', images.good) })],
-      ['Deployment', 'good-deploy', () => apps.createNamespacedDeployment({ namespace: ns, body: deployment('good-deploy', images.good, { initImages: [images.good2] }) })],
+      [
+        'Deployment',
+        'good-deploy',
+        () => apps.createNamespacedDeployment({ namespace: ns, body: deployment('good-deploy', images.good, { initImages: [images.good2] }) }),
+      ],
       ['CronJob', 'good-cron', () => batch.createNamespacedCronJob({ namespace: ns, body: cronJob('good-cron', images.good) })],
       ['StatefulSet', 'good-sts', () => apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet('good-sts', images.good) })],
     ];
@@ -88,12 +118,26 @@ t.test('enforce mode through the API server', async (t) => {
       const review = await reviewOf(kind, name);
       t.equal(review?.decision, 'allow', `the webhook reviewed the ${kind} and allowed it`);
       t.equal(appImage(review)?.digest, digests.good, `${kind}: decided on the digest the tag names`);
-      t.same(appImage(review)?.results, { origin: 'pass', digest: 'pass', immutability: 'pass', signature: 'pass', vulnerabilities: 'pass' }, `${kind}: every check passed`);
+      t.same(
+        appImage(review)?.results,
+        { origin: 'pass', digest: 'pass', immutability: 'pass', signature: 'pass', vulnerabilities: 'pass' },
+        `${kind}: every check passed`,
+      );
     }
     const withInit = await reviewOf('Deployment', 'good-deploy');
-    t.same(withInit?.images.map((i) => [i.container, i.digest]), [['init-0', digests.good2], ['app', digests.good]], 'the init container image was checked too');
+    t.same(
+      withInit?.images.map((i) => [i.container, i.digest]),
+      [
+        ['init-0', digests.good2],
+        ['app', digests.good],
+      ],
+      'the init container image was checked too',
+    );
 
-    for (const [kind, object] of [['Pod', pod('good-pod-kubectl', images.good)], ['Deployment', deployment('good-deploy-kubectl', images.good)]] as const) {
+    for (const [kind, object] of [
+      ['Pod', pod('good-pod-kubectl', images.good)],
+      ['Deployment', deployment('good-deploy-kubectl', images.good)],
+    ] as const) {
       const run = await cluster.kubectl(['apply', '-f', '-'], manifest(object, ns));
       t.equal(run.code, 0, `kubectl apply of a ${kind} succeeds\n${run.stderr}`);
       t.match(run.stdout, `${object.metadata?.name} created`);
@@ -125,8 +169,14 @@ t.test('enforce mode through the API server', async (t) => {
       t.equal((await reviewOf('Deployment', deployName))?.decision, 'deny', `${c.name}: the webhook logged a deny`);
     }
     const [pods, deployments] = [await core.listNamespacedPod({ namespace: ns }), await apps.listNamespacedDeployment({ namespace: ns })];
-    t.notOk(pods.items.some((p) => p.metadata?.name?.startsWith('pod-')), 'no rejected Pod exists');
-    t.notOk(deployments.items.some((d) => d.metadata?.name?.startsWith('deploy-')), 'no rejected Deployment exists');
+    t.notOk(
+      pods.items.some((p) => p.metadata?.name?.startsWith('pod-')),
+      'no rejected Pod exists',
+    );
+    t.notOk(
+      deployments.items.some((d) => d.metadata?.name?.startsWith('deploy-')),
+      'no rejected Deployment exists',
+    );
   });
 
   await t.test('a CronJob and a StatefulSet with a broken image are rejected', async (t) => {
@@ -176,9 +226,11 @@ t.test('enforce mode through the API server', async (t) => {
     t.same(await reviewsSince(stack, before), [], 'the API server did not call the webhook for them');
   });
 
-  await t.test('an UPDATE that keeps the images is not sent (the chart\'s matchCondition)', async (t) => {
+  await t.test("an UPDATE that keeps the images is not sent (the chart's matchCondition)", async (t) => {
     const before = await reviewLogMark(stack);
-    const patched = await attempt(() => apps.patchNamespacedDeployment({ namespace: ns, name: 'good-deploy', body: [{ op: 'add', path: '/metadata/labels', value: { tier: 'web' } }] }));
+    const patched = await attempt(() =>
+      apps.patchNamespacedDeployment({ namespace: ns, name: 'good-deploy', body: [{ op: 'add', path: '/metadata/labels', value: { tier: 'web' } }] }),
+    );
     t.ok(patched.allowed, `a label change is admitted ${patched.message ?? ''}`);
     t.same(await reviewsSince(stack, before), [], 'without a webhook call');
     const swapped = await cluster.kubectl(['set', 'image', 'deployment/good-deploy', `app=${images.critical}`, '-n', ns]);

@@ -59,7 +59,9 @@ t.test('failure modes through the API server', async (t) => {
     t.ok((logged?.durationMs ?? Infinity) < TIMEOUT_SECONDS * 1000 - 500, `the webhook decided in ${logged?.durationMs} ms`);
     t.comment(`onError deny: ${denied.message}`);
     t.comment(`onError allow, kubectl stderr: ${run.stderr.trim()}`);
-    t.comment(`slow AWS: deny answered in ${Math.round(denied.ms)} ms, allow (kubectl) in ${Math.round(run.ms)} ms, budget ${BUDGET_MS} ms, API server timeout ${TIMEOUT_SECONDS} s`);
+    t.comment(
+      `slow AWS: deny answered in ${Math.round(denied.ms)} ms, allow (kubectl) in ${Math.round(run.ms)} ms, budget ${BUDGET_MS} ms, API server timeout ${TIMEOUT_SECONDS} s`,
+    );
   });
 
   await t.test('the webhook down, failurePolicy Fail: rejected; its namespace and kube-system still admitted', async (t) => {
@@ -82,7 +84,10 @@ t.test('failure modes through the API server', async (t) => {
   await t.test('the webhook down, failurePolicy Ignore (chart value): admitted', async (t) => {
     const dir = join(stack.out, 'chart-ignore');
     mkdirSync(dir, { recursive: true });
-    const rendered = await renderChart(dir, { ...values('Ignore'), aws: { region: 'us-east-1', endpoints: { ecr: sandbox.url, inspector2: sandbox.url, signer: sandbox.url, sts: sandbox.url } } });
+    const rendered = await renderChart(dir, {
+      ...values('Ignore'),
+      aws: { region: 'us-east-1', endpoints: { ecr: sandbox.url, inspector2: sandbox.url, signer: sandbox.url, sts: sandbox.url } },
+    });
     t.equal(rendered.webhookConfiguration.webhooks?.[0]?.failurePolicy, 'Ignore', 'the chart renders failurePolicy Ignore');
     const live = await cluster.admission.readValidatingWebhookConfiguration({ name: rendered.webhookConfiguration.metadata?.name ?? '' });
     const updated = pointedAt(rendered.webhookConfiguration, webhook.url, webhook.caPem);

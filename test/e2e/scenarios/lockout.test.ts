@@ -52,7 +52,10 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
   const readVwc = () => admission.readValidatingWebhookConfiguration({ name: RELEASE });
   const apiServerMetric = async (name: string) => {
     const res = await httpsGet(`${cluster.api.url}/metrics`, { ca: cluster.api.caPem, token: cluster.api.token });
-    return res.body.split('\n').filter((l) => l.startsWith(name) && l.includes(`name="${WEBHOOK_NAME}"`)).reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    return res.body
+      .split('\n')
+      .filter((l) => l.startsWith(name) && l.includes(`name="${WEBHOOK_NAME}"`))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
   };
 
   const installed = await helmInstall(cluster, out, 'install', values);
@@ -79,7 +82,10 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
     t.pass(`${i} Pods created in ${NS} (even with an image the policy denies): the webhook cannot answer and is ignored`);
     const d = await attempt(() => apps.createNamespacedDeployment({ namespace: NS, body: deployment('web', DENIED) }));
     t.ok(d.allowed, `a Deployment too ${d.message ?? ''}`);
-    t.ok((await apiServerMetric('apiserver_admission_webhook_fail_open_count')) > before, 'apiserver_admission_webhook_fail_open_count counts them (the metric NOTES.txt names)');
+    t.ok(
+      (await apiServerMetric('apiserver_admission_webhook_fail_open_count')) > before,
+      'apiserver_admission_webhook_fail_open_count counts them (the metric NOTES.txt names)',
+    );
   });
 
   const chart = await renderChart(out, values);
@@ -88,7 +94,11 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
   await t.test('a webhook with a bad policy exits before it touches the API server', async (t) => {
     const bad = join(out, 'bad-policy.yaml');
     writeFileSync(bad, 'mode: enforce\nnoSuchKey: true\n');
-    await t.rejects(startInClusterWebhook({ dir: join(out, 'webhook-bad-policy'), chart, kubeconfigPath, env: { ECR_ADMISSION_CONFIG: bad } }), /exited \(exit code 2\)/, 'it exits with the configuration error');
+    await t.rejects(
+      startInClusterWebhook({ dir: join(out, 'webhook-bad-policy'), chart, kubeconfigPath, env: { ECR_ADMISSION_CONFIG: bad } }),
+      /exited \(exit code 2\)/,
+      'it exits with the configuration error',
+    );
     const secret = await core.readNamespacedSecret({ name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE });
     t.notOk(secret.data, 'the certificate Secret is untouched');
     t.equal((await readVwc()).webhooks?.[0]?.failurePolicy, 'Ignore', 'the configuration stays Ignore: the cluster keeps working');
@@ -109,7 +119,11 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
     t.same(Object.keys(secret.data ?? {}).sort(), ['ca-bundle.crt', 'ca.crt', 'ca.key', 'tls.crt', 'tls.key'], 'the Secret holds the CA and the serving pair');
     const ready = await until('/readyz 200', async () => ((await fetch(`${webhook.healthUrl}/readyz`)).status === 200 ? true : undefined));
     t.ok(ready, 'the process is Ready');
-    t.match(await webhook.metrics(), new RegExp(`ecr_admission_certificate_not_after_seconds ${Math.floor(new Date(served.validTo).getTime() / 1000)}`), 'the expiry gauge is the served certificate\'s notAfter');
+    t.match(
+      await webhook.metrics(),
+      new RegExp(`ecr_admission_certificate_not_after_seconds ${Math.floor(new Date(served.validTo).getTime() / 1000)}`),
+      "the expiry gauge is the served certificate's notAfter",
+    );
   });
 
   await t.test('helm upgrade keeps failurePolicy and caBundle (no revert, no apply conflict)', async (t) => {
@@ -134,25 +148,47 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
         throw err;
       }
     };
-    t.equal(await status(() => asWebhook.core.readNamespacedSecret({ name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE })), 200, 'reads its Secret');
+    t.equal(
+      await status(() => asWebhook.core.readNamespacedSecret({ name: `${RELEASE}-certificates`, namespace: RELEASE_NAMESPACE })),
+      200,
+      'reads its Secret',
+    );
     t.equal(await status(() => asWebhook.core.listNamespacedSecret({ namespace: RELEASE_NAMESPACE })), 403, 'cannot list Secrets');
-    t.equal(await status(() => asWebhook.core.createNamespacedSecret({ namespace: RELEASE_NAMESPACE, body: { metadata: { name: 'x' } } })), 403, 'cannot create a Secret');
-    t.equal(await status(() => asWebhook.core.readNamespacedSecret({ name: 'other', namespace: 'kube-system' })), 403, 'cannot read another namespace\'s Secret');
+    t.equal(
+      await status(() => asWebhook.core.createNamespacedSecret({ namespace: RELEASE_NAMESPACE, body: { metadata: { name: 'x' } } })),
+      403,
+      'cannot create a Secret',
+    );
+    t.equal(
+      await status(() => asWebhook.core.readNamespacedSecret({ name: 'other', namespace: 'kube-system' })),
+      403,
+      "cannot read another namespace's Secret",
+    );
     t.equal(await status(() => asWebhook.admission.listValidatingWebhookConfiguration()), 403, 'cannot list webhook configurations');
-    t.equal(await status(() => asWebhook.admission.createValidatingWebhookConfiguration({ body: { metadata: { name: 'evil' }, webhooks: [] } })), 403, 'cannot create one');
+    t.equal(
+      await status(() => asWebhook.admission.createValidatingWebhookConfiguration({ body: { metadata: { name: 'evil' }, webhooks: [] } })),
+      403,
+      'cannot create one',
+    );
     t.equal(await status(() => asWebhook.admission.deleteValidatingWebhookConfiguration({ name: RELEASE })), 403, 'cannot delete its own');
   });
 
   await t.test('pointed at the process, the API server trusts it: its own answers come back', async (t) => {
     const vwc = await readVwc();
     // Without a kubelet the Service has no endpoints: the API server calls the process by url.
-    await admission.patchValidatingWebhookConfiguration({ name: RELEASE, body: [
-      { op: 'remove', path: '/webhooks/0/clientConfig/service' },
-      { op: 'add', path: '/webhooks/0/clientConfig/url', value: `https://127.0.0.1:${webhook.port}/validate` },
-    ] }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch));
+    await admission.patchValidatingWebhookConfiguration(
+      {
+        name: RELEASE,
+        body: [
+          { op: 'remove', path: '/webhooks/0/clientConfig/service' },
+          { op: 'add', path: '/webhooks/0/clientConfig/url', value: `https://127.0.0.1:${webhook.port}/validate` },
+        ],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
     t.ok(vwc.webhooks?.[0]?.clientConfig.caBundle, 'caBundle untouched by the test');
     let i = 0;
-    const denied = await until('the webhook\'s own denial', async () => {
+    const denied = await until("the webhook's own denial", async () => {
       const o = await attempt(() => core.createNamespacedPod({ namespace: NS, body: pod(`checked-${i++}`, DENIED), dryRun: 'All' }));
       return !o.allowed && (o.message ?? '').includes(`admission webhook "${WEBHOOK_NAME}" denied the request`) ? o : undefined;
     });
@@ -169,9 +205,15 @@ t.test('a webhook that never starts leaves the cluster working; one that serves 
     const removed = await helm(['uninstall', RELEASE, '--kubeconfig', cluster.api.kubeconfigPath, '--namespace', RELEASE_NAMESPACE, '--wait']);
     t.equal(removed.code, 0, `helm uninstall\n${removed.stderr}`);
     uninstalled = true;
-    t.same((await admission.listValidatingWebhookConfiguration()).items.map((w) => w.metadata?.name), [], 'no configuration left behind');
+    t.same(
+      (await admission.listValidatingWebhookConfiguration()).items.map((w) => w.metadata?.name),
+      [],
+      'no configuration left behind',
+    );
     let i = 0;
-    await until('Pods admitted again', async () => ((await attempt(() => core.createNamespacedPod({ namespace: NS, body: pod(`after-${i++}`, DENIED) }))).allowed ? true : undefined));
+    await until('Pods admitted again', async () =>
+      (await attempt(() => core.createNamespacedPod({ namespace: NS, body: pod(`after-${i++}`, DENIED) }))).allowed ? true : undefined,
+    );
     t.pass('Pods are created again');
   });
 });

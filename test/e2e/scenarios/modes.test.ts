@@ -22,7 +22,16 @@ const key = (name: string) => `${WEBHOOK_NAME}/${name}`;
 async function auditEventOf(cluster: Cluster, resource: string, namespace: string, name: string): Promise<AuditEvent | undefined> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const event = cluster.auditEvents().find((e) => e.stage === 'ResponseComplete' && e.verb === 'create' && e.objectRef?.resource === resource && e.objectRef.namespace === namespace && e.objectRef.name === name);
+    const event = cluster
+      .auditEvents()
+      .find(
+        (e) =>
+          e.stage === 'ResponseComplete' &&
+          e.verb === 'create' &&
+          e.objectRef?.resource === resource &&
+          e.objectRef.namespace === namespace &&
+          e.objectRef.name === name,
+      );
     if (event || Date.now() > deadline) return event;
     await sleep(100);
   }
@@ -46,7 +55,9 @@ t.test('warn and audit modes through the API server', async (t) => {
     for (const line of run.stderr.trim().split('\n')) t.ok(line.length <= 'Warning: '.length + 119, `warning within 120 characters: ${line}`);
     t.ok(await core.readNamespacedPod({ namespace: NS.warn, name: 'warned' }), 'the Pod exists');
 
-    const outcome = await attempt((options) => apps.createNamespacedDeployment({ namespace: NS.warn, body: deployment('warned-deploy', images.critical) }, options));
+    const outcome = await attempt((options) =>
+      apps.createNamespacedDeployment({ namespace: NS.warn, body: deployment('warned-deploy', images.critical) }, options),
+    );
     t.ok(outcome.allowed, 'a Deployment with a critical finding is admitted in warn mode');
     t.equal(outcome.warnings.length, 1, `one warning in the response headers: ${JSON.stringify(outcome.warnings)}`);
     t.match(outcome.warnings[0], `ecr-admission: app: [vulnerabilities] 1 CRITICAL finding: ${CRITICAL_CVE}`);
@@ -69,9 +80,17 @@ t.test('warn and audit modes through the API server', async (t) => {
     t.ok(event, 'the API server wrote an audit event for the create');
     t.equal(event?.responseStatus?.code, 201, 'the create succeeded');
     t.equal(event?.annotations?.[key('decision')], 'audit', `annotation ${key('decision')}`);
-    t.match(event?.annotations?.[key('audit-violations')], /^app: \[signature\] no Notation signature found on sha256:[0-9a-f]{12}/, `annotation ${key('audit-violations')} says what was violated`);
+    t.match(
+      event?.annotations?.[key('audit-violations')],
+      /^app: \[signature\] no Notation signature found on sha256:[0-9a-f]{12}/,
+      `annotation ${key('audit-violations')} says what was violated`,
+    );
     const summary = JSON.parse(event?.annotations?.[key('images')] ?? '[]') as Array<{ container: string; mode: string; results: Record<string, string> }>;
-    t.same(summary.map((i) => [i.container, i.mode, i.results.signature]), [['app', 'audit', 'fail']], `annotation ${key('images')} summarises each image`);
+    t.same(
+      summary.map((i) => [i.container, i.mode, i.results.signature]),
+      [['app', 'audit', 'fail']],
+      `annotation ${key('images')} summarises each image`,
+    );
 
     const critical = await auditEventOf(cluster, 'pods', NS.audit, 'audited-critical');
     t.match(critical?.annotations?.[key('audit-violations')], `[vulnerabilities] 1 CRITICAL finding: ${CRITICAL_CVE}`);

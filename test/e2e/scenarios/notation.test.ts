@@ -27,7 +27,11 @@ t.test('signatures made by notation sign, through olareg and through the ECR API
   t.teardown(() => registry.stop());
   const world = await buildNotationWorld(out, registry);
 
-  t.same(world.envelopeTypes, { jws: ['application/jose+json'], cose: ['application/cose'], unsigned: [], 'other-key': ['application/jose+json'] }, 'notation wrote one JWS and one COSE signature (and one by another key)');
+  t.same(
+    world.envelopeTypes,
+    { jws: ['application/jose+json'], cose: ['application/cose'], unsigned: [], 'other-key': ['application/jose+json'] },
+    'notation wrote one JWS and one COSE signature (and one by another key)',
+  );
   t.same([...world.tags].sort(), ['cose', 'jws', 'other-key', 'unsigned'], 'no sha256-<hex> tag: signatures are reachable only through the referrers API');
   t.match(world.trustedIdentity, /^x509\.subject: .*CN=e2e-release/, `trusted identity ${world.trustedIdentity}`);
 
@@ -36,7 +40,11 @@ t.test('signatures made by notation sign, through olareg and through the ECR API
     out,
     fixture: {
       defaultAccount: ACCOUNT,
-      accounts: { [ACCOUNT]: { regions: { [REGION]: { scanType: 'ENHANCED', repositories: [{ name: NOTATION_REPOSITORY, tagMutability: 'IMMUTABLE', images: world.ecrImages }] } } } },
+      accounts: {
+        [ACCOUNT]: {
+          regions: { [REGION]: { scanType: 'ENHANCED', repositories: [{ name: NOTATION_REPOSITORY, tagMutability: 'IMMUTABLE', images: world.ecrImages }] } },
+        },
+      },
     },
     values: () => ({
       webhook: { timeoutSeconds: 10, failurePolicy: 'Fail' },
@@ -59,7 +67,10 @@ t.test('signatures made by notation sign, through olareg and through the ECR API
   const olaregImage = (c: NotationCase) => `${registry.host}/${NOTATION_REPOSITORY}:${c}`;
   const ecrImage = (c: NotationCase) => `${ECR_HOST}/${NOTATION_REPOSITORY}:${c}`;
 
-  for (const [where, image] of [['olareg', olaregImage], ['ECR', ecrImage]] as const) {
+  for (const [where, image] of [
+    ['olareg', olaregImage],
+    ['ECR', ecrImage],
+  ] as const) {
     await t.test(`${where}: JWS and COSE signatures from notation sign are verified`, async (t) => {
       sandbox.resetCalls();
       for (const format of ['jws', 'cose'] as const) {
@@ -81,23 +92,32 @@ t.test('signatures made by notation sign, through olareg and through the ECR API
     });
 
     await t.test(`${where}: unsigned, and signed by a key the trust store does not hold, are rejected`, async (t) => {
-      const unsigned = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS, body: pod(`${where.toLowerCase()}-unsigned`, image('unsigned')) }));
+      const unsigned = await attempt(() =>
+        cluster.core.createNamespacedPod({ namespace: NS, body: pod(`${where.toLowerCase()}-unsigned`, image('unsigned')) }),
+      );
       t.equal(unsigned.code, 403, 'unsigned: 403');
       t.match(unsigned.message, `admission webhook "${WEBHOOK_NAME}" denied the request`);
       t.match(unsigned.message, `container "app" ${image('unsigned')}`);
 
       const other = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS, body: pod(`${where.toLowerCase()}-other`, image('other-key')) }));
       t.equal(other.code, 403, 'another key: 403');
-      t.match(other.message, '[signature] no valid signature from a trusted identity (1 signature checked: the chain (ending at "C=US, ST=WA, L=Seattle, O=Notary, CN=e2e-other") leads to no certificate in the ca trust stores "notation-e2e.pem")');
+      t.match(
+        other.message,
+        '[signature] no valid signature from a trusted identity (1 signature checked: the chain (ending at "C=US, ST=WA, L=Seattle, O=Notary, CN=e2e-other") leads to no certificate in the ca trust stores "notation-e2e.pem")',
+      );
     });
 
     // olareg answers the referrers API of an image without referrers with `"manifests": null`
     // (not the empty list the distribution spec asks for); the webhook must read that as "no
     // signature" (a failure), never as an AWS-style error that onError: allow would admit.
     await t.test(`${where}: an unsigned image is a signature failure, whatever onError says`, async (t) => {
-      const unsigned = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS, body: pod(`${where.toLowerCase()}-unsigned-reason`, image('unsigned')), dryRun: 'All' }));
+      const unsigned = await attempt(() =>
+        cluster.core.createNamespacedPod({ namespace: NS, body: pod(`${where.toLowerCase()}-unsigned-reason`, image('unsigned')), dryRun: 'All' }),
+      );
       t.match(unsigned.message, `[signature] no Notation signature found on ${world.digests.unsigned.slice(0, 19)}`, 'the reason is: not signed');
-      const lenient = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS_LENIENT, body: pod(`${where.toLowerCase()}-unsigned-lenient`, image('unsigned')), dryRun: 'All' }));
+      const lenient = await attempt(() =>
+        cluster.core.createNamespacedPod({ namespace: NS_LENIENT, body: pod(`${where.toLowerCase()}-unsigned-lenient`, image('unsigned')), dryRun: 'All' }),
+      );
       t.equal(lenient.code, 403, 'denied in an onError: allow namespace too: a missing signature is not an AWS error');
     });
   }

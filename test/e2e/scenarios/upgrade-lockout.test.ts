@@ -52,7 +52,9 @@ t.test('helm upgrade from the previous chart lifts the lockout of pods that neve
 
   const installed = await helm(['install', RELEASE, join(previousChart, 'chart', 'ecr-admission'), '--create-namespace', ...kube]);
   t.equal(installed.code, 0, `helm install of the previous chart\n${installed.stderr}`);
-  t.teardown(async () => { await helm(['uninstall', RELEASE, ...kube.slice(0, 4)]); });
+  t.teardown(async () => {
+    await helm(['uninstall', RELEASE, ...kube.slice(0, 4)]);
+  });
   const before = await cluster.admission.readValidatingWebhookConfiguration({ name: RELEASE });
   t.equal(before.webhooks?.[0]?.failurePolicy, 'Fail', 'the previous chart installs Fail');
   const locked = await until('the previous chart to take effect', (o) => !o.allowed);
@@ -62,7 +64,7 @@ t.test('helm upgrade from the previous chart lifts the lockout of pods that neve
   t.equal(upgraded.code, 0, `helm upgrade to this chart\n${upgraded.stderr}`);
   const after = await cluster.admission.readValidatingWebhookConfiguration({ name: RELEASE });
   t.equal(after.webhooks?.[0]?.failurePolicy, 'Ignore', 'set back to Ignore: nothing is rejected until a new pod serves');
-  t.notOk(after.webhooks?.[0]?.clientConfig.caBundle, 'the previous chart\'s caBundle is gone (the pods will write theirs)');
+  t.notOk(after.webhooks?.[0]?.clientConfig.caBundle, "the previous chart's caBundle is gone (the pods will write theirs)");
   t.equal(after.metadata?.annotations?.['ecr-admission.io/failure-policy'], 'Fail', 'the target is there for the pods');
   await until('Pods created again', (o) => o.allowed);
   t.pass('Pods are created again');

@@ -4,13 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  AdmissionregistrationV1Api,
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  type V1ValidatingWebhookConfiguration,
-} from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, BatchV1Api, CoreV1Api, type V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startApiServer, startEtcd, type RigApiServer, type TestLike } from '../rig/index.ts';
 import { attempt, type Outcome } from './admission.ts';
@@ -45,11 +39,7 @@ const AUDIT_POLICY = {
   apiVersion: 'audit.k8s.io/v1',
   kind: 'Policy',
   omitStages: ['RequestReceived'],
-  rules: [
-    { level: 'None', users: ['system:apiserver'] },
-    { level: 'Metadata', verbs: ['create', 'update', 'patch'] },
-    { level: 'None' },
-  ],
+  rules: [{ level: 'None', users: ['system:apiserver'] }, { level: 'Metadata', verbs: ['create', 'update', 'patch'] }, { level: 'None' }],
 };
 
 export async function startCluster(t: TestLike, dir: string, opts: { audit?: boolean } = {}): Promise<Cluster> {
@@ -79,7 +69,10 @@ export async function startCluster(t: TestLike, dir: string, opts: { audit?: boo
     auditEvents() {
       if (!opts.audit) throw new Error('the cluster was started without an audit log');
       if (!existsSync(auditLogPath)) return [];
-      return readFileSync(auditLogPath, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as AuditEvent);
+      return readFileSync(auditLogPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as AuditEvent);
     },
   };
 }
@@ -103,7 +96,9 @@ export async function waitForAdmission(cluster: Cluster, probe: { namespace: str
   const deadline = Date.now() + 30_000;
   let last: Outcome | undefined;
   for (let i = 0; Date.now() < deadline; i++) {
-    last = await attempt((options) => cluster.core.createNamespacedPod({ namespace: probe.namespace, body: pod(`probe-${i}`, probe.image), dryRun: 'All' }, options));
+    last = await attempt((options) =>
+      cluster.core.createNamespacedPod({ namespace: probe.namespace, body: pod(`probe-${i}`, probe.image), dryRun: 'All' }, options),
+    );
     if (probe.until(last)) return last;
     await sleep(250);
   }

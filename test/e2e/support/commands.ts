@@ -18,7 +18,11 @@ let toolsDir: string | undefined;
 
 /** The folder holding helm and kubectl (installed into the tools cache on first use). */
 export function kubeToolsDir(): string {
-  toolsDir ??= execFileSync(join(repoRoot, 'scripts', 'tools', 'ensure-helm.sh'), { encoding: 'utf8' }).trim().split('\n').at(-1) ?? '';
+  toolsDir ??=
+    execFileSync(join(repoRoot, 'scripts', 'tools', 'ensure-helm.sh'), { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .at(-1) ?? '';
   return toolsDir;
 }
 
@@ -29,8 +33,12 @@ export function runCommand(command: string, args: readonly string[], opts: { inp
     const child = spawn(command, args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8'); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }));
     child.stdin.end(opts.input ?? '');

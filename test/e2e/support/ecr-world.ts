@@ -78,7 +78,15 @@ export async function buildEcrWorld(): Promise<EcrWorld> {
   const tampered = ociImage({ seed: 'e2e-tampered', tags: ['1.3.0-tampered'] });
   tampered.signatures = [tamperedSignature(sign(tampered))];
   const critical = signedImage('e2e-critical', '1.4.0', {
-    findings: [{ vulnerabilityId: CRITICAL_CVE, severity: 'CRITICAL', inspectorScore: 10, fixAvailable: 'YES', packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }] }],
+    findings: [
+      {
+        vulnerabilityId: CRITICAL_CVE,
+        severity: 'CRITICAL',
+        inspectorScore: 10,
+        fixAvailable: 'YES',
+        packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }],
+      },
+    ],
   });
   const notScanned = signedImage('e2e-pending', '1.5.0', { coverage: { statusCode: 'ACTIVE', reason: 'PENDING_INITIAL_SCAN' } });
   const slowDeny = signedImage('e2e-slow-deny', '2.0.0');
@@ -117,7 +125,10 @@ export async function buildEcrWorld(): Promise<EcrWorld> {
     slowAllow: ref('shop/web', '2.0.1'),
   };
   const digests = Object.fromEntries(
-    Object.entries({ good, good2, unsigned, untrusted, tampered, mutable, critical, notScanned, slowDeny, slowAllow }).map(([name, image]) => [name, imageDigest(image)]),
+    Object.entries({ good, good2, unsigned, untrusted, tampered, mutable, critical, notScanned, slowDeny, slowAllow }).map(([name, image]) => [
+      name,
+      imageDigest(image),
+    ]),
   );
   return { fixture, signerRootPem: chain.rootPem, images, digests };
 }

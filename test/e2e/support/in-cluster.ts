@@ -23,21 +23,41 @@ export async function helmInstall(cluster: Cluster, dir: string, verb: 'install'
   mkdirSync(dir, { recursive: true });
   const valuesPath = join(dir, `values-${verb}.yaml`);
   writeFileSync(valuesPath, stringify(values));
-  return helm([verb, RELEASE, CHART_DIR, '--kubeconfig', cluster.api.kubeconfigPath, '--namespace', RELEASE_NAMESPACE, ...(verb === 'install' ? ['--create-namespace'] : []), '--values', valuesPath]);
+  return helm([
+    verb,
+    RELEASE,
+    CHART_DIR,
+    '--kubeconfig',
+    cluster.api.kubeconfigPath,
+    '--namespace',
+    RELEASE_NAMESPACE,
+    ...(verb === 'install' ? ['--create-namespace'] : []),
+    '--values',
+    valuesPath,
+  ]);
 }
 
 /** A kubeconfig authenticating as the chart's ServiceAccount (TokenRequest API, 1 h). */
 export async function serviceAccountKubeconfig(cluster: Cluster, dir: string, serviceAccount = RELEASE): Promise<string> {
-  const request = await cluster.core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace: RELEASE_NAMESPACE, body: { spec: { expirationSeconds: 3600, audiences: [] } } });
+  const request = await cluster.core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace: RELEASE_NAMESPACE,
+    body: { spec: { expirationSeconds: 3600, audiences: [] } },
+  });
   const path = join(dir, 'service-account.kubeconfig');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path, stringify({
-    apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'rig', cluster: { server: cluster.api.url, 'certificate-authority-data': Buffer.from(cluster.api.caPem).toString('base64') } }],
-    users: [{ name: serviceAccount, user: { token: request.status?.token } }],
-    contexts: [{ name: 'rig', context: { cluster: 'rig', user: serviceAccount, namespace: RELEASE_NAMESPACE } }],
-    'current-context': 'rig',
-  }), { mode: 0o600 });
+  writeFileSync(
+    path,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'rig', cluster: { server: cluster.api.url, 'certificate-authority-data': Buffer.from(cluster.api.caPem).toString('base64') } }],
+      users: [{ name: serviceAccount, user: { token: request.status?.token } }],
+      contexts: [{ name: 'rig', context: { cluster: 'rig', user: serviceAccount, namespace: RELEASE_NAMESPACE } }],
+      'current-context': 'rig',
+    }),
+    { mode: 0o600 },
+  );
   return path;
 }
 
@@ -52,7 +72,12 @@ export interface InClusterWebhook {
 }
 
 /** Starts one replica; resolves when it listens (not when it is Ready: that is for the test to see). */
-export async function startInClusterWebhook(opts: { dir: string; chart: RenderedChart; kubeconfigPath: string; env?: Record<string, string> }): Promise<InClusterWebhook> {
+export async function startInClusterWebhook(opts: {
+  dir: string;
+  chart: RenderedChart;
+  kubeconfigPath: string;
+  env?: Record<string, string>;
+}): Promise<InClusterWebhook> {
   const root = join(opts.dir, 'pod-root');
   const writePodFile = (podPath: string, content: string) => {
     const local = join(root, podPath);
@@ -89,23 +114,28 @@ export async function startInClusterWebhook(opts: { dir: string; chart: Rendered
     env,
   });
   let started: { port: number; healthPort: number } | undefined;
-  await waitUntilReady(peer, async () => {
-    started ??= servingLine(peer.logPath);
-    return started !== undefined;
-  }, 60_000);
+  await waitUntilReady(
+    peer,
+    async () => {
+      started ??= servingLine(peer.logPath);
+      return started !== undefined;
+    },
+    60_000,
+  );
   const { port, healthPort } = started!;
   return {
     peer,
     port,
     healthUrl: `http://127.0.0.1:${healthPort}`,
-    servedCertificate: () => new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-        const raw = socket.getPeerCertificate().raw;
-        socket.end();
-        resolve(new X509Certificate(raw));
-      });
-      socket.on('error', reject);
-    }),
+    servedCertificate: () =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          const raw = socket.getPeerCertificate().raw;
+          socket.end();
+          resolve(new X509Certificate(raw));
+        });
+        socket.on('error', reject);
+      }),
     metrics: async () => (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text(),
     stop: () => peer.stop(),
   };

@@ -53,7 +53,18 @@ export async function buildNotationWorld(dir: string, registry: RigOlareg): Prom
     digests[name] = (JSON.parse(pushed.stdout) as { digest: string }).digest;
   }
   const sign = (name: NotationCase, format: 'jws' | 'cose', key?: string) =>
-    notation(['sign', '--insecure-registry', '--signature-format', format, '--force-referrers-tag=false', ...(key ? ['--key', key] : []), `${repository}@${digests[name]}`], env);
+    notation(
+      [
+        'sign',
+        '--insecure-registry',
+        '--signature-format',
+        format,
+        '--force-referrers-tag=false',
+        ...(key ? ['--key', key] : []),
+        `${repository}@${digests[name]}`,
+      ],
+      env,
+    );
   await sign('jws', 'jws');
   await sign('cose', 'cose');
   await sign('other-key', 'jws', 'e2e-other');
@@ -71,12 +82,17 @@ export async function buildNotationWorld(dir: string, registry: RigOlareg): Prom
     const manifest = json<{ config: { digest: string }; layers: Array<{ digest: string }> }>(manifestBytes);
     const blobs = await Promise.all([manifest.config, ...manifest.layers].map((d) => get(`${base}/blobs/${d.digest}`)));
 
-    const referrers = json<{ manifests?: Array<{ digest: string }> | null }>(await get(`${base}/referrers/${digests[name]}?artifactType=${encodeURIComponent(SIGNATURE_ARTIFACT_TYPE)}`));
+    const referrers = json<{ manifests?: Array<{ digest: string }> | null }>(
+      await get(`${base}/referrers/${digests[name]}?artifactType=${encodeURIComponent(SIGNATURE_ARTIFACT_TYPE)}`),
+    );
     const signatures: SignatureFixture[] = [];
     for (const referrer of referrers.manifests ?? []) {
-      const signatureManifest = json<{ layers: Array<{ digest: string; mediaType: string }> }>(await get(`${base}/manifests/${referrer.digest}`, MANIFEST_ACCEPT));
+      const signatureManifest = json<{ layers: Array<{ digest: string; mediaType: string }> }>(
+        await get(`${base}/manifests/${referrer.digest}`, MANIFEST_ACCEPT),
+      );
       for (const layer of signatureManifest.layers) {
-        if (layer.mediaType !== 'application/jose+json' && layer.mediaType !== 'application/cose') throw new Error(`unexpected envelope type ${layer.mediaType}`);
+        if (layer.mediaType !== 'application/jose+json' && layer.mediaType !== 'application/cose')
+          throw new Error(`unexpected envelope type ${layer.mediaType}`);
         signatures.push({ envelope: await get(`${base}/blobs/${layer.digest}`), envelopeMediaType: layer.mediaType });
       }
     }

@@ -17,8 +17,13 @@ import { RELEASE_NAMESPACE, type RenderedChart } from './chart.ts';
 
 const POD_ROOT = '/etc/ecr-admission/';
 const IN_CLUSTER_TLS_ENV = [
-  'ECR_ADMISSION_TLS_CERT', 'ECR_ADMISSION_TLS_KEY', 'ECR_ADMISSION_CERTIFICATE_SECRET', 'ECR_ADMISSION_TLS_HOSTS',
-  'ECR_ADMISSION_CA_PROMOTE_AFTER_MS', 'ECR_ADMISSION_CA_RETIRE_AFTER_MS', 'ECR_ADMISSION_WEBHOOK_CONFIGURATION',
+  'ECR_ADMISSION_TLS_CERT',
+  'ECR_ADMISSION_TLS_KEY',
+  'ECR_ADMISSION_CERTIFICATE_SECRET',
+  'ECR_ADMISSION_TLS_HOSTS',
+  'ECR_ADMISSION_CA_PROMOTE_AFTER_MS',
+  'ECR_ADMISSION_CA_RETIRE_AFTER_MS',
+  'ECR_ADMISSION_WEBHOOK_CONFIGURATION',
 ];
 
 /** One "admission" log line of the webhook (src/server/log-line.ts). */
@@ -83,7 +88,8 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     // Its own self-signed pair (above), and no API server to keep certificates or the webhook
     // configuration in: the in-cluster certificate manager runs in scenarios/ca-rotation.test.ts.
     if (IN_CLUSTER_TLS_ENV.includes(variable.name)) continue;
-    if (variable.name === 'ECR_ADMISSION_NAMESPACE') env[variable.name] = RELEASE_NAMESPACE; // fieldRef metadata.namespace
+    if (variable.name === 'ECR_ADMISSION_NAMESPACE')
+      env[variable.name] = RELEASE_NAMESPACE; // fieldRef metadata.namespace
     else if (variable.value !== undefined) env[variable.name] = variable.value.startsWith(POD_ROOT) ? local(variable.value) : variable.value;
   }
   Object.assign(env, opts.env);
