@@ -9,7 +9,7 @@ import { startSandbox, type Sandbox, type SandboxFixture } from '../../../src/de
 import { e2eOutputDir, type TestLike } from '../rig/index.ts';
 import { RELEASE_NAMESPACE, WEBHOOK_NAME, pointedAt, renderChart, type RenderedChart } from './chart.ts';
 import { installWebhookConfiguration, startCluster, type Cluster } from './cluster.ts';
-import { startWebhook, type AdmissionLogLine, type RunningWebhook } from './webhook.ts';
+import { startWebhook, type AdmissionLogLine, type RunningWebhook, type StartWebhookOptions } from './webhook.ts';
 import { attempt } from './admission.ts';
 import { pod } from './workloads.ts';
 
@@ -30,6 +30,8 @@ export interface StackOptions {
   namespaces: string[];
   /** Turn on the API server's audit log. */
   audit?: boolean;
+  /** Where the webhook listens and the pair it serves (default: 127.0.0.1, its own pair). */
+  webhook?: Pick<StartWebhookOptions, 'host' | 'tls'>;
 }
 
 export interface Stack {
@@ -57,10 +59,12 @@ export async function startStack(t: TestLike, opts: StackOptions): Promise<Stack
   // Started side by side (the API server takes seconds); allSettled so that whichever fails,
   // the other has registered its teardown before the error ends the test.
   const [webhookStart, clusterStart] = await Promise.allSettled([
-    startWebhook({ dir: join(out, 'webhook'), chart, env: { AWS_ACCESS_KEY_ID: 'AKIDE2ESANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' } }).then((webhook) => {
-      t.teardown(() => webhook.stop());
-      return webhook;
-    }),
+    startWebhook({ ...opts.webhook, dir: join(out, 'webhook'), chart, env: { AWS_ACCESS_KEY_ID: 'AKIDE2ESANDBOX', AWS_SECRET_ACCESS_KEY: 'sandbox' } }).then(
+      (webhook) => {
+        t.teardown(() => webhook.stop());
+        return webhook;
+      },
+    ),
     startCluster(t, out, { audit: opts.audit ?? false }),
   ]);
   if (webhookStart.status === 'rejected') throw webhookStart.reason;

@@ -2,9 +2,11 @@
 // dist/main.js), configured as the chart configures its Pod: the rendered container env, the
 // rendered policy file and trust stores written where the Pod would mount them (under a local
 // root folder). What differs from the Pod, and why:
-//  - it listens on 127.0.0.1 with ports 0 (flags win over the rendered ECR_ADMISSION_PORT);
+//  - it listens on 127.0.0.1 (or the loopback `host` given, ::1 in scenarios/ipv6.test.ts) with
+//    ports 0 (flags win over the rendered ECR_ADMISSION_PORT);
 //  - TLS is the server's own self-signed pair for 127.0.0.1 (the chart's certificate names the
-//    Service DNS name, which the API server cannot reach here), its CA goes in the caBundle;
+//    Service DNS name, which the API server cannot reach here), or a pair the test made (`tls`);
+//    its CA goes in the caBundle;
 //  - AWS credentials are static sandbox keys in the env (in EKS: IRSA / Pod Identity).
 // Its stdout/stderr (pino JSON lines, one "admission" line per review) go to a log file kept
 // with the other peers' logs.
@@ -40,7 +42,7 @@ export interface AdmissionLogLine {
 }
 
 export interface RunningWebhook {
-  /** https://127.0.0.1:PORT/validate */
+  /** https://127.0.0.1:PORT/validate (https://[::1]:PORT/validate on ::1) */
   readonly url: string;
   readonly port: number;
   readonly healthUrl: string;
@@ -63,6 +65,10 @@ export interface StartWebhookOptions {
   chart: RenderedChart;
   /** Extra env (AWS credentials of the sandbox). */
   env?: Record<string, string>;
+  /** A loopback address to listen on (default 127.0.0.1). */
+  host?: '127.0.0.1' | '::1';
+  /** A serving pair the test made (given as --tls-cert/--tls-key) and its CA; default: the server's own. */
+  tls?: { certPath: string; keyPath: string; caPem: string };
 }
 
 export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
@@ -93,11 +99,14 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     else if (variable.value !== undefined) env[variable.name] = variable.value.startsWith(POD_ROOT) ? local(variable.value) : variable.value;
   }
   Object.assign(env, opts.env);
+  const host = opts.host ?? '127.0.0.1';
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const tlsArgs = opts.tls ? ['--tls-cert', opts.tls.certPath, '--tls-key', opts.tls.keyPath] : [];
 
   const peer = startPeer({
     name: 'ecr-admission',
     command: process.execPath,
-    args: [join(repoRoot, 'src', 'main.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', '--health-port', '0'],
+    args: [join(repoRoot, 'src', 'main.ts'), 'serve', '--host', host, '--port', '0', '--health-port', '0', ...tlsArgs],
     dir: opts.dir,
     env,
   });
@@ -105,9 +114,9 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
   await waitUntilReady(
     peer,
     async () => {
-      started ??= startedFromLog(peer.logPath);
+      started ??= startedFromLog(peer.logPath, opts.tls?.caPem);
       if (!started) return false;
-      return (await fetch(`http://127.0.0.1:${started.healthPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
+      return (await fetch(`http://${urlHost}:${started.healthPort}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
     },
     30_000,
   );
@@ -116,15 +125,15 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
   const reviews = () => logLines(peer.logPath).filter((l) => l.msg === 'admission') as unknown as AdmissionLogLine[];
   try {
     // The caBundle must really be the serving certificate's CA: a TLS handshake trusting only it.
-    await httpsGet(`https://127.0.0.1:${port}/validate`, { ca: caPem });
+    await httpsGet(`https://${urlHost}:${port}/validate`, { ca: caPem });
   } catch (error) {
     await peer.stop();
     throw error;
   }
   return {
-    url: `https://127.0.0.1:${port}/validate`,
+    url: `https://${urlHost}:${port}/validate`,
     port,
-    healthUrl: `http://127.0.0.1:${healthPort}`,
+    healthUrl: `http://${urlHost}:${healthPort}`,
     caPem,
     pid: peer.pid,
     logPath: peer.logPath,
@@ -155,10 +164,11 @@ function logLines(path: string): Array<Record<string, unknown>> {
   return lines;
 }
 
-/** The ports from the "ecr-admission serving" line and the CA printed before it. */
-function startedFromLog(path: string): { port: number; healthPort: number; caPem: string } | undefined {
+/** The ports from the "ecr-admission serving" line and the CA printed before it (unless the test made the pair). */
+function startedFromLog(path: string, givenCaPem?: string): { port: number; healthPort: number; caPem: string } | undefined {
   const serving = logLines(path).find((l) => l.msg === 'ecr-admission serving');
   if (!serving) return undefined;
+  if (givenCaPem !== undefined) return { port: Number(serving.port), healthPort: Number(serving.healthPort), caPem: givenCaPem };
   const ca = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(readFileSync(path, 'utf8'));
   if (!ca) throw new Error(`the webhook printed no CA (no --tls-cert given, it should have); log ${path}`);
   return { port: Number(serving.port), healthPort: Number(serving.healthPort), caPem: `${ca[0]}\n` };
