@@ -17,7 +17,7 @@ import type { EcrImageLocation } from '../ports.ts';
 import type { FactCache, FactSpec } from '../../support/fact-cache.ts';
 import type { AwsClients } from '../aws-clients.ts';
 import { fromAwsError } from '../errors.ts';
-import { fixedVersion, type VulnerablePackage } from '../inspector/findings.ts';
+import { vulnerablePackagesOf, type VulnerablePackage } from '../inspector/findings.ts';
 
 export type ScanningType = 'BASIC' | 'ENHANCED';
 
@@ -103,14 +103,7 @@ function enhancedFinding(f: EnhancedImageScanFinding): EcrFinding {
     severity: f.severity ?? 'UNTRIAGED',
     ...(f.score !== undefined && { inspectorScore: f.score }),
     ...(f.fixAvailable !== undefined && { fixAvailable: f.fixAvailable }),
-    packages: (details?.vulnerablePackages ?? []).map((p) => {
-      const fixed = fixedVersion(p.fixedInVersion);
-      return {
-        name: p.name ?? 'unknown package',
-        ...(p.version !== undefined && { version: p.version }),
-        ...(fixed !== undefined && { fixedInVersion: fixed }),
-      };
-    }),
+    packages: vulnerablePackagesOf(details?.vulnerablePackages),
   };
 }
 

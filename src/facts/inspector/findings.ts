@@ -71,8 +71,23 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Inspector writes "NotAvailable" where a package has no fixed version. */
-export function fixedVersion(v: string | undefined): string | undefined {
+function fixedVersion(v: string | undefined): string | undefined {
   return v === undefined || v === '' || v === 'NotAvailable' ? undefined : v;
+}
+
+/** A finding's vulnerable packages, as Inspector's ListFindings and ECR's enhanced findings
+ *  (the same Inspector data, relayed) both describe them. */
+export function vulnerablePackagesOf(
+  packages: readonly { name?: string | undefined; version?: string | undefined; fixedInVersion?: string | undefined }[] | undefined,
+): VulnerablePackage[] {
+  return (packages ?? []).map((p) => {
+    const fixed = fixedVersion(p.fixedInVersion);
+    return {
+      name: p.name ?? 'unknown package',
+      ...(p.version !== undefined && { version: p.version }),
+      ...(fixed !== undefined && { fixedInVersion: fixed }),
+    };
+  });
 }
 
 function digestOf(f: Finding, asked: readonly string[]): string | undefined {
@@ -90,14 +105,7 @@ function toFinding(f: Finding, digest: string): VulnerabilityFinding {
     severity: f.severity ?? 'UNTRIAGED',
     ...(f.inspectorScore !== undefined && { inspectorScore: f.inspectorScore }),
     ...(f.fixAvailable !== undefined && { fixAvailable: f.fixAvailable }),
-    packages: (details?.vulnerablePackages ?? []).map((p) => {
-      const fixed = fixedVersion(p.fixedInVersion);
-      return {
-        name: p.name ?? 'unknown package',
-        ...(p.version !== undefined && { version: p.version }),
-        ...(fixed !== undefined && { fixedInVersion: fixed }),
-      };
-    }),
+    packages: vulnerablePackagesOf(details?.vulnerablePackages),
     digest,
   };
 }
