@@ -4,7 +4,8 @@ import type { FactCache } from '../support/fact-cache.ts';
 import type { CacheConfig } from '../policy/schema.ts';
 import { shortDigest } from '../image/digest.ts';
 import type { EcrSignatureSource } from '../facts/ecr/signatures.ts';
-import { ENVELOPE_BUDGET_BYTES, EnvelopeBudget, MAX_REFERRERS } from '../facts/signature-budget.ts';
+import type { PlatformManifest } from '../facts/ports.ts';
+import { ENVELOPE_BUDGET_BYTES, EnvelopeBudget, MAX_REFERRER_READS, MAX_REFERRERS } from '../facts/signature-budget.ts';
 import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import type { SignerRevocation } from '../facts/signer/revocation.ts';
@@ -25,13 +26,18 @@ export interface SignatureCheckDeps {
 }
 
 const MAX_LISTED = 3;
+/** Platform children whose signatures are read at once: the first definitive denial stops
+ *  the rest, so junk on many children costs little beyond the shared budget. */
+const CHILD_CONCURRENCY = 8;
 
 /** What was not examined, so a denial never reads as if every referrer had been. */
 function notExamined(verdict: SignatureVerdict): string {
   const parts: string[] = [];
   if (verdict.truncated) parts.push(`more than ${MAX_REFERRERS} signature referrers: only ${MAX_REFERRERS} examined`);
   if (verdict.overBudget > 0)
-    parts.push(`${verdict.overBudget} not read: the ${ENVELOPE_BUDGET_BYTES / 1048576} MiB envelope budget of one image check was spent`);
+    parts.push(
+      `${verdict.overBudget} not read: the budget of one image check (${MAX_REFERRER_READS} signature manifests, ${ENVELOPE_BUDGET_BYTES / 1048576} MiB of envelopes) was spent`,
+    );
   return parts.join('; ');
 }
 
@@ -63,14 +69,22 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
   /** Keyed by the effective settings' hash (policy/trust.ts, computed at load), never by the override's name:
    *  an override named like the base policy cannot reuse its verdicts, and a policy reload that
    *  keeps the settings (and the trust stores' certificates) keeps the verdicts. */
-  async function verdictFor(ctx: CheckContext, trust: CompiledTrust, target: ManifestDescriptor, budget: EnvelopeBudget): Promise<SignatureVerdict> {
+  async function verdictFor(
+    ctx: CheckContext,
+    trust: CompiledTrust,
+    target: ManifestDescriptor,
+    budget: EnvelopeBudget,
+    stop?: AbortSignal,
+  ): Promise<SignatureVerdict> {
     const { place, list } = sourceOf(ctx, trust);
     const key = `${trust.settingsKey}/${place}@${target.digest}`;
     const verdict = await deps.cache.get(
       spec,
       key,
-      (signal) => computeVerdict(deps, trust, list, target, signal, () => remainingMs(ctx.deadline), budget),
-      ctx.signal,
+      // `stop` also ends the load once the check is decided: a cancelled load's verdict is
+      // undecided (TTL 0), so nothing cancelled is remembered.
+      (signal) => computeVerdict(deps, trust, list, target, stop ? AbortSignal.any([signal, stop]) : signal, () => remainingMs(ctx.deadline), budget),
+      stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal,
       remainingMs(ctx.deadline),
     );
     return withCurrentRevocation(deps, trust, verdict, ctx.signal, remainingMs(ctx.deadline));
@@ -97,6 +111,59 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     const revoked = verdict.rejected.find((r) => r.code === ErrorCodes.REVOKED);
     const headline = revoked ? 'the signature was revoked' : 'no valid signature from a trusted identity';
     return fail('signature', `${label}${headline} (${describeRejections(verdict)})`, signHint(trust));
+  }
+
+  /**
+   * Every child must carry a valid signature. Children are judged as they finish, a few at a
+   * time: the first definitive denial (a fail) decides the check at once and cancels the rest,
+   * so a flood of junk on many children cannot hold the admission until its deadline. A child
+   * left undecided (AWS could not answer) is reported only when no child is denied outright.
+   */
+  async function judgeChildren(ctx: CheckContext, trust: CompiledTrust, children: readonly PlatformManifest[], budget: EnvelopeBudget): Promise<CheckOutcome> {
+    const stop = new AbortController();
+    const verdicts = new Array<SignatureVerdict>(children.length);
+    const undecided: CheckOutcome[] = [];
+    const thrown: unknown[] = [];
+    let denied: CheckOutcome | undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (!denied && next < children.length) {
+        const i = next++;
+        const child = children[i]!;
+        let verdict: SignatureVerdict;
+        try {
+          verdict = await verdictFor(ctx, trust, child, budget, stop.signal);
+        } catch (err) {
+          // Cancelled because another child already decided; or AWS failed this one: kept for
+          // the end, since another child may still be denied outright.
+          if (!denied) thrown[i] = err;
+          continue;
+        }
+        if (denied) return;
+        verdicts[i] = verdict;
+        const problem = await judge(ctx, trust, verdict, child.digest, `platform ${child.platform} (${shortDigest(child.digest)}): `);
+        if (problem?.status === 'fail') {
+          denied ??= problem;
+          stop.abort();
+        } else if (problem) undecided[i] = problem;
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(CHILD_CONCURRENCY, children.length) }, worker));
+    } finally {
+      stop.abort();
+    }
+    if (denied) return denied;
+    const first = children.findIndex((_, i) => undecided[i] !== undefined || i in thrown);
+    if (first >= 0) {
+      if (undecided[first]) return undecided[first];
+      throw thrown[first];
+    }
+    const signer = (v: SignatureVerdict) => v.valid.map((s) => s.signer).join(', ');
+    return pass('signature', {
+      reason: `every platform signed (${[...new Set(verdicts.map(signer))].join('; ')})`,
+      warnings: verdicts.flatMap((v) => v.valid.flatMap((s) => s.warnings)),
+    });
   }
 
   return {
@@ -128,16 +195,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
           if (children.length === 0) return (await judge(ctx, trust, verdict, resolved.digest, ''))!;
         }
         // Every platform manifest must then carry its own valid signature.
-        const verdicts = await Promise.all(children.map((c) => verdictFor(ctx, trust, c, budget)));
-        for (const [i, v] of verdicts.entries()) {
-          const child = children[i]!;
-          const problem = await judge(ctx, trust, v, child.digest, `platform ${child.platform} (${shortDigest(child.digest)}): `);
-          if (problem) return problem;
-        }
-        return pass('signature', {
-          reason: `every platform signed (${[...new Set(verdicts.map(signer))].join('; ')})`,
-          warnings: verdicts.flatMap((v) => v.valid.flatMap((s) => s.warnings)),
-        });
+        return await judgeChildren(ctx, trust, children, budget);
       } catch (err) {
         const what = `signatures of ${shortDigest(resolved.digest)}`;
         return ctx.image.oci ? ociFactFailure('signature', err, ctx.image.oci, what) : factFailure('signature', err, ctx.image.ecr!, what);

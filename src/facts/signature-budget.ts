@@ -2,8 +2,10 @@
 // can hang referrers of any size and number on an image, and each admission reads them: so
 // the envelope size is bounded before download (from the size its digest-checked manifest
 // declares) and while reading, referrers are fetched a few at a time, and one image check
-// (an index and its children together) reads at most ENVELOPE_BUDGET_BYTES of envelopes.
-// Referrers past the budget are not fetched, and the denial says so.
+// (an index and its children together) reads at most ENVELOPE_BUDGET_BYTES of envelopes and
+// at most MAX_REFERRER_READS signature manifests: the byte budget alone lets tiny junk
+// envelopes cost nothing, so 64 children with 50 junk referrers each made thousands of AWS
+// calls (issue 12). Referrers past either budget are not fetched, and the denial says so.
 import { MAX_ENVELOPE_BYTES } from '../notation/index.ts';
 
 /** Real Notation envelopes are a few KB; the verifier refuses larger ones (src/notation). */
@@ -22,14 +24,34 @@ export const REFERRER_FETCH_CONCURRENCY = 4;
 /** Signature referrers examined per digest; more are not examined and the message says so. */
 export const MAX_REFERRERS = 50;
 
+/** Signature manifests (referrers) one image check may read, shared by an index and its
+ *  children: enough for a signature on each of 64 platforms, and the bound on what junk
+ *  referrers can cost (each read is a BatchGetImage or a registry GET, then maybe a download). */
+export const MAX_REFERRER_READS = 64;
+
 export class EnvelopeBudget {
   readonly total: number;
+  readonly reads: number;
   #remaining: number;
+  #readsLeft: number;
   #refused = 0;
 
-  constructor(bytes = ENVELOPE_BUDGET_BYTES) {
+  constructor(bytes = ENVELOPE_BUDGET_BYTES, reads = MAX_REFERRER_READS) {
     this.total = bytes;
+    this.reads = reads;
     this.#remaining = bytes;
+    this.#readsLeft = reads;
+  }
+
+  /** Takes one signature-manifest read before it is made; false, and counted, when none is
+   *  left: that referrer is then not read at all. */
+  takeRead(): boolean {
+    if (this.#readsLeft <= 0) {
+      this.#refused += 1;
+      return false;
+    }
+    this.#readsLeft -= 1;
+    return true;
   }
 
   /** Takes `bytes` (a declared envelope size) before its download; false, and counted, when

@@ -80,7 +80,10 @@ for (const source of ['ecr-api', 'registry'] as const) {
     const out = await h.reviewPod([`${HOST}/app:budgeted`]);
     t.equal(out.response.allowed, false);
     t.equal(resultOf(out, 'signature')?.status, 'fail');
-    t.match(out.response.status?.message, new RegExp(`${40 - fit} not read: the 1 MiB envelope budget of one image check was spent`));
+    t.match(
+      out.response.status?.message,
+      new RegExp(`${40 - fit} not read: the budget of one image check \\(\\d+ signature manifests, 1 MiB of envelopes\\) was spent`),
+    );
     t.equal(h.sandbox.calls(downloads), fit, `${fit} envelopes of ${NEAR_LIMIT} bytes read, no more`);
 
     h.sandbox.resetCalls();

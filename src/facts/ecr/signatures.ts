@@ -2,7 +2,8 @@
 // referrer BatchGetImage (the signature manifest) and GetDownloadUrlForLayer + GET (the
 // envelope), with the manifest's shape, digest and size checked before anything is parsed.
 // Bounded (signature-budget.ts): manifest and envelope sizes before download and while
-// reading, a few referrers at a time, and envelope bytes per image check.
+// reading, a few referrers at a time, and signature manifests read and envelope bytes per
+// image check.
 //
 // Who is to blame decides what a failure means: a referrer is input the requester controls
 // (anyone who can push to the repository can hang one on the image), so a referrer that is
@@ -234,6 +235,8 @@ export class EcrSignatureSource {
     if (typeof referrer.size === 'number' && referrer.size > MAX_SIGNATURE_MANIFEST_BYTES) {
       throw bad(`is ${referrer.size} bytes, over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
     }
+    // Charged before the read: junk referrers cost a read each, however small their envelopes.
+    if (!budget.takeRead()) return 'over-budget';
     const ecr = this.#clients.ecr(loc.accountId, loc.region);
     const got = await ecr.send(
       new BatchGetImageCommand({

@@ -265,6 +265,8 @@ export class OciRegistryClient {
     signal: AbortSignal,
     budget: EnvelopeBudget,
   ): Promise<OciSignature | SkippedSignature | FailedSignature | 'over-budget' | undefined> {
+    // Charged before the manifest GET: junk referrers cost a read each, however small.
+    if (!budget.takeRead()) return 'over-budget';
     try {
       const manifest = await this.#signatureManifest(repository, d, subject, signal);
       if (!manifest) return undefined;
