@@ -58,10 +58,28 @@ export const COST_PER_SEPARATOR = 64;
  *  (caches, AWS clients, signature envelopes). 40% of the chart's 140 MiB limit is 56 MiB. */
 export const HEAP_SHARE = 0.4;
 
+// A reservation is held only by a body that is arriving. The first body byte must come within
+// FIRST_BODY_BYTE_MS of the headers, and the whole body within bodyDeadlineMs(its length);
+// otherwise the request is answered 408 and its charge returned. Without this, a client that
+// sent headers with a large Content-Length and no body held the budget for up to the server's
+// requestTimeout (30 s), and every admission meanwhile got 503. Legitimate traffic never comes
+// near these: the API server writes the review, headers and body, in one go over the cluster
+// network from memory (Go's http client), so its first body byte follows its headers within a
+// round trip, and the minimum pace asked for (4 MiB/s after a 2 s allowance) is far below any
+// cluster network (18 MiB, the largest review, then has 6.5 s; over 1 Gbit/s it takes 0.15 s).
+export const FIRST_BODY_BYTE_MS = 1_000;
+export const BODY_DEADLINE_BASE_MS = 2_000;
+export const BODY_MIN_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+/** How long a body of `bytes` may take to arrive in full, from its headers. */
+export function bodyDeadlineMs(bytes: number): number {
+  return BODY_DEADLINE_BASE_MS + Math.ceil((1000 * bytes) / BODY_MIN_BYTES_PER_SECOND);
+}
+
 export class BodyBudgetError extends Error {
   readonly statusCode: number;
   readonly code: BodyBudgetErrorCode;
-  constructor(statusCode: 413 | 503, code: BodyBudgetErrorCode, message: string) {
+  constructor(statusCode: 408 | 413 | 503, code: BodyBudgetErrorCode, message: string) {
     super(message);
     this.statusCode = statusCode;
     this.code = code;
@@ -74,8 +92,10 @@ export interface BodyBudget {
   /** A pass-through stream that charges what flows through it; `release` returns the charge.
    *  With `declaredBytes` (the Content-Length), 2 x declaredBytes is reserved at once, and a
    *  BodyBudgetError is thrown (nothing held) when that alone is over the limit (413) or does
-   *  not fit next to what other bodies hold (503). */
-  meter(declaredBytes?: number): { stream: Transform; release: () => void };
+   *  not fit next to what other bodies hold (503). A chunk that does not fit destroys the
+   *  stream with a BodyBudgetError: its 'error' must be listened for before anything is piped
+   *  into it (an unhandled 'error' ends the process). */
+  meter(declaredBytes?: number): { stream: Transform; release: () => void; received: () => number };
 }
 
 const QUOTE = 0x22;
@@ -150,7 +170,7 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
         held -= charged;
         charged = 0;
       };
-      return { stream, release };
+      return { stream, release, received: () => bytes };
     },
   };
 }

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   // The HTTP server (BodyBudgetError, and the error handler's answer for an error with no code).
   BODY_TOO_COSTLY: 'E_BODY_TOO_COSTLY',
   BODY_BUDGET_BUSY: 'E_BODY_BUDGET_BUSY',
+  BODY_TOO_SLOW: 'E_BODY_TOO_SLOW',
   REQUEST: 'E_REQUEST',
 
   // An admission's deadline passed while it waited on shared work (AbortedError).
@@ -74,7 +75,7 @@ export type ErrorCode = Registry[keyof Registry];
 
 export type AdmissionErrorCode = Registry[
   'USAGE' | 'CONFIG_INVALID' | 'CONFIG_READ' | 'TLS_INVALID' | 'REFERENCE_INVALID' | 'REVIEW_INVALID' | 'OBJECT_INVALID'];
-export type BodyBudgetErrorCode = Registry['BODY_TOO_COSTLY' | 'BODY_BUDGET_BUSY'];
+export type BodyBudgetErrorCode = Registry['BODY_TOO_COSTLY' | 'BODY_BUDGET_BUSY' | 'BODY_TOO_SLOW'];
 export type FactErrorCode = Registry[
   | 'IMAGE_NOT_FOUND'
   | 'REPOSITORY_NOT_FOUND'
