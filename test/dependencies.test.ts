@@ -153,10 +153,7 @@ t.test('the check fails when a package is not declared', async (t) => {
     'a runtime import that is not declared',
   );
   t.ok(
-    refusesOnly(
-      undeclared(imports, without('devDependencies', '@smithy/types')),
-      /^[^:]+\.ts: '@smithy\/types' is in neither dependencies nor devDependencies$/,
-    ),
+    refusesOnly(undeclared(imports, without('dependencies', '@smithy/types')), /^[^:]+\.ts: '@smithy\/types' is in neither dependencies nor devDependencies$/),
     'a type-only import that is not declared',
   );
   // A runtime import of a devDependency is refused in product code.

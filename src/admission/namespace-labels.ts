@@ -9,7 +9,7 @@ import type { NamespaceLabelChange } from '../decision/types.ts';
 
 export interface NamespaceLabelGuard {
   readonly optOutLabel: string;
-  /** Set in optIn mode: removing it (or changing it from "true") also narrows the checks. */
+  /** Set in optIn mode: removing it (or setting it to anything but "true") also narrows the checks. */
   readonly optInLabel?: string;
   readonly groups: ReadonlySet<string>;
   readonly users: ReadonlySet<string>;
