@@ -13,6 +13,8 @@
 
 KIND_CLUSTER    ?= ecr-admission
 KIND_IMAGE      ?= ecr-admission:dev
+# The development image (Dockerfile target dev): the AWS sandbox the kind values run in each pod.
+KIND_DEV_IMAGE  ?= ecr-admission-dev:dev
 KIND_NAMESPACE  ?= ecr-admission
 KIND_RELEASE    ?= ecr-admission
 KIND_VALUES     ?= chart/ecr-admission/ci/kind-values.yaml
@@ -36,7 +38,8 @@ kind-up: kind-check-docker
 	    kind create cluster --name '$(KIND_CLUSTER)' --config kind-config.yaml --kubeconfig "$$KUBECONFIG" --wait 180s; \
 	  fi
 	docker build --tag '$(KIND_IMAGE)' .
-	$(KIND_TOOLS); kind load docker-image '$(KIND_IMAGE)' --name '$(KIND_CLUSTER)'
+	docker build --target dev --tag '$(KIND_DEV_IMAGE)' .
+	$(KIND_TOOLS); kind load docker-image '$(KIND_IMAGE)' '$(KIND_DEV_IMAGE)' --name '$(KIND_CLUSTER)'
 	@# --wait: the release is only done when both webhook pods are ready behind the Service.
 	$(KIND_TOOLS); helm upgrade --install '$(KIND_RELEASE)' chart/ecr-admission \
 	  --namespace '$(KIND_NAMESPACE)' --create-namespace \

@@ -87,6 +87,10 @@ t.test('mk/kind.mk: kind-up builds, loads and installs; kind-e2e checks decision
   t.match(up, /kind create cluster --name 'ecr-admission' --config kind-config\.yaml/, 'creates the cluster from kind-config.yaml');
   t.match(up, /docker build --tag 'ecr-admission:dev' \./, 'builds the image');
   t.match(up, /kind load docker-image 'ecr-admission:dev'/, 'loads it into kind');
+  t.match(up, /docker build --target dev --tag 'ecr-admission-dev:dev' \./, 'builds the development image (the sandbox) too');
+  t.match(up, /kind load docker-image 'ecr-admission:dev' 'ecr-admission-dev:dev'/, 'and loads it');
+  const kindValues = parse(readFileSync(join(REPO_ROOT, 'chart/ecr-admission/ci/kind-values.yaml'), 'utf8')) as { sandbox?: { image?: string } };
+  t.equal(kindValues.sandbox?.image, 'ecr-admission-dev:dev', 'the kind values run the sandbox from the development image the kind targets build');
   t.match(
     up,
     /helm upgrade --install 'ecr-admission' chart\/ecr-admission[\s\S]*--values 'chart\/ecr-admission\/ci\/kind-values\.yaml'[\s\S]*--wait/,
