@@ -3,18 +3,16 @@
 // JSON.parse spend the most heap, many at once, are refused (413, or 503 while the budget is
 // held) without the process running out of heap. The process is the one the chart runs.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { generateSelfSigned } from '../../src/server/self-signed.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
+import { startServeProcess } from '../helpers/serve-process.ts';
 import { emptyObjectBomb, largeDeploymentUpdate, worstCaseUpdate } from '../server/large-reviews.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const VALUES = fileURLToPath(new URL('../../chart/ecr-admission/values.yaml', import.meta.url));
 const CHART_NODE_OPTIONS = (parse(readFileSync(VALUES, 'utf8')) as { server: { nodeOptions: string } }).server.nodeOptions;
 const MiB = 1024 * 1024;
@@ -23,39 +21,14 @@ const pair = await generateSelfSigned(['127.0.0.1']);
 t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPTIONS})`, async (t) => {
   t.match(CHART_NODE_OPTIONS, /--max-old-space-size=\d+/);
   // Images of the fixtures are denied by origin: no AWS call, so each answer is immediate.
-  const dir = t.testdir({ 'policy.yaml': 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
-  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--health-port', '0', '--host', '127.0.0.1'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      NODE_OPTIONS: CHART_NODE_OPTIONS,
-      ECR_ADMISSION_CONFIG: join(dir, 'policy.yaml'),
-      ECR_ADMISSION_TLS_CERT: join(dir, 'tls.crt'),
-      ECR_ADMISSION_TLS_KEY: join(dir, 'tls.key'),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const served = startServeProcess(t, {
+    env: { NODE_OPTIONS: CHART_NODE_OPTIONS },
+    files: { policy: 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', cert: pair.cert, key: pair.key },
   });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  let port: number | undefined;
-  for (let i = 0; i < 600 && port === undefined && child.exitCode === null; i++) {
-    await sleep(50);
-    const m = /"msg":"ecr-admission serving"/.test(stdout)
-      ? /"port":(\d+)/.exec(stdout.split('\n').find((l) => l.includes('ecr-admission serving')) ?? '')
-      : null;
-    if (m) port = Number(m[1]);
-  }
-  t.ok(port, `the server started (${stderr.slice(0, 500)})`);
-  if (port === undefined) return;
+  const ready = await served.ready();
+  t.ok(ready, `the server started (${served.stderr().slice(0, 500)})`);
+  if (!ready) return;
+  const { port } = ready;
 
   // Persistent connections, as the API server keeps to a webhook: a request refused before its
   // body is read (413 by Content-Length, 503 busy) has the rest of its body read and dropped by
@@ -187,6 +160,6 @@ t.test(`large and costly bodies under the chart's NODE_OPTIONS (${CHART_NODE_OPT
   const small = loadAdmissionReview('pod-create');
   const r3 = await post(JSON.stringify(small));
   t.equal(r3.status, 200, 'an ordinary review afterwards is answered');
-  t.equal(child.exitCode, null, 'the process is still running');
-  t.notMatch(stderr, /heap out of memory|FATAL ERROR/, 'it never ran out of heap');
+  t.equal(served.child.exitCode, null, 'the process is still running');
+  t.notMatch(served.stderr(), /heap out of memory|FATAL ERROR/, 'it never ran out of heap');
 });

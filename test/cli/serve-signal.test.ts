@@ -1,52 +1,18 @@
 // `ecr-admission serve` as a process: SIGTERM stops accepting, lets the in-flight review
 // finish, and exits 0.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { request } from 'node:https';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateSelfSigned } from '../../src/server/self-signed.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
+import { startServeProcess } from '../helpers/serve-process.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const pair = await generateSelfSigned(['127.0.0.1']);
 
 t.test('SIGTERM: the in-flight review is answered, then the process exits 0', async (t) => {
-  const dir = t.testdir({ 'policy.yaml': 'mode: enforce\nregistries:\n  allow: ["docker.io/library/*"]\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
-  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--health-port', '0', '--host', '127.0.0.1'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      ECR_ADMISSION_CONFIG: join(dir, 'policy.yaml'),
-      ECR_ADMISSION_TLS_CERT: join(dir, 'tls.crt'),
-      ECR_ADMISSION_TLS_KEY: join(dir, 'tls.key'),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let buffered = '';
-  child.stdout.on('data', (c: Buffer) => {
-    buffered += c.toString('utf8');
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const l of lines) if (l.startsWith('{')) logs.push(JSON.parse(l) as Record<string, unknown>);
-  });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-
-  let serving: Record<string, unknown> | undefined;
-  for (let i = 0; i < 600 && !serving && child.exitCode === null; i++) {
-    await sleep(50);
-    serving = logs.find((l) => l.msg === 'ecr-admission serving');
-  }
-  t.ok(serving, `the server started (${stderr})`);
+  const served = startServeProcess(t, { files: { policy: 'mode: enforce\nregistries:\n  allow: ["docker.io/library/*"]\n', cert: pair.cert, key: pair.key } });
+  const serving = (await served.ready())?.serving;
+  t.ok(serving, `the server started (${served.stderr()})`);
   if (!serving) return;
   t.match(serving, { service: 'ecr-admission', port: Number, healthPort: Number, policyVersion: /^[0-9a-f]{12}$/ });
 
@@ -74,14 +40,14 @@ t.test('SIGTERM: the in-flight review is answered, then the process exits 0', as
   });
   await sent;
   await sleep(200);
-  child.kill('SIGTERM');
+  served.child.kill('SIGTERM');
   const { status, text } = await answer;
   t.equal(status, 200, 'the review in flight at SIGTERM was answered');
   t.equal((JSON.parse(text) as { response: { allowed: boolean } }).response.allowed, true);
-  t.equal(await exited, 0, 'exit code 0');
-  t.ok(logs.some((l) => l.msg === 'shutting down: finishing in-flight reviews' && l.signal === 'SIGTERM'));
+  t.equal(await served.closed, 0, 'exit code 0');
+  t.ok(served.logs().some((l) => l.msg === 'shutting down: finishing in-flight reviews' && l.signal === 'SIGTERM'));
   t.ok(
-    logs.some((l) => l.msg === 'admission' && l.kind === 'ReplicationController'),
+    served.logs().some((l) => l.msg === 'admission' && l.kind === 'ReplicationController'),
     'the admission was logged',
   );
 });

@@ -10,19 +10,18 @@
 //      503 meanwhile. Now they are answered 408 and the budget returned within the pace
 //      deadline (FIRST_BODY_BYTE_MS for the first byte, bodyDeadlineMs for the whole body).
 import t, { type Test } from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:https';
 import { connect } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { generateSelfSigned } from '../../src/server/self-signed.ts';
 import { bodyDeadlineMs, COST_PER_BYTE, FIRST_BODY_BYTE_MS } from '../../src/server/body-budget.ts';
 import { loadAdmissionReview } from '../fixtures/admission.ts';
+import { startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const BODY_BUDGET = fileURLToPath(new URL('../../src/server/body-budget.ts', import.meta.url));
 const VALUES = fileURLToPath(new URL('../../chart/ecr-admission/values.yaml', import.meta.url));
 const CHART_NODE_OPTIONS = (parse(readFileSync(VALUES, 'utf8')) as { server: { nodeOptions: string } }).server.nodeOptions;
@@ -45,43 +44,15 @@ function chartBudget(): number {
   return Number(out.stdout.trim());
 }
 
-interface Served {
-  port: number;
-  exited: () => boolean;
-  stderr: () => string;
-}
-
-async function serve(t: Test): Promise<Served | undefined> {
-  const dir = t.testdir({ 'policy.yaml': 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', 'tls.crt': pair.cert, 'tls.key': pair.key });
-  const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--health-port', '0', '--host', '127.0.0.1'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      NODE_OPTIONS: CHART_NODE_OPTIONS,
-      ECR_ADMISSION_CONFIG: join(dir, 'policy.yaml'),
-      ECR_ADMISSION_TLS_CERT: join(dir, 'tls.crt'),
-      ECR_ADMISSION_TLS_KEY: join(dir, 'tls.key'),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The served process under the chart's NODE_OPTIONS, with its webhook port once it serves. */
+async function serve(t: Test): Promise<(ServeProcess & { port: number }) | undefined> {
+  const served = startServeProcess(t, {
+    env: { NODE_OPTIONS: CHART_NODE_OPTIONS },
+    files: { policy: 'mode: enforce\nregistries:\n  allow: ["registry.k8s.io/*"]\n', cert: pair.cert, key: pair.key },
   });
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  for (let i = 0; i < 600 && child.exitCode === null; i++) {
-    await sleep(50);
-    const line = stdout.split('\n').find((l) => l.includes('"msg":"ecr-admission serving"'));
-    const m = line ? /"port":(\d+)/.exec(line) : null;
-    if (m) return { port: Number(m[1]), exited: () => child.exitCode !== null, stderr: () => stderr };
-  }
-  t.fail(`the server did not start (${stderr.slice(0, 500)})`);
+  const ready = await served.ready();
+  if (ready) return { ...served, port: ready.port };
+  t.fail(`the server did not start (${served.stderr().slice(0, 500)})`);
   return undefined;
 }
 

@@ -7,8 +7,7 @@
 // (VmHWM) well under the chart's 256Mi limit. Before the bounds, one flooded image cost
 // 428 MiB RSS and four 1.1 GiB.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +17,7 @@ import { generateSelfSigned } from '../../src/server/self-signed.ts';
 import { ociImage, startSandbox, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, PROFILE, REGION, ROOT_PEM_PATH, sign } from './helpers.ts';
 import { MiB, coseBomb, jwsBomb, referrersOf } from './referrer-fixtures.ts';
+import { startServeProcess, type ServeProcess } from '../helpers/serve-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const values = parse(readFileSync(join(ROOT, 'chart/ecr-admission/values.yaml'), 'utf8')) as { server?: { nodeOptions?: string } };
@@ -51,6 +51,12 @@ const hostile: Array<{ tag: string; image: ImageFixture }> = [
 const good = ociImage({ seed: 'memory-good', tags: ['good'] });
 good.signatures = [sign(good)];
 
+/** How the webhook ended, if it has. */
+const exitOf = (webhook: ServeProcess) => {
+  const exit = webhook.exit();
+  return exit && `code ${exit.code}, signal ${exit.signal}`;
+};
+
 const fixture = (): SandboxFixture => ({
   defaultAccount: ACCOUNT,
   accounts: {
@@ -78,64 +84,34 @@ checks:
     trustedIdentities: ["${PROFILE}"]
 `,
   );
-  const logPath = join(dir, 'webhook.log');
-  const log = openSync(logPath, 'w');
-  const webhook = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'src/main.ts'),
-      'serve',
+  const webhook = startServeProcess(t, {
+    args: [
       '--config',
       join(dir, 'policy.yaml'),
       '--tls-cert',
       join(dir, 'tls.crt'),
       '--tls-key',
       join(dir, 'tls.key'),
-      '--port',
-      '0',
-      '--health-port',
-      '0',
-      '--host',
-      '127.0.0.1',
       '--budget-ms',
       '20000',
       '--log-level',
       'info',
     ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', log, log],
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: tmpdir(),
-        NODE_OPTIONS,
-        ...sandbox.endpoints(),
-        AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
-        AWS_SECRET_ACCESS_KEY: 'sandbox',
-        AWS_EC2_METADATA_DISABLED: 'true',
-      },
+    cwd: ROOT,
+    env: {
+      HOME: tmpdir(),
+      NODE_OPTIONS,
+      ...sandbox.endpoints(),
+      AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
+      AWS_SECRET_ACCESS_KEY: 'sandbox',
     },
-  );
-  closeSync(log);
-  let exited: string | undefined;
-  webhook.once('exit', (code, signal) => {
-    exited = `code ${code}, signal ${signal}`;
+    startTimeoutMs: 60_000,
   });
-  t.teardown(() => {
-    if (!exited) webhook.kill('SIGKILL');
-  });
-
-  let port: number | undefined;
-  for (const started = Date.now(); port === undefined; await new Promise((r) => setTimeout(r, 100))) {
-    if (exited || Date.now() - started > 60_000)
-      throw new Error(`the webhook did not start (${exited ?? 'timeout'}): ${readFileSync(logPath, 'utf8').slice(-2000)}`);
-    const line = readFileSync(logPath, 'utf8')
-      .split('\n')
-      .find((l) => l.includes('"ecr-admission serving"'));
-    if (line) port = (JSON.parse(line) as { port: number }).port;
-  }
+  const ready = await webhook.ready();
+  if (!ready) throw new Error(`the webhook did not start (${exitOf(webhook) ?? 'timeout'}): ${(webhook.stdout() + webhook.stderr()).slice(-2000)}`);
+  const { port } = ready;
   const memory = () => {
-    const status = readFileSync(`/proc/${webhook.pid}/status`, 'utf8');
+    const status = readFileSync(`/proc/${webhook.child.pid}/status`, 'utf8');
     const mib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024;
     return { rss: mib('VmRSS'), peak: mib('VmHWM') };
   };
@@ -195,7 +171,7 @@ checks:
   const all = hostile.map((h) => `${HOST}/app:${h.tag}`);
   const answers = await Promise.all([...all.map((image) => review([image])), review(all), review(all), review([...all].reverse())]);
   const after = memory();
-  t.notOk(exited, `the webhook is alive (${exited ?? 'running'})`);
+  t.notOk(webhook.exited(), `the webhook is alive (${exitOf(webhook) ?? 'running'})`);
   t.ok(
     answers.every((a) => !a.allowed),
     `all ${answers.length} admissions denied under onError allow`,
