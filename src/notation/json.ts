@@ -4,6 +4,7 @@
 // allocates nothing, and refuses a document before JSON.parse would see it.
 import { failure, parsed, type Parsed } from './errors.ts';
 import { ErrorCodes } from '../support/errors.ts';
+import { JsonScanner } from '../support/json-scan.ts';
 
 export interface JsonLimits {
   maxBytes: number;
@@ -13,45 +14,15 @@ export interface JsonLimits {
   maxValues: number;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const COMMA = 0x2c;
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/**
- * Why `bytes` breaks a bound, or undefined. Bytes inside strings are skipped (escapes
- * included); UTF-8 continuation bytes are all >= 0x80, so they never look like punctuation.
- * Malformed JSON is left for JSON.parse to refuse: the scan only has to be right about
- * documents JSON.parse would accept.
- */
+/** Why `bytes` breaks a bound, or undefined (the scan is src/support/json-scan.ts). */
 function overBound(bytes: Uint8Array, limits: JsonLimits): string | undefined {
   if (bytes.length > limits.maxBytes) return `has ${bytes.length} bytes (at most ${limits.maxBytes})`;
-  let depth = 0;
-  let values = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i] as number;
-    if (inString) {
-      if (b === BACKSLASH) i++;
-      else if (b === QUOTE) inString = false;
-      continue;
-    }
-    if (b === QUOTE) {
-      inString = true;
-    } else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
-      if (++depth > limits.maxDepth) return `is nested deeper than ${limits.maxDepth}`;
-      if (++values > limits.maxValues) return `has more than ${limits.maxValues} values`;
-    } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
-      depth--;
-    } else if (b === COMMA) {
-      if (++values > limits.maxValues) return `has more than ${limits.maxValues} values`;
-    }
-  }
+  const scan = new JsonScanner(limits);
+  scan.feed(bytes);
+  if (scan.stopped === 'depth') return `is nested deeper than ${limits.maxDepth}`;
+  if (scan.stopped === 'values') return `has more than ${limits.maxValues} values`;
   return undefined;
 }
 

@@ -26,6 +26,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, type BodyBudgetErrorCode } from '../support/errors.ts';
+import { JsonScanner } from '../support/json-scan.ts';
 
 /**
  * Default --max-body-bytes: the largest AdmissionReview an API server sends for an object it
@@ -98,12 +99,6 @@ export interface BodyBudget {
   meter(declaredBytes?: number): { stream: Transform; release: () => void; received: () => number };
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-// { [ , :
-const SEPARATOR = new Uint8Array(256);
-for (const c of [0x7b, 0x5b, 0x2c, 0x3a]) SEPARATOR[c] = 1;
-
 export function heapBudgetBytes(): number {
   return Math.floor(getHeapStatistics().heap_size_limit * HEAP_SHARE);
 }
@@ -116,8 +111,6 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
     meter(declaredBytes?: number) {
       let charged = 0;
       let released = false;
-      let inString = false;
-      let escaped = false;
       const charge = (cost: number): BodyBudgetError | undefined => {
         const delta = cost - charged;
         if (cost > limit) {
@@ -144,22 +137,14 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
       const refused = charge(reserved * COST_PER_BYTE);
       if (refused) throw refused;
       let bytes = 0;
-      let separators = 0;
+      const scan = new JsonScanner();
       const stream = new Transform({
         transform(chunk: Buffer, _encoding, callback: TransformCallback) {
           // Answered already (413 on Content-Length, say): what still arrives is dropped.
           if (released) return callback();
           bytes += chunk.length;
-          for (let i = 0; i < chunk.length; i++) {
-            const c = chunk[i]!;
-            if (inString) {
-              if (escaped) escaped = false;
-              else if (c === BACKSLASH) escaped = true;
-              else if (c === QUOTE) inString = false;
-            } else if (c === QUOTE) inString = true;
-            else separators += SEPARATOR[c]!;
-          }
-          const refused = charge(Math.max(bytes, reserved) * COST_PER_BYTE + separators * COST_PER_SEPARATOR);
+          scan.feed(chunk);
+          const refused = charge(Math.max(bytes, reserved) * COST_PER_BYTE + scan.separators * COST_PER_SEPARATOR);
           if (refused) return callback(refused);
           callback(null, chunk);
         },
