@@ -19,7 +19,8 @@ export const CONTROL: Readonly<Record<PostureItem, string>> = {
 };
 
 export interface ItemVerdict {
-  readonly item: PostureItem;
+  /** tagImmutability (ECR.2) is `audit`'s only: admission leaves it to the immutability check. */
+  readonly item: PostureItem | 'tagImmutability';
   readonly control: string;
   readonly ok: boolean;
   /** What is so (ok) or what is wrong (not ok), one line. */
@@ -32,7 +33,10 @@ export interface ItemVerdict {
   readonly short?: string;
 }
 
-const scope = (loc: EcrImageLocation) => `--registry-id ${loc.accountId} --region ${loc.region}`;
+/** Where a repository is: all the verdicts need of an image's location. */
+export type RepositoryLocation = Pick<EcrImageLocation, 'accountId' | 'region' | 'repository'>;
+
+const scope = (loc: RepositoryLocation) => `--registry-id ${loc.accountId} --region ${loc.region}`;
 
 function verdict(item: PostureItem, ok: boolean, detail: string, fix?: string, short?: string): ItemVerdict {
   const fixCommand = fix?.split(' ').slice(0, 3).join(' ');
@@ -45,7 +49,7 @@ function verdict(item: PostureItem, ok: boolean, detail: string, fix?: string, s
  * BASIC: a SCAN_ON_PUSH rule whose filter matches; a registry with no rule at all still honours
  * the repository's own (deprecated) imageScanningConfiguration.scanOnPush.
  */
-export function scanningVerdict(scanning: RegistryScanning, repo: RepositoryFacts, loc: EcrImageLocation): ItemVerdict {
+export function scanningVerdict(scanning: RegistryScanning, repo: RepositoryFacts, loc: RepositoryLocation): ItemVerdict {
   const rules =
     scanning.rules ??
     scanning.repositoryFilters.map((f) => ({ scanFrequency: scanning.scanType === 'ENHANCED' ? 'CONTINUOUS_SCAN' : 'SCAN_ON_PUSH', filters: [f] }));
@@ -70,7 +74,7 @@ export function scanningVerdict(scanning: RegistryScanning, repo: RepositoryFact
 }
 
 /** ECR.3: a lifecycle policy, so images nobody uses stop accumulating (and being scanned). */
-export function lifecycleVerdict(fact: LifecyclePolicyFact, loc: EcrImageLocation): ItemVerdict {
+export function lifecycleVerdict(fact: LifecyclePolicyFact, loc: RepositoryLocation): ItemVerdict {
   if (fact.present) return verdict('lifecyclePolicy', true, 'lifecycle policy set');
   return verdict(
     'lifecyclePolicy',
@@ -86,7 +90,7 @@ export function lifecycleVerdict(fact: LifecyclePolicyFact, loc: EcrImageLocatio
  * managed key (alias/aws/ecr) from a customer managed one needs kms:DescribeKey, which this
  * does not call. Encryption is fixed at creation, so the fix is a new repository.
  */
-export function encryptionVerdict(repo: RepositoryFacts, loc: EcrImageLocation): ItemVerdict {
+export function encryptionVerdict(repo: RepositoryFacts, loc: RepositoryLocation): ItemVerdict {
   const type = repo.encryption?.type ?? 'AES256';
   if (type === 'KMS' || type === 'KMS_DSSE') return verdict('kmsEncryption', true, `${type} with ${repo.encryption?.kmsKey ?? 'the AWS managed key aws/ecr'}`);
   return verdict(
@@ -100,7 +104,7 @@ export function encryptionVerdict(repo: RepositoryFacts, loc: EcrImageLocation):
 
 /** Repository policy: no unrestricted wildcard principal, no write granted to another account.
  *  No policy passes: access then comes from IAM identity policies alone. */
-export function policyVerdict(fact: RepositoryPolicyFact, loc: EcrImageLocation): ItemVerdict {
+export function policyVerdict(fact: RepositoryPolicyFact, loc: RepositoryLocation): ItemVerdict {
   if (fact.text === undefined) return verdict('restrictedPolicy', true, 'no repository policy');
   const { problems } = analyzeRepositoryPolicy(fact.text, loc.accountId);
   if (problems.length === 0) return verdict('restrictedPolicy', true, 'repository policy restricted');

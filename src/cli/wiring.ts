@@ -45,7 +45,7 @@ export interface Runtime {
  * The one credentials provider of the process: the clients and the readiness check share it, so
  * what made the Pod ready is what the calls use (fromNodeProviderChain caches and refreshes).
  */
-function credentialProvider(options: RuntimeOptions): AwsCredentialIdentityProvider {
+export function credentialProvider(options: Pick<RuntimeOptions, 'env' | 'credentials'>): AwsCredentialIdentityProvider {
   const given = options.credentials;
   if (typeof given === 'function') return given;
   if (given !== undefined) return () => Promise.resolve(given);
