@@ -97,13 +97,35 @@ function principalsOf(value: unknown): Principal[] {
   return out;
 }
 
-/** IAM's action pattern: `*` any run of characters, `?` one, compared case-insensitively. */
+/**
+ * IAM's action pattern: `*` any run of characters, `?` one, compared case-insensitively. Matched
+ * by the greedy two-pointer walk (backtrack to the last `*` only), which is O(pattern x action):
+ * a regular expression of one `.*` per `*` backtracks exponentially on `ecr:****...*X`, and the
+ * pattern is written by whoever may call SetRepositoryPolicy.
+ */
 export function actionMatches(pattern: string, action: string): boolean {
-  const source = pattern
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\/-]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, 'is').test(action);
+  const p = pattern.toLowerCase();
+  const a = action.toLowerCase();
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < a.length) {
+    if (i < p.length && (p[i] === '?' || p[i] === a[j])) {
+      i++;
+      j++;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      resume = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 /** The write actions a statement allows: those Action matches, or those NotAction does not. */

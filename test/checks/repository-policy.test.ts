@@ -65,4 +65,18 @@ t.test('action patterns: case-insensitive, * and ?, regex characters literal', a
   t.notOk(actionMatches('ecr:Put', 'ecr:PutImage'), 'no implicit prefix');
   t.notOk(actionMatches('ecr.PutImage', 'ecr:PutImage'), '. is literal');
   t.notOk(actionMatches('ecr-public:*', 'ecr:PutImage'), 'another service');
+  t.ok(actionMatches('e*r:*I*e', 'ecr:PutImage'));
+  t.notOk(actionMatches('e*r:*I*x', 'ecr:PutImage'));
+  t.ok(actionMatches('**', ''));
+  t.notOk(actionMatches('?', ''));
+});
+
+t.test('a pattern built to make a backtracking matcher explode is matched in linear time', async (t) => {
+  const hostile = `ecr:${'*'.repeat(4000)}X`;
+  const started = performance.now();
+  t.notOk(actionMatches(hostile, 'ecr:PutImage'));
+  const doc = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: OTHER }, Action: [hostile, `${'*?'.repeat(2000)}Z`] }] });
+  t.ok(doc.length <= MAX_POLICY_CHARS);
+  t.same(analyzeRepositoryPolicy(doc, OWN).problems, [], 'no write action matches either pattern');
+  t.comment(`hostile patterns matched in ${Math.round(performance.now() - started)} ms`);
 });
