@@ -8,12 +8,15 @@ import { originCheck } from './origin.ts';
 import { vulnerabilitiesCheck } from './vulnerabilities.ts';
 import type { VulnerabilityFacts } from '../facts/vulnerabilities.ts';
 import type { Check } from './types.ts';
+import { postureCheck } from './posture.ts';
+import type { EcrPostureFacts } from '../facts/ecr/posture.ts';
 
 export interface CheckDeps {
   readonly ecr: EcrFacts;
   readonly oci: OciFacts;
   readonly signature: SignatureCheckDeps;
   readonly vulnerabilities: VulnerabilityFacts;
+  readonly posture: EcrPostureFacts;
 }
 
 export function buildChecks(deps: CheckDeps): Check[] {
@@ -23,5 +26,6 @@ export function buildChecks(deps: CheckDeps): Check[] {
     immutabilityCheck(deps.ecr),
     signatureCheck(deps.signature),
     vulnerabilitiesCheck(deps.vulnerabilities),
+    postureCheck({ ecr: deps.ecr, posture: deps.posture }),
   ];
 }

@@ -4,7 +4,7 @@
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import type { ImageReference } from '../image/reference.ts';
 
-export const CHECK_IDS = ['origin', 'digest', 'immutability', 'signature', 'vulnerabilities'] as const;
+export const CHECK_IDS = ['origin', 'digest', 'immutability', 'signature', 'vulnerabilities', 'posture'] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 export type CheckStatus = 'pass' | 'fail' | 'error' | 'skip';
 

@@ -41,6 +41,14 @@ export interface CheckOptions {
   readonly inputs: readonly string[];
 }
 
+export interface AuditOptions {
+  readonly command: 'audit';
+  readonly config?: string;
+  readonly output: 'text' | 'json';
+  readonly account?: string;
+  readonly region?: string;
+}
+
 export interface DemoOptions {
   readonly command: 'demo';
   readonly logLevel: string;
@@ -56,7 +64,7 @@ export interface HelpOptions {
   readonly command: 'help' | 'version';
 }
 
-export type Command = ServeOptions | CheckOptions | DemoOptions | SandboxOptions | HelpOptions;
+export type Command = ServeOptions | CheckOptions | AuditOptions | DemoOptions | SandboxOptions | HelpOptions;
 
 export const USAGE = `Usage: ecr-admission <command> [options]
 
@@ -66,11 +74,14 @@ Commands:
           [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
           [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
+  audit   [--config FILE] [--output text|json] [--account ID] [--region R]
+          the ECR posture of every repository of the policy's registries
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
 
 Every flag also reads an environment variable: --tls-cert is ECR_ADMISSION_TLS_CERT, and so on.
-Exit codes of check: 0 allowed, 1 denied, 2 usage or configuration error.`;
+Exit codes of check: 0 allowed, 1 denied, 2 usage or configuration error.
+Exit codes of audit: 0 everything passes, 1 something fails, 2 usage or configuration error.`;
 
 function usage(message: string): AdmissionError {
   return new AdmissionError(ErrorCodes.USAGE, `${message}\n\n${USAGE}`);
@@ -192,6 +203,24 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         output,
         budgetMs: integer(values, env, 'budget-ms', 20_000, 100, 600_000),
         inputs: positionals,
+      };
+    }
+    case 'audit': {
+      const { values } = parse(rest, { config: STRING, output: STRING, account: STRING, region: STRING }, false);
+      const output = pick(values, env, 'output') ?? 'text';
+      if (output !== 'text' && output !== 'json') throw usage(`--output must be text or json, got "${output}"`);
+      const config = pick(values, env, 'config');
+      const account = pick(values, env, 'account');
+      const region = pick(values, env, 'region');
+      if (account !== undefined && !/^[0-9]{12}$/.test(account)) throw usage(`--account must be a 12-digit account id, got "${account}"`);
+      if (region !== undefined && !/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(region))
+        throw usage(`--region must be a region name such as us-east-1, got "${region}"`);
+      return {
+        command: 'audit',
+        ...(config !== undefined && { config }),
+        output,
+        ...(account !== undefined && { account }),
+        ...(region !== undefined && { region }),
       };
     }
     case 'demo': {

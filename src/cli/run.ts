@@ -32,6 +32,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
       const { check } = await import('./check.ts');
       return check(command, env, logger, print);
     }
+    case 'audit': {
+      // The table or JSON on stdout; progress lines and logs on stderr.
+      const stderr = pino.destination(2);
+      const logger = pino({ level: env.ECR_ADMISSION_LOG_LEVEL ?? 'warn' }, stderr);
+      const { audit } = await import('./audit.ts');
+      return audit(command, env, logger, print, (line) => stderr.write(`${line}\n`));
+    }
     case 'demo':
       if (!dev) throw new AdmissionError(ErrorCodes.USAGE, `demo ${NOT_IN_THIS_BUILD}`);
       return dev.demo(command, env, print);

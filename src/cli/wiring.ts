@@ -16,6 +16,7 @@ import { SignerRevocation } from '../facts/signer/revocation.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
 import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
+import { EcrPostureFacts } from '../facts/ecr/posture.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -44,7 +45,7 @@ export interface Runtime {
  * The one credentials provider of the process: the clients and the readiness check share it, so
  * what made the Pod ready is what the calls use (fromNodeProviderChain caches and refreshes).
  */
-function credentialProvider(options: RuntimeOptions): AwsCredentialIdentityProvider {
+export function credentialProvider(options: Pick<RuntimeOptions, 'env' | 'credentials'>): AwsCredentialIdentityProvider {
   const given = options.credentials;
   if (typeof given === 'function') return given;
   if (given !== undefined) return () => Promise.resolve(given);
@@ -89,6 +90,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         ...(now !== undefined && { now }),
       },
       vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
+      posture: new EcrPostureFacts({ clients, cache, ttl: policy.cache }),
     }),
     budgetMs: options.budgetMs,
     metrics: options.metrics,

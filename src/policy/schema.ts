@@ -89,11 +89,27 @@ export const VulnerabilitiesCheckSchema = Type.Object(
   closed,
 );
 
+/** The posture check's items (checks/posture-items.ts): ECR.1, ECR.3, ECR.5, repository policy. */
+export const POSTURE_ITEMS = ['scanning', 'lifecyclePolicy', 'kmsEncryption', 'restrictedPolicy'] as const;
+
+export const PostureCheckSchema = Type.Object(
+  {
+    /** Absent: all four. */
+    require: Type.Optional(
+      Type.Array(Enum(POSTURE_ITEMS, 'scanning | lifecyclePolicy | kmsEncryption | restrictedPolicy'), { minItems: 1, uniqueItems: true }),
+    ),
+    /** warn (default): warnings, admitted; deny: a failing item fails the check. */
+    action: Type.Optional(Enum(['warn', 'deny'] as const, 'warn | deny')),
+  },
+  closed,
+);
+
 export const ChecksSchema = Type.Object(
   {
     immutability: Type.Optional(Type.Boolean()),
     signature: Type.Optional(SignatureCheckSchema),
     vulnerabilities: Type.Optional(VulnerabilitiesCheckSchema),
+    posture: Type.Optional(PostureCheckSchema),
   },
   closed,
 );
@@ -195,6 +211,8 @@ export type PolicyFile = Static<typeof PolicySchema>;
 export type ChecksConfig = Static<typeof ChecksSchema>;
 export type SignatureCheckConfig = Static<typeof SignatureCheckSchema>;
 export type VulnerabilitiesCheckConfig = Static<typeof VulnerabilitiesCheckSchema>;
+export type PostureCheckConfig = Static<typeof PostureCheckSchema>;
+export type PostureItem = (typeof POSTURE_ITEMS)[number];
 export type OverrideConfig = Static<typeof OverrideSchema>;
 export type EcrRegistryConfig = Static<typeof EcrRegistrySchema>;
 export type OciRegistryConfig = Static<typeof OciRegistrySchema>;

@@ -12,6 +12,10 @@ import { buildWebhookApp } from '../../server/app.ts';
 import { createMetrics } from '../../support/metrics.ts';
 import { generateSelfSigned } from '../../server/self-signed.ts';
 import type { AdmissionReviewResponse } from '../../admission/codec.ts';
+import { AwsClients } from '../../facts/aws-clients.ts';
+import { runAudit } from '../../cli/audit.ts';
+import { formatAuditText } from '../../cli/audit-report.ts';
+import { DEMO_REGION } from '../demo/samples.ts';
 
 async function post(url: string, ca: string, body: unknown): Promise<AdmissionReviewResponse> {
   const text = await new Promise<string>((resolve, reject) => {
@@ -25,6 +29,8 @@ async function post(url: string, ca: string, body: unknown): Promise<AdmissionRe
   });
   return JSON.parse(text) as AdmissionReviewResponse;
 }
+
+const DEMO_CREDENTIALS = { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' };
 
 export async function demo(options: DemoOptions, _env: Readonly<Record<string, string | undefined>>, print: (line: string) => void): Promise<number> {
   const logger = pino({ level: options.logLevel }, pino.destination(2));
@@ -41,7 +47,7 @@ export async function demo(options: DemoOptions, _env: Readonly<Record<string, s
     metrics,
     budgetMs: 8000,
     env: sandbox.endpoints(),
-    credentials: { accessKeyId: 'AKIDDEMO', secretAccessKey: 'demo' },
+    credentials: DEMO_CREDENTIALS,
   });
   const tls = await generateSelfSigned();
   const app = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, tls });
@@ -82,6 +88,14 @@ export async function demo(options: DemoOptions, _env: Readonly<Record<string, s
         );
     }
     print(`\nAWS calls made: ${sandbox.callLog().length} for ${n} admissions (answers are cached per digest).`);
+    // The registry's posture as a whole: what `ecr-admission audit` prints.
+    const clients = new AwsClients({ env: sandbox.endpoints(), aws: policyStore.current().aws, roleFor: () => undefined, credentials: DEMO_CREDENTIALS });
+    try {
+      const report = await runAudit(policyStore.current(), { region: DEMO_REGION }, clients, () => {});
+      print(`\n$ ecr-admission audit --region ${DEMO_REGION}\n${formatAuditText(report).replace(/^/gm, '   ')}`);
+    } finally {
+      clients.destroy();
+    }
   } finally {
     await app.close();
     await runtime.close();

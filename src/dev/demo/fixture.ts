@@ -77,6 +77,21 @@ export async function demoWorld(): Promise<DemoWorld> {
   legacy.signatures = [sign(legacy)];
   const old = ociImage({ seed: 'web-0.9', tags: ['0.9'], status: 'ARCHIVED' });
 
+  // The posture check's baseline (checks.posture): every repository has a KMS key and a
+  // lifecycle policy but api, which the demo shows as one posture warning and in the audit.
+  const kms = { type: 'KMS' as const, kmsKey: `arn:aws:kms:${DEMO_REGION}:${DEMO_ACCOUNT}:key/0b6f8e2a-demo-4c1d-9e3f-7a5b2c8d1e4f` };
+  const lifecyclePolicy = {
+    rules: [
+      {
+        rulePriority: 1,
+        description: 'expire untagged after 14 days',
+        selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 },
+        action: { type: 'expire' },
+      },
+    ],
+  };
+  const baseline = { encryption: kms, lifecyclePolicy };
+
   const fixture: SandboxFixture = {
     defaultAccount: DEMO_ACCOUNT,
     accounts: {
@@ -84,12 +99,14 @@ export async function demoWorld(): Promise<DemoWorld> {
         regions: {
           [DEMO_REGION]: {
             repositories: [
-              { name: 'web', tagMutability: 'IMMUTABLE_WITH_EXCLUSION', exclusionFilters: ['dev-*'], images: [web, unsigned, devSigned, old] },
-              { name: 'web-migrate', tagMutability: 'IMMUTABLE', images: [migrate] },
-              { name: 'api', tagMutability: 'IMMUTABLE', images: [api] },
-              { name: 'worker', tagMutability: 'MUTABLE', images: [worker] },
-              { name: 'legacy', tagMutability: 'IMMUTABLE', images: [legacy] },
+              { name: 'web', tagMutability: 'IMMUTABLE_WITH_EXCLUSION', exclusionFilters: ['dev-*'], images: [web, unsigned, devSigned, old], ...baseline },
+              { name: 'web-migrate', tagMutability: 'IMMUTABLE', images: [migrate], ...baseline },
+              { name: 'api', tagMutability: 'IMMUTABLE', images: [api], encryption: kms },
+              { name: 'worker', tagMutability: 'MUTABLE', images: [worker], ...baseline },
+              { name: 'legacy', tagMutability: 'IMMUTABLE', images: [legacy], ...baseline },
             ],
+            // A pull-through cache no repository creation template governs: an audit finding.
+            pullThroughCacheRules: [{ ecrRepositoryPrefix: 'docker-hub', upstreamRegistryUrl: 'registry-1.docker.io', upstreamRegistry: 'docker-hub' }],
           },
         },
       },

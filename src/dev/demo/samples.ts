@@ -22,6 +22,9 @@ checks:
   vulnerabilities:
     denySeverities: [CRITICAL]
     notScanned: deny
+  posture:
+    require: [scanning, lifecyclePolicy, kmsEncryption, restrictedPolicy]
+    action: warn
 overrides:
   - { name: batch-warn, namespaces: ["batch-*"], images: ["*"], mode: warn }
 `;

@@ -3,6 +3,7 @@ import type { Runtime } from './context.ts';
 import { registryOf, type EcrHandler } from './ecr-common.ts';
 import { batchGetImage, describeImageScanFindings, describeImageSigningStatus, describeImages } from './ecr-images.ts';
 import { describeRepositories, getAuthorizationToken, getDownloadUrlForLayer, getRegistryScanningConfiguration, listImageReferrers } from './ecr-registry.ts';
+import { describePullThroughCacheRules, describeRepositoryCreationTemplates, getLifecyclePolicy, getRepositoryPolicy } from './ecr-posture.ts';
 import { callerAccount } from './sts.ts';
 import { Reader } from './validate.ts';
 import { ApiError, json, parseJsonBody, requireScope, type Outgoing } from './wire.ts';
@@ -19,6 +20,10 @@ const OPERATIONS: Record<string, EcrHandler> = {
   DescribeImageSigningStatus: describeImageSigningStatus,
   DescribeImageScanFindings: describeImageScanFindings,
   GetRegistryScanningConfiguration: getRegistryScanningConfiguration,
+  GetLifecyclePolicy: getLifecyclePolicy,
+  GetRepositoryPolicy: getRepositoryPolicy,
+  DescribePullThroughCacheRules: describePullThroughCacheRules,
+  DescribeRepositoryCreationTemplates: describeRepositoryCreationTemplates,
 };
 
 export function ecrOperationName(target: string): string {

@@ -89,6 +89,28 @@ export interface RegionFixture {
   scanType?: 'BASIC' | 'ENHANCED';
   scanningRules?: Array<{ scanFrequency: 'SCAN_ON_PUSH' | 'CONTINUOUS_SCAN' | 'MANUAL'; filters: string[] }>;
   repositories: RepositoryFixture[];
+  /** DescribePullThroughCacheRules (ecr-posture.ts). */
+  pullThroughCacheRules?: PullThroughCacheRuleFixture[];
+  /** DescribeRepositoryCreationTemplates (ecr-posture.ts); prefix ROOT applies to every repository. */
+  repositoryCreationTemplates?: CreationTemplateFixture[];
+}
+
+export interface PullThroughCacheRuleFixture {
+  ecrRepositoryPrefix: string;
+  upstreamRegistryUrl: string;
+  upstreamRegistry?: string;
+  credentialArn?: string;
+}
+
+export interface CreationTemplateFixture {
+  prefix: string;
+  appliedFor: Array<'CREATE_ON_PUSH' | 'PULL_THROUGH_CACHE' | 'REPLICATION'>;
+  description?: string;
+  imageTagMutability?: TagMutability;
+  encryption?: { type: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
+  /** Text, or an object serialised with JSON.stringify. */
+  lifecyclePolicy?: string | object;
+  repositoryPolicy?: string | object;
 }
 
 export interface RepositoryFixture {
@@ -98,6 +120,10 @@ export interface RepositoryFixture {
   exclusionFilters?: string[];
   scanOnPush?: boolean;
   encryption?: { type: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
+  /** GetLifecyclePolicy's lifecyclePolicyText (an object is serialised); absent: LifecyclePolicyNotFoundException. */
+  lifecyclePolicy?: string | object;
+  /** GetRepositoryPolicy's policyText (an object is serialised); absent: RepositoryPolicyNotFoundException. */
+  repositoryPolicy?: string | object;
   createdAt?: Timestamp;
   images: ImageFixture[];
   /** Signatures whose subject is named by digest (e.g. a digest not in this repository). */

@@ -19,6 +19,8 @@ export interface RepositoryFacts {
   /** Wildcard filters of the *_WITH_EXCLUSION modes. */
   readonly exclusionFilters: readonly string[];
   readonly scanOnPush?: boolean;
+  /** encryptionConfiguration (the posture check's ECR.5): AES256, KMS or KMS_DSSE, and the key. */
+  readonly encryption?: { readonly type: string; readonly kmsKey?: string };
 }
 
 interface TagFact {
@@ -99,6 +101,12 @@ export class EcrFacts {
             tagMutability: repo.imageTagMutability ?? 'MUTABLE',
             exclusionFilters: (repo.imageTagMutabilityExclusionFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),
             ...(repo.imageScanningConfiguration?.scanOnPush !== undefined && { scanOnPush: repo.imageScanningConfiguration.scanOnPush }),
+            ...(repo.encryptionConfiguration?.encryptionType !== undefined && {
+              encryption: {
+                type: repo.encryptionConfiguration.encryptionType,
+                ...(repo.encryptionConfiguration.kmsKey !== undefined && { kmsKey: repo.encryptionConfiguration.kmsKey }),
+              },
+            }),
           };
         } catch (error) {
           throw fromAwsError(error, 'ecr', 'DescribeRepositories');

@@ -26,6 +26,8 @@ export interface RegistryScanning {
   /** Repository filters (WILDCARD) of the scanning rules: a repository no filter matches is
    *  not scanned at all under ENHANCED, and not scanned on push under BASIC. */
   readonly repositoryFilters: readonly string[];
+  /** The rules with their scan frequency (the posture check's ECR.1 needs to know which scan). */
+  readonly rules?: readonly { readonly scanFrequency: string; readonly filters: readonly string[] }[];
   /** False when ECR answered for another account than the one asked about: the call has no
    *  registryId, so without a role in the registry's account it describes the caller's own. */
   readonly authoritative: boolean;
@@ -146,6 +148,10 @@ export class EcrScanFacts {
           return {
             scanType: config?.scanType === 'ENHANCED' ? 'ENHANCED' : 'BASIC',
             repositoryFilters: (config?.rules ?? []).flatMap((r) => (r.repositoryFilters ?? []).map((f) => f.filter ?? '')).filter((f) => f !== ''),
+            rules: (config?.rules ?? []).map((r) => ({
+              scanFrequency: r.scanFrequency ?? 'MANUAL',
+              filters: (r.repositoryFilters ?? []).map((f) => f.filter ?? '').filter((f) => f !== ''),
+            })),
             authoritative: out.registryId === undefined || out.registryId === loc.accountId,
           };
         } catch (error) {
