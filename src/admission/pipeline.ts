@@ -65,7 +65,7 @@ function imagesOf(request: AdmissionRequest, object: unknown): { images: Contain
   return 'error' in extraction ? { error: extraction.error } : { images: extraction.images };
 }
 
-function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
+export function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
   const registry = parseEcrHost(ref.domain);
   if (!registry) {
     const oci = policy.ociRegistries.get(ref.domain);

@@ -30,6 +30,8 @@ export interface ServeOptions {
   /** CA rotation steps (certificate-plan.ts); unset: its defaults. */
   readonly caPromoteAfterMs?: number;
   readonly caRetireAfterMs?: number;
+  /** Time allowed for one /mutate's lookups (digest pinning); unset: wiring's default. */
+  readonly pinBudgetMs?: number;
 }
 
 export interface CheckOptions {
@@ -64,7 +66,7 @@ Commands:
   serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
           [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host ::]
           [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
-          [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
+          [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000] [--pin-budget-ms 3000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
@@ -133,6 +135,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
           'webhook-configuration': STRING,
           'ca-promote-after-ms': STRING,
           'ca-retire-after-ms': STRING,
+          'pin-budget-ms': STRING,
         },
         false,
       );
@@ -177,6 +180,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         ...(webhookConfigurations !== undefined && webhookConfigurations.length > 0 && { webhookConfigurations }),
         ...(pick(values, env, 'ca-promote-after-ms') !== undefined && { caPromoteAfterMs: integer(values, env, 'ca-promote-after-ms', 0, 100, 86_400_000) }),
         ...(pick(values, env, 'ca-retire-after-ms') !== undefined && { caRetireAfterMs: integer(values, env, 'ca-retire-after-ms', 0, 1000, 30 * 86_400_000) }),
+        ...(pick(values, env, 'pin-budget-ms') !== undefined && { pinBudgetMs: integer(values, env, 'pin-budget-ms', 0, 100, 29_000) }),
       };
     }
     case 'check': {
