@@ -43,6 +43,14 @@ export interface CheckOptions {
   readonly inputs: readonly string[];
 }
 
+/** `pin`: manifests printed with their images pinned to tag@digest (cli/pin.ts). */
+export interface PinOptions {
+  readonly command: 'pin';
+  readonly config?: string;
+  readonly budgetMs: number;
+  readonly files: readonly string[];
+}
+
 export interface DemoOptions {
   readonly command: 'demo';
   readonly logLevel: string;
@@ -58,7 +66,7 @@ export interface HelpOptions {
   readonly command: 'help' | 'version';
 }
 
-export type Command = ServeOptions | CheckOptions | DemoOptions | SandboxOptions | HelpOptions;
+export type Command = ServeOptions | CheckOptions | PinOptions | DemoOptions | SandboxOptions | HelpOptions;
 
 export const USAGE = `Usage: ecr-admission <command> [options]
 
@@ -68,11 +76,13 @@ Commands:
           [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
           [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000] [--pin-budget-ms 3000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
+  pin     [--config FILE] FILE...   print the manifests with each ECR image pinned to tag@digest
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
 
 Every flag also reads an environment variable: --tls-cert is ECR_ADMISSION_TLS_CERT, and so on.
-Exit codes of check: 0 allowed, 1 denied, 2 usage or configuration error.`;
+Exit codes of check: 0 allowed, 1 denied, 2 usage or configuration error.
+Exit codes of pin: 0 every image pinned, 1 some image could not be (named on stderr), 2 bad input.`;
 
 function usage(message: string): AdmissionError {
   return new AdmissionError(ErrorCodes.USAGE, `${message}\n\n${USAGE}`);
@@ -197,6 +207,12 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         budgetMs: integer(values, env, 'budget-ms', 20_000, 100, 600_000),
         inputs: positionals,
       };
+    }
+    case 'pin': {
+      const { values, positionals } = parse(rest, { config: STRING, 'budget-ms': STRING }, true);
+      if (positionals.length === 0) throw usage('pin needs at least one FILE');
+      const config = pick(values, env, 'config');
+      return { command: 'pin', ...(config !== undefined && { config }), budgetMs: integer(values, env, 'budget-ms', 20_000, 100, 600_000), files: positionals };
     }
     case 'demo': {
       const { values } = parse(rest, { 'log-level': STRING }, false);
