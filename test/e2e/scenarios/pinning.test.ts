@@ -113,7 +113,16 @@ t.test('digest pinning with the chart defaults (pods, failurePolicy Ignore)', as
       metadata: {
         generateName: 'web-5d8f7c9b4-',
         labels: { ...stored.spec?.template.metadata?.labels, 'pod-template-hash': '5d8f7c9b4' },
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d8f7c9b4', uid: '6f1c2f0e-7c1a-4a8e-9f4e-1d2c3b4a5e6f', controller: true, blockOwnerDeletion: true }],
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: 'web-5d8f7c9b4',
+            uid: '6f1c2f0e-7c1a-4a8e-9f4e-1d2c3b4a5e6f',
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
       },
       spec: stored.spec?.template.spec,
     };
@@ -126,7 +135,10 @@ t.test('digest pinning with the chart defaults (pods, failurePolicy Ignore)', as
     // Down: its configuration points at a port nobody listens on (the validating webhook stays up).
     const live = await cluster.admission.readMutatingWebhookConfiguration({ name });
     const down = mutatingAt(rendered, 'https://127.0.0.1:1/mutate', stack.webhook.caPem);
-    await cluster.admission.replaceMutatingWebhookConfiguration({ name, body: { ...down, metadata: { ...down.metadata, resourceVersion: live.metadata?.resourceVersion } } });
+    await cluster.admission.replaceMutatingWebhookConfiguration({
+      name,
+      body: { ...down, metadata: { ...down.metadata, resourceVersion: live.metadata?.resourceVersion } },
+    });
     await untilDryRun(cluster, NS.enforce, images.good, (image) => image === images.good);
 
     const mark = await reviewLogMark(stack);
@@ -166,7 +178,10 @@ t.test('pinning.requireOnPods: with the mutating webhook removed, a tag-only Pod
   t.notOk(denied.allowed, 'without it: a tag-only Pod is denied');
   t.equal(denied.code, 403);
   t.match(denied.message, `admission webhook "${WEBHOOK_NAME}" denied the request`);
-  t.match(denied.message, /\[digest\] the image reached the webhook without a digest: the ecr-admission mutating webhook \(digest pinning\) was bypassed or down/);
+  t.match(
+    denied.message,
+    /\[digest\] the image reached the webhook without a digest: the ecr-admission mutating webhook \(digest pinning\) was bypassed or down/,
+  );
   const byDigest = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS.enforce, body: pod('required-by-digest', pinnedGood) }));
   t.ok(byDigest.allowed, `a Pod written with tag@digest is admitted ${byDigest.message ?? ''}`);
   t.comment(`requireOnPods denial: ${denied.message}`);
