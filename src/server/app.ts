@@ -149,7 +149,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     return reply.send(reviewResponse(outcome.response));
   });
 
-  if (options.mutator) registerMutateRoute(app, { mutator: options.mutator, logger });
+  if (options.mutator) registerMutateRoute(app, { mutator: options.mutator, logger, metrics });
 
   return app;
 }

@@ -110,6 +110,10 @@ t.test('a Pod: each ECR tag of containers, init and ephemeral containers is pinn
     { op: 'replace', path: '/spec/ephemeralContainers/0/image', value: `${HOST}/tools:7@${imageDigest(tools)}` },
   ]);
   t.not(imageDigest(multi), imageDigest(amd), 'the multi-arch index is pinned to the index digest, not a platform child');
+  const metrics = await h.metrics.registry.metrics();
+  t.match(metrics, /ecr_admission_mutations_total\{result="patched"\} 1/, 'counted as patched');
+  t.match(metrics, /ecr_admission_pinned_images_total\{outcome="pinned"\} 6/, 'six containers pinned');
+  t.match(metrics, /ecr_admission_pinned_images_total\{outcome="unresolved"\} 1/, 'one image left as written');
 });
 
 t.test('mutate then validate costs no more AWS calls than validate alone, and the pinned Pod is admitted', async (t) => {
