@@ -30,10 +30,20 @@ export async function pin(
     for (const m of manifests) for (const i of m.images) byNamespace.set(i.namespace, (byNamespace.get(i.namespace) ?? new Set()).add(i.image));
     const pinned = new Map<string, Map<string, string>>();
     const why = new Map<string, string>();
+    const notOurs = new Set<string>();
     for (const [namespace, images] of byNamespace) {
       const resolution = await runtime.pins.resolve([...images], namespace, policy, options.budgetMs);
       pinned.set(namespace, new Map([...resolution.digests].map(([image, digest]) => [image, pinnedReference(image, digest)])));
       for (const [image, reason] of resolution.unresolved) why.set(`${namespace}\u0000${image}`, reason);
+      for (const image of resolution.notOurs) notOurs.add(image);
+    }
+    // Not a failure (exit 0), but said: without --config the built-in policy allows no registry,
+    // and every image would be left as written without a word.
+    if (notOurs.size > 0) {
+      const list = [...notOurs];
+      printError(
+        `ecr-admission pin: left as written, not of an ECR registry the policy allows nor of registries.oci: ${list.slice(0, 5).join(', ')}${list.length > 5 ? ` and ${list.length - 5} more` : ''}`,
+      );
     }
     let failed = 0;
     const outputs = manifests.map((m) => {

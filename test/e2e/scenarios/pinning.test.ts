@@ -1,6 +1,7 @@
 // Digest pinning through a real kube-apiserver: the chart's MutatingWebhookConfiguration (as
 // rendered, clientConfig pointed at the webhook's /mutate) in front of its validating one.
-//  - a Pod created with a tag is stored with tag@digest (read back), and validated on it;
+//  - a Pod created with a tag is stored with tag@digest (read back), and validated on it; an
+//    ephemeral container added through pods/ephemeralcontainers is pinned too;
 //  - a Deployment's template keeps its tag. This API server has no controller-manager, so no
 //    ReplicaSet makes its Pods: the Pod is created here from the template, with the labels and
 //    ownerReference a ReplicaSet would give it, and it is the Pod that gets the digest;
@@ -98,6 +99,15 @@ t.test('digest pinning with the chart defaults (pods, failurePolicy Ignore)', as
       [`${images.good2}@${digests.good2}`, pinnedGood],
       'the validating webhook saw the pinned references',
     );
+  });
+
+  await t.test('an ephemeral container added through pods/ephemeralcontainers is pinned; the others are kept', async (t) => {
+    const live = await cluster.core.readNamespacedPod({ namespace: NS.enforce, name: 'pinned' });
+    const body: V1Pod = { ...live, spec: { ...live.spec!, ephemeralContainers: [{ name: 'debugger', image: images.good2 }] } };
+    await cluster.core.replaceNamespacedPodEphemeralcontainers({ namespace: NS.enforce, name: 'pinned', body });
+    const back = await cluster.core.readNamespacedPod({ namespace: NS.enforce, name: 'pinned' });
+    t.equal(back.spec?.ephemeralContainers?.[0]?.image, `${images.good2}@${digests.good2}`, 'the ephemeral container runs tag@digest');
+    t.equal(back.spec?.containers[0]?.image, pinnedGood, 'the existing container is unchanged');
   });
 
   await t.test("a Deployment's template keeps its tag; the Pod made from it gets the digest", async (t) => {
