@@ -5,7 +5,7 @@
 // Environment:
 //   BENCH_SCALE=1         multiplies durations and image counts (0.2 for a quick look)
 //   BENCH_LATENCY_MS=20   injected latency of every AWS call
-//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts)
+//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts, pinning)
 //   BENCH_OUT=dir         where results go (default bench/results)
 //   BENCH_WEBHOOK=dist    dist: compile src/ and run node main.js as the container does;
 //                         src: run node src/main.ts (type stripping, ~25 MiB more RSS)
@@ -24,6 +24,7 @@ import { degraded } from './scenarios/degraded.ts';
 import { ecrFacts } from './scenarios/ecr-facts.ts';
 import { rollout } from './scenarios/rollout.ts';
 import { warmAndBaseline } from './scenarios/warm.ts';
+import { pinning } from './scenarios/pinning.ts';
 
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | ScenarioResult[]>> = {
   warm: warmAndBaseline,
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | 
   churn,
   degraded,
   'ecr-facts': ecrFacts,
+  pinning,
 };
 
 /** Regions the churn images are spread over: the sandbox answers Inspector ListFindings by
@@ -81,6 +83,8 @@ function layoutFor(settings: BenchSettings): WorldLayout {
     degraded: { count: 2 * n(200, 16), perRepository: 10, regions: ['us-west-2'] },
     ecrfacts: { count: n(20, 5) + 1, perRepository: 1, regions: ['eu-west-1'] },
     'ecrfacts-ten': { count: 10, perRepository: 1, regions: ['eu-west-1'] },
+    // pinning.ts: cold images of the validate-alone arm, then of the mutate + validate arm
+    pin: { count: 2 * n(50, 8), perRepository: 1, regions: ['eu-south-1'] },
   };
 }
 

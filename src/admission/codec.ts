@@ -30,6 +30,9 @@ export interface AdmissionResponse {
   status?: { code: number; message: string; reason?: string };
   warnings?: string[];
   auditAnnotations?: Record<string, string>;
+  /** The mutating webhook's answer (mutate.ts): base64 of an RFC 6902 JSON Patch. */
+  patchType?: 'JSONPatch';
+  patch?: string;
 }
 
 export interface AdmissionReviewResponse {

@@ -9,7 +9,7 @@ export type { ContainerImage, ContainerKind };
 export type Extraction = { handled: true; images: ContainerImage[] } | { handled: false } | { handled: true; error: string };
 
 /** Where each kind keeps its pod spec. Group "" is the core API group. */
-const POD_SPEC_PATHS: Record<string, readonly string[]> = {
+export const POD_SPEC_PATHS: Record<string, readonly string[]> = {
   '/Pod': ['spec'],
   '/PodTemplate': ['template', 'spec'],
   '/ReplicationController': ['spec', 'template', 'spec'],
@@ -26,7 +26,7 @@ export const HANDLED_KINDS = Object.keys(POD_SPEC_PATHS).map((k) => {
   return { group, kind };
 });
 
-const CONTAINER_LISTS: ReadonlyArray<[string, ContainerKind]> = [
+export const CONTAINER_LISTS: ReadonlyArray<[string, ContainerKind]> = [
   ['initContainers', 'initContainer'],
   ['containers', 'container'],
   ['ephemeralContainers', 'ephemeralContainer'],

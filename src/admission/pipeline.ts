@@ -15,6 +15,7 @@ import { extractImages, type ContainerImage } from './extract.ts';
 import { RecentPasses, type TagDigestLookup } from './unchanged-images.ts';
 import { isNamespaceRequest, narrowingChange, type NamespaceLabelGuard } from './namespace-labels.ts';
 import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
+import { pinRequired, unpinnedFailure } from './require-pinned.ts';
 
 export interface ReviewerDeps {
   /** The policy in force now (it can be reloaded between admissions). */
@@ -65,7 +66,7 @@ function imagesOf(request: AdmissionRequest, object: unknown): { images: Contain
   return 'error' in extraction ? { error: extraction.error } : { images: extraction.images };
 }
 
-function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
+export function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: CompiledPolicy): ImageSubject {
   const registry = parseEcrHost(ref.domain);
   if (!registry) {
     const oci = policy.ociRegistries.get(ref.domain);
@@ -102,6 +103,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     policy: CompiledPolicy,
     signal: AbortSignal,
     deadline: number,
+    requirePin = false,
   ): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
     let ref;
     try {
@@ -113,6 +115,9 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const effective = policy.forImage(namespace, ref);
     const subject = subjectOf(ref, policy);
     const results = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
+    // pinning.requireOnPods (require-pinned.ts): a tag-only image of a Pod was not pinned.
+    const unpinned = requirePin ? unpinnedFailure(subject, policy) : undefined;
+    if (unpinned) results.push(unpinned);
     for (const r of results) deps.metrics?.checkResults.inc({ check: r.check, status: r.status });
     return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
   }
@@ -176,7 +181,9 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       try {
         // The same image in several containers is checked once.
         const byImage = new Map<string, ReturnType<typeof checkImage>>();
-        for (const c of images) if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, controller.signal, deadline));
+        const requirePin = pinRequired(request, policy);
+        for (const c of images)
+          if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, controller.signal, deadline, requirePin));
         verdicts = await Promise.all(
           images.map(async (container) => {
             const { results, effective, digest } = await byImage.get(container.image)!;

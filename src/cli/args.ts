@@ -30,6 +30,8 @@ export interface ServeOptions {
   /** CA rotation steps (certificate-plan.ts); unset: its defaults. */
   readonly caPromoteAfterMs?: number;
   readonly caRetireAfterMs?: number;
+  /** Time allowed for one /mutate's lookups (digest pinning); unset: wiring's default. */
+  readonly pinBudgetMs?: number;
 }
 
 export interface CheckOptions {
@@ -49,6 +51,14 @@ export interface AuditOptions {
   readonly region?: string;
 }
 
+/** `pin`: manifests printed with their images pinned to tag@digest (cli/pin.ts). */
+export interface PinOptions {
+  readonly command: 'pin';
+  readonly config?: string;
+  readonly budgetMs: number;
+  readonly files: readonly string[];
+}
+
 export interface DemoOptions {
   readonly command: 'demo';
   readonly logLevel: string;
@@ -64,7 +74,7 @@ export interface HelpOptions {
   readonly command: 'help' | 'version';
 }
 
-export type Command = ServeOptions | CheckOptions | AuditOptions | DemoOptions | SandboxOptions | HelpOptions;
+export type Command = ServeOptions | CheckOptions | AuditOptions | PinOptions | DemoOptions | SandboxOptions | HelpOptions;
 
 export const USAGE = `Usage: ecr-admission <command> [options]
 
@@ -72,16 +82,18 @@ Commands:
   serve   [--config FILE] [--tls-cert FILE --tls-key FILE] [--port 8443] [--health-port 8080]
           [--budget-ms 8000] [--max-body-bytes 18939904] [--log-level info] [--host ::]
           [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
-          [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
+          [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000] [--pin-budget-ms 3000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
   audit   [--config FILE] [--output text|json] [--account ID] [--region R]
           the ECR posture of every repository of the policy's registries
+  pin     [--config FILE] FILE...   print the manifests with each ECR image pinned to tag@digest
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
 
 Every flag also reads an environment variable: --tls-cert is ECR_ADMISSION_TLS_CERT, and so on.
 Exit codes of check: 0 allowed, 1 denied, 2 usage or configuration error.
-Exit codes of audit: 0 everything passes, 1 something fails, 2 usage or configuration error.`;
+Exit codes of audit: 0 everything passes, 1 something fails, 2 usage or configuration error.
+Exit codes of pin: 0 every image pinned, 1 some image could not be (named on stderr), 2 bad input.`;
 
 function usage(message: string): AdmissionError {
   return new AdmissionError(ErrorCodes.USAGE, `${message}\n\n${USAGE}`);
@@ -144,6 +156,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
           'webhook-configuration': STRING,
           'ca-promote-after-ms': STRING,
           'ca-retire-after-ms': STRING,
+          'pin-budget-ms': STRING,
         },
         false,
       );
@@ -188,6 +201,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         ...(webhookConfigurations !== undefined && webhookConfigurations.length > 0 && { webhookConfigurations }),
         ...(pick(values, env, 'ca-promote-after-ms') !== undefined && { caPromoteAfterMs: integer(values, env, 'ca-promote-after-ms', 0, 100, 86_400_000) }),
         ...(pick(values, env, 'ca-retire-after-ms') !== undefined && { caRetireAfterMs: integer(values, env, 'ca-retire-after-ms', 0, 1000, 30 * 86_400_000) }),
+        ...(pick(values, env, 'pin-budget-ms') !== undefined && { pinBudgetMs: integer(values, env, 'pin-budget-ms', 0, 100, 29_000) }),
       };
     }
     case 'check': {
@@ -222,6 +236,12 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         ...(account !== undefined && { account }),
         ...(region !== undefined && { region }),
       };
+    }
+    case 'pin': {
+      const { values, positionals } = parse(rest, { config: STRING, 'budget-ms': STRING }, true);
+      if (positionals.length === 0) throw usage('pin needs at least one FILE');
+      const config = pick(values, env, 'config');
+      return { command: 'pin', ...(config !== undefined && { config }), budgetMs: integer(values, env, 'budget-ms', 20_000, 100, 600_000), files: positionals };
     }
     case 'demo': {
       const { values } = parse(rest, { 'log-level': STRING }, false);

@@ -6,6 +6,7 @@ import { createPolicyStore } from '../policy/store.ts';
 import { createRuntime } from './wiring.ts';
 import { createMetrics } from '../support/metrics.ts';
 import { checkInputs } from './inputs.ts';
+import { needsPin, pinnedReference } from '../admission/json-patch.ts';
 
 export async function check(
   options: CheckOptions,
@@ -39,6 +40,8 @@ export async function check(
             container: i.container.containerName,
             image: i.container.image,
             digest: i.digest,
+            // What digest pinning would make of it: as written when it names a digest already.
+            pinned: i.digest === undefined ? undefined : needsPin(i.container.image) ? pinnedReference(i.container.image, i.digest) : i.container.image,
             policy: i.policy.name,
             results: i.results,
           })),

@@ -2,6 +2,7 @@
 // 2 usage or configuration error. The entries (src/main.ts for the product, src/dev/main.ts
 // for a checkout) are the only modules that read process.env, write to the terminal or exit.
 import { pino } from 'pino';
+import { writeSync } from 'node:fs';
 import { parseCommandLine, USAGE, type DemoOptions, type SandboxOptions } from './args.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
 // Commands are imported when run: the AWS SDK and Fastify take a second or more to load,
@@ -38,6 +39,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
       const logger = pino({ level: env.ECR_ADMISSION_LOG_LEVEL ?? 'warn' }, stderr);
       const { audit } = await import('./audit.ts');
       return audit(command, env, logger, print, (line) => stderr.write(`${line}\n`));
+    }
+    case 'pin': {
+      const logger = pino({ level: env.ECR_ADMISSION_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+      const { pin } = await import('./pin.ts');
+      return pin(command, env, logger, print, (line) => writeSync(2, `${line}\n`));
     }
     case 'demo':
       if (!dev) throw new AdmissionError(ErrorCodes.USAGE, `demo ${NOT_IN_THIS_BUILD}`);

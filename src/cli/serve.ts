@@ -79,11 +79,12 @@ export async function serve(
     logger,
     metrics,
     budgetMs: options.budgetMs,
+    ...(options.pinBudgetMs !== undefined && { pinBudgetMs: options.pinBudgetMs }),
     env,
     ...(inject.credentials !== undefined && { credentials: inject.credentials }),
   });
 
-  const webhook = buildWebhookApp({ reviewer: runtime.reviewer, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
+  const webhook = buildWebhookApp({ reviewer: runtime.reviewer, mutator: runtime.mutator, logger, metrics, maxBodyBytes: options.maxBodyBytes, tls: pair });
   let tlsReloads = 0;
   newPairs.serve = (served) => {
     (webhook.server as unknown as HttpsServer).setSecureContext({ ...TLS_OPTIONS, ...served });

@@ -17,6 +17,8 @@ import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
 import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
 import { EcrPostureFacts } from '../facts/ecr/posture.ts';
+import { createPinResolver, type PinResolver } from '../admission/pin-resolver.ts';
+import { createMutator, type Mutator } from '../admission/mutate.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -31,10 +33,17 @@ export interface RuntimeOptions {
    *  verdicts and verification time, and exception expiry: tests move their own past a TTL
    *  instead of sleeping. Deadlines stay on real time: they bound real waiting. */
   readonly now?: () => number;
+  /** Time allowed for one /mutate's lookups (digest pinning); default DEFAULT_PIN_BUDGET_MS. */
+  readonly pinBudgetMs?: number;
 }
+
+export const DEFAULT_PIN_BUDGET_MS = 3000;
 
 export interface Runtime {
   readonly reviewer: Reviewer;
+  /** Digest pinning, on the same checks and fact cache as the reviewer. */
+  readonly pins: PinResolver;
+  readonly mutator: Mutator;
   readonly cache: FactCache;
   /** Whether AWS credentials were obtained at least once (serve's readiness); start() it. */
   readonly credentials: CredentialCheck;
@@ -75,23 +84,24 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
   // The chart's namespace-label guard (webhook.namespaceOptOutLabel); a bad value stops start-up.
   const namespaceLabels = namespaceLabelGuardFromEnv(options.env);
+  const checks = buildChecks({
+    ecr,
+    oci,
+    signature: {
+      cache,
+      source: new EcrSignatureSource(clients),
+      oci,
+      revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
+      ttl: policy.cache,
+      ...(now !== undefined && { now }),
+    },
+    vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
+    posture: new EcrPostureFacts({ clients, cache, ttl: policy.cache }),
+  });
   const reviewer = createReviewer({
     ...(namespaceLabels !== undefined && { namespaceLabels }),
     policy: () => options.policyStore.current(),
-    checks: buildChecks({
-      ecr,
-      oci,
-      signature: {
-        cache,
-        source: new EcrSignatureSource(clients),
-        oci,
-        revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
-        ttl: policy.cache,
-        ...(now !== undefined && { now }),
-      },
-      vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
-      posture: new EcrPostureFacts({ clients, cache, ttl: policy.cache }),
-    }),
+    checks,
     budgetMs: options.budgetMs,
     metrics: options.metrics,
     logger: options.logger,
@@ -102,6 +112,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         subject.oci ? oci.freshTagDigest(subject.oci, tag) : subject.ecr && subject.managed ? ecr.freshTagDigest(subject.ecr, tag) : undefined,
     },
   });
+  // Digest pinning resolves with the reviewer's own checks, facts and cache (pin-resolver.ts).
+  const pins = createPinResolver({ checks, ...(now !== undefined && { now: () => new Date(now()) }) });
+  const mutator = createMutator({ policy: () => options.policyStore.current(), resolver: pins, budgetMs: options.pinBudgetMs ?? DEFAULT_PIN_BUDGET_MS });
   const credentials = createCredentialCheck({ provider, logger: options.logger });
-  return { reviewer, cache, credentials, close: () => Promise.resolve(clients.destroy()) };
+  return { reviewer, pins, mutator, cache, credentials, close: () => Promise.resolve(clients.destroy()) };
 }

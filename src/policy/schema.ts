@@ -14,6 +14,7 @@ function Enum<const T extends readonly string[]>(values: T, description: string)
 
 export const MODES = ['enforce', 'warn', 'audit'] as const;
 export const ON_ERROR = ['deny', 'allow'] as const;
+export const PINNING_MODES = ['pods', 'pods-and-templates', 'off'] as const;
 export const SEVERITIES = ['INFORMATIONAL', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL', 'UNTRIAGED'] as const;
 
 const Pattern = Type.String({ minLength: 1, maxLength: 512 });
@@ -174,6 +175,21 @@ export const AwsSchema = Type.Object(
   { ...closed, default: {} },
 );
 
+/** Digest pinning (README "Digest pinning"): what the mutating webhook rewrites to tag@digest. */
+export const PinningSchema = Type.Object(
+  {
+    /** pods: Pods only (default); pods-and-templates: workload templates too (starts a
+     *  rollout when a tag moves); off: nothing is rewritten. */
+    mode: Type.Union(
+      PINNING_MODES.map((v) => Type.Literal(v)),
+      { description: 'pods | pods-and-templates | off', default: 'pods' },
+    ),
+    /** Deny a Pod whose ECR or registries.oci image reaches validation without a digest. */
+    requireOnPods: Type.Boolean({ default: false }),
+  },
+  { ...closed, default: {} },
+);
+
 export const PolicySchema = Type.Object(
   {
     mode: Enum(MODES, 'enforce | warn | audit'),
@@ -198,6 +214,7 @@ export const PolicySchema = Type.Object(
     overrides: Type.Array(OverrideSchema, { default: [] }),
     cache: CacheSchema,
     aws: AwsSchema,
+    pinning: PinningSchema,
   },
   closed,
 );
@@ -218,6 +235,7 @@ export type EcrRegistryConfig = Static<typeof EcrRegistrySchema>;
 export type OciRegistryConfig = Static<typeof OciRegistrySchema>;
 export type CacheConfig = Static<typeof CacheSchema>;
 export type AwsConfig = Static<typeof AwsSchema>;
+export type PinningConfig = Static<typeof PinningSchema>;
 export type Mode = (typeof MODES)[number];
 export type OnError = (typeof ON_ERROR)[number];
 export type Severity = (typeof SEVERITIES)[number];

@@ -10,6 +10,8 @@ import { admissionLogLine } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
 import { BodyBudgetError, bodyDeadlineMs, createBodyBudget, DEFAULT_MAX_BODY_BYTES, FIRST_BODY_BYTE_MS, type BodyBudget } from './body-budget.ts';
 import { ErrorCodes } from '../support/errors.ts';
+import type { Mutator } from '../admission/mutate.ts';
+import { registerMutateRoute } from './mutate-route.ts';
 
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 
@@ -32,6 +34,8 @@ export interface WebhookAppOptions {
   readonly bodyBudget?: BodyBudget;
   /** HTTPS when given; plain HTTP only for inject() tests. */
   readonly tls?: KeyPair;
+  /** Digest pinning: when given, POST /mutate answers too (mutate-route.ts). */
+  readonly mutator?: Mutator;
 }
 
 export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
@@ -144,6 +148,8 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     logger.info(admissionLogLine(req, outcome, seconds), 'admission');
     return reply.send(reviewResponse(outcome.response));
   });
+
+  if (options.mutator) registerMutateRoute(app, { mutator: options.mutator, logger, metrics });
 
   return app;
 }

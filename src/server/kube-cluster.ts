@@ -1,5 +1,5 @@
 // The certificate manager's ClusterPort on the Kubernetes API (@kubernetes/client-node): one
-// named Secret in the release namespace, one named ValidatingWebhookConfiguration. Every call
+// named Secret in the release namespace, named Validating (and Mutating) WebhookConfigurations. Every call
 // names its object, so the chart's RBAC can grant each verb on that one name (resourceNames);
 // nothing here creates, lists or watches.
 import { AdmissionregistrationV1Api, ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
@@ -18,6 +18,11 @@ export interface KubeClusterOptions {
 const FIELD_MANAGER = 'ecr-admission';
 
 const isStatus = (err: unknown, code: number) => err instanceof ApiException && err.code === code;
+
+/** A configuration named "mutating:NAME" is the MutatingWebhookConfiguration NAME (digest
+ *  pinning's); any other name, a ValidatingWebhookConfiguration. No Kubernetes name has a ":". */
+export const MUTATING_PREFIX = 'mutating:';
+const mutatingName = (configuration: string) => (configuration.startsWith(MUTATING_PREFIX) ? configuration.slice(MUTATING_PREFIX.length) : undefined);
 
 export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
   let kubeConfig = options.kubeConfig;
@@ -62,8 +67,12 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
     },
     async readWebhooks(configuration): Promise<WebhookDocument | undefined> {
       let vwc;
+      const mutating = mutatingName(configuration);
       try {
-        vwc = await admission.readValidatingWebhookConfiguration({ name: configuration });
+        vwc =
+          mutating !== undefined
+            ? await admission.readMutatingWebhookConfiguration({ name: mutating })
+            : await admission.readValidatingWebhookConfiguration({ name: configuration });
       } catch (err) {
         if (isStatus(err, 404)) return undefined;
         throw err;
@@ -88,11 +97,11 @@ export function createKubeCluster(options: KubeClusterOptions): ClusterPort {
           ops.push({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: Buffer.from(change.caBundle).toString('base64') });
         if (change.failurePolicy !== undefined) ops.push({ op: 'add', path: `/webhooks/${i}/failurePolicy`, value: change.failurePolicy });
       }
+      const mutating = mutatingName(configuration);
       try {
-        await admission.patchValidatingWebhookConfiguration(
-          { name: configuration, body: ops, fieldManager: FIELD_MANAGER },
-          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-        );
+        const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+        if (mutating !== undefined) await admission.patchMutatingWebhookConfiguration({ name: mutating, body: ops, fieldManager: FIELD_MANAGER }, jsonPatch);
+        else await admission.patchValidatingWebhookConfiguration({ name: configuration, body: ops, fieldManager: FIELD_MANAGER }, jsonPatch);
         return true;
       } catch (err) {
         // 409: changed since read; 422: the test op failed (the same, said by the JSON patch).

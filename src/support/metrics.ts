@@ -27,6 +27,10 @@ export interface Metrics {
   readonly policyReloads: Counter<'outcome'>;
   /** Unix time (s) of the served certificate's notAfter: the alert fires well before it. */
   readonly certificateNotAfter: Gauge;
+  /** Digest pinning (POST /mutate): answers by result (patched, unchanged, skipped, invalid),
+   *  and images by outcome (pinned, or unresolved: left as written). Fixed label values. */
+  readonly mutations: Counter<'result'>;
+  readonly pinnedImages: Counter<'outcome'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -82,6 +86,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     certificateNotAfter: new Gauge({
       name: 'ecr_admission_certificate_not_after_seconds',
       help: 'Unix time of the notAfter of the serving certificate this process serves',
+      registers,
+    }),
+    mutations: new Counter({
+      name: 'ecr_admission_mutations_total',
+      help: 'POST /mutate answers (digest pinning) by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    pinnedImages: new Counter({
+      name: 'ecr_admission_pinned_images_total',
+      help: 'Digest pinning: container images rewritten to tag@digest (pinned), distinct images left as written because their digest could not be had (unresolved)',
+      labelNames: ['outcome'],
       registers,
     }),
   };

@@ -36,7 +36,8 @@ for (const ciValues of [[], ['self-signed-values.yaml'], ['kind-values.yaml']]) 
       t.equal(serve.tlsCert, `${mountDir(webhook, 'tls')}/tls.crt`, 'certificate from the TLS mount');
       t.equal(serve.tlsKey, `${mountDir(webhook, 'tls')}/tls.key`, 'key from the TLS mount');
     }
-    t.same(serve.webhookConfigurations, ['ecr-admission'], "maintains the chart's webhook configuration");
+    t.same(serve.webhookConfigurations, ['ecr-admission', 'mutating:ecr-admission-pin'], "maintains the chart's webhook configurations (digest pinning's too)");
+    t.equal(String(serve.pinBudgetMs), envOf(webhook).get('ECR_ADMISSION_PIN_BUDGET_MS'), 'takes the derived pinning budget');
     t.equal(serve.ownNamespace, 'security-system', 'knows its namespace');
     t.equal(String(serve.budgetMs), envOf(webhook).get('ECR_ADMISSION_BUDGET_MS'), 'takes the derived budget');
   });

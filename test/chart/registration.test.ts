@@ -53,8 +53,9 @@ t.test('the webhook configuration rejects nothing until a pod serves', async (t)
 
 t.test('the pods reach the API server with their own token, and are told what to maintain', async (t) => {
   for (const [label, setJson, names] of [
-    ['defaults', [], RELEASE],
-    ['namespace-label webhook', optOut, `${RELEASE},${RELEASE}-namespace-label`],
+    ['defaults', [], `${RELEASE},mutating:${RELEASE}-pin`],
+    ['namespace-label webhook', optOut, `${RELEASE},${RELEASE}-namespace-label,mutating:${RELEASE}-pin`],
+    ['no digest pinning', ['mutatingWebhook.enabled=false'], RELEASE],
   ] as const) {
     const deployment = only<Deployment>(renderChart({ setJson }), 'Deployment');
     t.equal(deployment.spec.template.spec.automountServiceAccountToken, true, `${label}: the API token is mounted`);
@@ -77,8 +78,18 @@ t.test('RBAC is least privilege: each verb on each named object, nothing else', 
   const { clusterRoles, roles, bindings } = rbac(renderChart());
   t.same(
     clusterRoles.map((r) => r.rules),
-    [[{ apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: [RELEASE], verbs: ['get', 'patch'] }]],
-    'cluster-wide: get and patch its own webhook configuration only',
+    [
+      [
+        { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: [RELEASE], verbs: ['get', 'patch'] },
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          resourceNames: [`${RELEASE}-pin`],
+          verbs: ['get', 'patch'],
+        },
+      ],
+    ],
+    'cluster-wide: get and patch its own webhook configurations only',
   );
   t.same(
     roles.map((r) => [r.metadata.namespace, r.rules]),

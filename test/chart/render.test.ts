@@ -55,7 +55,7 @@ for (const variant of VARIANTS) {
     const objects = renderChart({ ciValues: variant.ciValues });
     const names = new Set(objects.map((o) => `${o.kind}/${o.metadata.name}`));
     t.equal(names.size, objects.length, 'no two objects share a kind and name');
-    const clusterScoped = ['ValidatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding'];
+    const clusterScoped = ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'ClusterRole', 'ClusterRoleBinding'];
     for (const o of objects.filter((o: KubeObject) => !clusterScoped.includes(o.kind))) {
       t.equal(o.metadata.namespace, NAMESPACE, `${o.kind}/${o.metadata.name} is in the release namespace`);
     }

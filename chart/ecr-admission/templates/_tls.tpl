@@ -127,5 +127,5 @@ failurePolicy: Ignore
   value: /etc/ecr-admission/tls/tls.key
 {{- end }}
 - name: ECR_ADMISSION_WEBHOOK_CONFIGURATION
-  value: {{ include "ecr-admission.webhookConfigurationNames" . | fromJsonArray | join "," | quote }}
+  value: {{ printf "%s%s" (include "ecr-admission.webhookConfigurationNames" . | fromJsonArray | join ",") (include "ecr-admission.pinWebhookConfigurationSuffix" .) | quote }}
 {{- end }}
