@@ -102,7 +102,7 @@ overrides:
   const { policy } = parsePolicy(text, 'design.yaml');
   t.equal(policy.registries.ecr[0]?.accountId, '111122223333');
   t.equal(policy.checks.immutability, true);
-  t.equal(policy.checks.signature?.trustStores[0]?.type, 'signingAuthority');
+  t.equal(policy.checks.signature?.trustStores?.[0]?.type, 'signingAuthority');
   t.equal(policy.checks.vulnerabilities?.exceptions?.[0]?.expires, '2027-03-01', 'a YAML date stays the string it was written as');
   t.equal(policy.overrides[0]?.mode, 'warn');
 });
