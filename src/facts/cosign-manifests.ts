@@ -6,7 +6,8 @@
 //   subject that is the image.
 // - The tag scheme sha256-<hex>.sig (cosign's older format): a manifest whose layers are
 //   simple-signing payloads, one per signature, each with its signature in an annotation.
-import { SIGSTORE_BUNDLE_V03, SIMPLE_SIGNING } from '../cosign/index.ts';
+import { SIGSTORE_BUNDLE_V03, SIMPLE_SIGNING, type CosignArtifact } from '../cosign/index.ts';
+import type { UnreadableSignature } from './ecr/signatures.ts';
 import { isDigest } from './oci/digest.ts';
 import { MAX_ENVELOPE_BYTES } from './signature-budget.ts';
 
@@ -87,4 +88,14 @@ export function parseSimpleSigningManifest(bytes: Uint8Array): CosignManifest {
 /** cosign's signature tag for a digest: sha256:<hex> -> sha256-<hex>.sig */
 export function cosignSignatureTag(digest: string): string {
   return `${digest.replace(':', '-')}.sig`;
+}
+
+/** The cosign signatures of one digest, wherever they were found, within the image check's budget. */
+export interface CosignListing {
+  readonly artifacts: CosignArtifact[];
+  readonly unreadable: UnreadableSignature[];
+  /** More bundle referrers, or .sig layers, than are examined. */
+  readonly truncated: boolean;
+  /** Signatures not read because the image check's budget was spent. */
+  readonly overBudget: number;
 }
