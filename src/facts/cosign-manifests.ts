@@ -43,7 +43,8 @@ function manifestOf(bytes: Uint8Array): Record<string, unknown> | undefined {
 
 function blob(layer: unknown, mediaType: string, maxBytes: number): (BlobRef & { annotations: Record<string, string> }) | string {
   const l = record(layer);
-  if (!l || typeof l.digest !== 'string' || !isDigest(l.digest) || !Number.isSafeInteger(l.size) || (l.size as number) < 0) return 'has a layer that is not a descriptor';
+  if (!l || typeof l.digest !== 'string' || !isDigest(l.digest) || !Number.isSafeInteger(l.size) || (l.size as number) < 0)
+    return 'has a layer that is not a descriptor';
   if (l.mediaType !== mediaType) return `has a layer of media type ${String(l.mediaType).slice(0, 100)}, not ${mediaType}`;
   if ((l.size as number) > maxBytes) return `has a ${l.size as number}-byte layer, over the ${maxBytes}-byte limit`;
   const annotations: Record<string, string> = {};

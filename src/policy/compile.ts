@@ -104,7 +104,12 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
     trustStorePaths: Object.freeze([
-      ...new Set([file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => [...(c?.signature?.trustStores?.map((s) => s.path) ?? []), ...cosignPaths(c?.signature?.cosign)])),
+      ...new Set(
+        [file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => [
+          ...(c?.signature?.trustStores?.map((s) => s.path) ?? []),
+          ...cosignPaths(c?.signature?.cosign),
+        ]),
+      ),
     ]),
     isNamespaceExcluded: excluded,
     forImage(namespace: string, image: ImageReference): EffectivePolicy {

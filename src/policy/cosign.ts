@@ -36,7 +36,13 @@ export interface CosignProblem {
   readonly message: string;
 }
 
-function matcherOf(exact: string | undefined, regex: string | undefined, what: string, at: Array<string | number>, problems: CosignProblem[]): Matcher | undefined {
+function matcherOf(
+  exact: string | undefined,
+  regex: string | undefined,
+  what: string,
+  at: Array<string | number>,
+  problems: CosignProblem[],
+): Matcher | undefined {
   if ((exact === undefined) === (regex === undefined)) {
     problems.push({ at, message: `keyless needs exactly one of ${what} and ${what}RegExp` });
     return undefined;
@@ -73,7 +79,10 @@ function compileAuthority(a: CosignAuthorityConfig, i: number, problems: CosignP
       const { key, kind } = parsePublicKey(text);
       return { kind: 'key', name, key, describe: `key ${file ?? 'pem'} (${kind})` };
     } catch (err) {
-      problems.push({ at: [...at, 'key', file !== undefined ? 'file' : 'pem'], message: file !== undefined ? `${file}: ${errorMessage(err)}` : errorMessage(err) });
+      problems.push({
+        at: [...at, 'key', file !== undefined ? 'file' : 'pem'],
+        message: file !== undefined ? `${file}: ${errorMessage(err)}` : errorMessage(err),
+      });
       return undefined;
     }
   }
@@ -87,7 +96,11 @@ function compileAuthority(a: CosignAuthorityConfig, i: number, problems: CosignP
 function canonicalOf(a: CompiledCosignAuthority): unknown {
   switch (a.kind) {
     case 'key':
-      return { key: createHash('sha256').update(a.key.export({ type: 'spki', format: 'der' })).digest('hex') };
+      return {
+        key: createHash('sha256')
+          .update(a.key.export({ type: 'spki', format: 'der' }))
+          .digest('hex'),
+      };
     case 'kms':
       return { kms: a.arn };
     case 'keyless':
@@ -144,5 +157,8 @@ export function compileCosign(config: CosignConfig): { cosign?: CompiledCosign; 
 /** Files a cosign block reads: a change to one is a reason to reload the policy. */
 export function cosignPaths(config: CosignConfig | undefined): string[] {
   if (!config) return [];
-  return [...config.authorities.flatMap((a) => (a.key?.file !== undefined ? [a.key.file] : [])), ...(config.trustedRoot !== undefined ? [config.trustedRoot] : [])];
+  return [
+    ...config.authorities.flatMap((a) => (a.key?.file !== undefined ? [a.key.file] : [])),
+    ...(config.trustedRoot !== undefined ? [config.trustedRoot] : []),
+  ];
 }

@@ -63,7 +63,9 @@ const CosignAuthoritySchema = Type.Object(
     /** A PEM public key: a file (mounted like a trust store) or the PEM text itself. */
     key: Type.Optional(Type.Object({ file: Type.Optional(Type.String({ minLength: 1 })), pem: Type.Optional(Type.String({ minLength: 1 })) }, closed)),
     /** An AWS KMS key (cosign sign --key awskms:///ARN): its public key read once with GetPublicKey. */
-    kms: Type.Optional(Type.String({ pattern: '^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})$' })),
+    kms: Type.Optional(
+      Type.String({ pattern: '^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})$' }),
+    ),
     keyless: Type.Optional(
       Type.Object(
         {

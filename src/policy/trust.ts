@@ -98,6 +98,10 @@ export function compileTrust(config: SignatureCheckConfig): { trust?: CompiledTr
     formats,
     ...(cosign?.cosign && { cosign: cosign.cosign }),
   } as const;
-  const trust: CompiledTrust = Object.freeze({ ...settings, describeIdentities: (config.trustedIdentities ?? []).join(', '), settingsKey: settingsKeyOf(settings) });
+  const trust: CompiledTrust = Object.freeze({
+    ...settings,
+    describeIdentities: (config.trustedIdentities ?? []).join(', '),
+    settingsKey: settingsKeyOf(settings),
+  });
   return { trust, problems };
 }

@@ -13,7 +13,14 @@ import { MEDIA_TYPES, sha256Digest } from '../manifest.ts';
 import { mapBounded } from '../oci/pool.ts';
 import { signaturesFirst } from '../oci/referrers.ts';
 import { EnvelopeBudget, MAX_REFERRERS, MAX_SIGNATURE_MANIFEST_BYTES, REFERRER_FETCH_CONCURRENCY } from '../signature-budget.ts';
-import { cosignSignatureTag, parseBundleManifest, parseSimpleSigningManifest, SIGSTORE_BUNDLE_V03, type CosignListing, type CosignManifest } from '../cosign-manifests.ts';
+import {
+  cosignSignatureTag,
+  parseBundleManifest,
+  parseSimpleSigningManifest,
+  SIGSTORE_BUNDLE_V03,
+  type CosignListing,
+  type CosignManifest,
+} from '../cosign-manifests.ts';
 import { badArtifact, batchGetFailure, servedWrongBytes, type EcrSignatureSource, type UnreadableSignature } from './signatures.ts';
 import type { CosignArtifact } from '../../cosign/index.ts';
 
@@ -144,7 +151,11 @@ export class EcrCosignSource {
     const image = got.images?.[0];
     if (!image?.imageManifest) {
       const failure = got.failures?.[0];
-      if ('imageTag' in imageId && (failure === undefined || failure.failureCode === ImageFailureCode.ImageNotFound || failure.failureCode === ImageFailureCode.ImageTagDoesNotMatchDigest)) return undefined;
+      if (
+        'imageTag' in imageId &&
+        (failure === undefined || failure.failureCode === ImageFailureCode.ImageNotFound || failure.failureCode === ImageFailureCode.ImageTagDoesNotMatchDigest)
+      )
+        return undefined;
       throw batchGetFailure(failure, name);
     }
     const text = image.imageManifest;

@@ -6,7 +6,14 @@
 // Referrers and tags are what pushers control: their faults are definitive (INVALID_MANIFEST);
 // a registry that fails to answer leaves the verdict to onError.
 import type { CosignArtifact } from '../../cosign/index.ts';
-import { cosignSignatureTag, parseBundleManifest, parseSimpleSigningManifest, SIGSTORE_BUNDLE_V03, SIMPLE_SIGNING, type CosignListing } from '../cosign-manifests.ts';
+import {
+  cosignSignatureTag,
+  parseBundleManifest,
+  parseSimpleSigningManifest,
+  SIGSTORE_BUNDLE_V03,
+  SIMPLE_SIGNING,
+  type CosignListing,
+} from '../cosign-manifests.ts';
 import type { UnreadableSignature } from '../ecr/signatures.ts';
 import { FactError } from '../errors.ts';
 import { mapBounded } from './pool.ts';
@@ -28,10 +35,18 @@ function unreadable(manifestDigest: string, error: unknown): Result {
 
 const malformed = (what: string, reason: string) => new OciContentError('malformed', 'GET manifests', `${what} ${reason}`);
 
-async function bundleOf(registry: OciRegistryClient, repository: string, subject: string, d: OciDescriptor, signal: AbortSignal, budget: EnvelopeBudget): Promise<Result> {
+async function bundleOf(
+  registry: OciRegistryClient,
+  repository: string,
+  subject: string,
+  d: OciDescriptor,
+  signal: AbortSignal,
+  budget: EnvelopeBudget,
+): Promise<Result> {
   const what = `cosign bundle referrer ${d.digest.slice(0, 19)}`;
   try {
-    if (d.size > MAX_SIGNATURE_MANIFEST_BYTES) throw malformed(what, `is ${d.size} bytes, over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
+    if (d.size > MAX_SIGNATURE_MANIFEST_BYTES)
+      throw malformed(what, `is ${d.size} bytes, over the ${MAX_SIGNATURE_MANIFEST_BYTES}-byte limit of a signature manifest`);
     if (!budget.takeRead()) return 'over-budget';
     const { bytes } = await registry.resolve(repository, { digest: d.digest }, signal);
     if (bytes.byteLength !== d.size) throw malformed(what, `is ${bytes.byteLength} bytes, not the ${d.size} its descriptor states`);
@@ -46,7 +61,13 @@ async function bundleOf(registry: OciRegistryClient, repository: string, subject
   }
 }
 
-async function tagged(registry: OciRegistryClient, repository: string, subject: string, signal: AbortSignal, budget: EnvelopeBudget): Promise<{ results: Result[]; truncated: boolean }> {
+async function tagged(
+  registry: OciRegistryClient,
+  repository: string,
+  subject: string,
+  signal: AbortSignal,
+  budget: EnvelopeBudget,
+): Promise<{ results: Result[]; truncated: boolean }> {
   const tag = cosignSignatureTag(subject);
   if (!budget.takeRead()) return { results: ['over-budget'], truncated: false };
   let manifestDigest = tag;
