@@ -11,7 +11,7 @@ export interface JsonBounds {
 
 /** Real bundles are a few KB, 6 levels deep, a few dozen values (a v0.3 bundle with a chain and
  *  an inclusion proof of 30 hashes has about 80). */
-export const BUNDLE_BOUNDS: JsonBounds = { maxBytes: 256 * 1024, maxDepth: 12, maxValues: 4096 };
+export const BUNDLE_BOUNDS: JsonBounds = { maxBytes: 64 * 1024, maxDepth: 12, maxValues: 4096 };
 /** A simple-signing payload or in-toto statement: a few hundred bytes. */
 export const PAYLOAD_BOUNDS: JsonBounds = { maxBytes: 64 * 1024, maxDepth: 10, maxValues: 1024 };
 
