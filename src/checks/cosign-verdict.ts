@@ -3,7 +3,7 @@
 // facts/kms/public-keys.ts); if KMS cannot answer, a signature no other authority accepts may
 // still be that key's, so its rejection is left undecided (onError) instead of denied.
 import type { CompiledCosign } from '../policy/cosign.ts';
-import type { CosignListing } from '../facts/cosign-manifests.ts';
+import { MAX_SIMPLE_SIGNING_LAYERS, type CosignListing } from '../facts/cosign-manifests.ts';
 import type { EnvelopeBudget } from '../facts/signature-budget.ts';
 import type { KmsPublicKeys } from '../facts/kms/public-keys.ts';
 import { verifyCosign, type Authority, type CosignArtifact } from '../cosign/index.ts';
@@ -59,6 +59,13 @@ export async function computeCosignVerdict(
     reason: `cosign signature ${u.manifestDigest.slice(0, 19)} could not be read: ${u.error.message}`,
     definitive: u.error.definitive,
   }));
+  // The .sig tag's layers past the cap: named, so a denial never reads as if all were examined.
+  if (listing.skippedLayers > 0)
+    rejected.push({
+      code: ErrorCodes.UNREADABLE,
+      reason: `signature tag ${(listing.tag ?? '').slice(0, 19)}….sig: ${listing.skippedLayers} more layers not examined (at most ${MAX_SIMPLE_SIGNING_LAYERS})`,
+      definitive: true,
+    });
   const valid: ValidSignature[] = [];
   if (listing.artifacts.length === 0) return { valid, rejected, truncated: listing.truncated, overBudget: listing.overBudget };
   const { ready, unavailable } = await resolveAuthorities(deps, cosign, signal, budgetMs);

@@ -90,7 +90,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     const ecrCosign = deps.cosign?.ecr;
     const cosign: ListCosignSignatures = ecrCosign
       ? (digest, signal, budget) => ecrCosign.list(loc, digest, signal, budget)
-      : () => Promise.resolve({ artifacts: [], unreadable: [], truncated: false, overBudget: 0 });
+      : () => Promise.resolve({ artifacts: [], unreadable: [], truncated: false, overBudget: 0, skippedLayers: 0 });
     return { place, list: (digest, signal, budget) => deps.source.list(loc, digest, signal, budget), cosign };
   }
 

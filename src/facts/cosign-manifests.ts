@@ -26,7 +26,7 @@ export interface BlobRef {
 }
 
 export type CosignManifest =
-  | { readonly ok: true; readonly layers: ReadonlyArray<BlobRef & { readonly annotations: Readonly<Record<string, string>> }>; readonly truncated: boolean }
+  | { readonly ok: true; readonly layers: ReadonlyArray<BlobRef & { readonly annotations: Readonly<Record<string, string>> }>; readonly skipped: number }
   | { readonly ok: false; readonly reason: string };
 
 function record(v: unknown): Record<string, unknown> | undefined {
@@ -68,7 +68,7 @@ export function parseBundleManifest(bytes: Uint8Array, subjectDigest: string): C
   const layers = Array.isArray(m.layers) ? m.layers : [];
   if (layers.length !== 1) return { ok: false, reason: `has ${layers.length} layers; a bundle referrer has exactly one` };
   const layer = blob(layers[0], SIGSTORE_BUNDLE_V03, MAX_ENVELOPE_BYTES);
-  return typeof layer === 'string' ? { ok: false, reason: layer } : { ok: true, layers: [layer], truncated: false };
+  return typeof layer === 'string' ? { ok: false, reason: layer } : { ok: true, layers: [layer], skipped: 0 };
 }
 
 /** The sha256-<hex>.sig manifest: simple-signing layers, at most MAX_SIMPLE_SIGNING_LAYERS read. */
@@ -83,7 +83,7 @@ export function parseSimpleSigningManifest(bytes: Uint8Array): CosignManifest {
     if (typeof ref === 'string') return { ok: false, reason: ref };
     out.push(ref);
   }
-  return { ok: true, layers: out, truncated: all.length > MAX_SIMPLE_SIGNING_LAYERS };
+  return { ok: true, layers: out, skipped: Math.max(0, all.length - MAX_SIMPLE_SIGNING_LAYERS) };
 }
 
 /** cosign's signature tag for a digest: sha256:<hex> -> sha256-<hex>.sig */
@@ -95,8 +95,12 @@ export function cosignSignatureTag(digest: string): string {
 export interface CosignListing {
   readonly artifacts: CosignArtifact[];
   readonly unreadable: UnreadableSignature[];
-  /** More bundle referrers, or .sig layers, than are examined. */
+  /** More bundle referrers than are examined. */
   readonly truncated: boolean;
+  /** Layers of the sha256-<hex>.sig tag past MAX_SIMPLE_SIGNING_LAYERS, not examined. */
+  readonly skippedLayers: number;
+  /** The tag those layers are in (for the message). */
+  readonly tag?: string;
   /** Signatures not read because the image check's budget was spent. */
   readonly overBudget: number;
 }

@@ -24,8 +24,8 @@ import {
 import { badArtifact, batchGetFailure, servedWrongBytes, type EcrSignatureSource, type UnreadableSignature } from './signatures.ts';
 import type { CosignArtifact } from '../../cosign/index.ts';
 
-type Read = { artifacts: CosignArtifact[]; unreadable: UnreadableSignature[]; overBudget: number; truncated: boolean };
-const none = (): Read => ({ artifacts: [], unreadable: [], overBudget: 0, truncated: false });
+type Read = { artifacts: CosignArtifact[]; unreadable: UnreadableSignature[]; overBudget: number; truncated: boolean; skippedLayers: number; tag?: string };
+const none = (): Read => ({ artifacts: [], unreadable: [], overBudget: 0, truncated: false, skippedLayers: 0 });
 
 export class EcrCosignSource {
   readonly #clients: AwsClients;
@@ -41,8 +41,10 @@ export class EcrCosignSource {
     return {
       artifacts: [...referred.artifacts, ...tagged.artifacts],
       unreadable: [...referred.unreadable, ...tagged.unreadable],
-      truncated: referred.truncated || tagged.truncated,
+      truncated: referred.truncated,
       overBudget: referred.overBudget + tagged.overBudget,
+      skippedLayers: tagged.skippedLayers,
+      ...(tagged.tag !== undefined && { tag: tagged.tag }),
     };
   }
 
@@ -118,7 +120,8 @@ export class EcrCosignSource {
       collect(out, { unreadable: { manifestDigest, error: badArtifact('BatchGetImage', `${name} ${manifest.reason}`) } });
       return out;
     }
-    out.truncated = manifest.truncated;
+    out.skippedLayers = manifest.skipped;
+    out.tag = tag;
     const results = await mapBounded(manifest.layers, REFERRER_FETCH_CONCURRENCY, signal, async (layer, s): Promise<Result> => {
       if (!budget.take(layer.size)) return 'over-budget';
       try {

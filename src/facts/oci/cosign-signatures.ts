@@ -67,16 +67,16 @@ async function tagged(
   subject: string,
   signal: AbortSignal,
   budget: EnvelopeBudget,
-): Promise<{ results: Result[]; truncated: boolean }> {
+): Promise<{ results: Result[]; skipped: number }> {
   const tag = cosignSignatureTag(subject);
-  if (!budget.takeRead()) return { results: ['over-budget'], truncated: false };
+  if (!budget.takeRead()) return { results: ['over-budget'], skipped: 0 };
   let manifestDigest = tag;
   try {
     let found;
     try {
       found = await registry.resolve(repository, { tag }, signal);
     } catch (error) {
-      if (error instanceof FactError && error.code === ErrorCodes.IMAGE_NOT_FOUND) return { results: [], truncated: false };
+      if (error instanceof FactError && error.code === ErrorCodes.IMAGE_NOT_FOUND) return { results: [], skipped: 0 };
       throw error;
     }
     manifestDigest = found.digest;
@@ -94,9 +94,9 @@ async function tagged(
         return unreadable(digest, error);
       }
     });
-    return { results, truncated: manifest.truncated };
+    return { results, skipped: manifest.skipped };
   } catch (error) {
-    return { results: [unreadable(manifestDigest, error)], truncated: false };
+    return { results: [unreadable(manifestDigest, error)], skipped: 0 };
   }
 }
 
@@ -118,7 +118,14 @@ export async function listCosignSignatures(
     return { results: results.filter((r): r is Result => r !== undefined), truncated: candidates.length > examined.length };
   };
   const [referred, tag] = await Promise.all([listReferred(), tagged(registry, repository, subject, signal, budget)]);
-  const listing: CosignListing = { artifacts: [], unreadable: [], truncated: referred.truncated || tag.truncated, overBudget: 0 };
+  const listing: CosignListing = {
+    artifacts: [],
+    unreadable: [],
+    truncated: referred.truncated,
+    overBudget: 0,
+    skippedLayers: tag.skipped,
+    ...(tag.skipped > 0 && { tag: cosignSignatureTag(subject) }),
+  };
   let overBudget = 0;
   for (const r of [...referred.results, ...tag.results]) {
     if (r === 'over-budget') overBudget += 1;
