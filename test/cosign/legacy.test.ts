@@ -76,7 +76,7 @@ t.test('without the Rekor bundle, a keyless layer has no log entry: refused', as
 
 t.test('a forged signed entry timestamp is refused', async (t) => {
   const set = Buffer.from(entry.inclusionPromise.signedEntryTimestamp, 'base64');
-  set[set.length - 5] ^= 0xff;
+  set[set.length - 5] = set[set.length - 5]! ^ 0xff;
   const legacy = legacyBundle(A_TXT, annotations({ 'dev.sigstore.cosign/bundle': rekor({ SignedEntryTimestamp: set.toString('base64') }) }));
   if (!legacy.ok) return t.fail(legacy.reason);
   t.notOk(verifyWithAuthority({ bundle: legacy.bundle, payload: A_TXT }, ci, { trustMaterial: root }).ok);
