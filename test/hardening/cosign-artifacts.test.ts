@@ -9,15 +9,7 @@
 // Both the ECR API path and the registry (OCI /v2/) path, through the real runtime.
 import t from 'tap';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import {
-  MediaTypes,
-  blobDescriptor,
-  imageDescriptor,
-  imageDigest,
-  ociImage,
-  type ImageFixture,
-  type SandboxFixture,
-} from '../../src/dev/sandbox/index.ts';
+import { MediaTypes, blobDescriptor, imageDescriptor, imageDigest, ociImage, type ImageFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { ACCOUNT, HOST, REGION } from './helpers.ts';
 

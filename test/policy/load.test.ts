@@ -161,7 +161,11 @@ t.test('every refusal names the key path and its line', async (t) => {
       /^:4: registries\.ecr\[0\]\.regions\[0\]: must match pattern/,
     ],
     ['bad endpoint URL', 'aws:\n  endpoints:\n    ecr: "ftp://x"\n', /^:3: aws\.endpoints\.ecr: must match pattern/],
-    ['missing required key', 'checks:\n  signature:\n    trustedIdentities: ["*"]\n', /^:2: checks\.signature\.trustStores: required when formats includes notation$/],
+    [
+      'missing required key',
+      'checks:\n  signature:\n    trustedIdentities: ["*"]\n',
+      /^:2: checks\.signature\.trustStores: required when formats includes notation$/,
+    ],
     [
       'empty list where one entry is needed',
       'checks:\n  vulnerabilities:\n    denySeverities: []\n',
