@@ -15,6 +15,9 @@ import { manifest, pod } from '../support/workloads.ts';
 t.setTimeout(10 * 60_000);
 
 const NS = 'team-cosign';
+/** An override whose only authority is a KMS key (the sandbox's KMS holds the generated public key). */
+const NS_KMS = 'team-cosign-kms';
+const KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/5e1f0c2d-cosign-e2e`;
 
 t.test('signatures made by cosign sign, through olareg and through the ECR API', async (t) => {
   const out = e2eOutputDir(t, 'scenario-cosign');
@@ -32,6 +35,7 @@ t.test('signatures made by cosign sign, through olareg and through the ECR API',
           regions: { [REGION]: { scanType: 'ENHANCED', repositories: [{ name: COSIGN_REPOSITORY, tagMutability: 'IMMUTABLE', images: world.ecrImages }] } },
         },
       },
+      kms: { keys: [{ arn: KMS_KEY, publicKeyPem: world.trustedKeyPem }] },
     },
     values: () => ({
       webhook: { timeoutSeconds: 10, failurePolicy: 'Fail' },
@@ -42,9 +46,17 @@ t.test('signatures made by cosign sign, through olareg and through the ECR API',
         checks: {
           signature: { formats: ['cosign'], cosign: { authorities: [{ name: 'release', key: { pem: world.trustedKeyPem } }] } },
         },
+        overrides: [
+          {
+            name: 'kms-signed',
+            namespaces: [NS_KMS],
+            images: ['*'],
+            checks: { signature: { formats: ['cosign'], cosign: { authorities: [{ name: 'release-kms', kms: KMS_KEY }] } } },
+          },
+        ],
       },
     }),
-    namespaces: [NS],
+    namespaces: [NS, NS_KMS],
   });
   const { cluster, sandbox, webhook } = stack;
   const olaregImage = (c: CosignCase) => `${registry.host}/${COSIGN_REPOSITORY}:${c}`;
@@ -90,4 +102,17 @@ t.test('signatures made by cosign sign, through olareg and through the ECR API',
       t.match(other.message, 'cosign sign --key');
     });
   }
+
+  await t.test('a KMS authority: the public key read once with GetPublicKey from the sandbox KMS', async (t) => {
+    sandbox.resetCalls();
+    for (const c of ['bundle', 'tag'] as const) {
+      const outcome = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS_KMS, body: pod(`kms-${c}`, ecrImage(c)) }));
+      t.ok(outcome.allowed, `${c}: admitted by the KMS key ${outcome.message ?? ''}`);
+    }
+    const other = await attempt(() => cluster.core.createNamespacedPod({ namespace: NS_KMS, body: pod('kms-other', ecrImage('other-key')) }));
+    t.equal(other.code, 403, 'another key: 403');
+    t.match(other.message, 'tried release-kms: not signed by this key');
+    t.match(other.message, `cosign sign --key awskms:///${KMS_KEY}`);
+    t.equal(sandbox.calls('kms:GetPublicKey'), 1, 'one GetPublicKey for three admissions');
+  });
 });
