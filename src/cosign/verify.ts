@@ -5,6 +5,7 @@
 // certificate identity, and holds the signed payload to the deployed digest.
 import type { KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { crypto } from '@sigstore/core';
 import { toSignedEntity, Verifier, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
 import { ErrorCodes, type RejectionCode } from '../support/errors.ts';
 import { BUNDLE_BOUNDS, boundedJson } from './json.ts';
@@ -66,10 +67,11 @@ const VERIFY_CODES: Readonly<Record<string, RejectionCode>> = {
   PUBLIC_KEY_ERROR: ErrorCodes.UNTRUSTED_CHAIN,
 };
 
-function failure(authority: Authority, err: unknown): AuthorityFailure {
+/** Why @sigstore/verify refused, as a rejection code and a bounded reason. */
+function failure(authority: string, err: unknown): AuthorityFailure {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
-  return { authority: authority.name, code: (typeof code === 'string' && VERIFY_CODES[code]) || ErrorCodes.INTEGRITY, reason: message.slice(0, 300) };
+  return { authority, code: (typeof code === 'string' && VERIFY_CODES[code]) || ErrorCodes.INTEGRITY, reason: message.slice(0, 300) };
 }
 
 function keyMaterial(key: KeyObject, options: VerifyOptions): TrustMaterial {
@@ -88,15 +90,48 @@ function identityProblem(authority: KeylessAuthority, signer: Signer): string | 
 
 export type AuthorityVerdict = { ok: true; signer: string } | { ok: false; failure: AuthorityFailure };
 
-/** One authority against one parsed signature: the cryptography and the identity, not the payload. */
-export function verifyWithAuthority(signed: SignedBundle, authority: Authority, options: VerifyOptions): AuthorityVerdict {
+/** What keyless verification of one signature found, whoever asks: the certificate's signer,
+ *  or why it does not verify. Computed once per signature and shared by every keyless
+ *  authority, which then only compare identities. */
+type KeylessOutcome = { ok: true; signer: Signer } | { ok: false; code: RejectionCode; reason: string };
+
+function keylessOutcome(entity: SignedEntity, trustMaterial: TrustMaterial): KeylessOutcome {
+  // The signature over the leaf's own key first: a microsecond check that turns away forged or
+  // copied material before the certificate chain, SCT and log entry (milliseconds) are checked.
+  if (entity.key.$case === 'certificate') {
+    let leafKey: KeyObject;
+    try {
+      leafKey = crypto.createPublicKey(entity.key.certificate.publicKey);
+    } catch {
+      return { ok: false, code: ErrorCodes.PARSE, reason: "the certificate's public key cannot be read" };
+    }
+    if (!entity.signature.verifySignature(leafKey)) return { ok: false, code: ErrorCodes.INTEGRITY, reason: 'signature verification failed' };
+  }
+  try {
+    // Keyless: a certificate from the root's Fulcio, an SCT from its CT log, and at least one
+    // Rekor entry (inclusion proof or signed entry timestamp) whose time the certificate covers.
+    return { ok: true, signer: new Verifier(trustMaterial, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }).verify(entity) };
+  } catch (err) {
+    const { code, reason } = failure('', err);
+    return { ok: false, code, reason };
+  }
+}
+
+/** One authority against one parsed signature: the cryptography and the identity, not the
+ *  payload. `keyless` memoises the identity-independent keyless verification of this signature. */
+export function verifyWithAuthority(
+  signed: SignedBundle,
+  authority: Authority,
+  options: VerifyOptions,
+  keyless: { outcome?: KeylessOutcome; entity?: SignedEntity } = {},
+): AuthorityVerdict {
   const material = signed.bundle.verificationMaterial.content;
   const refuse = (code: RejectionCode, reason: string): AuthorityVerdict => ({ ok: false, failure: { authority: authority.name, code, reason } });
   let entity: SignedEntity;
   try {
-    entity = toSignedEntity(signed.bundle, signed.payload && Buffer.from(signed.payload));
+    entity = keyless.entity ??= toSignedEntity(signed.bundle, signed.payload && Buffer.from(signed.payload));
   } catch (err) {
-    return { ok: false, failure: failure(authority, err) };
+    return { ok: false, failure: failure(authority.name, err) };
   }
   if (authority.kind === 'key') {
     if (material.$case !== 'publicKey') return refuse(ErrorCodes.UNTRUSTED_IDENTITY, 'signed with a certificate (keyless), not with a key');
@@ -106,7 +141,7 @@ export function verifyWithAuthority(signed: SignedBundle, authority: Authority, 
       new Verifier(keyMaterial(authority.key, options), { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(entity);
       return { ok: true, signer: authority.describe };
     } catch (err) {
-      const f = failure(authority, err);
+      const f = failure(authority.name, err);
       return {
         ok: false,
         failure: f.code === ErrorCodes.INTEGRITY && f.reason === 'signature verification failed' ? { ...f, reason: 'not signed by this key' } : f,
@@ -115,17 +150,11 @@ export function verifyWithAuthority(signed: SignedBundle, authority: Authority, 
   }
   if (material.$case === 'publicKey') return refuse(ErrorCodes.UNTRUSTED_IDENTITY, 'signed with a key, not with a certificate (keyless)');
   if (!options.trustMaterial) return refuse(ErrorCodes.UNTRUSTED_CHAIN, 'no Sigstore trusted root is configured');
-  let signer: Signer;
-  try {
-    // Keyless: a certificate from the root's Fulcio, an SCT from its CT log, and at least one
-    // Rekor entry (inclusion proof or signed entry timestamp) whose time the certificate covers.
-    signer = new Verifier(options.trustMaterial, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }).verify(entity);
-  } catch (err) {
-    return { ok: false, failure: failure(authority, err) };
-  }
-  const problem = identityProblem(authority, signer);
+  const outcome = (keyless.outcome ??= keylessOutcome(entity, options.trustMaterial));
+  if (!outcome.ok) return refuse(outcome.code, outcome.reason);
+  const problem = identityProblem(authority, outcome.signer);
   if (problem) return refuse(ErrorCodes.UNTRUSTED_IDENTITY, problem);
-  return { ok: true, signer: `${signer.identity?.subjectAlternativeName ?? '?'} (issuer ${signer.identity?.extensions?.issuer ?? '?'})` };
+  return { ok: true, signer: `${outcome.signer.identity?.subjectAlternativeName ?? '?'} (issuer ${outcome.signer.identity?.extensions?.issuer ?? '?'})` };
 }
 
 /** The signature against every authority in turn; the first that accepts it decides. */
@@ -139,8 +168,9 @@ export function verifyCosign(artifact: CosignArtifact, targetDigest: string, aut
   if (claim.claim.digest !== targetDigest)
     return { ok: false, code: ErrorCodes.TARGET_MISMATCH, reason: `signs ${claim.claim.digest.slice(0, 19)}…, not the deployed digest`, tried: [] };
   const tried: AuthorityFailure[] = [];
+  const shared = {};
   for (const authority of authorities) {
-    const verdict = verifyWithAuthority(parsed.signed, authority, options);
+    const verdict = verifyWithAuthority(parsed.signed, authority, options, shared);
     if (verdict.ok)
       return { ok: true, authority: authority.name, signer: verdict.signer, ...(claim.claim.reference !== undefined && { reference: claim.claim.reference }) };
     tried.push(verdict.failure);
