@@ -135,6 +135,8 @@ export function verifyWithAuthority(
   }
   if (authority.kind === 'key') {
     if (material.$case !== 'publicKey') return refuse(ErrorCodes.UNTRUSTED_IDENTITY, 'signed with a certificate (keyless), not with a key');
+    // The signature first: another key's signature is refused before any log entry is checked.
+    if (!entity.signature.verifySignature(authority.key)) return refuse(ErrorCodes.INTEGRITY, 'not signed by this key');
     try {
       // A key is its own trust: no log entry or timestamp is demanded, but any the bundle
       // carries must verify against the trusted root.
