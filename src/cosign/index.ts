@@ -4,6 +4,7 @@ export * from './types.ts';
 export { parsePublicKey, keyKind } from './keys.ts';
 export { exactMatcher, regexMatcher } from './matcher.ts';
 export { loadTrustedRoot, parseTrustedRoot, type LoadedTrustedRoot } from './trusted-root.ts';
-export { verifyCosign, verifyWithAuthority, parseBundle, claimOf, type SignedBundle, type AuthorityVerdict } from './verify.ts';
+export { verifyCosign, verifyWithAuthority, parseBundle, claimOf, type AuthorityVerdict } from './verify.ts';
+export { verifyKeySignature } from './key-signature.ts';
 export { legacyBundle } from './legacy.ts';
 export { COSIGN_SIGN_PREDICATE } from './payload.ts';

@@ -1,6 +1,7 @@
 // The vocabulary of cosign verification: the authorities a policy trusts, the signatures found
 // on an image (a Sigstore bundle, or cosign's older simple-signing layer), and the outcome.
 import type { KeyObject } from 'node:crypto';
+import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial } from '@sigstore/verify';
 import type { RejectionCode } from '../support/errors.ts';
 
@@ -87,3 +88,9 @@ export type CosignResult =
       /** Each authority tried, and why it refused. */
       readonly tried: readonly AuthorityFailure[];
     };
+
+/** A parsed bundle and the payload its signature covers (for a message signature, the layer). */
+export interface SignedBundle {
+  readonly bundle: Bundle;
+  readonly payload?: Uint8Array;
+}

@@ -4,26 +4,21 @@
 // @sigstore/verify's; this file decides which checks an authority demands, matches the
 // certificate identity, and holds the signed payload to the deployed digest.
 import type { KeyObject } from 'node:crypto';
-import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
+import { bundleFromJSON } from '@sigstore/bundle';
 import { crypto } from '@sigstore/core';
 import { toSignedEntity, Verifier, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify';
 import { ErrorCodes, type RejectionCode } from '../support/errors.ts';
 import { BUNDLE_BOUNDS, boundedJson } from './json.ts';
 import { legacyBundle } from './legacy.ts';
+import { withKeySignatureCheck } from './key-signature.ts';
 import { inTotoClaim, simpleSigningClaim, type Claim } from './payload.ts';
-import type { Authority, AuthorityFailure, CosignArtifact, CosignResult, KeylessAuthority, VerifyOptions } from './types.ts';
+import type { Authority, AuthorityFailure, CosignArtifact, CosignResult, KeylessAuthority, SignedBundle, VerifyOptions } from './types.ts';
 
 /** Trust material with nothing in it: a key authority's bundle with no log entries needs none. */
 const EMPTY_MATERIAL: TrustMaterial = { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => noKey() };
 
 function noKey(): never {
   throw new Error('no public key');
-}
-
-/** A parsed bundle and the payload its signature covers (for a message signature, the layer). */
-export interface SignedBundle {
-  readonly bundle: Bundle;
-  readonly payload?: Uint8Array;
 }
 
 type Parsed = { ok: true; signed: SignedBundle } | { ok: false; reason: string };
@@ -135,12 +130,14 @@ export function verifyWithAuthority(
   }
   if (authority.kind === 'key') {
     if (material.$case !== 'publicKey') return refuse(ErrorCodes.UNTRUSTED_IDENTITY, 'signed with a certificate (keyless), not with a key');
-    // The signature first: another key's signature is refused before any log entry is checked.
-    if (!entity.signature.verifySignature(authority.key)) return refuse(ErrorCodes.INTEGRITY, 'not signed by this key');
+    // With the digest cosign uses for this key kind (key-signature.ts); the signature first:
+    // another key's signature is refused before any log entry is checked.
+    const keyed = withKeySignatureCheck(entity, signed);
+    if (!keyed.signature.verifySignature(authority.key)) return refuse(ErrorCodes.INTEGRITY, 'not signed by this key');
     try {
       // A key is its own trust: no log entry or timestamp is demanded, but any the bundle
       // carries must verify against the trusted root.
-      new Verifier(keyMaterial(authority.key, options), { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(entity);
+      new Verifier(keyMaterial(authority.key, options), { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(keyed);
       return { ok: true, signer: authority.describe };
     } catch (err) {
       const f = failure(authority.name, err);
