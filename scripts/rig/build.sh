@@ -201,6 +201,7 @@ if [[ $built_any == 1 ]]; then
   "$bin_dir/kube-apiserver" --version >&2
   "$oldest_bin_dir/kube-apiserver" --version >&2
   "$bin_dir/etcd" --version | head -1 >&2
+  "$cosign_bin_dir/cosign" version 2>&1 | grep GitVersion >&2
 fi
 printf 'kube-apiserver %s %s\n' "$KUBERNETES_OLDEST_VERSION" "$oldest_bin_dir/kube-apiserver"
 printf 'kube-apiserver %s %s\n' "$KUBERNETES_VERSION" "$bin_dir/kube-apiserver"
