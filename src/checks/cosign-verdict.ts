@@ -85,8 +85,9 @@ export async function computeCosignVerdict(
     rejected.push({
       code: result.code,
       reason: `${describeArtifact(artifact)}: ${result.reason}${tried.length > 0 ? ` (tried ${tried.join('; ')})` : ''}`,
-      // Signed, perhaps, by the KMS key that could not be read: AWS's fault, for onError.
-      definitive: unavailable.length === 0 || result.tried.length === 0,
+      // Signed, perhaps, by the KMS key that could not be read: AWS's fault, for onError. A
+      // signature whose shape or payload is wrong is refused whoever signed it.
+      definitive: unavailable.length === 0 || result.code === ErrorCodes.PARSE || result.code === ErrorCodes.TARGET_MISMATCH,
     });
   }
   return { valid, rejected, truncated: listing.truncated, overBudget: listing.overBudget };
