@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the e2e rig's real peers (kube-apiserver, etcd, olareg, notation, oras) from the Go
 # module proxy into a cache outside the checkout. On stdout (progress goes to stderr) it prints
-# one line per kube-apiserver version, then the bin dir as the last line:
+# one line per kube-apiserver version, a cosign line, then the bin dir as the last line:
 #
 #   kube-apiserver v1.32.13 /root/.cache/ecr-admission/rig/kube-apiserver-v1.32.13_go1.26.8_r1/bin/kube-apiserver
 #   kube-apiserver v1.37.2 /root/.cache/ecr-admission/rig/k8s-v1.37.2_..._r1/bin/kube-apiserver
+#   cosign v3.1.3 /root/.cache/ecr-admission/rig/cosign-v3.1.3_go1.26.8_r1/bin/cosign
 #   /root/.cache/ecr-admission/rig/k8s-v1.37.2_..._r1/bin
 #
 #   $HOME/.cache/ecr-admission/rig/<key>/bin/     <key> names every pinned version + Go version;
@@ -13,6 +14,8 @@
 #                                                 the oldest supported kube-apiserver, in its own
 #                                                 key so that adding or changing it never
 #                                                 rebuilds the other peers
+#   $HOME/.cache/ecr-admission/rig/cosign-<version>_<go>_r<revision>/bin/
+#                                                 the cosign CLI (issue 19), its own key too
 #
 # Idempotent: a binary that already exists is skipped, so a second run is a no-op that only
 # prints the lines above. Binaries are built under a temporary name and renamed at the end, so an
@@ -39,13 +42,17 @@ cache_root="${ECR_ADMISSION_RIG_CACHE:-$HOME/.cache/ecr-admission/rig}"
 bin_dir="$cache_root/$key/bin"
 oldest_key="kube-apiserver-${KUBERNETES_OLDEST_VERSION}_${go_version}_r${RIG_BUILD_REVISION}"
 oldest_bin_dir="$cache_root/$oldest_key/bin"
-mkdir -p "$bin_dir" "$oldest_bin_dir"
+# cosign (issue 19): its own key too, for the same reason.
+cosign_bin_dir="$cache_root/cosign-${COSIGN_VERSION}_${go_version}_r${RIG_BUILD_REVISION}/bin"
+mkdir -p "$bin_dir" "$oldest_bin_dir" "$cosign_bin_dir"
 
 # Locks taken in this order by every run, so two runs never deadlock.
 exec 9>"$cache_root/$key/.lock"
 flock 9
 exec 8>"$cache_root/$oldest_key/.lock"
 flock 8
+exec 7>"$cosign_bin_dir/../.lock"
+flock 7
 
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/ecr-admission-rig.XXXXXX")"
 trap 'rm -rf "$work_dir"' EXIT
@@ -182,6 +189,11 @@ build_if_missing "$bin_dir" etcd build_etcd
 build_if_missing "$bin_dir" kube-apiserver build_kube_apiserver "$KUBERNETES_VERSION" "$bin_dir"
 build_if_missing "$oldest_bin_dir" kube-apiserver \
   build_kube_apiserver "$KUBERNETES_OLDEST_VERSION" "$oldest_bin_dir"
+# cosign's release build sets its version through sigs.k8s.io/release-utils (`cosign version`).
+build_if_missing "$cosign_bin_dir" cosign build_in_wrapper cosign github.com/sigstore/cosign/v3 "$COSIGN_VERSION" \
+  github.com/sigstore/cosign/v3/cmd/cosign "" \
+  "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION -X sigs.k8s.io/release-utils/version.gitTreeState=clean" \
+  "$cosign_bin_dir"
 
 if [[ $built_any == 1 ]]; then
   log "rig built in $(($(date +%s) - start))s into $bin_dir and $oldest_bin_dir"
@@ -189,7 +201,9 @@ if [[ $built_any == 1 ]]; then
   "$bin_dir/kube-apiserver" --version >&2
   "$oldest_bin_dir/kube-apiserver" --version >&2
   "$bin_dir/etcd" --version | head -1 >&2
+  "$cosign_bin_dir/cosign" version 2>&1 | grep GitVersion >&2
 fi
 printf 'kube-apiserver %s %s\n' "$KUBERNETES_OLDEST_VERSION" "$oldest_bin_dir/kube-apiserver"
 printf 'kube-apiserver %s %s\n' "$KUBERNETES_VERSION" "$bin_dir/kube-apiserver"
+printf 'cosign %s %s\n' "$COSIGN_VERSION" "$cosign_bin_dir/cosign"
 printf '%s\n' "$bin_dir"

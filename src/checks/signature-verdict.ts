@@ -36,7 +36,17 @@ export interface RejectedEntry {
 /** A valid signature, with what its revocation status was asked with (AWS Signer only), and
  *  the moment it stops verifying (its expiry; for notary.x509, whose chain is judged at
  *  verification time, also the earliest notAfter of its chain), in ms since the epoch. */
-export type ValidSignature = VerifiedSignature & { readonly revocationInput?: RevocationInput; readonly validUntil?: number };
+export type ValidSignature = (VerifiedSignature | CosignVerified) & { readonly revocationInput?: RevocationInput; readonly validUntil?: number };
+
+/** A cosign signature one of the policy's authorities accepted (checks/cosign-verdict.ts). */
+export interface CosignVerified {
+  readonly format: 'cosign';
+  readonly signer: string;
+  readonly warnings: string[];
+  readonly revocation: 'not-applicable';
+  /** The payload's docker-reference, reported. */
+  readonly reference?: string;
+}
 
 export interface SignatureVerdict {
   readonly valid: ValidSignature[];

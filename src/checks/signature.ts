@@ -14,6 +14,9 @@ import { factFailure, remainingMs } from './ecr-messages.ts';
 import type { CompiledTrust } from '../policy/trust.ts';
 import { computeVerdict, verdictSpec, withCurrentRevocation, type ListSignatures, type SignatureVerdict } from './signature-verdict.ts';
 import { error, fail, pass, type Check, type CheckContext, type CheckOutcome, type ManifestDescriptor } from './types.ts';
+import type { EcrCosignSource } from '../facts/ecr/cosign-signatures.ts';
+import type { KmsPublicKeys } from '../facts/kms/public-keys.ts';
+import { computeCosignVerdict, mergeVerdicts, type ListCosignSignatures } from './cosign-verdict.ts';
 
 export interface SignatureCheckDeps {
   readonly cache: FactCache;
@@ -23,6 +26,9 @@ export interface SignatureCheckDeps {
   readonly ttl: CacheConfig;
   /** The fact cache's clock, for verdict expiry and verification time; default Date.now. */
   readonly now?: () => number;
+  /** cosign signatures (issue 19): through the ECR API, and KMS authorities' keys. Without
+   *  them a policy's cosign authorities find nothing (the check then denies, never admits). */
+  readonly cosign?: { readonly ecr: EcrCosignSource; readonly kms: KmsPublicKeys };
 }
 
 const MAX_LISTED = 3;
@@ -50,20 +56,59 @@ function describeRejections(verdict: SignatureVerdict): string {
 }
 
 function signHint(trust: CompiledTrust): string {
-  return `Sign the image with a trusted identity (${trust.describeIdentities}), e.g. notation sign --plugin com.amazonaws.signer.notation.plugin --id <signing profile ARN>, or enable ECR managed signing.`;
+  const notation = `Sign the image with a trusted identity (${trust.describeIdentities}), e.g. notation sign --plugin com.amazonaws.signer.notation.plugin --id <signing profile ARN>, or enable ECR managed signing.`;
+  if (!trust.cosign) return notation;
+  const cosign = `Sign it with cosign for authority ${trust.cosign.authorities[0]!.name}: ${trust.cosign.signHint}.`;
+  return trust.formats.includes('notation') ? `${notation} Or: ${cosign}` : cosign;
+}
+
+/** "Notation", "cosign", "Notation or cosign": the formats this policy accepts. */
+function formatNames(trust: CompiledTrust): string {
+  return trust.formats.map((f) => (f === 'notation' ? 'Notation' : 'cosign')).join(' or ');
 }
 
 export function signatureCheck(deps: SignatureCheckDeps): Check {
   const spec = verdictSpec(deps.ttl, deps.now);
 
   /** Where this image's signatures are stored, and a cache key naming that place. */
-  function sourceOf(ctx: CheckContext, trust: CompiledTrust): { place: string; list: ListSignatures } {
+  function sourceOf(ctx: CheckContext, trust: CompiledTrust): { place: string; list: ListSignatures; cosign: ListCosignSignatures } {
     const { ecr, oci } = ctx.image;
-    if (oci) return { place: `oci/${oci.host}/${oci.repository}`, list: (digest, signal, budget) => deps.oci.signatures(oci, digest, signal, budget) };
+    if (oci)
+      return {
+        place: `oci/${oci.host}/${oci.repository}`,
+        list: (digest, signal, budget) => deps.oci.signatures(oci, digest, signal, budget),
+        cosign: (digest, signal, budget) => deps.oci.cosignSignatures(oci, digest, signal, budget),
+      };
     const loc = ecr!;
     const place = `${trust.source}/${loc.accountId}/${loc.region}/${loc.repository}`;
-    if (trust.source === 'registry') return { place, list: (digest, signal, budget) => deps.oci.ecrSignatures(loc, digest, signal, budget) };
-    return { place, list: (digest, signal, budget) => deps.source.list(loc, digest, signal, budget) };
+    if (trust.source === 'registry')
+      return {
+        place,
+        list: (digest, signal, budget) => deps.oci.ecrSignatures(loc, digest, signal, budget),
+        cosign: (digest, signal, budget) => deps.oci.ecrCosignSignatures(loc, digest, signal, budget),
+      };
+    const ecrCosign = deps.cosign?.ecr;
+    const cosign: ListCosignSignatures = ecrCosign
+      ? (digest, signal, budget) => ecrCosign.list(loc, digest, signal, budget)
+      : () => Promise.resolve({ artifacts: [], unreadable: [], truncated: false, overBudget: 0, skippedLayers: 0 });
+    return { place, list: (digest, signal, budget) => deps.source.list(loc, digest, signal, budget), cosign };
+  }
+
+  /** The verdict over every format the policy accepts, their listings sharing the budget. */
+  async function computeAll(
+    ctx: CheckContext,
+    trust: CompiledTrust,
+    target: ManifestDescriptor,
+    signal: AbortSignal,
+    budget: EnvelopeBudget,
+  ): Promise<SignatureVerdict> {
+    const { list, cosign } = sourceOf(ctx, trust);
+    const budgetMs = () => remainingMs(ctx.deadline);
+    const [notation, cosignVerdict] = await Promise.all([
+      trust.formats.includes('notation') ? computeVerdict(deps, trust, list, target, signal, budgetMs, budget) : undefined,
+      trust.cosign && deps.cosign ? computeCosignVerdict(deps.cosign, trust.cosign, cosign, target.digest, signal, budgetMs, budget) : undefined,
+    ]);
+    return cosignVerdict ? mergeVerdicts([notation, cosignVerdict]) : notation!;
   }
 
   /** Keyed by the effective settings' hash (policy/trust.ts, computed at load), never by the override's name:
@@ -76,24 +121,24 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     budget: EnvelopeBudget,
     stop?: AbortSignal,
   ): Promise<SignatureVerdict> {
-    const { place, list } = sourceOf(ctx, trust);
+    const { place } = sourceOf(ctx, trust);
     const key = `${trust.settingsKey}/${place}@${target.digest}`;
     const verdict = await deps.cache.get(
       spec,
       key,
       // `stop` also ends the load once the check is decided: a cancelled load's verdict is
       // undecided (TTL 0), so nothing cancelled is remembered.
-      (signal) => computeVerdict(deps, trust, list, target, stop ? AbortSignal.any([signal, stop]) : signal, () => remainingMs(ctx.deadline), budget),
+      (signal) => computeAll(ctx, trust, target, stop ? AbortSignal.any([signal, stop]) : signal, budget),
       stop ? AbortSignal.any([ctx.signal, stop]) : ctx.signal,
       remainingMs(ctx.deadline),
     );
     return withCurrentRevocation(deps, trust, verdict, ctx.signal, remainingMs(ctx.deadline));
   }
 
-  async function explainUnsigned(ctx: CheckContext, digest: string): Promise<string> {
+  async function explainUnsigned(ctx: CheckContext, trust: CompiledTrust, digest: string): Promise<string> {
     // ECR managed signing's own status explains an unsigned ECR image; it never decides.
     const managed = ctx.image.ecr ? await deps.source.managedSigningStatus(ctx.image.ecr, digest, ctx.signal) : undefined;
-    return `no Notation signature found on ${shortDigest(digest)}${managed ? ` (${managed})` : ''}`;
+    return `no ${formatNames(trust)} signature found on ${shortDigest(digest)}${managed ? ` (${managed})` : ''}`;
   }
 
   async function judge(ctx: CheckContext, trust: CompiledTrust, verdict: SignatureVerdict, digest: string, label: string): Promise<CheckOutcome | undefined> {
@@ -107,7 +152,7 @@ export function signatureCheck(deps: SignatureCheckDeps): Check {
     }
     if (verdict.rejected.length === 0 && verdict.overBudget > 0)
       return fail('signature', `${label}no signature could be examined (${notExamined(verdict)})`, signHint(trust));
-    if (verdict.rejected.length === 0) return fail('signature', `${label}${await explainUnsigned(ctx, digest)}`, signHint(trust));
+    if (verdict.rejected.length === 0) return fail('signature', `${label}${await explainUnsigned(ctx, trust, digest)}`, signHint(trust));
     const revoked = verdict.rejected.find((r) => r.code === ErrorCodes.REVOKED);
     const headline = revoked ? 'the signature was revoked' : 'no valid signature from a trusted identity';
     return fail('signature', `${label}${headline} (${describeRejections(verdict)})`, signHint(trust));

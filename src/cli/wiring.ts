@@ -12,6 +12,8 @@ import { EcrFacts } from '../facts/ecr/images.ts';
 import { VulnerabilityFacts } from '../facts/vulnerabilities.ts';
 import { EcrSignatureSource } from '../facts/ecr/signatures.ts';
 import { OciFacts } from '../facts/oci/facts.ts';
+import { EcrCosignSource } from '../facts/ecr/cosign-signatures.ts';
+import { KmsPublicKeys } from '../facts/kms/public-keys.ts';
 import { SignerRevocation } from '../facts/signer/revocation.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
@@ -82,6 +84,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
+  const signatureSource = new EcrSignatureSource(clients);
+  // cosign (issue 19): ECR discovery and KMS authorities' public keys (kept for the digest TTL).
+  const cosign = { ecr: new EcrCosignSource(clients, signatureSource), kms: new KmsPublicKeys({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.digest }) };
   // The chart's namespace-label guard (webhook.namespaceOptOutLabel); a bad value stops start-up.
   const namespaceLabels = namespaceLabelGuardFromEnv(options.env);
   const checks = buildChecks({
@@ -89,8 +94,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     oci,
     signature: {
       cache,
-      source: new EcrSignatureSource(clients),
+      source: signatureSource,
       oci,
+      cosign,
       revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
       ttl: policy.cache,
       ...(now !== undefined && { now }),

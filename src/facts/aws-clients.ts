@@ -6,6 +6,7 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { SignerClient } from '@aws-sdk/client-signer';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { isIP } from 'node:net';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, InitializeMiddleware } from '@smithy/types';
@@ -15,8 +16,8 @@ import type { Metrics } from '../support/metrics.ts';
 import { trackCall } from '../support/pending-calls.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
-type Service = 'ecr' | 'inspector2' | 'signer';
-type AnyClient = ECRClient | Inspector2Client | SignerClient;
+type Service = 'ecr' | 'inspector2' | 'signer' | 'kms';
+type AnyClient = ECRClient | Inspector2Client | SignerClient | KMSClient;
 
 /** Clients kept at most: every real region of the three partitions (about 40) for each of
  *  three services and two accounts, about 5 MiB. */
@@ -53,6 +54,7 @@ const ENDPOINT_VARIABLES: Record<EndpointName, string> = {
   // by "_" (getEndpointUrlConfig, @smithy/core endpoints).
   signerData: 'AWS_ENDPOINT_URL_SIGNER_DATA',
   sts: 'AWS_ENDPOINT_URL_STS',
+  kms: 'AWS_ENDPOINT_URL_KMS',
 };
 
 /**
@@ -203,6 +205,12 @@ export class AwsClients {
       const { endpoint, ...config } = this.#config('signer', accountId, region);
       return this.#instrument('signer', new SignerClient({ ...config, ...signerDataPlaneRoute(endpoint, this.endpoint('signerData')) }));
     });
+  }
+
+  /** KMS, for cosign authorities' keys (issue 19): GetPublicKey with the default credentials
+   *  (a key in another account grants kms:GetPublicKey in its key policy). */
+  kms(region: string): KMSClient {
+    return this.#cached(`kms/${region}`, () => this.#instrument('kms', new KMSClient(this.#config('kms', undefined, region))));
   }
 
   /** Destroys every client (one with a call under way as soon as that call answers). */

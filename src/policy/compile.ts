@@ -7,6 +7,7 @@ import type { ImageReference } from '../image/reference.ts';
 import { anyOf, globMatcher, imageMatcher, type Matcher } from './glob.ts';
 import { compileExceptions, type VulnerabilityException } from './exceptions.ts';
 import type { CompiledTrust } from './trust.ts';
+import { cosignPaths } from './cosign.ts';
 
 /** The policy that applies to one image in one namespace, after overrides. */
 export interface EffectivePolicy {
@@ -106,7 +107,12 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
     trustStorePaths: Object.freeze([
-      ...new Set([file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => c?.signature?.trustStores.map((s) => s.path) ?? [])),
+      ...new Set(
+        [file.checks, ...file.overrides.map((o) => o.checks)].flatMap((c) => [
+          ...(c?.signature?.trustStores?.map((s) => s.path) ?? []),
+          ...cosignPaths(c?.signature?.cosign),
+        ]),
+      ),
     ]),
     isNamespaceExcluded: excluded,
     forImage(namespace: string, image: ImageReference): EffectivePolicy {

@@ -54,10 +54,48 @@ export const TrustStoreSchema = Type.Object(
   closed,
 );
 
+// cosign (issue 19). An authority is exactly one of key, kms, keyless (semantics.ts says which
+// is missing or doubled, with the key path); keyless names its issuer and subject exactly or by
+// a regular expression anchored at both ends, as cosign verify's --certificate-identity(-regexp).
+export const SIGNATURE_FORMATS = ['notation', 'cosign'] as const;
+const CosignAuthoritySchema = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    /** A PEM public key: a file (mounted like a trust store) or the PEM text itself. */
+    key: Type.Optional(Type.Object({ file: Type.Optional(Type.String({ minLength: 1 })), pem: Type.Optional(Type.String({ minLength: 1 })) }, closed)),
+    /** An AWS KMS key (cosign sign --key awskms:///ARN): its public key read once with GetPublicKey. */
+    kms: Type.Optional(
+      Type.String({ pattern: '^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:(key/[A-Za-z0-9-]{1,64}|alias/[A-Za-z0-9/_-]{1,250})$' }),
+    ),
+    keyless: Type.Optional(
+      Type.Object(
+        {
+          issuer: Type.Optional(Type.String({ minLength: 1 })),
+          issuerRegExp: Type.Optional(Type.String({ minLength: 1 })),
+          subject: Type.Optional(Type.String({ minLength: 1 })),
+          subjectRegExp: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);
+const CosignSchema = Type.Object(
+  {
+    authorities: Type.Array(CosignAuthoritySchema, { minItems: 1, maxItems: 32 }),
+    /** Sigstore trusted root (JSON) for keyless authorities and Rekor entries; the chart mounts
+     *  the public-good one. Required when an authority is keyless. */
+    trustedRoot: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  closed,
+);
+
 export const SignatureCheckSchema = Type.Object(
   {
-    trustStores: Type.Array(TrustStoreSchema, { minItems: 1 }),
-    trustedIdentities: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    /** Notation's trust stores and identities: required unless formats leaves notation out (semantics.ts). */
+    trustStores: Type.Optional(Type.Array(TrustStoreSchema, { minItems: 1 })),
+    trustedIdentities: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
     revocation: Type.Optional(Enum(['enforce', 'warn', 'skip'] as const, 'revocation mode')),
     /** indexOrChildren: a signature on the index, or on every platform child, counts.
      *  allChildren: every platform child must carry its own signature. */
@@ -65,6 +103,9 @@ export const SignatureCheckSchema = Type.Object(
     /** Where ECR images' signatures are read: the ECR API (ListImageReferrers, default) or the
      *  registry's OCI referrers API with a GetAuthorizationToken password. */
     source: Type.Optional(Enum(['ecr-api', 'registry'] as const, 'ecr-api | registry')),
+    // cosign (issue 19): which formats may satisfy the check, and cosign's authorities.
+    formats: Type.Optional(Type.Array(Enum(SIGNATURE_FORMATS, 'notation | cosign'), { minItems: 1, uniqueItems: true })),
+    cosign: Type.Optional(CosignSchema),
   },
   closed,
 );
@@ -167,6 +208,8 @@ export const AwsSchema = Type.Object(
         /** The ECR registry endpoint (https://<account>.dkr.ecr.<region>.amazonaws.com by default)
          *  for checks.signature.source: registry. */
         ecrRegistry: Type.Optional(Url),
+        /** KMS, for checks.signature.cosign authorities' kms keys (issue 19). */
+        kms: Type.Optional(Url),
       },
       { ...closed, default: {} },
     ),
@@ -227,6 +270,9 @@ export const PolicySchema = Type.Object(
 export type PolicyFile = Static<typeof PolicySchema>;
 export type ChecksConfig = Static<typeof ChecksSchema>;
 export type SignatureCheckConfig = Static<typeof SignatureCheckSchema>;
+export type CosignConfig = Static<typeof CosignSchema>;
+export type CosignAuthorityConfig = Static<typeof CosignAuthoritySchema>;
+export type SignatureFormat = (typeof SIGNATURE_FORMATS)[number];
 export type VulnerabilitiesCheckConfig = Static<typeof VulnerabilitiesCheckSchema>;
 export type PostureCheckConfig = Static<typeof PostureCheckSchema>;
 export type PostureItem = (typeof POSTURE_ITEMS)[number];

@@ -12,6 +12,7 @@ import {
   e2eOutputDir,
   kubeSelector,
   listeningSockets,
+  cosign,
   notation,
   notationEnv,
   oras,
@@ -190,6 +191,12 @@ t.test('rig smoke', async (t) => {
     await notation(['policy', 'import', '--force', policyPath], env);
     const verified = await notation(['verify', '--insecure-registry', `${repository}@${digest}`], env);
     t.match(verified.stdout, 'Successfully verified signature', 'notation verifies its own signature');
+  });
+
+  // issue 19: cosign, built into its own cache key.
+  await t.test('cosign is the pinned release', async (t) => {
+    const version = await cosign(['version'], { HOME: out });
+    t.match(version.stdout + version.stderr, new RegExp(`GitVersion:\\s+${pinned.COSIGN_VERSION ?? 'unpinned'}\\n`), `cosign ${pinned.COSIGN_VERSION}`);
   });
 });
 

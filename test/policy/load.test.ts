@@ -102,7 +102,7 @@ overrides:
   const { policy } = parsePolicy(text, 'design.yaml');
   t.equal(policy.registries.ecr[0]?.accountId, '111122223333');
   t.equal(policy.checks.immutability, true);
-  t.equal(policy.checks.signature?.trustStores[0]?.type, 'signingAuthority');
+  t.equal(policy.checks.signature?.trustStores?.[0]?.type, 'signingAuthority');
   t.equal(policy.checks.vulnerabilities?.exceptions?.[0]?.expires, '2027-03-01', 'a YAML date stays the string it was written as');
   t.equal(policy.overrides[0]?.mode, 'warn');
 });
@@ -161,7 +161,11 @@ t.test('every refusal names the key path and its line', async (t) => {
       /^:4: registries\.ecr\[0\]\.regions\[0\]: must match pattern/,
     ],
     ['bad endpoint URL', 'aws:\n  endpoints:\n    ecr: "ftp://x"\n', /^:3: aws\.endpoints\.ecr: must match pattern/],
-    ['missing required key', 'checks:\n  signature:\n    trustedIdentities: ["*"]\n', /^:2: checks\.signature: missing required key "trustStores"$/],
+    [
+      'missing required key',
+      'checks:\n  signature:\n    trustedIdentities: ["*"]\n',
+      /^:2: checks\.signature\.trustStores: required when formats includes notation$/,
+    ],
     [
       'empty list where one entry is needed',
       'checks:\n  vulnerabilities:\n    denySeverities: []\n',

@@ -64,6 +64,22 @@ export interface SandboxFixture {
   revoked?: RevokedEntity[];
   /** Amazon Inspector's organisation set-up. */
   inspector?: InspectorFixture;
+  /** AWS KMS keys (issue 19): GetPublicKey for cosign authorities (kms.ts). */
+  kms?: { keys: KmsKeyFixture[] };
+}
+
+/** One KMS key. Absent publicKeyPem: a symmetric key (no public key). */
+export interface KmsKeyFixture {
+  /** arn:aws:kms:REGION:ACCOUNT:key/ID */
+  arn: string;
+  /** SubjectPublicKeyInfo PEM of an asymmetric key (e.g. the cosign.pub a test generated). */
+  publicKeyPem?: string;
+  /** Default SIGN_VERIFY. */
+  keyUsage?: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT';
+  /** KeyState (enums.d.ts); default Enabled. */
+  keyState?: 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
+  /** Alias names, "alias/..." */
+  aliases?: string[];
 }
 
 export interface InspectorFixture {

@@ -10,6 +10,7 @@ import { INSPECTOR_ROUTES, handleInspector } from './inspector.ts';
 import { handleLayer, handleOci, ociOperation } from './oci.ts';
 import { SandboxRuntime } from './runtime.ts';
 import { handleSigner, signerInput } from './signer.ts';
+import { handleKms, KMS_TARGET_PREFIX, kmsOperationName } from './kms.ts';
 import { SandboxState } from './store.ts';
 import { handleSts, isStsRequest, stsOperation } from './sts.ts';
 import { ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, sigV4Scope, type Outgoing } from './wire.ts';
@@ -79,6 +80,11 @@ function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime)
   const path = url.pathname;
   const auth = req.headers.authorization;
   const target = req.headers['x-amz-target'];
+  // KMS (issue 19) shares ECR's JSON 1.1 protocol; its targets are TrentService.*.
+  if (method === 'POST' && path === '/' && typeof target === 'string' && target.startsWith(KMS_TARGET_PREFIX)) {
+    const name = kmsOperationName(target);
+    return { op: `kms:${name}`, protocol: 'json11', service: 'kms', input: parseEcrInput(body), run: () => handleKms(name, auth, body, rt) };
+  }
   if (method === 'POST' && path === '/' && typeof target === 'string') {
     const name = ecrOperationName(target);
     return { op: `ecr:${name}`, protocol: 'json11', service: 'ecr', input: parseEcrInput(body), run: () => handleEcr(name, auth, body, rt) };
@@ -214,7 +220,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
 
   return {
     url,
-    endpoints: () => ({ AWS_ENDPOINT_URL_ECR: url, AWS_ENDPOINT_URL_INSPECTOR2: url, AWS_ENDPOINT_URL_SIGNER: url, AWS_ENDPOINT_URL_STS: url }),
+    endpoints: () => ({
+      AWS_ENDPOINT_URL_ECR: url,
+      AWS_ENDPOINT_URL_INSPECTOR2: url,
+      AWS_ENDPOINT_URL_SIGNER: url,
+      AWS_ENDPOINT_URL_STS: url,
+      AWS_ENDPOINT_URL_KMS: url,
+    }),
     calls: (op) => {
       let n = 0;
       for (const [name, c] of counts) if (op === undefined || opMatches(op, name)) n += c;

@@ -73,7 +73,7 @@ interface SignatureManifest {
 }
 
 /** The referrer is at fault (its bytes, its size, its shape): a definitive rejection of it. */
-function badArtifact(operation: string, message: string): FactError {
+export function badArtifact(operation: string, message: string): FactError {
   return new FactError(ErrorCodes.INVALID_MANIFEST, 'ecr', operation, message);
 }
 
@@ -84,7 +84,7 @@ function downloadFailed(why: string): FactError {
 
 /** ECR served content that does not hash to the digest it was asked for: not something a
  *  pusher can cause (ECR checks digests at push), so a fault of ECR, S3 or the network. */
-function servedWrongBytes(operation: string, message: string): FactError {
+export function servedWrongBytes(operation: string, message: string): FactError {
   return new FactError(
     ErrorCodes.AWS_ERROR,
     'ecr',
@@ -104,7 +104,7 @@ const FAULT_FAILURES: ReadonlySet<string> = new Set([
   ImageFailureCode.UpstreamUnavailable,
 ]);
 
-function batchGetFailure(failure: ImageFailure | undefined, what: string): FactError {
+export function batchGetFailure(failure: ImageFailure | undefined, what: string): FactError {
   const code = failure?.failureCode ?? 'no manifest';
   const message = `${what} could not be read (BatchGetImage: ${code}${failure?.failureReason ? `: ${failure.failureReason.slice(0, 200)}` : ''})`;
   if (FAULT_FAILURES.has(code))
@@ -274,23 +274,31 @@ export class EcrSignatureSource {
     const size = layer.size as number;
     if (size < 0 || size > MAX_ENVELOPE_BYTES) throw bad(`declares a ${size}-byte envelope, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
     if (!budget.take(size)) return 'over-budget';
+    const envelope = await this.layer(loc, layer.digest, size, name, signal);
+    return { manifestDigest, envelope, envelopeMediaType: layer.mediaType };
+  }
 
+  /** One blob of a digest-checked manifest, at most `size` bytes (its declared size, already
+   *  bounded and taken from the budget): GetDownloadUrlForLayer, then the bounded GET. Also
+   *  reads cosign's signature blobs (ecr/cosign-signatures.ts). */
+  async layer(loc: EcrImageLocation, layerDigest: string, size: number, name: string, signal: AbortSignal): Promise<Uint8Array> {
+    const ecr = this.#clients.ecr(loc.accountId, loc.region);
     let url: string | undefined;
     try {
       url = (
-        await ecr.send(new GetDownloadUrlForLayerCommand({ registryId: loc.accountId, repositoryName: loc.repository, layerDigest: layer.digest }), {
+        await ecr.send(new GetDownloadUrlForLayerCommand({ registryId: loc.accountId, repositoryName: loc.repository, layerDigest }), {
           abortSignal: signal,
         })
       ).downloadUrl;
     } catch (error) {
       // The manifest names a blob the repository does not hold: the referrer's fault.
-      if (outcomeOf(error) === 'LayersNotFoundException') throw bad(`names an envelope the repository cannot serve (${outcomeOf(error)})`);
+      if (outcomeOf(error) === 'LayersNotFoundException')
+        throw badArtifact('BatchGetImage', `${name} names an envelope the repository cannot serve (${outcomeOf(error)})`);
       throw fromAwsError(error, 'ecr', 'GetDownloadUrlForLayer');
     }
     if (!url) throw downloadFailed(`was not issued for ${name}`);
-    const [downloadUrl, digest] = [url, layer.digest];
-    const envelope = await trackCall(`ecr ${LAYER_DOWNLOAD}`, () => this.#download(downloadUrl, digest, size, signal));
-    return { manifestDigest, envelope, envelopeMediaType: layer.mediaType };
+    const downloadUrl = url;
+    return trackCall(`ecr ${LAYER_DOWNLOAD}`, () => this.#download(downloadUrl, layerDigest, size, signal));
   }
 
   async #download(url: string, digest: string, size: number, signal: AbortSignal): Promise<Uint8Array> {

@@ -11,6 +11,8 @@ import type { SignatureListing } from '../ecr/signatures.ts';
 import { OciRegistryClient, type OciSignatureList } from './registry.ts';
 import type { EnvelopeBudget } from '../signature-budget.ts';
 import { ErrorCodes } from '../../support/errors.ts';
+import type { CosignListing } from '../cosign-manifests.ts';
+import { listCosignSignatures } from './cosign-signatures.ts';
 
 export interface OciFactsOptions {
   readonly cache: FactCache;
@@ -111,5 +113,14 @@ export class OciFacts {
 
   async ecrSignatures(loc: EcrImageLocation, digest: string, signal: AbortSignal, budget?: EnvelopeBudget): Promise<SignatureListing> {
     return toListing(await this.#ecrRegistry(loc).signatures(loc.repository, digest, signal, budget));
+  }
+
+  // cosign (issue 19): bundle referrers and the sha256-<hex>.sig tag (oci/cosign-signatures.ts).
+  async cosignSignatures(loc: OciImageLocation, digest: string, signal: AbortSignal, budget?: EnvelopeBudget): Promise<CosignListing> {
+    return listCosignSignatures(this.#registry(loc), loc.repository, digest, signal, budget);
+  }
+
+  async ecrCosignSignatures(loc: EcrImageLocation, digest: string, signal: AbortSignal, budget?: EnvelopeBudget): Promise<CosignListing> {
+    return listCosignSignatures(this.#ecrRegistry(loc), loc.repository, digest, signal, budget);
   }
 }

@@ -58,9 +58,9 @@ export function parseReferrersIndex(bytes: Uint8Array, operation: string, what: 
  *  filter, so it is applied here too. A descriptor without artifactType (an older registry
  *  or tag-schema index) may be the legacy form, where only config.mediaType carries the type:
  *  it is kept, and the manifest itself decides. */
-export function isSignatureCandidate(d: OciDescriptor): boolean {
+export function isSignatureCandidate(d: OciDescriptor, artifactType: string = NOTARY_SIGNATURE_ARTIFACT_TYPE): boolean {
   if (d.mediaType !== OCI_MANIFEST) return false;
-  return d.artifactType === undefined || d.artifactType === NOTARY_SIGNATURE_ARTIFACT_TYPE;
+  return d.artifactType === undefined || d.artifactType === artifactType;
 }
 
 /** Newest first (by the created annotation Notation sets), so a cap keeps the likeliest valid ones. */

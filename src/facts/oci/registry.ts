@@ -140,7 +140,13 @@ export class OciRegistryClient {
 
   /** Every referrer of `digest` the registry lists (filtered for Notation signatures where the
    *  registry honours the filter): the referrers API, or the referrers tag when it answers 404. */
-  async referrers(repository: string, digest: string, signal: AbortSignal): Promise<{ descriptors: OciDescriptor[]; source: OciSignatureList['source'] }> {
+  async referrers(
+    repository: string,
+    digest: string,
+    signal: AbortSignal,
+    // cosign's bundles (issue 19) are asked for by their own type.
+    artifactType: string = NOTARY_SIGNATURE_ARTIFACT_TYPE,
+  ): Promise<{ descriptors: OciDescriptor[]; source: OciSignatureList['source'] }> {
     this.#checkRepository(repository, 'GET referrers');
     this.#checkDigest(digest, 'GET referrers');
     let url: URL | undefined = this.#url(repository, `referrers/${digest}`);
@@ -148,14 +154,14 @@ export class OciRegistryClient {
     // filter says so in OCI-Filters-Applied; one that did not returns every referrer, and
     // the client must filter. signatures() orders and filters every answer (signaturesFirst),
     // which is exactly that fallback, and harmless when the registry did filter.
-    url.searchParams.set('artifactType', NOTARY_SIGNATURE_ARTIFACT_TYPE);
+    url.searchParams.set('artifactType', artifactType);
     const descriptors: OciDescriptor[] = [];
     for (let page = 0; url && page < this.limits.maxReferrerPages; page += 1) {
       const response = await this.#send(this.#indexRequest(repository, url, 'GET referrers', `referrers of ${digest}`, signal));
       if (page === 0 && response.status === 404) return { descriptors: await this.#referrersTag(repository, digest, signal), source: 'referrers-tag' };
       if (!ok(response)) throw statusError(response.status, response.body, 'GET referrers', `referrers of ${repository}@${digest}`);
       descriptors.push(...parseReferrersIndex(response.body, 'GET referrers', `referrers of ${digest}`));
-      if (descriptors.filter(isSignatureCandidate).length > this.limits.maxReferrers) break;
+      if (descriptors.filter((d) => isSignatureCandidate(d, artifactType)).length > this.limits.maxReferrers) break;
       url = nextPageUrl(response.headers.get('link'), url);
     }
     return { descriptors, source: 'referrers-api' };

@@ -110,6 +110,12 @@ t.test('the sandbox keeps its own copy of the fixture', async (t) => {
   const { ecr } = clients(t, sb);
   const r = await ecr.send(new DescribeImagesCommand({ repositoryName: 'rr' }));
   t.equal(r.imageDetails?.length, 1, 'changing the caller object later does not change the sandbox');
-  t.same(sb.endpoints(), { AWS_ENDPOINT_URL_ECR: sb.url, AWS_ENDPOINT_URL_INSPECTOR2: sb.url, AWS_ENDPOINT_URL_SIGNER: sb.url, AWS_ENDPOINT_URL_STS: sb.url });
+  t.same(sb.endpoints(), {
+    AWS_ENDPOINT_URL_ECR: sb.url,
+    AWS_ENDPOINT_URL_INSPECTOR2: sb.url,
+    AWS_ENDPOINT_URL_SIGNER: sb.url,
+    AWS_ENDPOINT_URL_STS: sb.url,
+    AWS_ENDPOINT_URL_KMS: sb.url,
+  });
   t.match(sb.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 });

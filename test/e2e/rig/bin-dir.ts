@@ -15,6 +15,8 @@ const buildTimeoutMs = 45 * 60_000;
 interface RigBuild {
   binDir: string;
   kubeApiServers: KubeApiServerBinary[];
+  /** The `cosign VERSION PATH` line (issue 19): cosign lives in its own cache key. */
+  cosign?: string;
 }
 
 let buildPromise: Promise<RigBuild> | undefined;
@@ -27,6 +29,13 @@ function rigBuild(): Promise<RigBuild> {
 /** Runs scripts/rig/build.sh once per process and returns the bin dir it prints. */
 export async function rigBinDir(): Promise<string> {
   return (await rigBuild()).binDir;
+}
+
+/** The cosign CLI build.sh built (its own cache dir). */
+export async function rigCosignPath(): Promise<string> {
+  const { cosign } = await rigBuild();
+  if (!cosign) throw new RigError('RIG_BUILD_FAILED', 'scripts/rig/build.sh reported no cosign');
+  return cosign;
 }
 
 /** The kube-apiserver ECR_ADMISSION_E2E_KUBE selects (the newest when unset). */
@@ -48,7 +57,8 @@ function runBuild(): Promise<RigBuild> {
         reject(new RigError('RIG_BUILD_FAILED', `scripts/rig/build.sh printed no bin dir: ${JSON.stringify(stdout)}`));
         return;
       }
-      resolve({ binDir: lastLine, kubeApiServers: parseBuiltKubeApiServers(stdout) });
+      const cosign = /^cosign v\S+ (\/\S+)$/m.exec(stdout)?.[1];
+      resolve({ binDir: lastLine, kubeApiServers: parseBuiltKubeApiServers(stdout), ...(cosign !== undefined && { cosign }) });
     });
   });
 }

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { rigBinDir } from './bin-dir.ts';
+import { rigBinDir, rigCosignPath } from './bin-dir.ts';
 import { RigError } from './errors.ts';
 
 export interface ToolOutput {
@@ -49,8 +49,14 @@ export async function oras(args: string[], opts: OrasOptions = {}): Promise<Tool
   return runTool('oras', args, opts.env ?? {}, opts.cwd);
 }
 
-async function runTool(name: string, args: string[], env: Record<string, string>, cwd?: string): Promise<ToolOutput> {
-  const command = join(await rigBinDir(), name);
+/** The cosign CLI (issue 19). Pass COSIGN_PASSWORD (empty for an unencrypted test key) and a
+ *  private HOME/TUF_ROOT in env: nothing here may reach Sigstore's public services. */
+export async function cosign(args: string[], env: Record<string, string>, cwd?: string): Promise<ToolOutput> {
+  return runTool('cosign', args, env, cwd, await rigCosignPath());
+}
+
+async function runTool(name: string, args: string[], env: Record<string, string>, cwd?: string, path?: string): Promise<ToolOutput> {
+  const command = path ?? join(await rigBinDir(), name);
   return new Promise((resolve, reject) => {
     execFile(command, args, { env: { ...process.env, ...env }, cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error) {

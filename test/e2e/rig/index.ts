@@ -6,7 +6,7 @@ export { e2eOutputDir, type TestLike } from './output-dir.ts';
 export { startEtcd, type RigEtcd } from './etcd.ts';
 export { startApiServer, signingCaPem, type RigApiServer, type StartApiServerOptions } from './apiserver.ts';
 export { startOlareg, type RigOlareg, type StartOlaregOptions } from './olareg.ts';
-export { notation, notationEnv, notationConfigDir, oras, type NotationEnv, type OrasOptions, type ToolOutput } from './cli-tools.ts';
+export { cosign, notation, notationEnv, notationConfigDir, oras, type NotationEnv, type OrasOptions, type ToolOutput } from './cli-tools.ts';
 export { listeningSockets, type Listener } from './listeners.ts';
 export { freePort } from './ports.ts';
 export { httpsGet, type HttpsGetResult } from './https-get.ts';

@@ -54,7 +54,7 @@ export async function startStack(t: TestLike, opts: StackOptions): Promise<Stack
   const values = opts.values(sandbox.url);
   const chart = await renderChart(out, {
     ...values,
-    aws: { region: 'us-east-1', endpoints: { ecr: sandbox.url, inspector2: sandbox.url, signer: sandbox.url, sts: sandbox.url } },
+    aws: { region: 'us-east-1', endpoints: { ecr: sandbox.url, inspector2: sandbox.url, signer: sandbox.url, sts: sandbox.url, kms: sandbox.url } },
   });
   // Started side by side (the API server takes seconds); allSettled so that whichever fails,
   // the other has registered its teardown before the error ends the test.
