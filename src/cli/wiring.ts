@@ -16,6 +16,7 @@ import { SignerRevocation } from '../facts/signer/revocation.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
 import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
+import { createSharedFactCache, inGroups, type SharedFactCache } from '../facts/shared-cache/index.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   readonly reviewer: Reviewer;
   readonly cache: FactCache;
+  /** The fleet's shared level under `cache` (policy cache.shared), if configured. */
+  readonly shared?: SharedFactCache;
   /** Whether AWS credentials were obtained at least once (serve's readiness); start() it. */
   readonly credentials: CredentialCheck;
   close(): Promise<void>;
@@ -69,7 +72,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     credentials: provider,
   });
   const now = options.now;
-  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
+  // Issue 16: facts shared with the other replicas through Valkey/Redis; a drop published by
+  // any of them (an AWS event) reaches this process's cache.
+  const dropsTo: { cache?: FactCache } = {};
+  const shared =
+    policy.cache.shared &&
+    createSharedFactCache(policy.cache.shared, {
+      env: options.env,
+      metrics: options.metrics,
+      logger: options.logger,
+      onDrop: (g) => dropsTo.cache?.drop(inGroups(g)),
+    });
+  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }), ...(shared && { shared }) });
+  dropsTo.cache = cache;
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
   // The chart's namespace-label guard (webhook.namespaceOptOutLabel); a bad value stops start-up.
@@ -101,5 +116,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
   const credentials = createCredentialCheck({ provider, logger: options.logger });
-  return { reviewer, cache, credentials, close: () => Promise.resolve(clients.destroy()) };
+  const close = async () => {
+    clients.destroy();
+    await shared?.close();
+  };
+  return { reviewer, cache, ...(shared && { shared }), credentials, close };
 }

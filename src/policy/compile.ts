@@ -2,7 +2,7 @@
 // no pattern parsing, no merging, no trust store reading per request. Nothing outside policy/
 // reads the policy file itself.
 import type { LoadedPolicy } from './load.ts';
-import type { AwsConfig, CacheConfig, ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from './schema.ts';
+import type { AwsConfig, CacheConfig, EventsConfig, ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PolicyFile } from './schema.ts';
 import type { ImageReference } from '../image/reference.ts';
 import { anyOf, globMatcher, imageMatcher, type Matcher } from './glob.ts';
 import { compileExceptions, type VulnerabilityException } from './exceptions.ts';
@@ -40,6 +40,8 @@ export interface CompiledPolicy {
   /** Read at start (wiring.ts): cache size and TTLs, AWS endpoints. */
   readonly cache: CacheConfig;
   readonly aws: AwsConfig;
+  /** Read at start (wiring.ts): the SQS queue of AWS events, if any. */
+  readonly events?: EventsConfig;
   readonly ecrAccounts: ReadonlyMap<string, EcrRegistryConfig>;
   /** registries.oci by host. */
   readonly ociRegistries: ReadonlyMap<string, OciRegistryConfig>;
@@ -99,6 +101,7 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     overrides: Object.freeze(overrides),
     cache: file.cache,
     aws: file.aws,
+    ...(file.events !== undefined && { events: file.events }),
     ecrAccounts: new Map(file.registries.ecr.map((r) => [r.accountId, r])),
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),
