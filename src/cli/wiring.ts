@@ -17,6 +17,7 @@ import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
 import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
 import { createSharedFactCache, inGroups, type SharedFactCache } from '../facts/shared-cache/index.ts';
+import { createEvents, type Events } from '../events/index.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -38,6 +39,8 @@ export interface Runtime {
   readonly cache: FactCache;
   /** The fleet's shared level under `cache` (policy cache.shared), if configured. */
   readonly shared?: SharedFactCache;
+  /** The SQS poller of AWS events (policy events), if configured: serve starts it. */
+  readonly events?: Events;
   /** Whether AWS credentials were obtained at least once (serve's readiness); start() it. */
   readonly credentials: CredentialCheck;
   close(): Promise<void>;
@@ -87,24 +90,25 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   dropsTo.cache = cache;
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
+  const checks = buildChecks({
+    ecr,
+    oci,
+    signature: {
+      cache,
+      source: new EcrSignatureSource(clients),
+      oci,
+      revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
+      ttl: policy.cache,
+      ...(now !== undefined && { now }),
+    },
+    vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
+  });
   // The chart's namespace-label guard (webhook.namespaceOptOutLabel); a bad value stops start-up.
   const namespaceLabels = namespaceLabelGuardFromEnv(options.env);
   const reviewer = createReviewer({
     ...(namespaceLabels !== undefined && { namespaceLabels }),
     policy: () => options.policyStore.current(),
-    checks: buildChecks({
-      ecr,
-      oci,
-      signature: {
-        cache,
-        source: new EcrSignatureSource(clients),
-        oci,
-        revocation: new SignerRevocation({ clients, cache, ttlSeconds: policy.cache.ttlSeconds.revocation }),
-        ttl: policy.cache,
-        ...(now !== undefined && { now }),
-      },
-      vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
-    }),
+    checks,
     budgetMs: options.budgetMs,
     metrics: options.metrics,
     logger: options.logger,
@@ -116,9 +120,24 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     },
   });
   const credentials = createCredentialCheck({ provider, logger: options.logger });
+  const events =
+    policy.events &&
+    createEvents(policy.events, {
+      env: options.env,
+      credentials: provider,
+      cache,
+      ...(shared && { shared }),
+      checks,
+      policy: () => options.policyStore.current(),
+      budgetMs: options.budgetMs,
+      ...(now !== undefined && { now }),
+      logger: options.logger,
+      metrics: options.metrics,
+    });
   const close = async () => {
+    await events?.stop();
     clients.destroy();
     await shared?.close();
   };
-  return { reviewer, cache, ...(shared && { shared }), credentials, close };
+  return { reviewer, cache, ...(shared && { shared }), ...(events && { events }), credentials, close };
 }

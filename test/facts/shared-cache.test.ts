@@ -44,7 +44,7 @@ checks:
 cache:
   shared:
     url: ${redis.url}
-    opTimeoutMs: 200
+    opTimeoutMs: 2000
 ${extra}
 `;
 

@@ -36,7 +36,10 @@ export async function startReplica(options: {
     credentials: SANDBOX_CREDENTIALS,
   });
   // A replica that serves is connected to the shared level: wait for it (bounded) as serve does.
-  if (runtime.shared && options.awaitShared !== false && !(await runtime.shared.ready())) throw new Error('the shared fact cache did not connect within 5 s');
+  if (runtime.shared && options.awaitShared !== false && !(await runtime.shared.ready(15_000))) {
+    await runtime.close();
+    throw new Error('the shared fact cache did not connect within 15 s');
+  }
   return {
     runtime,
     metrics,

@@ -34,6 +34,9 @@ export function redisOptions(connection: SharedCacheConnection): RedisOptions {
     connectTimeout: Math.max(1_000, connection.opTimeoutMs * 4),
     commandTimeout: connection.opTimeoutMs,
     enableOfflineQueue: false,
+    // Ready as soon as connected: the INFO of the ready check would be bound by commandTimeout,
+    // and a server still loading answers LOADING, which is a failure like any other here.
+    enableReadyCheck: false,
     maxRetriesPerRequest: 0,
     retryStrategy,
     connectionName: 'ecr-admission',
