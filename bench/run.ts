@@ -5,7 +5,7 @@
 // Environment:
 //   BENCH_SCALE=1         multiplies durations and image counts (0.2 for a quick look)
 //   BENCH_LATENCY_MS=20   injected latency of every AWS call
-//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts)
+//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts, fleet, freshness)
 //   BENCH_OUT=dir         where results go (default bench/results)
 //   BENCH_WEBHOOK=dist    dist: compile src/ and run node main.js as the container does;
 //                         src: run node src/main.ts (type stripping, ~25 MiB more RSS)
@@ -22,6 +22,7 @@ import { churn } from './scenarios/churn.ts';
 import { cold } from './scenarios/cold.ts';
 import { degraded } from './scenarios/degraded.ts';
 import { ecrFacts } from './scenarios/ecr-facts.ts';
+import { fleet, freshness } from './scenarios/fleet.ts';
 import { rollout } from './scenarios/rollout.ts';
 import { warmAndBaseline } from './scenarios/warm.ts';
 
@@ -32,6 +33,8 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | 
   churn,
   degraded,
   'ecr-facts': ecrFacts,
+  fleet,
+  freshness,
 };
 
 /** Regions the churn images are spread over: the sandbox answers Inspector ListFindings by
@@ -81,6 +84,10 @@ function layoutFor(settings: BenchSettings): WorldLayout {
     degraded: { count: 2 * n(200, 16), perRepository: 10, regions: ['us-west-2'] },
     ecrfacts: { count: n(20, 5) + 1, perRepository: 1, regions: ['eu-west-1'] },
     'ecrfacts-ten': { count: 10, perRepository: 1, regions: ['eu-west-1'] },
+    // issue 16 (fleet.ts): distinct images for the fleet's churn and shared-hit latency; one
+    // repository per image for the freshness events
+    fleet: { count: n(300, 30) + n(50, 10), perRepository: 10, regions: ['ap-south-1'] },
+    fresh: { count: n(10, 5), perRepository: 1, regions: ['eu-south-1'] },
   };
 }
 

@@ -1,74 +1,17 @@
 // The fleet's shared fact cache (issue 16) against a real redis-server (Debian's, installed by
 // scripts/tools/ensure-redis.sh): replicas that are separate runtimes (own fact cache, AWS
-// clients, Redis connections) against one AWS sandbox, counted at the sandbox.
-import t, { type Test } from 'tap';
-import { Redis } from 'iovalkey';
+// clients, Redis connections) against one AWS sandbox, counted at the sandbox. Poisoned
+// entries: test/hardening/shared-cache-poisoning.test.ts.
+import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { imageDigest, ociImage, startSandbox, type FindingFixture, type Sandbox, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
-import { RecordCodec } from '../../src/facts/shared-cache/records.ts';
+import { imageDigest, startSandbox } from '../../src/dev/sandbox/index.ts';
 import { digestGroup } from '../../src/facts/shared-cache/index.ts';
 import { ACCOUNT, HOST, REGION } from '../helpers/harness.ts';
 import { startReplica, type Replica } from '../helpers/fleet.ts';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts';
-
-const xz: FindingFixture = {
-  vulnerabilityId: 'CVE-2024-3094',
-  severity: 'CRITICAL',
-  inspectorScore: 10,
-  packages: [{ name: 'xz-utils', version: '5.6.0', fixedInVersion: '5.6.1' }],
-};
-const clean = ociImage({ seed: 'shared-clean', tags: ['1'] });
-const crit = ociImage({ seed: 'shared-crit', tags: ['1'], findings: [xz] });
-const WHERE = (repo: string) => `${ACCOUNT}/${REGION}/${repo}`;
-
-function fixture(): SandboxFixture {
-  const repo = (name: string, images: SandboxFixture['accounts'][string]['regions'][string]['repositories'][number]['images']) => ({
-    name,
-    tagMutability: 'IMMUTABLE' as const,
-    images,
-  });
-  return {
-    defaultAccount: ACCOUNT,
-    accounts: { [ACCOUNT]: { regions: { [REGION]: { scanType: 'ENHANCED', repositories: [repo('clean', [clean]), repo('crit', [crit])] } } } },
-  };
-}
-
-const policy = (redis: RedisServer, extra = '') => `
-registries:
-  ecr:
-    - accountId: "${ACCOUNT}"
-checks:
-  vulnerabilities: {}
-cache:
-  shared:
-    url: ${redis.url}
-    opTimeoutMs: 2000
-${extra}
-`;
-
-/** AWS calls per operation since the last reset. */
-function callsByOp(sandbox: Sandbox): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const c of sandbox.callLog()) counts.set(c.op, (counts.get(c.op) ?? 0) + 1);
-  return counts;
-}
-
-async function fleet(t: Test, redis: RedisServer, options: { env?: Record<string, string>; extra?: string; latencyMs?: number } = {}) {
-  const sandbox = await startSandbox({ fixture: fixture(), latencyMs: options.latencyMs ?? 0 });
-  const replicas: Replica[] = [];
-  t.teardown(async () => {
-    for (const r of replicas) await r.runtime.close();
-    await sandbox.close();
-  });
-  const replica = async () => {
-    const r = await startReplica({ sandbox, policy: policy(redis, options.extra), ...(options.env && { env: options.env }) });
-    replicas.push(r);
-    return r;
-  };
-  return { sandbox, replica };
-}
+import { startRedisServer } from '../helpers/redis-server.ts';
+import { WHERE, callsByOp, clean, fixture, fleet, policy, xz } from '../helpers/shared-cache-fixture.ts';
 
 t.test('two replicas admitting the same image at once make one AWS call per fact; a third makes none', async (t) => {
   const redis = await startRedisServer();
@@ -92,67 +35,6 @@ t.test('two replicas admitting the same image at once make one AWS call per fact
   t.equal(third.response.allowed, true);
   t.equal(sandbox.callLog().length, 0, 'a replica that starts later reads every fact from the shared level');
   t.equal(await c.metric('ecr_admission_shared_cache_degraded'), 0);
-});
-
-t.test('poisoned entries are misses: nothing the real facts deny is admitted', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const codec = new RecordCodec('ecr-admission:', undefined);
-  const { replica } = await fleet(t, redis);
-  t.equal((await (await replica()).reviewPod([`${HOST}/clean:1`])).response.allowed, true);
-
-  // The clean image's stored report, as a writer of the server would find it.
-  const records = await Promise.all((await raw.keys('ecr-admission:f:*')).map(async (k) => ({ k, raw: (await raw.get(k))! })));
-  const report = records
-    .map((r) => ({ ...r, json: JSON.parse(r.raw.slice(r.raw.indexOf('.') + 1)) as { k: string; f: string; v: unknown } }))
-    .find((r) => r.json.f === 'vulnerabilities');
-  t.ok(report, 'the clean report is in the shared level');
-  const critKey = report!.json.k.replace(`${WHERE('clean')}@${imageDigest(clean)}`, `${WHERE('crit')}@${imageDigest(crit)}`);
-  t.not(critKey, report!.json.k);
-  const critGroup = digestGroup(WHERE('crit'), imageDigest(crit));
-  const forged = (value: unknown) => `-.${JSON.stringify({ k: critKey, f: 'vulnerabilities', v: value, g: { [critGroup]: 0 }, x: Date.now() + 600_000 })}`;
-  const cleanReport = report!.json.v as { manifests: { digest: string }[] };
-  const poisons: Record<string, string> = {
-    'the clean record copied under the vulnerable key': report!.raw,
-    'a clean report of the other digest under the right key': forged(cleanReport),
-    'a report with an unknown member': forged({ ...cleanReport, allow: true }),
-    'a report whose finding list is not a list': forged({ ...cleanReport, findings: 'none' }),
-    'bytes that are not JSON': '-.{"k":',
-    'a record without a MAC separator': 'garbage',
-  };
-  for (const [what, value] of Object.entries(poisons)) {
-    await raw.set(codec.factKey('vulnerabilities', critKey), value, 'PX', 600_000);
-    const r = await replica();
-    const outcome = await r.reviewPod([`${HOST}/crit:1`]);
-    t.equal(outcome.response.allowed, false, `${what}: the vulnerable image is still denied`);
-    t.equal(await r.metric('ecr_admission_shared_cache_events_total', { fact: 'vulnerabilities', event: 'invalid' }), 1, `${what}: counted invalid`);
-  }
-});
-
-t.test('with an HMAC key, a well-formed clean report forged for the vulnerable digest is a miss', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const env = { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' };
-  const { replica } = await fleet(t, redis, { env });
-  t.equal((await (await replica()).reviewPod([`${HOST}/crit:1`])).response.allowed, false);
-  // Every vulnerabilities record rewritten as a writer without the key would: clean, same key.
-  let rewritten = 0;
-  for (const k of await raw.keys('ecr-admission:f:*')) {
-    const value = (await raw.get(k))!;
-    const json = JSON.parse(value.slice(value.indexOf('.') + 1)) as { f: string; v: { findings: unknown[] } };
-    if (json.f !== 'vulnerabilities') continue;
-    json.v.findings = [];
-    await raw.set(k, `-.${JSON.stringify(json)}`, 'PX', 600_000);
-    rewritten++;
-  }
-  t.equal(rewritten, 1);
-  const r = await replica();
-  t.equal((await r.reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'the forged report does not admit');
-  t.equal(await r.metric('ecr_admission_shared_cache_events_total', { fact: 'vulnerabilities', event: 'invalid' }), 1);
 });
 
 t.test('the server killed mid-load and restarted: every admission decides, in time; the level comes back', async (t) => {

@@ -60,6 +60,8 @@ export class SharedFactCache implements SharedLevel {
   readonly #events: Counter<'fact' | 'event'> | undefined;
   readonly #degradedGauge: Gauge | undefined;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Writes of facts learnt as side effects (store()) still under way. */
+  readonly #storing = new Set<Promise<void>>();
   #pausedUntil = 0;
   #degraded = false;
   #subscribed = false;
@@ -294,6 +296,9 @@ export class SharedFactCache implements SharedLevel {
   }
 
   async #write<T>(spec: FactSpec<T>, key: string, value: T, versions: Record<string, number>, lock?: { lockKey: string; token: string }): Promise<void> {
+    // The facts a load learnt on the way (the manifest BatchGetImage by tag returned) are
+    // written before the fact its waiters are woken for: they read those next.
+    if (lock && this.#storing.size > 0) await Promise.allSettled([...this.#storing]);
     const ttl = spec.ttlMs(value);
     const shape = SHARED_FACTS.get(spec.fact)!;
     // A value that would not read back as a fact is not written (nor is one that expires at once).
@@ -363,7 +368,9 @@ export class SharedFactCache implements SharedLevel {
 
   store<T>(spec: FactSpec<T>, key: string, value: T): void {
     if (!SHARED_FACTS.has(spec.fact)) return;
-    this.#write(spec, key, value, {}).catch(() => {});
+    const writing = this.#write(spec, key, value, {}).catch(() => {});
+    this.#storing.add(writing);
+    void writing.finally(() => this.#storing.delete(writing));
   }
 
   /**
