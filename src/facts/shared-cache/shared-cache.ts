@@ -245,7 +245,17 @@ export class SharedFactCache implements SharedLevel {
       } catch {
         return load(signal);
       }
-      if (won) return this.#loadAndStore(spec, key, load, signal, versions, lockKey, token);
+      if (won) {
+        // Another process may have stored the value and released its lock between our read and
+        // our lock: look once more before asking AWS.
+        const again = await this.#read(fact, key).catch(() => undefined);
+        if (again?.hit) {
+          this.#release(lockKey, token);
+          return this.#hit<T>(fact, again, 'waited');
+        }
+        if (again) versions = again.versions;
+        return this.#loadAndStore(spec, key, load, signal, versions, lockKey, token);
+      }
       const waited = await this.#waitFor(fact, key, lockKey, waitUntil, signal);
       if (waited.hit) return this.#hit<T>(fact, waited, 'waited');
       if (waited.why === 'gone') {
