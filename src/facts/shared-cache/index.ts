@@ -26,6 +26,13 @@ export function createSharedFactCache(
 ): SharedFactCache {
   const password = deps.env[SHARED_CACHE_PASSWORD_ENV];
   const hmac = deps.env[SHARED_CACHE_HMAC_KEY_ENV];
+  if (hmac === undefined || hmac === '') {
+    // Shapes and key binding stop garbage and copied records, not a well-formed lie: say so.
+    deps.logger?.warn(
+      { env: SHARED_CACHE_HMAC_KEY_ENV },
+      'shared fact cache without an HMAC key: any client that can write to it can write facts the fleet will use',
+    );
+  }
   const caPem = config.caFile !== undefined ? readFileSync(config.caFile, 'utf8') : undefined;
   const { commands, subscriber } = connect({
     url: config.url,
