@@ -8,7 +8,7 @@ export PATH := $(NODE_BIN):$(PATH)
 # Tests and tools find the real peers and helm in a cache outside the checkout.
 export ECR_ADMISSION_CACHE ?= $(HOME)/.cache/ecr-admission
 
-.PHONY: help deps build typecheck layers lint fmt fmt-check demo test unit e2e bench clean
+.PHONY: help deps build typecheck layers lint fmt fmt-check demo test unit e2e bench clean redis-server
 
 help:
 	@echo "make demo   run the webhook on its embedded default against the built-in AWS sandbox"
@@ -53,7 +53,11 @@ fmt-check: deps
 demo: deps
 	node src/dev/main.ts demo
 
-unit: deps
+# The shared fact cache's tests run a real redis-server (Debian's package, installed when missing).
+redis-server:
+	scripts/tools/ensure-redis.sh >/dev/null
+
+unit: deps redis-server
 	set -o pipefail; tap 2>&1 | tee test-output.log; node scripts/tap-summary.mjs test-output.log
 
 test: typecheck lint fmt-check unit e2e

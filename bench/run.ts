@@ -5,7 +5,7 @@
 // Environment:
 //   BENCH_SCALE=1         multiplies durations and image counts (0.2 for a quick look)
 //   BENCH_LATENCY_MS=20   injected latency of every AWS call
-//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts, pinning)
+//   BENCH_ONLY=warm,cold  run only these scenarios (warm, cold, rollout, churn, degraded, ecr-facts, pinning, fleet, freshness)
 //   BENCH_OUT=dir         where results go (default bench/results)
 //   BENCH_WEBHOOK=dist    dist: compile src/ and run node main.js as the container does;
 //                         src: run node src/main.ts (type stripping, ~25 MiB more RSS)
@@ -22,6 +22,7 @@ import { churn } from './scenarios/churn.ts';
 import { cold } from './scenarios/cold.ts';
 import { degraded } from './scenarios/degraded.ts';
 import { ecrFacts } from './scenarios/ecr-facts.ts';
+import { fleet, freshness } from './scenarios/fleet.ts';
 import { rollout } from './scenarios/rollout.ts';
 import { warmAndBaseline } from './scenarios/warm.ts';
 import { pinning } from './scenarios/pinning.ts';
@@ -34,6 +35,8 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult | 
   degraded,
   'ecr-facts': ecrFacts,
   pinning,
+  fleet,
+  freshness,
 };
 
 /** Regions the churn images are spread over: the sandbox answers Inspector ListFindings by
@@ -85,6 +88,10 @@ function layoutFor(settings: BenchSettings): WorldLayout {
     'ecrfacts-ten': { count: 10, perRepository: 1, regions: ['eu-west-1'] },
     // pinning.ts: cold images of the validate-alone arm, then of the mutate + validate arm
     pin: { count: 2 * n(50, 8), perRepository: 1, regions: ['eu-south-1'] },
+    // issue 16 (fleet.ts): distinct images for the fleet's churn and shared-hit latency; one
+    // repository per image for the freshness events
+    fleet: { count: n(300, 30) + n(50, 10), perRepository: 10, regions: ['ap-south-1'] },
+    fresh: { count: n(10, 5), perRepository: 1, regions: ['eu-south-1'] },
   };
 }
 

@@ -83,6 +83,10 @@ export interface SandboxProcess {
   calls(): Promise<CallCounts>;
   resetCalls(): Promise<void>;
   setLatency(ms: number): Promise<void>;
+  /** Issue 16: an SQS queue of the sandbox, an event on it, a CRITICAL finding on a repository's images. */
+  createQueue(name: string, region: string): Promise<string>;
+  sendMessage(url: string, body: string): Promise<void>;
+  addCriticalFinding(region: string, repository: string): Promise<string[]>;
   inject(op: string, fault: Fault): Promise<void>;
   clearFaults(): Promise<void>;
   stop(): Promise<void>;
@@ -114,6 +118,11 @@ export async function startSandboxProcess(options: { dir: string; layout: WorldL
     setLatency: async (ms) => {
       await call('POST', '/latency', { ms });
     },
+    createQueue: async (name, region) => ((await call('POST', '/queue', { name, region })) as { url: string }).url,
+    sendMessage: async (url, body) => {
+      await call('POST', '/send', { url, body });
+    },
+    addCriticalFinding: async (region, repository) => ((await call('POST', '/add-finding', { region, repository })) as { digests: string[] }).digests,
     inject: async (op, fault) => {
       await call('POST', '/fault', { op, fault });
     },
@@ -170,6 +179,8 @@ export async function startWebhook(options: {
   logPath: string;
   budgetMs: number;
   nodeFlags?: readonly string[];
+  /** More environment (the shared cache's password, ...). */
+  env?: Readonly<Record<string, string>>;
 }): Promise<ServerProcess> {
   const log = openSync(options.logPath, 'w');
   const main = options.entry.kind === 'dist' ? options.entry.path : join(ROOT, 'src/main.ts');
@@ -199,11 +210,13 @@ export async function startWebhook(options: {
         AWS_ENDPOINT_URL_ECR: options.sandboxUrl,
         AWS_ENDPOINT_URL_INSPECTOR2: options.sandboxUrl,
         AWS_ENDPOINT_URL_SIGNER: options.sandboxUrl,
+        AWS_ENDPOINT_URL_SQS: options.sandboxUrl,
         // The sandbox's fixed credentials; IMDS off so the SDK never looks for an instance role.
         AWS_ACCESS_KEY_ID: 'AKIDSANDBOX',
         AWS_SECRET_ACCESS_KEY: 'sandbox',
         AWS_EC2_METADATA_DISABLED: 'true',
         ECR_ADMISSION_BUDGET_MS: String(options.budgetMs),
+        ...options.env,
       },
     },
   );

@@ -5,7 +5,7 @@
 // Usage: node bench/procs/sandbox.ts '{"dir": "...", "layout": {...}, "latencyMs": 20, "seed": 1}'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startSandbox, type Fault } from '../../src/dev/sandbox/index.ts';
+import { imageDigest, startSandbox, type Fault } from '../../src/dev/sandbox/index.ts';
 import { buildWorld, type WorldLayout } from '../lib/fixture.ts';
 import { seededRandom } from '../lib/random.ts';
 
@@ -86,6 +86,36 @@ async function control(req: IncomingMessage, res: ServerResponse): Promise<void>
     case 'POST /clear-faults':
       sandbox.clearFaults();
       break;
+    // Issue 16 (bench/scenarios/fleet.ts): a queue EventBridge would feed, an event on it, and
+    // a new CRITICAL finding on every image of a repository (returns their digests).
+    case 'POST /queue': {
+      const { name, region } = (await body(req)) as { name: string; region: string };
+      out = { url: sandbox.queues.create(name, { region }) };
+      break;
+    }
+    case 'POST /send': {
+      const { url, body: message } = (await body(req)) as { url: string; body: string };
+      sandbox.queues.send(url, message);
+      break;
+    }
+    case 'POST /add-finding': {
+      const { region, repository } = (await body(req)) as { region: string; repository: string };
+      const digests: string[] = [];
+      sandbox.update((f) => {
+        for (const account of Object.values(f.accounts)) {
+          const repo = account.regions[region]?.repositories.find((r) => r.name === repository);
+          for (const image of repo?.images ?? []) {
+            image.findings = [
+              ...(image.findings ?? []),
+              { vulnerabilityId: 'CVE-2026-0001', severity: 'CRITICAL', inspectorScore: 9.8, packages: [{ name: 'libbench', version: '1.0' }] },
+            ];
+            digests.push(imageDigest(image));
+          }
+        }
+      });
+      out = { digests };
+      break;
+    }
     default:
       res.writeHead(404).end();
       return;

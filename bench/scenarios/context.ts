@@ -117,17 +117,17 @@ export class BenchContext {
   }
 
   /** A fresh webhook process (empty caches) serving the bench policy. */
-  async webhook(options: { maxEntries?: number; ecrOnly?: boolean } = {}): Promise<ServerProcess> {
+  async webhook(
+    options: { maxEntries?: number; ecrOnly?: boolean; policy?: (text: string) => string; env?: Readonly<Record<string, string>> } = {},
+  ): Promise<ServerProcess> {
     const n = ++this.#webhooks;
     const policyPath = join(this.dir, `policy-${n}.yaml`);
-    writeFileSync(
-      policyPath,
-      benchPolicy(this.sandbox.trustStorePath, {
-        maxEntries: options.maxEntries ?? 10_000,
-        regions: regionsOf(this.layout),
-        ...(options.ecrOnly && { ecrOnly: true }),
-      }),
-    );
+    const policy = benchPolicy(this.sandbox.trustStorePath, {
+      maxEntries: options.maxEntries ?? 10_000,
+      regions: regionsOf(this.layout),
+      ...(options.ecrOnly && { ecrOnly: true }),
+    });
+    writeFileSync(policyPath, options.policy ? options.policy(policy) : policy);
     return startWebhook({
       entry: this.entry,
       nodeFlags: this.settings.webhookNodeFlags,
@@ -135,6 +135,7 @@ export class BenchContext {
       sandboxUrl: this.sandbox.url,
       logPath: join(this.dir, `webhook-${n}.log`),
       budgetMs: this.settings.budgetMs,
+      ...(options.env && { env: options.env }),
     });
   }
 }

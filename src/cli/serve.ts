@@ -118,6 +118,8 @@ export async function serve(
     await runtime.close();
     throw err;
   }
+  // Issue 16: AWS events keep facts fresh; they run beside the admissions, never in their path.
+  runtime.events?.start();
   const stopPolicyWatch = policyStore.watch(options.reloadIntervalMs);
   const stopTlsWatch =
     options.tlsCert && options.tlsKey

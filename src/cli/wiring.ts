@@ -21,6 +21,8 @@ import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
 import { EcrPostureFacts } from '../facts/ecr/posture.ts';
 import { createPinResolver, type PinResolver } from '../admission/pin-resolver.ts';
 import { createMutator, type Mutator } from '../admission/mutate.ts';
+import { createSharedFactCache, inGroups, type SharedFactCache } from '../facts/shared-cache/index.ts';
+import { createEvents, type Events } from '../events/index.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -47,6 +49,10 @@ export interface Runtime {
   readonly pins: PinResolver;
   readonly mutator: Mutator;
   readonly cache: FactCache;
+  /** The fleet's shared level under `cache` (policy cache.shared), if configured. */
+  readonly shared?: SharedFactCache;
+  /** The SQS poller of AWS events (policy events), if configured: serve starts it. */
+  readonly events?: Events;
   /** Whether AWS credentials were obtained at least once (serve's readiness); start() it. */
   readonly credentials: CredentialCheck;
   close(): Promise<void>;
@@ -81,7 +87,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     credentials: provider,
   });
   const now = options.now;
-  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
+  // Issue 16: facts shared with the other replicas through Valkey/Redis; a drop published by
+  // any of them (an AWS event) reaches this process's cache.
+  const dropsTo: { cache?: FactCache } = {};
+  const shared =
+    policy.cache.shared &&
+    createSharedFactCache(policy.cache.shared, {
+      env: options.env,
+      metrics: options.metrics,
+      logger: options.logger,
+      onDrop: (g) => dropsTo.cache?.drop(inGroups(g)),
+    });
+  const cache = new FactCache({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }), ...(shared && { shared }) });
+  dropsTo.cache = cache;
   const ecr = new EcrFacts({ clients, cache, ttl: policy.cache });
   const oci = new OciFacts({ clients, cache, ttl: policy.cache, aws: policy.aws });
   const signatureSource = new EcrSignatureSource(clients);
@@ -122,5 +140,24 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const pins = createPinResolver({ checks, ...(now !== undefined && { now: () => new Date(now()) }) });
   const mutator = createMutator({ policy: () => options.policyStore.current(), resolver: pins, budgetMs: options.pinBudgetMs ?? DEFAULT_PIN_BUDGET_MS });
   const credentials = createCredentialCheck({ provider, logger: options.logger });
-  return { reviewer, pins, mutator, cache, credentials, close: () => Promise.resolve(clients.destroy()) };
+  const events =
+    policy.events &&
+    createEvents(policy.events, {
+      env: options.env,
+      credentials: provider,
+      cache,
+      ...(shared && { shared }),
+      checks,
+      policy: () => options.policyStore.current(),
+      budgetMs: options.budgetMs,
+      ...(now !== undefined && { now }),
+      logger: options.logger,
+      metrics: options.metrics,
+    });
+  const close = async () => {
+    await events?.stop();
+    clients.destroy();
+    await shared?.close();
+  };
+  return { reviewer, pins, mutator, cache, ...(shared && { shared }), ...(events && { events }), credentials, close };
 }

@@ -2,7 +2,18 @@
 // no pattern parsing, no merging, no trust store reading per request. Nothing outside policy/
 // reads the policy file itself.
 import type { LoadedPolicy } from './load.ts';
-import type { AwsConfig, CacheConfig, ChecksConfig, EcrRegistryConfig, Mode, OnError, OciRegistryConfig, PinningConfig, PolicyFile } from './schema.ts';
+import type {
+  AwsConfig,
+  CacheConfig,
+  EventsConfig,
+  ChecksConfig,
+  EcrRegistryConfig,
+  Mode,
+  OnError,
+  OciRegistryConfig,
+  PinningConfig,
+  PolicyFile,
+} from './schema.ts';
 import type { ImageReference } from '../image/reference.ts';
 import { anyOf, globMatcher, imageMatcher, type Matcher } from './glob.ts';
 import { compileExceptions, type VulnerabilityException } from './exceptions.ts';
@@ -43,6 +54,8 @@ export interface CompiledPolicy {
   readonly aws: AwsConfig;
   /** Digest pinning: what the mutating webhook rewrites, and whether validation requires it. */
   readonly pinning: PinningConfig;
+  /** Read at start (wiring.ts): the SQS queue of AWS events, if any. */
+  readonly events?: EventsConfig;
   readonly ecrAccounts: ReadonlyMap<string, EcrRegistryConfig>;
   /** registries.oci by host. */
   readonly ociRegistries: ReadonlyMap<string, OciRegistryConfig>;
@@ -103,6 +116,7 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     cache: file.cache,
     aws: file.aws,
     pinning: file.pinning,
+    ...(file.events !== undefined && { events: file.events }),
     ecrAccounts: new Map(file.registries.ecr.map((r) => [r.accountId, r])),
     ociRegistries: new Map(file.registries.oci.map((r) => [r.host, r])),
     allowImage: anyOf(file.registries.allow.map(imageMatcher)),

@@ -168,6 +168,33 @@ export const OverrideSchema = Type.Object(
   closed,
 );
 
+// Issue 16: the fleet's shared fact cache and the EventBridge events that keep facts fresh.
+// The password and the HMAC key come from the environment (the chart's Secret), never the file.
+export const SharedCacheSchema = Type.Object(
+  {
+    url: Type.String({ pattern: '^rediss?://[^\\s]+$', description: 'redis://host:port[/db] or rediss:// (TLS)' }),
+    /** PEM CA bundle for rediss:// (default: Node's trusted CAs). */
+    caFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Bound of one command, ms: past it, the fact comes from AWS and the level is degraded. */
+    opTimeoutMs: Type.Integer({ minimum: 1, maximum: 5_000, default: 100 }),
+    /** How long one process's load holds a fact's lock at most. */
+    lockMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+    keyPrefix: Type.String({ pattern: '^[A-Za-z0-9:_.-]{1,64}$', default: 'ecr-admission:' }),
+  },
+  closed,
+);
+
+export const EventsSchema = Type.Object(
+  {
+    /** The SQS queue EventBridge's ECR and Inspector rules feed (https://sqs.<region>.amazonaws.com/<account>/<name>). */
+    sqsQueueUrl: Url,
+    /** The queue's region, when its URL does not name one (a VPC endpoint, the sandbox). */
+    region: Type.Optional(Region),
+    waitTimeSeconds: Type.Integer({ minimum: 1, maximum: 20, default: 20 }),
+  },
+  closed,
+);
+
 export const CacheSchema = Type.Object(
   {
     maxEntries: Type.Integer({ minimum: 10, maximum: 1_000_000, default: 10_000 }),
@@ -190,6 +217,8 @@ export const CacheSchema = Type.Object(
     ),
     /** A stale fact may be served while it is refreshed, up to this long past its TTL. */
     staleSeconds: Seconds(300),
+    /** A Valkey/Redis level shared by every replica (facts only), facts/shared-cache/. */
+    shared: Type.Optional(SharedCacheSchema),
   },
   { ...closed, default: {} },
 );
@@ -258,6 +287,7 @@ export const PolicySchema = Type.Object(
     cache: CacheSchema,
     aws: AwsSchema,
     pinning: PinningSchema,
+    events: Type.Optional(EventsSchema),
   },
   closed,
 );
@@ -282,6 +312,8 @@ export type OciRegistryConfig = Static<typeof OciRegistrySchema>;
 export type CacheConfig = Static<typeof CacheSchema>;
 export type AwsConfig = Static<typeof AwsSchema>;
 export type PinningConfig = Static<typeof PinningSchema>;
+export type SharedCacheConfig = Static<typeof SharedCacheSchema>;
+export type EventsConfig = Static<typeof EventsSchema>;
 export type Mode = (typeof MODES)[number];
 export type OnError = (typeof ON_ERROR)[number];
 export type Severity = (typeof SEVERITIES)[number];

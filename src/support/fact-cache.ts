@@ -7,6 +7,7 @@ import { untilAborted } from './abort.ts';
 import type { Metrics } from './metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
 import { ErrorCodes } from './errors.ts';
+import { sharedRemainingMs, type SharedLevel } from './shared-level.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -36,6 +37,8 @@ export interface FactCacheOptions {
   readonly now?: () => number;
   /** Time budget of a background refresh (no admission is waiting on it). */
   readonly refreshTimeoutMs?: number;
+  /** A second level shared by the fleet (Valkey/Redis), asked on a local miss before AWS. */
+  readonly shared?: SharedLevel;
 }
 
 export class AbortedError extends Error {
@@ -66,6 +69,8 @@ interface InFlight {
   readonly calls: PendingCalls;
   /** Set when the load settles: it ended because its own time bound (its starter's deadline) ran out. */
   outOfTime: boolean;
+  /** Set by drop(): the fact changed while this load ran, so its value is not kept. */
+  dropped?: boolean;
 }
 
 const keyOf = (spec: FactSpec<never>, key: string): string => `${spec.fact}\u0000${key}`;
@@ -76,6 +81,7 @@ export class FactCache {
   readonly #metrics: Metrics | undefined;
   readonly #now: () => number;
   readonly #refreshTimeoutMs: number;
+  readonly #shared: SharedLevel | undefined;
 
   constructor(options: FactCacheOptions) {
     this.#now = options.now ?? Date.now;
@@ -85,6 +91,7 @@ export class FactCache {
     this.#lru = new LRUCache<string, Entry>({ max: options.maxEntries, ttlAutopurge: false, perf: { now: () => this.#now() }, ttlResolution: 0 });
     this.#metrics = options.metrics;
     this.#refreshTimeoutMs = options.refreshTimeoutMs ?? 10_000;
+    this.#shared = options.shared;
   }
 
   get size(): number {
@@ -112,7 +119,9 @@ export class FactCache {
     if (entry?.hasValue && now < entry.staleUntil) {
       this.#count(spec.fact, 'stale');
       if (!this.#inflight.has(k)) {
-        this.#start(spec, k, load, this.#refreshTimeoutMs).promise.catch(() => this.#count(spec.fact, 'refresh-failed'));
+        this.#start(spec, k, this.#viaShared(spec, key, load, this.#refreshTimeoutMs), this.#refreshTimeoutMs).promise.catch(() =>
+          this.#count(spec.fact, 'refresh-failed'),
+        );
       }
       return entry.value as T;
     }
@@ -135,7 +144,7 @@ export class FactCache {
       );
     }
     this.#count(spec.fact, 'miss');
-    const started = this.#start(spec, k, load, loadTimeoutMs);
+    const started = this.#start(spec, k, this.#viaShared(spec, key, load, loadTimeoutMs), loadTimeoutMs);
     currentPendingCalls()?.link(started.calls);
     return untilAborted(started.promise, signal, () => new AbortedError());
   }
@@ -152,7 +161,7 @@ export class FactCache {
     const promise = (async () => {
       try {
         const value = await withPendingCalls(calls, () => load(loadSignal));
-        this.#remember(spec, k, value);
+        if (!entry.dropped) this.#remember(spec, k, value);
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
@@ -182,14 +191,43 @@ export class FactCache {
   /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */
   prime<T>(spec: FactSpec<T>, key: string, value: T): void {
     this.#remember(spec, keyOf(spec, key), value);
+    this.#shared?.store(spec, key, value);
   }
 
   /** Keeps a value for its TTL, and past it for the stale window in which it may be served. */
   #remember<T>(spec: FactSpec<T>, k: string, value: T): void {
-    const ttl = spec.ttlMs(value);
+    const ttl = Math.min(spec.ttlMs(value), sharedRemainingMs(value) ?? Infinity);
     const staleMs = spec.staleMs ?? 0;
     const now = this.#now();
     if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs }, { ttl: ttl + staleMs });
+  }
+
+  /** A miss goes to the shared level first, when there is one. */
+  #viaShared<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): (signal: AbortSignal) => Promise<T> {
+    const shared = this.#shared;
+    return shared ? (signal) => shared.load(spec, key, load, signal, timeoutMs) : load;
+  }
+
+  /** Forgets the facts `test` names (an AWS event said they changed), and keeps no value from
+   *  the loads of them under way: those may have read AWS before the change. Returns what was
+   *  dropped, for callers that refresh it. */
+  drop(test: (fact: string, key: string, value: unknown) => boolean): { fact: string; key: string; value: unknown }[] {
+    const dropped: { fact: string; key: string; value: unknown }[] = [];
+    for (const [k, entry] of this.#lru.entries()) {
+      const [fact = '', key = ''] = k.split('\u0000', 2);
+      if (test(fact, key, entry.value)) {
+        this.#lru.delete(k);
+        dropped.push({ fact, key, value: entry.value });
+      }
+    }
+    for (const [k, running] of this.#inflight) {
+      const [fact = '', key = ''] = k.split('\u0000', 2);
+      if (test(fact, key, undefined)) {
+        running.dropped = true;
+        this.#inflight.delete(k);
+      }
+    }
+    return dropped;
   }
 
   /** Forgets every entry (a new policy does not need this: verdict keys carry its version). */

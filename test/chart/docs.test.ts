@@ -50,7 +50,7 @@ t.test("the README's values table lists only real values", async (t) => {
 
 /** `Command` classes the server imports from each AWS SDK client, as IAM actions. */
 function awsActionsUsed(): Set<string> {
-  const services: Record<string, string> = { ecr: 'ecr', inspector2: 'inspector2', signer: 'signer', sts: 'sts' };
+  const services: Record<string, string> = { ecr: 'ecr', inspector2: 'inspector2', signer: 'signer', sts: 'sts', sqs: 'sqs' };
   // ECR authorizes ListImageReferrers with ecr:BatchGetImage; it has no action of its own.
   const renamed: Record<string, string> = { 'ecr:ListImageReferrers': 'ecr:BatchGetImage' };
   const actions = new Set<string>();

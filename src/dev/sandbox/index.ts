@@ -19,3 +19,4 @@ export {
   type IndexOptions,
 } from './builders.ts';
 export { SandboxFixtureError } from './store.ts';
+export type { SandboxQueues, QueueDepth } from './sqs.ts';

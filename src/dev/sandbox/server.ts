@@ -13,6 +13,7 @@ import { handleSigner, signerInput } from './signer.ts';
 import { handleKms, KMS_TARGET_PREFIX, kmsOperationName } from './kms.ts';
 import { SandboxState } from './store.ts';
 import { handleSts, isStsRequest, stsOperation } from './sts.ts';
+import { SQS_TARGET_PREFIX, SandboxQueues, renderSqsError, sqsFaultError } from './sqs.ts';
 import { ApiError, readBody, renderJson11Error, renderOciError, renderRestJsonError, renderS3Error, sigV4Scope, type Outgoing } from './wire.ts';
 
 export type Latency = number | ((op: string) => number);
@@ -52,6 +53,8 @@ export interface Sandbox {
   inject(op: string, fault: Fault): void;
   clearFaults(): void;
   setLatency(ms: Latency): void;
+  /** SQS queues (AWS JSON 1.0): create one, put an EventBridge event on it, see its depth. */
+  readonly queues: SandboxQueues;
   /** Changes the fixture (move a tag, add a finding, revoke...). The change is compiled whole
    *  before it takes effect; if it makes the fixture invalid it throws and nothing changes. */
   update(mutator: (f: SandboxFixture) => void): void;
@@ -62,20 +65,23 @@ const MAX_LOG = 100_000;
 
 interface Routed {
   op: string;
-  protocol: Protocol;
+  protocol: Protocol | 'json10';
   service: string;
   input: unknown;
   run: () => Outgoing;
+  /** Before run: SQS's long polling waits here for a message. */
+  wait?: () => Promise<void>;
 }
 
-function render(protocol: Protocol, e: ApiError): Outgoing {
+function render(protocol: Protocol | 'json10', e: ApiError): Outgoing {
+  if (protocol === 'json10') return renderSqsError(e);
   if (protocol === 'json11') return renderJson11Error(e);
   if (protocol === 'rest-json') return renderRestJsonError(e);
   if (protocol === 'oci') return renderOciError(e);
   return renderS3Error(e);
 }
 
-function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime): Routed {
+function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime, queues: SandboxQueues): Routed {
   const method = req.method ?? 'GET';
   const path = url.pathname;
   const auth = req.headers.authorization;
@@ -84,6 +90,18 @@ function route(req: IncomingMessage, url: URL, body: Buffer, rt: SandboxRuntime)
   if (method === 'POST' && path === '/' && typeof target === 'string' && target.startsWith(KMS_TARGET_PREFIX)) {
     const name = kmsOperationName(target);
     return { op: `kms:${name}`, protocol: 'json11', service: 'kms', input: parseEcrInput(body), run: () => handleKms(name, auth, body, rt) };
+  }
+  // SQS (AWS JSON 1.0) before ECR (JSON 1.1): both POST with an X-Amz-Target.
+  if (method === 'POST' && typeof target === 'string' && target.startsWith(SQS_TARGET_PREFIX)) {
+    const name = target.slice(SQS_TARGET_PREFIX.length);
+    return {
+      op: `sqs:${name}`,
+      protocol: 'json10',
+      service: 'sqs',
+      input: parseEcrInput(body),
+      run: () => queues.handle(name, auth, body),
+      ...(name === 'ReceiveMessage' && { wait: () => queues.waitForMessages(body, auth) }),
+    };
   }
   if (method === 'POST' && path === '/' && typeof target === 'string') {
     const name = ecrOperationName(target);
@@ -143,6 +161,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const counts = new Map<string, number>();
   const pending = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   let closed = false;
+  const queues = new SandboxQueues();
 
   const sleep = (ms: number): Promise<void> => {
     if (ms <= 0 || closed) return Promise.resolve();
@@ -168,7 +187,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       write(res, req, render('rest-json', e instanceof ApiError ? e : new ApiError(400, 'BadRequest', 'unreadable body')));
       return;
     }
-    const routed = route(req, url, body, rt);
+    const routed = route(req, url, body, rt, queues);
     const accessKeyId = sigV4Scope(req.headers.authorization)?.accessKeyId;
     const record: CallRecord = { op: routed.op, at: Date.now(), status: 0, input: routed.input, ...(accessKeyId !== undefined && { accessKeyId }) };
     log.push(record);
@@ -182,9 +201,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       return;
     }
     if (fault?.kind === 'slow') await sleep(fault.delayMs ?? 1000);
+    if (!fault && routed.wait) await routed.wait();
     let out: Outgoing;
     if (fault && fault.kind !== 'slow' && fault.kind !== 'malformed') {
-      out = render(routed.protocol, faultError(routed.protocol, routed.service, routed.op, fault));
+      out = render(
+        routed.protocol,
+        routed.protocol === 'json10' ? sqsFaultError(fault.kind, routed.op) : faultError(routed.protocol, routed.service, routed.op, fault),
+      );
     } else {
       try {
         out = routed.run();
@@ -217,6 +240,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const { port } = server.address() as AddressInfo;
   const url = `http://${urlHost(opts.host ?? '127.0.0.1')}:${port}`;
   const rt = new SandboxRuntime(url, () => state);
+  queues.setBaseUrl(url);
 
   return {
     url,
@@ -226,7 +250,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       AWS_ENDPOINT_URL_SIGNER: url,
       AWS_ENDPOINT_URL_STS: url,
       AWS_ENDPOINT_URL_KMS: url,
+      AWS_ENDPOINT_URL_SQS: url,
     }),
+    queues,
     calls: (op) => {
       let n = 0;
       for (const [name, c] of counts) if (op === undefined || opMatches(op, name)) n += c;
@@ -249,6 +275,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     },
     close: async () => {
       closed = true;
+      queues.close();
       for (const p of pending) {
         clearTimeout(p.timer);
         p.resolve();

@@ -1,0 +1,436 @@
+// The fleet's shared level of the fact cache (issue 16), over Valkey/Redis. On a local miss:
+//
+// 1. read the record (and the versions of its invalidation groups) in one round trip; a fresh
+//    record of the right shape, bound to this key, whose group versions are current, is a hit;
+// 2. otherwise take the fact's lock (SET NX PX): the winner loads from AWS and stores the value
+//    (SET PX ttl, release the lock, PUBLISH "ready"); the others wait for that value, woken by
+//    the "ready" message or by polling, for at most half their time, then load it themselves;
+// 3. an AWS event bumps the versions of the groups it names (INCR) and publishes them: every
+//    process drops its local copies, and records loaded before the event are misses.
+//
+// It is an accelerator, never a dependency: a command that fails or takes longer than its
+// bound marks the level degraded (metric ecr_admission_shared_cache_degraded), and for the
+// next second every load goes straight to AWS without asking it; nothing here ever fails an
+// admission that AWS would have answered.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'iovalkey';
+import type { Logger } from 'pino';
+import { Counter, Gauge } from 'prom-client';
+import type { Metrics } from '../../support/metrics.ts';
+import { markSharedRemaining, type SharedLevel, type SharedSpec as FactSpec } from '../../support/shared-level.ts';
+import { RecordCodec, type SharedRecord } from './records.ts';
+import { SHARED_FACTS } from './shapes.ts';
+
+export interface SharedFactCacheOptions {
+  readonly commands: Redis;
+  readonly subscriber: Redis;
+  /** Key prefix: fleets sharing one server keep apart by it. */
+  readonly prefix: string;
+  /** Bound of one command, ms. */
+  readonly opTimeoutMs: number;
+  /** How long a load's lock is held at most (its loader died: others take over after it). */
+  readonly lockMs: number;
+  readonly hmacKey?: Buffer;
+  readonly metrics?: Metrics;
+  readonly logger?: Logger;
+  /** Called with the groups an event changed (from any process): drop the local copies. "all":
+   *  the drops of a while may have been missed (the subscription was down). */
+  readonly onDrop?: (groups: ReadonlySet<string> | 'all') => void;
+}
+
+/** How long the level is left alone after a failure before it is asked again. */
+const DEGRADED_PAUSE_MS = 1_000;
+/** Between two looks at a value another process is loading, if no "ready" message came. */
+const WAIT_POLL_MS = 50;
+/** Version keys outlive every record stored under an older version (TTL + stale <= 14 days). */
+const VERSION_TTL_MS = 15 * 86_400_000;
+const MAX_DROP_GROUPS = 1_000;
+
+class SharedUnavailable extends Error {}
+
+type Read = { hit: true; value: unknown; remainingMs: number } | { hit: false; versions: Record<string, number> };
+
+// Compare-and-delete: only the holder releases a lock (a lock that expired and was taken by
+// another process stays theirs).
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export class SharedFactCache implements SharedLevel {
+  readonly #o: SharedFactCacheOptions;
+  readonly #codec: RecordCodec;
+  readonly #events: Counter<'fact' | 'event'> | undefined;
+  readonly #degradedGauge: Gauge | undefined;
+  readonly #waiters = new Map<string, Set<() => void>>();
+  /** Writes of facts learnt as side effects (store()) still under way. */
+  readonly #storing = new Set<Promise<void>>();
+  #pausedUntil = 0;
+  #degraded = false;
+  #subscribed = false;
+  /** Whether the command connection was ever ready: before that, loads skip the level without
+   *  calling it degraded (a process that has just started). */
+  #connected = false;
+  readonly #ready: Promise<void>;
+  #closed = false;
+
+  constructor(options: SharedFactCacheOptions) {
+    this.#o = options;
+    this.#codec = new RecordCodec(options.prefix, options.hmacKey);
+    const registers = options.metrics ? [options.metrics.registry] : [];
+    if (options.metrics) {
+      this.#events = new Counter({
+        name: 'ecr_admission_shared_cache_events_total',
+        help: 'Shared fact cache: hit, miss, invalid (wrong shape, key or MAC), outdated (an event changed it), waited (another process loaded it), wait-timeout, skipped (degraded)',
+        labelNames: ['fact', 'event'],
+        registers,
+      });
+      this.#degradedGauge = new Gauge({
+        name: 'ecr_admission_shared_cache_degraded',
+        help: '1 while the shared fact cache is down, slow or answering garbage: facts come from the local cache and AWS',
+        registers,
+      });
+      this.#degradedGauge.set(0);
+    }
+    options.commands.on('error', (e: Error) => this.#fail(e));
+    const commandsReady = new Promise<void>((resolve) => {
+      options.commands.on('ready', () => {
+        this.#connected = true;
+        resolve();
+      });
+    });
+    const subscribed = new Promise<void>((resolve) => options.subscriber.once('ready', () => resolve()));
+    options.subscriber.on('error', () => {});
+    options.subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+    options.subscriber.on('ready', () => {
+      // Drops published while the subscription was down were missed: forget every local copy
+      // an event could have changed (they are read again from the shared level, cheaply).
+      if (this.#subscribed) options.onDrop?.('all');
+      this.#subscribed = true;
+    });
+    const subscribing = options.subscriber.subscribe(this.#codec.readyChannel, this.#codec.dropChannel).catch((e: unknown) => this.#fail(e));
+    this.#ready = Promise.all([commandsReady, subscribed, subscribing]).then(() => {});
+  }
+
+  /** Resolves once both connections are up and subscribed, or after `timeoutMs` (the level is
+   *  then used as soon as it connects): for start-up and tests, never for an admission. */
+  async ready(timeoutMs = 5_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([this.#ready.then(() => true as const), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get degraded(): boolean {
+    return this.#degraded;
+  }
+
+  #count(fact: string, event: string): void {
+    this.#events?.inc({ fact, event });
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    this.#pausedUntil = Date.now() + DEGRADED_PAUSE_MS;
+    if (!this.#degraded)
+      this.#o.logger?.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'shared fact cache degraded: facts come from the local cache and AWS',
+      );
+    this.#degraded = true;
+    this.#degradedGauge?.set(1);
+  }
+
+  #ok(): void {
+    if (this.#degraded) this.#o.logger?.info('shared fact cache answering again');
+    this.#degraded = false;
+    this.#degradedGauge?.set(0);
+  }
+
+  /** One bounded command (or pipeline) against the server; any failure degrades the level. */
+  async #op<T>(run: (c: Redis) => Promise<T>): Promise<T> {
+    if (this.#closed || Date.now() < this.#pausedUntil) throw new SharedUnavailable('shared fact cache paused');
+    if (!this.#connected) throw new SharedUnavailable('shared fact cache not connected yet');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        run(this.#o.commands),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new SharedUnavailable(`shared fact cache took over ${this.#o.opTimeoutMs} ms`)), this.#o.opTimeoutMs);
+        }),
+      ]);
+      this.#ok();
+      return result;
+    } catch (error) {
+      this.#fail(error);
+      throw new SharedUnavailable(error instanceof Error ? error.message : String(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #versions(groups: readonly string[]): Promise<Record<string, number>> {
+    if (groups.length === 0) return {};
+    const raw = await this.#op((c) => c.mget(...groups.map((g) => this.#codec.versionKey(g))));
+    return Object.fromEntries(groups.map((g, i) => [g, versionOf(raw[i])]));
+  }
+
+  /** The record under (fact, key) if it is a hit now; else the current versions of the key's groups. */
+  async #read(fact: string, key: string, alsoLock = false): Promise<Read & { locked?: boolean }> {
+    const shape = SHARED_FACTS.get(fact)!;
+    const groups = shape.groups(key);
+    const out = await this.#op(async (c) => {
+      const p = c.pipeline().get(this.#codec.factKey(fact, key));
+      if (groups.length > 0) p.mget(...groups.map((g) => this.#codec.versionKey(g)));
+      if (alsoLock) p.exists(this.#codec.lockKey(fact, key));
+      const res = await p.exec();
+      if (!res) throw new Error('pipeline answered nothing');
+      for (const [error] of res) if (error) throw error;
+      return res.map(([, v]) => v);
+    });
+    const raw = out[0];
+    const versions = groups.length > 0 ? Object.fromEntries(groups.map((g, i) => [g, versionOf((out[1] as unknown[])[i])])) : {};
+    const locked = alsoLock ? out[out.length - 1] === 1 : undefined;
+    const miss = { hit: false as const, versions, ...(locked !== undefined && { locked }) };
+    if (raw === null || raw === undefined) return miss;
+    if (typeof raw !== 'string') {
+      this.#count(fact, 'invalid');
+      return miss;
+    }
+    const record = this.#codec.decode(fact, key, raw);
+    if ('invalid' in record) {
+      this.#count(fact, 'invalid');
+      this.#o.logger?.warn({ fact, reason: record.invalid }, 'shared fact cache: a record is not a fact; loading it again');
+      return miss;
+    }
+    if (!(await this.#current(fact, key, record, versions))) {
+      this.#count(fact, 'outdated');
+      return miss;
+    }
+    const remainingMs = record.expiresAt - Date.now();
+    if (remainingMs <= 0) return miss;
+    return { hit: true, value: record.value, remainingMs };
+  }
+
+  /** Whether every group the value belongs to is at the version the record was loaded under. */
+  async #current(fact: string, key: string, record: SharedRecord, known: Record<string, number>): Promise<boolean> {
+    const groups = SHARED_FACTS.get(fact)!.groups(key, record.value);
+    // Without a MAC, a record that leaves a group out would escape its events: it must name them all.
+    if (!groups.every((g) => Object.hasOwn(record.groups, g))) return false;
+    const unknown = groups.filter((g) => !Object.hasOwn(known, g));
+    const versions = unknown.length > 0 ? { ...known, ...(await this.#versions(unknown)) } : known;
+    return groups.every((g) => versions[g] === record.groups[g]);
+  }
+
+  async load<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
+    const fact = spec.fact;
+    if (!SHARED_FACTS.has(fact)) return load(signal);
+    const waitUntil = Date.now() + Math.min(this.#o.lockMs, timeoutMs / 2);
+    let read: Read;
+    try {
+      read = await this.#read(fact, key);
+    } catch {
+      this.#count(fact, 'skipped');
+      return load(signal);
+    }
+    if (read.hit) return this.#hit<T>(fact, read, 'hit');
+    this.#count(fact, 'miss');
+    let versions = read.versions;
+    const token = randomBytes(12).toString('base64url');
+    const lockKey = this.#codec.lockKey(fact, key);
+    for (;;) {
+      let won: boolean;
+      try {
+        won = (await this.#op((c) => c.set(lockKey, token, 'PX', this.#o.lockMs, 'NX'))) === 'OK';
+      } catch {
+        return load(signal);
+      }
+      if (won) {
+        // Another process may have stored the value and released its lock between our read and
+        // our lock: look once more before asking AWS.
+        const again = await this.#read(fact, key).catch(() => undefined);
+        if (again?.hit) {
+          this.#release(lockKey, token);
+          return this.#hit<T>(fact, again, 'waited');
+        }
+        if (again) versions = again.versions;
+        return this.#loadAndStore(spec, key, load, signal, versions, lockKey, token);
+      }
+      const waited = await this.#waitFor(fact, key, lockKey, waitUntil, signal);
+      if (waited.hit) return this.#hit<T>(fact, waited, 'waited');
+      if (waited.why === 'gone') {
+        // The loader gave up (its AWS call failed, or it died and the lock expired): take over
+        // if time is left, through the lock again so that only one process does.
+        versions = waited.versions;
+        if (Date.now() < waitUntil && !signal.aborted) continue;
+      } else if (waited.why === 'timeout') this.#count(fact, 'wait-timeout');
+      const value = await load(signal);
+      this.#storeAfter(spec, key, value, versions);
+      return value;
+    }
+  }
+
+  #hit<T>(fact: string, read: { value: unknown; remainingMs: number }, event: string): T {
+    this.#count(fact, event);
+    markSharedRemaining(read.value, read.remainingMs);
+    return read.value as T;
+  }
+
+  async #loadAndStore<T>(
+    spec: FactSpec<T>,
+    key: string,
+    load: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+    versions: Record<string, number>,
+    lockKey: string,
+    token: string,
+  ): Promise<T> {
+    let value: T;
+    try {
+      value = await load(signal);
+    } catch (error) {
+      // Failures are not shared (nothing passes because a call failed): the waiters load themselves.
+      this.#release(lockKey, token);
+      throw error;
+    }
+    this.#storeAfter(spec, key, value, versions, { lockKey, token });
+    return value;
+  }
+
+  /** Stores a value in the background (the admission that loaded it does not wait), then
+   *  releases the lock and wakes the waiters. */
+  #storeAfter<T>(spec: FactSpec<T>, key: string, value: T, versions: Record<string, number>, lock?: { lockKey: string; token: string }): void {
+    this.#write(spec, key, value, versions, lock).catch(() => {
+      if (lock) this.#release(lock.lockKey, lock.token);
+    });
+  }
+
+  async #write<T>(spec: FactSpec<T>, key: string, value: T, versions: Record<string, number>, lock?: { lockKey: string; token: string }): Promise<void> {
+    // The facts a load learnt on the way (the manifest BatchGetImage by tag returned) are
+    // written before the fact its waiters are woken for: they read those next.
+    if (lock && this.#storing.size > 0) await Promise.allSettled([...this.#storing]);
+    const ttl = spec.ttlMs(value);
+    const shape = SHARED_FACTS.get(spec.fact)!;
+    // A value that would not read back as a fact is not written (nor is one that expires at once).
+    if (ttl <= 0 || !shape.valid(jsonCopy(value), key)) {
+      if (lock) this.#release(lock.lockKey, lock.token);
+      return;
+    }
+    const groups = shape.groups(key, value);
+    const missing = groups.filter((g) => !Object.hasOwn(versions, g));
+    const all = missing.length > 0 ? { ...versions, ...(await this.#versions(missing)) } : versions;
+    const record = this.#codec.encode(spec.fact, key, value, Object.fromEntries(groups.map((g) => [g, all[g]!])), Date.now() + ttl);
+    const factKey = this.#codec.factKey(spec.fact, key);
+    await this.#op(async (c) => {
+      const p = c.pipeline().set(factKey, record, 'PX', Math.ceil(ttl));
+      if (lock) p.eval(RELEASE, 1, lock.lockKey, lock.token).publish(this.#codec.readyChannel, lock.lockKey);
+      const res = await p.exec();
+      for (const [error] of res ?? []) if (error) throw error;
+    });
+  }
+
+  #release(lockKey: string, token: string): void {
+    this.#op(async (c) => {
+      await c.pipeline().eval(RELEASE, 1, lockKey, token).publish(this.#codec.readyChannel, lockKey).exec();
+    }).catch(() => {});
+  }
+
+  /** Waits for the value another process is loading: a hit, or why not. */
+  async #waitFor(
+    fact: string,
+    key: string,
+    lockKey: string,
+    until: number,
+    signal: AbortSignal,
+  ): Promise<{ hit: true; value: unknown; remainingMs: number } | { hit: false; why: 'gone' | 'timeout' | 'down'; versions: Record<string, number> }> {
+    let versions: Record<string, number> = {};
+    while (!signal.aborted && Date.now() < until) {
+      await this.#nap(lockKey, Math.min(WAIT_POLL_MS, until - Date.now()), signal);
+      let read;
+      try {
+        read = await this.#read(fact, key, true);
+      } catch {
+        return { hit: false, why: 'down', versions };
+      }
+      if (read.hit) return read;
+      versions = read.versions;
+      if (!read.locked) return { hit: false, why: 'gone', versions };
+    }
+    return { hit: false, why: 'timeout', versions };
+  }
+
+  #nap(lockKey: string, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.#waiters.get(lockKey) ?? new Set();
+      this.#waiters.set(lockKey, set);
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        set.delete(done);
+        if (set.size === 0 && this.#waiters.get(lockKey) === set) this.#waiters.delete(lockKey);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(1, ms));
+      signal.addEventListener('abort', done, { once: true });
+      set.add(done);
+    });
+  }
+
+  store<T>(spec: FactSpec<T>, key: string, value: T): void {
+    if (!SHARED_FACTS.has(spec.fact)) return;
+    const writing = this.#write(spec, key, value, {}).catch(() => {});
+    this.#storing.add(writing);
+    void writing.finally(() => this.#storing.delete(writing));
+  }
+
+  /**
+   * An AWS event says these groups changed: bump their versions (every record loaded before is
+   * now a miss, wherever it sits) and tell every process to drop its local copies. Throws when
+   * the shared level cannot take it (the caller drops its own copies regardless).
+   */
+  async drop(groups: readonly string[]): Promise<void> {
+    if (groups.length === 0) return;
+    await this.#op(async (c) => {
+      const p = c.pipeline();
+      for (const g of groups) p.incr(this.#codec.versionKey(g)).pexpire(this.#codec.versionKey(g), VERSION_TTL_MS);
+      p.publish(this.#codec.dropChannel, JSON.stringify({ groups }));
+      const res = await p.exec();
+      for (const [error] of res ?? []) if (error) throw error;
+    });
+  }
+
+  #onMessage(channel: string, message: string): void {
+    if (channel === this.#codec.readyChannel) {
+      for (const wake of [...(this.#waiters.get(message) ?? [])]) wake();
+      return;
+    }
+    if (channel !== this.#codec.dropChannel || message.length > 1_000_000) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    const groups = (parsed as { groups?: unknown } | null)?.groups;
+    if (!Array.isArray(groups) || groups.length > MAX_DROP_GROUPS || !groups.every((g) => typeof g === 'string' && g.length <= 2048)) return;
+    this.#o.onDrop?.(new Set(groups as string[]));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const set of this.#waiters.values()) for (const wake of [...set]) wake();
+    this.#o.subscriber.disconnect();
+    this.#o.commands.disconnect();
+    await Promise.resolve();
+  }
+}
+
+function versionOf(raw: unknown): number {
+  const n = typeof raw === 'string' ? Number(raw) : 0;
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+/** The value as it will read back (JSON drops undefined members). */
+function jsonCopy(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
