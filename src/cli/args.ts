@@ -3,6 +3,7 @@
 import { DEFAULT_MAX_BODY_BYTES } from '../server/body-budget.ts';
 import { parseArgs } from 'node:util';
 import { AdmissionError, ErrorCodes } from '../support/errors.ts';
+import { parseControllerArgs, type ControllerCommandOptions } from './controller-args.ts';
 
 export const DEFAULT_CONFIG = '/etc/ecr-admission/policy.yaml';
 export const DEFAULT_TLS_CERT = '/etc/ecr-admission/tls/tls.crt';
@@ -56,7 +57,7 @@ export interface HelpOptions {
   readonly command: 'help' | 'version';
 }
 
-export type Command = ServeOptions | CheckOptions | DemoOptions | SandboxOptions | HelpOptions;
+export type Command = ServeOptions | CheckOptions | DemoOptions | SandboxOptions | HelpOptions | ControllerCommandOptions;
 
 export const USAGE = `Usage: ecr-admission <command> [options]
 
@@ -66,6 +67,9 @@ Commands:
           [--certificate-secret NAME --tls-hosts NAME,... ] [--webhook-configuration NAME,...]
           [--ca-promote-after-ms 60000] [--ca-retire-after-ms 3600000]
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
+  controller [--config FILE] [--health-port 8080] [--interval-ms 300000] [--concurrency 16]
+          [--budget-ms 30000] [--lease-name ecr-admission-controller] [--log-level info]
+          re-check running Pods' images; PolicyReports, Events and metrics (controller-args.ts)
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
 
@@ -202,6 +206,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       const { values } = parse(rest, { port: STRING, host: STRING }, false);
       return { command: 'sandbox', port: integer(values, {}, 'port', 4566, 0, 65535), host: pick(values, {}, 'host') ?? '127.0.0.1' };
     }
+    case 'controller':
+      return parseControllerArgs(rest, env, { parse: (args, options) => parse(args, options, false).values, pick, integer, usage });
     default:
       throw usage(`unknown command "${command}"`);
   }

@@ -1,0 +1,152 @@
+// `ecr-admission controller`: continuous compliance. Wires the webhook's runtime (policy,
+// checks, fact cache, AWS clients, metrics) to the Pod informer, the PolicyReport publisher and
+// the Lease; only the leader watches and writes, a standby campaigns and serves its health port.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { ControllerCommandOptions } from './controller-args.ts';
+import { createPolicyStore } from '../policy/store.ts';
+import { createRuntime } from './wiring.ts';
+import { buildHealthApp } from '../server/health.ts';
+import { listenOn } from '../server/listen.ts';
+import { createMetrics } from '../support/metrics.ts';
+import { errorMessage } from '../support/errors.ts';
+import { ImageEvaluator } from '../controller/evaluations.ts';
+import { ComplianceController } from '../controller/controller.ts';
+import { ReportPublisher } from '../controller/publisher.ts';
+import { kubeEventSink, kubeReportPort } from '../controller/kube-reports.ts';
+import { kubeLeasePort } from '../controller/lease-kube.ts';
+import { LeaderElector } from '../controller/lease.ts';
+import { watchPods, type PodWatch } from '../controller/pod-watch.ts';
+import { awsCallCount, createControllerMetrics } from '../controller/metrics.ts';
+
+export interface RunningController {
+  readonly healthUrl: string;
+  readonly identity: string;
+  /** Releases the lease (when held), stops watching, closes the health port. */
+  close(): Promise<void>;
+}
+
+export interface ControllerInjections {
+  readonly credentials?: AwsCredentialIdentityProvider;
+  readonly kubeConfig?: KubeConfig;
+}
+
+export async function runController(
+  options: ControllerCommandOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+  inject: ControllerInjections = {},
+): Promise<RunningController> {
+  const metrics = createMetrics({ defaultMetrics: true });
+  const policyStore = createPolicyStore({
+    ...(options.config !== undefined && { path: options.config }),
+    ...(options.ownNamespace !== undefined && { ownNamespace: options.ownNamespace }),
+    logger,
+    metrics,
+  });
+  const runtime = createRuntime({
+    policyStore,
+    logger,
+    metrics,
+    budgetMs: options.budgetMs,
+    env,
+    ...(inject.credentials !== undefined && { credentials: inject.credentials }),
+  });
+  const kubeConfig = inject.kubeConfig ?? new KubeConfig();
+  // In a Pod: the ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config.
+  if (!inject.kubeConfig) kubeConfig.loadFromDefault();
+  const identity = options.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
+  const controllerMetrics = createControllerMetrics(metrics);
+  const evaluator = new ImageEvaluator({
+    checkImage: (image, namespace, signal, deadline) => runtime.reviewer.checkImage(image, namespace, signal, deadline),
+    policy: () => policyStore.current(),
+    concurrency: options.concurrency,
+    budgetMs: options.budgetMs,
+  });
+  const publisher = new ReportPublisher(kubeReportPort(kubeConfig));
+  const event = kubeEventSink(kubeConfig, identity);
+
+  let active: { controller: ComplianceController; watch: PodWatch } | undefined;
+  let stopping: Promise<void> = Promise.resolve();
+  const lead = () => {
+    const controller = new ComplianceController({
+      evaluator,
+      policy: () => policyStore.current(),
+      reports: publisher,
+      event,
+      intervalMs: options.intervalMs,
+      metrics: controllerMetrics,
+      awsCalls: () => awsCallCount(metrics),
+      logger,
+    });
+    // The previous term's stop finishes first: two terms never write at once.
+    const starting = stopping.then(() => {
+      if (!elector.leading) return;
+      const watch = watchPods(kubeConfig, controller, { logger });
+      active = { controller, watch };
+      controller.start();
+      void watch.synced.then(() => controller.request(true));
+    });
+    void starting;
+    controllerMetrics.leader.set(1);
+  };
+  const unlead = () => {
+    controllerMetrics.leader.set(0);
+    const term = active;
+    active = undefined;
+    // A new leader (this one later, or another) reads the reports again.
+    stopping = stopping.then(async () => {
+      if (term) await Promise.all([term.watch.stop(), term.controller.stop()]);
+      publisher.reset();
+    });
+    return stopping;
+  };
+  const elector = new LeaderElector({
+    port: kubeLeasePort(kubeConfig, options.ownNamespace ?? 'default', options.leaseName),
+    identity,
+    timing: { leaseDurationMs: options.leaseDurationMs, renewDeadlineMs: options.renewDeadlineMs, retryPeriodMs: options.retryPeriodMs },
+    logger,
+    onStartedLeading: lead,
+    onStoppedLeading: unlead,
+  });
+  const health = buildHealthApp({
+    metrics,
+    readiness: () => {
+      const last = active?.controller.rounds.at(-1);
+      return {
+        ready: true,
+        detail: {
+          policy: policyStore.status(),
+          identity,
+          leader: elector.leading,
+          ...(active && { pods: active.controller.podCount, watchErrors: active.watch.errors() }),
+          ...(last && { lastRound: last }),
+        },
+      };
+    },
+  });
+  await listenOn(health, options.healthPort, options.host);
+  const stopPolicyWatch = policyStore.watch(options.reloadIntervalMs);
+  elector.start();
+  const address = health.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  logger.info({ healthPort: port, identity, intervalMs: options.intervalMs, policyVersion: policyStore.current().version }, 'ecr-admission controller started');
+  return {
+    healthUrl: `http://127.0.0.1:${port}`,
+    identity,
+    async close() {
+      stopPolicyWatch();
+      try {
+        await elector.stop();
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'controller: stopping the election failed');
+      }
+      await stopping;
+      await health.close();
+      await runtime.close();
+    },
+  };
+}
