@@ -1,6 +1,6 @@
 // The LeasePort on the API server: one named coordination.k8s.io/v1 Lease in the controller's
 // own namespace (the chart's Role grants get/create/update on leases there only).
-import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { LeasePort, LeaseRecord } from './lease.ts';
 
 const isStatus = (err: unknown, code: number) => err instanceof ApiException && err.code === code;
@@ -26,8 +26,9 @@ export function kubeLeasePort(kubeConfig: KubeConfig, namespace: string, name: s
     spec: {
       holderIdentity: record.holder ?? '',
       leaseDurationSeconds: record.leaseDurationSeconds,
-      ...(record.acquireTime !== undefined && { acquireTime: record.acquireTime }),
-      ...(record.renewTime !== undefined && { renewTime: record.renewTime }),
+      // MicroTime: the API server takes exactly six fractional digits (a plain Date sends three).
+      ...(record.acquireTime !== undefined && { acquireTime: new V1MicroTime(record.acquireTime.getTime()) }),
+      ...(record.renewTime !== undefined && { renewTime: new V1MicroTime(record.renewTime.getTime()) }),
       leaseTransitions: record.leaseTransitions,
     },
   });
