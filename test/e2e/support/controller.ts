@@ -26,6 +26,15 @@ export interface RunningControllerProcess {
   kill(): void;
 }
 
+/** The env of the chart's controller container (templates/controller.yaml). */
+export function controllerEnv(chart: RenderedChart): Array<{ name: string; value?: string }> {
+  const deployment = chart.objects.find((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-controller')) as
+    { spec: { template: { spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | undefined;
+  const container = deployment?.spec.template.spec.containers.find((c) => c.name === 'controller');
+  if (!container) throw new Error('the chart rendered no controller Deployment (controller.enabled false?)');
+  return container.env ?? [];
+}
+
 export interface StartControllerOptions {
   readonly name: string;
   readonly dir: string;
@@ -54,10 +63,13 @@ export async function startController(opts: StartControllerOptions): Promise<Run
     KUBECONFIG: opts.kubeconfigPath,
     ECR_ADMISSION_NAMESPACE: RELEASE_NAMESPACE,
     POD_NAME: opts.name,
-    ECR_ADMISSION_CONFIG: local(`${POD_ROOT}policy.yaml`),
   };
-  // The AWS region and endpoints (the sandbox's) as the chart renders them for its Pods.
-  for (const variable of opts.chart.webhookEnv) if (variable.name.startsWith('AWS_') && variable.value !== undefined) env[variable.name] = variable.value;
+  // The controller container's env as the chart renders it (AWS region and endpoints: the
+  // sandbox's; interval, lease name); flags given in `args` win over it, as in the Pod.
+  for (const variable of controllerEnv(opts.chart)) {
+    if (variable.value === undefined) continue; // valueFrom: namespace and Pod name, set above
+    env[variable.name] = variable.value.startsWith(POD_ROOT) ? local(variable.value) : variable.value;
+  }
   Object.assign(env, opts.env);
   const peer = startPeer({
     name: opts.name,
