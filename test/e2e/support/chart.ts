@@ -56,7 +56,9 @@ export async function renderChart(dir: string, values: object): Promise<Rendered
 
   const one = (kind: string, nameSuffix = ''): KubeObject => {
     // A bare kind means the webhook's object, not the controller's (*-controller).
-    const found = objects.filter((o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix) && (nameSuffix !== '' || !o.metadata.name.endsWith('-controller')));
+    const found = objects.filter(
+      (o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix) && (nameSuffix !== '' || !o.metadata.name.endsWith('-controller')),
+    );
     if (found.length !== 1) throw new Error(`the chart rendered ${found.length} ${kind} named *${nameSuffix}, expected 1`);
     return found[0] as KubeObject;
   };
