@@ -12,7 +12,7 @@
 // just under the interval, so every interval re-reads them: the calls an interval costs in
 // production (5 min interval, 5 min TTLs); digest facts (1 h) stay cached.
 import { parseArgs } from 'node:util';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiextensionsV1Api, CoreV1Api, type V1CustomResourceDefinition, type V1Pod } from '@kubernetes/client-node';
@@ -40,6 +40,8 @@ const NAMESPACES = Number(args.namespaces);
 const INTERVAL_MS = Number(args['interval-ms']);
 const ROUNDS = Number(args.rounds);
 const OUT = args.out;
+// A fresh etcd and logs each run.
+rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 const log = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 

@@ -88,7 +88,11 @@ export async function runController(
       const watch = watchPods(kubeConfig, controller, { logger });
       active = { controller, watch };
       controller.start();
-      void watch.synced.then(() => controller.request(true));
+      // The first round once every Pod is known and every stored report read.
+      void Promise.all([
+        watch.synced,
+        publisher.prime().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'controller: could not list the PolicyReports')),
+      ]).then(() => controller.request(true));
     });
     void starting;
     controllerMetrics.leader.set(1);

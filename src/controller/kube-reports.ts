@@ -13,7 +13,7 @@ const isStatus = (err: unknown, code: number) => err instanceof ApiException && 
 export const REPORT_LABELS = { 'app.kubernetes.io/managed-by': 'ecr-admission' } as const;
 
 interface ReportObject {
-  metadata?: { resourceVersion?: string };
+  metadata?: { resourceVersion?: string; namespace?: string; name?: string };
   results?: unknown;
   summary?: unknown;
 }
@@ -55,6 +55,23 @@ export function kubeReportPort(kubeConfig: KubeConfig): ReportPort {
         if (isStatus(err, 409)) return undefined;
         throw err;
       }
+    },
+    async list() {
+      const found = (await api.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        labelSelector: Object.entries(REPORT_LABELS)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      })) as { items?: ReportObject[] };
+      return (found.items ?? [])
+        .filter((r) => r.metadata?.name === REPORT_NAME && r.metadata.namespace)
+        .map((r) => ({
+          namespace: r.metadata!.namespace!,
+          body: { results: r.results, summary: r.summary },
+          resourceVersion: r.metadata?.resourceVersion ?? '',
+        }));
     },
     async delete(namespace) {
       try {

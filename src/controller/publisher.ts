@@ -17,6 +17,8 @@ export interface ReportPort {
   /** Answers the new resourceVersion, or undefined on a conflict. */
   replace(namespace: string, body: PolicyReportBody, resourceVersion: string): Promise<string | undefined>;
   delete(namespace: string): Promise<void>;
+  /** Every namespace's stored report of ours (a new leader learns which exist, to remove stale ones). */
+  list(): Promise<Array<StoredReport & { namespace: string }>>;
 }
 
 export type SyncOutcome = 'unchanged' | 'created' | 'updated' | 'deleted';
@@ -40,6 +42,14 @@ export class ReportPublisher {
   /** Namespaces whose report this process has seen or written. */
   namespaces(): string[] {
     return [...this.#known.entries()].filter(([, k]) => k.canonical !== undefined).map(([ns]) => ns);
+  }
+
+  /** Learns every stored report at once: one list instead of a read per namespace, and reports
+   *  of namespaces that no longer run a Pod are known, so the next round removes them. */
+  async prime(): Promise<void> {
+    for (const stored of await this.#port.list()) {
+      this.#known.set(stored.namespace, { canonical: canonicalReport(stored.body), resourceVersion: stored.resourceVersion });
+    }
   }
 
   /** Forgets what it knows (a new leader reads the reports again). */

@@ -32,6 +32,14 @@ class Store {
         this.reports.set(ns, { body, version: r.version + 1 });
         return Promise.resolve(String(r.version + 1));
       },
+      list: () =>
+        Promise.resolve(
+          [...this.reports.entries()].map(([namespace, r]) => ({
+            namespace,
+            body: { summary: r.body.summary, results: r.body.results },
+            resourceVersion: String(r.version),
+          })),
+        ),
       delete: (ns) => {
         this.calls.push(`delete ${ns}`);
         this.reports.delete(ns);
@@ -82,4 +90,14 @@ t.test('a conflict (someone else wrote) re-reads and retries once', async (t) =>
   t.equal(await publisher.sync('n', buildReportBody([result('a', 'fail')])), 'updated');
   t.equal(store.reports.get('n')!.body.results[0]!.result, 'fail');
   t.same(store.calls.slice(-3), ['replace n', 'get n', 'replace n']);
+});
+
+t.test('a new leader primes from the stored reports: a namespace with no Pod left loses its stale report', async (t) => {
+  const store = new Store();
+  await new ReportPublisher(store.port()).sync('gone', buildReportBody([result('a', 'pass')]));
+  const next = new ReportPublisher(store.port());
+  await next.prime();
+  t.same(next.namespaces(), ['gone']);
+  t.equal(await next.sync('gone', undefined), 'deleted');
+  t.equal(store.reports.size, 0);
 });
