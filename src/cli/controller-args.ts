@@ -1,6 +1,7 @@
 // `ecr-admission controller` flags (each also an ECR_ADMISSION_* variable, as for serve). Kept
 // apart from args.ts, which hands over its helpers so every command parses the same way.
 import type { AdmissionError } from '../support/errors.ts';
+import { parseLabelSelector, type LabelSelector } from '../controller/namespace-scope.ts';
 
 export interface ControllerCommandOptions {
   readonly command: 'controller';
@@ -21,6 +22,9 @@ export interface ControllerCommandOptions {
   readonly renewDeadlineMs: number;
   readonly retryPeriodMs: number;
   readonly ownNamespace?: string;
+  /** The webhook configuration's namespaceSelector (ECR_ADMISSION_NAMESPACE_SELECTOR, JSON, set
+   *  by the chart): Pods of namespaces it does not select are not reported. Absent: every namespace. */
+  readonly namespaceSelector?: LabelSelector;
   /** This instance in the Lease: the Pod name (POD_NAME, from the chart's downward API) or the host name. */
   readonly identity?: string;
 }
@@ -61,6 +65,15 @@ export function parseControllerArgs(args: readonly string[], env: Env, h: ArgHel
     throw h.usage('--retry-period-ms < --renew-deadline-ms < --lease-duration-ms must hold (a leader steps down before its lease runs out)');
   const ownNamespace = env.ECR_ADMISSION_NAMESPACE;
   const identity = env.POD_NAME;
+  const selectorText = env.ECR_ADMISSION_NAMESPACE_SELECTOR;
+  let namespaceSelector: LabelSelector | undefined;
+  if (selectorText !== undefined && selectorText !== '') {
+    try {
+      namespaceSelector = parseLabelSelector(selectorText);
+    } catch (err) {
+      throw h.usage(`ECR_ADMISSION_NAMESPACE_SELECTOR: ${(err as Error).message}`);
+    }
+  }
   return {
     command: 'controller',
     ...(config !== undefined && { config }),
@@ -77,5 +90,6 @@ export function parseControllerArgs(args: readonly string[], env: Env, h: ArgHel
     retryPeriodMs,
     ...(ownNamespace !== undefined && ownNamespace !== '' && { ownNamespace }),
     ...(identity !== undefined && identity !== '' && { identity }),
+    ...(namespaceSelector !== undefined && { namespaceSelector }),
   };
 }

@@ -19,7 +19,8 @@ import { ReportPublisher } from '../controller/publisher.ts';
 import { kubeEventSink, kubeReportPort } from '../controller/kube-reports.ts';
 import { kubeLeasePort } from '../controller/lease-kube.ts';
 import { LeaderElector } from '../controller/lease.ts';
-import { watchPods, type PodWatch } from '../controller/pod-watch.ts';
+import { watchNamespaces, watchPods, type PodWatch } from '../controller/pod-watch.ts';
+import { selectorMatches } from '../controller/namespace-scope.ts';
 import { awsCallCount, createControllerMetrics } from '../controller/metrics.ts';
 
 export interface RunningController {
@@ -69,10 +70,19 @@ export async function runController(
   const publisher = new ReportPublisher(kubeReportPort(kubeConfig));
   const event = kubeEventSink(kubeConfig, identity);
 
-  let active: { controller: ComplianceController; watch: PodWatch } | undefined;
+  let active: { controller: ComplianceController; watch: PodWatch; namespaces?: PodWatch } | undefined;
   let stopping: Promise<void> = Promise.resolve();
   const lead = () => {
+    // The labels of each Namespace, when the chart gave the webhook's namespaceSelector.
+    const selector = options.namespaceSelector;
+    const namespaceLabels = new Map<string, string>();
     const controller = new ComplianceController({
+      ...(selector !== undefined && {
+        namespaceInScope: (namespace: string) => {
+          const labels = namespaceLabels.get(namespace);
+          return labels !== undefined && selectorMatches(selector, JSON.parse(labels) as Record<string, string>);
+        },
+      }),
       evaluator,
       policy: () => policyStore.current(),
       reports: publisher,
@@ -86,11 +96,32 @@ export async function runController(
     const starting = stopping.then(() => {
       if (!elector.leading) return;
       const watch = watchPods(kubeConfig, controller, { logger });
-      active = { controller, watch };
+      // A relabelled namespace enters or leaves the reports at the next round.
+      const namespaces =
+        selector &&
+        watchNamespaces(
+          kubeConfig,
+          {
+            upsert: (ns) => {
+              const name = ns.metadata?.name;
+              if (!name) return;
+              const labels = JSON.stringify(ns.metadata?.labels ?? {});
+              if (namespaceLabels.get(name) === labels) return;
+              namespaceLabels.set(name, labels);
+              controller.request(false);
+            },
+            remove: (ns) => {
+              if (ns.metadata?.name && namespaceLabels.delete(ns.metadata.name)) controller.request(false);
+            },
+          },
+          { logger },
+        );
+      active = { controller, watch, ...(namespaces && { namespaces }) };
       controller.start();
-      // The first round once every Pod is known and every stored report read.
+      // The first round once every Pod and Namespace is known and every stored report read.
       void Promise.all([
         watch.synced,
+        namespaces?.synced,
         publisher.prime().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'controller: could not list the PolicyReports')),
       ]).then(() => controller.request(true));
     });
@@ -103,7 +134,7 @@ export async function runController(
     active = undefined;
     // A new leader (this one later, or another) reads the reports again.
     stopping = stopping.then(async () => {
-      if (term) await Promise.all([term.watch.stop(), term.controller.stop()]);
+      if (term) await Promise.all([term.watch.stop(), term.namespaces?.stop(), term.controller.stop()]);
       publisher.reset();
     });
     return stopping;

@@ -21,6 +21,9 @@ export interface ControllerOptions {
   /** How long a new Pod waits for others to arrive before its round (a rollout is one round). */
   readonly settleMs?: number;
   readonly metrics?: ControllerMetrics;
+  /** Whether the webhook checks a namespace (its namespaceSelector on the Namespace's labels,
+   *  namespace-scope.ts); absent: every namespace. The policy's exclusions apply besides. */
+  readonly namespaceInScope?: (namespace: string) => boolean;
   /** AWS calls made so far (metrics.ts awsCallCount), for the per-round accounting. */
   readonly awsCalls?: () => Promise<number>;
   readonly logger?: Logger;
@@ -60,12 +63,13 @@ export class ComplianceController {
     return this.#pods.size;
   }
 
-  /** A Pod added or changed: tracked if it runs in a namespace the webhook checks. */
+  /** A Pod added or changed: tracked while it runs (whether its namespace is in scope is
+   *  decided at each round, so a relabelled namespace or a reloaded policy takes effect). */
   upsert(pod: V1Pod): void {
     const { namespace, name, uid } = pod.metadata ?? {};
     if (!namespace || !name || !uid) return;
     const policy = this.#o.policy();
-    if (policy.isNamespaceExcluded(namespace) || TERMINATED.has(pod.status?.phase ?? '')) {
+    if (TERMINATED.has(pod.status?.phase ?? '')) {
       if (this.#pods.has(uid)) this.remove(pod);
       return;
     }
@@ -74,7 +78,7 @@ export class ComplianceController {
     const before = this.#pods.get(uid);
     this.#pods.set(uid, { namespace, name, uid, images, keys });
     const changed = !before || before.keys.join('\n') !== keys.join('\n') || 'error' in before.images !== 'error' in images;
-    if (changed) this.request(false);
+    if (changed && this.#inScope(namespace, policy)) this.request(false);
   }
 
   /** A Pod deleted: its entries leave the report at the next round (which this requests). */
@@ -84,6 +88,15 @@ export class ComplianceController {
     this.#outcomes.delete(uid);
     this.#standing.delete(uid);
     this.request(false);
+  }
+
+  #inScope(namespace: string, policy: CompiledPolicy): boolean {
+    return !policy.isNamespaceExcluded(namespace) && (this.#o.namespaceInScope?.(namespace) ?? true);
+  }
+
+  /** Pods of namespaces the webhook checks, now. */
+  #livePods(policy: CompiledPolicy): TrackedPod[] {
+    return [...this.#pods.values()].filter((p) => this.#inScope(p.namespace, policy));
   }
 
   /** Starts the interval (the first full round is requested by whoever syncs the Pods). */
@@ -135,11 +148,18 @@ export class ComplianceController {
     const policy = this.#o.policy();
     // Keys carry the policy version: a reloaded policy re-keys (and so re-checks) every image.
     const tasks = new Map<string, ImageTask>();
-    for (const [uid, pod] of this.#pods) {
-      if (!('containers' in pod.images)) continue;
-      const keys = pod.images.containers.map((c) => imageKey(policy, pod.namespace, c.image));
-      if (keys.join('\n') !== pod.keys.join('\n')) this.#pods.set(uid, { ...pod, keys });
-      pod.images.containers.forEach((c, i) => {
+    const live: TrackedPod[] = [];
+    for (const tracked of this.#livePods(policy)) {
+      const images = tracked.images;
+      if (!('containers' in images)) {
+        live.push(tracked);
+        continue;
+      }
+      const keys = images.containers.map((c) => imageKey(policy, tracked.namespace, c.image));
+      const pod = keys.join('\n') === tracked.keys.join('\n') ? tracked : { ...tracked, keys };
+      if (pod !== tracked) this.#pods.set(pod.uid, pod);
+      live.push(pod);
+      images.containers.forEach((c, i) => {
         const key = keys[i]!;
         if (!tasks.has(key)) tasks.set(key, { key, image: c.image, namespace: pod.namespace });
       });
@@ -148,12 +168,12 @@ export class ComplianceController {
     await this.#o.evaluator.evaluate(due);
     this.#o.evaluator.retain(new Set(tasks.keys()));
     this.#o.metrics?.evaluations.inc(due.length);
-    const published = await this.#publish();
+    const published = await this.#publish(live);
     const callsAfter = await this.#o.awsCalls?.();
     const kind = full ? 'interval' : 'new';
     const stats: RoundStats = {
       kind,
-      pods: this.#pods.size,
+      pods: live.length,
       distinctImages: tasks.size,
       evaluated: due.length,
       ...(callsBefore !== undefined && callsAfter !== undefined && { awsCalls: callsAfter - callsBefore }),
@@ -170,11 +190,16 @@ export class ComplianceController {
     return stats;
   }
 
-  async #publish(): Promise<{ writes: number; events: number }> {
+  async #publish(live: readonly TrackedPod[]): Promise<{ writes: number; events: number }> {
     const byNamespace = new Map<string, PodOutcome[]>();
     const failing = new Map<string, number>();
     let events = 0;
-    for (const [uid, pod] of this.#pods) {
+    const liveUids = new Set(live.map((p) => p.uid));
+    // A Pod out of scope now (its namespace relabelled or excluded) starts afresh if it returns.
+    for (const uid of this.#outcomes.keys()) if (!liveUids.has(uid)) this.#outcomes.delete(uid);
+    for (const uid of this.#standing.keys()) if (!liveUids.has(uid)) this.#standing.delete(uid);
+    for (const pod of live) {
+      const uid = pod.uid;
       const fresh = podOutcomes(pod, (key) => this.#o.evaluator.get(key));
       if (fresh) this.#outcomes.set(uid, fresh);
       const outcomes = fresh ?? this.#outcomes.get(uid);

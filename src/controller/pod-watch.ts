@@ -3,7 +3,7 @@
 // again, and Pods gone meanwhile are reported deleted. The informer stops on any other error
 // (connection refused, reset, 5xx): it is started again here after a backoff that doubles up to
 // a cap and resets once a list and watch succeed again.
-import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { errorMessage } from '../support/errors.ts';
 
@@ -33,10 +33,11 @@ export class Backoff {
   }
 }
 
-export interface PodHandlers {
-  upsert(pod: V1Pod): void;
-  remove(pod: V1Pod): void;
+export interface WatchHandlers<T> {
+  upsert(object: T): void;
+  remove(object: T): void;
 }
+export type PodHandlers = WatchHandlers<V1Pod>;
 
 export interface PodWatch {
   /** Resolves once the first list has been delivered. */
@@ -59,22 +60,40 @@ function podInformer(kubeConfig: KubeConfig): Informer<V1Pod> {
 }
 
 export function watchPods(kubeConfig: KubeConfig, handlers: PodHandlers, options: PodWatchOptions = {}): PodWatch {
-  const informer = (options.informer ?? podInformer)(kubeConfig);
+  return watchInformer((options.informer ?? podInformer)(kubeConfig), handlers, 'pod watch', options);
+}
+
+/** Namespaces (their labels decide the controller's scope, namespace-scope.ts). */
+export function watchNamespaces(kubeConfig: KubeConfig, handlers: WatchHandlers<V1Namespace>, options: Omit<PodWatchOptions, 'informer'> = {}): PodWatch {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return watchInformer(
+    makeInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace()),
+    handlers,
+    'namespace watch',
+    options,
+  );
+}
+
+function watchInformer<T extends KubernetesObject>(
+  informer: Informer<T>,
+  handlers: WatchHandlers<T>,
+  what: string,
+  options: Omit<PodWatchOptions, 'informer'>,
+): PodWatch {
   const backoff = options.backoff ?? new Backoff();
   let stopped = false;
   let errors = 0;
   let timer: NodeJS.Timeout | undefined;
   let markSynced: () => void = () => {};
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
-  const asPod = (o: KubernetesObject) => o as V1Pod;
-  informer.on('add', (o) => handlers.upsert(asPod(o)));
-  informer.on('update', (o) => handlers.upsert(asPod(o)));
-  informer.on('delete', (o) => handlers.remove(asPod(o)));
+  informer.on('add', (o) => handlers.upsert(o));
+  informer.on('update', (o) => handlers.upsert(o));
+  informer.on('delete', (o) => handlers.remove(o));
   informer.on('error', (err: unknown) => {
     if (stopped) return;
     errors++;
     const waitMs = backoff.next();
-    options.logger?.warn({ err: errorMessage(err), retryInMs: waitMs }, 'pod watch: lost the API server; resuming after a backoff');
+    options.logger?.warn({ err: errorMessage(err), retryInMs: waitMs }, `${what}: lost the API server; resuming after a backoff`);
     timer = setTimeout(() => void begin(), waitMs);
   });
   const begin = async () => {
@@ -89,7 +108,7 @@ export function watchPods(kubeConfig: KubeConfig, handlers: PodHandlers, options
       }
     } catch (err) {
       // start() reports through 'error' itself; anything thrown here is reported the same way.
-      options.logger?.warn({ err: errorMessage(err) }, 'pod watch: start failed');
+      options.logger?.warn({ err: errorMessage(err) }, `${what}: start failed`);
     }
   };
   void begin();

@@ -3,7 +3,7 @@
 // the optional PolicyReport CRD and the alert. Against a real API server: test/e2e/scenarios/controller.test.ts.
 import t from 'tap';
 import { NAMESPACE, RELEASE, only, renderChart, type KubeObject } from './helm.ts';
-import type { Deployment } from './kube-types.ts';
+import type { Deployment, ValidatingWebhookConfiguration } from './kube-types.ts';
 
 const NAME = `${RELEASE}-controller`;
 type RoleObject = KubeObject & { rules: Array<{ apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }> };
@@ -89,4 +89,14 @@ t.test('the CRD and the alert are opt-in; controller.enabled=false renders none 
     off.filter((o) => o.metadata.name.startsWith(NAME) || o.kind === 'CustomResourceDefinition').map((o) => `${o.kind}/${o.metadata.name}`),
     [],
   );
+});
+
+t.test("the controller reports the namespaces the webhook checks: the configuration's namespaceSelector", async (t) => {
+  for (const setJson of [[], ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]']]) {
+    const objects = renderChart({ setJson });
+    const env = only<Deployment>(objects, 'Deployment', '-controller').spec.template.spec.containers[0]?.env ?? [];
+    const selector = JSON.parse(env.find((e) => e.name === 'ECR_ADMISSION_NAMESPACE_SELECTOR')?.value ?? 'null') as unknown;
+    const vwc = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration' && o.metadata.name === RELEASE) as ValidatingWebhookConfiguration;
+    t.same(selector, vwc.webhooks[0]?.namespaceSelector, `the same selector (${setJson.length > 0 ? 'opt-out label on' : 'defaults'})`);
+  }
 });
