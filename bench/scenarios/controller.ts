@@ -5,7 +5,7 @@
 // `node src/main.ts controller` as a child process. Not part of `make bench` (which has no API
 // server); run it alone:
 //   node bench/scenarios/controller.ts [--pods 10000] [--digests 500] [--namespaces 20]
-//     [--interval-ms 30000] [--rounds 3] [--latency-ms 20] [--concurrency 16]
+//     [--interval-ms 30000] [--rounds 3] [--latency-ms 20] [--concurrency 16] [--node-options '...']
 // It prints, per round: images evaluated, AWS calls (the controller's own count and the
 // sandbox's, by operation), time to evaluate and publish, PolicyReport writes; and the
 // controller's peak RSS (VmHWM). The TTLs of findings, revocation and repository facts are set
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'latency-ms': { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '16' },
+    // The chart's controller.nodeOptions: the heap bound the Pod runs with.
+    'node-options': { type: 'string', default: '--max-old-space-size=256 --max-semi-space-size=4' },
     out: { type: 'string', default: join(repoRoot, 'test-output', 'bench-controller') },
   },
 });
@@ -138,6 +140,7 @@ try {
       AWS_SECRET_ACCESS_KEY: 'bench',
       AWS_REGION: 'us-east-1',
       AWS_EC2_METADATA_DISABLED: 'true',
+      NODE_OPTIONS: args['node-options'],
       ...Object.fromEntries(Object.entries(endpoints).map(([k, v]) => [`AWS_ENDPOINT_URL_${k}`, v])),
     },
   });

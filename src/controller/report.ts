@@ -169,13 +169,47 @@ export function podStanding(outcomes: readonly PodOutcome[]): 'pass' | 'fail' | 
 }
 
 const byResource = (a: ReportResult, b: ReportResult) => {
-  const [ra, rb] = [a.resources[0]!, b.resources[0]!];
+  const [ra, rb] = [a.resources[0], b.resources[0]];
+  if (!ra || !rb) return ra ? -1 : rb ? 1 : 0;
   return ra.name.localeCompare(rb.name) || ra.uid.localeCompare(rb.uid) || CHECK_IDS.indexOf(a.rule as CheckId) - CHECK_IDS.indexOf(b.rule as CheckId);
 };
 
+/**
+ * What one PolicyReport may weigh: etcd refuses a request over 1.5 MiB (its --max-request-bytes
+ * default), and a namespace's Pods are whoever may create Pods there. Past it, results are kept
+ * by weight (fail, error, warn before pass and skip) and the report says how many it left out.
+ */
+export const MAX_REPORT_BYTES = 1_000_000;
+
 /** The namespace's report body: results in a stable order and their summary. */
-export function buildReportBody(results: readonly ReportResult[]): PolicyReportBody {
-  const sorted = [...results].sort(byResource);
+export function buildReportBody(results: readonly ReportResult[], maxBytes = MAX_REPORT_BYTES): PolicyReportBody {
+  let sorted = [...results].sort(byResource);
+  let size = sorted.reduce((n, r) => n + JSON.stringify(r).length + 1, 0);
+  if (size > maxBytes) {
+    // The heaviest results first, each kept while the budget lasts; the kept ones in report order.
+    const byWeight = [...sorted].sort((a, b) => RANK[b.result] - RANK[a.result] || byResource(a, b));
+    const kept = new Set<ReportResult>();
+    size = 0;
+    for (const r of byWeight) {
+      const n = JSON.stringify(r).length + 1;
+      if (size + n > maxBytes) break;
+      kept.add(r);
+      size += n;
+    }
+    const omitted = sorted.length - kept.size;
+    sorted = sorted.filter((r) => kept.has(r));
+    // The cut is visible where the report is read, as a result of its own.
+    sorted.push({
+      policy: POLICY_NAME,
+      rule: 'report-size',
+      result: 'warn',
+      message: `${omitted} of ${omitted + kept.size} results left out: the report would exceed ${maxBytes} bytes (passing results go first)`,
+      source: 'ecr-admission',
+      scored: false,
+      resources: [],
+      properties: { omitted: String(omitted) },
+    });
+  }
   const summary: PolicyReportSummary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
   for (const r of sorted) summary[r.result]++;
   return { results: sorted, summary };
