@@ -262,5 +262,9 @@ t.test('the controller reports running Pods and follows Inspector', async (t) =>
     await runningPod(cluster, 'web3', world.images.good, world.digests.good);
     await until('web3 reported by b', async () => (resultsOf(await report(), 'web3').length === 5 ? true : undefined), 20_000);
     t.pass('the standby took over');
+    // SIGTERM: the leader releases the Lease on its way out (no standby waits the duration out).
+    await second.stop();
+    const released = await leases.readNamespacedLease({ namespace: RELEASE_NAMESPACE, name: 'ecr-admission-controller' });
+    t.equal(released.spec?.holderIdentity, '', 'released on SIGTERM');
   });
 });
