@@ -16,6 +16,7 @@ import { errorMessage } from '../support/errors.ts';
 import { ImageEvaluator } from '../controller/evaluations.ts';
 import { ComplianceController } from '../controller/controller.ts';
 import { ReportPublisher } from '../controller/publisher.ts';
+import { standingsFromReport } from '../controller/report.ts';
 import { kubeEventSink, kubeReportPort } from '../controller/kube-reports.ts';
 import { kubeLeasePort } from '../controller/lease-kube.ts';
 import { LeaderElector } from '../controller/lease.ts';
@@ -122,7 +123,12 @@ export async function runController(
       void Promise.all([
         watch.synced,
         namespaces?.synced,
-        publisher.prime().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'controller: could not list the PolicyReports')),
+        publisher.prime().then(
+          (stored) => {
+            for (const report of stored) controller.seedStandings(standingsFromReport(report.body.results));
+          },
+          (err: unknown) => logger.warn({ err: errorMessage(err) }, 'controller: could not list the PolicyReports'),
+        ),
       ]).then(() => controller.request(true));
     });
     void starting;

@@ -63,6 +63,11 @@ export class ComplianceController {
     return this.#pods.size;
   }
 
+  /** What stored reports say of Pods this process has not judged yet (a new leader's memory). */
+  seedStandings(standings: ReadonlyMap<string, 'pass' | 'fail'>): void {
+    for (const [uid, standing] of standings) if (!this.#standing.has(uid)) this.#standing.set(uid, standing);
+  }
+
   /** A Pod added or changed: tracked while it runs (whether its namespace is in scope is
    *  decided at each round, so a relabelled namespace or a reloaded policy takes effect). */
   upsert(pod: V1Pod): void {

@@ -46,10 +46,12 @@ export class ReportPublisher {
 
   /** Learns every stored report at once: one list instead of a read per namespace, and reports
    *  of namespaces that no longer run a Pod are known, so the next round removes them. */
-  async prime(): Promise<void> {
-    for (const stored of await this.#port.list()) {
-      this.#known.set(stored.namespace, { canonical: canonicalReport(stored.body), resourceVersion: stored.resourceVersion });
+  async prime(): Promise<Array<StoredReport & { namespace: string }>> {
+    const stored = await this.#port.list();
+    for (const report of stored) {
+      this.#known.set(report.namespace, { canonical: canonicalReport(report.body), resourceVersion: report.resourceVersion });
     }
+    return stored;
   }
 
   /** Forgets what it knows (a new leader reads the reports again). */

@@ -231,3 +231,23 @@ function canonicalValue(value: unknown): unknown {
 export function canonicalReport(body: { results?: unknown; summary?: unknown }): string {
   return JSON.stringify(canonicalValue({ results: body.results ?? [], summary: body.summary ?? {} }));
 }
+
+/**
+ * Each Pod's standing as a stored report records it (a new leader's memory of pass and fail, so
+ * a Pod that turns to fail after a takeover still gets its Event). Read defensively: the stored
+ * object is whatever the API server holds.
+ */
+export function standingsFromReport(results: unknown): Map<string, 'pass' | 'fail'> {
+  const standings = new Map<string, 'pass' | 'fail'>();
+  if (!Array.isArray(results)) return standings;
+  for (const r of results.slice(0, 100_000) as unknown[]) {
+    if (typeof r !== 'object' || r === null) continue;
+    const { result, resources, properties } = r as { result?: unknown; resources?: unknown; properties?: { previousResult?: unknown } };
+    const uid = Array.isArray(resources) ? (resources[0] as { uid?: unknown } | undefined)?.uid : undefined;
+    if (typeof uid !== 'string' || uid === '') continue;
+    const failed = result === 'fail' || (result === 'error' && properties?.previousResult === 'fail');
+    if (failed) standings.set(uid, 'fail');
+    else if ((result === 'pass' || result === 'warn') && !standings.has(uid)) standings.set(uid, 'pass');
+  }
+  return standings;
+}
