@@ -118,7 +118,6 @@ export async function runController(
           { logger },
         );
       active = { controller, watch, ...(namespaces && { namespaces }) };
-      controller.start();
       // The first round once every Pod and Namespace is known and every stored report read.
       void Promise.all([
         watch.synced,
@@ -129,7 +128,11 @@ export async function runController(
           },
           (err: unknown) => logger.warn({ err: errorMessage(err) }, 'controller: could not list the PolicyReports'),
         ),
-      ]).then(() => controller.request(true));
+      ]).then(() => {
+        if (active?.controller !== controller) return; // no longer leading
+        controller.start();
+        controller.request(true);
+      });
     });
     void starting;
     controllerMetrics.leader.set(1);

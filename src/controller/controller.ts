@@ -51,7 +51,8 @@ export class ComplianceController {
   #queue: Promise<void> = Promise.resolve();
   #scheduled?: { full: boolean };
   #timer?: NodeJS.Timeout;
-  #stopped = false;
+  /** Rounds run between start() and stop(); Pods are tracked before, so the first round knows them all. */
+  #running = false;
   /** Every finished round, for tests and the benchmark. */
   readonly rounds: RoundStats[] = [];
 
@@ -104,15 +105,16 @@ export class ComplianceController {
     return [...this.#pods.values()].filter((p) => this.#inScope(p.namespace, policy));
   }
 
-  /** Starts the interval (the first full round is requested by whoever syncs the Pods). */
+  /** Starts the rounds: the interval, and requests (the first full round is requested by
+   *  whoever synced the Pods; requests before start() are dropped, the Pods they were for kept). */
   start(): void {
-    this.#stopped = false;
+    this.#running = true;
     this.#timer = setInterval(() => this.request(true), this.#o.intervalMs);
   }
 
   /** Stops the interval and waits for the round under way. */
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#running = false;
     clearInterval(this.#timer);
     await this.#queue;
   }
@@ -124,7 +126,7 @@ export class ComplianceController {
 
   /** A round soon: `full` re-checks every image, otherwise only those not yet evaluated. */
   request(full: boolean): void {
-    if (this.#stopped) return;
+    if (!this.#running) return;
     if (this.#scheduled) {
       this.#scheduled.full ||= full;
       return;
@@ -136,7 +138,7 @@ export class ComplianceController {
       .then(() => new Promise((resolve) => setTimeout(resolve, settleMs)))
       .then(() => {
         this.#scheduled = undefined;
-        return this.#stopped ? undefined : this.round(scheduled.full);
+        return this.#running ? this.round(scheduled.full) : undefined;
       })
       .then(
         (stats) => {
