@@ -209,6 +209,12 @@ t.test('the controller reports running Pods and follows Inspector', async (t) =>
     await sleep(INTERVAL_MS * 2 + 1000);
     t.equal((await report())?.metadata.resourceVersion, version, 'no PolicyReport write for an unchanged namespace');
     t.equal((await violations('web')).length, 1, 'one Event per change, not per interval');
+    // Prometheus metrics on the health port.
+    const metrics = await (await fetch(`${first.healthUrl}/metrics`)).text();
+    t.match(metrics, /^ecr_admission_controller_failing_pods\{check="vulnerabilities",severity="critical"\} 1$/m, 'failing Pods by check and severity');
+    t.match(metrics, /^ecr_admission_controller_running_pods 3$/m, 'running Pods (excluded namespace aside)');
+    t.match(metrics, /^ecr_admission_controller_distinct_images 3$/m, 'distinct images evaluated');
+    t.match(metrics, /^ecr_admission_controller_report_writes_total\{outcome="updated"\} \d+$/m, 'report writes counted');
   });
 
   await t.test('closing the finding turns it back to pass', async (t) => {
