@@ -73,7 +73,10 @@ export async function runController(
 
   let active: { controller: ComplianceController; watch: PodWatch; namespaces?: PodWatch } | undefined;
   let stopping: Promise<void> = Promise.resolve();
+  /** Leadership terms begun: a term that was superseded before it started does not start. */
+  let terms = 0;
   const lead = () => {
+    const term = ++terms;
     // The labels of each Namespace, when the chart gave the webhook's namespaceSelector.
     const selector = options.namespaceSelector;
     const namespaceLabels = new Map<string, string>();
@@ -94,8 +97,8 @@ export async function runController(
       logger,
     });
     // The previous term's stop finishes first: two terms never write at once.
-    const starting = stopping.then(() => {
-      if (!elector.leading) return;
+    void stopping.then(() => {
+      if (!elector.leading || term !== terms) return;
       const watch = watchPods(kubeConfig, controller, { logger });
       // A relabelled namespace enters or leaves the reports at the next round.
       const namespaces =
@@ -134,16 +137,15 @@ export async function runController(
         controller.request(true);
       });
     });
-    void starting;
     controllerMetrics.leader.set(1);
   };
   const unlead = () => {
     controllerMetrics.leader.set(0);
-    const term = active;
+    const ending = active;
     active = undefined;
     // A new leader (this one later, or another) reads the reports again.
     stopping = stopping.then(async () => {
-      if (term) await Promise.all([term.watch.stop(), term.namespaces?.stop(), term.controller.stop()]);
+      if (ending) await Promise.all([ending.watch.stop(), ending.namespaces?.stop(), ending.controller.stop()]);
       publisher.reset();
     });
     return stopping;

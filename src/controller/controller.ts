@@ -41,6 +41,8 @@ export interface RoundStats {
 }
 
 const TERMINATED = new Set(['Succeeded', 'Failed']);
+/** Rounds kept for /readyz and tests (the process runs for months). */
+const MAX_ROUNDS_KEPT = 50;
 
 export class ComplianceController {
   readonly #o: ControllerOptions;
@@ -53,7 +55,7 @@ export class ComplianceController {
   #timer?: NodeJS.Timeout;
   /** Rounds run between start() and stop(); Pods are tracked before, so the first round knows them all. */
   #running = false;
-  /** Every finished round, for tests and the benchmark. */
+  /** The last finished rounds (up to MAX_ROUNDS_KEPT), for /readyz and tests. */
   readonly rounds: RoundStats[] = [];
 
   constructor(options: ControllerOptions) {
@@ -142,7 +144,9 @@ export class ComplianceController {
       })
       .then(
         (stats) => {
-          if (stats) this.rounds.push(stats);
+          if (!stats) return;
+          this.rounds.push(stats);
+          if (this.rounds.length > MAX_ROUNDS_KEPT) this.rounds.shift();
         },
         (err: unknown) => this.#o.logger?.error({ err: errorMessage(err) }, 'controller: round failed; the next one retries'),
       );

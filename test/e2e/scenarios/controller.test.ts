@@ -263,7 +263,8 @@ t.test('the controller reports running Pods and follows Inspector', async (t) =>
       15_000,
     );
     t.equal(lease.spec?.leaseTransitions, 1, 'one transition');
-    t.equal((await second.status()).leader, true);
+    // The Lease is written before the process hears back: its /readyz follows within moments.
+    t.equal(await until('b reports leading', async () => ((await second.status()).leader ? true : undefined), 5000), true, 'b says it leads');
     // The new leader does the work: a new Pod is reported.
     await runningPod(cluster, 'web3', world.images.good, world.digests.good);
     await until('web3 reported by b', async () => (resultsOf(await report(), 'web3').length === 5 ? true : undefined), 20_000);
