@@ -69,7 +69,7 @@ Commands:
   check   [--config FILE] [--namespace NS] [--output text|json] IMAGE|FILE...
   controller [--config FILE] [--health-port 8080] [--interval-ms 300000] [--concurrency 16]
           [--budget-ms 30000] [--lease-name ecr-admission-controller] [--log-level info]
-          re-check running Pods' images; PolicyReports, Events and metrics (controller-args.ts)
+          re-check running Pods' images: PolicyReports, Events, metrics (one active per Lease)
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
 
