@@ -9,7 +9,7 @@
 // sandbox, the demo, test signing chains): it may import the product, the product never
 // imports it, and the container image does not carry it.
 /** Layers from the top; each entry is a folder under src/. */
-const LAYERS = ['cli', 'server', 'admission', 'events', 'decision', 'checks', 'facts', 'policy', 'image|notation|cosign', 'support'];
+const LAYERS = ['cli', 'controller', 'server', 'admission', 'events', 'decision', 'checks', 'facts', 'policy', 'image|notation|cosign', 'support'];
 
 const folder = (names) => `^src/(${names})/`;
 

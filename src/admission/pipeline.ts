@@ -42,8 +42,18 @@ export interface ReviewOutcome {
   readonly images: readonly ImageVerdictInput[];
 }
 
+/** One image's results under the policy in force, as an admission computes them. */
+export interface ImageCheck {
+  readonly results: CheckResult[];
+  readonly effective: EffectivePolicy;
+  readonly digest?: string;
+}
+
 export interface Reviewer {
   review(request: AdmissionRequest): Promise<ReviewOutcome>;
+  /** The same checks of one image an admission runs (the controller re-checks running images
+   *  with it: same checks, policy, fact cache and metrics, no second implementation). */
+  checkImage(image: string, namespace: string, signal: AbortSignal, deadline: number): Promise<ImageCheck>;
 }
 
 function allowWithout(request: AdmissionRequest, why: string): ReviewOutcome {
@@ -104,7 +114,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     signal: AbortSignal,
     deadline: number,
     requirePin = false,
-  ): Promise<{ results: CheckResult[]; effective: EffectivePolicy; digest?: string }> {
+  ): Promise<ImageCheck> {
     let ref;
     try {
       ref = parseImageReference(image);
@@ -123,6 +133,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
   }
 
   return {
+    checkImage: (image, namespace, signal, deadline) => checkImage(image, namespace, deps.policy(), signal, deadline),
     async review(request) {
       const policy = deps.policy();
       if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allowWithout(request, `operation ${request.operation} is not checked`);

@@ -3,6 +3,7 @@
 import { DEFAULT_MAX_BODY_BYTES } from '../server/body-budget.ts';
 import { parseArgs } from 'node:util';
 import { AdmissionError, ErrorCodes } from '../support/errors.ts';
+import { parseControllerArgs, type ControllerCommandOptions } from './controller-args.ts';
 
 export const DEFAULT_CONFIG = '/etc/ecr-admission/policy.yaml';
 export const DEFAULT_TLS_CERT = '/etc/ecr-admission/tls/tls.crt';
@@ -74,7 +75,7 @@ export interface HelpOptions {
   readonly command: 'help' | 'version';
 }
 
-export type Command = ServeOptions | CheckOptions | AuditOptions | PinOptions | DemoOptions | SandboxOptions | HelpOptions;
+export type Command = ServeOptions | CheckOptions | AuditOptions | PinOptions | ControllerCommandOptions | DemoOptions | SandboxOptions | HelpOptions;
 
 export const USAGE = `Usage: ecr-admission <command> [options]
 
@@ -87,6 +88,9 @@ Commands:
   audit   [--config FILE] [--output text|json] [--account ID] [--region R]
           the ECR posture of every repository of the policy's registries
   pin     [--config FILE] FILE...   print the manifests with each ECR image pinned to tag@digest
+  controller [--config FILE] [--health-port 8080] [--interval-ms 300000] [--concurrency 16]
+          [--budget-ms 30000] [--lease-name ecr-admission-controller] [--log-level info]
+          re-check running Pods' images: PolicyReports, Events, metrics (one active per Lease)
   demo    run the webhook against the built-in AWS sandbox and print each decision
   sandbox [--port 4566] [--host 127.0.0.1]  serve the AWS sandbox alone (for kind and benchmarks)
 
@@ -251,6 +255,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       const { values } = parse(rest, { port: STRING, host: STRING }, false);
       return { command: 'sandbox', port: integer(values, {}, 'port', 4566, 0, 65535), host: pick(values, {}, 'host') ?? '127.0.0.1' };
     }
+    case 'controller':
+      return parseControllerArgs(rest, env, { parse: (args, options) => parse(args, options, false).values, pick, integer, usage });
     default:
       throw usage(`unknown command "${command}"`);
   }

@@ -51,6 +51,25 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
     case 'sandbox':
       if (!dev) throw new AdmissionError(ErrorCodes.USAGE, `sandbox ${NOT_IN_THIS_BUILD}`);
       return dev.sandbox(command, print);
+    case 'controller': {
+      const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission-controller' } });
+      const { runController } = await import('./controller.ts');
+      const running = await runController(command, env, logger);
+      return new Promise((resolve) => {
+        const stop = (signal: string) => {
+          logger.info({ signal }, 'shutting down: releasing the lease');
+          running.close().then(
+            () => resolve(0),
+            (err: unknown) => {
+              logger.error({ err: errorMessage(err) }, 'shutdown failed');
+              resolve(1);
+            },
+          );
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    }
     case 'serve': {
       // No redaction paths: log lines are built field by field (server/log-line.ts) and never
       // carry headers, tokens or objects, and wildcard redaction cost ~5 µs per admission.

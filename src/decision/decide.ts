@@ -21,7 +21,8 @@ function describeContainer(image: ImageVerdictInput): string {
   return `${containerKind} "${clip(containerName, 253)}" ${clip(ref, 512)}${digest}`;
 }
 
-function problemText(result: CheckResult): string {
+/** The sentence a denial gives for one problem: `[check] reason. hint` (the controller reports it too). */
+export function problemText(result: CheckResult): string {
   const reason = result.status === 'error' ? `could not be verified: ${result.reason ?? 'unknown error'}` : (result.reason ?? 'failed');
   return `[${result.check}] ${reason}${result.hint ? `. ${result.hint}` : ''}`;
 }

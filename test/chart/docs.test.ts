@@ -12,7 +12,7 @@ const readme = readFileSync(join(CHART_DIR, 'README.md'), 'utf8');
 const valuesSection = /\n## Values\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
 
 // Maps documented as a whole rather than key by key.
-const DOCUMENTED_WHOLE = new Set(['resources', 'nodeSelector', 'sandbox.resources', 'policy.checks.vulnerabilities']);
+const DOCUMENTED_WHOLE = new Set(['resources', 'nodeSelector', 'sandbox.resources', 'policy.checks.vulnerabilities', 'controller.resources']);
 
 /** Each documented value: its dotted path and the offset of its key in values.yaml. */
 function documentedValues(): Array<{ path: string; offset: number }> {

@@ -93,7 +93,11 @@ export function renderChart(options: RenderOptions = {}): KubeObject[] {
 
 /** The one object of a kind (and name suffix, when several share the kind). */
 export function only<T = KubeObject>(objects: readonly KubeObject[], kind: string, nameSuffix = ''): T {
-  const matches = objects.filter((o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix));
+  // A bare kind means the webhook's object: the controller's (*-controller, templates/controller.yaml)
+  // are named by their suffix (test/chart/controller.test.ts).
+  const matches = objects.filter(
+    (o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix) && (nameSuffix !== '' || !o.metadata.name.endsWith('-controller')),
+  );
   if (matches.length !== 1) throw new Error(`expected one ${kind} named *${nameSuffix}, found ${matches.length}`);
   return matches[0] as T;
 }

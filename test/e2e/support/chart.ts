@@ -55,7 +55,10 @@ export async function renderChart(dir: string, values: object): Promise<Rendered
     .filter((o): o is KubeObject => o !== null);
 
   const one = (kind: string, nameSuffix = ''): KubeObject => {
-    const found = objects.filter((o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix));
+    // A bare kind means the webhook's object, not the controller's (*-controller).
+    const found = objects.filter(
+      (o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix) && (nameSuffix !== '' || !o.metadata.name.endsWith('-controller')),
+    );
     if (found.length !== 1) throw new Error(`the chart rendered ${found.length} ${kind} named *${nameSuffix}, expected 1`);
     return found[0] as KubeObject;
   };
