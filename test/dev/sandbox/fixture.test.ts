@@ -116,6 +116,7 @@ t.test('the sandbox keeps its own copy of the fixture', async (t) => {
     AWS_ENDPOINT_URL_SIGNER: sb.url,
     AWS_ENDPOINT_URL_STS: sb.url,
     AWS_ENDPOINT_URL_KMS: sb.url,
+    AWS_ENDPOINT_URL_SQS: sb.url,
   });
   t.match(sb.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 });
