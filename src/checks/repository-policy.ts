@@ -179,6 +179,10 @@ function restrictionOf(condition: unknown): Restriction {
       const key = rawKey.toLowerCase();
       if (!RESTRICTING_KEYS.has(key)) continue;
       const values = stringList(raw, `Condition.${operator}.${rawKey}`);
+      // A policy variable (${aws:PrincipalOrgID}, ${aws:SourceVpc}, ...) is replaced by the
+      // request's own value before the comparison, so "equals ${aws:PrincipalOrgID}" is true
+      // for every caller: it restricts nothing (found by this round's attacker review).
+      if (values.some((v) => v.includes('${'))) continue;
       if (key === 'aws:principalarn') {
         const accounts = values.map((v) => ARN.exec(v)?.[1]);
         if (accounts.some((a) => a === undefined || !ACCOUNT_ID.test(a))) continue;
