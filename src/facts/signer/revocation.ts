@@ -32,7 +32,9 @@ export class SignerRevocation {
       return Promise.reject(
         new FactError(ErrorCodes.AWS_ERROR, 'signer', 'GetRevocationStatus', `signing profile ARN names no AWS region: ${input.profileVersionArn}`),
       );
-    const key = [input.profileVersionArn, input.jobArn, input.signatureTimestamp.toISOString(), ...input.certificateHashes].join('|');
+    // JSON, not a joined string: the job ARN comes from the signature, and a "|" in it could
+    // make one signature's key equal another's (attacker review of this round).
+    const key = JSON.stringify([input.profileVersionArn, input.jobArn, input.signatureTimestamp.toISOString(), ...input.certificateHashes]);
     return this.#cache.get(
       this.#spec,
       key,
