@@ -16,6 +16,7 @@ import { SignerRevocation } from '../facts/signer/revocation.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { createCredentialCheck, type CredentialCheck } from './credentials.ts';
 import { namespaceLabelGuardFromEnv } from '../admission/namespace-labels.ts';
+import { CheckMemo } from '../admission/check-memo.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -91,6 +92,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
     }),
     budgetMs: options.budgetMs,
+    // Image results reused while every fact behind them is still the one read (issue 18).
+    memo: new CheckMemo({ maxEntries: policy.cache.maxEntries, ...(now !== undefined && { now }) }),
     metrics: options.metrics,
     logger: options.logger,
     ...(now !== undefined && { now: () => new Date(now()) }),
