@@ -26,24 +26,14 @@ export function asyncLogDestination(fd = 1): LogDestination {
     dropped++;
   });
   // A process that ends some other way (an uncaught exception, process.exit) still writes what
-  // it holds: synchronously, since nothing asynchronous runs after 'exit'.
-  const onExit = () => {
-    try {
-      stream.flushSync();
-    } catch {
-      // Not open yet, or already closed: nothing more can be written.
-    }
-  };
-  process.once('exit', onExit);
+  // it holds: pino.destination registers a synchronous flush on 'exit' (pino lib/tools.js autoEnd).
   return {
     stream,
     dropped: () => dropped,
     flush: () =>
       new Promise<void>((resolve) => {
-        stream.flush((err) => {
-          if (err) onExit();
-          resolve();
-        });
+        // An error here (the stream already closed) leaves nothing more that could be written.
+        stream.flush(() => resolve());
       }),
   };
 }
