@@ -52,7 +52,7 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
         {
           url: webhook.url,
           timeoutSeconds,
-          phases: [{ name: 'cold-c1', connections: 1, amount: serialCount, images: take(serialCount), record: true, classify: true }],
+          phases: [{ name: 'cold-c1', connections: 1, amount: serialCount, images: take(serialCount), record: true, classify: true, raw: true }],
         },
         ctx.dir,
         'cold-c1',
@@ -122,7 +122,13 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
       images: { warmUp: warmupCount, serial: serialCount, burst: burstCount, zeroLatency: floorCount },
     },
     figures: {
-      serial: { ...phase(s), p50OverChain: ratio(s.latencyMs.p50), p99OverChain: ratio(s.latencyMs.p99) },
+      // Every decision's latency, in the order made, for the figure (bench/lib/figures.ts).
+      serial: {
+        ...phase(s),
+        p50OverChain: ratio(s.latencyMs.p50),
+        p99OverChain: ratio(s.latencyMs.p99),
+        decisionsMs: (s.latencies ?? []).map((x) => Math.round(x * 100) / 100),
+      },
       burst16: phase(burst!),
       zeroLatency: phase(floor!),
       awsCallsPerColdAdmission: Math.round(callsPerAdmission * 100) / 100,
