@@ -151,9 +151,16 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
       },
       {
         name: 'cold decision (p99, 1 connection) vs the chain',
-        target: `<= ${fmt(chainMs * 1.2, 0)} ms`,
+        target: `<= 1.3 x ${chainMs} ms = ${fmt(chainMs * 1.3, 0)} ms`,
         value: `${fmt(s.latencyMs.p99)} ms (${fmt(ratio(s.latencyMs.p99), 2)}x)`,
-        met: s.latencyMs.p99 <= chainMs * 1.2,
+        met: s.latencyMs.p99 <= chainMs * 1.3,
+      },
+      // Issue 18: the webhook's own CPU per cold admission halved from about 20 ms.
+      {
+        name: "cold: the webhook's CPU per cold admission (1 connection)",
+        target: '<= 10 ms',
+        value: `${fmt(cpu.serial / Math.max(1, s.completed))} ms`,
+        met: cpu.serial / Math.max(1, s.completed) <= 10,
       },
     ],
     notes: [
