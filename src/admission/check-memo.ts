@@ -21,6 +21,7 @@ import { EXPIRY_WARNING_MS } from '../checks/vulnerabilities.ts';
 import { DAY_MS } from '../policy/exceptions.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import { FactTrace, stillHeld, withFactTrace, type TracedRead } from '../support/fact-trace.ts';
+import type { Metrics } from '../support/metrics.ts';
 
 /** What checking one image yields: its results, the policy they were judged under, its digest. */
 export interface ImageVerdict {
@@ -61,22 +62,32 @@ export class CheckMemo {
   readonly #byPolicy = new WeakMap<CompiledPolicy, LRUCache<string, Remembered>>();
   readonly #now: () => number;
   readonly #maxEntries: number;
+  readonly #metrics: Metrics | undefined;
 
-  /** `now` is the fact cache's clock (ms since the epoch): freshness ends are read on it. */
-  constructor(options: { maxEntries: number; now?: () => number }) {
+  /** `now` is the fact cache's clock (ms since the epoch): freshness ends are read on it. Hits
+   *  and misses count as ecr_admission_cache_events_total{fact="check-results"}: a remembered
+   *  image reads no fact, so without them the fact cache's hit rate would fall as it works. */
+  constructor(options: { maxEntries: number; now?: () => number; metrics?: Metrics }) {
     this.#now = options.now ?? Date.now;
     this.#maxEntries = Math.max(1, Math.min(options.maxEntries, MAX_ENTRIES));
+    this.#metrics = options.metrics;
+  }
+
+  #count(event: 'hit' | 'miss'): void {
+    this.#metrics?.cacheEvents.inc({ fact: 'check-results', event });
   }
 
   /** The results remembered for this image, if they are still what its checks would answer. */
   lookup(policy: CompiledPolicy, namespace: string, image: string): ImageVerdict | undefined {
     const lru = this.#byPolicy.get(policy);
-    if (lru === undefined) return undefined;
     const key = `${namespace}\u0000${image}`;
-    const kept = lru.get(key);
-    if (kept === undefined) return undefined;
-    if (this.#now() < kept.until && kept.reads.every(stillHeld)) return kept.verdict;
-    lru.delete(key);
+    const kept = lru?.get(key);
+    if (kept !== undefined && this.#now() < kept.until && kept.reads.every(stillHeld)) {
+      this.#count('hit');
+      return kept.verdict;
+    }
+    if (kept !== undefined) lru!.delete(key);
+    this.#count('miss');
     return undefined;
   }
 

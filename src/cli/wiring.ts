@@ -93,7 +93,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     }),
     budgetMs: options.budgetMs,
     // Image results reused while every fact behind them is still the one read (issue 18).
-    memo: new CheckMemo({ maxEntries: policy.cache.maxEntries, ...(now !== undefined && { now }) }),
+    memo: new CheckMemo({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) }),
     metrics: options.metrics,
     logger: options.logger,
     ...(now !== undefined && { now: () => new Date(now()) }),

@@ -24,6 +24,7 @@ import type { VulnerabilityReport } from '../../src/facts/vulnerabilities.ts';
 import { FactCache, type FactSpec } from '../../src/support/fact-cache.ts';
 import { ACCOUNT, ECR, compileText, silentLogger } from '../fixtures/policy.ts';
 import { podRequest } from '../helpers/harness.ts';
+import { createMetrics } from '../../src/support/metrics.ts';
 
 const START = Date.parse('2027-03-01T09:30:00Z');
 const DAY = 86_400_000;
@@ -338,4 +339,25 @@ t.test('a remembered answer ends when a fact behind it is evicted or replaced', 
   world.now += 1;
   t.equal((await again.review(podRequest([IMAGES[2]!]))).result, 'deny', 'the report was read again and has the finding');
   t.equal(memo2.hits, 1);
+});
+
+t.test('remembered answers count as cache events of the fact "check-results"', async (t) => {
+  const world = new World();
+  const metrics = createMetrics();
+  const cache = new FactCache({ maxEntries: 100, now: () => world.now, metrics });
+  const memo = new CheckMemo({ maxEntries: 100, now: () => world.now, metrics });
+  const policy = compileText(POLICIES[2]!);
+  const reviewer = createReviewer({
+    policy: () => policy,
+    checks: checksOf(world, cache),
+    budgetMs: 2000,
+    logger: silentLogger,
+    now: () => new Date(world.now),
+    memo,
+  });
+  for (let i = 0; i < 3; i++) await reviewer.review(podRequest([IMAGES[2]!]));
+  const text = await metrics.registry.metrics();
+  t.match(text, /^ecr_admission_cache_events_total\{fact="check-results",event="miss"\} 1$/m);
+  t.match(text, /^ecr_admission_cache_events_total\{fact="check-results",event="hit"\} 2$/m);
+  t.match(text, /^ecr_admission_cache_events_total\{fact="tag",event="miss"\} 1$/m, 'the facts were read once');
 });
