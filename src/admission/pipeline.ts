@@ -99,6 +99,9 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     return digest !== undefined && recentPasses.passedWithin(policy, namespace, image, ttlMs, now().getTime()) === digest;
   }
 
+  /** One image's checks. Its result is remembered by (policy, namespace, image) (check-memo.ts):
+   *  whatever else of the request a check comes to need must join that key, or the memo would
+   *  answer for one Pod with another's results. */
   async function checkImage(image: string, namespace: string, policy: CompiledPolicy, signal: AbortSignal, deadline: number): Promise<ImageVerdict> {
     let ref;
     try {
