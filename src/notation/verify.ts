@@ -111,6 +111,9 @@ async function verify(envelope: Uint8Array, mediaType: string, target: TargetDes
   const authenticTime = env.signingScheme === SIGNING_SCHEME_SIGNING_AUTHORITY ? env.authenticSigningTime : undefined;
   const revocationAsked =
     aws && authenticTime && 'matched' in matchIdentity(opts.trustedIdentities, leaf, aws) ? startRevocationCheck(chain, aws, authenticTime, opts) : undefined;
+  // The verification below is synchronous: one turn of the event loop first lets the SDK's
+  // middleware put the request on the wire, so that Signer's round trip overlaps it.
+  if (revocationAsked) await new Promise<void>((resolve) => setImmediate(resolve));
 
   // Integrity: the leaf's key decides the algorithm; `alg` must agree (no substitution).
   const keyAlg = algorithmForKey(leaf.publicKey);
