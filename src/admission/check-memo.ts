@@ -94,14 +94,16 @@ export class CheckMemo {
   /** Runs `check` with its fact reads traced, and keeps its verdict when it may be reused. */
   async remember(policy: CompiledPolicy, namespace: string, image: string, check: () => Promise<ImageVerdict>): Promise<ImageVerdict> {
     const trace = new FactTrace();
+    // The checks read the clock after this: an exception boundary crossed while they ran ends
+    // what they answer at once.
+    const started = this.#now();
     const verdict = await withFactTrace(trace, check);
     const key = `${namespace}\u0000${image}`;
     if (key.length > MAX_KEY_LENGTH || verdict.results.some((r) => r.status === 'error')) return verdict;
     const settled = trace.settle();
     if (settled === undefined) return verdict;
-    const now = this.#now();
-    const until = Math.min(settled.freshUntil, nextExceptionChange(verdict.effective, now));
-    if (until <= now) return verdict;
+    const until = Math.min(settled.freshUntil, nextExceptionChange(verdict.effective, started));
+    if (until <= this.#now()) return verdict;
     let lru = this.#byPolicy.get(policy);
     if (lru === undefined) {
       lru = new LRUCache<string, Remembered>({ max: this.#maxEntries });
