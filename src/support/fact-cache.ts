@@ -7,7 +7,7 @@ import { untilAborted } from './abort.ts';
 import type { Metrics } from './metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
 import { ErrorCodes } from './errors.ts';
-import { currentFactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
+import { currentFactTrace, outsideFactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -157,7 +157,8 @@ export class FactCache implements TracedSource {
     this.#inflight.set(k, entry);
     const promise = (async () => {
       try {
-        const value = await withPendingCalls(calls, () => load(loadSignal));
+        // Outside the caller's fact trace: what the load reads, the entry it stores stands for.
+        const value = await withPendingCalls(calls, () => outsideFactTrace(() => load(loadSignal)));
         this.#remember(spec, k, value);
         return value;
       } catch (error) {

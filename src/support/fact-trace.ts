@@ -32,6 +32,14 @@ export function stillHeld(read: TracedRead): boolean {
 
 export class FactTrace {
   readonly #read: Array<{ readonly source: TracedSource; readonly key: string; readonly seq: number | undefined }> = [];
+  #uncached = false;
+
+  /** Called for every AWS call made outside a fact-cache load (pending-calls.ts trackCall): an
+   *  answer built on a read the cache does not keep cannot be reused (DescribeImageSigningStatus,
+   *  say, which only words an unsigned image's denial). */
+  readUncached(): void {
+    this.#uncached = true;
+  }
 
   /** Called by the fact cache for every key asked for while this trace is current: which entry
    *  it holds now, if a fresh one (a hit), so that one replaced before settle() is told apart. */
@@ -42,6 +50,7 @@ export class FactTrace {
   /** The entries read, each still fresh, with the earliest freshness end; undefined when one
    *  is gone or no longer fresh (a failure is never cached, so a failed read lands here). */
   settle(): { readonly entries: readonly TracedRead[]; readonly freshUntil: number } | undefined {
+    if (this.#uncached) return undefined;
     const entries: TracedRead[] = [];
     let freshUntil = Number.POSITIVE_INFINITY;
     for (const { source, key, seq } of this.#read) {
@@ -60,6 +69,11 @@ const storage = new AsyncLocalStorage<FactTrace>();
 /** The trace of the current async context, if any. */
 export function currentFactTrace(): FactTrace | undefined {
   return storage.getStore();
+}
+
+/** Runs `run` outside any trace: a fact-cache load, whose reads the entry it stores stands for. */
+export function outsideFactTrace<T>(run: () => T): T {
+  return storage.exit(run);
 }
 
 /** Runs `run` (and everything it starts) with `trace` noting the facts it reads. */

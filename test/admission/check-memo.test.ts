@@ -25,6 +25,7 @@ import { FactCache, type FactSpec } from '../../src/support/fact-cache.ts';
 import { ACCOUNT, ECR, compileText, silentLogger } from '../fixtures/policy.ts';
 import { podRequest } from '../helpers/harness.ts';
 import { createMetrics } from '../../src/support/metrics.ts';
+import { trackCall } from '../../src/support/pending-calls.ts';
 
 const START = Date.parse('2027-03-01T09:30:00Z');
 const DAY = 86_400_000;
@@ -360,4 +361,56 @@ t.test('remembered answers count as cache events of the fact "check-results"', a
   t.match(text, /^ecr_admission_cache_events_total\{fact="check-results",event="miss"\} 1$/m);
   t.match(text, /^ecr_admission_cache_events_total\{fact="check-results",event="hit"\} 2$/m);
   t.match(text, /^ecr_admission_cache_events_total\{fact="tag",event="miss"\} 1$/m, 'the facts were read once');
+});
+
+t.test('an answer built on an AWS call the fact cache does not keep is never remembered', async (t) => {
+  const world = new World();
+  const cache = new FactCache({ maxEntries: 100, now: () => world.now });
+  const memo = new CountingMemo({ maxEntries: 100, now: () => world.now });
+  const policy = compileText(POLICIES[2]!);
+  let status = 'IN_PROGRESS';
+  let asked = 0;
+  // Like the signature check wording an unsigned image's denial with DescribeImageSigningStatus:
+  // a call made by the check itself, outside any fact-cache load (the SDK middleware tracks it).
+  const explained: Check = {
+    id: 'immutability',
+    needs: [],
+    enabled: (_p, image) => image.managed,
+    run: () => trackCall('ecr DescribeImageSigningStatus', () => Promise.resolve(fail('immutability', `signing ${status} (${++asked})`))),
+  };
+  // And a load that makes its call inside the cache is remembered as usual.
+  const loaded: Check = {
+    id: 'signature',
+    needs: [],
+    enabled: (_p, image) => image.managed,
+    run: async ({ signal }) =>
+      pass('signature', {
+        reason: await cache.get(TAG, 'loaded', () => trackCall('signer GetRevocationStatus', () => Promise.resolve('checked')), signal, 1000),
+      }),
+  };
+  const reviewer = createReviewer({
+    policy: () => policy,
+    checks: [...checksOf(world, cache), explained],
+    budgetMs: 2000,
+    logger: silentLogger,
+    now: () => new Date(world.now),
+    memo,
+  });
+  const first = await reviewer.review(podRequest([IMAGES[2]!]));
+  status = 'FAILED';
+  const second = await reviewer.review(podRequest([IMAGES[2]!]));
+  t.equal(memo.hits, 0, 'not remembered');
+  t.match(first.response.status?.message, /signing IN_PROGRESS \(1\)/);
+  t.match(second.response.status?.message, /signing FAILED \(2\)/, 'asked again');
+  const other = createReviewer({
+    policy: () => policy,
+    checks: [...checksOf(world, cache), loaded],
+    budgetMs: 2000,
+    logger: silentLogger,
+    now: () => new Date(world.now),
+    memo,
+  });
+  await other.review(podRequest([IMAGES[1]!], 'team-b'));
+  await other.review(podRequest([IMAGES[1]!], 'team-b'));
+  t.equal(memo.hits, 1, 'a call inside a fact-cache load does not stop the answer being remembered');
 });
