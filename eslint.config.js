@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'dist-dev/**', 'chart/**', 'coverage/**', '.tap/**', 'test/fixtures/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'dist-dev/**', 'chart/**', 'coverage/**', '.tap/**', 'test/fixtures/**', 'bench/results/**', 'bench/.build/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -17,6 +17,7 @@ import type { WorldLayout } from './lib/fixture.ts';
 import { gitCommit, loadAverage, machineInfo } from './lib/machine.ts';
 import { buildWebhook, ROOT, startSandboxProcess, type WebhookEntry } from './lib/procs.ts';
 import { writeReport } from './lib/report.ts';
+import { drawFigures } from './lib/figures.ts';
 import { BenchContext, type BenchSettings, type ScenarioResult } from './scenarios/context.ts';
 import { churn } from './scenarios/churn.ts';
 import { cold } from './scenarios/cold.ts';
@@ -142,7 +143,8 @@ async function main(): Promise<void> {
     scenarios: results,
   };
   const written = writeReport(report, out);
-  log(`bench: done in ${report.run.seconds} s; ${written.markdown}`);
+  const figures = await drawFigures(report, out);
+  log(`bench: done in ${report.run.seconds} s; ${written.markdown}${figures.map((f) => `, ${f}`).join('')}`);
   for (const r of results) for (const t of r.targets) log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.name}: ${t.value} (target ${t.target})`);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -34,3 +34,12 @@ export function summarize(values: readonly number[]): LatencySummary {
     max: round(sorted[sorted.length - 1] ?? Number.NaN),
   };
 }
+
+/** The latency distribution in a few points: each percentile from 1 to 99, then 99.5, 99.9 and
+ *  the maximum, as [{ p, ms }] (nearest rank): enough to draw it, small enough to keep. */
+export function quantiles(values: readonly number[]): Array<{ p: number; ms: number }> {
+  if (values.length === 0) return [];
+  const sorted = Float64Array.from(values).sort();
+  const ps = [...Array.from({ length: 99 }, (_, i) => i + 1), 99.5, 99.9, 100];
+  return ps.map((p) => ({ p, ms: round(percentile(sorted, p)) }));
+}

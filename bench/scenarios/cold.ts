@@ -52,7 +52,7 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
         {
           url: webhook.url,
           timeoutSeconds,
-          phases: [{ name: 'cold-c1', connections: 1, amount: serialCount, images: take(serialCount), record: true, classify: true }],
+          phases: [{ name: 'cold-c1', connections: 1, amount: serialCount, images: take(serialCount), record: true, classify: true, raw: true }],
         },
         ctx.dir,
         'cold-c1',
@@ -122,7 +122,13 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
       images: { warmUp: warmupCount, serial: serialCount, burst: burstCount, zeroLatency: floorCount },
     },
     figures: {
-      serial: { ...phase(s), p50OverChain: ratio(s.latencyMs.p50), p99OverChain: ratio(s.latencyMs.p99) },
+      // Every decision's latency, in the order made, for the figure (bench/lib/figures.ts).
+      serial: {
+        ...phase(s),
+        p50OverChain: ratio(s.latencyMs.p50),
+        p99OverChain: ratio(s.latencyMs.p99),
+        decisionsMs: (s.latencies ?? []).map((x) => Math.round(x * 100) / 100),
+      },
       burst16: phase(burst!),
       zeroLatency: phase(floor!),
       awsCallsPerColdAdmission: Math.round(callsPerAdmission * 100) / 100,
@@ -145,9 +151,16 @@ export async function cold(ctx: BenchContext): Promise<ScenarioResult> {
       },
       {
         name: 'cold decision (p99, 1 connection) vs the chain',
-        target: `<= ${fmt(chainMs * 1.2, 0)} ms`,
+        target: `<= 1.3 x ${chainMs} ms = ${fmt(chainMs * 1.3, 0)} ms`,
         value: `${fmt(s.latencyMs.p99)} ms (${fmt(ratio(s.latencyMs.p99), 2)}x)`,
-        met: s.latencyMs.p99 <= chainMs * 1.2,
+        met: s.latencyMs.p99 <= chainMs * 1.3,
+      },
+      // Issue 18: the webhook's own CPU per cold admission halved from about 20 ms.
+      {
+        name: "cold: the webhook's CPU per cold admission (1 connection)",
+        target: '<= 10 ms',
+        value: `${fmt(cpu.serial / Math.max(1, s.completed))} ms`,
+        met: cpu.serial / Math.max(1, s.completed) <= 10,
       },
     ],
     notes: [

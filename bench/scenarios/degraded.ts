@@ -104,7 +104,14 @@ export async function degraded(ctx: BenchContext): Promise<ScenarioResult[]> {
       },
       rows: [rowOf(`${CONNECTIONS} connections`, p, { awsCalls: calls.total, cpuMs })],
       peakRssMiB: { webhook: memory.peakRssMiB },
-      targets: [],
+      targets: [
+        {
+          name: `${variant.id}: decisions answered before the API server's ${timeoutSeconds} s timeout`,
+          target: '100%',
+          value: `${fmt(share(p.completed))}% (${p.completed} of ${sent}; p99 ${fmt(p.latencyMs.p99, 0)} ms)`,
+          met: p.completed === sent && p.timeouts === 0 && p.errors === 0,
+        },
+      ],
       notes: [
         `${fmt(share(inBudget))}% of decisions within the ${budgetMs} ms budget, ${fmt(share(p.completed))}% answered before the API server's ${timeoutSeconds} s timeout; ${fmt(share(onFacts))}% decided on facts, the rest denied by onError: deny.`,
         `Checks that ended in error: ${JSON.stringify(p.decisions?.checkErrors ?? {})}.`,

@@ -2,6 +2,7 @@
 // the same load against the allow-all baseline with the same TLS set-up, interleaved level by
 // level so that a change in the machine's background load hits both alike.
 import { runLoad, startBaseline, metricSummary } from '../lib/procs.ts';
+import { quantiles } from '../lib/stats.ts';
 import type { PhaseResult } from '../lib/load-types.ts';
 import { fmt, rowOf, timed, withCpu, type BenchContext, type ScenarioResult } from './context.ts';
 
@@ -41,14 +42,14 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
       ctx.log(`  ${connections} connections, ${duration} s each`);
       const b = await withCpu(baseline, () =>
         runLoad(
-          { url: baseline.url, timeoutSeconds, phases: [{ name: `baseline-c${connections}`, connections, duration, images: image, record: true }] },
+          { url: baseline.url, timeoutSeconds, phases: [{ name: `baseline-c${connections}`, connections, duration, images: image, record: true, raw: true }] },
           ctx.dir,
           `baseline-c${connections}`,
         ),
       );
       const w = await withCpu(webhook, () =>
         runLoad(
-          { url: webhook.url, timeoutSeconds, phases: [{ name: `warm-c${connections}`, connections, duration, images: image, record: true }] },
+          { url: webhook.url, timeoutSeconds, phases: [{ name: `warm-c${connections}`, connections, duration, images: image, record: true, raw: true }] },
           ctx.dir,
           `warm-c${connections}`,
         ),
@@ -70,6 +71,8 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
     non2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
+    // The latency distribution for the figure (bench/lib/figures.ts), not every latency.
+    quantilesMs: quantiles(r.latencies ?? []),
   });
   const at16 = rows.find((r) => r.connections === 16)!;
   const ratios = rows.map((r) => ({

@@ -9,13 +9,14 @@ import { fail, type Check, type CheckResult, type ImageSubject } from '../checks
 import { decide } from '../decision/decide.ts';
 import { policyForUnknownImages } from '../decision/unreadable-object.ts';
 import type { Decision, ImageVerdictInput } from '../decision/types.ts';
-import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { extractImages, type ContainerImage } from './extract.ts';
 import { RecentPasses, type TagDigestLookup } from './unchanged-images.ts';
 import { isNamespaceRequest, narrowingChange, type NamespaceLabelGuard } from './namespace-labels.ts';
 import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
 import { pinRequired, unpinnedFailure } from './require-pinned.ts';
+import type { CheckMemo, ImageVerdict } from './check-memo.ts';
 
 export interface ReviewerDeps {
   /** The policy in force now (it can be reloaded between admissions). */
@@ -32,6 +33,8 @@ export interface ReviewerDeps {
   /** Who may switch the checks off for a namespace by its labels (namespace-labels.ts); absent:
    *  the opt-out label is off and Namespace requests are not checked. */
   readonly namespaceLabels?: NamespaceLabelGuard;
+  /** Image results remembered while they still hold (check-memo.ts); absent: checked every time. */
+  readonly memo?: CheckMemo;
 }
 
 export interface ReviewOutcome {
@@ -43,11 +46,7 @@ export interface ReviewOutcome {
 }
 
 /** One image's results under the policy in force, as an admission computes them. */
-export interface ImageCheck {
-  readonly results: CheckResult[];
-  readonly effective: EffectivePolicy;
-  readonly digest?: string;
-}
+export type ImageCheck = ImageVerdict;
 
 export interface Reviewer {
   review(request: AdmissionRequest): Promise<ReviewOutcome>;
@@ -107,14 +106,10 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     return digest !== undefined && recentPasses.passedWithin(policy, namespace, image, ttlMs, now().getTime()) === digest;
   }
 
-  async function checkImage(
-    image: string,
-    namespace: string,
-    policy: CompiledPolicy,
-    signal: AbortSignal,
-    deadline: number,
-    requirePin = false,
-  ): Promise<ImageCheck> {
+  /** One image's checks. Its result is remembered by (policy, namespace, image) (check-memo.ts):
+   *  whatever else of the request a check comes to need must join that key, or the memo would
+   *  answer for one Pod with another's results. */
+  async function checkImage(image: string, namespace: string, policy: CompiledPolicy, signal: AbortSignal, deadline: number): Promise<ImageVerdict> {
     let ref;
     try {
       ref = parseImageReference(image);
@@ -125,11 +120,18 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const effective = policy.forImage(namespace, ref);
     const subject = subjectOf(ref, policy);
     const results = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
-    // pinning.requireOnPods (require-pinned.ts): a tag-only image of a Pod was not pinned.
-    const unpinned = requirePin ? unpinnedFailure(subject, policy) : undefined;
-    if (unpinned) results.push(unpinned);
-    for (const r of results) deps.metrics?.checkResults.inc({ check: r.check, status: r.status });
     return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+  }
+
+  /** The requireOnPods failure of one image as written, if it arrived unpinned. */
+  function unpinnedFailureOf(image: string, policy: CompiledPolicy): CheckResult | undefined {
+    let ref;
+    try {
+      ref = parseImageReference(image);
+    } catch {
+      return undefined; // the origin check already failed it
+    }
+    return unpinnedFailure(subjectOf(ref, policy), policy);
   }
 
   return {
@@ -180,29 +182,53 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       }
       if (images.length === 0) return allowWithout(request, 'no images');
 
-      const deadline = Date.now() + deps.budgetMs;
-      // A referenced timer, not AbortSignal.timeout (whose timer is unref'd): a check waiting
-      // on nothing that holds the event loop would otherwise let `check` exit before the
-      // deadline, with no answer and exit code 0. Cleared as soon as the decision is made,
-      // so a busy webhook does not carry one pending timer per recent admission.
-      const controller = new AbortController();
-      // The same reason AbortSignal.timeout gives, so AWS clients and facts see a TimeoutError.
-      const timer = setTimeout(() => controller.abort(new DOMException(`admission budget of ${deps.budgetMs} ms spent`, 'TimeoutError')), deps.budgetMs);
-      let verdicts: ImageVerdictInput[];
-      try {
-        // The same image in several containers is checked once.
-        const byImage = new Map<string, ReturnType<typeof checkImage>>();
-        const requirePin = pinRequired(request, policy);
-        for (const c of images)
-          if (!byImage.has(c.image)) byImage.set(c.image, checkImage(c.image, namespace, policy, controller.signal, deadline, requirePin));
-        verdicts = await Promise.all(
-          images.map(async (container) => {
-            const { results, effective, digest } = await byImage.get(container.image)!;
-            return { container, policy: effective, results, ...(digest && { digest }) };
-          }),
-        );
-      } finally {
-        clearTimeout(timer);
+      // Images whose results are remembered (check-memo.ts) need no deadline, timer or checks.
+      const byImage = new Map<string, ImageVerdict | Promise<ImageVerdict>>();
+      for (const c of images) {
+        if (byImage.has(c.image)) continue;
+        const kept = deps.memo?.lookup(policy, namespace, c.image);
+        if (kept) byImage.set(c.image, kept);
+      }
+      const unknown = images.filter((c) => !byImage.has(c.image));
+      if (unknown.length > 0) {
+        const deadline = Date.now() + deps.budgetMs;
+        // A referenced timer, not AbortSignal.timeout (whose timer is unref'd): a check waiting
+        // on nothing that holds the event loop would otherwise let `check` exit before the
+        // deadline, with no answer and exit code 0. Cleared as soon as the decision is made,
+        // so a busy webhook does not carry one pending timer per recent admission.
+        const controller = new AbortController();
+        // The same reason AbortSignal.timeout gives, so AWS clients and facts see a TimeoutError.
+        const timer = setTimeout(() => controller.abort(new DOMException(`admission budget of ${deps.budgetMs} ms spent`, 'TimeoutError')), deps.budgetMs);
+        try {
+          // The same image in several containers is checked once.
+          const checking: Array<Promise<ImageVerdict>> = [];
+          for (const c of unknown) {
+            if (byImage.has(c.image)) continue;
+            const check = () => checkImage(c.image, namespace, policy, controller.signal, deadline);
+            const verdict = deps.memo ? deps.memo.remember(policy, namespace, c.image, check) : check();
+            byImage.set(c.image, verdict);
+            checking.push(verdict);
+          }
+          await Promise.all(checking);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      const requirePin = pinRequired(request, policy);
+      const verdicts: ImageVerdictInput[] = [];
+      const counted = new Set<string>();
+      for (const container of images) {
+        const got = byImage.get(container.image)!;
+        const { results: checked, effective, digest } = got instanceof Promise ? await got : got;
+        // pinning.requireOnPods (require-pinned.ts): per request, not remembered with the image's
+        // results (the memo's key has no request kind), and never written into them.
+        const unpinned = requirePin ? unpinnedFailureOf(container.image, policy) : undefined;
+        const results = unpinned ? [...checked, unpinned] : checked;
+        if (!counted.has(container.image)) {
+          counted.add(container.image);
+          for (const r of results) deps.metrics?.checkResults.inc({ check: r.check, status: r.status });
+        }
+        verdicts.push({ container, policy: effective, results, ...(digest && { digest }) });
       }
       recentPasses.record(policy, namespace, verdicts, now().getTime());
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });

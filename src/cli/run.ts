@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { writeSync } from 'node:fs';
 import { parseCommandLine, USAGE, type DemoOptions, type SandboxOptions } from './args.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
+import { asyncLogDestination } from './log-destination.ts';
 // Commands are imported when run: the AWS SDK and Fastify take a second or more to load,
 // which `--help` and `version` need not pay.
 
@@ -73,17 +74,27 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
     case 'serve': {
       // No redaction paths: log lines are built field by field (server/log-line.ts) and never
       // carry headers, tokens or objects, and wildcard redaction cost ~5 µs per admission.
-      const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' } });
+      // Written asynchronously in batches (log-destination.ts); flushed before a clean exit.
+      const logs = asyncLogDestination();
+      const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' } }, logs.stream);
       const { serve } = await import('./serve.ts');
-      const server = await serve(command, env, logger, print);
+      const server = await serve(command, env, logger, print).catch(async (err: unknown) => {
+        await logs.flush();
+        throw err;
+      });
       return new Promise((resolve) => {
+        const exit = async (code: number) => {
+          if (logs.dropped() > 0) logger.warn({ dropped: logs.dropped() }, 'log lines dropped: stdout did not keep up');
+          await logs.flush();
+          resolve(code);
+        };
         const stop = (signal: string) => {
           logger.info({ signal }, 'shutting down: finishing in-flight reviews');
           server.close().then(
-            () => resolve(0),
+            () => exit(0),
             (err: unknown) => {
               logger.error({ err: errorMessage(err) }, 'shutdown failed');
-              resolve(1);
+              return exit(1);
             },
           );
         };

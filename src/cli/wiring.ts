@@ -23,6 +23,7 @@ import { createPinResolver, type PinResolver } from '../admission/pin-resolver.t
 import { createMutator, type Mutator } from '../admission/mutate.ts';
 import { createSharedFactCache, inGroups, type SharedFactCache } from '../facts/shared-cache/index.ts';
 import { createEvents, type Events } from '../events/index.ts';
+import { CheckMemo } from '../admission/check-memo.ts';
 
 export interface RuntimeOptions {
   readonly policyStore: PolicyStore;
@@ -127,6 +128,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     policy: () => options.policyStore.current(),
     checks,
     budgetMs: options.budgetMs,
+    // Image results reused while every fact behind them is still the one read (issue 18).
+    memo: new CheckMemo({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) }),
     metrics: options.metrics,
     logger: options.logger,
     ...(now !== undefined && { now: () => new Date(now()) }),

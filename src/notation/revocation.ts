@@ -89,14 +89,36 @@ function shortError(err: unknown): string {
 }
 
 /**
+ * Asks AWS Signer at once, while the envelope is still being verified: GetRevocationStatus is
+ * the last call of a cold admission's longest chain, and its input (the chain's hashes, the
+ * job, the profile, the signing time) is known as soon as the envelope is parsed. The answer
+ * is used only once the signature verifies (checkRevocationStatus), and is asked for only for
+ * a trusted signing profile, so an envelope that names no trusted profile costs no call.
+ */
+export function startRevocationCheck(
+  chain: CertificateInfo[],
+  aws: AwsSignerAttributes,
+  authenticSigningTime: Date,
+  opts: VerifyOptions,
+): Promise<unknown> | undefined {
+  if (opts.revocation === 'skip' || !opts.checkRevocation) return undefined;
+  const answer = callChecker(opts.checkRevocation, revocationInput(chain, aws.profileVersionArn, aws.jobArn, authenticSigningTime), opts.signal);
+  // Awaited by checkRevocationStatus, or dropped when verification fails first.
+  answer.catch(() => {});
+  return answer;
+}
+
+/**
  * AWS Signer revocation under the caller's mode: enforce rejects on "revoked" and on
- * "could not tell"; warn lets both through with a warning; skip does not ask.
+ * "could not tell"; warn lets both through with a warning; skip does not ask. `started` is
+ * the answer startRevocationCheck already asked for, with the same input.
  */
 export async function checkRevocationStatus(
   chain: CertificateInfo[],
   aws: AwsSignerAttributes,
   authenticSigningTime: Date,
   opts: VerifyOptions,
+  started?: Promise<unknown>,
 ): Promise<RevocationOutcome> {
   if (opts.revocation === 'skip') return { kind: 'skipped' };
   const enforce = opts.revocation === 'enforce';
@@ -109,7 +131,7 @@ export async function checkRevocationStatus(
   const input = revocationInput(chain, aws.profileVersionArn, aws.jobArn, authenticSigningTime);
   let answer: unknown;
   try {
-    answer = await callChecker(opts.checkRevocation, input, opts.signal);
+    answer = await (started ?? callChecker(opts.checkRevocation, input, opts.signal));
   } catch (err) {
     if (err instanceof RevocationAborted) {
       return { kind: 'reject', code: ErrorCodes.ABORTED, reason: 'verification was cancelled during the revocation check' };

@@ -13,7 +13,7 @@ import { formatRfc3339 } from './encoding.ts';
 import { profileArnMatches, subjectAttributes, subjectMatches } from './identity.ts';
 import { parseJws } from './jws.ts';
 import { parsePayload, targetMismatch } from './payload.ts';
-import { checkRevocationStatus, uncheckableRevocation } from './revocation.ts';
+import { checkRevocationStatus, startRevocationCheck, uncheckableRevocation } from './revocation.ts';
 import { ErrorCodes } from '../support/errors.ts';
 import {
   MAX_ENVELOPE_BYTES,
@@ -107,6 +107,13 @@ async function verify(envelope: Uint8Array, mediaType: string, target: TargetDes
   const chain = chainParsed.value;
   const leaf = chain[0] as CertificateInfo;
   const signer = aws?.profileVersionArn ?? describeSubject(leaf);
+  // Signer is asked now, in parallel with the verification below (revocation.ts).
+  const authenticTime = env.signingScheme === SIGNING_SCHEME_SIGNING_AUTHORITY ? env.authenticSigningTime : undefined;
+  const revocationAsked =
+    aws && authenticTime && 'matched' in matchIdentity(opts.trustedIdentities, leaf, aws) ? startRevocationCheck(chain, aws, authenticTime, opts) : undefined;
+  // The verification below is synchronous: one turn of the event loop first lets the SDK's
+  // middleware put the request on the wire, so that Signer's round trip overlaps it.
+  if (revocationAsked) await new Promise<void>((resolve) => setImmediate(resolve));
 
   // Integrity: the leaf's key decides the algorithm; `alg` must agree (no substitution).
   const keyAlg = algorithmForKey(leaf.publicKey);
@@ -141,14 +148,13 @@ async function verify(envelope: Uint8Array, mediaType: string, target: TargetDes
   // must have been valid then (AWS Signer leaves live about three days); without one,
   // the chain must be valid now. Timestamp countersignatures (RFC 3161) are not used.
   const validated = anchor.value.outsideChain ? [...chain, anchor.value.certificate] : chain;
-  const authenticTime = env.signingScheme === SIGNING_SCHEME_SIGNING_AUTHORITY ? env.authenticSigningTime : undefined;
   const validity = authenticTime ? invalidAt(validated, authenticTime, 'authentic signing time') : invalidAt(validated, now, 'verification time');
   if (validity) return reject(ErrorCodes.CERT_VALIDITY, validity, signer);
 
   const warnings: string[] = [];
   let revocation: 'checked' | 'revoked' | 'unavailable' | 'skipped' | 'not-applicable';
   if (aws && authenticTime) {
-    const status = await checkRevocationStatus(chain, aws, authenticTime, opts);
+    const status = await checkRevocationStatus(chain, aws, authenticTime, opts, revocationAsked);
     if (status.kind === 'reject') return { ...reject(status.code, status.reason, signer), ...status.extra };
     revocation = status.kind;
     if (status.warning) warnings.push(status.warning);

@@ -65,10 +65,6 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   // not reserved: Fastify answers that 413 itself, unread. A reservation is held only while the
   // body arrives at a minimum pace (FIRST_BODY_BYTE_MS, bodyDeadlineMs: see body-budget.ts).
   const bodyBudget = options.bodyBudget ?? createBodyBudget();
-  const releases = new WeakMap<object, () => void>();
-  const release = (request: object) => {
-    releases.get(request)?.();
-  };
   app.addHook('preParsing', async (request, reply, payload) => {
     const header = request.headers['content-length'];
     const declared = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
@@ -90,7 +86,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       clearTimeout(whole);
       meter.release();
     };
-    releases.set(request, done);
+    // The response's 'close' comes once it is sent or its connection is gone, whichever way the
+    // request ended: this one listener returns the charge (issue 18: no WeakMap of requests, no
+    // onResponse and onRequestAbort hooks run on every request for the same purpose).
     reply.raw.once('close', done);
 
     // The meter's refusals (and the payload's errors it carries) are always listened for: an
@@ -110,14 +108,6 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       payload.pipe(stream);
     });
     return stream;
-  });
-  app.addHook('onResponse', (request, _reply, done) => {
-    release(request);
-    done();
-  });
-  app.addHook('onRequestAbort', (request, done) => {
-    release(request);
-    done();
   });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {

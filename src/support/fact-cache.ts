@@ -8,6 +8,7 @@ import type { Metrics } from './metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
 import { ErrorCodes } from './errors.ts';
 import { sharedRemainingMs, type SharedLevel } from './shared-level.ts';
+import { currentFactTrace, outsideFactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -27,7 +28,11 @@ interface Entry {
   readonly freshUntil: number;
   /** Until when a value past freshUntil may still be served while it is refreshed. */
   readonly staleUntil: number;
+  /** Which storing this is (a fact trace tells a kept entry from its replacement by it). */
+  readonly seq: number;
 }
+
+let stored = 0;
 
 export type CacheEvent = 'hit' | 'miss' | 'coalesced' | 'stale' | 'negative-hit' | 'refresh-failed';
 
@@ -75,7 +80,7 @@ interface InFlight {
 
 const keyOf = (spec: FactSpec<never>, key: string): string => `${spec.fact}\u0000${key}`;
 
-export class FactCache {
+export class FactCache implements TracedSource {
   readonly #lru: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, InFlight>();
   readonly #metrics: Metrics | undefined;
@@ -109,6 +114,7 @@ export class FactCache {
    */
   async get<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, loadTimeoutMs: number): Promise<T> {
     const k = keyOf(spec, key);
+    currentFactTrace()?.note(this, k);
     const entry = this.#lru.get(k);
     const now = this.#now();
     if (entry && now < entry.freshUntil) {
@@ -160,13 +166,14 @@ export class FactCache {
     this.#inflight.set(k, entry);
     const promise = (async () => {
       try {
-        const value = await withPendingCalls(calls, () => load(loadSignal));
+        // Outside the caller's fact trace: what the load reads, the entry it stores stands for.
+        const value = await withPendingCalls(calls, () => outsideFactTrace(() => load(loadSignal)));
         if (!entry.dropped) this.#remember(spec, k, value);
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
         if (ttl !== undefined && ttl > 0)
-          this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0 }, { ttl });
+          this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0, seq: ++stored }, { ttl });
         throw error;
       } finally {
         // Calls inside the load carry the same deadline and can time out a moment before
@@ -199,7 +206,14 @@ export class FactCache {
     const ttl = Math.min(spec.ttlMs(value), sharedRemainingMs(value) ?? Infinity);
     const staleMs = spec.staleMs ?? 0;
     const now = this.#now();
-    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs }, { ttl: ttl + staleMs });
+    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs, seq: ++stored }, { ttl: ttl + staleMs });
+  }
+
+  /** The entry under an internal key while it is fresh, for a fact trace (fact-trace.ts): the
+   *  same object for as long as the key keeps it, without counting, refreshing or reordering. */
+  freshEntry(k: string): TracedEntry | undefined {
+    const entry = this.#lru.peek(k);
+    return entry && this.#now() < entry.freshUntil ? entry : undefined;
   }
 
   /** A miss goes to the shared level first, when there is one. */

@@ -5,6 +5,7 @@
 // it into every caller's, so an admission that joined another's load (single-flight) names
 // the call it waits on too.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentFactTrace } from './fact-trace.ts';
 
 export class PendingCalls {
   readonly #calls = new Map<symbol, { readonly label: string; readonly since: number }>();
@@ -53,6 +54,8 @@ export function withPendingCalls<T>(tracker: PendingCalls, run: () => T): T {
 
 /** Records `label` as in flight in the current tracker while `run` is. */
 export async function trackCall<T>(label: string, run: () => Promise<T>): Promise<T> {
+  // Outside a fact-cache load (loads run outside any trace), a call is a read the cache does not keep.
+  currentFactTrace()?.readUncached();
   const done = storage.getStore()?.start(label);
   try {
     return await run();

@@ -63,3 +63,26 @@ t.test('requireOnPods with pinning.mode off says that nothing adds the digest', 
   t.equal(out.response.allowed, false);
   t.match(out.response.status?.message, /pinning\.mode is off, so nothing adds it/);
 });
+
+t.test('requireOnPods and remembered check results: a template checked first does not let the Pod through', async (t) => {
+  // The image's results are remembered by (policy, namespace, image) (check-memo.ts); the
+  // requireOnPods failure belongs to the request (a Pod), so it is added per request and never
+  // remembered with the results, in either order.
+  const h = await startHarness({ fixture: fixture(), policy: policy('  requireOnPods: true') });
+  t.teardown(() => h.close());
+  const template = { spec: { template: { spec: { containers: [{ name: 'app', image: `${HOST}/web:1.4.2` }] } } } };
+  const review = (uid: string) =>
+    h.runtime.reviewer.review({
+      uid,
+      kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+      operation: 'CREATE',
+      namespace: 'team-a',
+      name: 'web',
+      object: template,
+    });
+  t.equal((await review('dep-first')).response.allowed, true, 'the template is admitted with its tag');
+  const pod = await h.reviewPod([`${HOST}/web:1.4.2`]);
+  t.equal(pod.response.allowed, false, 'the Pod with the same image is still denied');
+  t.match(pod.response.status?.message, /without a digest/);
+  t.equal((await review('dep-again')).response.allowed, true, 'and the Pod’s denial is not remembered for the template');
+});

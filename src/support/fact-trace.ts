@@ -1,0 +1,82 @@
+// Which cached facts one piece of work read, so that its result can be remembered exactly as
+// long as every one of them would still be read back unchanged (admission/check-memo.ts).
+// The fact cache notes each key it is asked for in the trace of the current async context;
+// the memo then asks the cache for the entries behind those keys and keeps them: the result
+// is valid while each key still holds that very entry (not evicted, not refreshed, not
+// replaced) and the earliest of their freshness ends has not passed.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** The cache entry behind a key, as the memo sees it: which storing it is (a number, so that
+ *  a memo never holds on to an evicted entry's value) and its freshness end. */
+export interface TracedEntry {
+  readonly seq: number;
+  readonly freshUntil: number;
+}
+
+/** What a fact cache offers a trace: the fresh entry now under one of its internal keys. */
+export interface TracedSource {
+  freshEntry(key: string): TracedEntry | undefined;
+}
+
+/** One fact read, as a memo keeps it: the place, the key and which storing it was. */
+export interface TracedRead {
+  readonly source: TracedSource;
+  readonly key: string;
+  readonly seq: number;
+}
+
+/** Whether a key still holds, fresh, the very entry that was read. */
+export function stillHeld(read: TracedRead): boolean {
+  return read.source.freshEntry(read.key)?.seq === read.seq;
+}
+
+export class FactTrace {
+  readonly #read: Array<{ readonly source: TracedSource; readonly key: string; readonly seq: number | undefined }> = [];
+  #uncached = false;
+
+  /** Called for every AWS call made outside a fact-cache load (pending-calls.ts trackCall): an
+   *  answer built on a read the cache does not keep cannot be reused (DescribeImageSigningStatus,
+   *  say, which only words an unsigned image's denial). */
+  readUncached(): void {
+    this.#uncached = true;
+  }
+
+  /** Called by the fact cache for every key asked for while this trace is current: which entry
+   *  it holds now, if a fresh one (a hit), so that one replaced before settle() is told apart. */
+  note(source: TracedSource, key: string): void {
+    this.#read.push({ source, key, seq: source.freshEntry(key)?.seq });
+  }
+
+  /** The entries read, each still fresh, with the earliest freshness end; undefined when one
+   *  is gone or no longer fresh (a failure is never cached, so a failed read lands here). */
+  settle(): { readonly entries: readonly TracedRead[]; readonly freshUntil: number } | undefined {
+    if (this.#uncached) return undefined;
+    const entries: TracedRead[] = [];
+    let freshUntil = Number.POSITIVE_INFINITY;
+    for (const { source, key, seq } of this.#read) {
+      const entry = source.freshEntry(key);
+      // Gone, stale, or not the entry that was read (a miss is read from the entry its load stored).
+      if (entry === undefined || (seq !== undefined && entry.seq !== seq)) return undefined;
+      entries.push({ source, key, seq: entry.seq });
+      if (entry.freshUntil < freshUntil) freshUntil = entry.freshUntil;
+    }
+    return { entries, freshUntil };
+  }
+}
+
+const storage = new AsyncLocalStorage<FactTrace>();
+
+/** The trace of the current async context, if any. */
+export function currentFactTrace(): FactTrace | undefined {
+  return storage.getStore();
+}
+
+/** Runs `run` outside any trace: a fact-cache load, whose reads the entry it stores stands for. */
+export function outsideFactTrace<T>(run: () => T): T {
+  return storage.exit(run);
+}
+
+/** Runs `run` (and everything it starts) with `trace` noting the facts it reads. */
+export function withFactTrace<T>(trace: FactTrace, run: () => T): T {
+  return storage.run(trace, run);
+}
