@@ -73,6 +73,11 @@ export class CheckMemo {
     this.#metrics = options.metrics;
   }
 
+  /** How many results are kept for this policy (tests of the memo's memory). */
+  size(policy: CompiledPolicy): number {
+    return this.#byPolicy.get(policy)?.size ?? 0;
+  }
+
   #count(event: 'hit' | 'miss'): void {
     this.#metrics?.cacheEvents.inc({ fact: 'check-results', event });
   }

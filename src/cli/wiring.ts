@@ -50,6 +50,8 @@ export interface Runtime {
   readonly pins: PinResolver;
   readonly mutator: Mutator;
   readonly cache: FactCache;
+  /** The reviewer's remembered check results (check-memo.ts). */
+  readonly memo: CheckMemo;
   /** The fleet's shared level under `cache` (policy cache.shared), if configured. */
   readonly shared?: SharedFactCache;
   /** The SQS poller of AWS events (policy events), if configured: serve starts it. */
@@ -123,13 +125,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     vulnerabilities: new VulnerabilityFacts({ clients, cache, ttl: policy.cache }),
     posture: new EcrPostureFacts({ clients, cache, ttl: policy.cache }),
   });
+  const memo = new CheckMemo({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) });
   const reviewer = createReviewer({
     ...(namespaceLabels !== undefined && { namespaceLabels }),
     policy: () => options.policyStore.current(),
     checks,
     budgetMs: options.budgetMs,
     // Image results reused while every fact behind them is still the one read (issue 18).
-    memo: new CheckMemo({ maxEntries: policy.cache.maxEntries, metrics: options.metrics, ...(now !== undefined && { now }) }),
+    memo,
     metrics: options.metrics,
     logger: options.logger,
     ...(now !== undefined && { now: () => new Date(now()) }),
@@ -162,5 +165,5 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     clients.destroy();
     await shared?.close();
   };
-  return { reviewer, pins, mutator, cache, ...(shared && { shared }), ...(events && { events }), credentials, close };
+  return { reviewer, pins, mutator, cache, memo, ...(shared && { shared }), ...(events && { events }), credentials, close };
 }

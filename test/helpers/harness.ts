@@ -1,7 +1,7 @@
 // Test harness: a runtime (the same one `serve` builds) wired to a running AWS sandbox
 // through the real SDK clients and the standard AWS_ENDPOINT_URL_* variables.
 import { pino } from 'pino';
-import { createPolicyStore } from '../../src/policy/store.ts';
+import { createPolicyStore, type PolicyStore } from '../../src/policy/store.ts';
 import { createRuntime, type Runtime } from '../../src/cli/wiring.ts';
 import { createMetrics, type Metrics } from '../../src/support/metrics.ts';
 import { startSandbox, type Sandbox, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
@@ -19,6 +19,7 @@ export interface Harness {
   readonly sandbox: Sandbox;
   readonly runtime: Runtime;
   readonly metrics: Metrics;
+  readonly policyStore: PolicyStore;
   /** Reviews a Pod in `namespace` whose containers run `images`. */
   reviewPod(images: readonly string[], namespace?: string): Promise<ReviewOutcome>;
   close(): Promise<void>;
@@ -70,6 +71,7 @@ export async function startHarness(options: {
     sandbox,
     runtime,
     metrics,
+    policyStore,
     reviewPod: (images, namespace) => runtime.reviewer.review(podRequest(images, namespace)),
     async close() {
       await runtime.close();
