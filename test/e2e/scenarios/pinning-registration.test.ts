@@ -109,8 +109,17 @@ t.test("the webhook process keeps the mutating configuration's caBundle and fail
     }
   });
   t.equal(created.spec?.containers[0]?.image, 'registry.k8s.io/pause:3.10', 'a non-ECR image is left as written');
-  const mutations = readFileSync(webhook.peer.logPath, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"mutation"'));
+  // The log line is written asynchronously (pino's destination batches lines, issue 18): it
+  // reaches the file a moment after the answer, so wait for it rather than read once.
+  const mutations = await until(
+    'the mutation log line',
+    async () => {
+      const lines = readFileSync(webhook.peer.logPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"msg":"mutation"'));
+      return lines.length > 0 ? lines : undefined;
+    },
+    10_000,
+  );
   t.ok(mutations.length > 0, 'the process logged the mutation: the API server called /mutate');
 });
