@@ -13,6 +13,7 @@ import { e2eOutputDir } from '../rig/index.ts';
 import { attempt, type Outcome } from '../support/admission.ts';
 import { RELEASE, RELEASE_NAMESPACE, renderChart } from '../support/chart.ts';
 import { startCluster } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 import { bundleCertificates, helmInstall, serviceAccountKubeconfig, startInClusterWebhook } from '../support/in-cluster.ts';
 import { pod } from '../support/workloads.ts';
 
@@ -27,15 +28,8 @@ const values = {
   tests: { enabled: false },
 };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+/** The rotation's waits: up to a minute each, polled every 100 ms. */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => until(what, probe, 60_000, 100);
 
 t.test('CA rotation under steady admissions: none fails, the bundle overlaps', async (t) => {
   const out = e2eOutputDir(t, 'scenario-ca-rotation');
@@ -54,7 +48,7 @@ t.test('CA rotation under steady admissions: none fails, the bundle overlaps', a
   const readVwc = () => admission.readValidatingWebhookConfiguration({ name: RELEASE });
   const fingerprints = (vwc: V1ValidatingWebhookConfiguration) => bundleCertificates(vwc.webhooks?.[0]?.clientConfig.caBundle).map((c) => c.fingerprint256);
 
-  const armed = await until('the configuration armed', async () => {
+  const armed = await waitFor('the configuration armed', async () => {
     const v = await readVwc();
     return v.webhooks?.[0]?.failurePolicy === 'Fail' ? v : undefined;
   });
@@ -79,7 +73,7 @@ t.test('CA rotation under steady admissions: none fails, the bundle overlaps', a
   );
   let n = 0;
   const admit = () => attempt(() => core.createNamespacedPod({ namespace: NS, body: pod(`steady-${n++}`, ALLOWED), dryRun: 'All' }));
-  await until('admissions through the webhook', async () => ((await admit()).allowed ? true : undefined));
+  await waitFor('admissions through the webhook', async () => ((await admit()).allowed ? true : undefined));
 
   // Steady admissions (two at a time) and a watcher of the bundle, for the whole rotation.
   let running = true;
@@ -102,13 +96,13 @@ t.test('CA rotation under steady admissions: none fails, the bundle overlaps', a
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
   const started = Date.now();
-  const newCa = await until('replica a serving a certificate of a new CA', async () => {
+  const newCa = await waitFor('replica a serving a certificate of a new CA', async () => {
     const served = await a!.servedCertificate();
     if (served.checkIssued(oldCa!)) return undefined;
     return bundleCertificates((await readVwc()).webhooks?.[0]?.clientConfig.caBundle).find((ca) => served.checkIssued(ca));
   });
   const switchedMs = Date.now() - started;
-  await until('the old CA retired from the bundle', async () => {
+  await waitFor('the old CA retired from the bundle', async () => {
     const now = fingerprints(await readVwc());
     return now.length === 1 && now[0] === newCa.fingerprint256 ? true : undefined;
   });

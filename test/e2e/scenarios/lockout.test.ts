@@ -12,12 +12,12 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AdmissionregistrationV1Api, ApiException, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { e2eOutputDir, httpsGet } from '../rig/index.ts';
 import { attempt } from '../support/admission.ts';
 import { RELEASE, RELEASE_NAMESPACE, WEBHOOK_NAME, renderChart } from '../support/chart.ts';
 import { startCluster } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 import { helm } from '../support/commands.ts';
 import { bundleCertificates, helmInstall, serviceAccountKubeconfig, startInClusterWebhook } from '../support/in-cluster.ts';
 import { deployment, pod } from '../support/workloads.ts';
@@ -33,16 +33,6 @@ const values = {
   policy: { registries: { allow: ['registry.k8s.io/pause:*'] } },
   tests: { enabled: false },
 };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 t.test('a webhook that never starts leaves the cluster working; one that serves arms itself', async (t) => {
   const out = e2eOutputDir(t, 'scenario-lockout');

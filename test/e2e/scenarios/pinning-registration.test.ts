@@ -7,11 +7,11 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { e2eOutputDir } from '../rig/index.ts';
 import { RELEASE, RELEASE_NAMESPACE, renderChart } from '../support/chart.ts';
 import { startCluster } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 import { helm } from '../support/commands.ts';
 import { bundleCertificates, helmInstall, serviceAccountKubeconfig, startInClusterWebhook } from '../support/in-cluster.ts';
 import { pod } from '../support/workloads.ts';
@@ -27,16 +27,6 @@ const values = {
   mutatingWebhook: { failurePolicy: 'Fail' },
   tests: { enabled: false },
 };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 t.test("the webhook process keeps the mutating configuration's caBundle and failurePolicy", async (t) => {
   const out = e2eOutputDir(t, 'scenario-pinning-registration');
