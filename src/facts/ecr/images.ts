@@ -76,9 +76,10 @@ export class EcrFacts {
     const notFound = (e: unknown) => (isDefinitive(e) ? s.notFound * 1000 : undefined);
     // Every tag's digest is trusted only for the mutableTag TTL, IMMUTABLE repository or not:
     // ECR lets a tag be reused once its image is deleted (BatchDeleteImage, a lifecycle rule)
-    // and a new one pushed, and until Pods are pinned to the verified digest the node pulls
-    // whatever the tag names then. ttlSeconds.immutableTag is still accepted (policy files
-    // keep loading) but governs nothing until pinning exists.
+    // and a new one pushed. Digest pinning (issue 14) makes a pinned Pod run the digest
+    // verified at admission; this TTL bounds how long a tag written without a digest (a
+    // template, an unpinned Pod, the pin resolver itself) keeps resolving to the same one.
+    // ttlSeconds.immutableTag is still accepted (policy files keep loading) but governs nothing.
     this.#tagSpec = { fact: 'tag', ttlMs: () => s.mutableTag * 1000, negativeTtlMs: notFound };
     this.#manifestSpec = { fact: 'manifest', ttlMs: () => s.digest * 1000, negativeTtlMs: notFound };
     this.#repositorySpec = { fact: 'repository', ttlMs: () => s.repository * 1000, staleMs: options.ttl.staleSeconds * 1000, negativeTtlMs: notFound };
