@@ -146,7 +146,9 @@ async function main(): Promise<void> {
   const figures = await drawFigures(report, out);
   log(`bench: done in ${report.run.seconds} s; ${written.markdown}${figures.map((f) => `, ${f}`).join('')}`);
   for (const r of results) for (const t of r.targets) log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.name}: ${t.value} (target ${t.target})`);
-  rmSync(dir, { recursive: true, force: true });
+  // BENCH_KEEP=1 keeps the working folder (the webhooks' logs, the load specs) to read after.
+  if (process.env.BENCH_KEEP) log(`bench: kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 await main();

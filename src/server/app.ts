@@ -8,7 +8,8 @@ import type { Metrics } from '../support/metrics.ts';
 import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
-import { BodyBudgetError, bodyDeadlineMs, createBodyBudget, DEFAULT_MAX_BODY_BYTES, FIRST_BODY_BYTE_MS, type BodyBudget } from './body-budget.ts';
+import { createBodyBudget, DEFAULT_MAX_BODY_BYTES, type BodyBudget } from './body-budget.ts';
+import { registerBodyReader } from './body-reader.ts';
 import { ErrorCodes } from '../support/errors.ts';
 import type { Mutator } from '../admission/mutate.ts';
 import { registerMutateRoute } from './mutate-route.ts';
@@ -61,54 +62,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   // Every body is metered as it arrives and charged against the shared heap budget before it
   // is parsed; the charge is returned when the answer is sent or the request is abandoned.
   // Its base cost is reserved from its Content-Length when it arrives, first come first served
-  // (meter() throws 413/503 at once when it does not fit). A Content-Length over bodyLimit is
-  // not reserved: Fastify answers that 413 itself, unread. A reservation is held only while the
-  // body arrives at a minimum pace (FIRST_BODY_BYTE_MS, bodyDeadlineMs: see body-budget.ts).
-  const bodyBudget = options.bodyBudget ?? createBodyBudget();
-  app.addHook('preParsing', async (request, reply, payload) => {
-    const header = request.headers['content-length'];
-    const declared = header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
-    const meter = bodyBudget.meter(declared !== undefined && declared <= bodyLimit ? declared : undefined);
-    const { stream } = meter;
-    // The pace a reservation is held at (see body-budget.ts): a body too slow in coming is
-    // refused 408 through the meter, like any other refusal, and its charge returned.
-    const slow = (message: string) => {
-      if (stream.writableEnded || stream.destroyed) return;
-      stream.destroy(new BodyBudgetError(408, ErrorCodes.BODY_TOO_SLOW, message));
-    };
-    const firstByte = setTimeout(() => {
-      if (meter.received() === 0) slow(`no request body within ${FIRST_BODY_BYTE_MS} ms of the headers`);
-    }, FIRST_BODY_BYTE_MS).unref();
-    const deadline = bodyDeadlineMs(declared ?? bodyLimit);
-    const whole = setTimeout(() => slow(`request body not complete within ${deadline} ms (${meter.received()} bytes received)`), deadline).unref();
-    const done = () => {
-      clearTimeout(firstByte);
-      clearTimeout(whole);
-      meter.release();
-    };
-    // The response's 'close' comes once it is sent or its connection is gone, whichever way the
-    // request ended: this one listener returns the charge (issue 18: no WeakMap of requests, no
-    // onResponse and onRequestAbort hooks run on every request for the same purpose).
-    reply.raw.once('close', done);
-
-    // The meter's refusals (and the payload's errors it carries) are always listened for: an
-    // 'error' with no listener ends the process. Nothing is piped into the meter until Fastify's
-    // body reader consumes it (its 'data' listener resumes it, after its 'error' listener is on),
-    // so a refusal on the very first chunk reaches that reader, which answers with the error's
-    // status (413, 503, 408) through the error handler. Should the meter fail before that (the
-    // connection dropped, say), it is answered here.
-    let consumed = false;
-    stream.on('error', (err) => {
-      done();
-      if (!consumed && !reply.sent) reply.send(err);
-    });
-    payload.on('error', (err) => stream.destroy(err));
-    stream.once('resume', () => {
-      consumed = true;
-      payload.pipe(stream);
-    });
-    return stream;
-  });
+  // (413/503 at once when it does not fit). A reservation is held only while the body arrives
+  // at a minimum pace (FIRST_BODY_BYTE_MS, bodyDeadlineMs: see body-budget.ts, body-reader.ts).
+  registerBodyReader(app, { budget: options.bodyBudget ?? createBodyBudget(), bodyLimit });
 
   app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _request, reply) => {
     // 4xx, and 503 from the body budget (busy: a retry can succeed), pass through; anything

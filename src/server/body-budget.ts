@@ -23,7 +23,6 @@
 // Content-Length says so). One that would overrun what other requests hold: 503 (the API server
 // applies failurePolicy; a retry can succeed). The charge is released when the response is
 // done, or the request is aborted or its connection closed.
-import { Transform, type TransformCallback } from 'node:stream';
 import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, type BodyBudgetErrorCode } from '../support/errors.ts';
 import { JsonScanner } from '../support/json-scan.ts';
@@ -87,16 +86,24 @@ export class BodyBudgetError extends Error {
   }
 }
 
+/** One body's account with the budget: what it has been charged, as its bytes arrive. */
+export interface BodyMeter {
+  /** Charges the next chunk of the body. A refusal (413 alone over the budget, 503 beside what
+   *  others hold) is returned, not thrown, and leaves the charge as it was. */
+  feed(chunk: Buffer): BodyBudgetError | undefined;
+  /** Returns the charge; later calls do nothing, and later chunks are not charged. */
+  release(): void;
+  /** Body bytes fed so far. */
+  received(): number;
+}
+
 export interface BodyBudget {
   readonly limit: number;
   inFlight(): number;
-  /** A pass-through stream that charges what flows through it; `release` returns the charge.
-   *  With `declaredBytes` (the Content-Length), 2 x declaredBytes is reserved at once, and a
-   *  BodyBudgetError is thrown (nothing held) when that alone is over the limit (413) or does
-   *  not fit next to what other bodies hold (503). A chunk that does not fit destroys the
-   *  stream with a BodyBudgetError: its 'error' must be listened for before anything is piped
-   *  into it (an unhandled 'error' ends the process). */
-  meter(declaredBytes?: number): { stream: Transform; release: () => void; received: () => number };
+  /** Opens a body's account. With `declaredBytes` (the Content-Length), 2 x declaredBytes is
+   *  reserved at once, and a BodyBudgetError is thrown (nothing held) when that alone is over
+   *  the limit (413) or does not fit next to what other bodies hold (503). */
+  meter(declaredBytes?: number): BodyMeter;
 }
 
 export function heapBudgetBytes(): number {
@@ -138,24 +145,22 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
       if (refused) throw refused;
       let bytes = 0;
       const scan = new JsonScanner();
-      const stream = new Transform({
-        transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-          // Answered already (413 on Content-Length, say): what still arrives is dropped.
-          if (released) return callback();
+      return {
+        feed(chunk: Buffer) {
+          // Answered already (413 on Content-Length, say): what still arrives is not charged.
+          if (released) return undefined;
           bytes += chunk.length;
           scan.feed(chunk);
-          const refused = charge(Math.max(bytes, reserved) * COST_PER_BYTE + scan.separators * COST_PER_SEPARATOR);
-          if (refused) return callback(refused);
-          callback(null, chunk);
+          return charge(Math.max(bytes, reserved) * COST_PER_BYTE + scan.separators * COST_PER_SEPARATOR);
         },
-      });
-      const release = () => {
-        if (released) return;
-        released = true;
-        held -= charged;
-        charged = 0;
+        release() {
+          if (released) return;
+          released = true;
+          held -= charged;
+          charged = 0;
+        },
+        received: () => bytes,
       };
-      return { stream, release, received: () => bytes };
     },
   };
 }

@@ -12,6 +12,7 @@ import { createBodyBudget, BodyBudgetError } from '../../src/server/body-budget.
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/body-budget.ts';
 import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
 import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts';
+import { loadAdmissionReview } from '../fixtures/admission.ts';
 import { emptyObjectBomb, goJson, largeDeploymentUpdate, worstCaseUpdate } from './large-reviews.ts';
 
 const MiB = 1024 * 1024;
@@ -77,17 +78,12 @@ t.test('a body whose parse would cost more heap than the budget is 413 before JS
 
 t.test('the budget: bodies in flight share it, 503 while it is held, returned at the end', async (t) => {
   const budget = createBodyBudget(10_000);
-  const feed = (meter: ReturnType<typeof budget.meter>, text: string) =>
-    new Promise<Error | undefined>((resolve) => {
-      meter.stream.once('error', resolve);
-      meter.stream.write(Buffer.from(text), (err) => resolve(err ?? undefined));
-      meter.stream.resume();
-    });
+  const feed = (meter: ReturnType<typeof budget.meter>, text: string) => meter.feed(Buffer.from(text));
   const a = budget.meter();
-  t.equal(await feed(a, 'x'.repeat(3000)), undefined, 'a 3000-byte body costs 6000 of 10000');
+  t.equal(feed(a, 'x'.repeat(3000)), undefined, 'a 3000-byte body costs 6000 of 10000');
   t.equal(budget.inFlight(), 6000);
   const b = budget.meter();
-  const busy = await feed(b, 'x'.repeat(2500));
+  const busy = feed(b, 'x'.repeat(2500));
   t.ok(busy instanceof BodyBudgetError && busy.statusCode === 503 && busy.code === 'E_BODY_BUDGET_BUSY', 'a second that would overrun it: 503');
   b.release();
   t.equal(budget.inFlight(), 6000, 'a refused body holds nothing');
@@ -95,12 +91,12 @@ t.test('the budget: bodies in flight share it, 503 while it is held, returned at
   a.release();
   t.equal(budget.inFlight(), 0, 'released once, whatever calls release');
   const c = budget.meter();
-  t.equal(await feed(c, '['), undefined);
+  t.equal(feed(c, '['), undefined);
   t.equal(budget.inFlight(), 2 + 64, 'a separator costs 64 (about what V8 spends per value)');
   const quoted = '"{[,:\\"{"';
-  t.equal(await feed(c, quoted), undefined, 'separators inside strings, escaped quotes included, cost nothing');
+  t.equal(feed(c, quoted), undefined, 'separators inside strings, escaped quotes included, cost nothing');
   t.equal(budget.inFlight(), 2 * (1 + quoted.length) + 64);
-  const tooCostly = await feed(c, ',{'.repeat(80));
+  const tooCostly = feed(c, ',{'.repeat(80));
   t.ok(
     tooCostly instanceof BodyBudgetError && tooCostly.statusCode === 413 && tooCostly.code === 'E_BODY_TOO_COSTLY',
     'a body that alone exceeds the budget: 413',
@@ -128,11 +124,7 @@ t.test('first come, first served: the base cost is reserved from Content-Length 
   t.equal(budget.inFlight(), 6000, 'a refused reservation holds nothing');
   t.equal(refusal(2000), undefined, 'one that fits beside it is admitted');
   // The first body streams: its bytes are already paid for, its separators are charged on top.
-  await new Promise<void>((resolve, reject) => {
-    a.stream.once('error', reject);
-    a.stream.write(Buffer.from('[' + ' '.repeat(2999)), (err) => (err ? reject(err) : resolve()));
-    a.stream.resume();
-  });
+  t.equal(a.feed(Buffer.from('[' + ' '.repeat(2999))), undefined);
   t.equal(budget.inFlight(), 6000 + 64, 'bytes within the reservation cost nothing more; one separator costs 64');
   a.release();
   t.equal(budget.inFlight(), 0);
@@ -201,4 +193,36 @@ t.test('a client that drops a large body half way holds no budget afterwards', a
   req.destroy();
   for (let i = 0; i < 100 && budget.inFlight() !== 0; i++) await sleep(20);
   t.equal(budget.inFlight(), 0, 'and returned when the connection closes');
+});
+
+// Issue 18: the body reader meters chunks in its own 'data' listener (no stream per request).
+// A body with no Content-Length (chunked) reserves nothing up front: it is charged as it
+// streams, refused 413 once its separators alone pass the budget, and answered when it fits.
+t.test('a chunked body is charged as it streams: a bomb is refused, a review is answered', async (t) => {
+  const { webhook, budget } = app(t, createBodyBudget(2 * MiB));
+  await webhook.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = webhook.server.address() as { port: number };
+  const chunked = (parts: string[]) =>
+    new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/validate', method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
+        },
+      );
+      req.on('error', reject);
+      for (const part of parts) req.write(part);
+      req.end();
+    });
+  const review = JSON.stringify(loadAdmissionReview('pod-create'));
+  const answered = await chunked([review.slice(0, 100), review.slice(100)]);
+  t.equal(answered.status, 200, 'a review sent in two chunks is answered');
+  // 64 KiB of `{},` is 22,000 separators, 1.4 MiB of estimated heap per 64 KiB: past 2 MiB by the second.
+  const bomb = await chunked(['[', ...Array.from({ length: 4 }, () => '{},'.repeat(22_000)), '{}]']).catch(() => ({ status: 0, json: {} }));
+  t.ok(bomb.status === 413 || bomb.status === 0, `the chunked bomb is refused (${bomb.status || 'reset after the refusal'})`);
+  if (bomb.status === 413) t.match(bomb.json, { code: 'E_BODY_TOO_COSTLY' });
+  for (let i = 0; i < 100 && budget.inFlight() !== 0; i++) await sleep(20);
+  t.equal(budget.inFlight(), 0, 'nothing held afterwards');
 });

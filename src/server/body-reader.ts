@@ -1,0 +1,177 @@
+// The webhook's own request body reader: Fastify's content-type parsers for the two media types
+// it reads (application/json, text/plain), which meter each chunk against the heap budget as it
+// arrives (body-budget.ts) and refuse a body that comes too slowly, then hand the text to
+// Fastify's own JSON parser (prototype and constructor poisoning refused, as before).
+//
+// Why not a preParsing hook with a metering stream (issue 18): a Transform piped between the
+// request and Fastify's reader, two timers and four listeners per request cost about 100 µs of
+// CPU per admission over TLS, more than the whole allow-all server (bench/README.md). Here the
+// chunks are charged in the one 'data' listener that collects them, and the pace of every body
+// in flight is watched by one shared interval instead of two timers per request.
+//
+// The charge is held until the response is done: the parsed review lives that long. The
+// response is not known to a content-type parser, so an onRequest hook reserves the charge and
+// ties it to the response's 'close', which Node emits once, when the answer is sent or the
+// connection is gone.
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { BodyBudgetError, bodyDeadlineMs, FIRST_BODY_BYTE_MS, type BodyBudget, type BodyMeter } from './body-budget.ts';
+import { ErrorCodes } from '../support/errors.ts';
+
+/** How often the bodies in flight are checked against their pace deadlines: a slow body is
+ *  refused at most this long after its deadline. */
+export const PACE_SWEEP_MS = 100;
+
+type Done = (err: Error | null, body?: unknown) => void;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request body's account with the heap budget, while it holds one. */
+    bodyMeter: BodyMeter | null;
+  }
+}
+
+/** The request's Content-Length when it is a plain decimal number (Node's parser allows no other). */
+function declaredLength(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  return header !== undefined && /^\d{1,16}$/.test(header) ? Number(header) : undefined;
+}
+
+/** One interval for every body still arriving, running only while there are some. */
+class PaceWatch {
+  readonly #bodies = new Set<ArrivingBody>();
+  #timer: NodeJS.Timeout | undefined;
+
+  add(body: ArrivingBody): void {
+    this.#bodies.add(body);
+    this.#timer ??= setInterval(() => this.#sweep(), PACE_SWEEP_MS).unref();
+  }
+
+  delete(body: ArrivingBody): void {
+    this.#bodies.delete(body);
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const body of this.#bodies) body.checkPace(now);
+    if (this.#bodies.size === 0) this.close();
+  }
+}
+
+interface ArrivingBody {
+  checkPace(now: number): void;
+}
+
+export interface BodyReaderOptions {
+  readonly budget: BodyBudget;
+  /** Bodies over this many bytes are refused 413 (Fastify's FST_ERR_CTP_BODY_TOO_LARGE). */
+  readonly bodyLimit: number;
+}
+
+/** Replaces Fastify's body parsers with metered ones for application/json and text/plain (other
+ *  media types keep Fastify's 415, unread). */
+export function registerBodyReader(app: FastifyInstance, options: BodyReaderOptions): void {
+  const { budget, bodyLimit } = options;
+  const watch = new PaceWatch();
+  const parseJson = app.getDefaultJsonParser('error', 'error') as (request: FastifyRequest, body: string, done: Done) => void;
+  const parseText = (_request: FastifyRequest, body: string, done: Done) => done(null, body);
+
+  app.decorateRequest('bodyMeter', null);
+  app.addHook('onRequest', (request, reply, next) => {
+    reply.raw.once('close', () => request.bodyMeter?.release());
+    // The base cost (2 x Content-Length) is reserved as the request arrives, before a byte of
+    // its body is read: a refusal here (413 alone over the budget, 503 beside what others hold)
+    // is answered through the error handler and Node reads and drops the unread body, so the
+    // API server's persistent connection stays usable. (A refusal from the content-type parser
+    // would be answered with `connection: close` while the client still writes: EPIPE.)
+    // A Content-Length over bodyLimit is refused 413 by the reader, unreserved.
+    const declared = declaredLength(request);
+    if (declared !== undefined && declared <= bodyLimit) {
+      try {
+        request.bodyMeter = budget.meter(declared);
+      } catch (err) {
+        return next(err as Error);
+      }
+    }
+    next();
+  });
+  app.addHook('onClose', (_instance, done) => {
+    watch.close();
+    done();
+  });
+
+  const reader = (parse: typeof parseJson) => (request: FastifyRequest, payload: IncomingMessage, done: Done) => {
+    const declared = declaredLength(request);
+    if (declared !== undefined && declared > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+    let meter = request.bodyMeter;
+    if (!meter) {
+      // No Content-Length (chunked): nothing was reserved, the body is charged as it streams.
+      meter = budget.meter();
+      request.bodyMeter = meter;
+    }
+    readBody(payload, meter, declared, (err, text) => (err ? done(err) : parse(request, text!, done)));
+  };
+
+  // A body arrives in chunks, each charged before it is kept; it must arrive at the pace
+  // body-budget.ts asks (first byte within FIRST_BODY_BYTE_MS, the whole within
+  // bodyDeadlineMs(its length)), or it is refused 408 and its charge returned.
+  function readBody(payload: IncomingMessage, meter: BodyMeter, declared: number | undefined, done: (err: Error | null, text?: string) => void): void {
+    const started = performance.now();
+    const deadline = bodyDeadlineMs(declared ?? bodyLimit);
+    const chunks: Buffer[] = [];
+    let finished = false;
+    const finish = (err: Error | null, text?: string) => {
+      if (finished) return;
+      finished = true;
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', onError);
+      watch.delete(arriving);
+      // A refused body's charge is returned now; the rest of it is not read (Fastify answers
+      // with `connection: close`).
+      if (err) meter.release();
+      done(err, text);
+    };
+    const arriving: ArrivingBody = {
+      checkPace(now) {
+        const elapsed = now - started;
+        if (meter.received() === 0 && elapsed >= FIRST_BODY_BYTE_MS) {
+          finish(new BodyBudgetError(408, ErrorCodes.BODY_TOO_SLOW, `no request body within ${FIRST_BODY_BYTE_MS} ms of the headers`));
+        } else if (elapsed >= deadline) {
+          finish(new BodyBudgetError(408, ErrorCodes.BODY_TOO_SLOW, `request body not complete within ${deadline} ms (${meter.received()} bytes received)`));
+        }
+      },
+    };
+    function onData(chunk: Buffer) {
+      if (meter.received() + chunk.length > bodyLimit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      const refused = meter.feed(chunk);
+      if (refused) return finish(refused);
+      chunks.push(chunk);
+    }
+    function onEnd() {
+      const received = meter.received();
+      if (declared !== undefined && received !== declared) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      // Decoded once, whole: a multi-byte character split across chunks stays intact.
+      finish(null, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, received).toString('utf8'));
+    }
+    function onError(err: Error & { statusCode?: number }) {
+      // The connection failed under the body (aborted): answered 400 if anything still listens.
+      if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400;
+      finish(err);
+    }
+    watch.add(arriving);
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.resume();
+  }
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', reader(parseJson));
+  app.addContentTypeParser('text/plain', reader(parseText));
+}
