@@ -9,10 +9,11 @@
 //   BENCH_OUT=dir         where results go (default bench/results)
 //   BENCH_WEBHOOK=dist    dist: compile src/ and run node main.js as the container does;
 //                         src: run node src/main.ts (type stripping, ~25 MiB more RSS)
-//   BENCH_WEBHOOK_NODE_FLAGS='--max-semi-space-size=8'  node flags for the webhook process
-import { mkdtempSync, rmSync } from 'node:fs';
+//   BENCH_WEBHOOK_NODE_FLAGS='--max-semi-space-size=8'  node flags for the webhook process (default: the chart's server.nodeOptions)
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { WorldLayout } from './lib/fixture.ts';
 import { gitCommit, loadAverage, machineInfo } from './lib/machine.ts';
 import { buildWebhook, ROOT, startSandboxProcess, type WebhookEntry } from './lib/procs.ts';
@@ -62,6 +63,14 @@ const CHURN_REGIONS = [
   'me-south-1',
 ];
 
+/** server.nodeOptions of chart/ecr-admission/values.yaml: what the container's node runs with. */
+function chartNodeOptions(): string {
+  const values = parse(readFileSync(join(ROOT, 'chart/ecr-admission/values.yaml'), 'utf8')) as { server?: { nodeOptions?: unknown } };
+  const options = values.server?.nodeOptions;
+  if (typeof options !== 'string') throw new Error('chart/ecr-admission/values.yaml has no server.nodeOptions string');
+  return options;
+}
+
 function settingsFrom(env: NodeJS.ProcessEnv): BenchSettings {
   const number = (name: string, dflt: number) => {
     const raw = env[name];
@@ -72,7 +81,12 @@ function settingsFrom(env: NodeJS.ProcessEnv): BenchSettings {
   };
   const webhook = env.BENCH_WEBHOOK || 'dist';
   if (webhook !== 'dist' && webhook !== 'src') throw new Error(`BENCH_WEBHOOK must be dist or src, got ${webhook}`);
-  const webhookNodeFlags = (env.BENCH_WEBHOOK_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+  // The webhook runs under the chart's server.nodeOptions unless told otherwise: without them V8
+  // sizes its heap from the machine's memory, and peak RSS (the churn target, the chart's 256 Mi
+  // limit) would measure a process nobody deploys. BENCH_WEBHOOK_NODE_FLAGS=none runs it bare.
+  // (An empty value is the default too: make exports an unset variable as empty.)
+  const flags = env.BENCH_WEBHOOK_NODE_FLAGS || chartNodeOptions();
+  const webhookNodeFlags = flags === 'none' ? [] : flags.split(/\s+/).filter((f) => f !== '');
   return { scale: number('BENCH_SCALE', 1), latencyMs: number('BENCH_LATENCY_MS', 20), budgetMs: 8000, timeoutSeconds: 10, webhook, webhookNodeFlags };
 }
 

@@ -9,7 +9,7 @@
 #   make bench BENCH_LATENCY_MS=50      injected latency per AWS call (default 20)
 #   make bench BENCH_WEBHOOK=src        run node src/main.ts instead of the compiled build
 #   make bench BENCH_OUT=/tmp/results   write the results elsewhere
-#   make bench BENCH_WEBHOOK_NODE_FLAGS=--max-semi-space-size=8   node flags for the webhook
+#   make bench BENCH_WEBHOOK_NODE_FLAGS=--max-semi-space-size=8   node flags for the webhook (default: the chart's server.nodeOptions; none: no flags)
 
 BENCH_NODE_PATH := $(CURDIR)/node_modules/.bin
 export BENCH_SCALE BENCH_ONLY BENCH_LATENCY_MS BENCH_WEBHOOK BENCH_OUT BENCH_WEBHOOK_NODE_FLAGS

@@ -5,7 +5,9 @@
 import { pino } from 'pino';
 
 /** Lines are written once this many bytes are waiting, or at the latest after FLUSH_MS. */
-const BATCH_BYTES = 8192;
+const BATCH_BYTES = 32 * 1024;
+/** One write's most bytes (sonic-boom's maxWrite, 16 KiB by default, must exceed the batch). */
+const MAX_WRITE_BYTES = 64 * 1024;
 const FLUSH_MS = 200;
 /** Past this many bytes waiting (stdout not keeping up), new lines are dropped and counted
  *  rather than growing the heap of a process with a 128 MiB old space. */
@@ -20,7 +22,14 @@ export interface LogDestination {
 }
 
 export function asyncLogDestination(fd = 1): LogDestination {
-  const stream = pino.destination({ dest: fd, sync: false, minLength: BATCH_BYTES, maxLength: LOG_BUFFER_MAX_BYTES, periodicFlush: FLUSH_MS });
+  const stream = pino.destination({
+    dest: fd,
+    sync: false,
+    minLength: BATCH_BYTES,
+    maxWrite: MAX_WRITE_BYTES,
+    maxLength: LOG_BUFFER_MAX_BYTES,
+    periodicFlush: FLUSH_MS,
+  });
   let dropped = 0;
   stream.on('drop', () => {
     dropped++;

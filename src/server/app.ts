@@ -46,6 +46,9 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     loggerInstance: logger,
     // One line per admission is written below instead of Fastify's two per request.
     logController: new LogController({ disableRequestLogging: true }),
+    // Nor a child logger per request (issue 18: a pino child each time, for a request.log the
+    // routes never use); what Fastify itself logs goes to the server's logger.
+    childLoggerFactory: (logger) => logger,
     bodyLimit,
     // k8s sends no path params; a long request line is never ours.
     routerOptions: { maxParamLength: 200 },

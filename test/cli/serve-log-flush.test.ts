@@ -38,7 +38,7 @@ t.test('SIGTERM right after a burst of admissions: every admission line is writt
     statuses.every((s) => s === 200),
     'every admission answered',
   );
-  // At once: the last lines are still buffered (a batch is written at 8 KiB or every 200 ms).
+  // At once: the last lines are still buffered (a batch is written at 32 KiB or every 200 ms).
   served.child.kill('SIGTERM');
   t.equal(await served.closed, 0, 'exit code 0');
   const logged = new Set(served.logs().flatMap((l) => (l.msg === 'admission' && typeof l.uid === 'string' ? [l.uid] : [])));
