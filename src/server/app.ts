@@ -9,7 +9,7 @@ import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
 import { createBodyBudget, DEFAULT_MAX_BODY_BYTES, type BodyBudget } from './body-budget.ts';
-import { registerBodyReader } from './body-reader.ts';
+import { registerBodyReader, withParsedBody } from './body-reader.ts';
 import { ErrorCodes } from '../support/errors.ts';
 import type { Mutator } from '../admission/mutate.ts';
 import { registerMutateRoute } from './mutate-route.ts';
@@ -80,23 +80,26 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? ErrorCodes.REQUEST });
   });
 
-  app.post('/validate', async (request, reply) => {
-    const started = performance.now();
-    const parsed = parseAdmissionReview(request.body);
-    if (!parsed.ok) {
-      metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid', dry_run: 'false' });
-      logger.warn({ reason: parsed.reason }, 'rejected a body that is not an AdmissionReview');
-      return reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: ErrorCodes.REVIEW_INVALID });
-    }
-    const req = parsed.request;
-    const outcome = await reviewer.review(req);
-    const seconds = (performance.now() - started) / 1000;
-    const labels = metricLabels(req);
-    metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
-    metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
-    logger.info(admissionLogLine(req, outcome, seconds), 'admission');
-    return reply.send(reviewResponse(outcome.response));
-  });
+  app.post('/validate', (request, reply) =>
+    withParsedBody(request, reply, async () => {
+      const started = performance.now();
+      const parsed = parseAdmissionReview(request.body);
+      if (!parsed.ok) {
+        metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid', dry_run: 'false' });
+        logger.warn({ reason: parsed.reason }, 'rejected a body that is not an AdmissionReview');
+        reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: ErrorCodes.REVIEW_INVALID });
+        return;
+      }
+      const req = parsed.request;
+      const outcome = await reviewer.review(req);
+      const seconds = (performance.now() - started) / 1000;
+      const labels = metricLabels(req);
+      metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
+      metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
+      logger.info(admissionLogLine(req, outcome, seconds), 'admission');
+      reply.send(reviewResponse(outcome.response));
+    }),
+  );
 
   if (options.mutator) registerMutateRoute(app, { mutator: options.mutator, logger, metrics });
 

@@ -147,9 +147,10 @@ export function createBodyBudget(limit = heapBudgetBytes()): BodyBudget {
       const scan = new JsonScanner();
       return {
         feed(chunk: Buffer) {
-          // Answered already (413 on Content-Length, say): what still arrives is not charged.
-          if (released) return undefined;
+          // Counted always (the reader's byte limit and Content-Length checks read it); charged only
+          // while the account is open: after an answer (413 on Content-Length, say) nothing is held.
           bytes += chunk.length;
+          if (released) return undefined;
           scan.feed(chunk);
           return charge(Math.max(bytes, reserved) * COST_PER_BYTE + scan.separators * COST_PER_SEPARATOR);
         },

@@ -13,7 +13,7 @@
 // response is not known to a content-type parser, so an onRequest hook reserves the charge and
 // ties it to the response's 'close', which Node emits once, when the answer is sent or the
 // connection is gone.
-import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { BodyBudgetError, bodyDeadlineMs, FIRST_BODY_BYTE_MS, type BodyBudget, type BodyMeter } from './body-budget.ts';
 import { ErrorCodes } from '../support/errors.ts';
@@ -27,7 +27,7 @@ type Done = (err: Error | null, body?: unknown) => void;
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request body's account with the heap budget, while it holds one. */
-    bodyMeter: BodyMeter | null;
+    bodyReservation: BodyReservation | null;
   }
 }
 
@@ -67,6 +67,42 @@ interface ArrivingBody {
   checkPace(now: number): void;
 }
 
+/** A body's charge from its headers on, watched for pace until it is read in full. */
+class BodyReservation implements ArrivingBody {
+  readonly started = performance.now();
+  /** The reader's pace check, once a content-type parser reads the body. */
+  reading: ArrivingBody | undefined;
+  /** Returned unread: nothing took the body within FIRST_BODY_BYTE_MS. */
+  expired = false;
+  /** A route handler holds the parsed body (withParsedBody): its charge outlives the response. */
+  handling = false;
+  readonly meter: BodyMeter;
+  readonly #watch: PaceWatch;
+
+  constructor(meter: BodyMeter, watch: PaceWatch) {
+    this.meter = meter;
+    this.#watch = watch;
+    watch.add(this);
+  }
+
+  checkPace(now: number): void {
+    if (this.reading) return this.reading.checkPace(now);
+    // Nothing reads this body (Fastify parses none for GET or HEAD, say), yet it holds a
+    // reservation: returned once the first-byte deadline passes, whatever the answers queued
+    // before it on its connection. A reader that starts later refuses it (408).
+    if (now - this.started >= FIRST_BODY_BYTE_MS) {
+      this.expired = true;
+      this.end();
+    }
+  }
+
+  /** Returns the charge and stops watching (idempotent). */
+  end(): void {
+    this.#watch.delete(this);
+    this.meter.release();
+  }
+}
+
 export interface BodyReaderOptions {
   readonly budget: BodyBudget;
   /** Bodies over this many bytes are refused 413 (Fastify's FST_ERR_CTP_BODY_TOO_LARGE). */
@@ -81,9 +117,15 @@ export function registerBodyReader(app: FastifyInstance, options: BodyReaderOpti
   const parseJson = app.getDefaultJsonParser('error', 'error') as (request: FastifyRequest, body: string, done: Done) => void;
   const parseText = (_request: FastifyRequest, body: string, done: Done) => done(null, body);
 
-  app.decorateRequest('bodyMeter', null);
+  app.decorateRequest('bodyReservation', null);
   app.addHook('onRequest', (request, reply, next) => {
-    reply.raw.once('close', () => request.bodyMeter?.release());
+    // The response's 'close' returns the charge, unless a handler still holds the parsed body
+    // (a client that drops the connection during a review does not free the review's body):
+    // then withParsedBody returns it when the handler settles.
+    reply.raw.once('close', () => {
+      const reservation = request.bodyReservation;
+      if (reservation && !reservation.handling) reservation.end();
+    });
     // The base cost (2 x Content-Length) is reserved as the request arrives, before a byte of
     // its body is read: a refusal here (413 alone over the budget, 503 beside what others hold)
     // is answered through the error handler and Node reads and drops the unread body, so the
@@ -93,7 +135,7 @@ export function registerBodyReader(app: FastifyInstance, options: BodyReaderOpti
     const declared = declaredLength(request);
     if (declared !== undefined && declared <= bodyLimit) {
       try {
-        request.bodyMeter = budget.meter(declared);
+        request.bodyReservation = new BodyReservation(budget.meter(declared), watch);
       } catch (err) {
         return next(err as Error);
       }
@@ -108,20 +150,27 @@ export function registerBodyReader(app: FastifyInstance, options: BodyReaderOpti
   const reader = (parse: typeof parseJson) => (request: FastifyRequest, payload: IncomingMessage, done: Done) => {
     const declared = declaredLength(request);
     if (declared !== undefined && declared > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
-    let meter = request.bodyMeter;
-    if (!meter) {
+    let reservation = request.bodyReservation;
+    if (!reservation) {
       // No Content-Length (chunked): nothing was reserved, the body is charged as it streams.
-      meter = budget.meter();
-      request.bodyMeter = meter;
+      reservation = new BodyReservation(budget.meter(), watch);
+      request.bodyReservation = reservation;
+    } else if (reservation.expired) {
+      return done(new BodyBudgetError(408, ErrorCodes.BODY_TOO_SLOW, `request body not read within ${FIRST_BODY_BYTE_MS} ms of the headers`));
     }
-    readBody(payload, meter, declared, (err, text) => (err ? done(err) : parse(request, text!, done)));
+    readBody(payload, reservation, declared, (err, text) => (err ? done(err) : parse(request, text!, done)));
   };
 
   // A body arrives in chunks, each charged before it is kept; it must arrive at the pace
   // body-budget.ts asks (first byte within FIRST_BODY_BYTE_MS, the whole within
   // bodyDeadlineMs(its length)), or it is refused 408 and its charge returned.
-  function readBody(payload: IncomingMessage, meter: BodyMeter, declared: number | undefined, done: (err: Error | null, text?: string) => void): void {
-    const started = performance.now();
+  function readBody(
+    payload: IncomingMessage,
+    reservation: BodyReservation,
+    declared: number | undefined,
+    done: (err: Error | null, text?: string) => void,
+  ): void {
+    const { meter, started } = reservation;
     const deadline = bodyDeadlineMs(declared ?? bodyLimit);
     const chunks: Buffer[] = [];
     let finished = false;
@@ -131,10 +180,12 @@ export function registerBodyReader(app: FastifyInstance, options: BodyReaderOpti
       payload.removeListener('data', onData);
       payload.removeListener('end', onEnd);
       payload.removeListener('error', onError);
-      watch.delete(arriving);
+      reservation.reading = undefined;
       // A refused body's charge is returned now; the rest of it is not read (Fastify answers
-      // with `connection: close`).
-      if (err) meter.release();
+      // with `connection: close`). A body read in full keeps its charge, unwatched, until the
+      // answer is sent.
+      if (err) reservation.end();
+      else watch.delete(reservation);
       done(err, text);
     };
     const arriving: ArrivingBody = {
@@ -164,7 +215,7 @@ export function registerBodyReader(app: FastifyInstance, options: BodyReaderOpti
       if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400;
       finish(err);
     }
-    watch.add(arriving);
+    reservation.reading = arriving;
     payload.on('data', onData);
     payload.on('end', onEnd);
     payload.on('error', onError);
@@ -174,4 +225,27 @@ export function registerBodyReader(app: FastifyInstance, options: BodyReaderOpti
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', reader(parseJson));
   app.addContentTypeParser('text/plain', reader(parseText));
+}
+
+/** Runs a route's handler on its parsed body. The body's charge is returned when the handler
+ *  settles, and the body dropped from the request then: not when the response drains (a client
+ *  that never reads its answers would otherwise keep bodies charged for as long as it keeps the
+ *  connection), nor when the connection closes while the handler still holds the body (its heap
+ *  would be in use, uncharged). Without a handler (a refused or unparsable body) the response's
+ *  'close' or the reader returns it. `handle` sends its answer on `reply` and returns nothing:
+ *  a Fastify reply is a thenable that settles when the response is sent, so awaiting one here
+ *  would hold the charge until the answer drains. */
+export async function withParsedBody(request: FastifyRequest, reply: FastifyReply, handle: () => Promise<void>): Promise<FastifyReply> {
+  const reservation = request.bodyReservation;
+  if (reservation) reservation.handling = true;
+  try {
+    await handle();
+  } finally {
+    if (reservation) {
+      reservation.handling = false;
+      request.body = undefined;
+      reservation.end();
+    }
+  }
+  return reply;
 }

@@ -8,7 +8,8 @@ import { Agent, request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildWebhookApp } from '../../src/server/app.ts';
 import { createMetrics } from '../../src/support/metrics.ts';
-import { createBodyBudget, BodyBudgetError } from '../../src/server/body-budget.ts';
+import { createBodyBudget, BodyBudgetError, FIRST_BODY_BYTE_MS } from '../../src/server/body-budget.ts';
+import { connect } from 'node:net';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server/body-budget.ts';
 import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
 import { FIXTURE_POLICY, reviewerFor, silentLogger } from '../fixtures/policy.ts';
@@ -225,4 +226,98 @@ t.test('a chunked body is charged as it streams: a bomb is refused, a review is 
   if (bomb.status === 413) t.match(bomb.json, { code: 'E_BODY_TOO_COSTLY' });
   for (let i = 0; i < 100 && budget.inFlight() !== 0; i++) await sleep(20);
   t.equal(budget.inFlight(), 0, 'nothing held afterwards');
+});
+
+// Found by the attacker review of issue 18's body reader: Fastify reads no body for GET, so a
+// reservation taken from a GET's Content-Length met no reader and no pace deadline, and held
+// until its answer finished; with the answer stuck behind answers the client never read
+// (pipelined 404s), 36 MiB stayed held for as long as the connection was open. Now a
+// reservation nothing reads is returned at the first-byte deadline. (A GET route that answers
+// late stands in for the stuck answer: which pipelined request Node parses before it pauses
+// for backpressure depends on timing.)
+t.test('a reservation nothing reads is returned at the first-byte deadline, its answer pending', async (t) => {
+  const budget = createBodyBudget(CHART_BUDGET);
+  const metrics = createMetrics();
+  const webhook = buildWebhookApp({ reviewer: reviewerFor(FIXTURE_POLICY, { metrics }), logger: silentLogger, metrics, bodyBudget: budget });
+  const late = FIRST_BODY_BYTE_MS + 3000;
+  webhook.get('/late', async () => {
+    await sleep(late);
+    return { late: true };
+  });
+  t.teardown(() => webhook.close());
+  await webhook.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = webhook.server.address() as { port: number };
+  const socket = connect({ port, host: '127.0.0.1' });
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => undefined);
+  socket.write(`GET /late HTTP/1.1\r\nHost: x\r\nContent-Length: ${18 * MiB}\r\n\r\n`);
+  let held = 0;
+  for (let i = 0; i < 100 && held === 0; i++) {
+    await sleep(20);
+    held = budget.inFlight();
+  }
+  t.equal(held, 2 * 18 * MiB, 'the GET reserved twice its Content-Length');
+  const started = Date.now();
+  while (budget.inFlight() !== 0 && Date.now() - started < late) await sleep(50);
+  const waited = Date.now() - started;
+  t.equal(budget.inFlight(), 0, `returned after ${waited} ms`);
+  t.ok(waited < late - 1000, 'before its answer was sent');
+  t.equal(socket.destroyed, false, 'the connection still open');
+});
+
+// Also from that review (in the old hook as well): the charge followed the response, not the
+// parsed body. A client that never read its answers kept complete bodies charged for as long as
+// it kept the connection; one that dropped the connection during a review freed the charge while
+// the review still held the body. Now the handler holds the charge while it runs (withParsedBody).
+t.test("a body's charge is held while its handler runs and returned when the handler settles", async (t) => {
+  const budget = createBodyBudget(CHART_BUDGET);
+  const metrics = createMetrics();
+  const real = reviewerFor(FIXTURE_POLICY, { metrics });
+  let reviewing = 0;
+  const slow = {
+    checkImage: real.checkImage.bind(real),
+    review: async (r: Parameters<typeof real.review>[0]) => {
+      reviewing++;
+      await sleep(800);
+      reviewing--;
+      return real.review(r);
+    },
+  };
+  const webhook = buildWebhookApp({ reviewer: slow, logger: silentLogger, metrics, bodyBudget: budget });
+  // The answer leaves 1.5 s after the handler has produced it, as one stuck behind answers the
+  // client does not read would.
+  webhook.addHook('onSend', async () => sleep(1500));
+  t.teardown(() => webhook.close());
+  await webhook.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = webhook.server.address() as { port: number };
+  const body = JSON.stringify(loadAdmissionReview('pod-create'));
+  const request = `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const until = async (what: () => boolean, ms: number) => {
+    const started = Date.now();
+    while (!what() && Date.now() - started < ms) await sleep(10);
+    return what();
+  };
+
+  const dropped = connect({ port, host: '127.0.0.1' });
+  dropped.on('error', () => undefined);
+  dropped.write(request);
+  t.ok(await until(() => reviewing === 1, 2000), 'the review has the body');
+  const held = budget.inFlight();
+  t.ok(held >= 2 * Buffer.byteLength(body), `the body is charged (${held} bytes)`);
+  dropped.destroy();
+  await sleep(200);
+  t.equal(budget.inFlight(), held, 'its connection gone, the charge stays while the review holds the body');
+  t.ok(await until(() => budget.inFlight() === 0, 2000), 'and is returned when the review ends');
+
+  const waiting = connect({ port, host: '127.0.0.1' });
+  t.teardown(() => waiting.destroy());
+  let answer = '';
+  waiting.on('data', (c: Buffer) => (answer += c.toString('utf8')));
+  waiting.write(request);
+  t.ok(await until(() => reviewing === 1, 2000), 'a second review has its body');
+  t.ok(await until(() => reviewing === 0, 2000), 'and has decided');
+  const returned = await until(() => budget.inFlight() === 0, 500);
+  t.ok(returned, `the charge is returned once the answer is produced (${budget.inFlight()} held)`);
+  t.equal(answer, '', 'while the answer has not left yet');
+  t.ok(await until(() => answer.includes('HTTP/1.1 200'), 3000), 'which then arrives');
 });
