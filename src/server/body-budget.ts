@@ -21,8 +21,10 @@
 //
 // A body whose own cost exceeds the budget can never be parsed: 413 (at once when its
 // Content-Length says so). One that would overrun what other requests hold: 503 (the API server
-// applies failurePolicy; a retry can succeed). The charge is released when the response is
-// done, or the request is aborted or its connection closed.
+// applies failurePolicy; a retry can succeed). The charge is held as long as the parsed body can
+// be: it is released when the route handler that holds the body settles, when a body is refused
+// or cannot be parsed, when nothing has read the body by its first-byte deadline, or, for a
+// request that never reached a handler, when its response closes (src/server/body-reader.ts).
 import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, type BodyBudgetErrorCode } from '../support/errors.ts';
 import { JsonScanner } from '../support/json-scan.ts';

@@ -9,10 +9,10 @@
 // chunks are charged in the one 'data' listener that collects them, and the pace of every body
 // in flight is watched by one shared interval instead of two timers per request.
 //
-// The charge is held until the response is done: the parsed review lives that long. The
-// response is not known to a content-type parser, so an onRequest hook reserves the charge and
-// ties it to the response's 'close', which Node emits once, when the answer is sent or the
-// connection is gone.
+// The charge is held as long as the parsed review can be: an onRequest hook reserves it and ties
+// it to the response's 'close' (Node emits it once, when the answer is sent or the connection is
+// gone), and a route handler holding the body (withParsedBody) keeps it past that until the
+// handler settles, then returns it without waiting for the answer to drain.
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { BodyBudgetError, bodyDeadlineMs, FIRST_BODY_BYTE_MS, type BodyBudget, type BodyMeter } from './body-budget.ts';
