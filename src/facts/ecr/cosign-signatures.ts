@@ -5,7 +5,7 @@
 // sizes, referrers examined, reads and bytes per image check, a few referrers at a time; and who
 // is to blame decides the same way (ecr/signatures.ts): what a pusher controls is a definitive
 // rejection, AWS's faults leave the verdict to onError.
-import { BatchGetImageCommand, ImageFailureCode, ListImageReferrersCommand, type ImageReferrer } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, ImageFailureCode, type ImageReferrer } from '@aws-sdk/client-ecr';
 import type { AwsClients } from '../aws-clients.ts';
 import type { EcrImageLocation } from '../ports.ts';
 import { fromAwsError } from '../errors.ts';
@@ -21,7 +21,7 @@ import {
   type CosignListing,
   type CosignManifest,
 } from '../cosign-manifests.ts';
-import { badArtifact, batchGetFailure, servedWrongBytes, type EcrSignatureSource, type UnreadableSignature } from './signatures.ts';
+import { badArtifact, batchGetFailure, referrersPage, servedWrongBytes, type EcrSignatureSource, type UnreadableSignature } from './signatures.ts';
 import type { CosignArtifact } from '../../cosign/index.ts';
 
 type Read = { artifacts: CosignArtifact[]; unreadable: UnreadableSignature[]; overBudget: number; truncated: boolean; skippedLayers: number; tag?: string };
@@ -51,28 +51,11 @@ export class EcrCosignSource {
   /** Bundle referrers: one page of 50 (ListImageReferrersRequest maxResults, at most 50 in the
    *  SDK's model); a next page means more than are examined. */
   async #referred(loc: EcrImageLocation, subjectDigest: string, signal: AbortSignal, budget: EnvelopeBudget): Promise<Read> {
-    let response;
-    try {
-      response = await this.#clients.ecr(loc.accountId, loc.region).send(
-        new ListImageReferrersCommand({
-          registryId: loc.accountId,
-          repositoryName: loc.repository,
-          subjectId: { imageDigest: subjectDigest },
-          filter: { artifactTypes: [SIGSTORE_BUNDLE_V03] },
-          maxResults: 50,
-        }),
-        { abortSignal: signal },
-      );
-    } catch (error) {
-      throw fromAwsError(error, 'ecr', 'ListImageReferrers');
-    }
-    const listed = (response.referrers ?? []).filter(
-      (r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED' && (r.artifactType === undefined || r.artifactType === SIGSTORE_BUNDLE_V03),
-    );
+    const { referrers: listed, nextToken } = await referrersPage(this.#clients, loc, subjectDigest, SIGSTORE_BUNDLE_V03, signal);
     const candidates = signaturesFirst(listed, SIGSTORE_BUNDLE_V03);
     const examined = candidates.slice(0, MAX_REFERRERS);
     const out = none();
-    out.truncated = response.nextToken !== undefined || candidates.length > examined.length;
+    out.truncated = nextToken !== undefined || candidates.length > examined.length;
     const results = await mapBounded(examined, REFERRER_FETCH_CONCURRENCY, signal, (r, s) => this.#bundle(loc, subjectDigest, r, s, budget));
     for (const r of results) collect(out, r);
     return out;

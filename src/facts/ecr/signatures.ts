@@ -194,28 +194,9 @@ export class EcrSignatureSource {
     const out: ImageReferrer[] = [];
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES && out.length <= MAX_REFERRERS; page++) {
-      let response;
-      try {
-        response = await this.#clients.ecr(loc.accountId, loc.region).send(
-          new ListImageReferrersCommand({
-            registryId: loc.accountId,
-            repositoryName: loc.repository,
-            subjectId: { imageDigest: digest },
-            filter: { artifactTypes: [NOTARY_SIGNATURE] },
-            maxResults: 50,
-            ...(nextToken !== undefined && { nextToken }),
-          }),
-          { abortSignal: signal },
-        );
-      } catch (error) {
-        throw fromAwsError(error, 'ecr', 'ListImageReferrers');
-      }
-      out.push(
-        ...(response.referrers ?? []).filter(
-          (r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED' && (r.artifactType === undefined || r.artifactType === NOTARY_SIGNATURE),
-        ),
-      );
-      nextToken = response.nextToken;
+      const listed = await referrersPage(this.#clients, loc, digest, NOTARY_SIGNATURE, signal, nextToken);
+      out.push(...listed.referrers);
+      nextToken = listed.nextToken;
       if (!nextToken) break;
     }
     return { referrers: out, more: nextToken !== undefined };
@@ -345,4 +326,38 @@ export class EcrSignatureSource {
       return undefined; // an explanation we could not fetch is no reason to change the decision
     }
   }
+}
+
+/** One page of ListImageReferrers of `subjectDigest`, filtered to `artifactType` (ECR applies
+ *  the filter; it is applied here too), 50 per page (ListImageReferrersRequest maxResults, at
+ *  most 50 in the SDK's model; the default is 20): the referrers that have a digest and are not
+ *  archived, and the next page's token. */
+export async function referrersPage(
+  clients: AwsClients,
+  loc: EcrImageLocation,
+  subjectDigest: string,
+  artifactType: string,
+  signal: AbortSignal,
+  nextToken?: string,
+): Promise<{ referrers: ImageReferrer[]; nextToken: string | undefined }> {
+  let response;
+  try {
+    response = await clients.ecr(loc.accountId, loc.region).send(
+      new ListImageReferrersCommand({
+        registryId: loc.accountId,
+        repositoryName: loc.repository,
+        subjectId: { imageDigest: subjectDigest },
+        filter: { artifactTypes: [artifactType] },
+        maxResults: 50,
+        ...(nextToken !== undefined && { nextToken }),
+      }),
+      { abortSignal: signal },
+    );
+  } catch (error) {
+    throw fromAwsError(error, 'ecr', 'ListImageReferrers');
+  }
+  const referrers = (response.referrers ?? []).filter(
+    (r) => r.digest !== undefined && r.artifactStatus !== 'ARCHIVED' && (r.artifactType === undefined || r.artifactType === artifactType),
+  );
+  return { referrers, nextToken: response.nextToken };
 }
