@@ -6,7 +6,7 @@ import { parseAdmissionReview, reviewResponse } from '../admission/codec.ts';
 import type { Reviewer } from '../admission/pipeline.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { TLS_OPTIONS, type KeyPair } from './tls.ts';
-import { admissionLogLine } from './log-line.ts';
+import { admissionLogLine, infoLineWriter } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
 import { createBodyBudget, DEFAULT_MAX_BODY_BYTES, type BodyBudget } from './body-budget.ts';
 import { registerBodyReader, withParsedBody } from './body-reader.ts';
@@ -80,6 +80,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
     void reply.code(status).send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? ErrorCodes.REQUEST });
   });
 
+  const logAdmission = infoLineWriter(logger, 'admission');
   app.post('/validate', (request, reply) =>
     withParsedBody(request, reply, async () => {
       const started = performance.now();
@@ -96,7 +97,7 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
       const labels = metricLabels(req);
       metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
       metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
-      logger.info(admissionLogLine(req, outcome, seconds), 'admission');
+      logAdmission(admissionLogLine(req, outcome, seconds));
       reply.send(reviewResponse(outcome.response));
     }),
   );

@@ -1,0 +1,87 @@
+// `serve`'s asynchronous log destination (src/cli/log-destination.ts): lines are batched off
+// the request path, written whole and in order even when the pipe behind stdout is full
+// (EAGAIN, partial writes), bounded while they wait, counted when dropped, and a flush waits
+// for every line. Real files and a real FIFO; no fs mocks.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { asyncLogDestination } from '../../src/cli/log-destination.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'log-destination-'));
+const line = (i: number) => `{"n":${i},"pad":"${'x'.repeat(i % 200)}"}\n`;
+
+/** Both ends of a FIFO, non-blocking: the read end first (a FIFO opened for writing without a
+ *  reader fails with ENXIO), read through a paused socket, so the pipe's 64 KiB buffer fills
+ *  and the writer meets EAGAIN and short writes until the test starts reading. */
+function openFifo(path: string): { reader: Socket; fd: number } {
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  const reader = new Socket({ fd: readFd, readable: true, writable: false });
+  reader.pause();
+  return { reader, fd };
+}
+
+t.test('lines are batched: nothing is written until a batch fills or flush is called, then all in order', async (t) => {
+  const path = join(dir, 'batched.log');
+  const fd = openSync(path, 'w');
+  t.teardown(() => closeSync(fd));
+  const logs = asyncLogDestination(fd, { batchChars: 64 * 1024, flushMs: 60_000 });
+  for (let i = 0; i < 10; i++) t.ok(logs.stream.write(line(i)), 'accepted');
+  await sleep(20);
+  t.equal(readFileSync(path, 'utf8'), '', 'a part batch waits (no write per line)');
+  await logs.flush();
+  const expected = Array.from({ length: 10 }, (_, i) => line(i)).join('');
+  t.equal(readFileSync(path, 'utf8'), expected, 'every line, in order, after flush');
+  t.equal(logs.dropped(), 0);
+  await logs.flush(); // nothing waiting: resolves at once
+});
+
+t.test('a full batch is written without a flush; the periodic flush writes the rest', async (t) => {
+  const path = join(dir, 'periodic.log');
+  const fd = openSync(path, 'w');
+  t.teardown(() => closeSync(fd));
+  const logs = asyncLogDestination(fd, { batchChars: 1024, flushMs: 50 });
+  const lines = Array.from({ length: 100 }, (_, i) => line(i));
+  for (const l of lines) logs.stream.write(l);
+  await sleep(300);
+  t.equal(readFileSync(path, 'utf8'), lines.join(''), 'all written by batches and the timer');
+});
+
+t.test('a full non-blocking pipe (EAGAIN, partial writes): every line arrives once and in order', async (t) => {
+  const fifo = join(dir, 'slow.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const { reader, fd } = openFifo(fifo);
+  const chunks: Buffer[] = [];
+  t.teardown(() => reader.destroy());
+  const logs = asyncLogDestination(fd, { batchChars: 16 * 1024, flushMs: 20 });
+  const lines = Array.from({ length: 5000 }, (_, i) => line(i)); // ~0.5 MiB, 8x the pipe
+  t.equal(lines.filter((l) => !logs.stream.write(l)).length, 0, 'every line accepted (the buffer holds 16 MiB)');
+  await sleep(200); // the pipe is full by now, the writer retrying
+  reader.on('data', (c: Buffer) => chunks.push(c));
+  reader.resume();
+  await logs.flush();
+  closeSync(fd);
+  await new Promise((resolve) => reader.once('end', resolve));
+  t.equal(Buffer.concat(chunks).toString('utf8'), lines.join(''), 'the reader got every byte once, in order');
+  t.equal(logs.dropped(), 0);
+});
+
+t.test('the buffer is bounded: past the bound lines are dropped and counted, not queued', async (t) => {
+  const fifo = join(dir, 'stuck.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const { reader, fd } = openFifo(fifo); // nobody reads: stdout not keeping up
+  t.teardown(() => reader.destroy());
+  const logs = asyncLogDestination(fd, { batchChars: 1024, maxBufferedChars: 256 * 1024, flushMs: 10 });
+  let refused = 0;
+  for (let i = 0; i < 20_000; i++) if (!logs.stream.write(line(i))) refused++;
+  t.ok(refused > 0, `lines past the bound are refused (${refused})`);
+  t.equal(logs.dropped(), refused, 'and counted');
+  closeSync(fd); // the descriptor goes away: the writer gives up on what waits, counting it
+  await logs.flush();
+  t.ok(logs.dropped() > refused, 'what could not be written any more is counted as dropped');
+  t.equal(logs.stream.write(line(1)), false, 'nothing is accepted after the descriptor failed');
+});
