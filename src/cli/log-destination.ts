@@ -76,7 +76,7 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
     const batch = inFlight!;
     fsWrite(fd, batch.bytes, batch.written, batch.bytes.length - batch.written, null, (err, n) => {
       if (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return void setTimeout(writeRest, RETRY_MS);
+        if (err.code === 'EAGAIN') return void setTimeout(writeRest, RETRY_MS);
         return giveUp();
       }
       batch.written += n;

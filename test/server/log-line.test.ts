@@ -33,7 +33,7 @@ for (const [label, options] of [
       theirs.logger.info(fields, 'admission');
       t.equal(ours.lines.length, 1, 'one line');
       t.equal(withoutTime(ours.lines[0]!), withoutTime(theirs.lines[0]!), `same bytes for ${JSON.stringify(Object.keys(fields))}`);
-      t.same(JSON.parse(ours.lines[0]!).msg, 'admission');
+      t.same((JSON.parse(ours.lines[0]!) as { msg: string }).msg, 'admission');
     }
   });
 }
@@ -52,5 +52,5 @@ t.test('a lone surrogate (not valid UTF-16) is escaped, so the line stays valid 
   const { logger, lines } = capture({ base: null });
   infoLineWriter(logger, 'admission')({ name: 'a\ud800b' });
   t.match(lines[0], /"name":"a\\ud800b"/);
-  t.equal(JSON.parse(lines[0]!).name, 'a\ud800b');
+  t.equal((JSON.parse(lines[0]!) as { name: string }).name, 'a\ud800b');
 });
