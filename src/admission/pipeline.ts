@@ -17,6 +17,7 @@ import { isNamespaceRequest, narrowingChange, type NamespaceLabelGuard } from '.
 import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
 import { pinRequired, unpinnedFailure } from './require-pinned.ts';
 import type { CheckMemo, ImageVerdict } from './check-memo.ts';
+import { DecisionMemo } from './decision-memo.ts';
 
 export interface ReviewerDeps {
   /** The policy in force now (it can be reloaded between admissions). */
@@ -35,6 +36,9 @@ export interface ReviewerDeps {
   readonly namespaceLabels?: NamespaceLabelGuard;
   /** Image results remembered while they still hold (check-memo.ts); absent: checked every time. */
   readonly memo?: CheckMemo;
+  /** Whole decisions folded from remembered results (decision-memo.ts); one is made when `memo`
+   *  is given (tests pass their own to count its answers). */
+  readonly decisions?: DecisionMemo;
 }
 
 export interface ReviewOutcome {
@@ -86,9 +90,23 @@ export function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: C
   return { ref, ecr: { ...registry, repository: ref.path }, managed };
 }
 
+/** One result per distinct image, in the order the containers name them. */
+function distinctVerdicts(containers: readonly ContainerImage[], byImage: ReadonlyMap<string, ImageVerdict>): ImageVerdict[] {
+  const seen = new Set<string>();
+  const out: ImageVerdict[] = [];
+  for (const c of containers) {
+    if (seen.has(c.image)) continue;
+    seen.add(c.image);
+    out.push(byImage.get(c.image)!);
+  }
+  return out;
+}
+
 export function createReviewer(deps: ReviewerDeps): Reviewer {
   const now = deps.now ?? (() => new Date());
   const recentPasses = new RecentPasses();
+  // Whole decisions, folded from remembered image results (decision-memo.ts).
+  const decisions = deps.memo ? (deps.decisions ?? new DecisionMemo()) : undefined;
 
   /** Whether an image string the old object had may skip its checks (unchanged-images.ts). */
   function stillTrusted(image: string, namespace: string, policy: CompiledPolicy): boolean {
@@ -132,6 +150,17 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       return undefined; // the origin check already failed it
     }
     return unpinnedFailure(subjectOf(ref, policy), policy);
+  }
+
+  /** Each distinct image's results count once per admission. */
+  function countResults(verdicts: readonly ImageVerdictInput[]): void {
+    if (!deps.metrics) return;
+    const counted = new Set<string>();
+    for (const v of verdicts) {
+      if (counted.has(v.container.image)) continue;
+      counted.add(v.container.image);
+      for (const r of v.results) deps.metrics.checkResults.inc({ check: r.check, status: r.status });
+    }
   }
 
   return {
@@ -215,8 +244,16 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
         }
       }
       const requirePin = pinRequired(request, policy);
+      // Every image remembered: the decision folded from these very results may be too.
+      const decisionKey = decisions && unknown.length === 0 ? DecisionMemo.key(namespace, images, requirePin) : undefined;
+      const folded = decisionKey === undefined ? undefined : distinctVerdicts(images, byImage as Map<string, ImageVerdict>);
+      const kept = decisionKey === undefined ? undefined : decisions!.lookup(policy, decisionKey, folded!);
+      if (kept) {
+        countResults(kept.images);
+        recentPasses.record(policy, namespace, kept.images, now().getTime());
+        return { response: toResponse(request.uid, kept.decision), result: kept.decision.result, images: kept.images };
+      }
       const verdicts: ImageVerdictInput[] = [];
-      const counted = new Set<string>();
       for (const container of images) {
         const got = byImage.get(container.image)!;
         const { results: checked, effective, digest } = got instanceof Promise ? await got : got;
@@ -224,14 +261,12 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
         // results (the memo's key has no request kind), and never written into them.
         const unpinned = requirePin ? unpinnedFailureOf(container.image, policy) : undefined;
         const results = unpinned ? [...checked, unpinned] : checked;
-        if (!counted.has(container.image)) {
-          counted.add(container.image);
-          for (const r of results) deps.metrics?.checkResults.inc({ check: r.check, status: r.status });
-        }
         verdicts.push({ container, policy: effective, results, ...(digest && { digest }) });
       }
+      countResults(verdicts);
       recentPasses.record(policy, namespace, verdicts, now().getTime());
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
+      if (decisionKey !== undefined) decisions!.remember(policy, decisionKey, { verdicts: folded!, decision, images: verdicts });
       return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
     },
   };

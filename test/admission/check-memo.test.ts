@@ -16,6 +16,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { createReviewer, type Reviewer } from '../../src/admission/pipeline.ts';
 import { CheckMemo, type ImageVerdict } from '../../src/admission/check-memo.ts';
+import { DecisionMemo, type RememberedDecision } from '../../src/admission/decision-memo.ts';
 import { originCheck } from '../../src/checks/origin.ts';
 import { evaluateReport } from '../../src/checks/vulnerabilities.ts';
 import { error, fail, pass, type Check } from '../../src/checks/types.ts';
@@ -24,6 +25,7 @@ import type { VulnerabilityReport } from '../../src/facts/vulnerabilities.ts';
 import { FactCache, type FactSpec } from '../../src/support/fact-cache.ts';
 import { ACCOUNT, ECR, compileText, silentLogger } from '../fixtures/policy.ts';
 import { podRequest } from '../helpers/harness.ts';
+import type { AdmissionRequest } from '../../src/admission/codec.ts';
 import { createMetrics } from '../../src/support/metrics.ts';
 import { trackCall } from '../../src/support/pending-calls.ts';
 
@@ -58,7 +60,9 @@ checks:
     exceptions: [${exceptions.join(', ')}]
 ${override}`;
 }
-const POLICIES = [0, 1, 2, 3].map(policyText);
+// Policy 4 requires pinned images on Pods (pinning.requireOnPods): the decision then depends on
+// the request's kind, which the decision memo's key must carry.
+const POLICIES = [...[0, 1, 2, 3].map(policyText), `${policyText(1)}pinning:\n  requireOnPods: true\n`];
 
 class NotFound extends Error {}
 
@@ -135,8 +139,22 @@ class CountingMemo extends CheckMemo {
   }
 }
 
+/** How many ways of sending one list of images shaped() knows. */
+const SHAPES = 5;
+
+/** Counts the whole decisions the decision memo gave. */
+class CountingDecisionMemo extends DecisionMemo {
+  hits = 0;
+  override lookup(...args: Parameters<DecisionMemo['lookup']>): RememberedDecision | undefined {
+    const found = super.lookup(...args);
+    if (found) this.hits++;
+    return found;
+  }
+}
+
 type Action =
-  | { readonly kind: 'admit'; readonly namespace: number; readonly images: readonly number[] }
+  | { readonly kind: 'admit'; readonly namespace: number; readonly images: readonly number[]; readonly shape: number; readonly name: number }
+  | { readonly kind: 'again'; readonly name: number; readonly shape: number }
   | { readonly kind: 'advance'; readonly ms: number }
   | { readonly kind: 'before-midnight'; readonly ms: number }
   | { readonly kind: 'reload'; readonly policy: number }
@@ -150,7 +168,16 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       kind: fc.constant('admit' as const),
       namespace: fc.nat(NAMESPACES.length - 1),
       images: fc.array(fc.nat(IMAGES.length - 1), { minLength: 1, maxLength: 3 }),
+      shape: fc.nat(SHAPES - 1),
+      name: fc.nat(2),
     }),
+  },
+  // The same images again (a rollout: one template, many Pods), mostly sent the same way, under
+  // the same name or another: whole decisions come back, and must answer only requests that
+  // differ in nothing they read (a denial names its object, requireOnPods reads the kind).
+  {
+    weight: 6,
+    arbitrary: fc.record({ kind: fc.constant('again' as const), name: fc.nat(2), shape: fc.oneof(fc.constant(-1), fc.nat(SHAPES - 1)) }),
   },
   {
     weight: 2,
@@ -167,18 +194,59 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('findings' as const), image: fc.nat(2), cves: fc.subarray([0, 1, 2]) }) },
 );
 
+/** The ways one list of images reaches the webhook: a Pod or a Deployment, containers named
+ *  c0, c1... or the other way round, or init containers; under a few names (a denial names the
+ *  object: the decision memo must not answer one object with another's). */
+function shaped(request: AdmissionRequest, shape: number, name: number): AdmissionRequest {
+  const pod = request.object as { spec: { containers: Array<{ name: string; image: string }> } };
+  const containers = pod.spec.containers;
+  const objectName = `web-${name}`;
+  switch (shape) {
+    case 1:
+      return {
+        ...request,
+        name: objectName,
+        object: { ...pod, spec: { containers: containers.map((c, i) => ({ ...c, name: `c${containers.length - 1 - i}` })) } },
+      };
+    case 2:
+      return { ...request, name: objectName, object: { ...pod, spec: { initContainers: containers, containers: [{ name: 'main', image: IMAGES[3]! }] } } };
+    case 3:
+      return {
+        ...request,
+        kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+        name: objectName,
+        object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: objectName }, spec: { template: { spec: pod.spec } } },
+      };
+    case 4:
+      // The same names and images as shape 2, all of them containers.
+      return { ...request, name: objectName, object: { ...pod, spec: { containers: [...containers, { name: 'main', image: IMAGES[3]! }] } } };
+    default:
+      return { ...request, name: objectName };
+  }
+}
+
+const withoutDuration = (key: string, value: unknown) => (key === 'durationMs' ? undefined : value);
+
 /** Plays the actions; answers the first admission whose two answers differ, or the memo's hits. */
-async function play(actions: readonly Action[], counted: { hits: number; admissions: number }): Promise<string | undefined> {
+async function play(
+  startPolicy: number,
+  actions: readonly Action[],
+  counted: { hits: number; decisionHits: number; admissions: number },
+): Promise<string | undefined> {
   const world = new World();
   const cache = new FactCache({ maxEntries: 1000, now: () => world.now });
   const memo = new CountingMemo({ maxEntries: 100, now: () => world.now });
-  let policy = compileText(POLICIES[0]!);
+  let policy = compileText(POLICIES[startPolicy]!);
   const deps = { policy: () => policy, checks: checksOf(world, cache), budgetMs: 2000, logger: silentLogger, now: () => new Date(world.now) };
-  const withMemo: Reviewer = createReviewer({ ...deps, memo });
+  const decisions = new CountingDecisionMemo();
+  const withMemo: Reviewer = createReviewer({ ...deps, memo, decisions });
   const without: Reviewer = createReviewer(deps);
   let step = 0;
-  for (const a of actions) {
+  let last: Extract<Action, { kind: 'admit' }> | undefined;
+  for (const played of actions) {
     step++;
+    const a = played.kind === 'again' ? last && { ...last, name: played.name, shape: played.shape < 0 ? last.shape : played.shape } : played;
+    if (a === undefined) continue;
     switch (a.kind) {
       case 'advance':
         world.now += a.ms;
@@ -199,29 +267,37 @@ async function play(actions: readonly Action[], counted: { hits: number; admissi
         );
         break;
       case 'admit': {
-        const request = podRequest(
-          a.images.map((i) => IMAGES[i]!),
-          NAMESPACES[a.namespace],
+        last = a;
+        const request = shaped(
+          podRequest(
+            a.images.map((i) => IMAGES[i]!),
+            NAMESPACES[a.namespace],
+          ),
+          a.shape,
+          a.name,
         );
         const remembered = await withMemo.review(request);
         const checked = await without.review(request);
         counted.admissions++;
-        const seen = JSON.stringify({ result: remembered.result, response: remembered.response });
-        const expected = JSON.stringify({ result: checked.result, response: checked.response });
+        // The response and what the log line is built from (outcome.images; a check's duration
+        // is when it ran, not what it found).
+        const seen = JSON.stringify({ result: remembered.result, response: remembered.response, images: remembered.images }, withoutDuration);
+        const expected = JSON.stringify({ result: checked.result, response: checked.response, images: checked.images }, withoutDuration);
         if (seen !== expected) return `step ${step}: with the memo ${seen}\nwithout it ${expected}`;
         break;
       }
     }
   }
   counted.hits += memo.hits;
+  counted.decisionHits += decisions.hits;
   return undefined;
 }
 
 t.test('decisions with the memo equal decisions without it, whatever happens between admissions', async (t) => {
-  const counted = { hits: 0, admissions: 0 };
+  const counted = { hits: 0, decisionHits: 0, admissions: 0 };
   await fc.assert(
-    fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 40 }), async (actions) => {
-      const difference = await play(actions, counted);
+    fc.asyncProperty(fc.nat(POLICIES.length - 1), fc.array(action, { minLength: 1, maxLength: 40 }), async (start, actions) => {
+      const difference = await play(start, actions, counted);
       if (difference !== undefined) throw new Error(difference);
     }),
     { numRuns: 300, seed: 18 },
@@ -229,6 +305,45 @@ t.test('decisions with the memo equal decisions without it, whatever happens bet
   t.ok(counted.admissions > 500, `${counted.admissions} admissions compared`);
   // Not a vacuous equality: a good share of the answers came from the memo.
   t.ok(counted.hits > counted.admissions / 10, `${counted.hits} answers of ${counted.admissions} came from the memo`);
+  t.ok(counted.decisionHits >= 20, `${counted.decisionHits} whole decisions came from the decision memo`);
+});
+
+t.test('a remembered decision answers only requests that differ in nothing decide() reads', async (t) => {
+  const world = new World();
+  const cache = new FactCache({ maxEntries: 1000, now: () => world.now });
+  // Policy 4: requireOnPods, so a Pod of tags is denied where a Deployment of the same is not.
+  const policy = compileText(POLICIES[4]!);
+  const deps = { policy: () => policy, checks: checksOf(world, cache), budgetMs: 2000, logger: silentLogger, now: () => new Date(world.now) };
+  const decisions = new CountingDecisionMemo();
+  const withMemo = createReviewer({ ...deps, memo: new CheckMemo({ maxEntries: 100, now: () => world.now }), decisions });
+  const without = createReviewer(deps);
+  const both = async (request: AdmissionRequest) => {
+    const remembered = await withMemo.review(request);
+    const checked = await without.review(request);
+    t.equal(
+      JSON.stringify({ r: remembered.response, i: remembered.images }, withoutDuration),
+      JSON.stringify({ r: checked.response, i: checked.images }, withoutDuration),
+      `${request.kind.kind} ${request.name ?? ''}: the same answer with and without the memos`,
+    );
+    return remembered;
+  };
+  const images = [IMAGES[0]!, IMAGES[1]!];
+  for (let i = 0; i < 3; i++) t.not((await both(shaped(podRequest(images), 3, 0))).result, 'deny', 'the Deployment is allowed');
+  t.equal(decisions.hits, 1, 'its third admission came whole from the decision memo');
+  // A finding no exception waives, once the report (30 s) is read again: the image's results
+  // change, and the decision folded from the old ones is not answered any more.
+  world.findings.set(world.tags.get(IMAGES[0]!)!, ['CVE-2027-0003']);
+  world.now += 30_001;
+  for (let i = 0; i < 3; i++) t.equal((await both(shaped(podRequest(images), 3, 0))).result, 'deny', 'the Deployment is denied now');
+  t.equal((await both(shaped(podRequest(images), 0, 0))).result, 'deny', 'a Pod of the same containers is denied: its tags are not pinned');
+  t.equal((await both(shaped(podRequest(images), 1, 0))).result, 'deny', 'containers renamed: decided again');
+  // Shapes 2 and 4: the same names and images, as init containers or not.
+  for (let i = 0; i < 3; i++) await both(shaped(podRequest([IMAGES[3]!]), 2, 0));
+  const hits = decisions.hits;
+  const other = await both(shaped(podRequest([IMAGES[3]!]), 4, 0));
+  t.equal(decisions.hits, hits, 'the same names and images as other kinds of container: not the same decision');
+  t.equal(other.images[0]!.container.containerKind, 'container');
+  t.equal(decisions.hits, hits);
 });
 
 t.test('a remembered answer ends at an exception expiry and on each day of its warning', async (t) => {

@@ -1,0 +1,64 @@
+// Remembers whole decisions on top of the image results of check-memo.ts, so that a request
+// whose every image is remembered is answered without folding its results again: no verdict
+// list, no decide(), no audit summary built and serialised per admission (issue 18: about a
+// quarter of a warm admission's CPU in the server, bench/README.md).
+//
+// A remembered decision is exactly what decide() would answer now, because:
+// - its key is everything decide() reads of the request besides the image results: the
+//   namespace and each container as written (kind, name, image, in order), and whether the
+//   request's images must arrive pinned (require-pinned.ts); kept per compiled policy object,
+//   so a reload starts empty;
+// - the image results it was folded from are compared by identity with what check-memo.ts
+//   answers now: a result that check-memo dropped (a fact refreshed or expired, an exception's
+//   boundary crossed, an eviction) is a different object, and the decision is made again;
+// - denials are never kept: their message names the object (kind, namespace, name), which is
+//   not in the key. Allow, warn and audit answers name no object.
+import { LRUCache } from 'lru-cache';
+import type { ContainerImage, Decision, ImageVerdictInput } from '../decision/types.ts';
+import type { CompiledPolicy } from '../policy/compile.ts';
+import type { ImageVerdict } from './check-memo.ts';
+
+export interface RememberedDecision {
+  /** The results it was folded from, one per distinct image, in the containers' order. */
+  readonly verdicts: readonly ImageVerdict[];
+  readonly decision: Decision;
+  /** What decide() was given, per container: the log line's images. */
+  readonly images: readonly ImageVerdictInput[];
+}
+
+/** Requests with more containers, or longer keys, are decided every time, never kept: the
+ *  memo's memory is bounded by its entry count times these. */
+const MAX_CONTAINERS = 16;
+const MAX_KEY_LENGTH = 8192;
+const MAX_ENTRIES = 1024;
+
+export class DecisionMemo {
+  readonly #byPolicy = new WeakMap<CompiledPolicy, LRUCache<string, RememberedDecision>>();
+
+  /** The key of a request's decision, or undefined when it is not to be kept. */
+  static key(namespace: string, containers: readonly ContainerImage[], requirePin: boolean): string | undefined {
+    if (containers.length > MAX_CONTAINERS) return undefined;
+    // \u0000 cannot occur in a name or namespace the API server accepts; JSON.stringify keeps
+    // every field apart whatever it holds.
+    const key = `${requirePin ? 1 : 0}\u0000${namespace}\u0000${JSON.stringify(containers.map((c) => [c.containerKind, c.containerName, c.image]))}`;
+    return key.length <= MAX_KEY_LENGTH ? key : undefined;
+  }
+
+  /** The decision kept under `key`, if it was folded from exactly `verdicts`. */
+  lookup(policy: CompiledPolicy, key: string, verdicts: readonly ImageVerdict[]): RememberedDecision | undefined {
+    const kept = this.#byPolicy.get(policy)?.get(key);
+    if (kept === undefined || kept.verdicts.length !== verdicts.length) return undefined;
+    for (let i = 0; i < verdicts.length; i++) if (kept.verdicts[i] !== verdicts[i]) return undefined;
+    return kept;
+  }
+
+  remember(policy: CompiledPolicy, key: string, remembered: RememberedDecision): void {
+    if (remembered.decision.result === 'deny') return;
+    let lru = this.#byPolicy.get(policy);
+    if (lru === undefined) {
+      lru = new LRUCache<string, RememberedDecision>({ max: MAX_ENTRIES });
+      this.#byPolicy.set(policy, lru);
+    }
+    lru.set(key, remembered);
+  }
+}
