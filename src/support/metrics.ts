@@ -2,6 +2,7 @@
 // the demo can run several apps in one process.
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.ts';
 
 /** The package version (package.json sits two folders up in the checkout and in the image). */
 function packageVersion(): string {
@@ -48,20 +49,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   buildInfo.set({ version: packageVersion(), node_version: process.version }, 1);
   return {
     registry,
-    admissions: new Counter({
+    // Counted on every admission, warm ones too: hot-metrics.ts.
+    admissions: new HotCounter({
       name: 'ecr_admission_admissions_total',
       help: 'Admission reviews answered, by kind, operation, result (allow, deny, warn, audit, invalid) and dry_run',
       labelNames: ['kind', 'operation', 'result', 'dry_run'],
       registers,
     }),
-    decisionSeconds: new Histogram({
+    decisionSeconds: new HotHistogram({
       name: 'ecr_admission_decision_duration_seconds',
       help: 'Time from request to decision',
       labelNames: ['kind'],
       registers,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
-    checkResults: new Counter({ name: 'ecr_admission_check_results_total', help: 'Per-image check results', labelNames: ['check', 'status'], registers }),
+    checkResults: new HotCounter({ name: 'ecr_admission_check_results_total', help: 'Per-image check results', labelNames: ['check', 'status'], registers }),
     awsCalls: new Counter({
       name: 'ecr_admission_aws_calls_total',
       help: 'AWS API calls by service, operation and outcome',
@@ -75,7 +77,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
-    cacheEvents: new Counter({
+    cacheEvents: new HotCounter({
       name: 'ecr_admission_cache_events_total',
       help: 'Cache hits, misses, coalesced waits, stale serves, by fact',
       labelNames: ['fact', 'event'],

@@ -1,0 +1,145 @@
+// Counters and histograms for the warm path (issue 18). prom-client's inc() and observe() build,
+// validate and hash the label object on every call, and observe() also allocates a closure and
+// finds its bucket through a number-keyed object: together with the log line, a tenth of a
+// cached admission's CPU in the server (bench/README.md). These keep one cell per label set,
+// found by the label values joined, and add to it; each cell is folded into prom-client's
+// series when the registry is read (its collect hook), so /metrics shows exactly what
+// prom-client would. The first use of a label set goes through prom-client, which validates it.
+import { Counter, Histogram, type CounterConfiguration, type HistogramConfiguration, type LabelValues } from 'prom-client';
+
+/** The label values in the metric's label order, joined: the cell's key. */
+function keyOf<T extends string>(names: readonly T[], labels: LabelValues<T>): string {
+  let key = '';
+  for (const name of names) key += `${labels[name] ?? ''}\u0000`;
+  return key;
+}
+
+interface CounterCell<T extends string> {
+  readonly labels: LabelValues<T>;
+  pending: number;
+}
+
+export class HotCounter<T extends string> extends Counter<T> {
+  readonly #names: readonly T[];
+  readonly #cells = new Map<string, CounterCell<T>>();
+
+  constructor(config: CounterConfiguration<T>) {
+    super({
+      ...config,
+      collect(this: Counter<T>) {
+        (this as HotCounter<T>).#fold();
+      },
+    });
+    this.#names = [...(config.labelNames ?? [])];
+    const slow = this.inc.bind(this) as (labels?: LabelValues<T> | number, value?: number) => void;
+    // prom-client sets inc on the instance in its constructor; this one replaces it.
+    this.inc = ((labels?: LabelValues<T> | number, value?: number) => {
+      // No labels, or a value prom-client refuses: its own path, and its errors.
+      if (typeof labels !== 'object' || (value !== undefined && !(Number.isFinite(value) && value >= 0))) return slow(labels, value);
+      const key = keyOf(this.#names, labels);
+      const cell = this.#cells.get(key);
+      if (cell === undefined) {
+        slow(labels, value);
+        this.#cells.set(key, { labels: { ...labels }, pending: 0 });
+        return;
+      }
+      cell.pending += value ?? 1;
+    }) as Counter<T>['inc'];
+    const slowReset = this.reset.bind(this);
+    this.reset = () => {
+      this.#cells.clear();
+      slowReset();
+    };
+    this.#slowInc = slow;
+  }
+
+  readonly #slowInc: (labels: LabelValues<T>, value: number) => void;
+
+  #fold(): void {
+    for (const cell of this.#cells.values()) {
+      if (cell.pending === 0) continue;
+      this.#slowInc(cell.labels, cell.pending);
+      cell.pending = 0;
+    }
+  }
+}
+
+interface HistogramCell<T extends string> {
+  readonly labels: LabelValues<T>;
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** prom-client's record of one label set (lib/histogram.js createBaseValues). The test of this
+ *  file compares the exposition with prom-client's own for the same observations, so a change
+ *  of prom-client's internals fails there, not in production. */
+interface PromHistogramEntry {
+  labels: Record<string, string | number>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
+export class HotHistogram<T extends string> extends Histogram<T> {
+  readonly #names: readonly T[];
+  readonly #bounds: readonly number[];
+  readonly #cells = new Map<string, HistogramCell<T>>();
+
+  constructor(config: HistogramConfiguration<T>) {
+    super({
+      ...config,
+      collect(this: Histogram<T>) {
+        (this as HotHistogram<T>).#fold();
+      },
+    });
+    this.#names = [...(config.labelNames ?? [])];
+    this.#bounds = (this as unknown as { upperBounds: number[] }).upperBounds;
+    const slow = this.observe.bind(this) as (labels: LabelValues<T> | number, value?: number) => void;
+    this.observe = ((labels: LabelValues<T> | number, value?: number) => {
+      if (typeof labels !== 'object' || value === undefined || !Number.isFinite(value)) return slow(labels, value);
+      const key = keyOf(this.#names, labels);
+      const cell = this.#cells.get(key);
+      if (cell === undefined) {
+        slow(labels, value);
+        this.#cells.set(key, { labels: { ...labels }, buckets: new Float64Array(this.#bounds.length), sum: 0, count: 0 });
+        return;
+      }
+      // The first bound it does not exceed, as prom-client's findBound; above them all, only
+      // the count and sum (the +Inf bucket is the count).
+      const bounds = this.#bounds;
+      for (let i = 0; i < bounds.length; i++) {
+        if (value <= bounds[i]!) {
+          cell.buckets[i]!++;
+          break;
+        }
+      }
+      cell.sum += value;
+      cell.count++;
+    }) as Histogram<T>['observe'];
+    const slowReset = this.reset.bind(this);
+    this.reset = () => {
+      this.#cells.clear();
+      slowReset();
+    };
+  }
+
+  #fold(): void {
+    const entries = Object.values((this as unknown as { hashMap: Record<string, PromHistogramEntry> }).hashMap);
+    for (const cell of this.#cells.values()) {
+      if (cell.count === 0) continue;
+      const key = keyOf(this.#names, cell.labels);
+      // The cell was created by prom-client's observe, so its record exists (unless reset()).
+      const entry = entries.find((e) => keyOf(this.#names, e.labels as LabelValues<T>) === key);
+      if (entry === undefined) continue;
+      this.#bounds.forEach((bound, i) => {
+        entry.bucketValues[bound] = (entry.bucketValues[bound] ?? 0) + cell.buckets[i]!;
+      });
+      entry.sum += cell.sum;
+      entry.count += cell.count;
+      cell.buckets.fill(0);
+      cell.sum = 0;
+      cell.count = 0;
+    }
+  }
+}
