@@ -37,6 +37,21 @@ t.test('two replicas admitting the same image at once make one AWS call per fact
   t.equal(await c.metric('ecr_admission_shared_cache_degraded'), 0);
 });
 
+t.test('repository facts (immutability, posture) are shared too: one DescribeRepositories for two replicas', async (t) => {
+  // DescribeRepositories always returns encryptionConfiguration; a shape without it refused
+  // every shared repository record, and each replica asked AWS again.
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const { sandbox, replica } = await fleet(t, redis, { latencyMs: 50 });
+  const a = await replica();
+  t.equal((await a.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
+  t.equal(callsByOp(sandbox).get('ecr:DescribeRepositories'), 1, 'the first replica asks AWS');
+  sandbox.resetCalls();
+  const b = await replica();
+  t.equal((await b.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
+  t.same([...callsByOp(sandbox)], [], 'the second reads every fact, the repository too, from the shared level');
+});
+
 t.test('the server killed mid-load and restarted: every admission decides, in time; the level comes back', async (t) => {
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());

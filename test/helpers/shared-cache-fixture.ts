@@ -34,6 +34,8 @@ registries:
   ecr:
     - accountId: "${ACCOUNT}"
 checks:
+  # Immutability reads the repository fact (DescribeRepositories), shared like the others.
+  immutability: true
   vulnerabilities: {}
 cache:
   shared:

@@ -81,6 +81,12 @@ export const SHARED_FACTS: ReadonlyMap<string, SharedFact> = new Map<string, Sha
           tagMutability: oneOf('MUTABLE', 'IMMUTABLE', 'IMMUTABLE_WITH_EXCLUSION', 'MUTABLE_WITH_EXCLUSION'),
           exclusionFilters: arrayOf(str(256), 100),
           scanOnPush: optional(bool),
+          // Every repository has one (AES256 by default: DescribeRepositories always returns
+          // encryptionConfiguration). Left out of this shape, no repository fact was ever a
+          // shared hit: every replica asked AWS (found by the fleet bench, issue 18).
+          // EncryptionConfiguration.encryptionType: AES256 | KMS | KMS_DSSE; kmsKey: 1-2048 chars
+          // (ECR API reference, EncryptionConfiguration).
+          encryption: optional(isRecord({ type: oneOf('AES256', 'KMS', 'KMS_DSSE'), kmsKey: optional(str(2048)) })),
         })(v) && (v as { name: string }).name === key.split('/').slice(2).join('/'),
       groups: () => [],
     },
