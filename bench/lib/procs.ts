@@ -73,6 +73,14 @@ export interface CallCounts {
   readonly distinct: number;
 }
 
+export interface CalledRequest {
+  readonly op: string;
+  /** A tag's resolution (BatchGetImage by imageTag): its answer lives for the mutableTag TTL. */
+  readonly tag: boolean;
+  /** When each call of it arrived, ms since the epoch. */
+  readonly at: readonly number[];
+}
+
 export interface SandboxProcess {
   readonly url: string;
   readonly trustStorePath: string;
@@ -81,6 +89,8 @@ export interface SandboxProcess {
   readonly pid: number;
   cpuMs(): number;
   calls(): Promise<CallCounts>;
+  /** Each distinct request's call times (bench/lib/lifetimes.ts). */
+  requests(): Promise<CalledRequest[]>;
   resetCalls(): Promise<void>;
   setLatency(ms: number): Promise<void>;
   /** Issue 16: an SQS queue of the sandbox, an event on it, a CRITICAL finding on a repository's images. */
@@ -112,6 +122,7 @@ export async function startSandboxProcess(options: { dir: string; layout: WorldL
     pid: child.pid!,
     cpuMs: () => cpuMsOf(child.pid!),
     calls: async () => (await call('GET', '/calls')) as CallCounts,
+    requests: async () => (await call('GET', '/requests')) as CalledRequest[],
     resetCalls: async () => {
       await call('POST', '/reset');
     },

@@ -65,12 +65,32 @@ function counts() {
   return { total, byOp, byStatus, distinct: distinct.size };
 }
 
+/** Every distinct request's call times (ms), and whether it resolves a tag (BatchGetImage by
+ *  imageTag): the facts whose lifetime is the policy's mutableTag TTL (bench/lib/lifetimes.ts). */
+function requests(): Array<{ op: string; tag: boolean; at: number[] }> {
+  const byKey = new Map<string, { op: string; tag: boolean; at: number[] }>();
+  for (const r of sandbox.callLog()) {
+    const key = `${r.op} ${JSON.stringify(r.input)}`;
+    let entry = byKey.get(key);
+    if (entry === undefined) {
+      const ids = (r.input as { imageIds?: Array<{ imageTag?: unknown }> } | undefined)?.imageIds;
+      entry = { op: r.op, tag: r.op === 'ecr:BatchGetImage' && (ids ?? []).some((id) => id.imageTag !== undefined), at: [] };
+      byKey.set(key, entry);
+    }
+    entry.at.push(r.at);
+  }
+  return [...byKey.values()];
+}
+
 async function control(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const route = `${req.method} ${req.url}`;
   let out: unknown = { ok: true };
   switch (route) {
     case 'GET /calls':
       out = counts();
+      break;
+    case 'GET /requests':
+      out = requests();
       break;
     case 'POST /reset':
       sandbox.resetCalls();

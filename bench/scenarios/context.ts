@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchPolicy, imageRef, regionsOf, type WorldLayout } from '../lib/fixture.ts';
+import { parsePolicy } from '../../src/policy/load.ts';
 import { loadAverage } from '../lib/machine.ts';
 import { memoryOf, startWebhook, type SandboxProcess, type ServerProcess, type WebhookEntry } from '../lib/procs.ts';
 
@@ -114,6 +115,13 @@ export class BenchContext {
 
   scaled(n: number, min = 1): number {
     return Math.max(min, Math.round(n * this.settings.scale));
+  }
+
+  /** How long the bench policy trusts a tag's digest (cache.ttlSeconds.mutableTag), in ms: the
+   *  lifetime of a tag's resolution (lib/lifetimes.ts). */
+  tagTtlMs(): number {
+    const text = benchPolicy(this.sandbox.trustStorePath, { maxEntries: 10_000, regions: regionsOf(this.layout) });
+    return parsePolicy(text, 'bench policy').policy.cache.ttlSeconds.mutableTag * 1000;
   }
 
   /** A fresh webhook process (empty caches) serving the bench policy. */

@@ -21,6 +21,7 @@ import { request } from 'node:https';
 import { runLoad, metricSummary, type ServerProcess } from '../lib/procs.ts';
 import { podReview } from '../lib/review.ts';
 import { summarize } from '../lib/stats.ts';
+import { factLifetimes } from '../lib/lifetimes.ts';
 import { BENCH_ACCOUNT } from '../lib/fixture.ts';
 import { startRedisServer, type RedisServer } from '../../test/helpers/redis-server.ts';
 import { fmt, rowOf, timed, type BenchContext, type Row, type ScenarioResult } from './context.ts';
@@ -78,6 +79,9 @@ interface LoadFigures {
   byOp: Record<string, number>;
   distinct: number;
   perFact: number;
+  /** Fact lifetimes (lib/lifetimes.ts): a tag's resolution expires with the mutableTag TTL. */
+  lifetimes: number;
+  perLifetime: number;
   admissions: number;
   allowed: number;
   errors: number;
@@ -139,12 +143,15 @@ async function churnOver(ctx: BenchContext, webhooks: readonly ServerProcess[], 
 
 async function figures(ctx: BenchContext, phases: Awaited<ReturnType<typeof runLoad>>): Promise<LoadFigures> {
   const calls = await ctx.sandbox.calls();
+  const lifetimes = factLifetimes(await ctx.sandbox.requests(), ctx.tagTtlMs());
   const all = summarize(phases.flatMap((p) => p.latencies ?? []));
   return {
     awsCalls: calls.total,
     byOp: calls.byOp,
     distinct: calls.distinct,
     perFact: Math.round((calls.total / Math.max(1, calls.distinct)) * 100) / 100,
+    lifetimes: lifetimes.lifetimes,
+    perLifetime: Math.round((lifetimes.calls / Math.max(1, lifetimes.lifetimes)) * 100) / 100,
     admissions: all.count,
     allowed: phases.reduce((a, p) => a + (p.decisions?.allowed ?? 0), 0),
     errors: phases.reduce((a, p) => a + p.errors + p.timeouts + p.non2xx, 0),
@@ -253,16 +260,16 @@ export async function fleet(ctx: BenchContext): Promise<ScenarioResult> {
     peakRssMiB: {},
     targets: [
       {
-        name: 'fleet rollout: AWS calls per distinct fact, shared',
+        name: 'fleet rollout: AWS calls per fact lifetime, shared',
         target: '<= 1.1',
-        value: `${fmt(v.rolloutShared.perFact, 2)} (without: ${fmt(v.rolloutWithout.perFact, 2)})`,
-        met: v.rolloutShared.perFact <= 1.1,
+        value: `${fmt(v.rolloutShared.perLifetime, 2)} (without: ${fmt(v.rolloutWithout.perLifetime, 2)}; per distinct request ${fmt(v.rolloutShared.perFact, 2)} and ${fmt(v.rolloutWithout.perFact, 2)})`,
+        met: v.rolloutShared.perLifetime <= 1.1,
       },
       {
-        name: 'fleet churn: AWS calls per distinct fact, shared',
+        name: 'fleet churn: AWS calls per fact lifetime, shared',
         target: '<= 1.1',
-        value: `${fmt(v.churnShared.perFact, 2)} (without: ${fmt(v.churnWithout.perFact, 2)})`,
-        met: v.churnShared.perFact <= 1.1,
+        value: `${fmt(v.churnShared.perLifetime, 2)} (without: ${fmt(v.churnWithout.perLifetime, 2)}; per distinct request ${fmt(v.churnShared.perFact, 2)} and ${fmt(v.churnWithout.perFact, 2)})`,
+        met: v.churnShared.perLifetime <= 1.1,
       },
       {
         name: 'fleet: errors, timeouts and denials',
