@@ -21,8 +21,11 @@ interface Profile {
 
 /** First match wins, from the sampled function up its stack. */
 const AREAS: ReadonlyArray<readonly [string, RegExp]> = [
-  ['log line (pino, sonic-boom)', /pino|sonic-boom|log-line|LOG@|write@node:fs|writeString@:0|actualWrite/],
-  ['metrics (prom-client)', /prom-client/],
+  [
+    'log line (log-line, log-destination; pino, sonic-boom before)',
+    /pino|sonic-boom|log-line|log-destination|LOG@|write@node:fs|writeString@:0|writeBuffer@:0|actualWrite/,
+  ],
+  ['metrics (hot-metrics, prom-client)', /prom-client|hot-metrics/],
   ['decision (review, memo, checks, decide)', /admission\/|decision\/|checks\/|facts\/|support\/fact|support\/pending|unchanged/],
   ['body budget (meter, JSON scan)', /body-budget|json-scan/],
   ['JSON parse of the review', /secure-json-parse|defaultJsonParser/],
