@@ -10,7 +10,9 @@
 //   so a reload starts empty;
 // - the image results it was folded from are compared by identity with what check-memo.ts
 //   answers now: a result that check-memo dropped (a fact refreshed or expired, an exception's
-//   boundary crossed, an eviction) is a different object, and the decision is made again;
+//   boundary crossed, an eviction) is a different object, and the decision is made again.
+//   (Check-memo keeps results per namespace and image, so this alone already tells namespaces
+//   and images apart; the key names them too, so that a key never depends on that.)
 // - denials are never kept: their message names the object (kind, namespace, name), which is
 //   not in the key. Allow, warn and audit answers name no object.
 import { LRUCache } from 'lru-cache';
