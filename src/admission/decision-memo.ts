@@ -28,11 +28,25 @@ export interface RememberedDecision {
   readonly images: readonly ImageVerdictInput[];
 }
 
-/** Requests with more containers, or longer keys, are decided every time, never kept: the
- *  memo's memory is bounded by its entry count times these. */
+/** Requests with more containers, or longer keys, are decided every time, never kept. */
 const MAX_CONTAINERS = 16;
 const MAX_KEY_LENGTH = 8192;
 const MAX_ENTRIES = 1024;
+/** What the entries of one policy may hold together, in characters of their strings (about
+ *  twice that in bytes at worst): a requester who varies container names and images can fill
+ *  the memo, and 1024 entries of the largest size would otherwise hold about 34 MiB (attacker
+ *  review, issue 18). A rollout's decision is a few hundred characters. */
+const MAX_TOTAL_CHARS = 1024 * 1024;
+
+/** The characters an entry holds: its key, its containers' strings (held once more by the
+ *  images), its audit annotations and warnings, and the message if any. */
+function sizeOf(key: string, remembered: RememberedDecision): number {
+  let chars = key.length + 256;
+  for (const i of remembered.images) chars += i.container.containerName.length + i.container.image.length + 64;
+  for (const value of Object.values(remembered.decision.auditAnnotations)) chars += value.length;
+  for (const w of remembered.decision.warnings) chars += w.length;
+  return chars + (remembered.decision.message?.length ?? 0);
+}
 
 export class DecisionMemo {
   readonly #byPolicy = new WeakMap<CompiledPolicy, LRUCache<string, RememberedDecision>>();
@@ -54,11 +68,16 @@ export class DecisionMemo {
     return kept;
   }
 
+  /** How many characters the entries of `policy` hold (tests of the memo's memory). */
+  heldChars(policy: CompiledPolicy): number {
+    return this.#byPolicy.get(policy)?.calculatedSize ?? 0;
+  }
+
   remember(policy: CompiledPolicy, key: string, remembered: RememberedDecision): void {
     if (remembered.decision.result === 'deny') return;
     let lru = this.#byPolicy.get(policy);
     if (lru === undefined) {
-      lru = new LRUCache<string, RememberedDecision>({ max: MAX_ENTRIES });
+      lru = new LRUCache<string, RememberedDecision>({ max: MAX_ENTRIES, maxSize: MAX_TOTAL_CHARS, sizeCalculation: (value, key) => sizeOf(key, value) });
       this.#byPolicy.set(policy, lru);
     }
     lru.set(key, remembered);

@@ -346,6 +346,36 @@ t.test('a remembered decision answers only requests that differ in nothing decid
   t.equal(decisions.hits, hits);
 });
 
+t.test("the decision memo's memory is bounded by what its entries hold, not only by their count", async (t) => {
+  // A requester who varies container names fills the memo with large entries: 16 containers
+  // of 253-character names (the API server's limit), each request a new key.
+  const world = new World();
+  const cache = new FactCache({ maxEntries: 1000, now: () => world.now });
+  const policy = compileText(POLICIES[2]!);
+  const decisions = new CountingDecisionMemo();
+  const reviewer = createReviewer({
+    policy: () => policy,
+    checks: checksOf(world, cache),
+    budgetMs: 2000,
+    logger: silentLogger,
+    now: () => new Date(world.now),
+    memo: new CheckMemo({ maxEntries: 100, now: () => world.now }),
+    decisions,
+  });
+  const images = Array.from({ length: 16 }, () => IMAGES[2]!); // app-2: no findings
+  let allowed = 0;
+  for (let n = 0; n < 600; n++) {
+    const request = podRequest(images);
+    const pod = request.object as { spec: { containers: Array<{ name: string; image: string }> } };
+    pod.spec.containers = pod.spec.containers.map((c, i) => ({ ...c, name: `${String(n).padStart(4, '0')}-${i}-`.padEnd(253, 'x') }));
+    if ((await reviewer.review(request)).response.allowed) allowed++;
+  }
+  t.equal(allowed, 600, 'every request allowed (so each decision may be kept)');
+  const held = decisions.heldChars(policy);
+  t.ok(held > 100_000, `the memo holds decisions (${held} characters)`);
+  t.ok(held <= 1024 * 1024, `at most 1 Mi characters held (${held}), where 600 entries of this size hold about 9 Mi`);
+});
+
 t.test('a remembered answer ends at an exception expiry and on each day of its warning', async (t) => {
   const world = new World();
   world.findings.set(world.tags.get(IMAGES[0]!)!, ['CVE-2027-0001']);
