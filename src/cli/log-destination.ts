@@ -7,17 +7,25 @@
 // of up to maxWrite bytes and measures that whole string with Buffer.byteLength on every write,
 // so a line cost a scan (and flattening) of the batch before it: about 15 µs per admission at a
 // 32 KiB batch, measured side by side over TLS (bench/README.md). Here a line is pushed to an
-// array and its length added to a counter; the batch is joined once, when it is written.
+// array and its length added to a counter; a batch is joined once, when it is written.
 import { write as fsWrite, writeSync } from 'node:fs';
 
 /** Lines are written once this many characters are waiting, or at the latest after FLUSH_MS. */
 const BATCH_CHARS = 32 * 1024;
 const FLUSH_MS = 200;
+/** One write holds at most this many characters of lines (up to 3 bytes each in UTF-8): after
+ *  a stall, the backlog goes out in pieces rather than as one buffer of all of it. */
+const WRITE_MAX_CHARS = 1024 * 1024;
 /** A write refused with EAGAIN (a non-blocking pipe that is full) is tried again after this. */
 const RETRY_MS = 50;
-/** Past this many characters waiting (stdout not keeping up), new lines are dropped and
- *  counted rather than growing the heap of a process with a 128 MiB old space. */
-export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+/** Past this many characters held (waiting or being written: stdout not keeping up), new lines
+ *  are dropped and counted rather than growing the heap of a process with a 128 MiB old space.
+ *  Characters, not bytes: at most 2 bytes each in the heap (V8's two-byte strings), so 16 MiB. */
+export const LOG_BUFFER_MAX_CHARS = 8 * 1024 * 1024;
+/** The errno of a write to a full non-blocking pipe (Node's error.code): try again later. */
+const TRY_AGAIN = 'EAGAIN';
+/** How long the synchronous write at exit keeps trying a full pipe (EAGAIN). */
+const EXIT_WRITE_MS = 1_000;
 
 /** What pino writes to: any object with write(string) (pino's DestinationStream). */
 export interface LineSink {
@@ -35,6 +43,7 @@ export interface LogDestination {
 export interface LogDestinationOptions {
   readonly batchChars?: number;
   readonly maxBufferedChars?: number;
+  readonly writeMaxChars?: number;
   readonly flushMs?: number;
 }
 
@@ -44,13 +53,32 @@ process.once('exit', () => {
   for (const flushSync of onExit) flushSync();
 });
 
+/** Writes all of `bytes` synchronously, through partial writes and, for a while, EAGAIN. */
+function writeAllSync(fd: number, bytes: Buffer): boolean {
+  const giveUpAt = Date.now() + EXIT_WRITE_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== TRY_AGAIN || Date.now() >= giveUpAt) return false;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
+  return true;
+}
+
 export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {}): LogDestination {
   const batchChars = options.batchChars ?? BATCH_CHARS;
-  const maxBuffered = options.maxBufferedChars ?? LOG_BUFFER_MAX_BYTES;
+  const maxBuffered = options.maxBufferedChars ?? LOG_BUFFER_MAX_CHARS;
+  const writeMax = options.writeMaxChars ?? WRITE_MAX_CHARS;
   let lines: string[] = [];
   let queuedChars = 0;
-  /** The batch being written: its bytes and how many of them are written already. */
-  let inFlight: { bytes: Buffer; written: number; lines: number } | undefined;
+  /** The batch being written: its bytes, how many of them are written, what it holds. */
+  let inFlight: { bytes: Buffer; written: number; lines: number; chars: number } | undefined;
+  /** An fs.write of the batch is outstanding (in the thread pool): nothing else may write. */
+  let writing = false;
   let failed = false;
   let dropped = 0;
   let waiters: Array<() => void> = [];
@@ -63,7 +91,7 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
   };
 
   const giveUp = () => {
-    // The descriptor is gone (EPIPE, EBADF): nothing more can be written; count what is lost.
+    // The descriptor is gone (EPIPE, EBADF, ...): nothing more can be written; count what is lost.
     failed = true;
     dropped += (inFlight?.lines ?? 0) + lines.length;
     inFlight = undefined;
@@ -74,9 +102,13 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
 
   const writeRest = () => {
     const batch = inFlight!;
+    writing = true;
     fsWrite(fd, batch.bytes, batch.written, batch.bytes.length - batch.written, null, (err, n) => {
+      writing = false;
       if (err) {
-        if (err.code === 'EAGAIN') return void setTimeout(writeRest, RETRY_MS);
+        // Unreferenced: a stdout that stays full does not keep a stopping process alive (the
+        // exit handler then tries once more, and says what is lost).
+        if (err.code === TRY_AGAIN) return void setTimeout(writeRest, RETRY_MS).unref();
         return giveUp();
       }
       batch.written += n;
@@ -89,9 +121,14 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
 
   const start = () => {
     if (inFlight || failed || lines.length === 0) return;
-    inFlight = { bytes: Buffer.from(lines.join('')), written: 0, lines: lines.length };
-    lines = [];
-    queuedChars = 0;
+    // At most writeMax characters per write (a single longer line goes alone).
+    let count = 0;
+    let chars = 0;
+    while (count < lines.length && (count === 0 || chars + lines[count]!.length <= writeMax)) chars += lines[count++]!.length;
+    const batch = count === lines.length ? lines : lines.slice(0, count);
+    lines = count === lines.length ? [] : lines.slice(count);
+    queuedChars -= chars;
+    inFlight = { bytes: Buffer.from(batch.join('')), written: 0, lines: count, chars };
     writeRest();
   };
 
@@ -99,22 +136,29 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
   timer.unref();
 
   // A process that ends some other way (an uncaught exception, process.exit) still writes what
-  // it holds, synchronously: the lines not yet handed to a write (the batch in flight is being
-  // written by the thread pool and is not written twice).
+  // it holds, synchronously: the rest of the batch in flight, then the lines waiting. Not while
+  // the thread pool is writing that batch: the two writes could interleave and split a line,
+  // so then what is left is lost (and said on stderr).
   onExit.add(() => {
-    if (failed || lines.length === 0) return;
-    try {
-      writeSync(fd, lines.join(''));
-    } catch {
-      // Nowhere left to report it: the process is exiting.
-    }
+    clearInterval(timer);
+    if (failed || (!inFlight && lines.length === 0)) return;
+    const held = (inFlight?.lines ?? 0) + lines.length;
+    const rest = [inFlight && !writing ? inFlight.bytes.subarray(inFlight.written) : undefined, Buffer.from(lines.join(''))];
+    const written = !writing && rest.every((b) => b === undefined || writeAllSync(fd, b));
     lines = [];
+    if (!written) {
+      try {
+        writeSync(2, `ecr-admission: up to ${held} log lines could not be written to stdout at exit\n`);
+      } catch {
+        // Nowhere left to say it.
+      }
+    }
   });
 
   return {
     stream: {
       write(line: string): boolean {
-        if (failed || queuedChars + line.length > maxBuffered) {
+        if (failed || queuedChars + (inFlight?.chars ?? 0) + line.length > maxBuffered) {
           dropped++;
           return false;
         }

@@ -3,6 +3,7 @@
 // for a checkout) are the only modules that read process.env, write to the terminal or exit.
 import { pino } from 'pino';
 import { writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseCommandLine, USAGE, type DemoOptions, type SandboxOptions } from './args.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
 import { asyncLogDestination } from './log-destination.ts';
@@ -16,6 +17,9 @@ export interface DevCommands {
   demo(options: DemoOptions, env: NodeJS.ProcessEnv, print: (line: string) => void): Promise<number>;
   sandbox(options: SandboxOptions, print: (line: string) => void): Promise<number>;
 }
+
+/** How long a clean stop waits for the log to be written (Kubernetes gives a Pod 30 s by default). */
+const LOG_FLUSH_AT_STOP_MS = 5_000;
 
 const NOT_IN_THIS_BUILD = 'is a development command, not part of this build: from a checkout run `make demo`, or `node src/dev/main.ts demo|sandbox`';
 
@@ -85,7 +89,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
       return new Promise((resolve) => {
         const exit = async (code: number) => {
           if (logs.dropped() > 0) logger.warn({ dropped: logs.dropped() }, 'log lines dropped: stdout did not keep up');
-          await logs.flush();
+          // A reader of stdout that stopped reading without closing would hold the stop until
+          // the kubelet kills the Pod: what is not written by then is lost, and said on stderr.
+          await Promise.race([logs.flush(), sleep(LOG_FLUSH_AT_STOP_MS, undefined, { ref: false })]);
           resolve(code);
         };
         const stop = (signal: string) => {

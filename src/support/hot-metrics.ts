@@ -3,15 +3,29 @@
 // finds its bucket through a number-keyed object: together with the log line, a tenth of a
 // cached admission's CPU in the server (bench/README.md). These keep one cell per label set,
 // found by the label values joined, and add to it; each cell is folded into prom-client's
-// series when the registry is read (its collect hook), so /metrics shows exactly what
-// prom-client would. The first use of a label set goes through prom-client, which validates it.
+// series when the registry is read (its collect hook), so /metrics shows what prom-client would
+// (a histogram's float sum may differ in its last bits: its cells add apart). The first use of
+// a label set, and any call prom-client would refuse (unknown labels, bad values), goes through
+// prom-client, which validates it.
 import { Counter, Histogram, type CounterConfiguration, type HistogramConfiguration, type LabelValues } from 'prom-client';
 
-/** The label values in the metric's label order, joined: the cell's key. */
+/** The cell's key: the label values in the metric's label order, each length-prefixed (so no
+ *  value can run into the next), an absent one marked apart from an empty one. */
 function keyOf<T extends string>(names: readonly T[], labels: LabelValues<T>): string {
   let key = '';
-  for (const name of names) key += `${labels[name] ?? ''}\u0000`;
+  for (const name of names) {
+    const value = labels[name];
+    key += value === undefined ? '\u0001' : `${String(value).length}:${value}`;
+  }
   return key;
+}
+
+/** Whether `labels` has more keys than the metric has label names (an unknown one: prom-client
+ *  refuses it, so such a call takes its path). Counted without allocating. */
+function tooMany(labels: object, names: readonly string[]): boolean {
+  let n = 0;
+  for (const _ in labels) n++;
+  return n > names.length;
 }
 
 interface CounterCell<T extends string> {
@@ -24,10 +38,12 @@ export class HotCounter<T extends string> extends Counter<T> {
   readonly #cells = new Map<string, CounterCell<T>>();
 
   constructor(config: CounterConfiguration<T>) {
+    const own = config.collect;
     super({
       ...config,
       collect(this: Counter<T>) {
         (this as HotCounter<T>).#fold();
+        return own?.call(this);
       },
     });
     this.#names = [...(config.labelNames ?? [])];
@@ -35,7 +51,8 @@ export class HotCounter<T extends string> extends Counter<T> {
     // prom-client sets inc on the instance in its constructor; this one replaces it.
     this.inc = ((labels?: LabelValues<T> | number, value?: number) => {
       // No labels, or a value prom-client refuses: its own path, and its errors.
-      if (typeof labels !== 'object' || (value !== undefined && !(Number.isFinite(value) && value >= 0))) return slow(labels, value);
+      if (typeof labels !== 'object' || (value !== undefined && !(Number.isFinite(value) && value >= 0)) || tooMany(labels, this.#names))
+        return slow(labels, value);
       const key = keyOf(this.#names, labels);
       const cell = this.#cells.get(key);
       if (cell === undefined) {
@@ -49,6 +66,14 @@ export class HotCounter<T extends string> extends Counter<T> {
     this.reset = () => {
       this.#cells.clear();
       slowReset();
+    };
+    // A removed series starts again from prom-client's path: what is counted now is folded,
+    // then every cell forgotten.
+    const slowRemove = this.remove.bind(this);
+    this.remove = (...args: unknown[]) => {
+      this.#fold();
+      this.#cells.clear();
+      (slowRemove as (...a: unknown[]) => void)(...args);
     };
     this.#slowInc = slow;
   }
@@ -87,17 +112,19 @@ export class HotHistogram<T extends string> extends Histogram<T> {
   readonly #cells = new Map<string, HistogramCell<T>>();
 
   constructor(config: HistogramConfiguration<T>) {
+    const own = config.collect;
     super({
       ...config,
       collect(this: Histogram<T>) {
         (this as HotHistogram<T>).#fold();
+        return own?.call(this);
       },
     });
     this.#names = [...(config.labelNames ?? [])];
     this.#bounds = (this as unknown as { upperBounds: number[] }).upperBounds;
     const slow = this.observe.bind(this) as (labels: LabelValues<T> | number, value?: number) => void;
     this.observe = ((labels: LabelValues<T> | number, value?: number) => {
-      if (typeof labels !== 'object' || value === undefined || !Number.isFinite(value)) return slow(labels, value);
+      if (typeof labels !== 'object' || value === undefined || !Number.isFinite(value) || tooMany(labels, this.#names)) return slow(labels, value);
       const key = keyOf(this.#names, labels);
       const cell = this.#cells.get(key);
       if (cell === undefined) {
@@ -122,15 +149,27 @@ export class HotHistogram<T extends string> extends Histogram<T> {
       this.#cells.clear();
       slowReset();
     };
+    const slowRemove = this.remove.bind(this);
+    this.remove = (...args: unknown[]) => {
+      this.#fold();
+      this.#cells.clear();
+      (slowRemove as (...a: unknown[]) => void)(...args);
+    };
   }
 
   #fold(): void {
-    const entries = Object.values((this as unknown as { hashMap: Record<string, PromHistogramEntry> }).hashMap);
+    const records = () => Object.values((this as unknown as { hashMap: Record<string, PromHistogramEntry> }).hashMap);
     for (const cell of this.#cells.values()) {
       if (cell.count === 0) continue;
       const key = keyOf(this.#names, cell.labels);
-      // The cell was created by prom-client's observe, so its record exists (unless reset()).
-      const entry = entries.find((e) => keyOf(this.#names, e.labels as LabelValues<T>) === key);
+      const find = () => records().find((e) => keyOf(this.#names, e.labels as LabelValues<T>) === key);
+      // The cell was created by prom-client's observe, so its record exists; zero() makes it
+      // again should it be gone.
+      let entry = find();
+      if (entry === undefined) {
+        this.zero(cell.labels);
+        entry = find();
+      }
       if (entry === undefined) continue;
       this.#bounds.forEach((bound, i) => {
         entry.bucketValues[bound] = (entry.bucketValues[bound] ?? 0) + cell.buckets[i]!;

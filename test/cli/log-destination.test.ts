@@ -3,7 +3,7 @@
 // (EAGAIN, partial writes), bounded while they wait, counted when dropped, and a flush waits
 // for every line. Real files and a real FIFO; no fs mocks.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,7 +57,8 @@ t.test('a full non-blocking pipe (EAGAIN, partial writes): every line arrives on
   const { reader, fd } = openFifo(fifo);
   const chunks: Buffer[] = [];
   t.teardown(() => reader.destroy());
-  const logs = asyncLogDestination(fd, { batchChars: 16 * 1024, flushMs: 20 });
+  // Writes of at most 8 Ki characters: a backlog goes out in several writes.
+  const logs = asyncLogDestination(fd, { batchChars: 16 * 1024, writeMaxChars: 8 * 1024, flushMs: 20 });
   const lines = Array.from({ length: 5000 }, (_, i) => line(i)); // ~0.5 MiB, 8x the pipe
   t.equal(lines.filter((l) => !logs.stream.write(l)).length, 0, 'every line accepted (the buffer holds 16 MiB)');
   await sleep(200); // the pipe is full by now, the writer retrying
@@ -84,4 +85,43 @@ t.test('the buffer is bounded: past the bound lines are dropped and counted, not
   await logs.flush();
   t.ok(logs.dropped() > refused, 'what could not be written any more is counted as dropped');
   t.equal(logs.stream.write(line(1)), false, 'nothing is accepted after the descriptor failed');
+});
+
+/** Runs test/helpers/log-exit-child.ts: its stdout lines (each parsed: a split line throws) and stderr. */
+async function childLog(count: number, how: 'throw' | 'exit', delayMs: number): Promise<{ numbers: number[]; stderr: string; code: number | null }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../helpers/log-exit-child.ts'), String(count), how, String(delayMs)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const text = Buffer.concat(out).toString('utf8');
+  const numbers = text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (JSON.parse(l) as { n: number }).n);
+  return { numbers, stderr: Buffer.concat(err).toString('utf8'), code };
+}
+
+t.test('a process that dies (uncaught exception, process.exit) still writes the lines it holds', async (t) => {
+  for (const how of ['throw', 'exit'] as const) {
+    // Less than a batch: nothing was being written, the exit handler writes it all.
+    const few = await childLog(50, how, 0);
+    t.not(few.code, 0, `${how}: the process failed`);
+    t.same(
+      few.numbers,
+      Array.from({ length: 50 }, (_, i) => i),
+      `${how}: all 50 lines (11 KB), once each, in order`,
+    );
+    // Many batches: one may be in the thread pool at exit; then what follows it is lost and
+    // said on stderr, never written beside it (which could split a line).
+    const many = await childLog(3000, how, 5);
+    t.ok(
+      many.numbers.every((n, i) => n === i),
+      `${how}: ${many.numbers.length} of 3000 lines arrived, whole (each parsed), once each, in order`,
+    );
+    if (many.numbers.length < 3000) t.match(many.stderr, /log lines could not be written to stdout at exit/, `${how}: the loss is said on stderr`);
+  }
 });

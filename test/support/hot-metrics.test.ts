@@ -8,8 +8,9 @@ import fc from 'fast-check';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { HotCounter, HotHistogram } from '../../src/support/hot-metrics.ts';
 
-const KINDS = ['Pod', 'Deployment', 'other'];
-const RESULTS = ['allow', 'deny'];
+// With values chosen to collide in a key that joins them with a separator, and an empty one.
+const KINDS = ['Pod', 'Deployment', 'other', '', 'a\u0000', 'a'];
+const RESULTS = ['allow', 'deny', 'b', '\u0000b'];
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 
 type Call = { readonly scrape: true } | { readonly kind: number; readonly result: number; readonly value: number };
@@ -114,4 +115,43 @@ t.test('reset() empties both the cells and the series', async (t) => {
     [5],
     'counts again after a reset',
   );
+});
+
+t.test('after the first use: unknown labels still refused, remove() and a collect of its own still work', async (t) => {
+  const collected: string[] = [];
+  const registry = new Registry();
+  const counter = new HotCounter({ name: 'r_total', help: 'h', labelNames: ['kind'], registers: [registry], collect: () => void collected.push('counter') });
+  const histogram = new HotHistogram({
+    name: 'r_seconds',
+    help: 'h',
+    labelNames: ['kind'],
+    buckets: BUCKETS,
+    registers: [registry],
+    collect: () => void collected.push('histogram'),
+  });
+  counter.inc({ kind: 'Pod' });
+  histogram.observe({ kind: 'Pod' }, 0.5);
+  t.throws(() => counter.inc({ kind: 'Pod', bogus: 'x' } as never), /bogus/, 'an extra label after the label set is known');
+  t.throws(() => histogram.observe({ kind: 'Pod', bogus: 'x' } as never, 1), /bogus/);
+  counter.inc({ kind: 'Pod' }, 2);
+  histogram.observe({ kind: 'Pod' }, 0.5);
+  counter.remove({ kind: 'Pod' });
+  histogram.remove({ kind: 'Pod' });
+  t.same((await counter.get()).values, [], 'removed');
+  counter.inc({ kind: 'Pod' }, 4);
+  histogram.observe({ kind: 'Pod' }, 2);
+  histogram.observe({ kind: 'Pod' }, 0.0005);
+  t.same(
+    (await counter.get()).values.map((v) => v.value),
+    [4],
+    'counted again after remove()',
+  );
+  const h = (await histogram.get()).values;
+  t.same(
+    h.filter((v) => v.metricName === 'r_seconds_count').map((v) => v.value),
+    [2],
+    'observed again after remove()',
+  );
+  await registry.metrics();
+  t.ok(collected.includes('counter') && collected.includes('histogram'), 'the collect hooks given are called too');
 });
