@@ -30,7 +30,9 @@ export function admissionLogLine(req: AdmissionRequest, outcome: ReviewOutcome, 
  *  JSON.stringify instead of pino's per-key serialisation, which with its garbage cost the warm
  *  path about 20 µs per admission in the server (issue 18, bench/README.md). It is pino's
  *  format with pino's defaults (numeric level, epoch-ms "time", the logger's bindings, "msg"),
- *  which `serve` uses; a logger whose stream or bindings it cannot see gets logger.info. */
+ *  which `serve` uses; it applies none of the options `serve` does not set (redact, formatters,
+ *  mixin, timestamp, messageKey). A logger whose stream or bindings it cannot see gets
+ *  logger.info. */
 export function infoLineWriter(logger: Logger, message: string): (fields: Record<string, unknown>) => void {
   const internals = logger as unknown as Record<symbol, unknown>;
   const stream = internals[pino.symbols.streamSym] as { write?: (line: string) => unknown } | undefined;
