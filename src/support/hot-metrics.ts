@@ -28,6 +28,35 @@ function tooMany(labels: object, names: readonly string[]): boolean {
   return n > names.length;
 }
 
+/** Each hot metric's fold, for the collect hook its config is given (which runs before the
+ *  instance, and its private fields, exist). */
+const folds = new WeakMap<object, () => void>();
+
+/** The collect hook of a hot metric: folds its cells into prom-client's series, then runs the
+ *  hook the caller's config gave, if any. */
+function foldingCollect<M extends object>(own: ((this: M) => void | Promise<void>) | undefined): (this: M) => void | Promise<void> {
+  return function (this: M) {
+    folds.get(this)?.();
+    return own?.call(this);
+  };
+}
+
+/** A hot metric's reset() and remove(): its cells go with its series (what is counted before a
+ *  remove() is folded first), and a removed series starts again from prom-client's path. */
+function keepCellsWithSeries(metric: { reset(): void; remove(...args: never[]): void }, cells: Map<string, unknown>, fold: () => void): void {
+  const slowReset = metric.reset.bind(metric);
+  metric.reset = () => {
+    cells.clear();
+    slowReset();
+  };
+  const slowRemove = metric.remove.bind(metric) as (...args: unknown[]) => void;
+  metric.remove = (...args: never[]) => {
+    fold();
+    cells.clear();
+    slowRemove(...args);
+  };
+}
+
 interface CounterCell<T extends string> {
   readonly labels: LabelValues<T>;
   pending: number;
@@ -38,14 +67,8 @@ export class HotCounter<T extends string> extends Counter<T> {
   readonly #cells = new Map<string, CounterCell<T>>();
 
   constructor(config: CounterConfiguration<T>) {
-    const own = config.collect;
-    super({
-      ...config,
-      collect(this: Counter<T>) {
-        (this as HotCounter<T>).#fold();
-        return own?.call(this);
-      },
-    });
+    super({ ...config, collect: foldingCollect(config.collect) });
+    folds.set(this, () => this.#fold());
     this.#names = [...(config.labelNames ?? [])];
     const slow = this.inc.bind(this) as (labels?: LabelValues<T> | number, value?: number) => void;
     // prom-client sets inc on the instance in its constructor; this one replaces it.
@@ -62,19 +85,7 @@ export class HotCounter<T extends string> extends Counter<T> {
       }
       cell.pending += value ?? 1;
     }) as Counter<T>['inc'];
-    const slowReset = this.reset.bind(this);
-    this.reset = () => {
-      this.#cells.clear();
-      slowReset();
-    };
-    // A removed series starts again from prom-client's path: what is counted now is folded,
-    // then every cell forgotten.
-    const slowRemove = this.remove.bind(this);
-    this.remove = (...args: unknown[]) => {
-      this.#fold();
-      this.#cells.clear();
-      (slowRemove as (...a: unknown[]) => void)(...args);
-    };
+    keepCellsWithSeries(this, this.#cells, () => this.#fold());
     this.#slowInc = slow;
   }
 
@@ -112,14 +123,8 @@ export class HotHistogram<T extends string> extends Histogram<T> {
   readonly #cells = new Map<string, HistogramCell<T>>();
 
   constructor(config: HistogramConfiguration<T>) {
-    const own = config.collect;
-    super({
-      ...config,
-      collect(this: Histogram<T>) {
-        (this as HotHistogram<T>).#fold();
-        return own?.call(this);
-      },
-    });
+    super({ ...config, collect: foldingCollect(config.collect) });
+    folds.set(this, () => this.#fold());
     this.#names = [...(config.labelNames ?? [])];
     this.#bounds = (this as unknown as { upperBounds: number[] }).upperBounds;
     const slow = this.observe.bind(this) as (labels: LabelValues<T> | number, value?: number) => void;
@@ -144,17 +149,7 @@ export class HotHistogram<T extends string> extends Histogram<T> {
       cell.sum += value;
       cell.count++;
     }) as Histogram<T>['observe'];
-    const slowReset = this.reset.bind(this);
-    this.reset = () => {
-      this.#cells.clear();
-      slowReset();
-    };
-    const slowRemove = this.remove.bind(this);
-    this.remove = (...args: unknown[]) => {
-      this.#fold();
-      this.#cells.clear();
-      (slowRemove as (...a: unknown[]) => void)(...args);
-    };
+    keepCellsWithSeries(this, this.#cells, () => this.#fold());
   }
 
   #fold(): void {

@@ -129,6 +129,11 @@ function checksOf(world: World, cache: FactCache): Check[] {
   return [originCheck, digest, vulnerabilities];
 }
 
+/** A reviewer's dependencies over this world and cache, for the policy `policy()` returns. */
+function depsOf(world: World, cache: FactCache, policy: () => CompiledPolicy) {
+  return { policy, checks: checksOf(world, cache), budgetMs: 2000, logger: silentLogger, now: () => new Date(world.now) };
+}
+
 /** Counts the answers the memo gave, so the property is known to have exercised it. */
 class CountingMemo extends CheckMemo {
   hits = 0;
@@ -237,7 +242,7 @@ async function play(
   const cache = new FactCache({ maxEntries: 1000, now: () => world.now });
   const memo = new CountingMemo({ maxEntries: 100, now: () => world.now });
   let policy = compileText(POLICIES[startPolicy]!);
-  const deps = { policy: () => policy, checks: checksOf(world, cache), budgetMs: 2000, logger: silentLogger, now: () => new Date(world.now) };
+  const deps = depsOf(world, cache, () => policy);
   const decisions = new CountingDecisionMemo();
   const withMemo: Reviewer = createReviewer({ ...deps, memo, decisions });
   const without: Reviewer = createReviewer(deps);
@@ -313,7 +318,7 @@ t.test('a remembered decision answers only requests that differ in nothing decid
   const cache = new FactCache({ maxEntries: 1000, now: () => world.now });
   // Policy 4: requireOnPods, so a Pod of tags is denied where a Deployment of the same is not.
   const policy = compileText(POLICIES[4]!);
-  const deps = { policy: () => policy, checks: checksOf(world, cache), budgetMs: 2000, logger: silentLogger, now: () => new Date(world.now) };
+  const deps = depsOf(world, cache, () => policy);
   const decisions = new CountingDecisionMemo();
   const withMemo = createReviewer({ ...deps, memo: new CheckMemo({ maxEntries: 100, now: () => world.now }), decisions });
   const without = createReviewer(deps);
@@ -353,15 +358,7 @@ t.test("the decision memo's memory is bounded by what its entries hold, not only
   const cache = new FactCache({ maxEntries: 1000, now: () => world.now });
   const policy = compileText(POLICIES[2]!);
   const decisions = new CountingDecisionMemo();
-  const reviewer = createReviewer({
-    policy: () => policy,
-    checks: checksOf(world, cache),
-    budgetMs: 2000,
-    logger: silentLogger,
-    now: () => new Date(world.now),
-    memo: new CheckMemo({ maxEntries: 100, now: () => world.now }),
-    decisions,
-  });
+  const reviewer = createReviewer({ ...depsOf(world, cache, () => policy), memo: new CheckMemo({ maxEntries: 100, now: () => world.now }), decisions });
   const images = Array.from({ length: 16 }, () => IMAGES[2]!); // app-2: no findings
   let allowed = 0;
   for (let n = 0; n < 600; n++) {
