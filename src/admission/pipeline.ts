@@ -245,9 +245,10 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       }
       const requirePin = pinRequired(request, policy);
       // Every image remembered: the decision folded from these very results may be too.
+      // (No image is still being checked, so byImage holds results, not promises.)
       const decisionKey = decisions && unknown.length === 0 ? DecisionMemo.key(namespace, images, requirePin) : undefined;
-      const folded = decisionKey === undefined ? undefined : distinctVerdicts(images, byImage as Map<string, ImageVerdict>);
-      const kept = decisionKey === undefined ? undefined : decisions!.lookup(policy, decisionKey, folded!);
+      const folded = decisionKey !== undefined ? distinctVerdicts(images, byImage as Map<string, ImageVerdict>) : undefined;
+      const kept = folded && decisions!.lookup(policy, decisionKey!, folded);
       if (kept) {
         countResults(kept.images);
         recentPasses.record(policy, namespace, kept.images, now().getTime());
@@ -266,7 +267,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       countResults(verdicts);
       recentPasses.record(policy, namespace, verdicts, now().getTime());
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
-      if (decisionKey !== undefined) decisions!.remember(policy, decisionKey, { verdicts: folded!, decision, images: verdicts });
+      if (folded) decisions!.remember(policy, decisionKey!, { verdicts: folded, decision, images: verdicts });
       return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
     },
   };

@@ -2,14 +2,15 @@
 // 127.0.0.1 themselves. The HTTP layer is a thin chain: decode -> review -> respond.
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from 'pino';
-import { parseAdmissionReview, reviewResponse } from '../admission/codec.ts';
+import { reviewResponse } from '../admission/codec.ts';
 import type { Reviewer } from '../admission/pipeline.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { TLS_OPTIONS, type KeyPair } from './tls.ts';
 import { admissionLogLine, infoLineWriter } from './log-line.ts';
 import { isHandledKind } from '../admission/extract.ts';
 import { createBodyBudget, DEFAULT_MAX_BODY_BYTES, type BodyBudget } from './body-budget.ts';
-import { registerBodyReader, withParsedBody } from './body-reader.ts';
+import { registerBodyReader } from './body-reader.ts';
+import { reviewHandler } from './review-route.ts';
 import { ErrorCodes } from '../support/errors.ts';
 import type { Mutator } from '../admission/mutate.ts';
 import { registerMutateRoute } from './mutate-route.ts';
@@ -81,25 +82,21 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
   });
 
   const logAdmission = infoLineWriter(logger, 'admission');
-  app.post('/validate', (request, reply) =>
-    withParsedBody(request, reply, async () => {
-      const started = performance.now();
-      const parsed = parseAdmissionReview(request.body);
-      if (!parsed.ok) {
-        metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid', dry_run: 'false' });
-        logger.warn({ reason: parsed.reason }, 'rejected a body that is not an AdmissionReview');
-        reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: ErrorCodes.REVIEW_INVALID });
-        return;
-      }
-      const req = parsed.request;
-      const outcome = await reviewer.review(req);
-      const seconds = (performance.now() - started) / 1000;
-      const labels = metricLabels(req);
-      metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
-      metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
-      logAdmission(admissionLogLine(req, outcome, seconds));
-      reply.send(reviewResponse(outcome.response));
-    }),
+  app.post(
+    '/validate',
+    reviewHandler(
+      logger,
+      () => metrics.admissions.inc({ kind: 'unknown', operation: 'unknown', result: 'invalid', dry_run: 'false' }),
+      async (req, reply, started) => {
+        const outcome = await reviewer.review(req);
+        const seconds = (performance.now() - started) / 1000;
+        const labels = metricLabels(req);
+        metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
+        metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
+        logAdmission(admissionLogLine(req, outcome, seconds));
+        reply.send(reviewResponse(outcome.response));
+      },
+    ),
   );
 
   if (options.mutator) registerMutateRoute(app, { mutator: options.mutator, logger, metrics });

@@ -4,48 +4,43 @@
 // patch when an image was pinned.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { parseAdmissionReview, reviewResponse } from '../admission/codec.ts';
+import { reviewResponse } from '../admission/codec.ts';
 import type { Mutator } from '../admission/mutate.ts';
-import { ErrorCodes } from '../support/errors.ts';
 import { clip } from '../decision/decide.ts';
-import { withParsedBody } from './body-reader.ts';
+import { reviewHandler } from './review-route.ts';
 import { infoLineWriter } from './log-line.ts';
 import type { Metrics } from '../support/metrics.ts';
 
 export function registerMutateRoute(app: FastifyInstance, options: { readonly mutator: Mutator; readonly logger: Logger; readonly metrics: Metrics }): void {
   const { mutator, logger, metrics } = options;
   const logMutation = infoLineWriter(logger, 'mutation');
-  app.post('/mutate', (request, reply) =>
-    withParsedBody(request, reply, async () => {
-      const started = performance.now();
-      const parsed = parseAdmissionReview(request.body);
-      if (!parsed.ok) {
-        metrics.mutations.inc({ result: 'invalid' });
-        logger.warn({ reason: parsed.reason }, 'rejected a body that is not an AdmissionReview');
-        reply.code(400).send({ error: `not an admission.k8s.io/v1 AdmissionReview: ${parsed.reason}`, code: ErrorCodes.REVIEW_INVALID });
-        return;
-      }
-      const req = parsed.request;
-      const outcome = await mutator.mutate(req);
-      metrics.mutations.inc({ result: outcome.result });
-      if (outcome.pinned > 0) metrics.pinnedImages.inc({ outcome: 'pinned' }, outcome.pinned);
-      if (outcome.unresolved.size > 0) metrics.pinnedImages.inc({ outcome: 'unresolved' }, outcome.unresolved.size);
-      logMutation({
-        uid: req.uid,
-        kind: req.kind.kind,
-        operation: req.operation,
-        namespace: req.namespace,
-        name: req.name,
-        pinning: outcome.result,
-        ...(outcome.why !== undefined && { why: outcome.why }),
-        pinned: outcome.pinned,
-        // Bounded: image strings come from the object.
-        ...(outcome.unresolved.size > 0 && {
-          unresolved: [...outcome.unresolved].slice(0, 16).map(([image, why]) => `${clip(image, 256)}: ${clip(why, 256)}`),
-        }),
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-      });
-      reply.send(reviewResponse(outcome.response));
-    }),
+  app.post(
+    '/mutate',
+    reviewHandler(
+      logger,
+      () => metrics.mutations.inc({ result: 'invalid' }),
+      async (req, reply, started) => {
+        const outcome = await mutator.mutate(req);
+        metrics.mutations.inc({ result: outcome.result });
+        if (outcome.pinned > 0) metrics.pinnedImages.inc({ outcome: 'pinned' }, outcome.pinned);
+        if (outcome.unresolved.size > 0) metrics.pinnedImages.inc({ outcome: 'unresolved' }, outcome.unresolved.size);
+        logMutation({
+          uid: req.uid,
+          kind: req.kind.kind,
+          operation: req.operation,
+          namespace: req.namespace,
+          name: req.name,
+          pinning: outcome.result,
+          ...(outcome.why !== undefined && { why: outcome.why }),
+          pinned: outcome.pinned,
+          // Bounded: image strings come from the object.
+          ...(outcome.unresolved.size > 0 && {
+            unresolved: [...outcome.unresolved].slice(0, 16).map(([image, why]) => `${clip(image, 256)}: ${clip(why, 256)}`),
+          }),
+          durationMs: Math.round((performance.now() - started) * 10) / 10,
+        });
+        reply.send(reviewResponse(outcome.response));
+      },
+    ),
   );
 }

@@ -2,7 +2,7 @@
 // validate and hash the label object on every call, and observe() also allocates a closure and
 // finds its bucket through a number-keyed object: together with the log line, a tenth of a
 // cached admission's CPU in the server (bench/README.md). These keep one cell per label set,
-// found by the label values joined, and add to it; each cell is folded into prom-client's
+// found by a key made of its label values (keyOf), and add to it; each cell is folded into prom-client's
 // series when the registry is read (its collect hook), so /metrics shows what prom-client would
 // (a histogram's float sum may differ in its last bits: its cells add apart). The first use of
 // a label set, and any call prom-client would refuse (unknown labels, bad values), goes through
@@ -65,12 +65,14 @@ interface CounterCell<T extends string> {
 export class HotCounter<T extends string> extends Counter<T> {
   readonly #names: readonly T[];
   readonly #cells = new Map<string, CounterCell<T>>();
+  /** prom-client's own inc(): validates, hashes, counts. */
+  readonly #slowInc: (labels?: LabelValues<T> | number, value?: number) => void;
 
   constructor(config: CounterConfiguration<T>) {
     super({ ...config, collect: foldingCollect(config.collect) });
     folds.set(this, () => this.#fold());
     this.#names = [...(config.labelNames ?? [])];
-    const slow = this.inc.bind(this) as (labels?: LabelValues<T> | number, value?: number) => void;
+    const slow = (this.#slowInc = this.inc.bind(this) as (labels?: LabelValues<T> | number, value?: number) => void);
     // prom-client sets inc on the instance in its constructor; this one replaces it.
     this.inc = ((labels?: LabelValues<T> | number, value?: number) => {
       // No labels, or a value prom-client refuses: its own path, and its errors.
@@ -86,10 +88,7 @@ export class HotCounter<T extends string> extends Counter<T> {
       cell.pending += value ?? 1;
     }) as Counter<T>['inc'];
     keepCellsWithSeries(this, this.#cells, () => this.#fold());
-    this.#slowInc = slow;
   }
-
-  readonly #slowInc: (labels: LabelValues<T>, value: number) => void;
 
   #fold(): void {
     for (const cell of this.#cells.values()) {
