@@ -24,6 +24,16 @@ const RETRY_MS = 50;
 export const LOG_BUFFER_MAX_CHARS = 8 * 1024 * 1024;
 /** The errno of a write to a full non-blocking pipe (Node's error.code): try again later. */
 const TRY_AGAIN = 'EAGAIN';
+/** Errnos after which the descriptor can never be written again: the reader is gone (EPIPE),
+ *  the descriptor is closed or not writable (EBADF), or does not take writes (EINVAL). Any
+ *  other failure (ENOSPC on a full disk, EIO) may pass: the batch is kept and tried again after
+ *  ERROR_RETRY_MS, the lines behind it wait within the bound, so a passing fault costs no line
+ *  (attacker review, issue 18: one ENOSPC had switched the log off for good). */
+const BROKEN_PIPE = 'EPIPE';
+const BAD_DESCRIPTOR = 'EBADF';
+const NOT_WRITABLE = 'EINVAL';
+const PERMANENT_ERRORS: ReadonlySet<string> = new Set([BROKEN_PIPE, BAD_DESCRIPTOR, NOT_WRITABLE]);
+const ERROR_RETRY_MS = 1_000;
 /** How long the synchronous write at exit keeps trying a full pipe (EAGAIN). */
 const EXIT_WRITE_MS = 1_000;
 
@@ -45,6 +55,10 @@ export interface LogDestinationOptions {
   readonly maxBufferedChars?: number;
   readonly writeMaxChars?: number;
   readonly flushMs?: number;
+  /** How long a batch waits after a write failed with an error that may pass (default 1 s). */
+  readonly errorRetryMs?: number;
+  /** fs.write, or a stand-in for tests that need a descriptor to fail and then recover. */
+  readonly write?: typeof fsWrite;
 }
 
 /** The synchronous last writes of every destination, run by one 'exit' listener. */
@@ -73,6 +87,8 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
   const batchChars = options.batchChars ?? BATCH_CHARS;
   const maxBuffered = options.maxBufferedChars ?? LOG_BUFFER_MAX_CHARS;
   const writeMax = options.writeMaxChars ?? WRITE_MAX_CHARS;
+  const errorRetryMs = options.errorRetryMs ?? ERROR_RETRY_MS;
+  const writeAsync = options.write ?? fsWrite;
   let lines: string[] = [];
   let queuedChars = 0;
   /** The batch being written: its bytes, how many of them are written, what it holds. */
@@ -91,7 +107,7 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
   };
 
   const giveUp = () => {
-    // The descriptor is gone (EPIPE, EBADF, ...): nothing more can be written; count what is lost.
+    // The descriptor is gone (PERMANENT_ERRORS): nothing more can be written; count what is lost.
     failed = true;
     dropped += (inFlight?.lines ?? 0) + lines.length;
     inFlight = undefined;
@@ -103,13 +119,13 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
   const writeRest = () => {
     const batch = inFlight!;
     writing = true;
-    fsWrite(fd, batch.bytes, batch.written, batch.bytes.length - batch.written, null, (err, n) => {
+    writeAsync(fd, batch.bytes, batch.written, batch.bytes.length - batch.written, null, (err, n) => {
       writing = false;
       if (err) {
-        // Unreferenced: a stdout that stays full does not keep a stopping process alive (the
-        // exit handler then tries once more, and says what is lost).
-        if (err.code === TRY_AGAIN) return void setTimeout(writeRest, RETRY_MS).unref();
-        return giveUp();
+        if (err.code !== undefined && PERMANENT_ERRORS.has(err.code)) return giveUp();
+        // Unreferenced: a stdout that stays full or failing does not keep a stopping process
+        // alive (the exit handler then tries once more, and says what is lost).
+        return void setTimeout(writeRest, err.code === TRY_AGAIN ? RETRY_MS : errorRetryMs).unref();
       }
       batch.written += n;
       if (batch.written < batch.bytes.length) return writeRest(); // a partial write: the rest

@@ -24,9 +24,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** What tests may put in place of the process's own (the AWS credentials provider). */
+/** What the caller hands in beside the options: tests, the AWS credentials provider in place
+ *  of the process's own; run.ts, the log destination's count of dropped lines (a metric). */
 export interface ServeInjections {
   readonly credentials?: AwsCredentialIdentityProvider;
+  readonly logLinesDropped?: () => number;
 }
 
 export async function serve(
@@ -40,7 +42,7 @@ export async function serve(
   // listens or polls, so a bad file fails fast instead of leaving half a server running.
   let pair: KeyPair;
   let caPem: string | undefined;
-  const metrics = createMetrics({ defaultMetrics: true });
+  const metrics = createMetrics({ defaultMetrics: true, ...(inject.logLinesDropped && { logLinesDropped: inject.logLinesDropped }) });
   // The policy first: a bad one ends the process before it touches the API server (and so
   // before any webhook configuration could be armed for a server that will not run).
   const policyStore = createPolicyStore({

@@ -34,7 +34,15 @@ export interface Metrics {
   readonly pinnedImages: Counter<'outcome'>;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  /** Node's process metrics too (`serve`). */
+  readonly defaultMetrics?: boolean;
+  /** The log lines dropped so far (the log destination's count): exposed as
+   *  ecr_admission_log_lines_dropped_total, read at each scrape. */
+  readonly logLinesDropped?: () => number;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   // Node's process metrics under their standard names (process_cpu_seconds_total,
   // nodejs_heap_size_used_bytes, ...), so the usual Node.js dashboards and alerts work as they are.
@@ -47,6 +55,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     registers,
   });
   buildInfo.set({ version: packageVersion(), node_version: process.version }, 1);
+  const dropped = options.logLinesDropped;
+  if (dropped) {
+    // Lines the log destination could not keep (stdout not keeping up, or gone): without it a
+    // silent gap in the admission log is seen only by whoever misses a line.
+    let counted = 0;
+    new Counter({
+      name: 'ecr_admission_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout did not keep up (the bounded buffer was full) or could no longer be written',
+      registers,
+      collect() {
+        const now = dropped();
+        if (now > counted) this.inc(now - counted);
+        counted = now;
+      },
+    });
+  }
   return {
     registry,
     // Counted on every admission, warm ones too: hot-metrics.ts.

@@ -4,7 +4,7 @@
 // for every line. Real files and a real FIFO; no fs mocks.
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, write as fsWrite } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,57 @@ t.test('the buffer is bounded: past the bound lines are dropped and counted, not
   await logs.flush();
   t.ok(logs.dropped() > refused, 'what could not be written any more is counted as dropped');
   t.equal(logs.stream.write(line(1)), false, 'nothing is accepted after the descriptor failed');
+});
+
+t.test('a failure that may pass (ENOSPC) keeps the batch and tries again: no line is lost', async (t) => {
+  const path = join(dir, 'recovers.log');
+  const fd = openSync(path, 'w');
+  // /dev/full answers every write with ENOSPC, as a full disk does: the first writes go there
+  // (the kernel's own error), then the disk "has room" again and writes reach the file.
+  const full = openSync('/dev/full', 'w');
+  t.teardown(() => {
+    closeSync(fd);
+    closeSync(full);
+  });
+  const errors: string[] = [];
+  let failing = 3;
+  const write = ((target: number, ...rest: unknown[]) => {
+    const callback = rest.at(-1) as (err: NodeJS.ErrnoException | null, n: number) => void;
+    if (failing-- > 0) {
+      return (fsWrite as (...args: unknown[]) => void)(full, ...rest.slice(0, -1), (err: NodeJS.ErrnoException | null, n: number) => {
+        if (err?.code) errors.push(err.code);
+        callback(err, n);
+      });
+    }
+    return (fsWrite as (...args: unknown[]) => void)(target, ...rest);
+  }) as typeof fsWrite;
+  const logs = asyncLogDestination(fd, { batchChars: 1024, flushMs: 10, errorRetryMs: 20, write });
+  const lines = Array.from({ length: 50 }, (_, i) => line(i));
+  for (const l of lines) t.ok(logs.stream.write(l));
+  // The retry timer is unreferenced (a failing stdout must not hold a stopping process): this
+  // test holds the event loop while it waits, as a serving process does.
+  const hold = setInterval(() => {}, 1000);
+  await logs.flush();
+  clearInterval(hold);
+  t.same(errors, ['ENOSPC', 'ENOSPC', 'ENOSPC'], 'the kernel refused the first three writes');
+  t.equal(readFileSync(path, 'utf8'), lines.join(''), 'then every line was written, once and in order');
+  t.equal(logs.dropped(), 0, 'none dropped');
+  t.ok(logs.stream.write(line(1)), 'and the destination still takes lines');
+  await logs.flush();
+});
+
+t.test('a reader that is gone (EPIPE) ends the destination: what waits is counted as dropped', async (t) => {
+  const fifo = join(dir, 'gone.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const { reader, fd } = openFifo(fifo);
+  t.teardown(() => closeSync(fd));
+  reader.destroy(); // the only reader closes its end: every write now fails with EPIPE
+  await new Promise((resolve) => reader.once('close', resolve));
+  const logs = asyncLogDestination(fd, { batchChars: 1024, flushMs: 10, errorRetryMs: 20 });
+  for (let i = 0; i < 10; i++) logs.stream.write(line(i));
+  await logs.flush();
+  t.equal(logs.dropped(), 10, 'the lines that could not be written are counted');
+  t.equal(logs.stream.write(line(1)), false, 'nothing is accepted after that');
 });
 
 /** Runs test/helpers/log-exit-child.ts: its stdout lines (each parsed: a split line throws) and stderr. */

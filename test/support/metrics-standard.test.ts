@@ -83,3 +83,19 @@ t.test('server-side dry runs are labelled dry_run="true"', async (t) => {
     ],
   );
 });
+
+t.test('dropped log lines are a counter read at each scrape (attacker review, issue 18)', async (t) => {
+  let dropped = 0;
+  const metrics = createMetrics({ logLinesDropped: () => dropped });
+  const value = async () => {
+    const m = /^ecr_admission_log_lines_dropped_total (\d+)$/m.exec(await metrics.registry.metrics());
+    return m ? Number(m[1]) : undefined;
+  };
+  t.equal(await value(), 0, 'exported from the start, at 0');
+  dropped = 7;
+  t.equal(await value(), 7, 'the destination count at the scrape');
+  t.equal(await value(), 7, 'a second scrape counts nothing twice');
+  dropped = 12;
+  t.equal(await value(), 12, 'and follows it');
+  t.notMatch(await createMetrics().registry.metrics(), /log_lines_dropped/, 'absent where no log destination counts (check, audit)');
+});
