@@ -82,7 +82,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
       const logs = asyncLogDestination();
       const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' } }, logs.stream);
       const { serve } = await import('./serve.ts');
-      const server = await serve(command, env, logger, print, { logLinesDropped: logs.dropped }).catch(async (err: unknown) => {
+      const server = await serve(command, env, logger, print, { logLinesDropped: () => logs.dropped() }).catch(async (err: unknown) => {
         await logs.flush();
         throw err;
       });
