@@ -4,25 +4,53 @@ import { pino, type Logger } from 'pino';
 import type { AdmissionRequest } from '../admission/codec.ts';
 import type { ReviewOutcome } from '../admission/pipeline.ts';
 
-export function admissionLogLine(req: AdmissionRequest, outcome: ReviewOutcome, seconds: number): Record<string, unknown> {
+/** Fields whose values are JSON text already, written after the others, in their order. */
+export type JsonTextFields = Readonly<Record<string, string>>;
+
+/** One admission's line: its fields, then its images as JSON text. */
+export interface AdmissionLogLine {
+  readonly fields: Record<string, unknown>;
+  readonly json: JsonTextFields;
+}
+
+/** The images part of each outcome's line, serialised once per images array: a remembered
+ *  decision (admission/decision-memo.ts) hands every admission it answers the same array, so
+ *  the warm path does not map and serialise the same verdicts again each time (issue 18).
+ *  Weak: an array no decision holds any more takes its text with it. */
+const imagesText = new WeakMap<ReviewOutcome['images'], string>();
+
+function imagesJson(images: ReviewOutcome['images']): string {
+  let text = imagesText.get(images);
+  if (text === undefined) {
+    text = JSON.stringify(
+      images.map((i) => ({
+        container: i.container.containerName,
+        image: i.container.image,
+        digest: i.digest,
+        policy: i.policy.name,
+        results: Object.fromEntries(i.results.map((r) => [r.check, r.reason !== undefined && r.status !== 'pass' ? `${r.status}: ${r.reason}` : r.status])),
+      })),
+    );
+    imagesText.set(images, text);
+  }
+  return text;
+}
+
+export function admissionLogLine(req: AdmissionRequest, outcome: ReviewOutcome, seconds: number): AdmissionLogLine {
   return {
-    uid: req.uid,
-    kind: req.kind.kind,
-    operation: req.operation,
-    namespace: req.namespace,
-    name: req.name,
-    dryRun: req.dryRun === true,
-    user: req.userInfo?.username,
-    decision: outcome.result,
-    ...(outcome.why !== undefined && { why: outcome.why }),
-    durationMs: Math.round(seconds * 10_000) / 10,
-    images: outcome.images.map((i) => ({
-      container: i.container.containerName,
-      image: i.container.image,
-      digest: i.digest,
-      policy: i.policy.name,
-      results: Object.fromEntries(i.results.map((r) => [r.check, r.reason !== undefined && r.status !== 'pass' ? `${r.status}: ${r.reason}` : r.status])),
-    })),
+    fields: {
+      uid: req.uid,
+      kind: req.kind.kind,
+      operation: req.operation,
+      namespace: req.namespace,
+      name: req.name,
+      dryRun: req.dryRun === true,
+      user: req.userInfo?.username,
+      decision: outcome.result,
+      ...(outcome.why !== undefined && { why: outcome.why }),
+      durationMs: Math.round(seconds * 10_000) / 10,
+    },
+    json: { images: imagesJson(outcome.images) },
   };
 }
 
@@ -33,17 +61,23 @@ export function admissionLogLine(req: AdmissionRequest, outcome: ReviewOutcome, 
  *  which `serve` uses; it applies none of the options `serve` does not set (redact, formatters,
  *  mixin, timestamp, messageKey). A logger whose stream or bindings it cannot see gets
  *  logger.info. */
-export function infoLineWriter(logger: Logger, message: string): (fields: Record<string, unknown>) => void {
+export function infoLineWriter(logger: Logger, message: string): (fields: Record<string, unknown>, json?: JsonTextFields) => void {
   const internals = logger as unknown as Record<symbol, unknown>;
   const stream = internals[pino.symbols.streamSym] as { write?: (line: string) => unknown } | undefined;
   const bindings = internals[pino.symbols.chindingsSym];
-  const fallback = (fields: Record<string, unknown>) => logger.info(fields, message);
+  const fallback = (fields: Record<string, unknown>, json?: JsonTextFields) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const parsed = json ? Object.fromEntries(Object.entries(json).map(([k, v]) => [k, JSON.parse(v) as unknown])) : {};
+    logger.info({ ...fields, ...parsed }, message);
+  };
   if (typeof stream?.write !== 'function' || typeof bindings !== 'string' || logger.levels.values.info !== 30) return fallback;
   const tail = `,"msg":${JSON.stringify(message)}}\n`;
-  return (fields) => {
+  return (fields, json) => {
     if (!logger.isLevelEnabled('info')) return;
-    const json = JSON.stringify(fields);
+    let body = JSON.stringify(fields).slice(1, -1);
+    // The keys of `json` are not among those of `fields` (a key twice would be ambiguous).
+    if (json) for (const key in json) body += `${body === '' ? '' : ','}${JSON.stringify(key)}:${json[key]}`;
     // `{}` has no key to follow the bindings with a comma.
-    stream.write!(`{"level":30,"time":${Date.now()}${bindings}${json.length > 2 ? `,${json.slice(1, -1)}` : ''}${tail}`);
+    stream.write!(`{"level":30,"time":${Date.now()}${bindings}${body === '' ? '' : `,${body}`}${tail}`);
   };
 }

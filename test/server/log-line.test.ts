@@ -5,7 +5,7 @@
 // unicode, absent fields).
 import t from 'tap';
 import { pino, type Logger } from 'pino';
-import { infoLineWriter } from '../../src/server/log-line.ts';
+import { admissionLogLine, infoLineWriter } from '../../src/server/log-line.ts';
 
 function capture(options: pino.LoggerOptions): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -53,4 +53,42 @@ t.test('a lone surrogate (not valid UTF-16) is escaped, so the line stays valid 
   infoLineWriter(logger, 'admission')({ name: 'a\ud800b' });
   t.match(lines[0], /"name":"a\\ud800b"/);
   t.equal((JSON.parse(lines[0]!) as { name: string }).name, 'a\ud800b');
+});
+
+t.test('fields given as JSON text come after the others, as pino would write the parsed value', async (t) => {
+  const images = [{ container: 'app', image: 'repo:tag"x', digest: 'sha256:00', results: { origin: 'pass', digest: 'fail: moved\n' } }];
+  for (const fields of cases) {
+    const ours = capture({ level: 'info', base: { service: 'ecr-admission' } });
+    const theirs = capture({ level: 'info', base: { service: 'ecr-admission' } });
+    const { images: _ignored, ...rest } = fields;
+    infoLineWriter(ours.logger, 'admission')(rest, { images: JSON.stringify(images) });
+    theirs.logger.info({ ...rest, images }, 'admission');
+    t.equal(withoutTime(ours.lines[0]!), withoutTime(theirs.lines[0]!), `same bytes for ${JSON.stringify(Object.keys(rest))} + images`);
+  }
+  const fallback = capture({ level: 'info' });
+  const plain = { info: (o: object, m: string) => fallback.logger.info(o, m), isLevelEnabled: () => true, levels: { values: { info: 30 } } };
+  infoLineWriter(plain as unknown as Logger, 'admission')({ uid: 'u' }, { images: '[1,2]' });
+  t.same((JSON.parse(fallback.lines[0]!) as { images: unknown }).images, [1, 2], 'a logger whose stream is not seen gets the value parsed');
+});
+
+t.test("an admission's images are serialised once per images array, and each array gets its own", async (t) => {
+  const policy = { name: 'default' } as never;
+  const verdict = (image: string, status: 'pass' | 'fail') => ({
+    container: { containerKind: 'containers', containerName: 'app', image },
+    policy,
+    results: [{ check: 'origin', status, ...(status === 'fail' && { reason: 'not allowed' }) }],
+  });
+  const request = (uid: string) => ({ uid, kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'a', name: 'p' }) as never;
+  const kept = [verdict('repo:1', 'pass')];
+  const first = admissionLogLine(request('u1'), { response: {} as never, result: 'allow', images: kept } as never, 0.001);
+  const second = admissionLogLine(request('u2'), { response: {} as never, result: 'allow', images: kept } as never, 0.002);
+  t.equal(first.json.images, second.json.images, 'the same text for the same array');
+  t.equal(second.fields.uid, 'u2', "the other fields are the request's own");
+  t.same(JSON.parse(first.json.images!), [{ container: 'app', image: 'repo:1', policy: 'default', results: { origin: 'pass' } }]);
+  const other = admissionLogLine(request('u3'), { response: {} as never, result: 'deny', images: [verdict('repo:2', 'fail')] } as never, 0.001);
+  t.same(
+    JSON.parse(other.json.images!),
+    [{ container: 'app', image: 'repo:2', policy: 'default', results: { origin: 'fail: not allowed' } }],
+    'another array: its own text',
+  );
 });
