@@ -20,7 +20,7 @@ import type { CheckResult } from '../checks/types.ts';
 import { EXPIRY_WARNING_MS } from '../checks/vulnerabilities.ts';
 import { DAY_MS } from '../policy/exceptions.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
-import { FactTrace, stillHeld, withFactTrace, type TracedRead } from '../support/fact-trace.ts';
+import { factChanges, FactTrace, stillHeld, withFactTrace, type TracedRead } from '../support/fact-trace.ts';
 import type { Metrics } from '../support/metrics.ts';
 
 /** What checking one image yields: its results, the policy they were judged under, its digest. */
@@ -34,6 +34,9 @@ interface Remembered {
   readonly verdict: ImageVerdict;
   readonly until: number;
   readonly reads: readonly TracedRead[];
+  /** factChanges() when every read was last seen held: while no fact has changed since, they
+   *  all still are (fact-trace.ts), and `until` bounds their freshness. */
+  heldAt: number;
 }
 
 /** Namespace and image together longer than this are checked every time, never kept: the
@@ -56,6 +59,13 @@ export function nextExceptionChange(effective: EffectivePolicy, now: number): nu
     if (warnFrom > now && warnFrom < next) next = warnFrom;
   }
   return next;
+}
+
+/** Whether every fact behind a result is still the entry read, asking each key; notes when. */
+function stillHeldNow(kept: Remembered): boolean {
+  if (!kept.reads.every(stillHeld)) return false;
+  kept.heldAt = factChanges();
+  return true;
 }
 
 export class CheckMemo {
@@ -87,7 +97,7 @@ export class CheckMemo {
     const lru = this.#byPolicy.get(policy);
     const key = `${namespace}\u0000${image}`;
     const kept = lru?.get(key);
-    if (kept !== undefined && this.#now() < kept.until && kept.reads.every(stillHeld)) {
+    if (kept !== undefined && this.#now() < kept.until && (kept.heldAt === factChanges() || stillHeldNow(kept))) {
       this.#count('hit');
       return kept.verdict;
     }
@@ -114,7 +124,7 @@ export class CheckMemo {
       lru = new LRUCache<string, Remembered>({ max: this.#maxEntries });
       this.#byPolicy.set(policy, lru);
     }
-    lru.set(key, { verdict, until, reads: settled.entries });
+    lru.set(key, { verdict, until, reads: settled.entries, heldAt: settled.heldAt });
     return verdict;
   }
 }

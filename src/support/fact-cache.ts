@@ -8,7 +8,7 @@ import type { Metrics } from './metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
 import { ErrorCodes } from './errors.ts';
 import { sharedRemainingMs, type SharedLevel } from './shared-level.ts';
-import { currentFactTrace, outsideFactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
+import { currentFactTrace, noteFactChange, outsideFactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -172,8 +172,12 @@ export class FactCache implements TracedSource {
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
-        if (ttl !== undefined && ttl > 0)
+        if (ttl !== undefined && ttl > 0) {
           this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0, seq: ++stored }, { ttl });
+          // Every store counts, this one too: a load runs only for a key whose entry is gone
+          // or no longer fresh, which no memo still trusts, but the rule stays simple.
+          noteFactChange();
+        }
         throw error;
       } finally {
         // Calls inside the load carry the same deadline and can time out a moment before
@@ -206,7 +210,10 @@ export class FactCache implements TracedSource {
     const ttl = Math.min(spec.ttlMs(value), sharedRemainingMs(value) ?? Infinity);
     const staleMs = spec.staleMs ?? 0;
     const now = this.#now();
-    if (ttl > 0) this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs, seq: ++stored }, { ttl: ttl + staleMs });
+    if (ttl > 0) {
+      this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs, seq: ++stored }, { ttl: ttl + staleMs });
+      noteFactChange();
+    }
   }
 
   /** The entry under an internal key while it is fresh, for a fact trace (fact-trace.ts): the
@@ -231,6 +238,7 @@ export class FactCache implements TracedSource {
       const [fact = '', key = ''] = k.split('\u0000', 2);
       if (test(fact, key, entry.value)) {
         this.#lru.delete(k);
+        noteFactChange();
         dropped.push({ fact, key, value: entry.value });
       }
     }
@@ -247,5 +255,6 @@ export class FactCache implements TracedSource {
   /** Forgets every entry (a new policy does not need this: verdict keys carry its version). */
   clear(): void {
     this.#lru.clear();
+    noteFactChange();
   }
 }

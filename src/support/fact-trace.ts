@@ -25,6 +25,24 @@ export interface TracedRead {
   readonly seq: number;
 }
 
+/** How many times a traced source has changed what it holds (a fact stored, dropped, the whole
+ *  cleared): one count for every source of the process. While it stands still, each key a memo
+ *  saw holding an entry still holds that very entry, so the memo need not ask each key again
+ *  (issue 18: the warm path asked the cache for every fact behind every remembered image); its
+ *  freshness is the memo's own `until`. Shared by all sources: a change anywhere only sends
+ *  memos back to asking each key, never the other way. */
+let changes = 0;
+
+/** Called by a traced source whenever it stores, drops or clears an entry. */
+export function noteFactChange(): void {
+  changes++;
+}
+
+/** The count of changes so far (noteFactChange). */
+export function factChanges(): number {
+  return changes;
+}
+
 /** Whether a key still holds, fresh, the very entry that was read. */
 export function stillHeld(read: TracedRead): boolean {
   return read.source.freshEntry(read.key)?.seq === read.seq;
@@ -47,9 +65,10 @@ export class FactTrace {
     this.#read.push({ source, key, seq: source.freshEntry(key)?.seq });
   }
 
-  /** The entries read, each still fresh, with the earliest freshness end; undefined when one
-   *  is gone or no longer fresh (a failure is never cached, so a failed read lands here). */
-  settle(): { readonly entries: readonly TracedRead[]; readonly freshUntil: number } | undefined {
+  /** The entries read, each still fresh, with the earliest freshness end and the count of
+   *  changes at which they were seen held (factChanges()); undefined when one is gone or no
+   *  longer fresh (a failure is never cached, so a failed read lands here). */
+  settle(): { readonly entries: readonly TracedRead[]; readonly freshUntil: number; readonly heldAt: number } | undefined {
     if (this.#uncached) return undefined;
     const entries: TracedRead[] = [];
     let freshUntil = Number.POSITIVE_INFINITY;
@@ -60,7 +79,7 @@ export class FactTrace {
       entries.push({ source, key, seq: entry.seq });
       if (entry.freshUntil < freshUntil) freshUntil = entry.freshUntil;
     }
-    return { entries, freshUntil };
+    return { entries, freshUntil, heldAt: changes };
   }
 }
 

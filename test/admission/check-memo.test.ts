@@ -484,6 +484,37 @@ t.test('a remembered answer ends when a fact behind it is evicted or replaced', 
   t.equal(memo2.hits, 1);
 });
 
+t.test('a remembered answer ends when an AWS event drops a fact behind it, or the cache is cleared', async (t) => {
+  const world = new World();
+  const cache = new FactCache({ maxEntries: 100, now: () => world.now });
+  const memo = new CountingMemo({ maxEntries: 100, now: () => world.now });
+  const policy = compileText(POLICIES[2]!);
+  const reviewer = createReviewer({
+    policy: () => policy,
+    checks: checksOf(world, cache),
+    budgetMs: 2000,
+    logger: silentLogger,
+    now: () => new Date(world.now),
+    memo,
+  });
+  // What the image's results say of the new finding: "seen" once its report is read again.
+  const verdict = async (image: string) =>
+    JSON.stringify((await reviewer.review(podRequest([image]))).images[0]?.results).includes('CVE-2027-0007') ? 'seen' : 'unseen';
+  for (const [image, forget] of [
+    [IMAGES[0]!, () => t.equal(cache.drop((fact, key) => fact === REPORT.fact && key === world.tags.get(IMAGES[0]!)).length, 1, 'one fact dropped')],
+    [IMAGES[1]!, () => cache.clear()],
+  ] as const) {
+    const hits = memo.hits;
+    t.equal(await verdict(image), 'unseen');
+    world.findings.set(world.tags.get(image)!, ['CVE-2027-0007']);
+    t.equal(await verdict(image), 'unseen', 'remembered: its facts are still fresh');
+    t.equal(memo.hits, hits + 1);
+    forget();
+    t.equal(await verdict(image), 'seen', 'asked again once the fact is gone, and the finding is seen');
+    t.equal(memo.hits, hits + 1, 'not answered from the memo');
+  }
+});
+
 t.test('remembered answers count as cache events of the fact "check-results"', async (t) => {
   const world = new World();
   const metrics = createMetrics();
