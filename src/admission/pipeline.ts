@@ -90,6 +90,19 @@ export function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: C
   return { ref, ecr: { ...registry, repository: ref.path }, managed };
 }
 
+/** The results an admission counts in ecr_admission_check_results_total: each distinct
+ *  image's once. */
+function resultsToCount(verdicts: readonly ImageVerdictInput[]): CheckResult[] {
+  const seen = new Set<string>();
+  const out: CheckResult[] = [];
+  for (const v of verdicts) {
+    if (seen.has(v.container.image)) continue;
+    seen.add(v.container.image);
+    out.push(...v.results);
+  }
+  return out;
+}
+
 /** One result per distinct image, in the order the containers name them. */
 function distinctVerdicts(containers: readonly ContainerImage[], byImage: ReadonlyMap<string, ImageVerdict>): ImageVerdict[] {
   const seen = new Set<string>();
@@ -152,15 +165,9 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     return unpinnedFailure(subjectOf(ref, policy), policy);
   }
 
-  /** Each distinct image's results count once per admission. */
-  function countResults(verdicts: readonly ImageVerdictInput[]): void {
+  function countResults(results: readonly CheckResult[]): void {
     if (!deps.metrics) return;
-    const counted = new Set<string>();
-    for (const v of verdicts) {
-      if (counted.has(v.container.image)) continue;
-      counted.add(v.container.image);
-      for (const r of v.results) deps.metrics.checkResults.inc({ check: r.check, status: r.status });
-    }
+    for (const r of results) deps.metrics.checkResults.inc({ check: r.check, status: r.status });
   }
 
   return {
@@ -250,7 +257,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       const folded = decisionKey !== undefined ? distinctVerdicts(images, byImage as Map<string, ImageVerdict>) : undefined;
       const kept = folded && decisions!.lookup(policy, decisionKey!, folded);
       if (kept) {
-        countResults(kept.images);
+        countResults(kept.counted);
         recentPasses.record(policy, namespace, kept.images, now().getTime());
         return { response: toResponse(request.uid, kept.decision), result: kept.decision.result, images: kept.images };
       }
@@ -264,10 +271,11 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
         const results = unpinned ? [...checked, unpinned] : checked;
         verdicts.push({ container, policy: effective, results, ...(digest && { digest }) });
       }
-      countResults(verdicts);
+      const counted = resultsToCount(verdicts);
+      countResults(counted);
       recentPasses.record(policy, namespace, verdicts, now().getTime());
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
-      if (folded) decisions!.remember(policy, decisionKey!, { verdicts: folded, decision, images: verdicts });
+      if (folded) decisions!.remember(policy, decisionKey!, { verdicts: folded, decision, images: verdicts, counted });
       return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
     },
   };

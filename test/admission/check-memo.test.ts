@@ -528,12 +528,19 @@ t.test('remembered answers count as cache events of the fact "check-results"', a
     logger: silentLogger,
     now: () => new Date(world.now),
     memo,
+    metrics,
   });
   for (let i = 0; i < 3; i++) await reviewer.review(podRequest([IMAGES[2]!]));
   const text = await metrics.registry.metrics();
   t.match(text, /^ecr_admission_cache_events_total\{fact="check-results",event="miss"\} 1$/m);
   t.match(text, /^ecr_admission_cache_events_total\{fact="check-results",event="hit"\} 2$/m);
   t.match(text, /^ecr_admission_cache_events_total\{fact="tag",event="miss"\} 1$/m, 'the facts were read once');
+  // Remembered or not, an admission counts each distinct image's results once (the same image
+  // in two containers once), whether the decision memo answers or decide() runs.
+  for (let i = 0; i < 3; i++) await reviewer.review(podRequest([IMAGES[2]!, IMAGES[2]!]));
+  const counts = [...(await metrics.registry.metrics()).matchAll(/^ecr_admission_check_results_total\{check="([^"]+)",status="([^"]+)"\} (\d+)$/gm)];
+  t.ok(counts.length >= 2, `results of several checks counted (${counts.map((m) => m[1]).join(', ')})`);
+  for (const [, check, status, n] of counts) t.equal(Number(n), 6, `${check} ${status}: once per admission, six admissions`);
 });
 
 t.test('an answer built on an AWS call the fact cache does not keep is never remembered', async (t) => {
