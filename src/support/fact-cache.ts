@@ -76,6 +76,9 @@ interface InFlight {
   outOfTime: boolean;
   /** Set by drop(): the fact changed while this load ran, so its value is not kept. */
   dropped?: boolean;
+  /** Set when the load settles: the entry it stored (its value, or a cached failure), if any.
+   *  What its waiters read is that entry, and a fact trace notes it (fact-trace.ts). */
+  stored?: number;
 }
 
 const keyOf = (spec: FactSpec<never>, key: string): string => `${spec.fact}\u0000${key}`;
@@ -114,15 +117,19 @@ export class FactCache implements TracedSource {
    */
   async get<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, loadTimeoutMs: number): Promise<T> {
     const k = keyOf(spec, key);
-    currentFactTrace()?.note(this, k);
+    const trace = currentFactTrace();
     const entry = this.#lru.get(k);
     const now = this.#now();
     if (entry && now < entry.freshUntil) {
+      trace?.note(this, k, entry.seq);
       this.#count(spec.fact, entry.hasValue ? 'hit' : 'negative-hit');
       if (!entry.hasValue) throw entry.error;
       return entry.value as T;
     }
     if (entry?.hasValue && now < entry.staleUntil) {
+      // The stale entry's value is answered: the trace notes that entry, which is no longer
+      // fresh, so nothing built on it is remembered.
+      trace?.note(this, k, entry.seq);
       this.#count(spec.fact, 'stale');
       if (!this.#inflight.has(k)) {
         this.#start(spec, k, this.#viaShared(spec, key, load, this.#refreshTimeoutMs), this.#refreshTimeoutMs).promise.catch(() =>
@@ -140,11 +147,17 @@ export class FactCache implements TracedSource {
       // built from cancelled calls) that is not its own.
       const until = now + loadTimeoutMs;
       const askAgain = () => running.outOfTime && !signal.aborted && until > this.#now();
+      // Asking again reads (and notes) the key anew; otherwise what was read is what the load stored.
       const again = () => this.get(spec, key, load, signal, until - this.#now());
       return untilAborted(running.promise as Promise<T>, signal, () => new AbortedError()).then(
-        (value) => (askAgain() ? again() : value),
+        (value) => {
+          if (askAgain()) return again();
+          trace?.note(this, k, running.stored);
+          return value;
+        },
         (error: unknown) => {
           if (askAgain()) return again();
+          trace?.note(this, k, running.stored);
           throw error;
         },
       );
@@ -152,10 +165,29 @@ export class FactCache implements TracedSource {
     this.#count(spec.fact, 'miss');
     const started = this.#start(spec, k, this.#viaShared(spec, key, load, loadTimeoutMs), loadTimeoutMs);
     currentPendingCalls()?.link(started.calls);
-    return untilAborted(started.promise, signal, () => new AbortedError());
+    const read = untilAborted(started.promise, signal, () => new AbortedError());
+    if (!trace) return read;
+    // Noted once the load settles, with the entry it stored: not whatever the key holds by the
+    // time the trace settles (a load dropped by an AWS event, then a reload by another
+    // admission, would otherwise vouch for a value read before the change).
+    return read.then(
+      (value) => {
+        trace.note(this, k, started.entry.stored);
+        return value;
+      },
+      (error: unknown) => {
+        trace.note(this, k, started.entry.stored);
+        throw error;
+      },
+    );
   }
 
-  #start<T>(spec: FactSpec<T>, k: string, load: (signal: AbortSignal) => Promise<T>, timeoutMs: number): { promise: Promise<T>; calls: PendingCalls } {
+  #start<T>(
+    spec: FactSpec<T>,
+    k: string,
+    load: (signal: AbortSignal) => Promise<T>,
+    timeoutMs: number,
+  ): { promise: Promise<T>; calls: PendingCalls; entry: InFlight } {
     // The load runs under its own tracker: whoever waits on it links that tracker, so a
     // deadline names the AWS calls this load is still waiting on.
     const calls = new PendingCalls();
@@ -168,12 +200,13 @@ export class FactCache implements TracedSource {
       try {
         // Outside the caller's fact trace: what the load reads, the entry it stores stands for.
         const value = await withPendingCalls(calls, () => outsideFactTrace(() => load(loadSignal)));
-        if (!entry.dropped) this.#remember(spec, k, value);
+        if (!entry.dropped) entry.stored = this.#remember(spec, k, value);
         return value;
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
-        if (ttl !== undefined && ttl > 0) {
-          this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0, seq: ++stored }, { ttl });
+        if (ttl !== undefined && ttl > 0 && !entry.dropped) {
+          entry.stored = ++stored;
+          this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0, seq: entry.stored }, { ttl });
           // Every store counts, this one too: a load runs only for a key whose entry is gone
           // or no longer fresh, which no memo still trusts, but the rule stays simple.
           noteFactChange();
@@ -188,7 +221,7 @@ export class FactCache implements TracedSource {
       }
     })();
     entry.promise = promise;
-    return { promise, calls };
+    return { promise, calls, entry };
   }
 
   /** The value under `key` if it is fresh now, without loading, refreshing or counting it:
@@ -205,15 +238,17 @@ export class FactCache implements TracedSource {
     this.#shared?.store(spec, key, value);
   }
 
-  /** Keeps a value for its TTL, and past it for the stale window in which it may be served. */
-  #remember<T>(spec: FactSpec<T>, k: string, value: T): void {
+  /** Keeps a value for its TTL, and past it for the stale window in which it may be served.
+   *  Returns the stored entry's number, or undefined when the value is not kept (no TTL left). */
+  #remember<T>(spec: FactSpec<T>, k: string, value: T): number | undefined {
     const ttl = Math.min(spec.ttlMs(value), sharedRemainingMs(value) ?? Infinity);
     const staleMs = spec.staleMs ?? 0;
     const now = this.#now();
-    if (ttl > 0) {
-      this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs, seq: ++stored }, { ttl: ttl + staleMs });
-      noteFactChange();
-    }
+    if (ttl <= 0) return undefined;
+    const seq = ++stored;
+    this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs, seq }, { ttl: ttl + staleMs });
+    noteFactChange();
+    return seq;
   }
 
   /** The entry under an internal key while it is fresh, for a fact trace (fact-trace.ts): the

@@ -1,9 +1,9 @@
 // Which cached facts one piece of work read, so that its result can be remembered exactly as
 // long as every one of them would still be read back unchanged (admission/check-memo.ts).
-// The fact cache notes each key it is asked for in the trace of the current async context;
-// the memo then asks the cache for the entries behind those keys and keeps them: the result
-// is valid while each key still holds that very entry (not evicted, not refreshed, not
-// replaced) and the earliest of their freshness ends has not passed.
+// The fact cache notes each key it answers in the trace of the current async context, with the
+// entry its answer came from (a hit's, or the one its load stored); the memo keeps those
+// entries: the result is valid while each key still holds that very entry (not evicted, not
+// refreshed, not replaced) and the earliest of their freshness ends has not passed.
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** The cache entry behind a key, as the memo sees it: which storing it is (a number, so that
@@ -49,7 +49,7 @@ export function stillHeld(read: TracedRead): boolean {
 }
 
 export class FactTrace {
-  readonly #read: Array<{ readonly source: TracedSource; readonly key: string; readonly seq: number | undefined }> = [];
+  readonly #read: Array<{ readonly source: TracedSource; readonly key: string; readonly seq: number }> = [];
   #uncached = false;
 
   /** Called for every AWS call made outside a fact-cache load (pending-calls.ts trackCall): an
@@ -59,10 +59,14 @@ export class FactTrace {
     this.#uncached = true;
   }
 
-  /** Called by the fact cache for every key asked for while this trace is current: which entry
-   *  it holds now, if a fresh one (a hit), so that one replaced before settle() is told apart. */
-  note(source: TracedSource, key: string): void {
-    this.#read.push({ source, key, seq: source.freshEntry(key)?.seq });
+  /** Called by the fact cache for every key read while this trace is current, once it knows
+   *  which entry the value (or error) it answered came from: the entry it holds (a hit, a stale
+   *  value served while it refreshes), or the one a load stored (a miss). A read whose answer
+   *  came from no entry it keeps (a load dropped by an AWS event, a failure it does not cache)
+   *  is noted with `undefined`: such an answer is never remembered. */
+  note(source: TracedSource, key: string, seq: number | undefined): void {
+    if (seq === undefined) this.#uncached = true;
+    else this.#read.push({ source, key, seq });
   }
 
   /** The entries read, each still fresh, with the earliest freshness end and the count of
@@ -74,8 +78,8 @@ export class FactTrace {
     let freshUntil = Number.POSITIVE_INFINITY;
     for (const { source, key, seq } of this.#read) {
       const entry = source.freshEntry(key);
-      // Gone, stale, or not the entry that was read (a miss is read from the entry its load stored).
-      if (entry === undefined || (seq !== undefined && entry.seq !== seq)) return undefined;
+      // Gone, stale, or not the entry whose value was read.
+      if (entry === undefined || entry.seq !== seq) return undefined;
       entries.push({ source, key, seq: entry.seq });
       if (entry.freshUntil < freshUntil) freshUntil = entry.freshUntil;
     }

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { AbortedError, FactCache, type FactSpec } from '../../src/support/fact-cache.ts';
 import { createMetrics, type Metrics } from '../../src/support/metrics.ts';
+import { FactTrace, withFactTrace } from '../../src/support/fact-trace.ts';
 
 const TTL_MS = 60_000;
 const STALE_MS = 30_000;
@@ -331,4 +332,62 @@ t.test('the same key under two kinds of fact is two entries', async (t) => {
   loads.last().resolve('a repository');
   t.same(await Promise.all([tag, repo]), ['a tag', 'a repository']);
   t.equal(loads.count, 2);
+});
+
+t.test('a fact trace notes the entry each answer came from, not what the key holds later', async (t) => {
+  const read = (trace: FactTrace, cache: FactCache, spec: FactSpec<string>, load: (signal: AbortSignal) => Promise<string>) =>
+    withFactTrace(trace, () => cache.get(spec, 'k', load, never(), LOAD_TIMEOUT_MS));
+
+  t.test('a miss: the entry its load stored', async (t) => {
+    const { cache, loads } = setup();
+    const trace = new FactTrace();
+    const reading = read(trace, cache, FRESH_ONLY, loads.load('k'));
+    loads.last().resolve('v1');
+    t.equal(await reading, 'v1');
+    t.equal(trace.settle()?.entries.length, 1, 'vouched for by the stored entry');
+  });
+
+  t.test('a load an AWS event dropped, then a reload by another admission: never vouched for', async (t) => {
+    const { cache, loads } = setup();
+    const trace = new FactTrace();
+    const reading = read(trace, cache, FRESH_ONLY, loads.load('k'));
+    const joined = new FactTrace();
+    const joining = read(joined, cache, FRESH_ONLY, loads.load('k')); // coalesced on the same load
+    t.equal(cache.drop((_fact, key) => key === 'k').length, 0, 'nothing stored yet; the load is marked dropped');
+    const reload = cache.get(FRESH_ONLY, 'k', loads.load('k'), never(), LOAD_TIMEOUT_MS);
+    loads.last().resolve('after the change');
+    t.equal(await reload, 'after the change');
+    loads.started[0]!.resolve('before the change');
+    t.equal(await reading, 'before the change', 'the dropped load still answers its waiters');
+    t.equal(await joining, 'before the change');
+    t.equal(trace.settle(), undefined, 'the reloaded entry does not vouch for the value read before the change');
+    t.equal(joined.settle(), undefined, 'nor for a waiter that joined the dropped load');
+  });
+
+  t.test('a stale value served while it refreshes: never vouched for, even once refreshed', async (t) => {
+    const { clock, cache, loads } = setup();
+    const first = cache.get(STALE_ALLOWED, 'k', loads.load('k'), never(), LOAD_TIMEOUT_MS);
+    loads.last().resolve('old');
+    await first;
+    clock.advance(TTL_MS + 1);
+    const trace = new FactTrace();
+    t.equal(await read(trace, cache, STALE_ALLOWED, loads.load('k')), 'old', 'the stale value is served');
+    loads.last().resolve('new');
+    await settle();
+    t.equal(trace.settle(), undefined, 'the refreshed entry does not vouch for the stale value');
+  });
+
+  t.test('a failure the cache keeps (not found) is vouched for by that entry; one it does not keep, never', async (t) => {
+    const { cache, loads } = setup();
+    const kept = new FactTrace();
+    const notFound = read(kept, cache, NEGATIVE, loads.load('k'));
+    loads.last().reject(new NotFoundError('no such manifest'));
+    await t.rejects(notFound, NotFoundError);
+    t.equal(kept.settle()?.entries.length, 1);
+    const other = new FactTrace();
+    const throttled = withFactTrace(other, () => cache.get(NEGATIVE, 'j', loads.load('j'), never(), LOAD_TIMEOUT_MS));
+    loads.last().reject(new ThrottledError('slow down'));
+    await t.rejects(throttled, ThrottledError);
+    t.equal(other.settle(), undefined);
+  });
 });
