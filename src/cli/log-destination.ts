@@ -9,6 +9,7 @@
 // 32 KiB batch, measured side by side over TLS (bench/README.md). Here a line is pushed to an
 // array and its length added to a counter; a batch is joined once, when it is written.
 import { write as fsWrite, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Lines are written once this many characters are waiting, or at the latest after FLUSH_MS. */
 const BATCH_CHARS = 32 * 1024;
@@ -27,8 +28,9 @@ const TRY_AGAIN = 'EAGAIN';
 /** Errnos after which the descriptor can never be written again: the reader is gone (EPIPE),
  *  the descriptor is closed or not writable (EBADF), or does not take writes (EINVAL). Any
  *  other failure (ENOSPC on a full disk, EIO) may pass: the batch is kept and tried again after
- *  ERROR_RETRY_MS, the lines behind it wait within the bound, so a passing fault costs no line
- *  (attacker review, issue 18: one ENOSPC had switched the log off for good). */
+ *  ERROR_RETRY_MS, the lines behind it wait within the bound, so a fault that passes before the
+ *  bound fills (and before the process exits) costs no line (attacker review, issue 18: one
+ *  ENOSPC had switched the log off for good). */
 const BROKEN_PIPE = 'EPIPE';
 const BAD_DESCRIPTOR = 'EBADF';
 const NOT_WRITABLE = 'EINVAL';
@@ -127,6 +129,8 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
         // alive (the exit handler then tries once more, and says what is lost).
         return void setTimeout(writeRest, err.code === TRY_AGAIN ? RETRY_MS : errorRetryMs).unref();
       }
+      // Nothing written, and no error: asked again after a pause, not at once in a loop.
+      if (n === 0) return void setTimeout(writeRest, RETRY_MS).unref();
       batch.written += n;
       if (batch.written < batch.bytes.length) return writeRest(); // a partial write: the rest
       inFlight = undefined;
@@ -192,4 +196,19 @@ export function asyncLogDestination(fd = 1, options: LogDestinationOptions = {})
         settleWaiters();
       }),
   };
+}
+
+/** Waits for `logs` to be written, at most `ms`. The wait holds the event loop: a stdout that
+ *  stays full or failing retries on an unreferenced timer, so without it a stopping process
+ *  would end as soon as nothing else is pending, with exit code 0 and before a start-up error
+ *  is printed (attacker review, issue 18). Past the bound (a reader of stdout that stopped
+ *  reading without closing, a disk that stays full) what is left is lost, and said on stderr
+ *  at exit. */
+export async function flushWithin(logs: LogDestination, ms: number): Promise<void> {
+  const bound = new AbortController();
+  try {
+    await Promise.race([logs.flush(), sleep(ms, undefined, { signal: bound.signal })]);
+  } finally {
+    bound.abort();
+  }
 }

@@ -3,10 +3,9 @@
 // for a checkout) are the only modules that read process.env, write to the terminal or exit.
 import { pino } from 'pino';
 import { writeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseCommandLine, USAGE, type DemoOptions, type SandboxOptions } from './args.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
-import { asyncLogDestination } from './log-destination.ts';
+import { asyncLogDestination, flushWithin } from './log-destination.ts';
 // Commands are imported when run: the AWS SDK and Fastify take a second or more to load,
 // which `--help` and `version` need not pay.
 
@@ -83,15 +82,13 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv, print: (line: 
       const logger = pino({ level: command.logLevel, base: { service: 'ecr-admission' } }, logs.stream);
       const { serve } = await import('./serve.ts');
       const server = await serve(command, env, logger, print, { logLinesDropped: () => logs.dropped() }).catch(async (err: unknown) => {
-        await logs.flush();
+        await flushWithin(logs, LOG_FLUSH_AT_STOP_MS);
         throw err;
       });
       return new Promise((resolve) => {
         const exit = async (code: number) => {
           if (logs.dropped() > 0) logger.warn({ dropped: logs.dropped() }, 'log lines dropped: stdout did not keep up');
-          // A reader of stdout that stopped reading without closing would hold the stop until
-          // the kubelet kills the Pod: what is not written by then is lost, and said on stderr.
-          await Promise.race([logs.flush(), sleep(LOG_FLUSH_AT_STOP_MS, undefined, { ref: false })]);
+          await flushWithin(logs, LOG_FLUSH_AT_STOP_MS);
           resolve(code);
         };
         const stop = (signal: string) => {

@@ -93,8 +93,10 @@ export function buildWebhookApp(options: WebhookAppOptions): FastifyInstance {
         const labels = metricLabels(req);
         metrics.admissions.inc({ ...labels, result: outcome.result, dry_run: req.dryRun === true ? 'true' : 'false' });
         metrics.decisionSeconds.observe({ kind: labels.kind }, seconds);
-        const line = admissionLogLine(req, outcome, seconds);
-        logAdmission(line.fields, line.json);
+        if (logger.isLevelEnabled('info')) {
+          const line = admissionLogLine(req, outcome, seconds);
+          logAdmission(line.fields, line.json);
+        }
         reply.send(reviewResponse(outcome.response));
       },
     ),

@@ -124,6 +124,21 @@ t.test('a failure that may pass (ENOSPC) keeps the batch and tries again: no lin
   await logs.flush();
 });
 
+t.test('a stop waits for a failing log at most its bound, then ends with its own exit code', async (t) => {
+  const full = openSync('/dev/full', 'w');
+  t.teardown(() => closeSync(full));
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../helpers/log-flush-child.ts')], { stdio: ['ignore', full, 'pipe'] });
+  const err: Buffer[] = [];
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
+  const started = performance.now();
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const stderr = Buffer.concat(err).toString('utf8');
+  t.equal(code, 3, 'its exit code, not 0 from an event loop that emptied while the log retried');
+  t.match(stderr, /stopped after the bounded wait/, 'and what it says after the wait');
+  t.match(stderr, /log lines could not be written/, 'the lost line is said at exit');
+  t.ok(performance.now() - started < 10_000, 'within the bound, not held by the failing log');
+});
+
 t.test('a reader that is gone (EPIPE) ends the destination: what waits is counted as dropped', async (t) => {
   const fifo = join(dir, 'gone.fifo');
   execFileSync('mkfifo', [fifo]);
