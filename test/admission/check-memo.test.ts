@@ -489,14 +489,7 @@ t.test('a remembered answer ends when an AWS event drops a fact behind it, or th
   const cache = new FactCache({ maxEntries: 100, now: () => world.now });
   const memo = new CountingMemo({ maxEntries: 100, now: () => world.now });
   const policy = compileText(POLICIES[2]!);
-  const reviewer = createReviewer({
-    policy: () => policy,
-    checks: checksOf(world, cache),
-    budgetMs: 2000,
-    logger: silentLogger,
-    now: () => new Date(world.now),
-    memo,
-  });
+  const reviewer = createReviewer({ ...depsOf(world, cache, () => policy), memo });
   // What the image's results say of the new finding: "seen" once its report is read again.
   const verdict = async (image: string) =>
     JSON.stringify((await reviewer.review(podRequest([image]))).images[0]?.results).includes('CVE-2027-0007') ? 'seen' : 'unseen';
