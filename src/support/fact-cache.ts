@@ -8,7 +8,7 @@ import type { Metrics } from './metrics.ts';
 import { PendingCalls, currentPendingCalls, withPendingCalls } from './pending-calls.ts';
 import { ErrorCodes } from './errors.ts';
 import { sharedRemainingMs, type SharedLevel } from './shared-level.ts';
-import { currentFactTrace, noteFactChange, outsideFactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
+import { currentFactTrace, noteFactChange, outsideFactTrace, type FactTrace, type TracedEntry, type TracedSource } from './fact-trace.ts';
 
 export interface FactSpec<T> {
   /** Kind of fact, for keys and metrics: "tag", "manifest", "repository", ... */
@@ -83,6 +83,23 @@ interface InFlight {
 
 const keyOf = (spec: FactSpec<never>, key: string): string => `${spec.fact}\u0000${key}`;
 
+/** What a waiter on a load passes on once it settles, after noting in its fact trace the entry
+ *  the load stored: not whatever the key holds by the time the trace settles (a load dropped by
+ *  an AWS event, then a reload by another admission, would otherwise vouch for a value read
+ *  before the change). */
+function notingStored<T>(trace: FactTrace | undefined, source: TracedSource, k: string, load: InFlight) {
+  return {
+    value: (value: T): T => {
+      trace?.note(source, k, load.stored);
+      return value;
+    },
+    error: (error: unknown): never => {
+      trace?.note(source, k, load.stored);
+      throw error;
+    },
+  };
+}
+
 export class FactCache implements TracedSource {
   readonly #lru: LRUCache<string, Entry>;
   readonly #inflight = new Map<string, InFlight>();
@@ -149,17 +166,10 @@ export class FactCache implements TracedSource {
       const askAgain = () => running.outOfTime && !signal.aborted && until > this.#now();
       // Asking again reads (and notes) the key anew; otherwise what was read is what the load stored.
       const again = () => this.get(spec, key, load, signal, until - this.#now());
+      const noting = notingStored<T>(trace, this, k, running);
       return untilAborted(running.promise as Promise<T>, signal, () => new AbortedError()).then(
-        (value) => {
-          if (askAgain()) return again();
-          trace?.note(this, k, running.stored);
-          return value;
-        },
-        (error: unknown) => {
-          if (askAgain()) return again();
-          trace?.note(this, k, running.stored);
-          throw error;
-        },
+        (value) => (askAgain() ? again() : noting.value(value)),
+        (error: unknown) => (askAgain() ? again() : noting.error(error)),
       );
     }
     this.#count(spec.fact, 'miss');
@@ -167,19 +177,8 @@ export class FactCache implements TracedSource {
     currentPendingCalls()?.link(started.calls);
     const read = untilAborted(started.promise, signal, () => new AbortedError());
     if (!trace) return read;
-    // Noted once the load settles, with the entry it stored: not whatever the key holds by the
-    // time the trace settles (a load dropped by an AWS event, then a reload by another
-    // admission, would otherwise vouch for a value read before the change).
-    return read.then(
-      (value) => {
-        trace.note(this, k, started.entry.stored);
-        return value;
-      },
-      (error: unknown) => {
-        trace.note(this, k, started.entry.stored);
-        throw error;
-      },
-    );
+    const noting = notingStored<T>(trace, this, k, started.entry);
+    return read.then(noting.value, noting.error);
   }
 
   #start<T>(
