@@ -267,6 +267,20 @@ export async function startBaseline(): Promise<ServerProcess> {
   };
 }
 
+/** The contract floor (bench/procs/contract-floor.ts) answering with a captured admission. */
+export async function startContractFloor(capturePath: string, logPath: string): Promise<ServerProcess> {
+  const child = spawn(NODE, [join(ROOT, 'bench/procs/contract-floor.ts'), capturePath, logPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await firstJsonLine<{ url: string }>(child, 'the contract floor', 60_000);
+  return {
+    url: ready.url,
+    pid: child.pid!,
+    metrics: async () => '',
+    memory: () => memoryOf(child.pid!),
+    cpuMs: () => cpuMsOf(child.pid!),
+    stop: () => stop(child),
+  };
+}
+
 /** Runs one load-generator process to completion and returns its recorded phases. */
 export async function runLoad(spec: LoadSpec, dir: string, name: string): Promise<PhaseResult[]> {
   const specPath = join(dir, `load-${name}.json`);
