@@ -4,7 +4,7 @@
 import t from 'tap';
 import { Redis } from 'iovalkey';
 import { imageDigest } from '../../src/dev/sandbox/index.ts';
-import { RecordCodec } from '../../src/facts/shared-cache/records.ts';
+import { MAX_RECORD_BYTES, RecordCodec } from '../../src/facts/shared-cache/records.ts';
 import { digestGroup } from '../../src/facts/shared-cache/index.ts';
 import { HOST } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
@@ -70,4 +70,40 @@ t.test('with an HMAC key, a well-formed clean report forged for the vulnerable d
   const r = await replica();
   t.equal((await r.reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'the forged report does not admit');
   t.ok((await r.metric('ecr_admission_shared_cache_events_total', { fact: 'vulnerabilities', event: 'invalid' })) >= 1, 'counted invalid');
+});
+
+// Attacker class: a writer of the server who makes values huge (a server takes strings of up to
+// 512 MB). A record past MAX_RECORD_BYTES, or a version key that is not a version, is a miss
+// like any other poison, and is not read in full: the server sends a replica at most one byte
+// more than a record may be, measured by the server's own count of the bytes it sent.
+t.test('an oversized record or version is a miss, read no further than the bound', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+  t.teardown(() => raw.disconnect());
+  const codec = new RecordCodec('ecr-admission:', undefined);
+  const { replica } = await fleet(t, redis);
+  t.equal((await (await replica()).reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'AWS says crit is vulnerable');
+  const sentBytes = async () => Number(/total_net_output_bytes:(\d+)/.exec(await raw.info('stats'))![1]);
+  const huge = 'x'.repeat(8 * MAX_RECORD_BYTES);
+
+  // Every record of crit's facts made huge: each is read (a miss, then again under the lock).
+  const keys = await raw.keys('ecr-admission:f:*');
+  t.ok(keys.length >= 3, 'crit has records in the shared level');
+  for (const k of keys) await raw.set(k, huge, 'PX', 600_000);
+  const before = await sentBytes();
+  const r = await replica();
+  t.equal((await r.reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'huge records: still denied');
+  const sent = (await sentBytes()) - before;
+  const reads = await r.metric('ecr_admission_shared_cache_events_total', { event: 'invalid' });
+  t.ok(reads >= keys.length, `every huge record counted invalid (${reads} reads)`);
+  // Each read costs at most MAX_RECORD_BYTES + 1 bytes of value; GET would have sent 8 times that.
+  t.ok(sent <= reads * (MAX_RECORD_BYTES + 1) + 1024 * 1024, `the server sent ${sent} bytes for ${reads} reads of ${huge.length}-byte values`);
+
+  // A version key that is not a version: a record loaded under it is never current.
+  const critGroup = digestGroup(WHERE('crit'), imageDigest(crit));
+  await raw.set(codec.versionKey(critGroup), `7${huge}`);
+  const beforeVersion = await sentBytes();
+  t.equal((await (await replica()).reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'a huge version: still denied');
+  t.ok((await sentBytes()) - beforeVersion < 1024 * 1024, 'the version key is not read in full');
 });

@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import type { Metrics } from '../../support/metrics.ts';
 import { markSharedRemaining, type SharedLevel, type SharedSpec as FactSpec } from '../../support/shared-level.ts';
-import { RecordCodec, type SharedRecord } from './records.ts';
+import { MAX_RECORD_BYTES, RecordCodec, type SharedRecord } from './records.ts';
 import { SHARED_FACTS } from './shapes.ts';
 
 export interface SharedFactCacheOptions {
@@ -171,7 +171,11 @@ export class SharedFactCache implements SharedLevel {
 
   async #versions(groups: readonly string[]): Promise<Record<string, number>> {
     if (groups.length === 0) return {};
-    const raw = await this.#op((c) => c.mget(...groups.map((g) => this.#codec.versionKey(g))));
+    const raw = await this.#op(async (c) => {
+      const p = c.pipeline();
+      for (const g of groups) readVersion(p, this.#codec.versionKey(g));
+      return results(await p.exec());
+    });
     return Object.fromEntries(groups.map((g, i) => [g, versionOf(raw[i])]));
   }
 
@@ -180,24 +184,26 @@ export class SharedFactCache implements SharedLevel {
     const shape = SHARED_FACTS.get(fact)!;
     const groups = shape.groups(key);
     const out = await this.#op(async (c) => {
-      const p = c.pipeline().get(this.#codec.factKey(fact, key));
-      if (groups.length > 0) p.mget(...groups.map((g) => this.#codec.versionKey(g)));
+      // Whoever can write to the server chooses how long a value is (up to 512 MB): a value is
+      // read only up to the longest we accept plus one byte (GETRANGE's end is inclusive), so an
+      // oversized one is seen as such without crossing the network or landing in the heap.
+      const p = c.pipeline().getrangeBuffer(this.#codec.factKey(fact, key), 0, MAX_RECORD_BYTES);
+      for (const g of groups) readVersion(p, this.#codec.versionKey(g));
       if (alsoLock) p.exists(this.#codec.lockKey(fact, key));
-      const res = await p.exec();
-      if (!res) throw new Error('pipeline answered nothing');
-      for (const [error] of res) if (error) throw error;
-      return res.map(([, v]) => v);
+      return results(await p.exec());
     });
     const raw = out[0];
-    const versions = groups.length > 0 ? Object.fromEntries(groups.map((g, i) => [g, versionOf((out[1] as unknown[])[i])])) : {};
+    const versions = Object.fromEntries(groups.map((g, i) => [g, versionOf(out[1 + i])]));
     const locked = alsoLock ? out[out.length - 1] === 1 : undefined;
     const miss = { hit: false as const, versions, ...(locked !== undefined && { locked }) };
-    if (raw === null || raw === undefined) return miss;
-    if (typeof raw !== 'string') {
+    // GETRANGE answers an empty string for a missing key (no record is empty).
+    if (Buffer.isBuffer(raw) && raw.length === 0) return miss;
+    if (!Buffer.isBuffer(raw) || raw.length > MAX_RECORD_BYTES) {
       this.#count(fact, 'invalid');
+      if (Buffer.isBuffer(raw)) this.#o.logger?.warn({ fact, reason: 'too large' }, 'shared fact cache: a record is not a fact; loading it again');
       return miss;
     }
-    const record = this.#codec.decode(fact, key, raw);
+    const record = this.#codec.decode(fact, key, raw.toString('utf8'));
     if ('invalid' in record) {
       this.#count(fact, 'invalid');
       this.#o.logger?.warn({ fact, reason: record.invalid }, 'shared fact cache: a record is not a fact; loading it again');
@@ -425,8 +431,29 @@ export class SharedFactCache implements SharedLevel {
   }
 }
 
+/** A version is a safe integer: at most 17 characters ("-9007199254740991"). */
+const MAX_VERSION_CHARS = 17;
+
+/** Queues the read of a version key, bounded like a record's: one byte past the longest
+ *  version, so a longer value is told from a version without being read in full. */
+function readVersion(p: ReturnType<Redis['pipeline']>, versionKey: string): void {
+  p.getrange(versionKey, 0, MAX_VERSION_CHARS);
+}
+
+/** The replies of a pipeline, or the first error in it. */
+function results(res: Array<[Error | null, unknown]> | null): unknown[] {
+  if (!res) throw new Error('pipeline answered nothing');
+  for (const [error] of res) if (error) throw error;
+  return res.map(([, v]) => v);
+}
+
+/** A version key's value: 0 when missing (GETRANGE's empty string: nothing was bumped yet),
+ *  -1 when it is not a version (never current, so a record loaded under it is a miss). */
 function versionOf(raw: unknown): number {
-  const n = typeof raw === 'string' ? Number(raw) : 0;
+  if (typeof raw !== 'string') return -1;
+  if (raw === '') return 0;
+  if (raw.length > MAX_VERSION_CHARS || !/^-?\d+$/.test(raw)) return -1;
+  const n = Number(raw);
   return Number.isSafeInteger(n) ? n : -1;
 }
 
