@@ -1,6 +1,7 @@
 // Pure analysis of an ECR repository policy (IAM policy grammar): does it grant anything to a
 // wildcard principal that no condition restricts, or a push (write) action to a principal of
-// another account than the repository's? Anyone with ecr:SetRepositoryPolicy writes this
+// another account than the repository's, or to an AWS service not pinned to the repository's
+// account by aws:SourceAccount or aws:SourceArn? Anyone with ecr:SetRepositoryPolicy writes this
 // document, so it is bounded before it is parsed, and whatever cannot be read with certainty
 // counts against it: the analysis may flag a safe policy, never pass an open one.
 //
@@ -199,6 +200,31 @@ function restrictionOf(condition: unknown): Restriction {
   return found;
 }
 
+/**
+ * The accounts a statement's conditions pin a service's calls to: aws:SourceAccount, or the
+ * account field of aws:SourceArn, under the positive operators restrictionOf accepts (no
+ * ...IfExists, no policy variable, no wildcard in the account). A service principal
+ * ("codebuild.amazonaws.com") acts for every AWS customer who uses that service: without such a
+ * pin, another account's build project could push here through it (the confused deputy, IAM
+ * User Guide, "The confused deputy problem"). Undefined when nothing pins them.
+ */
+function sourceAccountsOf(condition: unknown): string[] | undefined {
+  if (!isObject(condition)) return undefined;
+  for (const [operator, block] of Object.entries(condition)) {
+    const base = operator.startsWith('ForAnyValue:') ? operator.slice('ForAnyValue:'.length) : operator;
+    if (!POSITIVE.has(base) || !isObject(block)) continue;
+    for (const [rawKey, raw] of Object.entries(block)) {
+      const key = rawKey.toLowerCase();
+      if (key !== 'aws:sourceaccount' && key !== 'aws:sourcearn') continue;
+      const values = stringList(raw, `Condition.${operator}.${rawKey}`);
+      const accounts = key === 'aws:sourceaccount' ? values : values.map((v) => ARN.exec(v)?.[1] ?? '');
+      if (values.some((v) => v.includes('${')) || !accounts.every((a) => ACCOUNT_ID.test(a))) continue;
+      return accounts;
+    }
+  }
+  return undefined;
+}
+
 function statementsOf(document: unknown): Record<string, unknown>[] {
   if (!isObject(document)) throw new Unreadable('the document is not a JSON object');
   const raw = document.Statement;
@@ -240,6 +266,15 @@ function analyzeStatement(statement: Record<string, unknown>, name: string, repo
       }
     } else if (writes.length > 0 && p.kind === 'account' && p.account !== repositoryAccount) {
       out.push({ kind: 'cross-account-write', statement: name, detail: `${writeText} allowed to ${p.value} of account ${p.account}` });
+    } else if (writes.length > 0 && p.kind === 'service') {
+      const sources = sourceAccountsOf(statement.Condition);
+      if (sources === undefined || sources.some((a) => a !== repositoryAccount)) {
+        out.push({
+          kind: 'cross-account-write',
+          statement: name,
+          detail: `${writeText} allowed to service ${p.value} ${sources === undefined ? 'with no aws:SourceAccount or aws:SourceArn condition' : `for source account ${sources.join(', ')}`}: another account's use of the service could push here (the confused deputy)`,
+        });
+      }
     } else if (writes.length > 0 && p.kind === 'unknown') {
       out.push({
         kind: 'cross-account-write',
