@@ -18,15 +18,13 @@
 // Without --tree, this checkout's src/main.ts. A tree is usually a `git worktree` of another
 // commit with node_modules linked in; `@--max-semi-space-size=8` (say) runs it under other flags.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { benchPolicy, imageRef, regionsOf, type WorldLayout } from './lib/fixture.ts';
 import { cpuMsOf, ROOT, runLoad, startBaseline, startContractFloor, startSandboxProcess, startWebhook } from './lib/procs.ts';
-import { podReview } from './lib/review.ts';
-import type { FloorCapture } from './procs/contract-floor.ts';
+import { captureAdmission } from './lib/floor.ts';
 
 const { values } = parseArgs({
   options: {
@@ -106,7 +104,8 @@ try {
     }
   }
   if (values.floor) {
-    const floor = await startContractFloor(await captureAdmission(servers[1]!, join(dir, `${trees[0]!.name}-0.log`)), join(dir, 'floor.log'));
+    const capture = await captureAdmission(servers[1]!.url, join(dir, `${trees[0]!.name}-0.log`), images[0]!, dir);
+    const floor = await startContractFloor(capture, join(dir, 'floor.log'));
     servers.push({ tree: 'floor', url: floor.url, pid: floor.pid, stop: () => floor.stop(), cpuUs: [], threadUs: new Map() });
   }
   for (const s of servers) {
@@ -144,44 +143,6 @@ try {
   for (const s of servers) await s.stop();
   await sandbox.stop();
   rmSync(dir, { recursive: true, force: true });
-}
-
-/** One warm admission of `images[0]` by a webhook: its answer as sent and its log line. */
-async function captureAdmission(server: Server, logPath: string): Promise<string> {
-  const uid = 'contract-floor-capture';
-  const body = podReview(uid, images[0]!, 0);
-  // The webhook's serving pair is self-signed and local; the load generator does not verify it either.
-  const send = () =>
-    new Promise<string>((resolve, reject) => {
-      const req = httpsRequest(
-        `${server.url}/validate`,
-        { method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`capture: HTTP ${res.statusCode}: ${text}`))));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  await send(); // fills the caches
-  const answer = await send();
-  for (let waited = 0; waited < 10_000; waited += 100) {
-    const logLine = readFileSync(logPath, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes(`"uid":"${uid}"`))
-      .at(1);
-    if (logLine) {
-      const capture: FloorCapture = { answer, uid, logLine };
-      const path = join(dir, 'floor-capture.json');
-      writeFileSync(path, JSON.stringify(capture));
-      return path;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no log line for the captured admission in ${logPath}`);
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -152,6 +152,8 @@ export interface ServerProcess {
   memory(): { rssMiB: number; peakRssMiB: number };
   cpuMs(): number;
   stop(): Promise<void>;
+  /** The webhook's log file (its stdout). */
+  readonly logPath?: string;
 }
 
 /** The webhook's entry point: the compiled JavaScript the container image runs (`node
@@ -246,6 +248,7 @@ export async function startWebhook(options: {
   const healthUrl = `http://127.0.0.1:${ports.healthPort}`;
   return {
     url: `https://127.0.0.1:${ports.port}`,
+    logPath: options.logPath,
     pid: child.pid!,
     metrics: async () => (await fetch(`${healthUrl}/metrics`)).text(),
     memory: () => memoryOf(child.pid!),

@@ -1,7 +1,11 @@
 // Scenarios 1 and 2: one cached image at 1, 16 and 64 connections against the webhook, and
 // the same load against the allow-all baseline with the same TLS set-up, interleaved level by
-// level so that a change in the machine's background load hits both alike.
-import { runLoad, startBaseline, metricSummary } from '../lib/procs.ts';
+// level so that a change in the machine's background load hits both alike. At 16 connections
+// the contract floor (bench/procs/contract-floor.ts: the baseline plus the webhook's own answer,
+// log line and metrics, nothing decided) runs too: webhook minus floor is the webhook's own work.
+import { captureAdmission } from '../lib/floor.ts';
+import { runLoad, startBaseline, startContractFloor, metricSummary, type ServerProcess } from '../lib/procs.ts';
+import { join } from 'node:path';
 import { quantiles } from '../lib/stats.ts';
 import type { PhaseResult } from '../lib/load-types.ts';
 import { fmt, rowOf, timed, withCpu, type BenchContext, type ScenarioResult } from './context.ts';
@@ -15,6 +19,8 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
   const baseline = await startBaseline();
   const timeoutSeconds = ctx.settings.timeoutSeconds;
   const rows: Array<{ connections: number; webhook: PhaseResult; baseline: PhaseResult; webhookCpuMs: number; baselineCpuMs: number }> = [];
+  let floor: ServerProcess | undefined;
+  let floor16: { phase: PhaseResult; cpuMs: number } | undefined;
   let warmup: PhaseResult[] = [];
   let calls = 0;
   const timing = await timed(async () => {
@@ -37,6 +43,12 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
       ctx.dir,
       'baseline-warmup',
     );
+    floor = await startContractFloor(await captureAdmission(webhook.url, webhook.logPath!, image[0]!, ctx.dir), join(ctx.dir, 'contract-floor.log'));
+    await runLoad(
+      { url: floor.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 16, duration: 3, images: image, record: false }] },
+      ctx.dir,
+      'floor-warmup',
+    );
     await ctx.sandbox.resetCalls();
     for (const connections of LEVELS) {
       ctx.log(`  ${connections} connections, ${duration} s each`);
@@ -55,6 +67,16 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
         ),
       );
       rows.push({ connections, webhook: w.value[0]!, baseline: b.value[0]!, webhookCpuMs: w.cpuMs, baselineCpuMs: b.cpuMs });
+      if (connections === 16) {
+        const f = await withCpu(floor, () =>
+          runLoad(
+            { url: floor!.url, timeoutSeconds, phases: [{ name: 'floor-c16', connections, duration, images: image, record: true }] },
+            ctx.dir,
+            'floor-c16',
+          ),
+        );
+        floor16 = { phase: f.value[0]!, cpuMs: f.cpuMs };
+      }
     }
     calls = (await ctx.sandbox.calls()).total;
   });
@@ -63,6 +85,7 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
   const baselineMemory = baseline.memory();
   await webhook.stop();
   await baseline.stop();
+  await floor?.stop();
 
   const level = (r: PhaseResult) => ({
     requestsPerSecond: r.requestsPerSecond,
@@ -87,6 +110,14 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
     `First admission: ${fill?.allowed === 1 ? 'allowed' : `not allowed (${JSON.stringify(fill)})`}; warm-up: ${warmDecisions?.allowed ?? 0} allowed of ${warmup[1]?.completed ?? 0}.`,
     'The baseline parses the review and answers allowed: true, with no log line; the webhook writes one info line per admission, as deployed.',
   ];
+  const perAdmission = (cpuMs: number, p: PhaseResult) => cpuMs / Math.max(1, p.completed);
+  const floorMs = perAdmission(floor16!.cpuMs, floor16!.phase);
+  const baselineMs = perAdmission(at16.baselineCpuMs, at16.baseline);
+  const webhookMs = perAdmission(at16.webhookCpuMs, at16.webhook);
+  const floorNote =
+    `Contract floor at 16 connections (the baseline answering with the webhook's own answer bytes, writing its log line and counting its metrics, nothing decided): ` +
+    `${fmt(floorMs, 3)} ms of CPU per admission, ${fmt((baselineMs / floorMs) * 100, 0)}% of the baseline's capacity. ` +
+    `The contract costs ${fmt((floorMs - baselineMs) * 1000, 0)} µs per admission over the baseline; the webhook's own work (body budget, decision, building the answer and the line) ${fmt((webhookMs - floorMs) * 1000, 0)} µs.`;
   const common = { loadAverage: timing.loadAverage, seconds: timing.seconds };
   return [
     {
@@ -107,8 +138,15 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
       title: '2. baseline: allow-all Fastify, same TLS',
       ...common,
       params: { connections: LEVELS, durationSeconds: duration },
-      figures: { levels: rows.map((r) => ({ connections: r.connections, ...level(r.baseline) })), warmOverBaseline: ratios },
-      rows: rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.baseline, { cpuMs: r.baselineCpuMs })),
+      figures: {
+        levels: rows.map((r) => ({ connections: r.connections, ...level(r.baseline) })),
+        warmOverBaseline: ratios,
+        contractFloor16: { ...level(floor16!.phase), cpuMsPerAdmission: Math.round(floorMs * 10_000) / 10_000 },
+      },
+      rows: [
+        ...rows.map((r) => rowOf(`${r.connections} connection${r.connections === 1 ? '' : 's'}`, r.baseline, { cpuMs: r.baselineCpuMs })),
+        rowOf('contract floor, 16 connections', floor16!.phase, { cpuMs: floor16!.cpuMs }),
+      ],
       peakRssMiB: { baseline: baselineMemory.peakRssMiB },
       targets: [
         ...rows.map((r) => {
@@ -129,7 +167,7 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
           met: at16.baselineCpuMs / at16.baseline.completed / (at16.webhookCpuMs / at16.webhook.completed) >= 0.7,
         },
       ],
-      notes: [`Best ratio over the levels: ${fmt(best * 100, 0)}%.`],
+      notes: [`Best ratio over the levels: ${fmt(best * 100, 0)}%.`, floorNote],
     },
   ];
 }
