@@ -6,9 +6,10 @@ import { Redis } from 'iovalkey';
 import { imageDigest } from '../../src/dev/sandbox/index.ts';
 import { MAX_RECORD_BYTES, RecordCodec } from '../../src/facts/shared-cache/records.ts';
 import { digestGroup } from '../../src/facts/shared-cache/index.ts';
-import { HOST } from '../helpers/harness.ts';
 import { startRedisServer } from '../helpers/redis-server.ts';
-import { WHERE, clean, crit, fleet } from '../helpers/shared-cache-fixture.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ACCOUNT, HOST, REGION } from '../helpers/harness.ts';
+import { WHERE, clean, crit, fleet, xz } from '../helpers/shared-cache-fixture.ts';
 
 t.test('poisoned entries are misses: nothing the real facts deny is admitted', async (t) => {
   const redis = await startRedisServer();
@@ -106,4 +107,92 @@ t.test('an oversized record or version is a miss, read no further than the bound
   const beforeVersion = await sentBytes();
   t.equal((await (await replica()).reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'a huge version: still denied');
   t.ok((await sentBytes()) - beforeVersion < 1024 * 1024, 'the version key is not read in full');
+});
+
+// Attacker class: a writer of the server without the fleet's HMAC key, against a fleet that has
+// one. It cannot forge a record, but it can keep one (the clean report of an image from before
+// its CVE was found) and put it back after an event, rolling the version key back to the version
+// that record names, then publish a drop so that replicas read the shared level again. A replica
+// that has seen the newer version holds it as a floor: the rolled-back version is never current.
+t.test('with an HMAC key, an old record replayed under a rolled-back version is a miss', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+  t.teardown(() => raw.disconnect());
+  const codec = new RecordCodec('ecr-admission:', undefined);
+  const { sandbox, replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' } });
+  const r = await replica();
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true, 'clean, as AWS says');
+  const group = digestGroup(WHERE('clean'), imageDigest(clean));
+  const kept = new Map<string, string>();
+  for (const k of await raw.keys('ecr-admission:f:*')) kept.set(k, (await raw.get(k))!);
+  t.ok(kept.size > 0, 'the clean records, as a writer of the server keeps them');
+
+  // The CVE is found: Inspector's event bumps the group's version; the replica reloads and denies.
+  sandbox.update((f) => {
+    f.accounts[ACCOUNT]!.regions[REGION]!.repositories.find((repo) => repo.name === 'clean')!.images[0]!.findings = [xz];
+  });
+  await r.runtime.shared!.drop([group]);
+  t.equal(await raw.get(codec.versionKey(group)), '1');
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, false, 'denied once the event is in');
+
+  // The replay: the old records back, the version rolled back to theirs, a drop to make the
+  // replica read them.
+  for (const [k, v] of kept) await raw.set(k, v, 'PX', 600_000);
+  await raw.del(codec.versionKey(group));
+  await raw.publish(codec.dropChannel, JSON.stringify({ groups: [group] }));
+  await sleep(200);
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, false, 'the replayed clean report does not admit');
+  t.ok((await r.metric('ecr_admission_shared_cache_events_total', { fact: 'version', event: 'rolled-back' })) >= 1, 'counted rolled-back');
+});
+
+// A version key that is not a number cannot be bumped (INCR fails), so a record stored under it
+// would outlive every event: none is stored, and none is current.
+t.test('under a version key that is not a version, nothing is stored or read as current', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+  t.teardown(() => raw.disconnect());
+  const codec = new RecordCodec('ecr-admission:', undefined);
+  const { replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' } });
+  const group = digestGroup(WHERE('clean'), imageDigest(clean));
+  await raw.set(codec.versionKey(group), 'not-a-version');
+  const r = await replica();
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true, 'decided from AWS');
+  await sleep(200);
+  const stored = await Promise.all((await raw.keys('ecr-admission:f:*')).map(async (k) => (await raw.get(k))!));
+  const underGroup = stored.filter((v) => v.includes(JSON.stringify(group)));
+  t.same(underGroup, [], 'no record names the group');
+  t.ok(stored.length > 0, 'records of other groups (the repository) are stored as usual');
+});
+
+t.test('a record naming a version that is not one is never current', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+  t.teardown(() => raw.disconnect());
+  const secret = 'fleet-secret-of-this-test';
+  const keyed = new RecordCodec('ecr-admission:', Buffer.from(secret));
+  const { sandbox, replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: secret } });
+  const r = await replica();
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
+  const group = digestGroup(WHERE('clean'), imageDigest(clean));
+  // Every record of the group rewritten as if stored while its version key held garbage (a MAC'd
+  // record, as this fleet writes them), and the version key made garbage.
+  let rewritten = 0;
+  for (const k of await raw.keys('ecr-admission:f:*')) {
+    const value = (await raw.get(k))!;
+    const json = JSON.parse(value.slice(value.indexOf('.') + 1)) as { k: string; f: string; v: unknown; g: Record<string, number>; x: number };
+    if (!Object.hasOwn(json.g, group)) continue;
+    await raw.set(k, keyed.encode(json.f, json.k, json.v, { ...json.g, [group]: -1 }, json.x), 'PX', 600_000);
+    rewritten++;
+  }
+  t.ok(rewritten > 0);
+  await raw.set(keyed.versionKey(group), 'not-a-version');
+  sandbox.update((f) => {
+    f.accounts[ACCOUNT]!.regions[REGION]!.repositories.find((repo) => repo.name === 'clean')!.images[0]!.findings = [xz];
+  });
+  await raw.publish(keyed.dropChannel, JSON.stringify({ groups: [group] }));
+  await sleep(200);
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, false, 'the CVE denies: the record is not current');
 });

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'iovalkey';
 import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
 import { Counter, Gauge } from 'prom-client';
 import type { Metrics } from '../../support/metrics.ts';
 import { markSharedRemaining, type SharedLevel, type SharedSpec as FactSpec } from '../../support/shared-level.ts';
@@ -45,6 +46,9 @@ const WAIT_POLL_MS = 50;
 /** Version keys outlive every record stored under an older version (TTL + stale <= 14 days). */
 const VERSION_TTL_MS = 15 * 86_400_000;
 const MAX_DROP_GROUPS = 1_000;
+/** Groups whose version floor is kept (least recently seen forgotten first): a few dozen bytes
+ *  each, so about 5 MiB at most. */
+const MAX_VERSION_FLOORS = 50_000;
 
 class SharedUnavailable extends Error {}
 
@@ -60,6 +64,10 @@ export class SharedFactCache implements SharedLevel {
   readonly #events: Counter<'fact' | 'event'> | undefined;
   readonly #degradedGauge: Gauge | undefined;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** The highest version this process has seen of each group (read, or bumped by its own
+   *  drop): a version key found lower was rolled back by a writer of the server, to make an
+   *  older record (MAC'd, so replayed whole) current again. Such a version is never current. */
+  readonly #floors = new LRUCache<string, number>({ max: MAX_VERSION_FLOORS });
   /** Writes of facts learnt as side effects (store()) still under way. */
   readonly #storing = new Set<Promise<void>>();
   #pausedUntil = 0;
@@ -78,7 +86,7 @@ export class SharedFactCache implements SharedLevel {
     if (options.metrics) {
       this.#events = new Counter({
         name: 'ecr_admission_shared_cache_events_total',
-        help: 'Shared fact cache: hit, miss, invalid (wrong shape, key or MAC), outdated (an event changed it), waited (another process loaded it), wait-timeout, skipped (degraded)',
+        help: 'Shared fact cache: hit, miss, invalid (wrong shape, key or MAC), outdated (an event changed it), waited (another process loaded it), wait-timeout, skipped (degraded); fact "version", rolled-back (a version key lower than one this process saw)',
         labelNames: ['fact', 'event'],
         registers,
       });
@@ -176,7 +184,23 @@ export class SharedFactCache implements SharedLevel {
       for (const g of groups) readVersion(p, this.#codec.versionKey(g));
       return results(await p.exec());
     });
-    return Object.fromEntries(groups.map((g, i) => [g, versionOf(raw[i])]));
+    return Object.fromEntries(groups.map((g, i) => [g, this.#floored(g, raw[i])]));
+  }
+
+  /** A group's version as read, held to its floor: -1 (never current) when it is not a version,
+   *  or lower than one this process has seen. */
+  #floored(group: string, raw: unknown): number {
+    const version = versionOf(raw);
+    if (version < 0) return -1;
+    const floor = this.#floors.get(group);
+    if (floor !== undefined && version < floor) {
+      // Rolled back, or the server lost its keys (a restart without persistence): either way
+      // nothing under this group is shared with this process until it is bumped past the floor.
+      this.#count('version', 'rolled-back');
+      return -1;
+    }
+    if (floor === undefined || version > floor) this.#floors.set(group, version);
+    return version;
   }
 
   /** The record under (fact, key) if it is a hit now; else the current versions of the key's groups. */
@@ -193,7 +217,7 @@ export class SharedFactCache implements SharedLevel {
       return results(await p.exec());
     });
     const raw = out[0];
-    const versions = Object.fromEntries(groups.map((g, i) => [g, versionOf(out[1 + i])]));
+    const versions = Object.fromEntries(groups.map((g, i) => [g, this.#floored(g, out[1 + i])]));
     const locked = alsoLock ? out[out.length - 1] === 1 : undefined;
     const miss = { hit: false as const, versions, ...(locked !== undefined && { locked }) };
     // GETRANGE answers an empty string for a missing key (no record is empty).
@@ -225,7 +249,9 @@ export class SharedFactCache implements SharedLevel {
     if (!groups.every((g) => Object.hasOwn(record.groups, g))) return false;
     const unknown = groups.filter((g) => !Object.hasOwn(known, g));
     const versions = unknown.length > 0 ? { ...known, ...(await this.#versions(unknown)) } : known;
-    return groups.every((g) => versions[g] === record.groups[g]);
+    // A version that is not one (-1) is never current, whatever the record says: a record
+    // stored under it would otherwise outlive every event (INCR fails on such a key).
+    return groups.every((g) => versions[g]! >= 0 && versions[g] === record.groups[g]);
   }
 
   async load<T>(spec: FactSpec<T>, key: string, load: (signal: AbortSignal) => Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
@@ -325,6 +351,11 @@ export class SharedFactCache implements SharedLevel {
     const groups = shape.groups(key, value);
     const missing = groups.filter((g) => !Object.hasOwn(versions, g));
     const all = missing.length > 0 ? { ...versions, ...(await this.#versions(missing)) } : versions;
+    // Under a version that is not one, a record could never be current: not written.
+    if (groups.some((g) => all[g]! < 0)) {
+      if (lock) this.#release(lock.lockKey, lock.token);
+      return;
+    }
     const record = this.#codec.encode(spec.fact, key, value, Object.fromEntries(groups.map((g) => [g, all[g]!])), Date.now() + ttl);
     const factKey = this.#codec.factKey(spec.fact, key);
     await this.#op(async (c) => {
@@ -402,6 +433,8 @@ export class SharedFactCache implements SharedLevel {
       p.publish(this.#codec.dropChannel, JSON.stringify({ groups }));
       const res = await p.exec();
       for (const [error] of res ?? []) if (error) throw error;
+      // Each group's INCR answered its new version: the floor from now on.
+      groups.forEach((g, i) => this.#floored(g, String(res![2 * i]![1])));
     });
   }
 
