@@ -21,7 +21,7 @@ import { writeReport } from './lib/report.ts';
 import { drawFigures } from './lib/figures.ts';
 import { BenchContext, type BenchSettings, type ScenarioResult } from './scenarios/context.ts';
 import { churn } from './scenarios/churn.ts';
-import { cold } from './scenarios/cold.ts';
+import { cold, COLD_WARMUP_IMAGES } from './scenarios/cold.ts';
 import { degraded } from './scenarios/degraded.ts';
 import { ecrFacts } from './scenarios/ecr-facts.ts';
 import { fleet, freshness } from './scenarios/fleet.ts';
@@ -94,8 +94,8 @@ function layoutFor(settings: BenchSettings): WorldLayout {
   const n = (x: number, min: number) => Math.max(min, Math.round(x * settings.scale));
   return {
     warm: { count: 1, perRepository: 1 },
-    // warm-up 5, serial, burst of 16 connections, zero latency (cold.ts)
-    cold: { count: 5 + n(100, 10) + n(200, 16) + n(50, 10), perRepository: 1, regions: ['us-east-2'] },
+    // warm-up, serial, burst of 16 connections, zero latency (cold.ts)
+    cold: { count: COLD_WARMUP_IMAGES + n(100, 10) + n(200, 16) + n(50, 10), perRepository: 1, regions: ['us-east-2'] },
     rollout: { count: 1, perRepository: 1 },
     churn: { count: n(10_000, 100), perRepository: 100, regions: CHURN_REGIONS, findings: false },
     degraded: { count: 2 * n(200, 16), perRepository: 10, regions: ['us-west-2'] },
