@@ -144,6 +144,50 @@ t.test('with an HMAC key, an old record replayed under a rolled-back version is 
   await sleep(200);
   t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, false, 'the replayed clean report does not admit');
   t.ok((await r.metric('ecr_admission_shared_cache_events_total', { fact: 'version', event: 'rolled-back' })) >= 1, 'counted rolled-back');
+  // The replica raised the key past its floor: a replica started since, with no floor of its
+  // own, finds the replayed records outdated too.
+  await sleep(200);
+  t.ok(Number(await raw.get(codec.versionKey(group))) >= 2, 'the version key raised past the floor');
+  for (const [k, v] of kept) await raw.set(k, v, 'PX', 600_000);
+  t.equal((await (await replica()).reviewPod([`${HOST}/clean:1`])).response.allowed, false, 'a new replica does not admit on the replay either');
+});
+
+// A value INCR refuses ("" reads as 0, like a missing key) must not let records outlive an event:
+// the bump replaces it with a fresh version (review of this round: it froze the group).
+for (const planted of ['', '05', '-0']) {
+  t.test(`a version key holding ${JSON.stringify(planted)} is bumped by the next event all the same`, async (t) => {
+    const redis = await startRedisServer();
+    t.teardown(() => redis.stop());
+    const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+    t.teardown(() => raw.disconnect());
+    const codec = new RecordCodec('ecr-admission:', undefined);
+    const { sandbox, replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' } });
+    const r = await replica();
+    t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
+    const group = digestGroup(WHERE('clean'), imageDigest(clean));
+    await raw.set(codec.versionKey(group), planted);
+    sandbox.update((f) => {
+      f.accounts[ACCOUNT]!.regions[REGION]!.repositories.find((repo) => repo.name === 'clean')!.images[0]!.findings = [xz];
+    });
+    await r.runtime.shared!.drop([group]);
+    t.match(await raw.get(codec.versionKey(group)), /^[1-9][0-9]*$/, 'the key holds a version again');
+    t.equal((await (await replica()).reviewPod([`${HOST}/clean:1`])).response.allowed, false, 'the records from before the event are outdated');
+  });
+}
+
+t.test('a version key of another type is that group invalid, not the whole level down', async (t) => {
+  const redis = await startRedisServer();
+  t.teardown(() => redis.stop());
+  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
+  t.teardown(() => raw.disconnect());
+  const codec = new RecordCodec('ecr-admission:', undefined);
+  const { replica } = await fleet(t, redis);
+  await raw.rpush(codec.versionKey(digestGroup(WHERE('crit'), imageDigest(crit))), 'x');
+  const r = await replica();
+  t.equal((await r.reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'crit decided from AWS');
+  t.equal(r.runtime.shared!.degraded, false, 'the level is not degraded');
+  t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
+  t.ok((await r.metric('ecr_admission_shared_cache_events_total', { event: 'skipped' })) === 0, 'no load skipped the level');
 });
 
 // A version key that is not a number cannot be bumped (INCR fails), so a record stored under it

@@ -54,6 +54,32 @@ class SharedUnavailable extends Error {}
 
 type Read = { hit: true; value: unknown; remainingMs: number } | { hit: false; versions: Record<string, number> };
 
+// An event's bump of its groups' versions. INCR, unless the value is one INCR refuses (planted
+// by a writer of the server: "", "05", a list...): then a fresh version, the time in ms, far
+// above any INCR has reached, so the event still outdates every record (review of issue 18's
+// round: a value INCR refused froze its group, its records current through every event).
+const BUMP = `local out = {}
+for i, key in ipairs(KEYS) do
+  local v = redis.pcall('INCR', key)
+  if type(v) == 'table' then
+    redis.call('DEL', key)
+    redis.call('SET', key, ARGV[1])
+    v = tonumber(ARGV[1])
+  end
+  redis.call('PEXPIRE', key, ARGV[2])
+  out[i] = v
+end
+return out`;
+
+// Raises a version key to at least ARGV[1] (a floor + 1), whatever it holds: the heal of a
+// version found below a process's floor (rolled back, expired, or lost in a restart).
+const RAISE = `local v = redis.pcall('INCRBY', KEYS[1], 0)
+if type(v) == 'table' or v < tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1`;
+
 // Compare-and-delete: only the holder releases a lock (a lock that expired and was taken by
 // another process stays theirs).
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -68,6 +94,8 @@ export class SharedFactCache implements SharedLevel {
    *  drop): a version key found lower was rolled back by a writer of the server, to make an
    *  older record (MAC'd, so replayed whole) current again. Such a version is never current. */
   readonly #floors = new LRUCache<string, number>({ max: MAX_VERSION_FLOORS });
+  /** Groups whose version key is being raised (#raise). */
+  readonly #raising = new Set<string>();
   /** Writes of facts learnt as side effects (store()) still under way. */
   readonly #storing = new Set<Promise<void>>();
   #pausedUntil = 0;
@@ -190,17 +218,33 @@ export class SharedFactCache implements SharedLevel {
   /** A group's version as read, held to its floor: -1 (never current) when it is not a version,
    *  or lower than one this process has seen. */
   #floored(group: string, raw: unknown): number {
-    const version = versionOf(raw);
+    const version = raw === WRONG_TYPE ? -1 : versionOf(raw);
     if (version < 0) return -1;
     const floor = this.#floors.get(group);
     if (floor !== undefined && version < floor) {
-      // Rolled back, or the server lost its keys (a restart without persistence): either way
-      // nothing under this group is shared with this process until it is bumped past the floor.
+      // Rolled back, or the key expired or was lost in a restart: never current. The key is
+      // raised past the floor, so every record under it is outdated for every process (one
+      // started since has no floor to tell), and sharing resumes under the new version.
       this.#count('version', 'rolled-back');
+      this.#raise(group, floor + 1);
       return -1;
     }
-    if (floor === undefined || version > floor) this.#floors.set(group, version);
+    // A floor of 0 guards nothing: only bumped groups take a place among MAX_VERSION_FLOORS, so
+    // looking up made-up tags does not push the real floors out.
+    if (version > 0 && (floor === undefined || version > floor)) this.#floors.set(group, version);
     return version;
+  }
+
+  /** Raises a group's version key to `to` in the background (one raise per group at a time). */
+  #raise(group: string, to: number): void {
+    if (this.#raising.has(group)) return;
+    this.#raising.add(group);
+    this.#op((c) => c.eval(RAISE, 1, this.#codec.versionKey(group), String(to), String(VERSION_TTL_MS)))
+      .then(() => {
+        if ((this.#floors.get(group) ?? 0) < to) this.#floors.set(group, to);
+      })
+      .catch(() => {})
+      .finally(() => this.#raising.delete(group));
   }
 
   /** The record under (fact, key) if it is a hit now; else the current versions of the key's groups. */
@@ -223,6 +267,7 @@ export class SharedFactCache implements SharedLevel {
     // GETRANGE answers an empty string for a missing key (no record is empty).
     if (Buffer.isBuffer(raw) && raw.length === 0) return miss;
     if (!Buffer.isBuffer(raw) || raw.length > MAX_RECORD_BYTES) {
+      // Another type under the key (WRONG_TYPE), or longer than any record we write.
       this.#count(fact, 'invalid');
       if (Buffer.isBuffer(raw)) this.#o.logger?.warn({ fact, reason: 'too large' }, 'shared fact cache: a record is not a fact; loading it again');
       return miss;
@@ -429,12 +474,13 @@ export class SharedFactCache implements SharedLevel {
     if (groups.length === 0) return;
     await this.#op(async (c) => {
       const p = c.pipeline();
-      for (const g of groups) p.incr(this.#codec.versionKey(g)).pexpire(this.#codec.versionKey(g), VERSION_TTL_MS);
+      p.eval(BUMP, groups.length, ...groups.map((g) => this.#codec.versionKey(g)), String(Date.now()), String(VERSION_TTL_MS));
       p.publish(this.#codec.dropChannel, JSON.stringify({ groups }));
       const res = await p.exec();
       for (const [error] of res ?? []) if (error) throw error;
-      // Each group's INCR answered its new version: the floor from now on.
-      groups.forEach((g, i) => this.#floored(g, String(res![2 * i]![1])));
+      // Each group's new version: the floor from now on.
+      const bumped = res![0]![1] as unknown[];
+      groups.forEach((g, i) => this.#floored(g, String(bumped[i])));
     });
   }
 
@@ -473,19 +519,29 @@ function readVersion(p: ReturnType<Redis['pipeline']>, versionKey: string): void
   p.getrange(versionKey, 0, MAX_VERSION_CHARS);
 }
 
-/** The replies of a pipeline, or the first error in it. */
+/** What a read of a key of another type (a list planted where a string goes) answers: that
+ *  key's value is invalid, the server is fine. */
+const WRONG_TYPE = Symbol('wrong type');
+
+/** The replies of a pipeline, or the first error in it. A WRONGTYPE reply is one key's value
+ *  (WRONG_TYPE), not the server failing: a writer of the server cannot pause the whole level
+ *  by planting one key of the wrong type. */
 function results(res: Array<[Error | null, unknown]> | null): unknown[] {
   if (!res) throw new Error('pipeline answered nothing');
-  for (const [error] of res) if (error) throw error;
-  return res.map(([, v]) => v);
+  for (const [error] of res) if (error && !error.message.startsWith('WRONGTYPE')) throw error;
+  return res.map(([error, v]) => (error ? WRONG_TYPE : v));
 }
 
-/** A version key's value: 0 when missing (GETRANGE's empty string: nothing was bumped yet),
- *  -1 when it is not a version (never current, so a record loaded under it is a miss). */
+/** A version as INCR writes it: 0, or a positive integer without leading zeros (Redis refuses to
+ *  INCR "05" or "-0"; a value we read as a number must be one drop() can bump). */
+const VERSION = /^(?:0|[1-9][0-9]{0,15})$/;
+
+/** A version key's value: 0 when missing or empty (GETRANGE answers "" for both; drop() bumps
+ *  either), -1 when it is not a version (never current, so a record loaded under it is a miss). */
 function versionOf(raw: unknown): number {
   if (typeof raw !== 'string') return -1;
   if (raw === '') return 0;
-  if (raw.length > MAX_VERSION_CHARS || !/^-?\d+$/.test(raw)) return -1;
+  if (raw.length > MAX_VERSION_CHARS || !VERSION.test(raw)) return -1;
   const n = Number(raw);
   return Number.isSafeInteger(n) ? n : -1;
 }
