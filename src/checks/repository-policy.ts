@@ -210,6 +210,9 @@ function restrictionOf(condition: unknown): Restriction {
  */
 function sourceAccountsOf(condition: unknown): string[] | undefined {
   if (!isObject(condition)) return undefined;
+  // Every pinning entry counts: a key written twice in two cases ("aws:SourceAccount" and
+  // "AWS:SOURCEACCOUNT", one name to IAM) pins nothing unless both name this account.
+  let pinned: string[] | undefined;
   for (const [operator, block] of Object.entries(condition)) {
     const base = operator.startsWith('ForAnyValue:') ? operator.slice('ForAnyValue:'.length) : operator;
     if (!POSITIVE.has(base) || !isObject(block)) continue;
@@ -217,12 +220,16 @@ function sourceAccountsOf(condition: unknown): string[] | undefined {
       const key = rawKey.toLowerCase();
       if (key !== 'aws:sourceaccount' && key !== 'aws:sourcearn') continue;
       const values = stringList(raw, `Condition.${operator}.${rawKey}`);
+      // ArnLike matches an ARN field by field; StringLike's `*` also matches colons, so under it
+      // a wildcard before the account field can move that field ("arn:aws:logs:*:OWN:*" matches
+      // "arn:aws:logs:r:OTHER:log-group:OWN:x").
+      const shifts = base === 'StringLike' && key === 'aws:sourcearn' && values.some((v) => hasWildcard(v.split(':').slice(0, 5).join(':')));
       const accounts = key === 'aws:sourceaccount' ? values : values.map((v) => ARN.exec(v)?.[1] ?? '');
-      if (values.some((v) => v.includes('${')) || !accounts.every((a) => ACCOUNT_ID.test(a))) continue;
-      return accounts;
+      if (shifts || values.some((v) => v.includes('${')) || !accounts.every((a) => ACCOUNT_ID.test(a))) continue;
+      pinned = [...(pinned ?? []), ...accounts];
     }
   }
-  return undefined;
+  return pinned;
 }
 
 function statementsOf(document: unknown): Record<string, unknown>[] {
