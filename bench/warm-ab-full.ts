@@ -105,7 +105,7 @@ try {
   }
   if (values.floor) {
     const capture = await captureAdmission(servers[1]!.url, join(dir, `${trees[0]!.name}-0.log`), images[0]!, dir);
-    const floor = await startContractFloor(capture, join(dir, 'floor.log'));
+    const floor = await startContractFloor(capture, join(dir, 'floor.log'), trees[0]!.flags);
     servers.push({ tree: 'floor', url: floor.url, pid: floor.pid, stop: () => floor.stop(), cpuUs: [], threadUs: new Map() });
   }
   for (const s of servers) {

@@ -32,7 +32,7 @@ export async function captureAdmission(url: string, logPath: string, image: stri
   for (let waited = 0; waited < 10_000; waited += 100) {
     const logLine = readFileSync(logPath, 'utf8')
       .split('\n')
-      .filter((l) => l.includes(`"uid":"${uid}"`))
+      .filter((l) => l.includes(`"uid":"${uid}"`) && l.includes('"msg":"admission"'))
       .at(1);
     if (logLine) {
       const capture: FloorCapture = { answer, uid, logLine };

@@ -271,8 +271,12 @@ export async function startBaseline(): Promise<ServerProcess> {
 }
 
 /** The contract floor (bench/procs/contract-floor.ts) answering with a captured admission. */
-export async function startContractFloor(capturePath: string, logPath: string): Promise<ServerProcess> {
-  const child = spawn(NODE, [join(ROOT, 'bench/procs/contract-floor.ts'), capturePath, logPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startContractFloor(capturePath: string, logPath: string, nodeFlags: readonly string[]): Promise<ServerProcess> {
+  // Under the webhook's node flags (the chart's heap sizes): what they cost is not the webhook's own work.
+  const child = spawn(NODE, [...nodeFlags, join(ROOT, 'bench/procs/contract-floor.ts'), capturePath, logPath], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const ready = await firstJsonLine<{ url: string }>(child, 'the contract floor', 60_000);
   return {
     url: ready.url,

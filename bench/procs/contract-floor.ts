@@ -7,7 +7,8 @@
 // result in the webhook's own metrics (src/support/metrics.ts). No decision is made: its CPU per
 // request is what the answer, the log line and the metrics cost beside the allow-all baseline,
 // so webhook minus floor is the webhook's own per-request work, which is what a faster warm path
-// can remove (bench/warm-ab-full.ts --floor).
+// can remove (bench/warm-ab-full.ts --floor). It runs under the webhook's node flags. Left out,
+// in the webhook's disfavour: the per-admission cache-event counter (one increment).
 //
 // Usage: node bench/procs/contract-floor.ts <capture.json> <log file>, where capture.json is
 //   {"answer": "<the answer's JSON text>", "uid": "<the uid in it>", "logLine": "<its log line>"}

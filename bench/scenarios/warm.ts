@@ -43,7 +43,11 @@ export async function warmAndBaseline(ctx: BenchContext): Promise<ScenarioResult
       ctx.dir,
       'baseline-warmup',
     );
-    floor = await startContractFloor(await captureAdmission(webhook.url, webhook.logPath!, image[0]!, ctx.dir), join(ctx.dir, 'contract-floor.log'));
+    floor = await startContractFloor(
+      await captureAdmission(webhook.url, webhook.logPath!, image[0]!, ctx.dir),
+      join(ctx.dir, 'contract-floor.log'),
+      ctx.settings.webhookNodeFlags,
+    );
     await runLoad(
       { url: floor.url, timeoutSeconds, phases: [{ name: 'warm-up', connections: 16, duration: 3, images: image, record: false }] },
       ctx.dir,
