@@ -1,7 +1,7 @@
 // Attacker class: whoever can write to the shared fact cache (issue 16). A record under a
 // vulnerable image's key that is a copy of a clean image's, of the wrong shape, not JSON, or
 // (with the fleet's HMAC key) a well-formed forgery is a miss: the image is denied as AWS says.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Redis } from 'iovalkey';
 import { imageDigest } from '../../src/dev/sandbox/index.ts';
 import { MAX_RECORD_BYTES, RecordCodec } from '../../src/facts/shared-cache/records.ts';
@@ -11,13 +11,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ACCOUNT, HOST, REGION } from '../helpers/harness.ts';
 import { WHERE, clean, crit, fleet, xz } from '../helpers/shared-cache-fixture.ts';
 
-t.test('poisoned entries are misses: nothing the real facts deny is admitted', async (t) => {
+const SECRET = 'fleet-secret-of-this-test';
+
+/** A redis-server, a raw client of it (the attacker's), a codec for its key names, and a fleet
+ *  of replicas against it, with the fleet's HMAC key when `keyed`. */
+async function world(t: Test, keyed = false) {
   const redis = await startRedisServer();
   t.teardown(() => redis.stop());
   const raw = new Redis({ host: '127.0.0.1', port: redis.port });
   t.teardown(() => raw.disconnect());
   const codec = new RecordCodec('ecr-admission:', undefined);
-  const { replica } = await fleet(t, redis);
+  const { sandbox, replica } = await fleet(t, redis, keyed ? { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: SECRET } } : {});
+  return { raw, codec, sandbox, replica };
+}
+
+t.test('poisoned entries are misses: nothing the real facts deny is admitted', async (t) => {
+  const { raw, codec, replica } = await world(t);
   t.equal((await (await replica()).reviewPod([`${HOST}/clean:1`])).response.allowed, true);
 
   // The clean image's stored report, as a writer of the server would find it.
@@ -50,12 +59,7 @@ t.test('poisoned entries are misses: nothing the real facts deny is admitted', a
 });
 
 t.test('with an HMAC key, a well-formed clean report forged for the vulnerable digest is a miss', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const env = { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' };
-  const { replica } = await fleet(t, redis, { env });
+  const { raw, replica } = await world(t, true);
   t.equal((await (await replica()).reviewPod([`${HOST}/crit:1`])).response.allowed, false);
   // Every vulnerabilities record rewritten as a writer without the key would: clean, same key.
   let rewritten = 0;
@@ -78,12 +82,7 @@ t.test('with an HMAC key, a well-formed clean report forged for the vulnerable d
 // like any other poison, and is not read in full: the server sends a replica at most one byte
 // more than a record may be, measured by the server's own count of the bytes it sent.
 t.test('an oversized record or version is a miss, read no further than the bound', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const codec = new RecordCodec('ecr-admission:', undefined);
-  const { replica } = await fleet(t, redis);
+  const { raw, codec, replica } = await world(t);
   t.equal((await (await replica()).reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'AWS says crit is vulnerable');
   const sentBytes = async () => Number(/total_net_output_bytes:(\d+)/.exec(await raw.info('stats'))![1]);
   const huge = 'x'.repeat(8 * MAX_RECORD_BYTES);
@@ -115,12 +114,7 @@ t.test('an oversized record or version is a miss, read no further than the bound
 // that record names, then publish a drop so that replicas read the shared level again. A replica
 // that has seen the newer version holds it as a floor: the rolled-back version is never current.
 t.test('with an HMAC key, an old record replayed under a rolled-back version is a miss', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const codec = new RecordCodec('ecr-admission:', undefined);
-  const { sandbox, replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' } });
+  const { raw, codec, sandbox, replica } = await world(t, true);
   const r = await replica();
   t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true, 'clean, as AWS says');
   const group = digestGroup(WHERE('clean'), imageDigest(clean));
@@ -156,12 +150,7 @@ t.test('with an HMAC key, an old record replayed under a rolled-back version is 
 // the bump replaces it with a fresh version (review of this round: it froze the group).
 for (const planted of ['', '05', '-0']) {
   t.test(`a version key holding ${JSON.stringify(planted)} is bumped by the next event all the same`, async (t) => {
-    const redis = await startRedisServer();
-    t.teardown(() => redis.stop());
-    const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-    t.teardown(() => raw.disconnect());
-    const codec = new RecordCodec('ecr-admission:', undefined);
-    const { sandbox, replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' } });
+    const { raw, codec, sandbox, replica } = await world(t, true);
     const r = await replica();
     t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
     const group = digestGroup(WHERE('clean'), imageDigest(clean));
@@ -176,12 +165,7 @@ for (const planted of ['', '05', '-0']) {
 }
 
 t.test('a version key of another type is that group invalid, not the whole level down', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const codec = new RecordCodec('ecr-admission:', undefined);
-  const { replica } = await fleet(t, redis);
+  const { raw, codec, replica } = await world(t);
   await raw.rpush(codec.versionKey(digestGroup(WHERE('crit'), imageDigest(crit))), 'x');
   const r = await replica();
   t.equal((await r.reviewPod([`${HOST}/crit:1`])).response.allowed, false, 'crit decided from AWS');
@@ -193,12 +177,7 @@ t.test('a version key of another type is that group invalid, not the whole level
 // A version key that is not a number cannot be bumped (INCR fails), so a record stored under it
 // would outlive every event: none is stored, and none is current.
 t.test('under a version key that is not a version, nothing is stored or read as current', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const codec = new RecordCodec('ecr-admission:', undefined);
-  const { replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: 'fleet-secret-of-this-test' } });
+  const { raw, codec, replica } = await world(t, true);
   const group = digestGroup(WHERE('clean'), imageDigest(clean));
   await raw.set(codec.versionKey(group), 'not-a-version');
   const r = await replica();
@@ -211,13 +190,8 @@ t.test('under a version key that is not a version, nothing is stored or read as 
 });
 
 t.test('a record naming a version that is not one is never current', async (t) => {
-  const redis = await startRedisServer();
-  t.teardown(() => redis.stop());
-  const raw = new Redis({ host: '127.0.0.1', port: redis.port });
-  t.teardown(() => raw.disconnect());
-  const secret = 'fleet-secret-of-this-test';
-  const keyed = new RecordCodec('ecr-admission:', Buffer.from(secret));
-  const { sandbox, replica } = await fleet(t, redis, { env: { ECR_ADMISSION_SHARED_CACHE_HMAC_KEY: secret } });
+  const { raw, sandbox, replica } = await world(t, true);
+  const keyed = new RecordCodec('ecr-admission:', Buffer.from(SECRET));
   const r = await replica();
   t.equal((await r.reviewPod([`${HOST}/clean:1`])).response.allowed, true);
   const group = digestGroup(WHERE('clean'), imageDigest(clean));

@@ -90,8 +90,8 @@ export class SharedFactCache implements SharedLevel {
   readonly #events: Counter<'fact' | 'event'> | undefined;
   readonly #degradedGauge: Gauge | undefined;
   readonly #waiters = new Map<string, Set<() => void>>();
-  /** The highest version this process has seen of each group (read, or bumped by its own
-   *  drop): a version key found lower was rolled back by a writer of the server, to make an
+  /** The highest version this process has seen of each bumped group (read, bumped by its own
+   *  drop, or raised by #raise): a version key found lower was rolled back by a writer of the server, to make an
    *  older record (MAC'd, so replayed whole) current again. Such a version is never current. */
   readonly #floors = new LRUCache<string, number>({ max: MAX_VERSION_FLOORS });
   /** Groups whose version key is being raised (#raise). */
@@ -510,8 +510,8 @@ export class SharedFactCache implements SharedLevel {
   }
 }
 
-/** A version is a safe integer: at most 17 characters ("-9007199254740991"). */
-const MAX_VERSION_CHARS = 17;
+/** A version is a non-negative safe integer: at most 16 digits ("9007199254740991"). */
+const MAX_VERSION_CHARS = 16;
 
 /** Queues the read of a version key, bounded like a record's: one byte past the longest
  *  version, so a longer value is told from a version without being read in full. */
