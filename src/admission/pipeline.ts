@@ -90,29 +90,26 @@ export function subjectOf(ref: ReturnType<typeof parseImageReference>, policy: C
   return { ref, ecr: { ...registry, repository: ref.path }, managed };
 }
 
+/** The first of `items` for each distinct image, in order. */
+function firstPerImage<T>(items: readonly T[], imageOf: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const image = imageOf(item);
+    if (seen.has(image)) return false;
+    seen.add(image);
+    return true;
+  });
+}
+
 /** The results an admission counts in ecr_admission_check_results_total: each distinct
  *  image's once. */
 function resultsToCount(verdicts: readonly ImageVerdictInput[]): CheckResult[] {
-  const seen = new Set<string>();
-  const out: CheckResult[] = [];
-  for (const v of verdicts) {
-    if (seen.has(v.container.image)) continue;
-    seen.add(v.container.image);
-    out.push(...v.results);
-  }
-  return out;
+  return firstPerImage(verdicts, (v) => v.container.image).flatMap((v) => v.results);
 }
 
 /** One result per distinct image, in the order the containers name them. */
 function distinctVerdicts(containers: readonly ContainerImage[], byImage: ReadonlyMap<string, ImageVerdict>): ImageVerdict[] {
-  const seen = new Set<string>();
-  const out: ImageVerdict[] = [];
-  for (const c of containers) {
-    if (seen.has(c.image)) continue;
-    seen.add(c.image);
-    out.push(byImage.get(c.image)!);
-  }
-  return out;
+  return firstPerImage(containers, (c) => c.image).map((c) => byImage.get(c.image)!);
 }
 
 export function createReviewer(deps: ReviewerDeps): Reviewer {

@@ -204,11 +204,7 @@ export class FactCache implements TracedSource {
       } catch (error) {
         const ttl = spec.negativeTtlMs?.(error);
         if (ttl !== undefined && ttl > 0 && !entry.dropped) {
-          entry.stored = ++stored;
-          this.#lru.set(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0, seq: entry.stored }, { ttl });
-          // Every store counts, this one too: a load runs only for a key whose entry is gone
-          // or no longer fresh, which no memo still trusts, but the rule stays simple.
-          noteFactChange();
+          entry.stored = this.#store(k, { error: withoutCause(error), hasValue: false, freshUntil: this.#now() + ttl, staleUntil: 0 }, ttl);
         }
         throw error;
       } finally {
@@ -244,8 +240,14 @@ export class FactCache implements TracedSource {
     const staleMs = spec.staleMs ?? 0;
     const now = this.#now();
     if (ttl <= 0) return undefined;
+    return this.#store(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs }, ttl + staleMs);
+  }
+
+  /** Every entry is stored here: numbered, kept for `ttlMs`, and counted as a change
+   *  (fact-trace.ts noteFactChange), values and cached failures alike. Returns its number. */
+  #store(k: string, entry: Omit<Entry, 'seq'>, ttlMs: number): number {
     const seq = ++stored;
-    this.#lru.set(k, { value, hasValue: true, freshUntil: now + ttl, staleUntil: now + ttl + staleMs, seq }, { ttl: ttl + staleMs });
+    this.#lru.set(k, { ...entry, seq }, { ttl: ttlMs });
     noteFactChange();
     return seq;
   }

@@ -71,7 +71,8 @@ export class FactTrace {
 
   /** The entries read, each still fresh, with the earliest freshness end and the count of
    *  changes at which they were seen held (factChanges()); undefined when one is gone or no
-   *  longer fresh (a failure is never cached, so a failed read lands here). */
+   *  longer fresh, or when a read was answered from no kept entry (a failure the cache does not
+   *  keep, a dropped load: note(..., undefined)). */
   settle(): { readonly entries: readonly TracedRead[]; readonly freshUntil: number; readonly heldAt: number } | undefined {
     if (this.#uncached) return undefined;
     const entries: TracedRead[] = [];

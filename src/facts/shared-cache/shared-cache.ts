@@ -55,14 +55,14 @@ class SharedUnavailable extends Error {}
 type Read = { hit: true; value: unknown; remainingMs: number } | { hit: false; versions: Record<string, number> };
 
 // An event's bump of its groups' versions. INCR, unless the value is one INCR refuses (planted
-// by a writer of the server: "", "05", a list...): then a fresh version, the time in ms, far
+// by a writer of the server: "", "05", a list...): then SET (which replaces a key of any type)
+// a fresh version, the time in ms, far
 // above any INCR has reached, so the event still outdates every record (review of issue 18's
 // round: a value INCR refused froze its group, its records current through every event).
 const BUMP = `local out = {}
 for i, key in ipairs(KEYS) do
   local v = redis.pcall('INCR', key)
   if type(v) == 'table' then
-    redis.call('DEL', key)
     redis.call('SET', key, ARGV[1])
     v = tonumber(ARGV[1])
   end
@@ -75,7 +75,6 @@ return out`;
 // version found below a process's floor (rolled back, expired, or lost in a restart).
 const RAISE = `local v = redis.pcall('INCRBY', KEYS[1], 0)
 if type(v) == 'table' or v < tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
 return 1`;
