@@ -10,7 +10,7 @@ import { parseChallenges } from '../../src/facts/oci/challenge.ts';
 import { nextPageUrl, parseReferrersIndex, parseSignatureManifest } from '../../src/facts/oci/referrers.ts';
 import { FactError } from '../../src/facts/errors.ts';
 import { sha256Digest } from '../../src/dev/sandbox/index.ts';
-import { awsChain, awsOptions, signAws, TARGET } from '../notation/helpers.ts';
+import { awsChain, awsOptions, sameJson, signAws, TARGET } from '../notation/helpers.ts';
 import { resultOf, startHarness } from '../helpers/harness.ts';
 import { IMAGES, fixture, fullPolicy, HOST, runs, sign } from './helpers.ts';
 
@@ -38,10 +38,10 @@ function applyEdits(bytes: Uint8Array, edits: readonly Edit[]): Uint8Array {
   return out;
 }
 
-/** JSON whitespace between tokens carries no meaning: such an insert is the same envelope. */
-const meaningless = (format: string, original: Uint8Array, edited: Uint8Array, edits: readonly Edit[]) =>
-  Buffer.from(original).equals(Buffer.from(edited)) ||
-  (format === 'jws' && edits.every((e) => e.kind === 'insert' && [0x20, 0x0a, 0x0d, 0x09].includes(e.byte)));
+/** The same bytes, or for JWS the same JSON value (whitespace between tokens, `\/` for `/`):
+ *  the same envelope, which may verify (sameJson). */
+const meaningless = (format: string, original: Uint8Array, edited: Uint8Array) =>
+  Buffer.from(original).equals(Buffer.from(edited)) || (format === 'jws' && sameJson(original, edited));
 
 t.test('random bytes, JSON and CBOR-looking input: refused, never thrown', async (t) => {
   const counts = { bytes: runs(20_000), json: runs(10_000), cbor: runs(10_000) };
@@ -77,7 +77,7 @@ for (const [format, { envelope, mediaType }] of Object.entries(valid)) {
     await fc.assert(
       fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 5 }), async (edits) => {
         const edited = applyEdits(envelope, edits);
-        if (meaningless(format, envelope, edited, edits)) return;
+        if (meaningless(format, envelope, edited)) return;
         tried++;
         const r = await verifySignature(edited, mediaType, TARGET, options);
         if (!refused(r)) throw new Error(`edits ${JSON.stringify(edits)} gave ${JSON.stringify(r)}`);
@@ -157,7 +157,7 @@ t.test("through the whole check: an edited envelope stored as the image's signat
   await fc.assert(
     fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 3 }), async (edits) => {
       const edited = applyEdits(originalBytes, edits);
-      if (meaningless('jws', originalBytes, edited, edits) || edited.length === 0) return;
+      if (meaningless('jws', originalBytes, edited) || edited.length === 0) return;
       tried++;
       h.sandbox.update((f) => {
         f.accounts['111122223333']!.regions['us-east-1']!.repositories[0]!.images[0]!.signatures = [{ ...original, envelope: edited }];

@@ -2,6 +2,7 @@
 // shaped chains and envelopes signed with real keys, and byte-level tampering.
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { signBytes, type SignatureAlgorithm } from '../../src/notation/algorithms.ts';
 import { coseSign1ToBeSigned } from '../../src/notation/cose.ts';
@@ -136,4 +137,15 @@ export function resignCose(envelope: Uint8Array, key: KeyObject, edit: (h: Map<C
   const protBytes = encodeCbor(h.value);
   const signature = signBytes(alg, key, coseSign1ToBeSigned(protBytes, payload));
   return encodeCbor(new CborTag(18, [protBytes, unprot, payload, signature]));
+}
+
+/** Whether two JWS envelopes are the same JSON value: an edit that only changes how the JSON is
+ *  written (whitespace between tokens, `\/` for `/` in a string: x5c is standard base64, which
+ *  has '/') is the same envelope, which may verify; the fuzz tests exempt exactly those. */
+export function sameJson(a: Uint8Array, b: Uint8Array): boolean {
+  try {
+    return isDeepStrictEqual(JSON.parse(Buffer.from(a).toString('utf8')), JSON.parse(Buffer.from(b).toString('utf8')));
+  } catch {
+    return false;
+  }
 }
