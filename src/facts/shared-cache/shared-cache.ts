@@ -46,6 +46,18 @@ const WAIT_POLL_MS = 50;
 /** Version keys outlive every record stored under an older version (TTL + stale <= 14 days). */
 const VERSION_TTL_MS = 15 * 86_400_000;
 const MAX_DROP_GROUPS = 1_000;
+/** A drop message longer than this is ignored. */
+const MAX_MESSAGE_CHARS = 1_000_000;
+/**
+ * The client's parser reads a pub/sub message whole before any handler sees it, and a server
+ * passes on messages of up to its pubsub output limit (32 MB by default) from any client that
+ * may PUBLISH. So the bytes arriving on the subscriber's connection since its last message are
+ * counted, and past the longest message this process reads (plus a read's worth, as the count
+ * is taken per chunk) the connection is dropped: it reconnects and subscribes again, and the
+ * server discards the rest. A writer of the server can then make a replica hold about 1 MiB
+ * of a message at a time, not 32 MB (issue 16's pub/sub, closed in issue 18's session).
+ */
+const MAX_PENDING_MESSAGE_BYTES = MAX_MESSAGE_CHARS + 128 * 1024;
 /** Groups whose version floor is kept (least recently seen forgotten first): a few dozen bytes
  *  each, so about 5 MiB at most. */
 const MAX_VERSION_FLOORS = 50_000;
@@ -113,7 +125,7 @@ export class SharedFactCache implements SharedLevel {
     if (options.metrics) {
       this.#events = new Counter({
         name: 'ecr_admission_shared_cache_events_total',
-        help: 'Shared fact cache: hit, miss, invalid (wrong shape, key or MAC), outdated (an event changed it), waited (another process loaded it), wait-timeout, skipped (degraded); fact "version", rolled-back (a version key lower than one this process saw)',
+        help: 'Shared fact cache: hit, miss, invalid (wrong shape, key or MAC), outdated (an event changed it), waited (another process loaded it), wait-timeout, skipped (degraded); fact "version", rolled-back (a version key lower than one this process saw); fact "pubsub", oversized (a message over the bound: subscription reconnected)',
         labelNames: ['fact', 'event'],
         registers,
       });
@@ -133,12 +145,26 @@ export class SharedFactCache implements SharedLevel {
     });
     const subscribed = new Promise<void>((resolve) => options.subscriber.once('ready', () => resolve()));
     options.subscriber.on('error', () => {});
-    options.subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+    let pendingBytes = 0;
+    options.subscriber.on('message', (channel: string, message: string) => {
+      pendingBytes = 0;
+      this.#onMessage(channel, message);
+    });
     options.subscriber.on('ready', () => {
       // Drops published while the subscription was down were missed: forget every local copy
       // an event could have changed (they are read again from the shared level, cheaply).
       if (this.#subscribed) options.onDrop?.('all');
       this.#subscribed = true;
+      pendingBytes = 0;
+      const stream = options.subscriber.stream as NodeJS.ReadableStream & { destroy(): void };
+      stream.on('data', (chunk: Buffer) => {
+        pendingBytes += chunk.length;
+        if (pendingBytes <= MAX_PENDING_MESSAGE_BYTES) return;
+        pendingBytes = 0;
+        this.#count('pubsub', 'oversized');
+        this.#o.logger?.warn({ bytes: MAX_PENDING_MESSAGE_BYTES }, 'shared fact cache: a pub/sub message over the bound, subscription reconnected');
+        stream.destroy();
+      });
     });
     const subscribing = options.subscriber.subscribe(this.#codec.readyChannel, this.#codec.dropChannel).catch((e: unknown) => this.#fail(e));
     this.#ready = Promise.all([commandsReady, subscribed, subscribing]).then(() => {});
@@ -488,7 +514,7 @@ export class SharedFactCache implements SharedLevel {
       for (const wake of [...(this.#waiters.get(message) ?? [])]) wake();
       return;
     }
-    if (channel !== this.#codec.dropChannel || message.length > 1_000_000) return;
+    if (channel !== this.#codec.dropChannel || message.length > MAX_MESSAGE_CHARS) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(message);
