@@ -211,15 +211,19 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         return render(routed.protocol, new ApiError(500, 'SandboxInternalError', `sandbox defect: ${e instanceof Error ? e.message : String(e)}`));
       }
     };
-    const fault = faults.take(routed.op);
     // The injected latency is the whole call, as a real call's round trip includes AWS's own
-    // work: the sandbox answers first, then waits what is left of it since the request arrived.
-    // Waiting first and answering after made every call its latency plus the sandbox's own
-    // work (about 1 ms of a loaded 2-core machine, issue 18: 6-8 ms over a cold admission's
-    // chain of six 20 ms calls), charged to the webhook in bench/'s cold scenario. A call that
-    // waits for messages (SQS ReceiveMessage) still answers after its wait.
+    // work. The sandbox acts half-way through it (the request's way there; as AWS, it sees the
+    // state and the faults of that moment, neither those of the request's arrival nor of its
+    // answer's), answers, then waits what is left of the latency since the request arrived.
+    // Waiting the whole latency and answering after made every call its latency plus the
+    // sandbox's own work (about 1 ms of a loaded 2-core machine, issue 18: 6-8 ms over a cold
+    // admission's chain of six 20 ms calls), charged to the webhook in bench/'s cold scenario.
+    // A call that waits for messages (SQS ReceiveMessage) still answers after its wait.
+    const latencyMs = typeof latency === 'function' ? latency(routed.op) : latency;
+    await sleepUntil(arrived + latencyMs / 2);
+    const fault = faults.take(routed.op);
     let out: Outgoing | undefined = !fault && !routed.wait ? answer() : undefined;
-    await sleepUntil(arrived + (typeof latency === 'function' ? latency(routed.op) : latency));
+    await sleepUntil(arrived + latencyMs);
     if (fault?.kind === 'reset') {
       req.socket.destroy();
       return;
