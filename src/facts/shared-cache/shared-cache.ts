@@ -56,8 +56,13 @@ const MAX_MESSAGE_CHARS = 1_000_000;
  * is taken per chunk) the connection is dropped: it reconnects and subscribes again, and the
  * server discards the rest. A writer of the server can then make a replica hold about 1 MiB
  * of a message at a time, not 32 MB (issue 16's pub/sub, closed in issue 18's session).
+ * Bytes against characters: the messages this process publishes are ASCII (group names), so a
+ * message that is over the bound in bytes but not in characters is never one of ours.
  */
 const MAX_PENDING_MESSAGE_BYTES = MAX_MESSAGE_CHARS + 128 * 1024;
+/** At most one warning per this long about oversized messages (each is counted): a client that
+ *  may PUBLISH can send one every few ms. */
+const OVERSIZED_WARNING_MS = 60_000;
 /** Groups whose version floor is kept (least recently seen forgotten first): a few dozen bytes
  *  each, so about 5 MiB at most. */
 const MAX_VERSION_FLOORS = 50_000;
@@ -146,6 +151,7 @@ export class SharedFactCache implements SharedLevel {
     const subscribed = new Promise<void>((resolve) => options.subscriber.once('ready', () => resolve()));
     options.subscriber.on('error', () => {});
     let pendingBytes = 0;
+    let warnedAt = -Infinity;
     options.subscriber.on('message', (channel: string, message: string) => {
       pendingBytes = 0;
       this.#onMessage(channel, message);
@@ -162,7 +168,13 @@ export class SharedFactCache implements SharedLevel {
         if (pendingBytes <= MAX_PENDING_MESSAGE_BYTES) return;
         pendingBytes = 0;
         this.#count('pubsub', 'oversized');
-        this.#o.logger?.warn({ bytes: MAX_PENDING_MESSAGE_BYTES }, 'shared fact cache: a pub/sub message over the bound, subscription reconnected');
+        if (performance.now() - warnedAt >= OVERSIZED_WARNING_MS) {
+          warnedAt = performance.now();
+          this.#o.logger?.warn(
+            { bytes: MAX_PENDING_MESSAGE_BYTES },
+            'shared fact cache: a pub/sub message over the bound (someone publishes junk to the fleet\'s channels), subscription reconnected; counted in ecr_admission_shared_cache_events_total{fact="pubsub"}',
+          );
+        }
         stream.destroy();
       });
     });
