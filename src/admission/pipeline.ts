@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { parseEcrHost } from '../image/ecr-host.ts';
 import { effectiveTag, parseImageReference } from '../image/reference.ts';
+import { shortDigest } from '../image/digest.ts';
 import { errorMessage } from '../support/errors.ts';
 import { runChecks } from '../checks/runner.ts';
 import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
@@ -148,6 +149,47 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const effective = policy.forImage(namespace, ref);
     const subject = subjectOf(ref, policy);
     const results = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
+    if (subject.tagMismatch !== undefined && ref.digest !== undefined)
+      return checkPinnedDigest(ref, ref.digest, subject.tagMismatch, namespace, policy, signal, deadline);
+    return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+  }
+
+  /**
+   * A reference that names a tag and a digest whose tag names another digest now: the tag moved
+   * after the reference was pinned (a template pinned by `pinning.mode: pods-and-templates` or
+   * `ecr-admission pin`, whose scale-ups were all denied until the template changed). A node
+   * pulls such a reference by its digest and ignores the tag (containerd, CRI-O), so it is
+   * judged as the digest alone, REPO@DIGEST, exactly as if the tag were not written: the
+   * policy is chosen without the tag, so no override scoped to the tag applies to a digest the
+   * tag no longer names, and nothing is admitted that REPO@DIGEST written by hand would not be.
+   * The digest result says so, and a warning tells whoever applies it that the tag moved.
+   */
+  async function checkPinnedDigest(
+    ref: ReturnType<typeof parseImageReference>,
+    digest: string,
+    mismatch: string,
+    namespace: string,
+    policy: CompiledPolicy,
+    signal: AbortSignal,
+    deadline: number,
+  ): Promise<ImageVerdict> {
+    const pinned = { original: ref.original, domain: ref.domain, path: ref.path, digest, normalized: `${ref.domain}/${ref.path}@${digest}` };
+    const effective = policy.forImage(namespace, pinned);
+    const subject = subjectOf(pinned, policy);
+    const checked = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
+    const judged = `judged as the digest alone (${ref.domain}/${ref.path}@${digest}), which is what a node pulls`;
+    // The warning is short (a kubectl warning is clipped at WARNING_MAX); the reason is whole.
+    const warning = `tag ${ref.tag ?? ''} names another digest now: judged as ${shortDigest(digest)} alone; re-pin or drop the tag`;
+    // In the reason too: a denial's message carries reasons, not warnings.
+    const results = checked.map((r) =>
+      r.check === 'digest'
+        ? {
+            ...r,
+            reason: `${r.reason ?? r.status} (${mismatch}: ${judged}; update the reference to the tag's digest, or drop the tag)`,
+            warnings: [...(r.warnings ?? []), warning],
+          }
+        : r,
+    );
     return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
   }
 

@@ -54,6 +54,7 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext): Pr
       const t0 = performance.now();
       const result = await raceDeadline(check, ctx);
       if (result.resolved) ctx.image.resolved = result.resolved;
+      if (result.tagMismatch !== undefined) ctx.image.tagMismatch = result.tagMismatch;
       return { ...result, durationMs: Math.round((performance.now() - t0) * 10) / 10 };
     })();
     started.set(check.id, promise);
@@ -61,6 +62,6 @@ export async function runChecks(checks: readonly Check[], ctx: CheckContext): Pr
   };
 
   const outcomes = await Promise.all(enabled.map(start));
-  // `resolved` is plumbing between checks, not part of the reported result.
-  return outcomes.map(({ resolved: _resolved, ...result }) => result);
+  // `resolved` and `tagMismatch` are plumbing between checks, not part of the reported result.
+  return outcomes.map(({ resolved: _resolved, tagMismatch: _tagMismatch, ...result }) => result);
 }

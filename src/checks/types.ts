@@ -33,6 +33,10 @@ export interface ImageSubject {
   readonly managed: boolean;
   /** Set by the digest check when it passes. */
   resolved?: ResolvedImage;
+  /** Set by the digest check when the reference names a tag and a digest and the tag names
+   *  another digest now (it moved after the reference was pinned): why, for the pipeline, which
+   *  then judges the reference as its digest alone (admission/pipeline.ts). */
+  tagMismatch?: string;
 }
 
 export interface CheckContext {
@@ -50,6 +54,8 @@ export interface CheckContext {
 /** What the digest check hands to the checks after it. */
 export interface CheckOutcome extends CheckResult {
   readonly resolved?: ResolvedImage;
+  /** ImageSubject.tagMismatch, from the digest check. */
+  readonly tagMismatch?: string;
 }
 
 export interface Check {

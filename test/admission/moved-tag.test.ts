@@ -1,0 +1,94 @@
+// A reference with a tag and a digest whose tag moved after it was pinned (pinning.mode
+// pods-and-templates, `ecr-admission pin`): a node pulls it by its digest, so it is judged as
+// REPO@DIGEST, under the policy chosen without the tag. Scale-ups of a pinned template keep
+// working when the tag moves, and an override scoped to the tag never applies to a digest the
+// tag no longer names.
+import t, { type Test } from 'tap';
+import { imageDigest, ociImage, type FindingFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import { ACCOUNT, HOST, REGION, resultOf, startHarness } from '../helpers/harness.ts';
+
+const xz: FindingFixture = { vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0' }] };
+const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
+const stable = ociImage({ seed: 'stable-1', tags: ['stable'], ...continuous });
+const stableNext = ociImage({ seed: 'stable-2', tags: [], ...continuous });
+const vulnerable = ociImage({ seed: 'dev-1', tags: ['dev-1'], ...continuous, findings: [xz] });
+const devNext = ociImage({ seed: 'dev-2', tags: [], ...continuous });
+
+const fixture = (): SandboxFixture => ({
+  defaultAccount: ACCOUNT,
+  accounts: {
+    [ACCOUNT]: {
+      regions: {
+        [REGION]: { scanType: 'ENHANCED', repositories: [{ name: 'web', tagMutability: 'MUTABLE', images: [stable, stableNext, vulnerable, devNext] }] },
+      },
+    },
+  },
+});
+
+const TAG_TTL_S = 2;
+// Development tags are only audited; everything else is enforced.
+const POLICY = `
+registries:
+  ecr:
+    - accountId: "${ACCOUNT}"
+checks:
+  vulnerabilities: {}
+cache:
+  ttlSeconds:
+    mutableTag: ${TAG_TTL_S}
+overrides:
+  - { name: dev-audit, images: ["${HOST}/web:dev-*"], mode: audit }
+`;
+
+/** A webhook runtime on this test's clock, and a way to move a tag to the image at `index` of
+ *  the repository and let the tag's cached digest expire. */
+async function world(test: Test) {
+  let now = Date.now();
+  const h = await startHarness({ fixture: fixture(), policy: POLICY, now: () => now });
+  test.teardown(() => h.close());
+  const moveTag = (tag: string, index: number) => {
+    h.sandbox.update((f) => {
+      f.accounts[ACCOUNT]!.regions[REGION]!.repositories[0]!.images.forEach((image, i) => {
+        image.tags = (image.tags ?? []).filter((name) => name !== tag);
+        if (i === index) image.tags.push(tag);
+      });
+    });
+    now += (TAG_TTL_S + 1) * 1000;
+  };
+  return { h, moveTag };
+}
+
+t.test('a pinned reference whose tag moved is judged as its digest: still admitted, with a warning', async (t) => {
+  const { h, moveTag } = await world(t);
+  const pinned = `${HOST}/web:stable@${imageDigest(stable)}`;
+  t.equal((await h.reviewPod([pinned])).response.allowed, true, 'the tag names the digest: admitted');
+
+  moveTag('stable', 1);
+  const after = await h.reviewPod([pinned]);
+  t.equal(after.response.allowed, true, 'a scale-up after the tag moved: admitted, as the digest alone would be');
+  t.equal(after.images[0]?.digest, imageDigest(stable), 'judged on the digest the reference pins (the one a node pulls)');
+  t.match(resultOf(after, 'digest')?.reason, /tag stable points to sha256:\w+, not sha256:\w+: judged as the digest alone/);
+  t.match(
+    after.response.warnings?.join('\n'),
+    /ecr-admission: c0: tag stable names another digest now: judged as sha256:\w{12} alone; re-pin or drop the tag/,
+    'whoever applies it is told the tag moved',
+  );
+  t.equal(resultOf(after, 'vulnerabilities')?.status, 'pass', 'and every check ran on that digest');
+});
+
+t.test('an override scoped to the tag does not follow a digest the tag no longer names', async (t) => {
+  const { h, moveTag } = await world(t);
+  const pinned = `${HOST}/web:dev-1@${imageDigest(vulnerable)}`;
+  const before = await h.reviewPod([pinned]);
+  t.equal(before.response.allowed, true, 'dev-1 names the vulnerable digest: the dev-audit override applies (audited)');
+  t.equal(before.images[0]?.policy.name, 'dev-audit');
+
+  moveTag('dev-1', 3);
+  const after = await h.reviewPod([pinned]);
+  t.equal(after.response.allowed, false, 'dev-1 moved: the digest alone is under the enforced default, and its CRITICAL finding denies');
+  t.equal(after.images[0]?.policy.name, 'default');
+  t.match(after.response.status?.message, /\[vulnerabilities\].*CVE-2024-3094/);
+  t.match(resultOf(after, 'digest')?.reason, /tag dev-1 points to sha256:\w+, not sha256:\w+: judged as the digest alone/, 'the log line says why');
+  const byHand = await h.reviewPod([`${HOST}/web@${imageDigest(vulnerable)}`]);
+  t.equal(byHand.response.allowed, false, 'the same as the digest written by hand');
+});
