@@ -2,7 +2,7 @@
 // extract images, run the checks per image under one deadline, fold into a decision.
 import type { Logger } from 'pino';
 import { parseEcrHost } from '../image/ecr-host.ts';
-import { effectiveTag, parseImageReference } from '../image/reference.ts';
+import { effectiveTag, parseImageReference, type ImageReference } from '../image/reference.ts';
 import { shortDigest } from '../image/digest.ts';
 import { errorMessage } from '../support/errors.ts';
 import { runChecks } from '../checks/runner.ts';
@@ -10,7 +10,7 @@ import { fail, type Check, type CheckResult, type ImageSubject } from '../checks
 import { decide } from '../decision/decide.ts';
 import { policyForUnknownImages } from '../decision/unreadable-object.ts';
 import type { Decision, ImageVerdictInput } from '../decision/types.ts';
-import type { CompiledPolicy } from '../policy/compile.ts';
+import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
 import type { Metrics } from '../support/metrics.ts';
 import { extractImages, type ContainerImage } from './extract.ts';
 import { RecentPasses, type TagDigestLookup } from './unchanged-images.ts';
@@ -148,10 +148,36 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     }
     const effective = policy.forImage(namespace, ref);
     const subject = subjectOf(ref, policy);
-    const results = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
-    if (subject.tagMismatch !== undefined && ref.digest !== undefined)
-      return checkPinnedDigest(ref, ref.digest, subject.tagMismatch, namespace, policy, signal, deadline);
-    return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+    const run = (image: ImageSubject, policyOfImage: EffectivePolicy) =>
+      runChecks(deps.checks, { image, policy: policyOfImage, compiled: policy, namespace, signal, deadline, now: now() });
+    if (ref.tag === undefined || ref.digest === undefined) {
+      const results = await run(subject, effective);
+      return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+    }
+    // A tag and a digest. Which of the two forms is judged depends on where the tag points now,
+    // which the form as written's digest check finds out. Unless the cache already knows the tag
+    // names this digest, the digest alone is checked at the same time, not after: a form judged
+    // only once the other had finished would have less of the admission's deadline than the
+    // same digest written by hand, and under onError: allow a requester could write a moved tag
+    // to run the digest's checks out of time (attacker review of this change). The form as
+    // written always runs, so the tag it reads is among the facts a remembered verdict rests on.
+    const form = deps.tagDigests?.freshTagDigest(subject, ref.tag) === ref.digest ? undefined : pinnedForm(ref, ref.digest, namespace, policy);
+    const byDigest = form && run(...form);
+    // Not needed when the tag names the digest; the runner turns every fault into a result, but
+    // a promise nobody awaits must not be able to end the process.
+    byDigest?.catch(() => undefined);
+    const results = await run(subject, effective);
+    if (subject.tagMismatch === undefined) return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+    // Known from the cache to name the digest, the tag moved since (its entry expired): run now.
+    const late = form ?? pinnedForm(ref, ref.digest, namespace, policy);
+    return asDigestAlone(ref, ref.digest, subject.tagMismatch, byDigest ?? run(...late), late);
+  }
+
+  /** REPO@DIGEST of a reference that also names a tag, and the policy it is judged under:
+   *  chosen as if the tag were not written. */
+  function pinnedForm(ref: ImageReference, digest: string, namespace: string, policy: CompiledPolicy): [ImageSubject, EffectivePolicy] {
+    const pinned = { original: ref.original, domain: ref.domain, path: ref.path, digest, normalized: `${ref.domain}/${ref.path}@${digest}` };
+    return [subjectOf(pinned, policy), policy.forImage(namespace, pinned)];
   }
 
   /**
@@ -160,26 +186,21 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
    * `ecr-admission pin`, whose scale-ups were all denied until the template changed). A node
    * pulls such a reference by its digest and ignores the tag (containerd, CRI-O), so it is
    * judged as the digest alone, REPO@DIGEST, exactly as if the tag were not written: the
-   * policy is chosen without the tag, so no override scoped to the tag applies to a digest the
-   * tag no longer names, and nothing is admitted that REPO@DIGEST written by hand would not be.
-   * The digest result says so, and a warning tells whoever applies it that the tag moved.
+   * policy is chosen without the tag (pinnedForm), so no override scoped to the tag applies to
+   * a digest the tag no longer names, and nothing is admitted that REPO@DIGEST written by hand
+   * would not be. The digest result says so, and a warning tells whoever applies it.
    */
-  async function checkPinnedDigest(
-    ref: ReturnType<typeof parseImageReference>,
+  async function asDigestAlone(
+    ref: ImageReference,
     digest: string,
     mismatch: string,
-    namespace: string,
-    policy: CompiledPolicy,
-    signal: AbortSignal,
-    deadline: number,
+    checking: Promise<CheckResult[]>,
+    [subject, effective]: [ImageSubject, EffectivePolicy],
   ): Promise<ImageVerdict> {
-    const pinned = { original: ref.original, domain: ref.domain, path: ref.path, digest, normalized: `${ref.domain}/${ref.path}@${digest}` };
-    const effective = policy.forImage(namespace, pinned);
-    const subject = subjectOf(pinned, policy);
-    const checked = await runChecks(deps.checks, { image: subject, policy: effective, compiled: policy, namespace, signal, deadline, now: now() });
+    const checked = await checking;
     const judged = `judged as the digest alone (${ref.domain}/${ref.path}@${digest}), which is what a node pulls`;
-    // The warning is short (a kubectl warning is clipped at WARNING_MAX); the reason is whole.
-    const warning = `tag ${ref.tag ?? ''} names another digest now: judged as ${shortDigest(digest)} alone; re-pin or drop the tag`;
+    // Short: a kubectl warning is clipped at WARNING_MAX, after the container's name.
+    const warning = `its tag names another digest now: judged as ${shortDigest(digest)} alone; re-pin or drop the tag`;
     // In the reason too: a denial's message carries reasons, not warnings.
     const results = checked.map((r) =>
       r.check === 'digest'

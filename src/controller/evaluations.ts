@@ -111,7 +111,10 @@ export class ImageEvaluator {
     } finally {
       clearTimeout(timer);
     }
-    const standing = new Map(previous?.standing);
+    // What stood was said under one effective policy: a pinned reference whose tag moved is
+    // judged under the policy of its digest alone (admission/pipeline.ts), which the key
+    // (chosen with the tag) does not tell apart, so nothing stands across that change.
+    const standing = new Map(previous?.policy === checked.effective ? previous.standing : undefined);
     for (const r of checked.results) if (r.status !== 'error') standing.set(r.check, r);
     // A check the policy no longer runs has nothing standing.
     for (const id of standing.keys()) if (!checked.results.some((r) => r.check === id)) standing.delete(id);

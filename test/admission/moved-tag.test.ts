@@ -42,9 +42,14 @@ overrides:
 
 /** A webhook runtime on this test's clock, and a way to move a tag to the image at `index` of
  *  the repository and let the tag's cached digest expire. */
-async function world(test: Test) {
+async function world(test: Test, options: { policy?: string; budgetMs?: number } = {}) {
   let now = Date.now();
-  const h = await startHarness({ fixture: fixture(), policy: POLICY, now: () => now });
+  const h = await startHarness({
+    fixture: fixture(),
+    policy: options.policy ?? POLICY,
+    now: () => now,
+    ...(options.budgetMs !== undefined && { budgetMs: options.budgetMs }),
+  });
   test.teardown(() => h.close());
   const moveTag = (tag: string, index: number) => {
     h.sandbox.update((f) => {
@@ -70,7 +75,7 @@ t.test('a pinned reference whose tag moved is judged as its digest: still admitt
   t.match(resultOf(after, 'digest')?.reason, /tag stable points to sha256:\w+, not sha256:\w+: judged as the digest alone/);
   t.match(
     after.response.warnings?.join('\n'),
-    /ecr-admission: c0: tag stable names another digest now: judged as sha256:\w{12} alone; re-pin or drop the tag/,
+    /ecr-admission: c0: its tag names another digest now: judged as sha256:\w{12} alone; re-pin or drop the tag/,
     'whoever applies it is told the tag moved',
   );
   t.equal(resultOf(after, 'vulnerabilities')?.status, 'pass', 'and every check ran on that digest');
@@ -91,4 +96,30 @@ t.test('an override scoped to the tag does not follow a digest the tag no longer
   t.match(resultOf(after, 'digest')?.reason, /tag dev-1 points to sha256:\w+, not sha256:\w+: judged as the digest alone/, 'the log line says why');
   const byHand = await h.reviewPod([`${HOST}/web@${imageDigest(vulnerable)}`]);
   t.equal(byHand.response.allowed, false, 'the same as the digest written by hand');
+});
+
+t.test('the digest alone has the whole deadline: a slow check of the form as written cannot time it out', async (t) => {
+  // Under onError: allow an AWS timeout admits. Had the digest alone been checked only after the
+  // form as written had finished, a requester could write a moved tag in front of a vulnerable
+  // digest and let a slow check of that first form (here posture's GetLifecyclePolicy) spend
+  // the deadline: the digest's own checks would then time out and admit (attacker review).
+  const { h, moveTag } = await world(t, {
+    budgetMs: 1_000,
+    policy: `
+onError: allow
+registries:
+  ecr:
+    - accountId: "${ACCOUNT}"
+checks:
+  vulnerabilities: {}
+  posture: { require: [lifecyclePolicy], action: warn }
+`,
+  });
+  h.sandbox.setLatency((op) => (op === 'ecr:GetLifecyclePolicy' ? 3_000 : 0));
+  moveTag('dev-1', 3);
+  const byHand = await h.reviewPod([`${HOST}/web@${imageDigest(vulnerable)}`], 'hand');
+  t.equal(byHand.response.allowed, false, 'the digest by hand: its CRITICAL finding denies within the deadline');
+  const pinned = await h.reviewPod([`${HOST}/web:dev-1@${imageDigest(vulnerable)}`], 'pinned');
+  t.equal(pinned.response.allowed, false, 'the moved tag in front of it: denied the same');
+  t.equal(resultOf(pinned, 'vulnerabilities')?.status, 'fail', 'on its finding, not a timeout');
 });

@@ -60,7 +60,10 @@ t.test('digest: tags, digests, indexes, archives and errors', async (t) => {
   // here an archived one.
   const mismatch = await h.reviewPod([`${HOST}/web:1.4.2@${imageDigest(old)}`]);
   t.equal(mismatch.response.allowed, false, 'tag and digest that disagree: the digest is judged, and it is archived');
-  t.match(mismatch.response.status?.message, /\[digest\] digest sha256:\w+ is archived .*\(tag 1\.4\.2 points to sha256:\w+, not sha256:\w+: judged as the digest alone/);
+  t.match(
+    mismatch.response.status?.message,
+    /\[digest\] digest sha256:\w+ is archived .*\(tag 1\.4\.2 points to sha256:\w+, not sha256:\w+: judged as the digest alone/,
+  );
 
   const unknown = await h.reviewPod([`${HOST}/web:9.9.9`]);
   t.equal(unknown.response.allowed, false);

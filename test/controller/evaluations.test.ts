@@ -1,0 +1,57 @@
+// What an `error` leaves standing is what the same effective policy said before: a pinned
+// reference whose tag moved is judged under its digest's policy (admission/pipeline.ts), and a
+// pass said under the tag's override must not stand beside an error under the other (attacker
+// review of the moved-tag change).
+import t from 'tap';
+import type { ImageCheck } from '../../src/admission/pipeline.ts';
+import type { CheckResult } from '../../src/checks/types.ts';
+import { ImageEvaluator } from '../../src/controller/evaluations.ts';
+import { compileText, ECR } from '../fixtures/policy.ts';
+
+const policy = compileText(`registries:
+  ecr:
+    - accountId: "111122223333"
+overrides:
+  - { name: dev-audit, images: ["${ECR}/web:dev-*"], mode: audit }
+`);
+const image = `${ECR}/web:dev-1@sha256:${'a'.repeat(64)}`;
+const devAudit = policy.forImage('team-a', { original: image, domain: '', path: '', normalized: `${ECR}/web:dev-1` });
+const base = policy.base;
+t.not(devAudit, base, 'two effective policies');
+
+const vulnerabilities = (status: CheckResult['status']): CheckResult => ({
+  check: 'vulnerabilities',
+  status,
+  ...(status !== 'pass' && { reason: 'Inspector throttled' }),
+});
+
+/** An evaluator whose checkImage answers the next of `answers` each round. */
+function evaluator(answers: ImageCheck[]) {
+  let round = 0;
+  const e = new ImageEvaluator({
+    checkImage: async () => answers[round++]!,
+    policy: () => policy,
+    concurrency: 1,
+    budgetMs: 1_000,
+  });
+  const task = { key: 'k', image, namespace: 'team-a' };
+  return { next: async () => (await e.evaluate([task]), e.get('k')!) };
+}
+
+t.test('an error keeps the pass said under the same effective policy', async (t) => {
+  const { next } = evaluator([
+    { results: [vulnerabilities('pass')], effective: devAudit },
+    { results: [vulnerabilities('error')], effective: devAudit },
+  ]);
+  await next();
+  t.equal((await next()).standing.get('vulnerabilities')?.status, 'pass');
+});
+
+t.test('an error under another effective policy (the tag moved) leaves nothing standing', async (t) => {
+  const { next } = evaluator([
+    { results: [vulnerabilities('pass')], effective: devAudit },
+    { results: [vulnerabilities('error')], effective: base },
+  ]);
+  await next();
+  t.equal((await next()).standing.get('vulnerabilities'), undefined);
+});
