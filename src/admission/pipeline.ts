@@ -162,15 +162,34 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     // to run the digest's checks out of time (attacker review of this change). The form as
     // written always runs, so the tag it reads is among the facts a remembered verdict rests on.
     const form = deps.tagDigests?.freshTagDigest(subject, ref.tag) === ref.digest ? undefined : pinnedForm(ref, ref.digest, namespace, policy);
-    const byDigest = form && run(...form);
-    // Not needed when the tag names the digest; the runner turns every fault into a result, but
-    // a promise nobody awaits must not be able to end the process.
+    // Stopped once the form as written is judged instead (its waits end; the loads it started
+    // go on for whoever else waits on them, fact-cache.ts).
+    const unneeded = new AbortController();
+    const byDigest =
+      form &&
+      runChecks(deps.checks, {
+        image: form[0],
+        policy: form[1],
+        compiled: policy,
+        namespace,
+        signal: AbortSignal.any([signal, unneeded.signal]),
+        deadline,
+        now: now(),
+      });
+    // The runner turns every fault into a result, but a promise nobody may await must not be
+    // able to end the process.
     byDigest?.catch(() => undefined);
     const results = await run(subject, effective);
-    if (subject.tagMismatch === undefined) return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
-    // Known from the cache to name the digest, the tag moved since (its entry expired): run now.
-    const late = form ?? pinnedForm(ref, ref.digest, namespace, policy);
-    return asDigestAlone(ref, ref.digest, subject.tagMismatch, byDigest ?? run(...late), late);
+    // A tag the cache said named the digest, which moved during this admission (its entry
+    // expired or was evicted meanwhile, a window a requester can aim at): the digest alone was
+    // not checked alongside, and checking it now would give it less of the deadline, so the
+    // form as written stands, its mismatch failing as before this change; the next admission
+    // finds the tag's new digest and is judged as the digest alone.
+    if (subject.tagMismatch === undefined || !byDigest) {
+      unneeded.abort();
+      return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+    }
+    return asDigestAlone(ref, ref.digest, subject.tagMismatch, byDigest, form);
   }
 
   /** REPO@DIGEST of a reference that also names a tag, and the policy it is judged under:

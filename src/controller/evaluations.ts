@@ -107,7 +107,10 @@ export class ImageEvaluator {
     } catch (err) {
       // checkImage does not throw (the runner turns everything into results); should it, the
       // image is an error that keeps what stood before.
-      checked = { results: [{ check: 'origin', status: 'error', reason: `internal error: ${errorMessage(err)}` }], effective: this.#deps.policy().base };
+      checked = {
+        results: [{ check: 'origin', status: 'error', reason: `internal error: ${errorMessage(err)}` }],
+        effective: previous?.policy ?? this.#deps.policy().base,
+      };
     } finally {
       clearTimeout(timer);
     }

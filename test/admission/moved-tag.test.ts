@@ -51,16 +51,17 @@ async function world(test: Test, options: { policy?: string; budgetMs?: number }
     ...(options.budgetMs !== undefined && { budgetMs: options.budgetMs }),
   });
   test.teardown(() => h.close());
-  const moveTag = (tag: string, index: number) => {
+  const expireTags = () => (now += (TAG_TTL_S + 1) * 1000);
+  const moveTag = (tag: string, index: number, options: { expire: boolean } = { expire: true }) => {
     h.sandbox.update((f) => {
       f.accounts[ACCOUNT]!.regions[REGION]!.repositories[0]!.images.forEach((image, i) => {
         image.tags = (image.tags ?? []).filter((name) => name !== tag);
         if (i === index) image.tags.push(tag);
       });
     });
-    now += (TAG_TTL_S + 1) * 1000;
+    if (options.expire) expireTags();
   };
-  return { h, moveTag };
+  return { h, moveTag, expireTags };
 }
 
 t.test('a pinned reference whose tag moved is judged as its digest: still admitted, with a warning', async (t) => {
@@ -122,4 +123,25 @@ checks:
   const pinned = await h.reviewPod([`${HOST}/web:dev-1@${imageDigest(vulnerable)}`], 'pinned');
   t.equal(pinned.response.allowed, false, 'the moved tag in front of it: denied the same');
   t.equal(resultOf(pinned, 'vulnerabilities')?.status, 'fail', 'on its finding, not a timeout');
+});
+
+t.test('a tag the cache said named the digest that moves during the admission: denied once, then judged as the digest', async (t) => {
+  // The digest alone is checked beside the form as written unless the cache knows the tag names
+  // the digest. When that entry expires between the look and the digest check (a window a
+  // requester can aim at), checking the digest alone only then would give it less of the
+  // deadline: the form as written stands instead, and its mismatch fails (review of this change).
+  const { h, moveTag, expireTags } = await world(t);
+  const pinned = `${HOST}/web:stable@${imageDigest(stable)}`;
+  t.equal((await h.reviewPod([pinned])).response.allowed, true, 'the tag names the digest, and the cache knows it');
+  moveTag('stable', 1, { expire: false });
+  // Another namespace, so that no remembered result answers. The review has looked the tag up
+  // in the cache by the time reviewPod returns; the tag's entry expires before its digest check.
+  const racing = h.reviewPod([pinned], 'team-b');
+  expireTags();
+  const raced = await racing;
+  t.equal(raced.response.allowed, false, 'the form as written stands: its tag and digest disagree');
+  t.match(raced.response.status?.message, /\[digest\] the tag and digest in the reference name different images/);
+  const next = await h.reviewPod([pinned], 'team-c');
+  t.equal(next.response.allowed, true, 'the next admission is judged as the digest alone');
+  t.match(resultOf(next, 'digest')?.reason, /judged as the digest alone/);
 });
