@@ -2,8 +2,7 @@
 // extract images, run the checks per image under one deadline, fold into a decision.
 import type { Logger } from 'pino';
 import { parseEcrHost } from '../image/ecr-host.ts';
-import { effectiveTag, parseImageReference, type ImageReference } from '../image/reference.ts';
-import { shortDigest } from '../image/digest.ts';
+import { effectiveTag, parseImageReference } from '../image/reference.ts';
 import { errorMessage } from '../support/errors.ts';
 import { runChecks } from '../checks/runner.ts';
 import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
@@ -19,6 +18,7 @@ import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
 import { pinRequired, unpinnedFailure } from './require-pinned.ts';
 import type { CheckMemo, ImageVerdict } from './check-memo.ts';
 import { DecisionMemo } from './decision-memo.ts';
+import { digestAlone, judgedAsDigestAlone } from './moved-tag.ts';
 
 export interface ReviewerDeps {
   /** The policy in force now (it can be reloaded between admissions). */
@@ -148,8 +148,8 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     }
     const effective = policy.forImage(namespace, ref);
     const subject = subjectOf(ref, policy);
-    const run = (image: ImageSubject, policyOfImage: EffectivePolicy) =>
-      runChecks(deps.checks, { image, policy: policyOfImage, compiled: policy, namespace, signal, deadline, now: now() });
+    const run = (image: ImageSubject, policyOfImage: EffectivePolicy, runSignal = signal) =>
+      runChecks(deps.checks, { image, policy: policyOfImage, compiled: policy, namespace, signal: runSignal, deadline, now: now() });
     if (ref.tag === undefined || ref.digest === undefined) {
       const results = await run(subject, effective);
       return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
@@ -161,21 +161,12 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     // same digest written by hand, and under onError: allow a requester could write a moved tag
     // to run the digest's checks out of time (attacker review of this change). The form as
     // written always runs, so the tag it reads is among the facts a remembered verdict rests on.
-    const form = deps.tagDigests?.freshTagDigest(subject, ref.tag) === ref.digest ? undefined : pinnedForm(ref, ref.digest, namespace, policy);
+    const pinned = deps.tagDigests?.freshTagDigest(subject, ref.tag) === ref.digest ? undefined : digestAlone(ref, ref.digest);
+    const alone = pinned && { subject: subjectOf(pinned, policy), policy: policy.forImage(namespace, pinned) };
     // Stopped once the form as written is judged instead (its waits end; the loads it started
     // go on for whoever else waits on them, fact-cache.ts).
     const unneeded = new AbortController();
-    const byDigest =
-      form &&
-      runChecks(deps.checks, {
-        image: form[0],
-        policy: form[1],
-        compiled: policy,
-        namespace,
-        signal: AbortSignal.any([signal, unneeded.signal]),
-        deadline,
-        now: now(),
-      });
+    const byDigest = alone && run(alone.subject, alone.policy, AbortSignal.any([signal, unneeded.signal]));
     // The runner turns every fault into a result, but a promise nobody may await must not be
     // able to end the process.
     byDigest?.catch(() => undefined);
@@ -185,52 +176,12 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     // not checked alongside, and checking it now would give it less of the deadline, so the
     // form as written stands, its mismatch failing as before this change; the next admission
     // finds the tag's new digest and is judged as the digest alone.
-    if (subject.tagMismatch === undefined || !byDigest) {
+    if (subject.tagMismatch === undefined || !alone || !byDigest) {
       unneeded.abort();
       return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
     }
-    return asDigestAlone(ref, ref.digest, subject.tagMismatch, byDigest, form);
-  }
-
-  /** REPO@DIGEST of a reference that also names a tag, and the policy it is judged under:
-   *  chosen as if the tag were not written. */
-  function pinnedForm(ref: ImageReference, digest: string, namespace: string, policy: CompiledPolicy): [ImageSubject, EffectivePolicy] {
-    const pinned = { original: ref.original, domain: ref.domain, path: ref.path, digest, normalized: `${ref.domain}/${ref.path}@${digest}` };
-    return [subjectOf(pinned, policy), policy.forImage(namespace, pinned)];
-  }
-
-  /**
-   * A reference that names a tag and a digest whose tag names another digest now: the tag moved
-   * after the reference was pinned (a template pinned by `pinning.mode: pods-and-templates` or
-   * `ecr-admission pin`, whose scale-ups were all denied until the template changed). A node
-   * pulls such a reference by its digest and ignores the tag (containerd, CRI-O), so it is
-   * judged as the digest alone, REPO@DIGEST, exactly as if the tag were not written: the
-   * policy is chosen without the tag (pinnedForm), so no override scoped to the tag applies to
-   * a digest the tag no longer names, and nothing is admitted that REPO@DIGEST written by hand
-   * would not be. The digest result says so, and a warning tells whoever applies it.
-   */
-  async function asDigestAlone(
-    ref: ImageReference,
-    digest: string,
-    mismatch: string,
-    checking: Promise<CheckResult[]>,
-    [subject, effective]: [ImageSubject, EffectivePolicy],
-  ): Promise<ImageVerdict> {
-    const checked = await checking;
-    const judged = `judged as the digest alone (${ref.domain}/${ref.path}@${digest}), which is what a node pulls`;
-    // Short: a kubectl warning is clipped at WARNING_MAX, after the container's name.
-    const warning = `its tag names another digest now: judged as ${shortDigest(digest)} alone; re-pin or drop the tag`;
-    // In the reason too: a denial's message carries reasons, not warnings.
-    const results = checked.map((r) =>
-      r.check === 'digest'
-        ? {
-            ...r,
-            reason: `${r.reason ?? r.status} (${mismatch}: ${judged}; update the reference to the tag's digest, or drop the tag)`,
-            warnings: [...(r.warnings ?? []), warning],
-          }
-        : r,
-    );
-    return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
+    const judged = judgedAsDigestAlone(await byDigest, ref, ref.digest, subject.tagMismatch);
+    return { results: judged, effective: alone.policy, ...(alone.subject.resolved && { digest: alone.subject.resolved.digest }) };
   }
 
   /** The requireOnPods failure of one image as written, if it arrived unpinned. */
