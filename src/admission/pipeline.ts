@@ -150,6 +150,13 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const subject = subjectOf(ref, policy);
     const run = (image: ImageSubject, policyOfImage: EffectivePolicy, runSignal = signal) =>
       runChecks(deps.checks, { image, policy: policyOfImage, compiled: policy, namespace, signal: runSignal, deadline, now: now() });
+    /** The digest alone's checks, started now. The runner turns every fault into a result,
+     *  but a promise nobody may await must not be able to end the process. */
+    const startDigestAlone = (image: ImageSubject, policyOfImage: EffectivePolicy, runSignal: AbortSignal) => {
+      const checking = run(image, policyOfImage, runSignal);
+      checking.catch(() => undefined);
+      return { subject: image, policy: policyOfImage, checking };
+    };
     if (ref.tag === undefined || ref.digest === undefined) {
       const results = await run(subject, effective);
       return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
@@ -162,25 +169,21 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     // to run the digest's checks out of time (attacker review of this change). The form as
     // written always runs, so the tag it reads is among the facts a remembered verdict rests on.
     const pinned = deps.tagDigests?.freshTagDigest(subject, ref.tag) === ref.digest ? undefined : digestAlone(ref, ref.digest);
-    const alone = pinned && { subject: subjectOf(pinned, policy), policy: policy.forImage(namespace, pinned) };
     // Stopped once the form as written is judged instead (its waits end; the loads it started
     // go on for whoever else waits on them, fact-cache.ts).
     const unneeded = new AbortController();
-    const byDigest = alone && run(alone.subject, alone.policy, AbortSignal.any([signal, unneeded.signal]));
-    // The runner turns every fault into a result, but a promise nobody may await must not be
-    // able to end the process.
-    byDigest?.catch(() => undefined);
+    const alone = pinned && startDigestAlone(subjectOf(pinned, policy), policy.forImage(namespace, pinned), AbortSignal.any([signal, unneeded.signal]));
     const results = await run(subject, effective);
     // A tag the cache said named the digest, which moved during this admission (its entry
     // expired or was evicted meanwhile, a window a requester can aim at): the digest alone was
     // not checked alongside, and checking it now would give it less of the deadline, so the
     // form as written stands, its mismatch failing as before this change; the next admission
     // finds the tag's new digest and is judged as the digest alone.
-    if (subject.tagMismatch === undefined || !alone || !byDigest) {
+    if (subject.tagMismatch === undefined || !alone) {
       unneeded.abort();
       return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
     }
-    const judged = judgedAsDigestAlone(await byDigest, ref, ref.digest, subject.tagMismatch);
+    const judged = judgedAsDigestAlone(await alone.checking, ref, ref.digest, subject.tagMismatch);
     return { results: judged, effective: alone.policy, ...(alone.subject.resolved && { digest: alone.subject.resolved.digest }) };
   }
 

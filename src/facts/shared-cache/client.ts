@@ -51,3 +51,28 @@ export function connect(connection: SharedCacheConnection): { commands: Redis; s
     subscriber: new Redis({ ...options, enableOfflineQueue: true, commandTimeout: undefined, connectionName: 'ecr-admission-sub' }),
   };
 }
+
+/**
+ * Bounds what the subscriber holds of one pub/sub message. The client's parser reads a message
+ * whole before any handler sees it, and a server passes on messages of up to its pubsub output
+ * limit (32 MB by default) from any client that may PUBLISH. So the bytes arriving on each of
+ * the subscriber's connections since its last message are counted, and past `maxBytes` the
+ * connection is dropped (`oversized` is called): it reconnects and subscribes again, and the
+ * server discards the rest. The count is taken per chunk, after the parser's own listener (it
+ * is prepended) has emitted the messages the chunk completes, so it errs by at most a read.
+ */
+export function boundMessages(subscriber: Redis, maxBytes: number, oversized: () => void): void {
+  let pendingBytes = 0;
+  subscriber.on('message', () => (pendingBytes = 0));
+  subscriber.on('ready', () => {
+    pendingBytes = 0;
+    const stream = subscriber.stream as NodeJS.ReadableStream & { destroy(): void };
+    stream.on('data', (chunk: Buffer) => {
+      pendingBytes += chunk.length;
+      if (pendingBytes <= maxBytes) return;
+      pendingBytes = 0;
+      oversized();
+      stream.destroy();
+    });
+  });
+}

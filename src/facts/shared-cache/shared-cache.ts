@@ -21,6 +21,7 @@ import type { Metrics } from '../../support/metrics.ts';
 import { markSharedRemaining, type SharedLevel, type SharedSpec as FactSpec } from '../../support/shared-level.ts';
 import { MAX_RECORD_BYTES, RecordCodec, type SharedRecord } from './records.ts';
 import { SHARED_FACTS } from './shapes.ts';
+import { boundMessages } from './client.ts';
 
 export interface SharedFactCacheOptions {
   readonly commands: Redis;
@@ -48,17 +49,10 @@ const VERSION_TTL_MS = 15 * 86_400_000;
 const MAX_DROP_GROUPS = 1_000;
 /** A drop message longer than this is ignored. */
 const MAX_MESSAGE_CHARS = 1_000_000;
-/**
- * The client's parser reads a pub/sub message whole before any handler sees it, and a server
- * passes on messages of up to its pubsub output limit (32 MB by default) from any client that
- * may PUBLISH. So the bytes arriving on the subscriber's connection since its last message are
- * counted, and past the longest message this process reads (plus a read's worth, as the count
- * is taken per chunk) the connection is dropped: it reconnects and subscribes again, and the
- * server discards the rest. A writer of the server can then make a replica hold about 1 MiB
- * of a message at a time, not 32 MB (issue 16's pub/sub, closed in issue 18's session).
- * Bytes against characters: the messages this process publishes are ASCII (group names), so a
- * message that is over the bound in bytes but not in characters is never one of ours.
- */
+/** The subscription is dropped past this many bytes of one message (client.ts
+ *  boundMessages): the longest message this process reads, plus a read's worth. Bytes against
+ *  characters: the messages this process publishes are ASCII (group names), so a message over
+ *  the bound in bytes but not in characters is never one of ours. */
 const MAX_PENDING_MESSAGE_BYTES = MAX_MESSAGE_CHARS + 128 * 1024;
 /** At most one warning per this long about oversized messages (each is counted): a client that
  *  may PUBLISH can send one every few ms. */
@@ -150,33 +144,22 @@ export class SharedFactCache implements SharedLevel {
     });
     const subscribed = new Promise<void>((resolve) => options.subscriber.once('ready', () => resolve()));
     options.subscriber.on('error', () => {});
-    let pendingBytes = 0;
     let warnedAt = -Infinity;
-    options.subscriber.on('message', (channel: string, message: string) => {
-      pendingBytes = 0;
-      this.#onMessage(channel, message);
+    boundMessages(options.subscriber, MAX_PENDING_MESSAGE_BYTES, () => {
+      this.#count('pubsub', 'oversized');
+      if (performance.now() - warnedAt < OVERSIZED_WARNING_MS) return;
+      warnedAt = performance.now();
+      this.#o.logger?.warn(
+        { bytes: MAX_PENDING_MESSAGE_BYTES },
+        'shared fact cache: a pub/sub message over the bound (someone publishes junk to the fleet\'s channels), subscription reconnected; counted in ecr_admission_shared_cache_events_total{fact="pubsub"}',
+      );
     });
+    options.subscriber.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
     options.subscriber.on('ready', () => {
       // Drops published while the subscription was down were missed: forget every local copy
       // an event could have changed (they are read again from the shared level, cheaply).
       if (this.#subscribed) options.onDrop?.('all');
       this.#subscribed = true;
-      pendingBytes = 0;
-      const stream = options.subscriber.stream as NodeJS.ReadableStream & { destroy(): void };
-      stream.on('data', (chunk: Buffer) => {
-        pendingBytes += chunk.length;
-        if (pendingBytes <= MAX_PENDING_MESSAGE_BYTES) return;
-        pendingBytes = 0;
-        this.#count('pubsub', 'oversized');
-        if (performance.now() - warnedAt >= OVERSIZED_WARNING_MS) {
-          warnedAt = performance.now();
-          this.#o.logger?.warn(
-            { bytes: MAX_PENDING_MESSAGE_BYTES },
-            'shared fact cache: a pub/sub message over the bound (someone publishes junk to the fleet\'s channels), subscription reconnected; counted in ecr_admission_shared_cache_events_total{fact="pubsub"}',
-          );
-        }
-        stream.destroy();
-      });
     });
     const subscribing = options.subscriber.subscribe(this.#codec.readyChannel, this.#codec.dropChannel).catch((e: unknown) => this.#fail(e));
     this.#ready = Promise.all([commandsReady, subscribed, subscribing]).then(() => {});
