@@ -227,9 +227,16 @@ export class FactCache implements TracedSource {
     return entry?.hasValue && this.#now() < entry.freshUntil ? (entry.value as T) : undefined;
   }
 
-  /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the manifest too). */
+  /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the
+   *  manifest too), unless the key has a fresh entry or a load under way: those stand, as they
+   *  would had the side effect not happened. Replacing one would renumber an entry that verdicts
+   *  remembered meanwhile rest on (fact-trace.ts), and they would be evaluated again for nothing:
+   *  the first admission of `repo:tag@digest` loads the digest's manifest beside the tag's
+   *  (pipeline.ts checks both forms), and was never remembered. */
   prime<T>(spec: FactSpec<T>, key: string, value: T): void {
-    this.#remember(spec, keyOf(spec, key), value);
+    const k = keyOf(spec, key);
+    if (this.#inflight.has(k) || this.freshEntry(k)) return;
+    this.#remember(spec, k, value);
     this.#shared?.store(spec, key, value);
   }
 

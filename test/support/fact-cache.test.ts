@@ -324,6 +324,29 @@ t.test('prime: a fact learnt on the side is served as if loaded, for its TTL', a
   loads.last().resolve('x');
 });
 
+t.test('prime keeps a fresh entry and a load under way: the entries verdicts rest on stay the same', async (t) => {
+  // A remembered verdict rests on the entries it read (fact-trace.ts): a side fact that replaced
+  // one would make the verdict be evaluated again for nothing (the first tag@digest admission).
+  const { clock, cache, loads } = setup();
+  t.equal(await cache.get(FRESH_ONLY, 'img', async () => 'sha256:loaded', never(), LOAD_TIMEOUT_MS), 'sha256:loaded');
+  const before = cache.freshEntry('tag\u0000img');
+  cache.prime(FRESH_ONLY, 'img', 'sha256:primed');
+  t.equal(cache.freshEntry('tag\u0000img'), before, 'a fresh entry stands: the same entry, not a renumbered one');
+  t.equal(await cache.get(FRESH_ONLY, 'img', loads.load('img'), never(), LOAD_TIMEOUT_MS), 'sha256:loaded');
+
+  const loading = cache.get(FRESH_ONLY, 'other', loads.load('other'), never(), LOAD_TIMEOUT_MS);
+  cache.prime(FRESH_ONLY, 'other', 'sha256:primed');
+  t.equal(cache.freshEntry('tag\u0000other'), undefined, 'nothing stored beside a load under way');
+  loads.last().resolve('sha256:from the load');
+  t.equal(await loading, 'sha256:from the load');
+  t.equal(cache.peek(FRESH_ONLY, 'other'), 'sha256:from the load', 'the load stores its own value');
+
+  clock.advance(TTL_MS);
+  cache.prime(FRESH_ONLY, 'img', 'sha256:primed');
+  t.equal(cache.peek(FRESH_ONLY, 'img'), 'sha256:primed', 'an entry past its TTL is replaced by the side fact');
+  t.equal(loads.count, 1, 'only the one load asked for');
+});
+
 t.test('the same key under two kinds of fact is two entries', async (t) => {
   const { cache, loads } = setup();
   const tag = cache.get(FRESH_ONLY, 'same', loads.load('same'), never(), LOAD_TIMEOUT_MS);
