@@ -9,7 +9,7 @@ import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import { shortDigest } from '../image/digest.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
-import { fail, pass, type Check, type CheckContext } from './types.ts';
+import { fail, pass, type Check, type CheckContext, type CheckOutcome } from './types.ts';
 import { ErrorCodes } from '../support/errors.ts';
 
 /** A pull-through-cache repository fills on its first pull, which a denial would prevent:
@@ -22,7 +22,7 @@ function notYetCached(ctx: CheckContext, err: unknown, what: string) {
   return fail(
     'digest',
     `${what} is not in the pull-through cache ${origin.prefix} (upstream ${origin.upstreamPath}) yet`,
-    `ECR fills the cache on the first pull: pull it once (docker pull ${loc.host}/${loc.repository}${ctx.image.ref.tag ? `:${ctx.image.ref.tag}` : ''}) so it is scanned and signed like the rest, then deploy again.`,
+    `ECR fills the cache on the first pull: pull it once (docker pull ${loc.host}/${loc.repository}${ctx.image.ref.tag ? `:${ctx.image.ref.tag}` : ctx.image.ref.digest ? `@${ctx.image.ref.digest}` : ''}) so it is scanned and signed like the rest, then deploy again.`,
   );
 }
 
@@ -34,6 +34,26 @@ function uncheckableIndex(err: unknown, what: string) {
     `${what} is an index the webhook cannot check: ${err.message}`,
     `Push an index whose every entry names a platform manifest by sha256 digest and size, at most ${MAX_INDEX_CHILDREN} of them and no nested index.`,
   );
+}
+
+/** A reference with a tag and a digest whose tag was not found to name the digest: the tag
+ *  names another digest (ecr-messages.ts, oci-messages.ts say so), no image (deleted after the
+ *  reference was pinned), or its lookup failed another way. The pipeline then judges the digest
+ *  alone, which is what a node pulls (src/admission/moved-tag.ts). That is sound whatever the
+ *  failure: the digest alone is judged under the policy chosen without the tag, exactly as
+ *  REPO@DIGEST written by hand, so nothing is admitted that the requester could not have
+ *  written. And it must be so: judged as written, a failure under an override the tag chose
+ *  (`images: [".../web:dev-*"]`, mode audit) was admitted, so any digest could be run behind a
+ *  tag that matched the override and named nothing (attacker review). */
+function tagNotConfirmed(outcome: CheckOutcome, err: unknown, ctx: CheckContext, tag: string | undefined, repo: string): CheckOutcome {
+  if (tag === undefined || ctx.image.ref.digest === undefined || outcome.tagMismatch) return outcome;
+  const gone = err instanceof FactError && err.code === ErrorCodes.IMAGE_NOT_FOUND;
+  return {
+    ...outcome,
+    tagMismatch: gone
+      ? { kind: 'gone', detail: `tag ${tag} names no image in ${repo} now` }
+      : { kind: 'unresolved', detail: `tag ${tag} did not resolve: ${outcome.reason}` },
+  };
 }
 
 export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
@@ -51,7 +71,7 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
           const resolved = await oci.resolve(image.oci, ref, signal, remainingMs(deadline));
           return pass('digest', { resolved, reason: `${what} is ${resolved.digest}` });
         } catch (err) {
-          return uncheckableIndex(err, what) ?? ociFactFailure('digest', err, image.oci, what);
+          return tagNotConfirmed(uncheckableIndex(err, what) ?? ociFactFailure('digest', err, image.oci, what), err, ctx, tag, image.oci.repository);
         }
       }
       const loc = image.ecr!;
@@ -60,7 +80,13 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
         const platforms = resolved.platforms ? ` (index of ${resolved.platforms.length} platforms)` : '';
         return pass('digest', { resolved, reason: `${what} is ${resolved.digest}${platforms}` });
       } catch (err) {
-        return uncheckableIndex(err, what) ?? notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what);
+        return tagNotConfirmed(
+          uncheckableIndex(err, what) ?? notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what),
+          err,
+          ctx,
+          tag,
+          loc.repository,
+        );
       }
     },
   };

@@ -33,7 +33,7 @@ export function factFailure(check: CheckId, err: unknown, loc: EcrImageLocation,
       return fail(check, `${what} is being restored from the archive in ${repo}`, 'Deploy again when the restore has finished.');
     case ErrorCodes.TAG_DIGEST_MISMATCH:
       return fail(check, `the tag and digest in the reference name different images: ${e.message}`, 'Use the digest the tag points to now, or drop the tag.', {
-        tagMismatch: e.message,
+        tagMismatch: { kind: 'moved', detail: e.message },
       });
     case ErrorCodes.INVALID_MANIFEST:
       return fail(check, `ECR returned a manifest that does not match its digest: ${e.message}`, 'Report this; do not deploy the image until it is explained.');

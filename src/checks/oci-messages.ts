@@ -12,7 +12,7 @@ export function ociFactFailure(check: CheckId, err: unknown, loc: OciImageLocati
       return fail(check, `${what} not found in ${repo}`, 'Push it, or check the reference.');
     case ErrorCodes.TAG_DIGEST_MISMATCH:
       return fail(check, `the tag and digest in the reference name different images: ${e.message}`, 'Use the digest the tag points to now, or drop the tag.', {
-        tagMismatch: e.message,
+        tagMismatch: { kind: 'moved', detail: e.message },
       });
     case ErrorCodes.INVALID_MANIFEST:
       return fail(check, `${repo} returned content that does not match its digest: ${e.message}`, 'Do not deploy the image until this is explained.');

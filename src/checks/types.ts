@@ -33,10 +33,21 @@ export interface ImageSubject {
   readonly managed: boolean;
   /** Set by the digest check when it passes. */
   resolved?: ResolvedImage;
-  /** Set by the digest check when the reference names a tag and a digest and the tag names
-   *  another digest now (it moved after the reference was pinned): why, for the pipeline, which
-   *  then judges the reference as its digest alone (admission/pipeline.ts). */
-  tagMismatch?: string;
+  /** Set by the digest check when the reference names a tag and a digest and the tag was not
+   *  found to name that digest: why, for the pipeline, which then judges the reference as its
+   *  digest alone (admission/pipeline.ts, admission/moved-tag.ts). */
+  tagMismatch?: TagMismatch;
+}
+
+/** Why a reference's tag was not found to name the reference's digest: the tag names another
+ *  digest now (`moved`), names no image (`gone`: deleted), or its lookup failed some other way
+ *  (`unresolved`: archived, an index the webhook cannot check, an AWS or registry fault). In
+ *  every case a node pulls the digest and ignores the tag, and the tag cannot be shown to choose
+ *  the reference's policy, so the digest alone is judged. */
+export interface TagMismatch {
+  readonly kind: 'moved' | 'gone' | 'unresolved';
+  /** For the log line and the denial's reasons: "tag v1 points to sha256:..., not sha256:...". */
+  readonly detail: string;
 }
 
 export interface CheckContext {
@@ -55,7 +66,7 @@ export interface CheckContext {
 export interface CheckOutcome extends CheckResult {
   readonly resolved?: ResolvedImage;
   /** ImageSubject.tagMismatch, from the digest check. */
-  readonly tagMismatch?: string;
+  readonly tagMismatch?: TagMismatch;
 }
 
 export interface Check {

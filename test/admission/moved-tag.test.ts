@@ -145,3 +145,35 @@ t.test('a tag the cache said named the digest that moves during the admission: d
   t.equal(next.response.allowed, true, 'the next admission is judged as the digest alone');
   t.match(resultOf(next, 'digest')?.reason, /judged as the digest alone/);
 });
+
+t.test('a pinned reference whose tag was deleted is judged as its digest; a deleted digest is still denied', async (t) => {
+  const { h, moveTag } = await world(t);
+  const pinned = `${HOST}/web:stable@${imageDigest(stable)}`;
+  t.equal((await h.reviewPod([pinned])).response.allowed, true, 'the tag names the digest: admitted');
+
+  moveTag('stable', -1);
+  const after = await h.reviewPod([pinned]);
+  t.equal(after.response.allowed, true, 'a scale-up after the tag was deleted: admitted, as the digest alone would be');
+  t.equal(after.images[0]?.digest, imageDigest(stable));
+  t.match(resultOf(after, 'digest')?.reason, /tag stable names no image in web now: judged as the digest alone/);
+  t.match(after.response.warnings?.join('\n'), /ecr-admission: c0: its tag names no image now: judged as sha256:\w{12} alone/);
+  t.equal(resultOf(after, 'vulnerabilities')?.status, 'pass', 'and every check ran on that digest');
+
+  // A deleted tag does not make a tag-scoped override follow the digest either.
+  const dev = `${HOST}/web:dev-1@${imageDigest(vulnerable)}`;
+  t.equal((await h.reviewPod([dev], 'team-b')).response.allowed, true, 'dev-1 names the vulnerable digest: audited under dev-audit');
+  moveTag('dev-1', -1);
+  const devAfter = await h.reviewPod([dev], 'team-b');
+  t.equal(devAfter.response.allowed, false, 'dev-1 deleted: the digest alone is enforced, and its CRITICAL finding denies');
+  t.equal(devAfter.images[0]?.policy.name, 'default');
+
+  // An image deleted with its tag (never looked up before): the digest alone is not found, and
+  // that denies.
+  h.sandbox.update((f) => {
+    const repo = f.accounts[ACCOUNT]!.regions[REGION]!.repositories[0]!;
+    repo.images = repo.images.filter((image) => imageDigest(image) !== imageDigest(devNext));
+  });
+  const gone = await h.reviewPod([`${HOST}/web:dev-2@${imageDigest(devNext)}`], 'team-c');
+  t.equal(gone.response.allowed, false, 'neither the tag nor the digest exists: denied');
+  t.match(gone.response.status?.message, /\[digest\] digest sha256:\w+ not found in repository web/);
+});

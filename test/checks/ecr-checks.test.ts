@@ -83,6 +83,13 @@ t.test('digest: tags, digests, indexes, archives and errors', async (t) => {
     'archived is named as such, not as not found',
   );
 
+  // A tag whose lookup fails (here: its image is archived) cannot be shown to name the digest
+  // written beside it: the digest alone is judged, which is what a node pulls.
+  const archivedTag = await h.reviewPod([`${HOST}/web:old@${webDigest}`]);
+  t.equal(archivedTag.response.allowed, true, 'the digest alone exists and passes');
+  t.match(resultOf(archivedTag, 'digest')?.reason, /\(tag old did not resolve: tag old is archived in repository web.*: judged as the digest alone/);
+  t.match(archivedTag.response.warnings?.join('\n'), /its tag could not be resolved: judged as sha256:\w{12} alone; re-pin or drop the tag/);
+
   const index = await h.reviewPod([`${HOST}/multi:2.0`]);
   t.equal(index.response.allowed, true);
   t.equal(index.images[0]?.digest, imageDigest(multi), 'a multi-arch tag resolves to the index digest');
