@@ -3,6 +3,7 @@
 // here instead of leaving an alert that can never fire.
 import t from 'tap';
 import { createMetrics } from '../../src/support/metrics.ts';
+import { registerSharedCacheMetrics } from '../../src/facts/shared-cache/metrics.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHART_DIR, NAMESPACE, only, renderChart, type KubeObject } from './helm.ts';
@@ -16,6 +17,12 @@ type PrometheusRule = KubeObject & {
 };
 
 const objects = renderChart({ ciValues: ['monitoring-values.yaml'] });
+// With a shared fact cache, whose alert is rendered only then.
+const withSharedCache = renderChart({ ciValues: ['monitoring-values.yaml'], setJson: ['policy.cache.shared={"url":"rediss://cache.internal:6379"}'] });
+const alertNames = (rendered: readonly KubeObject[]) =>
+  only<PrometheusRule>(rendered, 'PrometheusRule')
+    .spec.groups.flatMap((g) => g.rules)
+    .map((a) => a.alert);
 
 t.test('the ServiceMonitor scrapes /metrics on the Service', async (t) => {
   const monitor = only<ServiceMonitor>(objects, 'ServiceMonitor');
@@ -33,7 +40,7 @@ t.test('the ServiceMonitor scrapes /metrics on the Service', async (t) => {
 });
 
 t.test('alerts use the metrics and labels the server exports', async (t) => {
-  const rule = only<PrometheusRule>(objects, 'PrometheusRule');
+  const rule = only<PrometheusRule>(withSharedCache, 'PrometheusRule');
   const alerts = rule.spec.groups.flatMap((g) => g.rules);
   t.same(
     alerts.map((a) => a.alert).sort(),
@@ -48,10 +55,13 @@ t.test('alerts use the metrics and labels the server exports', async (t) => {
       'EcrAdmissionLatencyNearTimeout',
       'EcrAdmissionPolicyReloadRefused',
       'EcrAdmissionReplicasLow',
+      'EcrAdmissionSharedCacheOversizedMessages',
     ],
-    'down, API server rejecting, failing open, replicas low, certificate expiry, policy reload refused, invalid reviews, deny spike, AWS errors, p99 near timeout',
+    'down, API server rejecting, failing open, replicas low, certificate expiry, policy reload refused, invalid reviews, deny spike, AWS errors, p99 near timeout, shared cache junk',
   );
+  // The shared cache registers its series on the server's registry when one is configured.
   const registry = createMetrics().registry;
+  registerSharedCacheMetrics(registry);
   for (const alert of alerts) {
     t.ok(alert.for, `${alert.alert} waits before firing`);
     t.ok(alert.labels?.['severity'], `${alert.alert} has a severity`);
@@ -102,4 +112,15 @@ t.test('the alerts that page: API server rejections within minutes, replicas, ce
   const readme = readFileSync(join(CHART_DIR, 'README.md'), 'utf8');
   const runbooks = /\n## Alerts and runbooks\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
   for (const name of alerts.keys()) t.match(runbooks, new RegExp(`\\| \`${name}\` \\|[^\\n]*\\|[^\\n]*\\S[^\\n]*\\|`), `${name}: a runbook line in the README`);
+});
+
+t.test('the shared cache alert: only with a shared cache, on oversized pub/sub messages (issue 16)', async (t) => {
+  t.notOk(alertNames(objects).includes('EcrAdmissionSharedCacheOversizedMessages'), 'no shared cache: no alert on its series');
+  const rule = only<PrometheusRule>(withSharedCache, 'PrometheusRule');
+  const alert = rule.spec.groups.flatMap((g) => g.rules).find((a) => a.alert === 'EcrAdmissionSharedCacheOversizedMessages');
+  t.match(
+    alert?.expr,
+    /sum\(increase\(ecr_admission_shared_cache_events_total\{fact="pubsub", event="oversized", namespace="security-system"\}\[10m\]\)\) > 0/,
+    "any oversized message in ten minutes, on this release's series",
+  );
 });

@@ -16,12 +16,13 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'iovalkey';
 import type { Logger } from 'pino';
 import { LRUCache } from 'lru-cache';
-import { Counter, Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { Metrics } from '../../support/metrics.ts';
 import { markSharedRemaining, type SharedLevel, type SharedSpec as FactSpec } from '../../support/shared-level.ts';
 import { MAX_RECORD_BYTES, RecordCodec, type SharedRecord } from './records.ts';
 import { SHARED_FACTS } from './shapes.ts';
 import { boundMessages } from './client.ts';
+import { registerSharedCacheMetrics } from './metrics.ts';
 
 export interface SharedFactCacheOptions {
   readonly commands: Redis;
@@ -120,20 +121,10 @@ export class SharedFactCache implements SharedLevel {
   constructor(options: SharedFactCacheOptions) {
     this.#o = options;
     this.#codec = new RecordCodec(options.prefix, options.hmacKey);
-    const registers = options.metrics ? [options.metrics.registry] : [];
     if (options.metrics) {
-      this.#events = new Counter({
-        name: 'ecr_admission_shared_cache_events_total',
-        help: 'Shared fact cache: hit, miss, invalid (wrong shape, key or MAC), outdated (an event changed it), waited (another process loaded it), wait-timeout, skipped (degraded); fact "version", rolled-back (a version key lower than one this process saw); fact "pubsub", oversized (a message over the bound: subscription reconnected)',
-        labelNames: ['fact', 'event'],
-        registers,
-      });
-      this.#degradedGauge = new Gauge({
-        name: 'ecr_admission_shared_cache_degraded',
-        help: '1 while the shared fact cache is down, slow or answering garbage: facts come from the local cache and AWS',
-        registers,
-      });
-      this.#degradedGauge.set(0);
+      const metrics = registerSharedCacheMetrics(options.metrics.registry);
+      this.#events = metrics.events;
+      this.#degradedGauge = metrics.degraded;
     }
     options.commands.on('error', (e: Error) => this.#fail(e));
     const commandsReady = new Promise<void>((resolve) => {
