@@ -177,3 +177,19 @@ t.test('a pinned reference whose tag was deleted is judged as its digest; a dele
   t.equal(gone.response.allowed, false, 'neither the tag nor the digest exists: denied');
   t.match(gone.response.status?.message, /\[digest\] digest sha256:\w+ not found in repository web/);
 });
+
+t.test('the first admission of a pinned reference is remembered: its two forms share the manifest entry', async (t) => {
+  // Both forms load the digest's manifest at once (the tag's BatchGetImage returns it too): when
+  // one replaced the other's cache entry, the verdict's facts were no longer the entries read,
+  // and the next admission was evaluated again (FactCache.prime).
+  const { h } = await world(t);
+  const pinned = `${HOST}/web:stable@${imageDigest(stable)}`;
+  const hits = async () => {
+    const text = await h.metrics.registry.metrics();
+    return Number(/^ecr_admission_cache_events_total\{fact="check-results",event="hit"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  t.equal((await h.reviewPod([pinned])).response.allowed, true, 'a cold admission');
+  t.equal(await hits(), 0);
+  t.equal((await h.reviewPod([pinned])).response.allowed, true);
+  t.equal(await hits(), 1, 'the second is answered from the remembered result');
+});
