@@ -13,10 +13,13 @@
 //   eviction or the first TTL to run out ends it;
 // - the clock: the vulnerability exceptions of the image's effective policy change the answer
 //   at their expiry and on each day of their expiry warning: a result never lives across one;
-// - errors: a result with a check in error (AWS could not answer, the deadline) is never kept.
+// - errors: a result with a check in error (AWS could not answer, the deadline) is never kept,
+//   nor one judged as the digest alone because its tag could not be read: the failed read is
+//   no kept entry, so its trace does not settle (support/fact-trace.ts), and the next admission
+//   that reads the tag is judged under the tag's policy (test/admission/moved-tag.test.ts).
 // The decision itself (decide()) is made for each request: it names the object and its containers.
 import { LRUCache } from 'lru-cache';
-import type { CheckResult } from '../checks/types.ts';
+import type { CheckResult, TagMismatch } from '../checks/types.ts';
 import { EXPIRY_WARNING_MS } from '../checks/vulnerabilities.ts';
 import { DAY_MS } from '../policy/exceptions.ts';
 import type { CompiledPolicy, EffectivePolicy } from '../policy/compile.ts';
@@ -28,6 +31,8 @@ export interface ImageVerdict {
   readonly results: readonly CheckResult[];
   readonly effective: EffectivePolicy;
   readonly digest?: string;
+  /** Set when a tag@digest reference was judged as its digest alone: why (admission/moved-tag.ts). */
+  readonly tagMismatch?: TagMismatch;
 }
 
 interface Remembered {

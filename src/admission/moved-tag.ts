@@ -23,6 +23,7 @@ const TAG_STORY: Record<TagMismatch['kind'], string> = {
   moved: 'its tag names another digest now',
   gone: 'its tag names no image now',
   unresolved: 'its tag could not be resolved',
+  unread: 'its tag could not be read',
 };
 
 /** The digest alone's results, its digest result saying why it was judged so: in the reason (a

@@ -5,7 +5,7 @@ import { parseEcrHost } from '../image/ecr-host.ts';
 import { effectiveTag, parseImageReference } from '../image/reference.ts';
 import { errorMessage } from '../support/errors.ts';
 import { runChecks } from '../checks/runner.ts';
-import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
+import { fail, tagNotRead, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
 import { decide } from '../decision/decide.ts';
 import { policyForUnknownImages } from '../decision/unreadable-object.ts';
 import type { Decision, ImageVerdictInput } from '../decision/types.ts';
@@ -174,17 +174,30 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const unneeded = new AbortController();
     const alone = pinned && startDigestAlone(subjectOf(pinned, policy), policy.forImage(namespace, pinned), AbortSignal.any([signal, unneeded.signal]));
     const results = await run(subject, effective);
+    // Any digest result but a pass means the tag was not shown to name the digest, so the
+    // policy it chose does not stand. The digest check says how (moved, gone, ...); a check cut
+    // off by the deadline says nothing, and is unread: judged as written, a tag lookup slowed
+    // past the deadline left the tag's override (mode audit, say) to admit any digest, decided
+    // by which of two timers fired first (attacker review).
+    const digestResult = results.find((r) => r.check === 'digest');
+    const mismatch =
+      subject.tagMismatch ?? (digestResult && digestResult.status !== 'pass' && digestResult.status !== 'skip' ? tagNotRead(ref.tag, digestResult) : undefined);
     // A tag the cache said named the digest, which moved during this admission (its entry
     // expired or was evicted meanwhile, a window a requester can aim at): the digest alone was
     // not checked alongside, and checking it now would give it less of the deadline, so the
     // form as written stands, its mismatch failing as before this change; the next admission
     // finds the tag's new digest and is judged as the digest alone.
-    if (subject.tagMismatch === undefined || !alone) {
+    if (mismatch === undefined || !alone) {
       unneeded.abort();
       return { results, effective, ...(subject.resolved && { digest: subject.resolved.digest }) };
     }
-    const judged = judgedAsDigestAlone(await alone.checking, ref, ref.digest, subject.tagMismatch);
-    return { results: judged, effective: alone.policy, ...(alone.subject.resolved && { digest: alone.subject.resolved.digest }) };
+    const judged = judgedAsDigestAlone(await alone.checking, ref, ref.digest, mismatch);
+    return {
+      results: judged,
+      effective: alone.policy,
+      tagMismatch: mismatch,
+      ...(alone.subject.resolved && { digest: alone.subject.resolved.digest }),
+    };
   }
 
   /** The requireOnPods failure of one image as written, if it arrived unpinned. */

@@ -9,7 +9,7 @@ import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import { shortDigest } from '../image/digest.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
-import { fail, pass, type Check, type CheckContext, type CheckOutcome } from './types.ts';
+import { fail, pass, tagNotRead, type Check, type CheckContext, type CheckOutcome } from './types.ts';
 import { ErrorCodes } from '../support/errors.ts';
 
 /** A pull-through-cache repository fills on its first pull, which a denial would prevent:
@@ -47,13 +47,10 @@ function uncheckableIndex(err: unknown, what: string) {
  *  tag that matched the override and named nothing (attacker review). */
 function tagNotConfirmed(outcome: CheckOutcome, err: unknown, ctx: CheckContext, tag: string | undefined, repo: string): CheckOutcome {
   if (tag === undefined || ctx.image.ref.digest === undefined || outcome.tagMismatch) return outcome;
-  const gone = err instanceof FactError && err.code === ErrorCodes.IMAGE_NOT_FOUND;
-  return {
-    ...outcome,
-    tagMismatch: gone
-      ? { kind: 'gone', detail: `tag ${tag} names no image in ${repo} now` }
-      : { kind: 'unresolved', detail: `tag ${tag} did not resolve: ${outcome.reason}` },
-  };
+  if (err instanceof FactError && err.code === ErrorCodes.IMAGE_NOT_FOUND) {
+    return { ...outcome, tagMismatch: { kind: 'gone', detail: `tag ${tag} names no image in ${repo} now` } };
+  }
+  return { ...outcome, tagMismatch: tagNotRead(tag, outcome) };
 }
 
 export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {

@@ -40,12 +40,13 @@ export interface ImageSubject {
 }
 
 /** Why a reference's tag was not found to name the reference's digest: the tag names another
- *  digest now (`moved`), names no image (`gone`: deleted), or its lookup failed some other way
- *  (`unresolved`: archived, an index the webhook cannot check, an AWS or registry fault). In
- *  every case a node pulls the digest and ignores the tag, and the tag cannot be shown to choose
- *  the reference's policy, so the digest alone is judged. */
+ *  digest now (`moved`), names no image (`gone`: deleted), its lookup failed definitively some
+ *  other way (`unresolved`: archived, an index the webhook cannot check), or could not be read
+ *  (`unread`: an AWS or registry fault, or the deadline). In every case a node pulls the digest
+ *  and ignores the tag, and the tag cannot be shown to choose the reference's policy, so the
+ *  digest alone is judged. */
 export interface TagMismatch {
-  readonly kind: 'moved' | 'gone' | 'unresolved';
+  readonly kind: 'moved' | 'gone' | 'unresolved' | 'unread';
   /** For the log line and the denial's reasons: "tag v1 points to sha256:..., not sha256:...". */
   readonly detail: string;
 }
@@ -60,6 +61,14 @@ export interface CheckContext {
   /** Epoch milliseconds at which the admission must have decided. */
   readonly deadline: number;
   readonly now: Date;
+}
+
+/** How a tag whose lookup did not pass (`outcome`) failed to name the digest beside it: a
+ *  fault or the deadline (`error`) leaves it unread, anything else unresolved. Also used by the
+ *  pipeline for a digest check that ended without returning (the runner's deadline result). */
+export function tagNotRead(tag: string, outcome: { status: string; reason?: string }): TagMismatch {
+  const detail = `tag ${tag} did not resolve: ${outcome.reason ?? outcome.status}`;
+  return outcome.status === 'error' ? { kind: 'unread', detail } : { kind: 'unresolved', detail };
 }
 
 /** What the digest check hands to the checks after it. */

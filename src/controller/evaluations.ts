@@ -114,6 +114,15 @@ export class ImageEvaluator {
     } finally {
       clearTimeout(timer);
     }
+    // A pinned reference whose tag could not be read this round (a fault, the deadline) was
+    // judged as its digest alone, under the policy of the digest (admission/pipeline.ts): for
+    // the controller that is an error like any other, which overturns nothing. Every check is
+    // reported in error beside what stood, under the policy that stood.
+    if (checked.tagMismatch?.kind === 'unread' && previous?.policy !== undefined) {
+      const reason = `not re-checked: ${checked.tagMismatch.detail}`;
+      const results = previous.results.map((r): CheckResult => ({ check: r.check, status: 'error', reason }));
+      return { ...previous, results, evaluatedAt };
+    }
     // What stood was said under one effective policy: a pinned reference whose tag moved is
     // judged under the policy of its digest alone (admission/pipeline.ts), which the key
     // (chosen with the tag) does not tell apart, so nothing stands across that change.

@@ -228,14 +228,17 @@ export class FactCache implements TracedSource {
   }
 
   /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the
-   *  manifest too), unless the key has a fresh entry or a load under way: those stand, as they
+   *  manifest too), unless the key has a fresh value or a load under way: those stand, as they
    *  would had the side effect not happened. Replacing one would renumber an entry that verdicts
    *  remembered meanwhile rest on (fact-trace.ts), and they would be evaluated again for nothing:
    *  the first admission of `repo:tag@digest` loads the digest's manifest beside the tag's
-   *  (pipeline.ts checks both forms), and was never remembered. */
+   *  (pipeline.ts checks both forms), and was never remembered. A cached failure (not found) is
+   *  replaced: the side fact is newer, and keeping it let anyone who could guess a digest
+   *  before its push deny the tag that names it, for the failure's TTL (attacker review). */
   prime<T>(spec: FactSpec<T>, key: string, value: T): void {
     const k = keyOf(spec, key);
-    if (this.#inflight.has(k) || this.freshEntry(k)) return;
+    const fresh = this.#lru.peek(k);
+    if (this.#inflight.has(k) || (fresh?.hasValue && this.#now() < fresh.freshUntil)) return;
     this.#remember(spec, k, value);
     this.#shared?.store(spec, key, value);
   }

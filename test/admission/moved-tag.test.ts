@@ -193,3 +193,31 @@ t.test('the first admission of a pinned reference is remembered: its two forms s
   t.equal((await h.reviewPod([pinned])).response.allowed, true);
   t.equal(await hits(), 1, 'the second is answered from the remembered result');
 });
+
+t.test('a tag lookup cut off by the deadline does not let the tag choose the policy', async (t) => {
+  // Judged as written, a tag that matched the dev-audit override and whose lookup was slowed
+  // past the deadline was audited, so any digest was admitted behind it, depending on which of
+  // two timers fired first (attacker review: 4 of 6 admitted). A digest result that is not a
+  // pass means the tag did not choose the policy: the digest alone is judged.
+  const { h } = await world(t, { budgetMs: 1_000 });
+  const byHand = await h.reviewPod([`${HOST}/web@${imageDigest(vulnerable)}`], 'hand');
+  t.equal(byHand.response.allowed, false, 'the digest written by hand: its CRITICAL finding denies');
+  h.sandbox.setLatency((op) => (op === 'ecr:BatchGetImage' ? 1_500 : 0));
+  const reviews = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => h.reviewPod([`${HOST}/web:dev-x${i}@${imageDigest(vulnerable)}`], `team-${i}`)));
+  for (const [i, review] of reviews.entries()) {
+    t.equal(review.response.allowed, false, `dev-x${i}: denied like the digest by hand`);
+    t.equal(review.images[0]?.policy.name, 'default', 'under the policy chosen without the tag');
+    t.match(resultOf(review, 'vulnerabilities')?.status, 'fail');
+  }
+  t.match(reviews[0]?.response.warnings?.join('\n'), /its tag could not be read: judged as sha256:\w{12} alone/);
+
+  // A tag that really names the digest, unread this time: judged as the digest alone, and that
+  // verdict is not remembered: once the tag can be read, its override applies again.
+  const real = `${HOST}/web:dev-1@${imageDigest(vulnerable)}`;
+  const slow = await h.reviewPod([real], 'team-z');
+  t.equal(slow.images[0]?.policy.name, 'default', 'unread: the digest alone');
+  h.sandbox.setLatency(() => 0);
+  const read = await h.reviewPod([real], 'team-z');
+  t.equal(read.images[0]?.policy.name, 'dev-audit', 'read: the override the tag chooses (nothing remembered from the unread round)');
+  t.equal(read.response.allowed, true, 'audited');
+});

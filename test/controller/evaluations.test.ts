@@ -55,3 +55,39 @@ t.test('an error under another effective policy (the tag moved) leaves nothing s
   await next();
   t.equal((await next()).standing.get('vulnerabilities'), undefined);
 });
+
+t.test('a tag that could not be read (a fault) overturns nothing: what stood stands, under its policy', async (t) => {
+  // The digest alone, judged under the base policy because the tag lookup was throttled, would
+  // otherwise turn a Pod the tag's override passed into an alert for one round (attacker review).
+  const digest = (status: CheckResult['status']): CheckResult => ({ check: 'digest', status, reason: status });
+  const { next } = evaluator([
+    { results: [digest('pass'), vulnerabilities('pass')], effective: devAudit },
+    {
+      results: [digest('pass'), vulnerabilities('fail')],
+      effective: base,
+      tagMismatch: { kind: 'unread', detail: 'tag dev-1 did not resolve: ecr BatchGetImage throttled' },
+    },
+    {
+      results: [digest('pass'), vulnerabilities('fail')],
+      effective: base,
+      tagMismatch: { kind: 'gone', detail: 'tag dev-1 names no image in web now' },
+    },
+  ]);
+  await next();
+  const unread = await next();
+  t.equal(unread.policy, devAudit, 'the policy that stood');
+  t.same(
+    unread.results.map((r) => [r.check, r.status]),
+    [
+      ['digest', 'error'],
+      ['vulnerabilities', 'error'],
+    ],
+    'every check in error this round',
+  );
+  t.match(unread.results[1]?.reason, /not re-checked: tag dev-1 did not resolve: ecr BatchGetImage throttled/);
+  t.equal(unread.standing.get('vulnerabilities')?.status, 'pass', 'the pass stands beside it');
+  const gone = await next();
+  t.equal(gone.policy, base, 'a tag known gone is judged as the digest alone');
+  t.equal(gone.results[1]?.status, 'fail');
+  t.equal(gone.standing.get('vulnerabilities')?.status, 'fail');
+});

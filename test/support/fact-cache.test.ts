@@ -347,6 +347,26 @@ t.test('prime keeps a fresh entry and a load under way: the entries verdicts res
   t.equal(loads.count, 1, 'only the one load asked for');
 });
 
+t.test('prime replaces a cached failure: the side fact is newer', async (t) => {
+  // A digest asked for before its push is "not found" for NOT_FOUND_TTL_MS; the tag lookup that
+  // finds it once pushed must not be denied by that failure (attacker review).
+  const { cache } = setup();
+  await t.rejects(
+    cache.get(
+      NEGATIVE,
+      'repo@d',
+      async () => {
+        throw new NotFoundError();
+      },
+      never(),
+      LOAD_TIMEOUT_MS,
+    ),
+  );
+  cache.prime(NEGATIVE, 'repo@d', 'the manifest');
+  t.equal(cache.peek(NEGATIVE, 'repo@d'), 'the manifest');
+  t.equal(await cache.get(NEGATIVE, 'repo@d', async () => 'loaded again', never(), LOAD_TIMEOUT_MS), 'the manifest', 'served without a load');
+});
+
 t.test('the same key under two kinds of fact is two entries', async (t) => {
   const { cache, loads } = setup();
   const tag = cache.get(FRESH_ONLY, 'same', loads.load('same'), never(), LOAD_TIMEOUT_MS);
