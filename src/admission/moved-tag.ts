@@ -10,12 +10,19 @@
 // one; this file says what the digest alone is and how its results tell the story).
 import type { CheckResult, TagMismatch } from '../checks/types.ts';
 import { shortDigest } from '../image/digest.ts';
-import type { ImageReference } from '../image/reference.ts';
+import { policyNameOf, type ImageReference } from '../image/reference.ts';
 
 /** REPO@DIGEST of a reference that also names a tag: what parseImageReference would make of it
  *  (domain and path are normalised already), the reference as written kept for messages. */
 export function digestAlone(ref: ImageReference, digest: string): ImageReference {
-  return { original: ref.original, domain: ref.domain, path: ref.path, digest, normalized: `${ref.domain}/${ref.path}@${digest}` };
+  return {
+    original: ref.original,
+    domain: ref.domain,
+    path: ref.path,
+    digest,
+    normalized: `${ref.domain}/${ref.path}@${digest}`,
+    policyName: policyNameOf(ref.domain, ref.path, undefined, digest),
+  };
 }
 
 /** What a developer's kubectl shows of each way a tag can fail to name the digest. */

@@ -143,7 +143,10 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     try {
       ref = parseImageReference(image);
     } catch (err) {
-      const effective = policy.forImage(namespace, { original: image, domain: '', path: '', normalized: image });
+      // No node pulls what cannot be parsed, and no pattern can be said to name it: the strictest
+      // policy that could apply to an image of the namespace decides (attacker review: matched
+      // as written, `HOST/x/../../app` chose an audit override on `HOST/x*`).
+      const effective = policyForUnknownImages(policy, namespace);
       return { results: [fail('origin', errorMessage(err), 'Fix the image reference.')], effective };
     }
     const effective = policy.forImage(namespace, ref);

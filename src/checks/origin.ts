@@ -35,7 +35,7 @@ function judgeOrigin({ image, compiled }: CheckContext): CheckOutcome {
     );
   }
   if (image.oci) return pass('origin', { reason: `OCI registry ${image.oci.host}: digest and signature are checked through the OCI API` });
-  if (compiled.allowImage(ref.normalized)) return pass('origin', { reason: 'allowed non-ECR pattern: ECR checks do not apply' });
+  if (compiled.allowImage(ref.policyName)) return pass('origin', { reason: 'allowed non-ECR pattern: ECR checks do not apply' });
   const what = ecr ? `ECR account ${ecr.accountId} (${ecr.region}) is not an allowed registry` : `registry ${ref.domain} is not allowed`;
   return fail('origin', what, `Use an image from an allowed registry: ${compiled.describeAllowedRegistries()}.`);
 }

@@ -119,7 +119,7 @@ export function vulnerabilitiesCheck(facts: VulnerabilityFacts): Check {
       } catch (err) {
         return vulnerabilityFactFailure(err, loc);
       }
-      return evaluateReport(report, config, policy.vulnerabilityExceptions ?? [], image.ref.normalized, now, loc);
+      return evaluateReport(report, config, policy.vulnerabilityExceptions ?? [], image.ref.policyName, now, loc);
     },
   };
 }

@@ -4,6 +4,7 @@
 //   reference := name [ ":" tag ] [ "@" digest ]
 //   name      := [ domain "/" ] path-component ( "/" path-component )*
 import { AdmissionError, ErrorCodes } from '../support/errors.ts';
+import { ecrHost, parseEcrHost } from './ecr-host.ts';
 
 export interface ImageReference {
   /** What the manifest said, verbatim. */
@@ -17,6 +18,9 @@ export interface ImageReference {
   readonly digest?: string;
   /** domain/path[:tag][@digest]: the form policy patterns are matched against. */
   readonly normalized: string;
+  /** What policy patterns (overrides, vulnerability exceptions, registries.allow) are matched
+   *  against (policyNameOf). */
+  readonly policyName: string;
 }
 
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -96,7 +100,22 @@ export function parseImageReference(ref: unknown): ImageReference {
     }
   }
   const normalized = `${domain}/${path}${tag !== undefined ? `:${tag}` : ''}${digest !== undefined ? `@${digest}` : ''}`;
-  return { original: ref, domain, path, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }), normalized };
+  const policyName = policyNameOf(domain, path, tag, digest);
+  return { original: ref, domain, path, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }), normalized, policyName };
+}
+
+/** The form of a reference policy patterns are matched against: the fully-qualified reference
+ *  as a node pulls it. An ECR registry is named by its canonical host (its FIPS and dual-stack
+ *  endpoints, `….dkr.ecr-fips.…`, `….dkr-ecr.….on.aws`, are the same registry, and patterns
+ *  name the canonical one), and a reference with neither tag nor digest by the tag a node pulls,
+ *  `latest` (as docker's TagNameOnly). Matched as written, an override `images: ["…/prod/*"]`
+ *  was escaped by `….dkr-ecr.us-east-1.on.aws/prod/app`, and one on `…/app:*` by `…/app`
+ *  (attacker review): each then fell to a softer policy for the very image it named. */
+export function policyNameOf(domain: string, path: string, tag: string | undefined, digest: string | undefined): string {
+  const ecr = parseEcrHost(domain);
+  const host = ecr ? ecrHost(ecr.accountId, ecr.region) : domain;
+  const pulledTag = tag ?? (digest === undefined ? 'latest' : undefined);
+  return `${host}/${path}${pulledTag !== undefined ? `:${pulledTag}` : ''}${digest !== undefined ? `@${digest}` : ''}`;
 }
 
 /** The tag kubelet pulls when the reference names neither tag nor digest. */

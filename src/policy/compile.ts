@@ -131,7 +131,7 @@ export function compilePolicy(loaded: LoadedPolicy, options: { ownNamespace?: st
     isNamespaceExcluded: excluded,
     forImage(namespace: string, image: ImageReference): EffectivePolicy {
       for (const o of overrides) {
-        if (o.namespace(namespace) && o.image(image.normalized)) return o.effective;
+        if (o.namespace(namespace) && o.image(image.policyName)) return o.effective;
       }
       return base;
     },

@@ -3,6 +3,8 @@
 // "*.example.com/*" can never match "evil.com/x.example.com/y": the host is never decided by a
 // wildcard that spilled over from the path.
 
+import { ecrHost, parseEcrHost } from '../image/ecr-host.ts';
+
 export type Matcher = (value: string) => boolean;
 
 const MAX_PATTERN = 512;
@@ -23,6 +25,13 @@ export function validateImagePattern(pattern: string): string | undefined {
   if (why) return why;
   if (pattern !== '*' && !pattern.includes('/')) {
     return `image pattern "${pattern}" needs a registry host and a path, such as "*.example.com/*" or "docker.io/library/nginx:*" (or is "*")`;
+  }
+  // References are matched with an ECR registry's canonical host (image/reference.ts
+  // policyNameOf): a pattern naming a FIPS or dual-stack endpoint would match nothing.
+  const host = pattern.slice(0, pattern.indexOf('/')).toLowerCase();
+  const ecr = /[*?]/.test(host) ? undefined : parseEcrHost(host);
+  if (ecr && host !== ecrHost(ecr.accountId, ecr.region)) {
+    return `image pattern "${pattern}" names ECR registry host ${host}: write its canonical host ${ecrHost(ecr.accountId, ecr.region)} (references through the FIPS and dual-stack endpoints are matched as the canonical host)`;
   }
   return undefined;
 }

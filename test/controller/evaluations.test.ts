@@ -6,6 +6,7 @@ import t from 'tap';
 import type { ImageCheck } from '../../src/admission/pipeline.ts';
 import type { CheckResult } from '../../src/checks/types.ts';
 import { ImageEvaluator } from '../../src/controller/evaluations.ts';
+import { parseImageReference } from '../../src/image/reference.ts';
 import { compileText, ECR } from '../fixtures/policy.ts';
 
 const policy = compileText(`registries:
@@ -15,7 +16,7 @@ overrides:
   - { name: dev-audit, images: ["${ECR}/web:dev-*"], mode: audit }
 `);
 const image = `${ECR}/web:dev-1@sha256:${'a'.repeat(64)}`;
-const devAudit = policy.forImage('team-a', { original: image, domain: '', path: '', normalized: `${ECR}/web:dev-1` });
+const devAudit = policy.forImage('team-a', parseImageReference(`${ECR}/web:dev-1`));
 const base = policy.base;
 t.not(devAudit, base, 'two effective policies');
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { parseImageReference } from '../../src/image/reference.ts';
 import type { CheckResult } from '../../src/checks/types.ts';
 import { ImageEvaluator, imageKey } from '../../src/controller/evaluations.ts';
 import { runningImages, digestOfImageId } from '../../src/controller/pod-images.ts';
@@ -22,7 +23,7 @@ function podObject(name: string, containers: Array<{ name: string; image: string
 /** An evaluator whose checks are given per image (what the webhook's runner would return). */
 function evaluatorWith(results: (image: string) => CheckResult[], mode = 'enforce') {
   const policy = compileText(POLICY);
-  const effective = mode === 'warn' ? policy.forImage('team-warn', { original: '', domain: HOST, path: 'x', normalized: `${HOST}/x` }) : policy.base;
+  const effective = mode === 'warn' ? policy.forImage('team-warn', parseImageReference(`${HOST}/x`)) : policy.base;
   const calls: string[] = [];
   const evaluator = new ImageEvaluator({
     checkImage: (image) => {

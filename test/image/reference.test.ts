@@ -131,6 +131,28 @@ t.test('valid references parse into domain, path, tag, digest and the normalized
   }
 });
 
+t.test('policyName: the reference as a node pulls it, an ECR registry by its canonical host', async (t) => {
+  const ecr = '111122223333.dkr.ecr.us-east-1.amazonaws.com';
+  const cases: Array<[string, string]> = [
+    ['nginx', 'docker.io/library/nginx:latest'],
+    ['nginx:1.27', 'docker.io/library/nginx:1.27'],
+    [`nginx@${SHA}`, `docker.io/library/nginx@${SHA}`],
+    [`nginx:1.27@${SHA}`, `docker.io/library/nginx:1.27@${SHA}`],
+    [`${ecr}/prod/app`, `${ecr}/prod/app:latest`],
+    // FIPS and dual-stack endpoints are the same registry (AWS: "Amazon ECR endpoints").
+    ['111122223333.dkr.ecr-fips.us-east-1.amazonaws.com/prod/app:1', `${ecr}/prod/app:1`],
+    ['111122223333.dkr-ecr.us-east-1.on.aws/prod/app:1', `${ecr}/prod/app:1`],
+    [`111122223333.dkr-ecr-fips.us-east-1.on.aws/prod/app@${SHA}`, `${ecr}/prod/app@${SHA}`],
+    ['111122223333.DKR-ECR.US-EAST-1.ON.AWS/prod/app', `${ecr}/prod/app:latest`],
+    ['111122223333.dkr-ecr.cn-north-1.on.aws/app:1', '111122223333.dkr-ecr.cn-north-1.on.aws/app:1'],
+    ['111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1', '111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1'],
+    ['111122223333.dkr-ecr.us-gov-west-1.on.aws/app:1', '111122223333.dkr.ecr.us-gov-west-1.amazonaws.com/app:1'],
+    // Not ECR: as written.
+    ['111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.example/app:1', '111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.example/app:1'],
+  ];
+  for (const [ref, name] of cases) t.equal(parseImageReference(ref).policyName, name, ref);
+});
+
 const INVALID: Array<[ref: unknown, why: RegExp]> = [
   ['', /empty/],
   [' nginx', /whitespace/],

@@ -100,6 +100,15 @@ t.test('image pattern validation', async (t) => {
   t.match(validateImagePattern('nginx:*'), /needs a registry host and a path/);
   t.match(validateImagePattern('a b/c'), /whitespace/);
   t.match(validateImagePattern(''), /empty/);
+  // References are matched with an ECR registry's canonical host: a FIPS or dual-stack host in a
+  // pattern would match nothing, and is refused with the host to write instead.
+  t.equal(validateImagePattern('111122223333.dkr.ecr.us-east-1.amazonaws.com/prod/*'), undefined);
+  t.equal(validateImagePattern('*.dkr.ecr.*.amazonaws.com/prod/*'), undefined);
+  t.match(
+    validateImagePattern('111122223333.dkr-ecr.us-east-1.on.aws/prod/*'),
+    /names ECR registry host 111122223333\.dkr-ecr\.us-east-1\.on\.aws: write its canonical host 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com/,
+  );
+  t.match(validateImagePattern('111122223333.dkr.ecr-fips.us-east-1.amazonaws.com/prod/*'), /write its canonical host/);
 });
 
 t.test('namespace globs', async (t) => {
