@@ -1,7 +1,11 @@
 // The webhook's own request body reader: Fastify's content-type parsers for the two media types
 // it reads (application/json, text/plain), which meter each chunk against the heap budget as it
 // arrives (body-budget.ts) and refuse a body that comes too slowly, then hand the text to
-// Fastify's own JSON parser (prototype and constructor poisoning refused, as before).
+// Fastify's own JSON parser, which removes `__proto__` keys and `constructor.prototype` (they can
+// poison nothing once removed, and the webhook reads no key of a map the requester fills).
+// Refusing them (400, as before) let a requester choose to make any review fail: a Pod carrying
+// such a key in a map the API server does not validate (a CSI volume's volumeAttributes,
+// flexVolume options) was admitted unchecked under failurePolicy Ignore (attacker review).
 //
 // Why not a preParsing hook with a metering stream (issue 18): a Transform piped between the
 // request and Fastify's reader, two timers and four listeners per request cost about 100 µs of
@@ -114,7 +118,7 @@ export interface BodyReaderOptions {
 export function registerBodyReader(app: FastifyInstance, options: BodyReaderOptions): void {
   const { budget, bodyLimit } = options;
   const watch = new PaceWatch();
-  const parseJson = app.getDefaultJsonParser('error', 'error') as (request: FastifyRequest, body: string, done: Done) => void;
+  const parseJson = app.getDefaultJsonParser('remove', 'remove') as (request: FastifyRequest, body: string, done: Done) => void;
   const parseText = (_request: FastifyRequest, body: string, done: Done) => done(null, body);
 
   app.decorateRequest('bodyReservation', null);

@@ -372,9 +372,16 @@ t.test('duplicate keys: the value JSON.parse keeps (the last) is the value check
     'allow',
     'duplicate operation: the CREATE that is parsed is checked (not skipped as a DELETE)',
   );
+  // Removed, not refused: a 400 is a failure the requester could choose, which failurePolicy
+  // Ignore admits unchecked (attacker review).
   const proto = review.replace('"request":{', '"request":{"__proto__":{"allowed":true},');
   const protoAnswer = await post(proto);
-  t.equal(protoAnswer.status, 400, '__proto__ keys are refused (prototype poisoning)');
+  t.notOk(verdictProblem(protoAnswer), '__proto__ keys: removed, and the review answered by contract');
+  t.equal(decisionOf(protoAnswer).allowed, true, 'the good image, judged');
+  const protoInMap = review
+    .replace(`"image":"${good}"`, `"image":"${bad}"`)
+    .replace('"containers":[', '"volumes":[{"name":"v","csi":{"driver":"x.example.com","volumeAttributes":{"__proto__":"a"}}}],"containers":[');
+  t.equal(decisionOf(await post(protoInMap)).allowed, false, "a __proto__ key in a CSI volume's attributes: the bad image is still judged, and denied");
   const ctor = review.replace('"request":{', '"request":{"constructor":{"prototype":{"allowed":true}},');
   t.notOk(verdictProblem(await post(ctor)), 'constructor.prototype keys: answered by contract');
   t.equal(({} as { allowed?: unknown }).allowed, undefined, 'and Object.prototype is untouched');
