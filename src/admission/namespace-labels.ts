@@ -61,9 +61,15 @@ function labelOf(object: unknown, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Whether the request is a Namespace create/update the guard reads at all. */
+/** Subresources of a Namespace whose updates keep the metadata they carry: the API server resets
+ *  the spec (status) or the status (finalize) of such an update, not its labels. Attacker
+ *  review: a tenant with update on namespaces/status set the opt-out label that way, on
+ *  kube-apiserver 1.32 and 1.37. */
+const NAMESPACE_WRITES: ReadonlySet<string> = new Set(['status', 'finalize']);
+
+/** A request that writes a Namespace's labels: the Namespace itself, or its status or finalize. */
 export function isNamespaceRequest(request: AdmissionRequest): boolean {
-  return request.kind.group === '' && request.kind.kind === 'Namespace' && request.subResource === undefined;
+  return request.kind.group === '' && request.kind.kind === 'Namespace' && (request.subResource === undefined || NAMESPACE_WRITES.has(request.subResource));
 }
 
 /** The change that narrows the checks, if the request makes one; undefined when it makes none. */

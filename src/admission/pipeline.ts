@@ -224,15 +224,16 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     async review(request) {
       const policy = deps.policy();
       if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return allowWithout(request, `operation ${request.operation} is not checked`);
-      const isEphemeral = request.kind.kind === 'Pod' && request.subResource === 'ephemeralcontainers';
-      if (request.subResource && !isEphemeral) return allowWithout(request, `subresource ${request.subResource} is not checked`);
-      // Before the namespace exclusions: a Namespace's own labels decide whether it is checked.
+      // Before the subresources and the namespace exclusions: a Namespace's own labels decide
+      // whether it is checked, and its status and finalize subresources write them too.
       if (deps.namespaceLabels && isNamespaceRequest(request)) {
         const change = narrowingChange(deps.namespaceLabels, request);
         if (!change) return allowWithout(request, 'the namespace change keeps the image checks');
         const decision = decide({ kind: 'Namespace', ...(request.name !== undefined && { name: request.name }), images: [], namespaceLabel: change });
         return { response: toResponse(request.uid, decision), result: decision.result, why: change.change, images: [] };
       }
+      const isEphemeral = request.kind.kind === 'Pod' && request.subResource === 'ephemeralcontainers';
+      if (request.subResource && !isEphemeral) return allowWithout(request, `subresource ${request.subResource} is not checked`);
       const namespace = request.namespace ?? '';
       if (namespace !== '' && policy.isNamespaceExcluded(namespace)) return allowWithout(request, `namespace ${namespace} is excluded`);
 

@@ -44,7 +44,7 @@ const namespace = (labels?: Record<string, string>) => ({
   metadata: { name: 'team-a', uid: 'e1f0d2c4-0000-4000-8000-000000000001', ...(labels && { labels: { 'kubernetes.io/metadata.name': 'team-a', ...labels } }) },
 });
 
-function review(operation: 'CREATE' | 'UPDATE', object: object, oldObject: object | null, userInfo: unknown) {
+function review(operation: 'CREATE' | 'UPDATE', object: object, oldObject: object | null, userInfo: unknown, subResource?: string) {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -53,6 +53,7 @@ function review(operation: 'CREATE' | 'UPDATE', object: object, oldObject: objec
       kind: { group: '', version: 'v1', kind: 'Namespace' },
       resource: { group: '', version: 'v1', resource: 'namespaces' },
       requestKind: { group: '', version: 'v1', kind: 'Namespace' },
+      ...(subResource !== undefined && { subResource, requestSubResource: subResource }),
       name: 'team-a',
       namespace: 'team-a',
       operation,
@@ -87,6 +88,27 @@ t.test('setting the opt-out label: denied to others, allowed to the editors', as
 
   t.equal((await send(review('UPDATE', namespace({ [OPT_OUT]: 'true' }), namespace({}), admin))).allowed, true, 'allowed to a member of platform-admins');
   t.equal((await send(review('CREATE', namespace({ [OPT_OUT]: 'true' }), null, adminRole))).allowed, true, 'allowed to the listed user');
+});
+
+t.test('the status and finalize subresources are guarded like the Namespace (attacker review)', async (t) => {
+  // kubectl patch ns team-a --subresource=status -p '{"metadata":{"labels":{...}}}' keeps the
+  // label (kube-apiserver 1.32 and 1.37), and so does a PUT to /finalize.
+  const send = webhook(t, namespaceLabelGuardFromEnv(ENV));
+  for (const subResource of ['status', 'finalize']) {
+    const byDeveloper = await send(review('UPDATE', namespace({ [OPT_OUT]: 'true' }), namespace({}), developer, subResource));
+    t.equal(byDeveloper.allowed, false, `${subResource}: setting the opt-out label is denied to a developer`);
+    t.match(byDeveloper.status?.message, /ecr-admission\.io\/ignore=true set would switch the image checks off/);
+    t.equal(
+      (await send(review('UPDATE', namespace({ [OPT_OUT]: 'true' }), namespace({}), admin, subResource))).allowed,
+      true,
+      `${subResource}: allowed to an editor`,
+    );
+    t.equal(
+      (await send(review('UPDATE', namespace({ team: 'a' }), namespace({}), developer, subResource))).allowed,
+      true,
+      `${subResource}: other changes pass`,
+    );
+  }
 });
 
 t.test("changes that keep the checks are not the guard's business", async (t) => {

@@ -64,6 +64,24 @@ t.test('an opt-out label, when an admin sets one, is a NotIn "true" expression',
   );
 });
 
+t.test('the namespace-label guard is sent the status and finalize subresources too', async (t) => {
+  // Both keep the labels an update carries: without them, update on namespaces/status set the
+  // opt-out label past the guard (attacker review, on kube-apiserver 1.32 and 1.37).
+  const guard = renderChart({
+    setJson: ['webhook.namespaceOptOutLabel="ecr-admission.io/ignore"', 'webhook.namespaceLabelEditors.groups=["platform-admins"]'],
+  }).find((o) => o.kind === 'ValidatingWebhookConfiguration' && o.metadata.name.endsWith('-namespace-label')) as unknown as
+    { webhooks: Array<{ rules: Array<{ resources: string[]; operations: string[] }> }> } | undefined;
+  t.same(guard?.webhooks[0]?.rules, [
+    {
+      apiGroups: [''],
+      apiVersions: ['v1'],
+      resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'],
+      operations: ['CREATE', 'UPDATE'],
+      scope: 'Cluster',
+    },
+  ]);
+});
+
 function enabled(setJson: string[]): { policy: NetworkPolicy; deployment: Deployment; testPod: Pod } {
   const objects = renderChart({ setJson: ['networkPolicy.enabled=true', ...setJson] });
   return {
