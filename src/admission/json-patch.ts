@@ -3,7 +3,7 @@
 // Nothing else of the object is touched: the API server applies exactly these operations.
 import { isObject } from '../support/json.ts';
 import { parseImageReference } from '../image/reference.ts';
-import { CONTAINER_LISTS, MAX_CONTAINERS, POD_SPEC_PATHS } from './extract.ts';
+import { POD_SPEC_PATHS, specImages } from './extract.ts';
 import type { ContainerKind } from '../decision/types.ts';
 
 export type PointerSegment = string | number;
@@ -19,7 +19,7 @@ export interface ReplaceOperation {
   readonly value: string;
 }
 
-/** One container image of an object and where it sits. */
+/** One image of an object (a container's or an image volume's) and where it sits. */
 export interface ImageSite {
   readonly path: readonly PointerSegment[];
   readonly image: string;
@@ -28,10 +28,12 @@ export interface ImageSite {
 }
 
 /**
- * Every container, init container and ephemeral container image of a Pod or of a workload's
- * pod template, with its path. Undefined when the kind has no pod spec or the object cannot be
- * read (a list that is not a list, an image that is not a string, more than MAX_CONTAINERS):
- * such an object is not patched, and the validating webhook decides on it.
+ * Every image of a Pod or of a workload's pod template, with its path: each container, init
+ * container and ephemeral container image (`.../image`) and each image volume's reference
+ * (`.../volumes/N/image/reference`), found by the validating webhook's own extraction. Undefined
+ * when the kind has no pod spec or the object cannot be read (a list that is not a list, an
+ * image that is not a string, more than MAX_CONTAINERS images): such an object is not patched,
+ * and the validating webhook decides on it.
  */
 export function imageSites(group: string, kind: string, object: unknown): ImageSite[] | undefined {
   const specPath = POD_SPEC_PATHS[`${group}/${kind}`];
@@ -39,18 +41,9 @@ export function imageSites(group: string, kind: string, object: unknown): ImageS
   let spec: unknown = object;
   for (const key of specPath) spec = isObject(spec) ? spec[key] : undefined;
   if (!isObject(spec)) return undefined;
-  const sites: ImageSite[] = [];
-  for (const [field, containerKind] of CONTAINER_LISTS) {
-    const list = spec[field];
-    if (list === undefined || list === null) continue;
-    if (!Array.isArray(list)) return undefined;
-    for (const [i, c] of list.entries()) {
-      if (!isObject(c) || typeof c.image !== 'string' || c.image === '') return undefined;
-      sites.push({ path: [...specPath, field, i, 'image'], image: c.image, containerKind, containerName: typeof c.name === 'string' ? c.name : `#${i}` });
-      if (sites.length > MAX_CONTAINERS) return undefined;
-    }
-  }
-  return sites;
+  const found = specImages(spec, specPath.join('.'));
+  if ('error' in found) return undefined;
+  return found.images.map(({ at, image, containerKind, containerName }) => ({ path: [...specPath, ...at], image, containerKind, containerName }));
 }
 
 /** The value at `path` of `object`, when it is a string. */

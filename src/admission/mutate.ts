@@ -1,8 +1,9 @@
-// The mutating webhook (POST /mutate): rewrites each image of a Pod that names a tag of an
-// ECR repository (or of a registries.oci registry) to tag@digest, the digest the validating
-// webhook then verifies, so the kubelet pulls exactly what was checked however the tag moves
-// later. It never denies and never waits past its own budget: an image it cannot resolve is
-// left as written, and the validating webhook decides on it as it would have without pinning.
+// The mutating webhook (POST /mutate): rewrites each image of a Pod (its containers' and its
+// image volumes' references, json-patch.ts imageSites) that names a tag of an ECR repository
+// (or of a registries.oci registry) to tag@digest, the digest the validating webhook then
+// verifies, so the kubelet pulls exactly what was checked however the tag moves later. It never
+// denies and never waits past its own budget: an image it cannot resolve is left as written,
+// and the validating webhook decides on it as it would have without pinning.
 import type { CompiledPolicy } from '../policy/compile.ts';
 import { errorMessage } from '../support/errors.ts';
 import type { AdmissionRequest, AdmissionResponse } from './codec.ts';

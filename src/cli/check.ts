@@ -7,6 +7,7 @@ import { createRuntime } from './wiring.ts';
 import { createMetrics } from '../support/metrics.ts';
 import { checkInputs } from './inputs.ts';
 import { needsPin, pinnedReference } from '../admission/json-patch.ts';
+import { siteField } from '../decision/image-site.ts';
 
 export async function check(
   options: CheckOptions,
@@ -37,7 +38,7 @@ export async function check(
           message: response.status?.message,
           warnings: response.warnings ?? [],
           images: outcome.images.map((i) => ({
-            container: i.container.containerName,
+            ...siteField(i.container),
             image: i.container.image,
             digest: i.digest,
             // What digest pinning would make of it: as written when it names a digest already.

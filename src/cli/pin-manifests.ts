@@ -8,6 +8,7 @@ import { isAlias, isScalar, parseAllDocuments, Scalar } from 'yaml';
 import { imageSites, needsPin, type ImageSite } from '../admission/json-patch.ts';
 import { AdmissionError, ErrorCodes, errorMessage } from '../support/errors.ts';
 import { isObject } from '../support/json.ts';
+import { siteNoun } from '../decision/image-site.ts';
 
 /** Larger than any manifest a repository keeps; bounds what one argument can make us read. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -86,7 +87,7 @@ export function readManifest(path: string, defaultNamespace = 'default'): Manife
       for (const site of sites) {
         if (!needsPin(site.image)) continue;
         images.push({
-          where: `${path}#${i + 1} ${kind} ${name} ${site.containerKind} ${site.containerName}`,
+          where: `${path}#${i + 1} ${kind} ${name} ${siteNoun(site.containerKind)} ${site.containerName}`,
           image: site.image,
           namespace,
           span: spanOf(doc.getIn([...prefix, ...site.path], true)),

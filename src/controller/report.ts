@@ -3,11 +3,12 @@
 // canonical form to compare reports by content (so an unchanged namespace is never rewritten).
 //
 // One result per Pod and check: `rule` is the check id, `message` the sentence the webhook
-// gives for it ([check] reason. hint, decide.ts), prefixed by the container for Pods with
-// several. A `fail` under a policy in warn mode is reported `warn`. An `error` keeps what
-// stood before in properties.previousResult (evaluations.ts).
+// gives for it ([check] reason. hint, decide.ts), prefixed by the container (or the image
+// volume) for Pods with several images. A `fail` under a policy in warn mode is reported
+// `warn`. An `error` keeps what stood before in properties.previousResult (evaluations.ts).
 import { CHECK_IDS, type CheckId, type CheckResult } from '../checks/types.ts';
 import { clip, problemText } from '../decision/decide.ts';
+import { isImageVolume } from '../decision/image-site.ts';
 import type { ImageEvaluation } from './evaluations.ts';
 import type { PodImages } from './pod-images.ts';
 
@@ -82,12 +83,19 @@ function severityOf(r: CheckResult): Severity | undefined {
 }
 
 interface Part {
+  /** The container's name, or the image volume's when `volume` is set. */
   readonly container: string;
+  readonly volume?: true;
   readonly image: string;
   readonly digest?: string;
   readonly result: CheckResult;
   readonly value: ReportResultValue;
   readonly standing?: ReportResultValue;
+}
+
+/** How a message names the part's site: `container "app"`, `volume "payload"`. */
+function partLabel(p: Part): string {
+  return `${p.volume ? 'volume' : 'container'} "${p.container}"`;
 }
 
 function podResource(pod: TrackedPod) {
@@ -101,15 +109,17 @@ function outcome(pod: TrackedPod, rule: string, parts: readonly Part[]): PodOutc
     value = worse(value, p.value);
     standing = worse(standing, p.standing);
   }
-  const several = new Set(parts.map((p) => p.container)).size > 1;
-  const message = clip(parts.map((p) => (several ? `container "${p.container}": ${sentence(p.result)}` : sentence(p.result))).join('\n'), MESSAGE_MAX);
+  const several = new Set(parts.map(partLabel)).size > 1;
+  const message = clip(parts.map((p) => (several ? `${partLabel(p)}: ${sentence(p.result)}` : sentence(p.result))).join('\n'), MESSAGE_MAX);
   const distinct = (values: Array<string | undefined>) => [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))].join(', ');
   const cves = distinct(parts.flatMap((p) => (p.value === 'fail' || p.value === 'warn' ? ((p.result.reason ?? '').match(CVE) ?? []) : [])));
   const severity = parts.map((p) => severityOf(p.result)).find((s) => s !== undefined);
   const properties: Record<string, string> = {
-    container: clip(distinct(parts.map((p) => p.container)), 512),
+    container: clip(distinct(parts.filter((p) => !p.volume).map((p) => p.container)), 512),
     image: clip(distinct(parts.map((p) => p.image)), 1024),
   };
+  const volumes = distinct(parts.filter((p) => p.volume).map((p) => p.container));
+  if (volumes !== '') properties.volume = clip(volumes, 512);
   const digest = distinct(parts.map((p) => p.digest));
   if (digest !== '') properties.digest = clip(digest, 1024);
   if (cves !== '') properties.cves = clip(cves, 1024);
@@ -150,6 +160,7 @@ export function podOutcomes(pod: TrackedPod, lookup: (key: string) => ImageEvalu
       const stood = r.status === 'error' ? evaluation.standing.get(r.check) : r;
       const part: Part = {
         container: c.container.containerName,
+        ...(isImageVolume(c.container) && { volume: true as const }),
         image: c.container.image,
         ...(digest !== undefined && { digest }),
         result: r,

@@ -5,6 +5,7 @@
 // (onError is for faults of AWS and registries, not for input the requester controls).
 import type { CheckResult } from '../checks/types.ts';
 import { shortDigest } from '../image/digest.ts';
+import { siteField, siteLabel, siteNoun } from './image-site.ts';
 import type { Decision, DecisionInput, ImageVerdictInput, NamespaceLabelChange, UnreadableObject } from './types.ts';
 
 export const WARNING_MAX = 119;
@@ -18,7 +19,7 @@ function describeContainer(image: ImageVerdictInput): string {
   const { containerKind, containerName, image: ref } = image.container;
   const digest = image.digest ? ` (${shortDigest(image.digest)})` : '';
   // Names and images come from the object: bounded so a hostile one cannot swell the message.
-  return `${containerKind} "${clip(containerName, 253)}" ${clip(ref, 512)}${digest}`;
+  return `${siteNoun(containerKind)} "${clip(containerName, 253)}" ${clip(ref, 512)}${digest}`;
 }
 
 /** The sentence a denial gives for one problem: `[check] reason. hint` (the controller reports it too). */
@@ -34,7 +35,7 @@ export function clip(text: string, max = WARNING_MAX): string {
 function warningText(p: Problem): string {
   const c = p.image.container;
   const reason = p.result.status === 'error' ? `not verified (${p.result.reason ?? 'error'})` : (p.result.reason ?? 'failed');
-  return clip(`ecr-admission: ${c.containerName}: [${p.result.check}] ${reason}`);
+  return clip(`ecr-admission: ${siteLabel(c)}: [${p.result.check}] ${reason}`);
 }
 
 /** Problems of one image that its policy's onError counts as a failure. */
@@ -55,7 +56,7 @@ function subject(input: DecisionInput): string {
 
 function annotationSummary(input: DecisionInput): string {
   const summary = input.images.map((i) => ({
-    container: i.container.containerName,
+    ...siteField(i.container),
     image: i.container.image,
     ...(i.digest && { digest: i.digest }),
     policy: i.policy.name,
@@ -118,7 +119,7 @@ export function decide(input: DecisionInput): Decision {
       continue;
     }
     for (const p of tolerated) warnings.push(warningText(p));
-    for (const r of image.results) for (const w of r.warnings ?? []) warnings.push(clip(`ecr-admission: ${image.container.containerName}: ${w}`));
+    for (const r of image.results) for (const w of r.warnings ?? []) warnings.push(clip(`ecr-admission: ${siteLabel(image.container)}: ${w}`));
     if (blocking.length === 0) continue;
     if (image.policy.mode === 'enforce') {
       failedImages++;
@@ -130,7 +131,7 @@ export function decide(input: DecisionInput): Decision {
 
   const auditAnnotations: Record<string, string> = { images: annotationSummary(input) };
   if (audited.length > 0)
-    auditAnnotations['audit-violations'] = clip(audited.map((p) => `${p.image.container.containerName}: ${problemText(p.result)}`).join('; '), 4096);
+    auditAnnotations['audit-violations'] = clip(audited.map((p) => `${siteLabel(p.image.container)}: ${problemText(p.result)}`).join('; '), 4096);
   const uniqueWarnings = [...new Set(warnings)];
 
   if (denying.length > 0) {

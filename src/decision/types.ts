@@ -51,9 +51,12 @@ export interface Decision {
   readonly result: 'allow' | 'deny' | 'warn' | 'audit';
 }
 
-export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer';
+/** Where an image of a pod spec sits. `imageVolume` is a volume whose source is an OCI image
+ *  (`volumes[].image.reference`, Kubernetes ImageVolume): the node pulls it like a container's. */
+export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer' | 'imageVolume';
 
-/** One container of the object under review, as extraction found it. */
+/** One image of the object under review, as extraction found it: a container's (any kind) or an
+ *  image volume's, whose name is then the volume's. */
 export interface ContainerImage {
   readonly containerKind: ContainerKind;
   readonly containerName: string;

@@ -3,6 +3,7 @@
 import { pino, type Logger } from 'pino';
 import type { AdmissionRequest } from '../admission/codec.ts';
 import type { ReviewOutcome } from '../admission/pipeline.ts';
+import { siteField } from '../decision/image-site.ts';
 
 /** Fields whose values are JSON text already, written after the others, in their order. */
 export type JsonTextFields = Readonly<Record<string, string>>;
@@ -24,7 +25,7 @@ function imagesJson(images: ReviewOutcome['images']): string {
   if (text === undefined) {
     text = JSON.stringify(
       images.map((i) => ({
-        container: i.container.containerName,
+        ...siteField(i.container),
         image: i.container.image,
         digest: i.digest,
         policy: i.policy.name,

@@ -165,8 +165,8 @@ t.test('the namespace-label guard: only with an opt-out label, and only label ch
     ).webhooks[0]!;
     t.same(
       guard.rules.map((r) => [r.apiGroups, r.resources, r.operations]),
-      [[[''], ['namespaces'], ['CREATE', 'UPDATE']]],
-      `${mode}: namespaces, CREATE and UPDATE`,
+      [[[''], ['namespaces', 'namespaces/status', 'namespaces/finalize'], ['CREATE', 'UPDATE']]],
+      `${mode}: namespaces and the subresources that write their labels, CREATE and UPDATE`,
     );
     t.equal(guard.failurePolicy, 'Fail', `${mode}: a change that cannot be checked is not made`);
     t.same(

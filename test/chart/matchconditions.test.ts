@@ -29,13 +29,29 @@ interface PodSpecParts {
   image?: string | null;
   initImage?: string;
   ephemeralImage?: string;
+  /** An image volume `payload` with this reference (null: one with no reference yet). */
+  volumeImage?: string | null;
+  /** An emptyDir volume `scratch` before it. */
+  scratch?: boolean;
 }
 
-function podSpec({ image = 'registry.example/app:1', initImage, ephemeralImage }: PodSpecParts = {}): Json {
+function volumes({ volumeImage, scratch }: PodSpecParts): Json[] {
+  return [
+    ...(scratch ? [{ name: 'scratch', emptyDir: {} }] : []),
+    ...(volumeImage !== undefined
+      ? [{ name: 'payload', image: volumeImage === null ? { pullPolicy: 'Always' } : { reference: volumeImage, pullPolicy: 'Always' } }]
+      : []),
+  ];
+}
+
+function podSpec(parts: PodSpecParts = {}): Json {
+  const { image = 'registry.example/app:1', initImage, ephemeralImage } = parts;
+  const vols = volumes(parts);
   return {
     containers: [{ name: 'app', ...(image !== null && { image }) }],
     ...(initImage && { initContainers: [{ name: 'init', image: initImage }] }),
     ...(ephemeralImage && { ephemeralContainers: [{ name: 'debug', image: ephemeralImage }] }),
+    ...(vols.length > 0 && { volumes: vols }),
   };
 }
 
@@ -121,6 +137,28 @@ function cases(): Case[] {
     add('UPDATE adding an init container', 'UPDATE', make({ initImage: 'registry.example/init:1' }), make({}), true);
     add('UPDATE of a container that has no image yet', 'UPDATE', make({ image: null }, 2), make({ image: null }, 1), false);
     add('UPDATE giving a container its image', 'UPDATE', make({}), make({ image: null }), true);
+    // Image volumes: a node pulls their reference like a container's image.
+    const payload = (volumeImage: string | null, scratch = false) => ({ volumeImage, scratch });
+    add('UPDATE of an image volume reference', 'UPDATE', make(payload('evil.example/payload:1')), make(payload('registry.example/payload:1')), true);
+    add('UPDATE adding an image volume', 'UPDATE', make(payload('evil.example/payload:1')), make({}), true);
+    add('UPDATE turning an emptyDir into an image volume', 'UPDATE', make(payload('evil.example/payload:1')), make({ scratch: true }), true);
+    add('UPDATE keeping the image volume', 'UPDATE', make(payload('registry.example/payload:1'), 3), make(payload('registry.example/payload:1')), false);
+    add(
+      'UPDATE adding an emptyDir beside the image volume',
+      'UPDATE',
+      make(payload('registry.example/payload:1', true)),
+      make(payload('registry.example/payload:1')),
+      false,
+    );
+    add('UPDATE of an image volume that has no reference yet', 'UPDATE', make(payload(null), 2), make(payload(null)), false);
+    add('UPDATE giving an image volume its reference', 'UPDATE', make(payload('evil.example/payload:1')), make(payload(null)), true);
+    add(
+      'UPDATE moving an image into a volume',
+      'UPDATE',
+      make({ image: 'registry.example/app:1', volumeImage: 'evil.example/payload:1' }),
+      make({ image: 'registry.example/app:1', initImage: 'evil.example/payload:1' }),
+      true,
+    );
   }
   const pod = KINDS['Pod']!.make;
   all.push(

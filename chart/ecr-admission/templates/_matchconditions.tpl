@@ -6,7 +6,10 @@ evaluation error rejects the request, so every field is tested with has() before
 (&& and ?: short-circuit in CEL) and absent lists read as [].
 
 ecr-admission.celImages: dict "root" ("object" | "oldObject") "path" (list of field names to
-the PodSpec) -> a CEL list(string) of init, regular and ephemeral container images.
+the PodSpec) -> a CEL list(string) of init, regular and ephemeral container images, then the
+reference of each image volume (volumes[].image, Kubernetes ImageVolume: a node pulls it like a
+container's image, so a changed reference must reach the webhook). Volumes of other sources are
+left out: only their images matter, and the order of the references still tells a swap.
 */}}
 {{- define "ecr-admission.celImages" -}}
 {{- $spec := .root }}
@@ -19,6 +22,7 @@ the PodSpec) -> a CEL list(string) of init, regular and ephemeral container imag
 {{- range list "initContainers" "containers" "ephemeralContainers" }}
 {{- $lists = append $lists (printf "(has(%s.%s) ? %s.%s.map(c, has(c.image) ? c.image : '') : [])" $spec . $spec .) }}
 {{- end }}
+{{- $lists = append $lists (printf "(has(%s.volumes) ? %s.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])" $spec $spec) }}
 {{- printf "((%s) ? %s : [])" (join " && " $guards) (join " + " $lists) }}
 {{- end }}
 
