@@ -104,16 +104,28 @@ export function parseImageReference(ref: unknown): ImageReference {
   return { original: ref, domain, path, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }), normalized, policyName };
 }
 
+/** Other names of Docker Hub's registry a node pulls from as it would from docker.io. */
+const DOCKER_HUB_HOSTS: ReadonlySet<string> = new Set(['registry-1.docker.io', 'index.docker.io']);
+
+/** The one host policy patterns name a registry by, however a reference spells it: without
+ *  HTTPS's own port 443, an ECR registry by its canonical host (its FIPS and dual-stack
+ *  endpoints, `….dkr.ecr-fips.…`, `….dkr-ecr.….on.aws`, are the same registry), and Docker
+ *  Hub's API host as docker.io. */
+export function policyHost(domain: string): string {
+  const host = domain.endsWith(':443') ? domain.slice(0, -':443'.length) : domain;
+  const ecr = parseEcrHost(host);
+  if (ecr) return ecrHost(ecr.accountId, ecr.region);
+  return DOCKER_HUB_HOSTS.has(host) ? 'docker.io' : host;
+}
+
 /** The form of a reference policy patterns are matched against: the fully-qualified reference
- *  as a node pulls it. An ECR registry is named by its canonical host (its FIPS and dual-stack
- *  endpoints, `….dkr.ecr-fips.…`, `….dkr-ecr.….on.aws`, are the same registry, and patterns
- *  name the canonical one), and a reference with neither tag nor digest by the tag a node pulls,
- *  `latest` (as docker's TagNameOnly). Matched as written, an override `images: ["…/prod/*"]`
- *  was escaped by `….dkr-ecr.us-east-1.on.aws/prod/app`, and one on `…/app:*` by `…/app`
- *  (attacker review): each then fell to a softer policy for the very image it named. */
+ *  as a node pulls it, its registry named by policyHost, and a reference with neither tag nor
+ *  digest with the tag a node pulls, `latest` (as docker's TagNameOnly). Matched as written, an
+ *  override `images: ["…/prod/*"]` was escaped by `….dkr-ecr.us-east-1.on.aws/prod/app` and by
+ *  `HOST:443/prod/app`, one on `docker.io/*` by `registry-1.docker.io/…`, and one on `…/app:*`
+ *  by `…/app` (attacker reviews): each then fell to a softer policy for the very image it named. */
 export function policyNameOf(domain: string, path: string, tag: string | undefined, digest: string | undefined): string {
-  const ecr = parseEcrHost(domain);
-  const host = ecr ? ecrHost(ecr.accountId, ecr.region) : domain;
+  const host = policyHost(domain);
   const pulledTag = tag ?? (digest === undefined ? 'latest' : undefined);
   return `${host}/${path}${pulledTag !== undefined ? `:${pulledTag}` : ''}${digest !== undefined ? `@${digest}` : ''}`;
 }

@@ -3,7 +3,7 @@
 // "*.example.com/*" can never match "evil.com/x.example.com/y": the host is never decided by a
 // wildcard that spilled over from the path.
 
-import { ecrHost, parseEcrHost } from '../image/ecr-host.ts';
+import { policyHost } from '../image/reference.ts';
 
 export type Matcher = (value: string) => boolean;
 
@@ -26,15 +26,21 @@ export function validateImagePattern(pattern: string): string | undefined {
   if (pattern !== '*' && !pattern.includes('/')) {
     return `image pattern "${pattern}" needs a registry host and a path, such as "*.example.com/*" or "docker.io/library/nginx:*" (or is "*")`;
   }
-  // References are matched with an ECR registry's canonical host (image/reference.ts
-  // policyNameOf): a pattern naming a FIPS or dual-stack endpoint would match nothing.
+  // References are matched with one host per registry (image/reference.ts policyHost): a
+  // pattern naming another spelling of a registry would match nothing.
   const host = pattern.slice(0, pattern.indexOf('/')).toLowerCase();
-  const ecr = /[*?]/.test(host) ? undefined : parseEcrHost(host);
-  if (ecr && host !== ecrHost(ecr.accountId, ecr.region)) {
-    return `image pattern "${pattern}" names ECR registry host ${host}: write its canonical host ${ecrHost(ecr.accountId, ecr.region)} (references through the FIPS and dual-stack endpoints are matched as the canonical host)`;
+  if (/[*?]/.test(host)) {
+    if (OTHER_SPELLINGS.test(host)) {
+      return `image pattern "${pattern}" names ECR FIPS or dual-stack endpoints, or port 443: references are matched with the registry's canonical host (ACCOUNT.dkr.ecr.REGION.amazonaws.com), so write that`;
+    }
+  } else if (policyHost(host) !== host) {
+    return `image pattern "${pattern}" names registry host ${host}: write ${policyHost(host)}, the host references through it are matched as`;
   }
   return undefined;
 }
+
+/** Host patterns that could only match spellings policyHost rewrites. */
+const OTHER_SPELLINGS = /dkr-ecr|ecr-fips|:443$/;
 
 function toRegExp(pattern: string): RegExp {
   let source = '';
@@ -53,18 +59,25 @@ export function globMatcher(pattern: string): Matcher {
   return (value) => re.test(value);
 }
 
-/** Matches a normalized image reference (host/path[:tag][@digest]). */
+/** Matches a reference's policy name (host/path[:tag][@digest], image/reference.ts policyNameOf). */
 export function imageMatcher(pattern: string): Matcher {
   const slash = pattern.indexOf('/');
   if (pattern === '*') return () => true;
   // Refused at load (validateImagePattern); should one get here, it matches nothing.
   if (slash === -1) return () => false;
   const host = globMatcher(pattern.slice(0, slash).toLowerCase());
-  const rest = globMatcher(pattern.slice(slash + 1));
+  const rest = globMatcher(withPulledTag(pattern.slice(slash + 1)));
   return (value) => {
     const i = value.indexOf('/');
     return i !== -1 && host(value.slice(0, i)) && rest(value.slice(i + 1));
   };
+}
+
+/** A pattern naming a repository exactly, with neither tag, digest nor wildcard, names what a
+ *  reference without a tag pulls: its `latest`, the form that reference is matched as. */
+function withPulledTag(path: string): string {
+  if (/[*?@]/.test(path) || (path.split('/').pop() ?? '').includes(':')) return path;
+  return `${path}:latest`;
 }
 
 export function anyOf(matchers: readonly Matcher[]): Matcher {

@@ -159,6 +159,15 @@ function cases(): Case[] {
       make({ image: 'registry.example/app:1', initImage: 'evil.example/payload:1' }),
       true,
     );
+    // The last container's image moved into the first image volume: the same images in the same
+    // order, told apart by the marker between containers and volumes (review of this change).
+    add(
+      'UPDATE moving the last container image into the first volume',
+      'UPDATE',
+      make({ image: 'registry.example/app:1', volumeImage: 'evil.example/payload:1' }),
+      make({ image: 'registry.example/app:1', ephemeralImage: 'evil.example/payload:1' }),
+      true,
+    );
   }
   const pod = KINDS['Pod']!.make;
   all.push(

@@ -147,6 +147,11 @@ t.test('policyName: the reference as a node pulls it, an ECR registry by its can
     ['111122223333.dkr-ecr.cn-north-1.on.aws/app:1', '111122223333.dkr-ecr.cn-north-1.on.aws/app:1'],
     ['111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1', '111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1'],
     ['111122223333.dkr-ecr.us-gov-west-1.on.aws/app:1', '111122223333.dkr.ecr.us-gov-west-1.amazonaws.com/app:1'],
+    // HTTPS's own port, and Docker Hub's API host, name the same registries.
+    ['111122223333.dkr.ecr.us-east-1.amazonaws.com:443/prod/app:1', `${ecr}/prod/app:1`],
+    ['ghcr.io:443/org/app:1', 'ghcr.io/org/app:1'],
+    ['registry-1.docker.io/library/nginx:1', 'docker.io/library/nginx:1'],
+    ['registry.example.com:8443/app:1', 'registry.example.com:8443/app:1'],
     // Not ECR: as written.
     ['111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.example/app:1', '111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.example/app:1'],
   ];

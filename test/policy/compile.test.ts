@@ -106,9 +106,22 @@ t.test('image pattern validation', async (t) => {
   t.equal(validateImagePattern('*.dkr.ecr.*.amazonaws.com/prod/*'), undefined);
   t.match(
     validateImagePattern('111122223333.dkr-ecr.us-east-1.on.aws/prod/*'),
-    /names ECR registry host 111122223333\.dkr-ecr\.us-east-1\.on\.aws: write its canonical host 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com/,
+    /names registry host 111122223333\.dkr-ecr\.us-east-1\.on\.aws: write 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com/,
   );
-  t.match(validateImagePattern('111122223333.dkr.ecr-fips.us-east-1.amazonaws.com/prod/*'), /write its canonical host/);
+  t.match(validateImagePattern('111122223333.dkr.ecr-fips.us-east-1.amazonaws.com/prod/*'), /write 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com/);
+  t.match(validateImagePattern('111122223333.dkr.ecr.us-east-1.amazonaws.com:443/prod/*'), /write 111122223333\.dkr\.ecr\.us-east-1\.amazonaws\.com/);
+  t.match(validateImagePattern('registry-1.docker.io/library/*'), /write docker\.io/);
+  t.match(validateImagePattern('*.dkr-ecr.*.on.aws/*'), /canonical host/, 'a wildcard host that could only match another spelling');
+  t.equal(validateImagePattern('registry.example.com:8443/*'), undefined, 'another port is another server');
+});
+
+t.test('an exact pattern without a tag names what a tagless reference pulls: its latest', async (t) => {
+  // References without a tag are matched as REPO:latest (image/reference.ts policyNameOf).
+  t.ok(imageMatcher('docker.io/library/nginx')('docker.io/library/nginx:latest'));
+  t.notOk(imageMatcher('docker.io/library/nginx')('docker.io/library/nginx:1.27'), 'as before: not another tag');
+  t.ok(imageMatcher('docker.io/library/nginx:1.27')('docker.io/library/nginx:1.27'));
+  t.ok(imageMatcher('docker.io/library/nginx*')('docker.io/library/nginx:latest'), 'a wildcard pattern is as written');
+  t.ok(imageMatcher('localhost:5000/app')('localhost:5000/app:latest'), 'a port in the host is not a tag');
 });
 
 t.test('namespace globs', async (t) => {

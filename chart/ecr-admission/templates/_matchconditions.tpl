@@ -22,6 +22,9 @@ left out: only their images matter, and the order of the references still tells 
 {{- range list "initContainers" "containers" "ephemeralContainers" }}
 {{- $lists = append $lists (printf "(has(%s.%s) ? %s.%s.map(c, has(c.image) ? c.image : '') : [])" $spec . $spec .) }}
 {{- end }}
+{{- /* A marker no image can be (a space) between containers and volumes: moving the last
+container's image into the first image volume changes the list. */}}
+{{- $lists = append $lists "[' volumes']" }}
 {{- $lists = append $lists (printf "(has(%s.volumes) ? %s.volumes.filter(v, has(v.image)).map(v, has(v.image.reference) ? v.image.reference : '') : [])" $spec $spec) }}
 {{- printf "((%s) ? %s : [])" (join " && " $guards) (join " + " $lists) }}
 {{- end }}

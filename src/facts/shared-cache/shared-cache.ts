@@ -155,7 +155,11 @@ export class SharedFactCache implements SharedLevel {
       if (this.#subscribed) {
         options.subscriber.subscribe(this.#codec.readyChannel, this.#codec.dropChannel).then(
           () => options.onDrop?.('all'),
-          (e: unknown) => this.#fail(e),
+          (e: unknown) => {
+            // Dropped again before the answer: forget now too; the next 'ready' comes round.
+            options.onDrop?.('all');
+            this.#fail(e);
+          },
         );
       }
       this.#subscribed = true;
