@@ -34,6 +34,8 @@ interface EnvVar {
 export interface RenderedChart {
   readonly objects: readonly KubeObject[];
   readonly webhookConfiguration: V1ValidatingWebhookConfiguration;
+  /** The namespace-label guard's configuration, when the values turn an opt-out label on. */
+  readonly namespaceLabelConfiguration?: V1ValidatingWebhookConfiguration;
   /** The webhook container's env as rendered (valueFrom entries have no value). */
   readonly webhookEnv: readonly EnvVar[];
   /** policy.yaml of the policy ConfigMap. */
@@ -55,9 +57,13 @@ export async function renderChart(dir: string, values: object): Promise<Rendered
     .filter((o): o is KubeObject => o !== null);
 
   const one = (kind: string, nameSuffix = ''): KubeObject => {
-    // A bare kind means the webhook's object, not the controller's (*-controller).
+    // A bare kind means the webhook's object, not the controller's (*-controller) nor the
+    // namespace-label guard's (*-namespace-label).
     const found = objects.filter(
-      (o) => o.kind === kind && o.metadata.name.endsWith(nameSuffix) && (nameSuffix !== '' || !o.metadata.name.endsWith('-controller')),
+      (o) =>
+        o.kind === kind &&
+        o.metadata.name.endsWith(nameSuffix) &&
+        (nameSuffix !== '' || !(o.metadata.name.endsWith('-controller') || o.metadata.name.endsWith('-namespace-label'))),
     );
     if (found.length !== 1) throw new Error(`the chart rendered ${found.length} ${kind} named *${nameSuffix}, expected 1`);
     return found[0] as KubeObject;
@@ -69,6 +75,9 @@ export async function renderChart(dir: string, values: object): Promise<Rendered
   return {
     objects,
     webhookConfiguration: one('ValidatingWebhookConfiguration') as unknown as V1ValidatingWebhookConfiguration,
+    ...(objects.some((o) => o.kind === 'ValidatingWebhookConfiguration' && o.metadata.name.endsWith('-namespace-label')) && {
+      namespaceLabelConfiguration: one('ValidatingWebhookConfiguration', '-namespace-label') as unknown as V1ValidatingWebhookConfiguration,
+    }),
     webhookEnv: container.env ?? [],
     policyYaml: (one('ConfigMap', '-policy') as KubeObject & { data: Record<string, string> }).data['policy.yaml'] ?? '',
     trustFiles: trust?.data ?? {},
