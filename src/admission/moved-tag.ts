@@ -25,6 +25,19 @@ export function digestAlone(ref: ImageReference, digest: string): ImageReference
   };
 }
 
+/** Why a digest result that is not a pass, and says nothing more (the digest check sets `moved`
+ *  and `gone` itself), leaves the tag unconfirmed: a fault or the deadline (`error`) leaves it
+ *  unread, anything else (archived, an index the webhook cannot check) unresolved. Sound whatever
+ *  the failure: the digest alone is judged under the policy chosen without the tag, exactly as
+ *  REPO@DIGEST written by hand. And it must be so: judged as written, a failure under an
+ *  override the tag chose (`images: [".../web:dev-*"]`, mode audit) was admitted, so any digest
+ *  could be run behind a tag that matched the override and named nothing, or whose lookup was
+ *  slowed past the deadline (attacker reviews). */
+export function tagNotConfirmed(tag: string, digestResult: CheckResult): TagMismatch {
+  const detail = `tag ${tag} did not resolve: ${digestResult.reason ?? digestResult.status}`;
+  return digestResult.status === 'error' ? { kind: 'unread', detail } : { kind: 'unresolved', detail };
+}
+
 /** What a developer's kubectl shows of each way a tag can fail to name the digest. */
 const TAG_STORY: Record<TagMismatch['kind'], string> = {
   moved: 'its tag names another digest now',

@@ -5,7 +5,7 @@ import { parseEcrHost } from '../image/ecr-host.ts';
 import { effectiveTag, parseImageReference } from '../image/reference.ts';
 import { errorMessage } from '../support/errors.ts';
 import { runChecks } from '../checks/runner.ts';
-import { fail, tagNotRead, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
+import { fail, type Check, type CheckResult, type ImageSubject } from '../checks/types.ts';
 import { decide } from '../decision/decide.ts';
 import { policyForUnknownImages } from '../decision/unreadable-object.ts';
 import type { Decision, ImageVerdictInput } from '../decision/types.ts';
@@ -18,7 +18,7 @@ import type { AdmissionRequest, AdmissionResponse } from './codec.ts';
 import { pinRequired, unpinnedFailure } from './require-pinned.ts';
 import type { CheckMemo, ImageVerdict } from './check-memo.ts';
 import { DecisionMemo } from './decision-memo.ts';
-import { digestAlone, judgedAsDigestAlone } from './moved-tag.ts';
+import { digestAlone, judgedAsDigestAlone, tagNotConfirmed } from './moved-tag.ts';
 
 export interface ReviewerDeps {
   /** The policy in force now (it can be reloaded between admissions). */
@@ -178,13 +178,14 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     const alone = pinned && startDigestAlone(subjectOf(pinned, policy), policy.forImage(namespace, pinned), AbortSignal.any([signal, unneeded.signal]));
     const results = await run(subject, effective);
     // Any digest result but a pass means the tag was not shown to name the digest, so the
-    // policy it chose does not stand. The digest check says how (moved, gone, ...); a check cut
-    // off by the deadline says nothing, and is unread: judged as written, a tag lookup slowed
-    // past the deadline left the tag's override (mode audit, say) to admit any digest, decided
-    // by which of two timers fired first (attacker review).
+    // policy it chose does not stand. The digest check says when the tag moved or is gone; any
+    // other result, a check cut off by the deadline included, is classed by tagNotConfirmed
+    // (moved-tag.ts): judged as written, a tag lookup slowed past the deadline left the tag's
+    // override (mode audit, say) to admit any digest (attacker review).
     const digestResult = results.find((r) => r.check === 'digest');
     const mismatch =
-      subject.tagMismatch ?? (digestResult && digestResult.status !== 'pass' && digestResult.status !== 'skip' ? tagNotRead(ref.tag, digestResult) : undefined);
+      subject.tagMismatch ??
+      (digestResult && digestResult.status !== 'pass' && digestResult.status !== 'skip' ? tagNotConfirmed(ref.tag, digestResult) : undefined);
     // A tag the cache said named the digest, which moved during this admission (its entry
     // expired or was evicted meanwhile, a window a requester can aim at): the digest alone was
     // not checked alongside, and checking it now would give it less of the deadline, so the

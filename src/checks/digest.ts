@@ -9,7 +9,7 @@ import type { OciFacts } from '../facts/oci/facts.ts';
 import { ociFactFailure } from './oci-messages.ts';
 import { shortDigest } from '../image/digest.ts';
 import { factFailure, remainingMs } from './ecr-messages.ts';
-import { fail, pass, tagNotRead, type Check, type CheckContext, type CheckOutcome } from './types.ts';
+import { fail, pass, type Check, type CheckContext, type CheckOutcome } from './types.ts';
 import { ErrorCodes } from '../support/errors.ts';
 
 /** A pull-through-cache repository fills on its first pull, which a denial would prevent:
@@ -36,21 +36,14 @@ function uncheckableIndex(err: unknown, what: string) {
   );
 }
 
-/** A reference with a tag and a digest whose tag was not found to name the digest: the tag
- *  names another digest (ecr-messages.ts, oci-messages.ts say so), no image (deleted after the
- *  reference was pinned), or its lookup failed another way. The pipeline then judges the digest
- *  alone, which is what a node pulls (src/admission/moved-tag.ts). That is sound whatever the
- *  failure: the digest alone is judged under the policy chosen without the tag, exactly as
- *  REPO@DIGEST written by hand, so nothing is admitted that the requester could not have
- *  written. And it must be so: judged as written, a failure under an override the tag chose
- *  (`images: [".../web:dev-*"]`, mode audit) was admitted, so any digest could be run behind a
- *  tag that matched the override and named nothing (attacker review). */
-function tagNotConfirmed(outcome: CheckOutcome, err: unknown, ctx: CheckContext, tag: string | undefined, repo: string): CheckOutcome {
+/** A reference with a tag and a digest whose tag names no image (deleted after the reference was
+ *  pinned): said so for the pipeline, which judges the digest alone (src/admission/moved-tag.ts),
+ *  as it does for a tag that names another digest (ecr-messages.ts, oci-messages.ts) and for any
+ *  other digest result but a pass. */
+function tagGone(outcome: CheckOutcome, err: unknown, ctx: CheckContext, tag: string | undefined, repo: string): CheckOutcome {
   if (tag === undefined || ctx.image.ref.digest === undefined || outcome.tagMismatch) return outcome;
-  if (err instanceof FactError && err.code === ErrorCodes.IMAGE_NOT_FOUND) {
-    return { ...outcome, tagMismatch: { kind: 'gone', detail: `tag ${tag} names no image in ${repo} now` } };
-  }
-  return { ...outcome, tagMismatch: tagNotRead(tag, outcome) };
+  if (!(err instanceof FactError) || err.code !== ErrorCodes.IMAGE_NOT_FOUND) return outcome;
+  return { ...outcome, tagMismatch: { kind: 'gone', detail: `tag ${tag} names no image in ${repo} now` } };
 }
 
 export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
@@ -68,7 +61,7 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
           const resolved = await oci.resolve(image.oci, ref, signal, remainingMs(deadline));
           return pass('digest', { resolved, reason: `${what} is ${resolved.digest}` });
         } catch (err) {
-          return tagNotConfirmed(uncheckableIndex(err, what) ?? ociFactFailure('digest', err, image.oci, what), err, ctx, tag, image.oci.repository);
+          return tagGone(uncheckableIndex(err, what) ?? ociFactFailure('digest', err, image.oci, what), err, ctx, tag, image.oci.repository);
         }
       }
       const loc = image.ecr!;
@@ -77,13 +70,7 @@ export function digestCheck(ecr: EcrFacts, oci: OciFacts): Check {
         const platforms = resolved.platforms ? ` (index of ${resolved.platforms.length} platforms)` : '';
         return pass('digest', { resolved, reason: `${what} is ${resolved.digest}${platforms}` });
       } catch (err) {
-        return tagNotConfirmed(
-          uncheckableIndex(err, what) ?? notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what),
-          err,
-          ctx,
-          tag,
-          loc.repository,
-        );
+        return tagGone(uncheckableIndex(err, what) ?? notYetCached(ctx, err, what) ?? factFailure('digest', err, loc, what), err, ctx, tag, loc.repository);
       }
     },
   };

@@ -33,9 +33,10 @@ export interface ImageSubject {
   readonly managed: boolean;
   /** Set by the digest check when it passes. */
   resolved?: ResolvedImage;
-  /** Set by the digest check when the reference names a tag and a digest and the tag was not
-   *  found to name that digest: why, for the pipeline, which then judges the reference as its
-   *  digest alone (admission/pipeline.ts, admission/moved-tag.ts). */
+  /** Set by the digest check when the reference names a tag and a digest and it knows the tag
+   *  names another digest (`moved`) or no image (`gone`): for the pipeline, which then judges the
+   *  reference as its digest alone, as it does for any other digest result but a pass
+   *  (admission/pipeline.ts, admission/moved-tag.ts). */
   tagMismatch?: TagMismatch;
 }
 
@@ -61,14 +62,6 @@ export interface CheckContext {
   /** Epoch milliseconds at which the admission must have decided. */
   readonly deadline: number;
   readonly now: Date;
-}
-
-/** How a tag whose lookup did not pass (`outcome`) failed to name the digest beside it: a
- *  fault or the deadline (`error`) leaves it unread, anything else unresolved. Also used by the
- *  pipeline for a digest check that ended without returning (the runner's deadline result). */
-export function tagNotRead(tag: string, outcome: { status: string; reason?: string }): TagMismatch {
-  const detail = `tag ${tag} did not resolve: ${outcome.reason ?? outcome.status}`;
-  return outcome.status === 'error' ? { kind: 'unread', detail } : { kind: 'unresolved', detail };
 }
 
 /** What the digest check hands to the checks after it. */

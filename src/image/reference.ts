@@ -16,7 +16,8 @@ export interface ImageReference {
   readonly tag?: string;
   /** "sha256:<64 hex>" (or another registered algorithm), when pinned. */
   readonly digest?: string;
-  /** domain/path[:tag][@digest]: the form policy patterns are matched against. */
+  /** domain/path[:tag][@digest] as written, normalised (Docker Hub's library/ and host): for
+   *  messages and keys. Policy patterns are matched against `policyName`. */
   readonly normalized: string;
   /** What policy patterns (overrides, vulnerability exceptions, registries.allow) are matched
    *  against (policyNameOf). */

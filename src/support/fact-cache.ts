@@ -223,8 +223,13 @@ export class FactCache implements TracedSource {
    *  for callers that may skip work only while a fact is still trusted. A stale value (one
    *  served only while it is refreshed) is not fresh. */
   peek<T>(spec: FactSpec<T>, key: string): T | undefined {
-    const entry = this.#lru.peek(keyOf(spec, key));
-    return entry?.hasValue && this.#now() < entry.freshUntil ? (entry.value as T) : undefined;
+    return this.#freshValue(keyOf(spec, key))?.value as T | undefined;
+  }
+
+  /** The entry under an internal key when it holds a value that is fresh now (not a cached failure). */
+  #freshValue(k: string): Entry | undefined {
+    const entry = this.#lru.peek(k);
+    return entry?.hasValue && this.#now() < entry.freshUntil ? entry : undefined;
   }
 
   /** Stores a fact learnt as a side effect of another call (BatchGetImage by tag returns the
@@ -237,8 +242,7 @@ export class FactCache implements TracedSource {
    *  before its push deny the tag that names it, for the failure's TTL (attacker review). */
   prime<T>(spec: FactSpec<T>, key: string, value: T): void {
     const k = keyOf(spec, key);
-    const fresh = this.#lru.peek(k);
-    if (this.#inflight.has(k) || (fresh?.hasValue && this.#now() < fresh.freshUntil)) return;
+    if (this.#inflight.has(k) || this.#freshValue(k)) return;
     this.#remember(spec, k, value);
     this.#shared?.store(spec, key, value);
   }

@@ -149,9 +149,9 @@ export class SharedFactCache implements SharedLevel {
     options.subscriber.on('ready', () => {
       // Drops published while the subscription was down were missed: forget every local copy
       // an event could have changed (they are read again from the shared level, cheaply). Once
-      // the channels are subscribed again, not at 'ready': the client emits it before it sends
-      // its own SUBSCRIBE, so a drop published in between was missed and not forgotten for
-      // (a test's publish raced it). Our SUBSCRIBE's answer comes once the server has both.
+      // the channels are subscribed again, not at 'ready': the client emits it before the server
+      // has answered its own SUBSCRIBE, so a drop published in between was missed and never
+      // forgotten (a test's publish raced it). Our SUBSCRIBE is answered after the client's.
       if (this.#subscribed) {
         options.subscriber.subscribe(this.#codec.readyChannel, this.#codec.dropChannel).then(
           () => options.onDrop?.('all'),
