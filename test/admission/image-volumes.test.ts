@@ -8,11 +8,12 @@
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { pino } from 'pino';
-import { imageDigest, ociImage, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import { imageDigest, ociImage } from '../../src/dev/sandbox/index.ts';
 import { buildWebhookApp } from '../../src/server/app.ts';
 import { MAX_CONTAINERS } from '../../src/admission/extract.ts';
 import type { AdmissionReviewResponse } from '../../src/admission/codec.ts';
-import { ACCOUNT, HOST, REGION, startHarness, type Harness } from '../helpers/harness.ts';
+import { ACCOUNT, HOST, startHarness, type Harness } from '../helpers/harness.ts';
+import { CONTINUOUS_SCAN, XZ_CRITICAL, ecrFixture } from '../helpers/ecr-fixture.ts';
 
 type Json = Record<string, unknown>;
 interface Container {
@@ -46,33 +47,21 @@ interface Annotated {
   results: Record<string, string>;
 }
 
-const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
-const web = ociImage({ seed: 'iv-web', tags: ['1.4.2'], ...continuous });
-const models = ociImage({ seed: 'iv-models', tags: ['v3'], ...continuous });
+const web = ociImage({ seed: 'iv-web', tags: ['1.4.2'], ...CONTINUOUS_SCAN });
+const models = ociImage({ seed: 'iv-models', tags: ['v3'], ...CONTINUOUS_SCAN });
 const vulnerable = ociImage({
   seed: 'iv-payload',
   tags: ['1'],
-  ...continuous,
-  findings: [{ vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0' }] }],
+  ...CONTINUOUS_SCAN,
+  findings: [XZ_CRITICAL],
 });
 
-const fixture = (): SandboxFixture => ({
-  defaultAccount: ACCOUNT,
-  accounts: {
-    [ACCOUNT]: {
-      regions: {
-        [REGION]: {
-          scanType: 'ENHANCED',
-          repositories: [
-            { name: 'web', tagMutability: 'IMMUTABLE', images: [web] },
-            { name: 'models', tagMutability: 'IMMUTABLE', images: [models] },
-            { name: 'payload', tagMutability: 'IMMUTABLE', images: [vulnerable] },
-          ],
-        },
-      },
-    },
-  },
-});
+const fixture = () =>
+  ecrFixture([
+    { name: 'web', tagMutability: 'IMMUTABLE', images: [web] },
+    { name: 'models', tagMutability: 'IMMUTABLE', images: [models] },
+    { name: 'payload', tagMutability: 'IMMUTABLE', images: [vulnerable] },
+  ]);
 
 const policy = (extra = '') => `
 registries:

@@ -4,26 +4,16 @@
 // working when the tag moves, and an override scoped to the tag never applies to a digest the
 // tag no longer names.
 import t, { type Test } from 'tap';
-import { imageDigest, ociImage, type FindingFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import { imageDigest, ociImage } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, resultOf, startHarness } from '../helpers/harness.ts';
+import { CONTINUOUS_SCAN, XZ_CRITICAL, ecrFixture } from '../helpers/ecr-fixture.ts';
 
-const xz: FindingFixture = { vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0' }] };
-const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
-const stable = ociImage({ seed: 'stable-1', tags: ['stable'], ...continuous });
-const stableNext = ociImage({ seed: 'stable-2', tags: [], ...continuous });
-const vulnerable = ociImage({ seed: 'dev-1', tags: ['dev-1'], ...continuous, findings: [xz] });
-const devNext = ociImage({ seed: 'dev-2', tags: [], ...continuous });
+const stable = ociImage({ seed: 'stable-1', tags: ['stable'], ...CONTINUOUS_SCAN });
+const stableNext = ociImage({ seed: 'stable-2', tags: [], ...CONTINUOUS_SCAN });
+const vulnerable = ociImage({ seed: 'dev-1', tags: ['dev-1'], ...CONTINUOUS_SCAN, findings: [XZ_CRITICAL] });
+const devNext = ociImage({ seed: 'dev-2', tags: [], ...CONTINUOUS_SCAN });
 
-const fixture = (): SandboxFixture => ({
-  defaultAccount: ACCOUNT,
-  accounts: {
-    [ACCOUNT]: {
-      regions: {
-        [REGION]: { scanType: 'ENHANCED', repositories: [{ name: 'web', tagMutability: 'MUTABLE', images: [stable, stableNext, vulnerable, devNext] }] },
-      },
-    },
-  },
-});
+const fixture = () => ecrFixture([{ name: 'web', tagMutability: 'MUTABLE', images: [stable, stableNext, vulnerable, devNext] }]);
 
 const TAG_TTL_S = 2;
 // Development tags are only audited; everything else is enforced.

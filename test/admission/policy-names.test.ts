@@ -5,29 +5,17 @@
 // the registry's FIPS or dual-stack endpoints, one on `HOST/app:*` by `HOST/app`, and an
 // unparseable reference chose an audit override by its raw text (attacker review).
 import t from 'tap';
-import { imageDigest, ociImage, type FindingFixture, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import { imageDigest, ociImage } from '../../src/dev/sandbox/index.ts';
 import { ACCOUNT, HOST, REGION, resultOf, startHarness } from '../helpers/harness.ts';
+import { CONTINUOUS_SCAN, XZ_CRITICAL, ecrFixture } from '../helpers/ecr-fixture.ts';
 
-const xz: FindingFixture = { vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0' }] };
-const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
-const vulnerable = ociImage({ seed: 'vulnerable', tags: ['1.0', 'latest'], ...continuous, findings: [xz] });
+const vulnerable = ociImage({ seed: 'vulnerable', tags: ['1.0', 'latest'], ...CONTINUOUS_SCAN, findings: [XZ_CRITICAL] });
 
-const fixture = (): SandboxFixture => ({
-  defaultAccount: ACCOUNT,
-  accounts: {
-    [ACCOUNT]: {
-      regions: {
-        [REGION]: {
-          scanType: 'ENHANCED',
-          repositories: [
-            { name: 'prod/app', tagMutability: 'MUTABLE', images: [vulnerable] },
-            { name: 'app', tagMutability: 'MUTABLE', images: [vulnerable] },
-          ],
-        },
-      },
-    },
-  },
-});
+const fixture = () =>
+  ecrFixture([
+    { name: 'prod/app', tagMutability: 'MUTABLE', images: [vulnerable] },
+    { name: 'app', tagMutability: 'MUTABLE', images: [vulnerable] },
+  ]);
 
 // Everything warns, but production images and every tag of `app` are enforced; `x*` is audited.
 const POLICY = `

@@ -3,40 +3,29 @@
 // checks against the AWS sandbox, and the PolicyReport and Event name it as a volume.
 import t from 'tap';
 import type { V1Pod } from '@kubernetes/client-node';
-import { imageDigest, ociImage, type SandboxFixture } from '../../src/dev/sandbox/index.ts';
+import { imageDigest, ociImage } from '../../src/dev/sandbox/index.ts';
 import { ComplianceController } from '../../src/controller/controller.ts';
 import { ImageEvaluator } from '../../src/controller/evaluations.ts';
 import { runningImages } from '../../src/controller/pod-images.ts';
 import { ReportPublisher, type ReportPort } from '../../src/controller/publisher.ts';
 import type { PolicyReportBody } from '../../src/controller/report.ts';
 import { ACCOUNT, HOST, REGION, startHarness } from '../helpers/harness.ts';
+import { CONTINUOUS_SCAN, XZ_CRITICAL, ecrFixture } from '../helpers/ecr-fixture.ts';
 
-const continuous = { scanStatus: { status: 'ACTIVE' as const, description: 'Continuous scan is selected for image.' } };
-const web = ociImage({ seed: 'ivc-web', tags: ['1'], ...continuous });
-const models = ociImage({ seed: 'ivc-models', tags: ['v3'], ...continuous });
+const web = ociImage({ seed: 'ivc-web', tags: ['1'], ...CONTINUOUS_SCAN });
+const models = ociImage({ seed: 'ivc-models', tags: ['v3'], ...CONTINUOUS_SCAN });
 const modelsNext = ociImage({
   seed: 'ivc-models-next',
   tags: [],
-  ...continuous,
-  findings: [{ vulnerabilityId: 'CVE-2024-3094', severity: 'CRITICAL', inspectorScore: 10, packages: [{ name: 'xz-utils', version: '5.6.0' }] }],
+  ...CONTINUOUS_SCAN,
+  findings: [XZ_CRITICAL],
 });
 
-const fixture = (): SandboxFixture => ({
-  defaultAccount: ACCOUNT,
-  accounts: {
-    [ACCOUNT]: {
-      regions: {
-        [REGION]: {
-          scanType: 'ENHANCED',
-          repositories: [
-            { name: 'web', tagMutability: 'IMMUTABLE', images: [web] },
-            { name: 'models', tagMutability: 'MUTABLE', images: [models, modelsNext] },
-          ],
-        },
-      },
-    },
-  },
-});
+const fixture = () =>
+  ecrFixture([
+    { name: 'web', tagMutability: 'IMMUTABLE', images: [web] },
+    { name: 'models', tagMutability: 'MUTABLE', images: [models, modelsNext] },
+  ]);
 
 const POLICY = `
 registries:
