@@ -30,6 +30,8 @@ export interface RememberedDecision {
   /** The results counted in ecr_admission_check_results_total each time it answers: those of
    *  each distinct image once. */
   readonly counted: readonly CheckResult[];
+  /** Counts `counted` in the metric (HotCounter.counting), each time the decision answers. */
+  readonly count: () => void;
 }
 
 /** Requests with more containers, or longer keys, are decided every time, never kept. */

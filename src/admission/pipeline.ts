@@ -220,6 +220,14 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
     for (const r of results) deps.metrics.checkResults.inc({ check: r.check, status: r.status });
   }
 
+  /** What counts a remembered decision's results each time it answers: the metric's cells found
+   *  once (HotCounter.counting), not by label values per admission (issue 18: about 5 µs of a
+   *  warm admission in the server, bench/README.md). */
+  function resultCounting(results: readonly CheckResult[]): () => void {
+    const counter = deps.metrics?.checkResults;
+    return counter ? counter.counting(results, (r) => ({ check: r.check, status: r.status })) : () => {};
+  }
+
   return {
     checkImage: (image, namespace, signal, deadline) => checkImage(image, namespace, deps.policy(), signal, deadline),
     async review(request) {
@@ -308,7 +316,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       const folded = decisionKey !== undefined ? distinctVerdicts(images, byImage as Map<string, ImageVerdict>) : undefined;
       const kept = folded && decisions!.lookup(policy, decisionKey!, folded);
       if (kept) {
-        countResults(kept.counted);
+        kept.count();
         recentPasses.record(policy, namespace, kept.images, now().getTime());
         return { response: toResponse(request.uid, kept.decision), result: kept.decision.result, images: kept.images };
       }
@@ -326,7 +334,7 @@ export function createReviewer(deps: ReviewerDeps): Reviewer {
       countResults(counted);
       recentPasses.record(policy, namespace, verdicts, now().getTime());
       const decision = decide({ kind: request.kind.kind, namespace, ...(request.name !== undefined && { name: request.name }), images: verdicts });
-      if (folded) decisions!.remember(policy, decisionKey!, { verdicts: folded, decision, images: verdicts, counted });
+      if (folded) decisions!.remember(policy, decisionKey!, { verdicts: folded, decision, images: verdicts, counted, count: resultCounting(counted) });
       return { response: toResponse(request.uid, decision), result: decision.result, images: verdicts };
     },
   };

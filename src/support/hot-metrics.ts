@@ -43,16 +43,23 @@ function foldingCollect<M extends object>(own: ((this: M) => void | Promise<void
 
 /** A hot metric's reset() and remove(): its cells go with its series (what is counted before a
  *  remove() is folded first), and a removed series starts again from prom-client's path. */
-function keepCellsWithSeries(metric: { reset(): void; remove(...args: never[]): void }, cells: Map<string, unknown>, fold: () => void): void {
+function keepCellsWithSeries(
+  metric: { reset(): void; remove(...args: never[]): void },
+  cells: Map<string, unknown>,
+  fold: () => void,
+  cleared = () => {},
+): void {
   const slowReset = metric.reset.bind(metric);
   metric.reset = () => {
     cells.clear();
+    cleared();
     slowReset();
   };
   const slowRemove = metric.remove.bind(metric) as (...args: unknown[]) => void;
   metric.remove = (...args: never[]) => {
     fold();
     cells.clear();
+    cleared();
     slowRemove(...args);
   };
 }
@@ -65,6 +72,8 @@ interface CounterCell<T extends string> {
 export class HotCounter<T extends string> extends Counter<T> {
   readonly #names: readonly T[];
   readonly #cells = new Map<string, CounterCell<T>>();
+  /** Counts the times the cells were cleared (reset, remove): a cell found before is stale after. */
+  #cleared = 0;
   /** prom-client's own inc(): validates, hashes, counts. */
   readonly #slowInc: (labels?: LabelValues<T> | number, value?: number) => void;
 
@@ -87,7 +96,39 @@ export class HotCounter<T extends string> extends Counter<T> {
       }
       cell.pending += value ?? 1;
     }) as Counter<T>['inc'];
-    keepCellsWithSeries(this, this.#cells, () => this.#fold());
+    keepCellsWithSeries(
+      this,
+      this.#cells,
+      () => this.#fold(),
+      () => this.#cleared++,
+    );
+  }
+
+  /**
+   * A function that adds 1 to the series of each of `items`' label sets (`labelsOf`), as inc()
+   * of each would. For a fixed list counted again and again (a remembered decision's check
+   * results, issue 18): its cells are found once, not by their label values at every call. The
+   * first call, and the first after a reset() or remove(), goes through inc(), which creates
+   * and validates them; a label set inc() would refuse keeps going through inc().
+   */
+  counting<I>(items: readonly I[], labelsOf: (item: I) => LabelValues<T>): () => void {
+    let cells: Array<CounterCell<T>> | undefined;
+    let foundAt = -1;
+    return () => {
+      if (cells !== undefined && foundAt === this.#cleared) {
+        for (const cell of cells) cell.pending++;
+        return;
+      }
+      const found: Array<CounterCell<T>> = [];
+      for (const item of items) {
+        const labels = labelsOf(item);
+        this.inc(labels);
+        const cell = this.#cells.get(keyOf(this.#names, labels));
+        if (cell !== undefined && !tooMany(labels, this.#names)) found.push(cell);
+      }
+      cells = found.length === items.length ? found : undefined;
+      foundAt = this.#cleared;
+    };
   }
 
   #fold(): void {

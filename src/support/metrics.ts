@@ -19,7 +19,8 @@ export interface Metrics {
   /** dry_run "true" for server-side dry runs (kubectl --dry-run=server): nothing was created. */
   readonly admissions: Counter<'kind' | 'operation' | 'result' | 'dry_run'>;
   readonly decisionSeconds: Histogram<'kind'>;
-  readonly checkResults: Counter<'check' | 'status'>;
+  /** Hot: a remembered decision counts its results through a `counting()` of its own. */
+  readonly checkResults: HotCounter<'check' | 'status'>;
   readonly awsCalls: Counter<'service' | 'operation' | 'outcome'>;
   /** Latency of each AWS call (all its retries), by service and operation: fixed label values. */
   readonly awsCallSeconds: Histogram<'service' | 'operation'>;

@@ -155,3 +155,84 @@ t.test('after the first use: unknown labels still refused, remove() and a collec
   await registry.metrics();
   t.ok(collected.includes('counter') && collected.includes('histogram'), 'the collect hooks given are called too');
 });
+
+// A remembered decision counts a fixed list of label sets again and again through counting()
+// (issue 18): the same series as inc() of each, across resets, removes and label sets first
+// seen between calls.
+type CountingCall =
+  | { readonly op: 'scrape' }
+  | { readonly op: 'inc'; readonly kind: number; readonly result: number }
+  | { readonly op: 'count'; readonly list: number }
+  | { readonly op: 'reset' }
+  | { readonly op: 'remove'; readonly kind: number; readonly result: number };
+
+const labelSet = fc.record({ kind: fc.nat(KINDS.length - 1), result: fc.nat(RESULTS.length - 1) });
+const countingCall: fc.Arbitrary<CountingCall> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant({ op: 'scrape' as const }) },
+  { weight: 3, arbitrary: labelSet.map((l) => ({ op: 'inc' as const, ...l })) },
+  { weight: 6, arbitrary: fc.nat(2).map((list) => ({ op: 'count' as const, list })) },
+  { weight: 1, arbitrary: fc.constant({ op: 'reset' as const }) },
+  { weight: 1, arbitrary: labelSet.map((l) => ({ op: 'remove' as const, ...l })) },
+);
+
+t.test('counting() counts what inc() of each label set would, whatever comes between', async (t) => {
+  let counts = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      // Three lists of label sets, repeats allowed (two images with the same result).
+      fc.array(fc.array(labelSet, { maxLength: 6 }), { minLength: 3, maxLength: 3 }),
+      fc.array(countingCall, { minLength: 1, maxLength: 60 }),
+      async (lists, calls) => {
+        const { hot, plain, counters } = pair();
+        const [hotCounter, plainCounter] = counters;
+        const labelsOf = (l: { kind: number; result: number }) => ({ kind: KINDS[l.kind]!, result: RESULTS[l.result]! });
+        const bound = lists.map((list) => hotCounter.counting(list, labelsOf));
+        for (const c of [...calls, { op: 'scrape' as const }]) {
+          if (c.op === 'scrape') {
+            const [a, b] = [await hot.metrics(), await plain.metrics()];
+            if (!sameExposition(a, b)) throw new Error(`after ${JSON.stringify({ lists, calls })}:\n${a}\n---\n${b}`);
+          } else if (c.op === 'inc') {
+            for (const counter of counters) counter.inc(labelsOf(c));
+          } else if (c.op === 'count') {
+            counts++;
+            bound[c.list]!();
+            for (const l of lists[c.list]!) plainCounter.inc(labelsOf(l));
+          } else if (c.op === 'reset') {
+            for (const counter of counters) counter.reset();
+          } else {
+            for (const counter of counters) counter.remove(labelsOf(c));
+          }
+        }
+      },
+    ),
+    { numRuns: 300, seed: 18 },
+  );
+  t.ok(counts > 500, `${counts} counting() calls compared`);
+});
+
+t.test('counting() after a reset counts into the new series, not the cleared cells', async (t) => {
+  const { counters } = pair();
+  const [counter] = counters;
+  const count = counter.counting([0, 1], (i) => ({ kind: 'Pod', result: i === 0 ? 'allow' : 'deny' }));
+  count();
+  count();
+  counter.reset();
+  count();
+  t.same(
+    (await counter.get()).values.map((v) => [v.labels.result, v.value]),
+    [
+      ['allow', 1],
+      ['deny', 1],
+    ],
+  );
+  counter.remove({ kind: 'Pod', result: 'deny' });
+  count();
+  count();
+  t.same(
+    (await counter.get()).values.map((v) => [v.labels.result, v.value]),
+    [
+      ['allow', 3],
+      ['deny', 2],
+    ],
+  );
+});
