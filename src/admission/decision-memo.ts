@@ -45,9 +45,10 @@ const MAX_ENTRIES = 1024;
 const MAX_TOTAL_CHARS = 1024 * 1024;
 
 /** The characters an entry holds: its key, its containers' strings (held once more by the
- *  images), its audit annotations and warnings, and the message if any. */
+ *  images), its audit annotations and warnings, and the message if any; and, as 8 characters
+ *  each, the references to its counted results and to the counter cells it counts them in. */
 function sizeOf(key: string, remembered: RememberedDecision): number {
-  let chars = key.length + 256;
+  let chars = key.length + 256 + remembered.counted.length * 16;
   for (const i of remembered.images) chars += i.container.containerName.length + i.container.image.length + 64;
   for (const value of Object.values(remembered.decision.auditAnnotations)) chars += value.length;
   for (const w of remembered.decision.warnings) chars += w.length;
