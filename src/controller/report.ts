@@ -8,7 +8,7 @@
 // `warn`. An `error` keeps what stood before in properties.previousResult (evaluations.ts).
 import { CHECK_IDS, type CheckId, type CheckResult } from '../checks/types.ts';
 import { clip, problemText } from '../decision/decide.ts';
-import { isImageVolume } from '../decision/image-site.ts';
+import { isImageVolume, type Site } from '../decision/image-site.ts';
 import type { ImageEvaluation } from './evaluations.ts';
 import type { PodImages } from './pod-images.ts';
 
@@ -83,9 +83,8 @@ function severityOf(r: CheckResult): Severity | undefined {
 }
 
 interface Part {
-  /** The container's name, or the image volume's when `volume` is set. */
-  readonly container: string;
-  readonly volume?: true;
+  /** The container or image volume the result is for. */
+  readonly site: Site;
   readonly image: string;
   readonly digest?: string;
   readonly result: CheckResult;
@@ -95,7 +94,7 @@ interface Part {
 
 /** How a message names the part's site: `container "app"`, `volume "payload"`. */
 function partLabel(p: Part): string {
-  return `${p.volume ? 'volume' : 'container'} "${p.container}"`;
+  return `${isImageVolume(p.site) ? 'volume' : 'container'} "${p.site.containerName}"`;
 }
 
 function podResource(pod: TrackedPod) {
@@ -115,10 +114,10 @@ function outcome(pod: TrackedPod, rule: string, parts: readonly Part[]): PodOutc
   const cves = distinct(parts.flatMap((p) => (p.value === 'fail' || p.value === 'warn' ? ((p.result.reason ?? '').match(CVE) ?? []) : [])));
   const severity = parts.map((p) => severityOf(p.result)).find((s) => s !== undefined);
   const properties: Record<string, string> = {
-    container: clip(distinct(parts.filter((p) => !p.volume).map((p) => p.container)), 512),
+    container: clip(distinct(parts.filter((p) => !isImageVolume(p.site)).map((p) => p.site.containerName)), 512),
     image: clip(distinct(parts.map((p) => p.image)), 1024),
   };
-  const volumes = distinct(parts.filter((p) => p.volume).map((p) => p.container));
+  const volumes = distinct(parts.filter((p) => isImageVolume(p.site)).map((p) => p.site.containerName));
   if (volumes !== '') properties.volume = clip(volumes, 512);
   const digest = distinct(parts.map((p) => p.digest));
   if (digest !== '') properties.digest = clip(digest, 1024);
@@ -147,7 +146,7 @@ function outcome(pod: TrackedPod, rule: string, parts: readonly Part[]): PodOutc
 export function podOutcomes(pod: TrackedPod, lookup: (key: string) => ImageEvaluation | undefined): PodOutcome[] | undefined {
   if ('error' in pod.images) {
     const result: CheckResult = { check: 'origin', status: 'error', reason: `cannot read the Pod: ${pod.images.error}` };
-    return [outcome(pod, 'origin', [{ container: '', image: '', result, value: 'error' }])];
+    return [outcome(pod, 'origin', [{ site: { containerKind: 'container', containerName: '' }, image: '', result, value: 'error' }])];
   }
   const byCheck = new Map<CheckId, Part[]>();
   const containers = pod.images.containers;
@@ -159,8 +158,7 @@ export function podOutcomes(pod: TrackedPod, lookup: (key: string) => ImageEvalu
     for (const r of evaluation.results) {
       const stood = r.status === 'error' ? evaluation.standing.get(r.check) : r;
       const part: Part = {
-        container: c.container.containerName,
-        ...(isImageVolume(c.container) && { volume: true as const }),
+        site: c.container,
         image: c.container.image,
         ...(digest !== undefined && { digest }),
         result: r,

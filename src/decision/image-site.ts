@@ -3,7 +3,8 @@
 // named as a volume, never as a container, so whoever reads it looks in spec.volumes.
 import type { ContainerImage, ContainerKind } from './types.ts';
 
-type Site = Pick<ContainerImage, 'containerKind' | 'containerName'>;
+/** Where an image sits: the container's or the image volume's kind and name. */
+export type Site = Pick<ContainerImage, 'containerKind' | 'containerName'>;
 
 export function isImageVolume(site: Site): boolean {
   return site.containerKind === 'imageVolume';

@@ -123,8 +123,9 @@ export class HotCounter<T extends string> extends Counter<T> {
       for (const item of items) {
         const labels = labelsOf(item);
         this.inc(labels);
+        // inc() has thrown for a label set prom-client refuses; any other now has its cell.
         const cell = this.#cells.get(keyOf(this.#names, labels));
-        if (cell !== undefined && !tooMany(labels, this.#names)) found.push(cell);
+        if (cell !== undefined) found.push(cell);
       }
       cells = found.length === items.length ? found : undefined;
       foundAt = this.#cleared;
